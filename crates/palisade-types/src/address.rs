@@ -1,0 +1,219 @@
+//! Mail addresses as used in the envelope (RFC 5321 §4.1.2, RFC 6531 §3.3).
+//!
+//! smtp-proto extracts the path from `MAIL FROM:<...>`; this module decides whether
+//! what it extracted is an address Palisade is willing to handle, and normalises
+//! the domain (ASCII lower case) so that lookups are case-insensitive as RFC 5321
+//! §2.4 requires for domains. Local parts are kept as sent (they are case-sensitive
+//! on the wire); Palisade's own mailbox lookups fold case.
+
+use std::fmt;
+
+/// A validated domain, ASCII lower-cased. U-labels are allowed (SMTPUTF8) and kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Domain(String);
+
+/// A validated `local@domain` address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Address {
+    local: String,
+    domain: Domain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("address is empty")]
+    Empty,
+    #[error("address has no '@'")]
+    NoAt,
+    #[error("address is longer than {max} octets")]
+    TooLong { max: usize },
+    #[error("local part is empty or invalid")]
+    BadLocalPart,
+    #[error("domain {0:?} is invalid")]
+    BadDomain(String),
+    #[error("address contains a control character")]
+    ControlCharacter,
+}
+
+/// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
+pub const MAX_ADDRESS_LEN: usize = 254;
+/// RFC 5321 §4.5.3.1.1.
+pub const MAX_LOCAL_PART_LEN: usize = 64;
+
+impl Domain {
+    pub fn parse(s: &str) -> Result<Domain, AddressError> {
+        let d = s.strip_suffix('.').unwrap_or(s);
+        if d.is_empty() || d.len() > 253 {
+            return Err(AddressError::BadDomain(s.to_string()));
+        }
+        if d.starts_with('[') {
+            return parse_address_literal(d);
+        }
+        for label in d.split('.') {
+            let ok = !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_control())
+                });
+            if !ok {
+                return Err(AddressError::BadDomain(s.to_string()));
+            }
+        }
+        Ok(Domain(d.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_ascii(&self) -> bool {
+        self.0.is_ascii()
+    }
+}
+
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3).
+fn parse_address_literal(d: &str) -> Result<Domain, AddressError> {
+    let inner = d
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .ok_or_else(|| AddressError::BadDomain(d.to_string()))?;
+    let valid = match inner.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("IPv6:") => {
+            inner[5..].parse::<std::net::Ipv6Addr>().is_ok()
+        }
+        _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
+    };
+    if valid {
+        Ok(Domain(d.to_ascii_lowercase()))
+    } else {
+        Err(AddressError::BadDomain(d.to_string()))
+    }
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Address {
+    /// Parses `local@domain`; the domain is the part after the last `@`, so a quoted
+    /// local part containing `@` stays in the local part (and is refused for relay
+    /// by policy, see [`Address::has_routing_characters`]).
+    pub fn parse(s: &str) -> Result<Address, AddressError> {
+        if s.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if s.len() > MAX_ADDRESS_LEN {
+            return Err(AddressError::TooLong {
+                max: MAX_ADDRESS_LEN,
+            });
+        }
+        if s.chars().any(|c| c.is_control()) {
+            return Err(AddressError::ControlCharacter);
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or(AddressError::NoAt)?;
+        if local.is_empty() || local.len() > MAX_LOCAL_PART_LEN {
+            return Err(AddressError::BadLocalPart);
+        }
+        Ok(Address {
+            local: local.to_string(),
+            domain: Domain::parse(domain)?,
+        })
+    }
+
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    pub fn is_ascii(&self) -> bool {
+        self.local.is_ascii() && self.domain.is_ascii()
+    }
+
+    /// True for the address forms relay attacks use: `user%other@local`,
+    /// `other!user@local` (UUCP bang path) and a quoted local part holding `@`.
+    /// RFC 5321 §3.6.1 lets a server refuse these; Palisade always does.
+    pub fn has_routing_characters(&self) -> bool {
+        self.local.contains(['%', '!', '@'])
+    }
+
+    /// The mailbox key used for lookups: local part lower-cased.
+    pub fn lookup_key(&self) -> String {
+        format!("{}@{}", self.local.to_lowercase(), self.domain)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local, self.domain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_lowercases_domain() {
+        let a = Address::parse("Alice@Example.COM").expect("valid");
+        assert_eq!(a.local(), "Alice");
+        assert_eq!(a.domain().as_str(), "example.com");
+        assert_eq!(a.lookup_key(), "alice@example.com");
+    }
+
+    #[test]
+    fn rejects_bad_forms() {
+        assert_eq!(Address::parse(""), Err(AddressError::Empty));
+        assert_eq!(Address::parse("nobody"), Err(AddressError::NoAt));
+        assert_eq!(Address::parse("@x.org"), Err(AddressError::BadLocalPart));
+        assert!(matches!(
+            Address::parse("a@-x.org"),
+            Err(AddressError::BadDomain(_))
+        ));
+        assert!(matches!(
+            Address::parse("a@x..org"),
+            Err(AddressError::BadDomain(_))
+        ));
+        assert_eq!(
+            Address::parse("a\0b@x.org"),
+            Err(AddressError::ControlCharacter)
+        );
+        let long = format!("{}@x.org", "a".repeat(65));
+        assert_eq!(Address::parse(&long), Err(AddressError::BadLocalPart));
+    }
+
+    #[test]
+    fn address_literals() {
+        assert!(Address::parse("a@[192.0.2.1]").is_ok());
+        assert!(Address::parse("a@[IPv6:2001:db8::1]").is_ok());
+        assert!(Address::parse("a@[999.0.2.1]").is_err());
+    }
+
+    #[test]
+    fn routing_characters_are_flagged() {
+        for s in [
+            "u%other@local.test",
+            "other!u@local.test",
+            "u@other@local.test",
+        ] {
+            assert!(Address::parse(s).expect(s).has_routing_characters(), "{s}");
+        }
+        assert!(
+            !Address::parse("u.v+tag@local.test")
+                .expect("valid")
+                .has_routing_characters()
+        );
+    }
+
+    #[test]
+    fn utf8_addresses() {
+        let a = Address::parse("θσερ@παράδειγμα.δοκιμή").expect("valid");
+        assert!(!a.is_ascii());
+    }
+}
