@@ -1,0 +1,91 @@
+//! Palisade configuration in two layers (DESIGN §7.6).
+//!
+//! [`RawConfig`] mirrors `palisade.toml` exactly: serde with `deny_unknown_fields`, every
+//! key optional. [`Config::from_raw`] validates it and fills in the defaults documented in
+//! `docs/CONFIG.md` (kept in step by the `every_key_is_documented` test). Every error
+//! names the full key at fault, e.g. `listener.inbound.address`.
+//!
+//! The defaults are the embedded, loopback-only setup that `palisade serve` runs with on a
+//! fresh machine; [`production_toml`] is what `palisade init` writes.
+
+mod raw;
+mod validate;
+
+pub use raw::{RawConfig, RawListener};
+pub use validate::{
+    BareLines, Config, ConfigError, Listener, ListenerKind, QueueConfig, SmtpLimits, TlsFiles,
+};
+
+/// Parses and validates a TOML document.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
+        message: e.message().to_string(),
+        span: e.span().map(|s| line_col(text, s.start)),
+    })?;
+    Config::from_raw(raw)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The config `palisade serve` writes on first run: loopback, unprivileged ports.
+pub fn default_toml(hostname: &str) -> String {
+    format!(
+        r#"# Palisade configuration. Every key and its default: docs/CONFIG.md.
+# This is the embedded development default: loopback addresses, unprivileged ports.
+hostname = "{hostname}"
+
+[listener.inbound]
+address = "127.0.0.1:2525"
+kind = "smtp"
+
+[listener.submission]
+address = "127.0.0.1:5870"
+kind = "submission"
+
+[listener.submissions]
+address = "127.0.0.1:4650"
+kind = "submissions"
+
+[metrics]
+address = "127.0.0.1:9025"
+"#
+    )
+}
+
+/// The config `palisade init` writes: public ports on all interfaces.
+pub fn production_toml(hostname: &str) -> String {
+    format!(
+        r#"# Palisade production configuration. Every key and its default: docs/CONFIG.md.
+hostname = "{hostname}"
+
+# Certificate and key in PEM (e.g. from certbot). Until you fill these in, Palisade
+# uses a self-signed certificate for the hostname, generated in the data directory.
+# [tls]
+# cert = "/etc/letsencrypt/live/{hostname}/fullchain.pem"
+# key = "/etc/letsencrypt/live/{hostname}/privkey.pem"
+
+[listener.inbound]
+address = "[::]:25"
+kind = "smtp"
+
+[listener.submission]
+address = "[::]:587"
+kind = "submission"
+
+[listener.submissions]
+address = "[::]:465"
+kind = "submissions"
+
+[metrics]
+address = "127.0.0.1:9025"
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_parse() {
+    let c = parse(&default_toml("localhost")).unwrap();
+    assert_eq!(c.hostname.as_str(), "localhost");
+    assert_eq!(c.listeners.len(), 3);
+    assert_eq!(c.smtp.max_recipients, 100);
+    assert_eq!(c.metrics, Some("127.0.0.1:9025".parse().unwrap()));
+    assert!(
+        c.listeners
+            .iter()
+            .any(|l| l.kind == ListenerKind::Submissions && l.address.port() == 4650)
+    );
+}
+
+#[test]
+fn production_parses() {
+    let c = parse(&production_toml("mx.example.com")).unwrap();
+    let ports: Vec<u16> = c.listeners.iter().map(|l| l.address.port()).collect();
+    assert!(ports.contains(&25) && ports.contains(&587) && ports.contains(&465));
+}
+
+#[test]
+fn errors_name_the_key() {
+    assert_eq!(
+        err("[listener.inbound]\naddress = \"nowhere\"\n"),
+        "listener.inbound.address: \"nowhere\" is not an IP:port socket address"
+    );
+    assert!(
+        err("[listener.x]\naddress=\"127.0.0.1:1\"\nkind=\"imap\"\n")
+            .starts_with("listener.x.kind:")
+    );
+    assert!(err("[listener.x]\nkind=\"smtp\"\n").starts_with("listener.x.address: is required"));
+    assert!(err("[smtp]\nmax_recipients = 0\n").starts_with("smtp.max_recipients:"));
+    assert!(err("[smtp]\nbare_line_endings = \"fix\"\n").starts_with("smtp.bare_line_endings:"));
+    assert!(err("[tls]\ncert = \"/x\"\n").starts_with("tls.key:"));
+    assert!(err("hostname = \"bad host\"\n").starts_with("hostname:"));
+    assert!(
+        err("[queue]\nretry_initial_secs = 100\nretry_max_secs = 50\n")
+            .starts_with("queue.retry_max_secs")
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_position() {
+    let e = err("hostname = \"a.test\"\n[smtp]\nmax_recipient = 5\n");
+    assert!(e.contains("unknown field `max_recipient`"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+}
+
+#[test]
+fn duplicate_listener_address() {
+    let e = err("[listener.a]\naddress=\"127.0.0.1:25\"\n[listener.b]\naddress=\"127.0.0.1:25\"\n");
+    assert!(e.starts_with("listener.b.address:"), "{e}");
+}
+
+/// docs/CONFIG.md documents every key of RawConfig.
+#[test]
+fn every_key_is_documented() {
+    let doc = include_str!("../../../docs/CONFIG.md");
+    for key in [
+        "hostname",
+        "listener.NAME.address",
+        "listener.NAME.kind",
+        "tls.cert",
+        "tls.key",
+        "smtp.max_message_size",
+        "smtp.max_recipients",
+        "smtp.max_errors",
+        "smtp.max_connections",
+        "smtp.max_connections_per_ip",
+        "smtp.bare_line_endings",
+        "smtp.idle_timeout_secs",
+        "smtp.command_timeout_secs",
+        "smtp.data_timeout_secs",
+        "smtp.shutdown_grace_secs",
+        "queue.retry_initial_secs",
+        "queue.retry_max_secs",
+        "queue.max_age_secs",
+        "metrics.address",
+    ] {
+        assert!(
+            doc.contains(&format!("`{key}`")),
+            "docs/CONFIG.md lacks `{key}`"
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! The validated layer: defaults applied, every value checked, errors name the key.
+
+use crate::raw::RawConfig;
+use palisade_types::Domain;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {problem}")]
+    Invalid { key: String, problem: String },
+    #[error("TOML syntax{}: {message}", span.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
+    Toml {
+        message: String,
+        span: Option<(usize, usize)>,
+    },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// Inbound MTA-to-MTA SMTP (port 25), STARTTLS offered.
+    Smtp,
+    /// Message submission (RFC 6409, port 587), STARTTLS offered.
+    Submission,
+    /// Submission over implicit TLS (RFC 8314, port 465).
+    Submissions,
+}
+
+impl ListenerKind {
+    pub fn implicit_tls(self) -> bool {
+        self == ListenerKind::Submissions
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub name: String,
+    pub address: SocketAddr,
+    pub kind: ListenerKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BareLines {
+    Reject,
+    Normalise,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpLimits {
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub max_errors: u32,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub bare_line_endings: BareLines,
+    pub idle_timeout: Duration,
+    pub command_timeout: Duration,
+    pub data_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// A message still undeliverable after this long bounces.
+    pub max_age: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Validated host name (lower-cased).
+    pub hostname: Domain,
+    pub listeners: Vec<Listener>,
+    /// Operator-supplied certificate; `None` means the generated self-signed one.
+    pub tls: Option<TlsFiles>,
+    pub smtp: SmtpLimits,
+    pub queue: QueueConfig,
+    pub metrics: Option<SocketAddr>,
+}
+
+pub const DEFAULT_HOSTNAME: &str = "localhost";
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 25 * 1024 * 1024;
+
+fn secs(
+    key: &str,
+    v: Option<u64>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    let v = v.unwrap_or(default);
+    if !(min..=max).contains(&v) {
+        return Err(invalid(
+            key,
+            format!("must be between {min} and {max} seconds, got {v}"),
+        ));
+    }
+    Ok(Duration::from_secs(v))
+}
+
+fn count(key: &str, v: Option<u64>, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let v = v.unwrap_or(default);
+    if !(min..=max).contains(&v) {
+        return Err(invalid(
+            key,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn socket_addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse()
+        .map_err(|_| invalid(key, format!("{v:?} is not an IP:port socket address")))
+}
+
+impl Config {
+    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let name = raw.hostname.unwrap_or_else(|| DEFAULT_HOSTNAME.to_string());
+        let hostname = match Domain::parse(&name) {
+            Ok(d) if !name.starts_with('[') => d,
+            _ => {
+                return Err(invalid(
+                    "hostname",
+                    format!("{name:?} is not a valid host name"),
+                ));
+            }
+        };
+        let mut listeners = Vec::new();
+        for (name, l) in raw.listener {
+            let key = format!("listener.{name}");
+            let address = l
+                .address
+                .ok_or_else(|| invalid(format!("{key}.address"), "is required"))?;
+            let address = socket_addr(&format!("{key}.address"), &address)?;
+            let kind = match l.kind.as_deref() {
+                Some("smtp") | None => ListenerKind::Smtp,
+                Some("submission") => ListenerKind::Submission,
+                Some("submissions") => ListenerKind::Submissions,
+                Some(other) => {
+                    return Err(invalid(
+                        format!("{key}.kind"),
+                        format!(
+                            "{other:?} is not one of \"smtp\", \"submission\", \"submissions\""
+                        ),
+                    ));
+                }
+            };
+            if listeners.iter().any(|x: &Listener| x.address == address) {
+                return Err(invalid(
+                    format!("{key}.address"),
+                    format!("{address} is used by another listener"),
+                ));
+            }
+            listeners.push(Listener {
+                name,
+                address,
+                kind,
+            });
+        }
+        let tls = match raw.tls {
+            None => None,
+            Some(t) => match (t.cert, t.key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(invalid("tls.key", "is required when tls.cert is set"));
+                }
+                (None, Some(_)) => {
+                    return Err(invalid("tls.cert", "is required when tls.key is set"));
+                }
+            },
+        };
+        let s = raw.smtp.unwrap_or_default();
+        let bare_line_endings = match s.bare_line_endings.as_deref() {
+            None | Some("reject") => BareLines::Reject,
+            Some("normalise") | Some("normalize") => BareLines::Normalise,
+            Some(other) => {
+                return Err(invalid(
+                    "smtp.bare_line_endings",
+                    format!("{other:?} is not \"reject\" or \"normalise\""),
+                ));
+            }
+        };
+        let smtp = SmtpLimits {
+            max_message_size: count(
+                "smtp.max_message_size",
+                s.max_message_size,
+                DEFAULT_MAX_MESSAGE_SIZE,
+                1024,
+                1 << 32,
+            )?,
+            max_recipients: count("smtp.max_recipients", s.max_recipients, 100, 1, 100_000)?
+                as usize,
+            max_errors: count("smtp.max_errors", s.max_errors, 10, 1, 1000)? as u32,
+            max_connections: count(
+                "smtp.max_connections",
+                s.max_connections,
+                5000,
+                1,
+                1_000_000,
+            )? as usize,
+            max_connections_per_ip: count(
+                "smtp.max_connections_per_ip",
+                s.max_connections_per_ip,
+                50,
+                1,
+                1_000_000,
+            )? as usize,
+            bare_line_endings,
+            idle_timeout: secs("smtp.idle_timeout_secs", s.idle_timeout_secs, 60, 1, 3600)?,
+            command_timeout: secs(
+                "smtp.command_timeout_secs",
+                s.command_timeout_secs,
+                120,
+                1,
+                3600,
+            )?,
+            data_timeout: secs("smtp.data_timeout_secs", s.data_timeout_secs, 600, 1, 7200)?,
+            shutdown_grace: secs(
+                "smtp.shutdown_grace_secs",
+                s.shutdown_grace_secs,
+                10,
+                0,
+                600,
+            )?,
+        };
+        let q = raw.queue.unwrap_or_default();
+        let queue = QueueConfig {
+            retry_initial: secs(
+                "queue.retry_initial_secs",
+                q.retry_initial_secs,
+                60,
+                1,
+                86_400,
+            )?,
+            retry_max: secs("queue.retry_max_secs", q.retry_max_secs, 3600, 1, 86_400)?,
+            max_age: secs(
+                "queue.max_age_secs",
+                q.max_age_secs,
+                5 * 86_400,
+                60,
+                30 * 86_400,
+            )?,
+        };
+        if queue.retry_max < queue.retry_initial {
+            return Err(invalid(
+                "queue.retry_max_secs",
+                "must not be below queue.retry_initial_secs",
+            ));
+        }
+        let metrics = match raw.metrics.and_then(|m| m.address) {
+            Some(a) => Some(socket_addr("metrics.address", &a)?),
+            None => None,
+        };
+        Ok(Config {
+            hostname,
+            listeners,
+            tls,
+            smtp,
+            queue,
+            metrics,
+        })
+    }
+}

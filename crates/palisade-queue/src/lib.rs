@@ -1,0 +1,21 @@
+//! The durable spool and the delivery scheduler.
+//!
+//! Flow: [`Spool::create`] opens `queue/incoming/<id>` and writes the envelope; the
+//! session streams the message into the [`SpoolWriter`]; [`SpoolWriter::commit`] hands
+//! the file to the group committer, which fdatasyncs every file of a batch in parallel,
+//! renames each into `queue/active/`, fsyncs that directory once for the whole batch and
+//! only then returns a [`Durable`] proof to each writer. Only `Durable` lets the server
+//! say `250`. A crash before that leaves a file in `incoming/`, which recovery deletes:
+//! the client never got `250` and will retry.
+//!
+//! The [`Scheduler`] takes committed ids, hands each message to a delivery [`Target`],
+//! records per-recipient outcomes in the store (`QueueStatus`), retries transient failures
+//! with exponential backoff and removes the spool file once every recipient is done.
+
+mod file;
+mod scheduler;
+mod spool;
+
+pub use file::{SpoolFileError, SpooledMessage};
+pub use scheduler::{Outcome, Scheduler, SchedulerConfig, Target};
+pub use spool::{Durable, Spool, SpoolError, SpoolWriter};

@@ -1,0 +1,343 @@
+//! One connection: limits, optional implicit TLS, then the session loop.
+
+use crate::{Shared, tls, trace};
+use palisade_config::{BareLines, Config, ListenerKind};
+use palisade_queue::SpoolWriter;
+use palisade_smtp::{
+    BareLinePolicy, RecipientDecision, Session, SessionConfig, Step, TimeoutPhase, Timeouts,
+};
+use palisade_types::reply::{self, Reply};
+use palisade_types::{Address, SessionId, TlsInfo};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
+
+/// How a session loop ended.
+enum Exit<S> {
+    Closed,
+    /// STARTTLS accepted: hand the plain stream to the TLS handshake.
+    StartTls(S, Box<Session>),
+}
+
+/// Counts the session in the `palisade_sessions_active` gauge while alive.
+struct ActiveGauge;
+
+impl ActiveGauge {
+    fn new() -> Self {
+        metrics::gauge!("palisade_sessions_active").increment(1.0);
+        ActiveGauge
+    }
+}
+
+impl Drop for ActiveGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("palisade_sessions_active").decrement(1.0);
+    }
+}
+
+fn rejected(reason: &'static str) {
+    metrics::counter!("palisade_messages_rejected_total", "reason" => reason).increment(1);
+}
+
+pub fn session_config(cfg: &Config, kind: ListenerKind) -> SessionConfig {
+    SessionConfig {
+        hostname: cfg.hostname.to_string(),
+        postmaster_domain: cfg.hostname.clone(),
+        max_message_size: cfg.smtp.max_message_size,
+        max_recipients: cfg.smtp.max_recipients,
+        max_errors: cfg.smtp.max_errors,
+        starttls: !kind.implicit_tls(),
+        bare_line_policy: match cfg.smtp.bare_line_endings {
+            BareLines::Reject => BareLinePolicy::Reject,
+            BareLines::Normalise => BareLinePolicy::Normalise,
+        },
+        timeouts: Timeouts {
+            idle: cfg.smtp.idle_timeout,
+            command: cfg.smtp.command_timeout,
+            data: cfg.smtp.data_timeout,
+        },
+    }
+}
+
+fn tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
+    TlsInfo {
+        version: conn
+            .protocol_version()
+            .map(tls::version_name)
+            .unwrap_or_default(),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default(),
+    }
+}
+
+/// Entry point for an accepted connection.
+pub async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    kind: ListenerKind,
+    shared: Arc<Shared>,
+    listener: Arc<str>,
+) {
+    let id = SessionId::generate();
+    let span = tracing::info_span!("session", id = %id, peer = %peer, listener = %listener);
+    async move {
+        // Limits come before TLS or any allocation for the session.
+        let Some(_slot) = shared.limits.try_acquire(peer.ip()) else {
+            rejected("too_many_connections");
+            tracing::info!("connection refused: limit reached");
+            let _ = stream.try_write(&reply::TOO_MANY_CONNECTIONS.to_wire());
+            return;
+        };
+        let _gauge = ActiveGauge::new();
+        let _ = stream.set_nodelay(true);
+        let cfg = shared.config();
+        let scfg = session_config(&cfg, kind);
+        tracing::debug!("connected");
+        if kind.implicit_tls() {
+            if let Some((tls, info)) = handshake(stream, &shared, &cfg).await {
+                let _ = drive(tls, Session::new_tls(scfg, peer.ip(), info), &shared, &cfg).await;
+            }
+            return;
+        }
+        let Exit::StartTls(stream, mut session) =
+            drive(stream, Session::new(scfg, peer.ip()), &shared, &cfg).await
+        else {
+            return;
+        };
+        if let Some((tls, info)) = handshake(stream, &shared, &cfg).await {
+            session.tls_established(info);
+            let _ = drive(tls, *session, &shared, &cfg).await;
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn handshake(
+    stream: TcpStream,
+    shared: &Shared,
+    cfg: &Config,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, TlsInfo)> {
+    let acceptor = TlsAcceptor::from(shared.tls.config());
+    match tokio::time::timeout(cfg.smtp.command_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let info = tls_info(tls.get_ref().1);
+            tracing::debug!(version = %info.version, cipher = %info.cipher, "TLS established");
+            Some((tls, info))
+        }
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::info!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// Decides a RCPT: local domains deliver to existing mailboxes, anything else is relay.
+async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> RecipientDecision {
+    let store = &shared.store;
+    let mut rcpt = rcpt.clone();
+    match store.is_local_domain(rcpt.domain()).await {
+        Ok(true) => {}
+        Ok(false)
+            if rcpt.local().eq_ignore_ascii_case("postmaster")
+                && *rcpt.domain() == cfg.hostname =>
+        {
+            // `RCPT TO:<postmaster>` (RFC 5321 §4.5.1) goes to the first local domain's postmaster.
+            match store
+                .list_domains()
+                .await
+                .ok()
+                .and_then(|d| d.into_iter().next())
+            {
+                Some(d) => match Address::parse(&format!("postmaster@{d}")) {
+                    Ok(a) => rcpt = a,
+                    Err(_) => return RecipientDecision::Reject(reply::NO_SUCH_USER),
+                },
+                None => return RecipientDecision::Reject(reply::NO_SUCH_USER),
+            }
+        }
+        Ok(false) => {
+            rejected("relay_denied");
+            return RecipientDecision::Reject(reply::NO_RELAY);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store error checking domain");
+            return RecipientDecision::Reject(reply::LOCAL_ERROR);
+        }
+    }
+    match store.resolve_recipient(&rcpt).await {
+        Ok(Some(_)) => RecipientDecision::Accept,
+        Ok(None) => {
+            rejected("no_such_user");
+            RecipientDecision::Reject(reply::NO_SUCH_USER)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store error resolving recipient");
+            RecipientDecision::Reject(reply::LOCAL_ERROR)
+        }
+    }
+}
+
+/// The deadline for the next read (RFC 5321 §4.5.3.2, with slow-loris bounds).
+struct Deadlines {
+    command_started: Option<Instant>,
+    data_started: Option<Instant>,
+}
+
+impl Deadlines {
+    fn next(&mut self, session: &Session, cfg: &Config) -> Instant {
+        let now = Instant::now();
+        let idle = now + cfg.smtp.idle_timeout;
+        match session.timeout_phase() {
+            TimeoutPhase::Data => {
+                self.command_started = None;
+                idle.min(*self.data_started.get_or_insert(now) + cfg.smtp.data_timeout)
+            }
+            TimeoutPhase::Command => {
+                self.data_started = None;
+                if session.has_partial_input() {
+                    idle.min(*self.command_started.get_or_insert(now) + cfg.smtp.command_timeout)
+                } else {
+                    self.command_started = None;
+                    idle
+                }
+            }
+        }
+    }
+}
+
+async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> bool {
+    if !session.has_output() {
+        return true;
+    }
+    let out = session.take_output();
+    // One write per batch of replies: no Nagle/delayed-ACK stalls (see shared/bench).
+    stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok()
+}
+
+/// The session loop over one stream.
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    mut session: Session,
+    shared: &Shared,
+    cfg: &Config,
+) -> Exit<S> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut writer: Option<SpoolWriter> = None;
+    let mut deadlines = Deadlines {
+        command_started: None,
+        data_started: None,
+    };
+    let mut hard_stop = shared.hard_stop.clone();
+    loop {
+        match session.next_step() {
+            Step::NeedInput => {
+                if !flush(&mut stream, &mut session).await {
+                    return Exit::Closed;
+                }
+                let deadline = deadlines.next(&session, cfg);
+                let read = tokio::select! {
+                    r = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => r,
+                    _ = hard_stop.wait_for(|stop| *stop) => {
+                        session.abort(&reply::SHUTTING_DOWN);
+                        continue;
+                    }
+                };
+                match read {
+                    Err(_) => {
+                        tracing::info!("timeout");
+                        session.abort(&reply::TIMEOUT);
+                    }
+                    Ok(Ok(0)) | Ok(Err(_)) => return Exit::Closed,
+                    Ok(Ok(n)) => session.feed(&buf[..n]),
+                }
+            }
+            Step::CheckRecipient(addr) => {
+                let d = check_recipient(shared, cfg, &addr).await;
+                tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
+                session.recipient_decision(d);
+            }
+            Step::StartMessage(env) => {
+                let now = SystemTime::now();
+                let arrived = now
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let hostname = cfg.hostname.to_string();
+                let created = shared.spool.create(&env, arrived, |id| {
+                    trace::received(&env, &hostname, id, now)
+                });
+                match created {
+                    Ok(w) => writer = Some(w),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot create spool file");
+                        session.message_start_failed(reply::LOCAL_ERROR);
+                    }
+                }
+            }
+            Step::Body(bytes) => {
+                if let Some(w) = writer.as_mut()
+                    && let Err(e) = w.append(&bytes)
+                {
+                    tracing::error!(error = %e, "cannot write spool file");
+                    writer = None;
+                    session.message_start_failed(reply::LOCAL_ERROR);
+                }
+            }
+            Step::EndMessage => {
+                let reply = commit(writer.take()).await;
+                match reply {
+                    Ok(id) => {
+                        metrics::counter!("palisade_messages_accepted_total").increment(1);
+                        tracing::info!(queue_id = %id, "message queued");
+                        session.message_queued(id);
+                    }
+                    Err(r) => {
+                        rejected("local_error");
+                        session.message_failed(r);
+                    }
+                }
+            }
+            Step::AbortMessage => {
+                if writer.take().is_some() {
+                    rejected("message_refused");
+                }
+            }
+            Step::StartTls => {
+                if !flush(&mut stream, &mut session).await {
+                    return Exit::Closed;
+                }
+                return Exit::StartTls(stream, Box::new(session));
+            }
+            Step::Close => {
+                let _ = flush(&mut stream, &mut session).await;
+                let _ = stream.shutdown().await;
+                return Exit::Closed;
+            }
+        }
+    }
+}
+
+async fn commit(writer: Option<SpoolWriter>) -> Result<palisade_types::QueueId, Reply> {
+    let Some(w) = writer else {
+        return Err(reply::LOCAL_ERROR);
+    };
+    match w.commit().await {
+        Ok(durable) => Ok(durable.id()),
+        Err(e) => {
+            tracing::error!(error = %e, "commit failed; message not accepted");
+            Err(reply::LOCAL_ERROR)
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The tokio driver around the sans-IO session.
+//!
+//! [`Server::start`] opens the spool (recovering what a crash left), starts the delivery
+//! scheduler, builds the TLS configuration ([`tls`]) and binds every listener. Each
+//! accepted connection passes the connection limits ([`limits`]) before anything is
+//! allocated for it, then [`conn`] drives a `palisade_smtp::Session` over it: reading
+//! with idle/command/data timeouts, writing replies in one write per batch, upgrading
+//! to TLS on STARTTLS, checking recipients against the store, streaming message content
+//! into the spool and replying `250` only with a `Durable` proof in hand.
+//!
+//! Shutdown ([`Server::shutdown`]): listeners close, sessions get a grace period, then
+//! `421 4.3.2`; the scheduler finishes deliveries in progress. Nothing acknowledged is
+//! lost: it is in `queue/active/` and delivered at the next start.
+
+pub mod conn;
+pub mod limits;
+pub mod tls;
+pub mod trace;
+
+use palisade_config::{Config, Listener};
+use palisade_delivery::LocalDelivery;
+use palisade_queue::{Scheduler, SchedulerConfig, Spool};
+use palisade_store::Store;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address} (listener.{name}): {source}")]
+    Bind {
+        name: String,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Spool(#[from] palisade_queue::SpoolError),
+}
+
+/// Everything a connection needs, shared by all sessions.
+pub struct Shared {
+    pub config: RwLock<Arc<Config>>,
+    pub store: Arc<dyn Store>,
+    pub spool: Spool,
+    pub tls: tls::TlsReloader,
+    pub limits: limits::ConnectionLimits,
+    /// Turns true when sessions must end now (after the shutdown grace period).
+    pub hard_stop: watch::Receiver<bool>,
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    /// The address each listener is bound to (port 0 in tests gets a real port here).
+    pub bound: Vec<(String, SocketAddr)>,
+    accept_stop: watch::Sender<bool>,
+    hard_stop: watch::Sender<bool>,
+    scheduler_stop: watch::Sender<bool>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    scheduler: JoinHandle<()>,
+    tls_watch: JoinHandle<()>,
+}
+
+/// Directories under the data directory.
+pub fn queue_dir(data: &Path) -> PathBuf {
+    data.join("queue")
+}
+
+pub fn mail_dir(data: &Path) -> PathBuf {
+    data.join("mail")
+}
+
+impl Server {
+    pub async fn start(
+        config: Config,
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, ServerError> {
+        let tls = tls::TlsReloader::new(config.tls.clone(), data_dir, config.hostname.as_str())?;
+        let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
+        let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
+        let (scheduler_stop, scheduler_rx) = watch::channel(false);
+        let scheduler = Scheduler::new(
+            SchedulerConfig {
+                queue_dir: queue_dir(data_dir),
+                retry_initial: config.queue.retry_initial,
+                retry_max: config.queue.retry_max,
+                max_age: config.queue.max_age,
+                concurrency: 32,
+            },
+            store.clone(),
+            Arc::new(LocalDelivery {
+                store: store.clone(),
+                root: mail_dir(data_dir),
+                hostname: config.hostname.to_string(),
+            }),
+        );
+        let scheduler = tokio::spawn(scheduler.run(committed_rx, scheduler_rx));
+        let (hard_stop, hard_rx) = watch::channel(false);
+        let (accept_stop, accept_rx) = watch::channel(false);
+        let listeners = config.listeners.clone();
+        let limits = limits::ConnectionLimits::new(
+            config.smtp.max_connections,
+            config.smtp.max_connections_per_ip,
+        );
+        let shared = Arc::new(Shared {
+            config: RwLock::new(Arc::new(config)),
+            store,
+            spool,
+            tls,
+            limits,
+            hard_stop: hard_rx,
+        });
+        let mut bound = Vec::new();
+        let mut accept_tasks = Vec::new();
+        for l in listeners {
+            let socket =
+                TcpListener::bind(l.address)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        name: l.name.clone(),
+                        address: l.address,
+                        source,
+                    })?;
+            let addr = socket.local_addr().map_err(|source| ServerError::Bind {
+                name: l.name.clone(),
+                address: l.address,
+                source,
+            })?;
+            bound.push((l.name.clone(), addr));
+            accept_tasks.push(tokio::spawn(accept_loop(
+                socket,
+                l,
+                shared.clone(),
+                accept_rx.clone(),
+            )));
+        }
+        let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
+        Ok(Server {
+            shared,
+            bound,
+            accept_stop,
+            hard_stop,
+            scheduler_stop,
+            accept_tasks,
+            scheduler,
+            tls_watch,
+        })
+    }
+
+    pub fn address(&self, listener: &str) -> Option<SocketAddr> {
+        self.bound
+            .iter()
+            .find(|(n, _)| n == listener)
+            .map(|(_, a)| *a)
+    }
+
+    /// SIGHUP: new limits, timeouts and certificates take effect for new sessions.
+    /// Listener addresses need a restart (logged when they differ).
+    pub fn reload(&self, config: Config) {
+        let old = self.shared.config();
+        if old
+            .listeners
+            .iter()
+            .map(|l| l.address)
+            .ne(config.listeners.iter().map(|l| l.address))
+        {
+            tracing::warn!("listener changes take effect at the next restart");
+        }
+        self.shared.tls.set_files(config.tls.clone());
+        self.shared.limits.set_limits(
+            config.smtp.max_connections,
+            config.smtp.max_connections_per_ip,
+        );
+        *self
+            .shared
+            .config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.shared.tls.reload();
+        tracing::info!("configuration reloaded");
+    }
+
+    /// Graceful stop: no new connections; sessions get `grace`, then `421 4.3.2`;
+    /// deliveries in progress finish.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.accept_stop.send(true);
+        for t in self.accept_tasks {
+            let _ = t.await;
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.shared.limits.active() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.hard_stop.send(true);
+        let stop_wait = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.shared.limits.active() > 0 && tokio::time::Instant::now() < stop_wait {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = self.scheduler_stop.send(true);
+        let _ = self.scheduler.await;
+        self.tls_watch.abort();
+    }
+}
+
+async fn accept_loop(
+    socket: TcpListener,
+    listener: Listener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name: Arc<str> = listener.name.clone().into();
+    loop {
+        let accepted = tokio::select! {
+            a = socket.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        metrics::counter!("palisade_connections_total", "listener" => name.to_string())
+            .increment(1);
+        tokio::spawn(conn::handle(
+            stream,
+            peer,
+            listener.kind,
+            shared.clone(),
+            name.clone(),
+        ));
+    }
+}

@@ -1,0 +1,223 @@
+//! TLS server configuration (rustls with aws-lc-rs only).
+//!
+//! Protocols: TLS 1.3 and 1.2. Cipher suites: only AEAD suites with ephemeral key
+//! exchange (forward secrecy); rustls offers nothing else, and we list them explicitly
+//! so that a change of defaults cannot widen the set. Certificates come from PEM files
+//! (certbot's fullchain/privkey) or from a self-signed certificate generated once for the
+//! hostname under `DATA/tls/`. [`TlsReloader`] re-reads the files when they change
+//! (checked every few seconds) and on SIGHUP; new handshakes use the new certificate.
+
+use crate::Shared;
+use palisade_config::TlsFiles;
+use rustls::ServerConfig;
+use rustls::crypto::aws_lc_rs as provider;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("TLS certificate {path}: {problem}")]
+    Certificate { path: PathBuf, problem: String },
+    #[error("TLS key {path}: {problem}")]
+    Key { path: PathBuf, problem: String },
+    #[error("TLS configuration: {0}")]
+    Config(String),
+    #[error("generating self-signed certificate in {path}: {problem}")]
+    SelfSigned { path: PathBuf, problem: String },
+}
+
+/// The self-signed certificate and key paths for `data_dir`.
+pub fn self_signed_paths(data_dir: &Path) -> TlsFiles {
+    let dir = data_dir.join("tls");
+    TlsFiles {
+        cert: dir.join("self-signed-cert.pem"),
+        key: dir.join("self-signed-key.pem"),
+    }
+}
+
+/// Creates the self-signed certificate for `hostname` unless it already exists.
+pub fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<TlsFiles, TlsError> {
+    let files = self_signed_paths(data_dir);
+    if files.cert.exists() && files.key.exists() {
+        return Ok(files);
+    }
+    let err = |problem: String| TlsError::SelfSigned {
+        path: files.cert.clone(),
+        problem,
+    };
+    let ck = rcgen::generate_simple_self_signed(vec![hostname.to_string()])
+        .map_err(|e| err(e.to_string()))?;
+    if let Some(dir) = files.cert.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    write_private(&files.key, ck.signing_key.serialize_pem().as_bytes())
+        .map_err(|e| err(e.to_string()))?;
+    std::fs::write(&files.cert, ck.cert.pem()).map_err(|e| err(e.to_string()))?;
+    Ok(files)
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Builds a rustls server configuration from PEM files.
+pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError::Certificate {
+            path: files.cert.clone(),
+            problem: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Certificate {
+            path: files.cert.clone(),
+            problem: "no certificate in file".into(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| TlsError::Key {
+        path: files.key.clone(),
+        problem: e.to_string(),
+    })?;
+    let mut p = provider::default_provider();
+    // Forward-secret AEAD suites only (all of these use ECDHE or TLS 1.3 key exchange).
+    p.cipher_suites = vec![
+        provider::cipher_suite::TLS13_AES_256_GCM_SHA384,
+        provider::cipher_suite::TLS13_AES_128_GCM_SHA256,
+        provider::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        provider::cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        provider::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        provider::cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    ServerConfig::builder_with_provider(Arc::new(p))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))
+}
+
+fn mtimes(files: &TlsFiles) -> (Option<SystemTime>, Option<SystemTime>) {
+    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    (m(&files.cert), m(&files.key))
+}
+
+struct Current {
+    files: TlsFiles,
+    stamp: (Option<SystemTime>, Option<SystemTime>),
+    config: Arc<ServerConfig>,
+}
+
+/// The TLS configuration in force, replaced when the files change.
+pub struct TlsReloader {
+    data_dir: PathBuf,
+    hostname: String,
+    current: RwLock<Current>,
+}
+
+impl TlsReloader {
+    /// Loads the operator's files, or the self-signed ones (generated if missing).
+    pub fn new(files: Option<TlsFiles>, data_dir: &Path, hostname: &str) -> Result<Self, TlsError> {
+        let files = match files {
+            Some(f) => f,
+            None => ensure_self_signed(data_dir, hostname)?,
+        };
+        let config = Arc::new(server_config(&files)?);
+        Ok(TlsReloader {
+            data_dir: data_dir.to_path_buf(),
+            hostname: hostname.to_string(),
+            current: RwLock::new(Current {
+                stamp: mtimes(&files),
+                files,
+                config,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The configuration for a new handshake.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .clone()
+    }
+
+    /// Switches to other files (config reload); `None` means the self-signed ones.
+    pub fn set_files(&self, files: Option<TlsFiles>) {
+        let files = match files {
+            Some(f) => f,
+            None => match ensure_self_signed(&self.data_dir, &self.hostname) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(error = %e, "keeping the current certificate");
+                    return;
+                }
+            },
+        };
+        let mut cur = self.lock();
+        cur.files = files;
+        cur.stamp = (None, None);
+    }
+
+    /// Re-reads the files if they changed. A broken new file keeps the old certificate
+    /// in service (and is logged), so a half-finished renewal cannot take TLS down.
+    pub fn reload(&self) {
+        let (files, old_stamp) = {
+            let cur = self.lock();
+            (cur.files.clone(), cur.stamp)
+        };
+        let stamp = mtimes(&files);
+        if stamp == old_stamp {
+            return;
+        }
+        match server_config(&files) {
+            Ok(c) => {
+                let mut cur = self.lock();
+                cur.config = Arc::new(c);
+                cur.stamp = stamp;
+                tracing::info!(cert = %files.cert.display(), "TLS certificate loaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "new TLS files rejected; keeping the current ones")
+            }
+        }
+    }
+}
+
+/// Polls the certificate files for changes.
+pub async fn watch_files(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        shared.tls.reload();
+    }
+}
+
+/// "TLSv1.3"-style name of a negotiated version.
+pub fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+        other => format!("{other:?}"),
+    }
+}

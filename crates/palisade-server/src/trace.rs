@@ -1,0 +1,123 @@
+//! Trace headers: Received (RFC 5321 §4.4, with TLS details as RFC 8314 §4.3 asks).
+
+use palisade_types::{Envelope, QueueId};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `with` protocol names from the IANA mail transmission types registry
+/// (RFC 3848, RFC 6531 §3.7.3).
+fn protocol(env: &Envelope) -> &'static str {
+    match (env.smtputf8, env.tls.is_some()) {
+        (true, true) => "UTF8SMTPS",
+        (true, false) => "UTF8SMTP",
+        (false, true) => "ESMTPS",
+        (false, false) => "ESMTP",
+    }
+}
+
+/// The Received header for a message, folded, ending in CRLF.
+pub fn received(env: &Envelope, hostname: &str, id: QueueId, now: SystemTime) -> Vec<u8> {
+    let mut h = format!(
+        "Received: from {} ([{}])\r\n\tby {} (Palisade) with {} id {}",
+        env.helo,
+        env.client_ip,
+        hostname,
+        protocol(env),
+        id
+    );
+    if let Some(tls) = &env.tls {
+        h.push_str(&format!(
+            "\r\n\t(using {} with cipher {})",
+            tls.version, tls.cipher
+        ));
+    }
+    // RFC 5321 §7.2: "for" only for a single recipient, so Bcc lists are not disclosed.
+    if let [only] = env.rcpt_to.as_slice() {
+        h.push_str(&format!("\r\n\tfor <{only}>"));
+    }
+    h.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(now)));
+    h.into_bytes()
+}
+
+/// RFC 5322 §3.3 date-time in UTC, e.g. `Sat, 28 Nov 2026 13:44:47 +0000`.
+pub fn rfc5322_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        WD[(days.rem_euclid(7)) as usize],
+        d,
+        MON[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day): H. Hinnant's civil_from_days.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use palisade_types::{Address, BodyType, TlsInfo};
+    use std::time::Duration;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc5322_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 +0000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_873_487);
+        assert_eq!(rfc5322_date(t), "Sat, 28 Nov 2026 13:44:47 +0000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc5322_date(leap), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn received_names_tls_and_single_recipient() {
+        let env = Envelope {
+            mail_from: None,
+            rcpt_to: vec![Address::parse("a@local.test").unwrap()],
+            body: BodyType::SevenBit,
+            smtputf8: false,
+            declared_size: None,
+            helo: "client.test".into(),
+            client_ip: "192.0.2.9".parse().unwrap(),
+            tls: Some(TlsInfo {
+                version: "TLSv1.3".into(),
+                cipher: "TLS13_AES_256_GCM_SHA384".into(),
+            }),
+        };
+        let h = String::from_utf8(received(
+            &env,
+            "mx.local.test",
+            QueueId::parse("00000000000000ff").unwrap(),
+            UNIX_EPOCH,
+        ))
+        .unwrap();
+        assert_eq!(
+            h,
+            "Received: from client.test ([192.0.2.9])\r\n\tby mx.local.test (Palisade) with ESMTPS id 00000000000000ff\r\n\t(using TLSv1.3 with cipher TLS13_AES_256_GCM_SHA384)\r\n\tfor <a@local.test>;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! [`StoreError`]: refused requests (with what was refused) and broken machinery.
+
+use std::path::PathBuf;
+
+use palisade_types::{Address, Domain};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The domain, user or alias to add is already there.
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
+
+    /// The domain is not one of ours, so no user or alias can live in it.
+    #[error("{domain} is not a local domain")]
+    UnknownDomain { domain: Domain },
+
+    /// An alias was pointed at a mailbox that does not exist.
+    #[error("user {address} does not exist")]
+    UnknownUser { address: Address },
+
+    /// Removing `what` would leave dangling references (`reason` says which).
+    #[error("{what} is still in use: {reason}")]
+    InUse { what: String, reason: String },
+
+    /// The database could not be opened or created at `path`.
+    #[error("cannot open the store at {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The database was written by a newer Palisade; refusing beats guessing.
+    #[error("store schema version {found} is newer than the supported {supported}")]
+    UnsupportedSchema { found: i64, supported: i64 },
+
+    /// A query failed while doing `context` (I/O, lock timeout, constraint).
+    #[error("store error while {context}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A stored value no longer parses (edited by hand, or a bug wrote it).
+    #[error("corrupt {what} in the store: {value:?}")]
+    Corrupt { what: &'static str, value: String },
+}
+
+impl StoreError {
+    /// True when retrying later may succeed (the database was busy or unreachable),
+    /// so the queue defers with a 4xx instead of bouncing.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Open { .. } | StoreError::Database { .. })
+    }
+}
+
+/// Wraps a query error with what the store was doing, for `map_err`.
+pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}
+
+/// True if `e` is a unique or primary-key violation, i.e. "already exists".
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

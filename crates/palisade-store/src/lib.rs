@@ -1,0 +1,136 @@
+//! Palisade's persistent state behind one trait.
+//!
+//! - [`Store`] is everything the rest of Palisade may ask of storage: local
+//!   domains, users and their password hashes, aliases ([`AliasSource`] to user),
+//!   recipient resolution, per-message queue bookkeeping ([`QueueStatus`]) and an
+//!   audit trail of [`Event`]s. Policy crates take a `&dyn Store` (or an
+//!   `Arc<dyn Store>`) and never name a backend; only the binary picks one.
+//! - [`SqliteStore`] is the embedded backend: one SQLite file in WAL mode, its
+//!   schema created or upgraded at [`SqliteStore::open`]. A PostgreSQL backend
+//!   for multi-node setups will implement the same trait.
+//! - [`StoreError`] separates refused requests (already exists, unknown domain or
+//!   user, in use) from broken machinery (database, corrupt data).
+//!
+//! Message bodies never live here (the spool holds them), which is why the
+//! SQLite backend can trade the last transactions before a power cut for speed.
+//!
+//! Addresses are stored by [`Address::lookup_key`] (local part lower-cased) and
+//! handed back re-parsed, so every lookup is case-insensitive and every address
+//! returned is in that canonical form.
+
+mod alias;
+mod error;
+mod sqlite;
+
+pub use alias::AliasSource;
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+use palisade_types::{Address, Domain, QueueId};
+
+/// A mailbox owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub address: Address,
+    /// When the user was added, in seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// The scheduler's bookkeeping for one spooled message; the message itself is
+/// in the spool under the same [`QueueId`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStatus {
+    pub id: QueueId,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// When to try next, in seconds since the Unix epoch.
+    pub next_attempt: i64,
+    /// The last transient failure, for `queue` listings and the eventual DSN.
+    pub last_error: Option<String>,
+    /// Recipients already delivered, so a retry never delivers twice.
+    pub delivered: Vec<String>,
+    /// When this record was last written, in seconds since the Unix epoch.
+    pub updated: i64,
+}
+
+/// One line of the audit trail (admin changes, security events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    /// A short machine-readable category, e.g. `user.add` or `auth.fail`.
+    pub kind: String,
+    /// Who or what the event is about, e.g. an address or a domain.
+    pub subject: String,
+    /// Free text for humans.
+    pub detail: String,
+}
+
+/// Storage as the rest of Palisade sees it. Every method is one atomic change or
+/// one consistent read; refusals are [`StoreError`] variants naming the culprit.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Makes `d` a local domain. [`StoreError::AlreadyExists`] if it already is.
+    async fn add_domain(&self, d: &Domain) -> Result<(), StoreError>;
+
+    /// Removes a local domain; `false` if it was not one. Refused with
+    /// [`StoreError::InUse`] while users or aliases still belong to it, so that
+    /// removing a domain never silently deletes mailboxes.
+    async fn remove_domain(&self, d: &Domain) -> Result<bool, StoreError>;
+
+    /// All local domains, sorted.
+    async fn list_domains(&self) -> Result<Vec<Domain>, StoreError>;
+
+    async fn is_local_domain(&self, d: &Domain) -> Result<bool, StoreError>;
+
+    /// Adds a user with an already-hashed password (see palisade-access).
+    /// [`StoreError::UnknownDomain`] if the domain is not local;
+    /// [`StoreError::AlreadyExists`] if the address is a user or an exact alias.
+    async fn add_user(&self, a: &Address, password_hash: &str) -> Result<(), StoreError>;
+
+    /// Removes a user and every alias pointing at it; `false` if there was no
+    /// such user.
+    async fn remove_user(&self, a: &Address) -> Result<bool, StoreError>;
+
+    /// Replaces a user's password hash; `false` if there is no such user.
+    async fn set_password_hash(&self, a: &Address, hash: &str) -> Result<bool, StoreError>;
+
+    /// The user's stored PHC string, or `None` if there is no such user.
+    async fn password_hash(&self, a: &Address) -> Result<Option<String>, StoreError>;
+
+    /// Users sorted by address, all of them or only those of `domain`.
+    async fn list_users(&self, domain: Option<&Domain>) -> Result<Vec<User>, StoreError>;
+
+    /// Points `source` at the user `target`.
+    /// [`StoreError::UnknownDomain`] if the source's domain is not local,
+    /// [`StoreError::UnknownUser`] if `target` is not a user,
+    /// [`StoreError::AlreadyExists`] if the source is already an alias or a user.
+    async fn add_alias(&self, source: &AliasSource, target: &Address) -> Result<(), StoreError>;
+
+    /// Removes an alias; `false` if there was none.
+    async fn remove_alias(&self, source: &AliasSource) -> Result<bool, StoreError>;
+
+    /// All aliases with their targets, sorted by source.
+    async fn list_aliases(&self) -> Result<Vec<(AliasSource, Address)>, StoreError>;
+
+    /// The user mailbox a recipient delivers to: an exact user, else an exact
+    /// alias, else the domain's catch-all, else None. Case-insensitive on the
+    /// local part (it compares [`Address::lookup_key`]s).
+    async fn resolve_recipient(&self, rcpt: &Address) -> Result<Option<Address>, StoreError>;
+
+    async fn queue_status(&self, id: QueueId) -> Result<Option<QueueStatus>, StoreError>;
+
+    /// Inserts or replaces the record for `s.id`, delivered list included.
+    async fn put_queue_status(&self, s: &QueueStatus) -> Result<(), StoreError>;
+
+    /// Forgets a message's record; removing an absent one is not an error.
+    async fn remove_queue_status(&self, id: QueueId) -> Result<(), StoreError>;
+
+    /// Every record, soonest `next_attempt` first.
+    async fn list_queue_status(&self) -> Result<Vec<QueueStatus>, StoreError>;
+
+    async fn record_event(&self, e: &Event) -> Result<(), StoreError>;
+
+    /// The `limit` most recent events, newest first.
+    async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
+}

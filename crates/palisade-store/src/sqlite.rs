@@ -1,0 +1,649 @@
+//! [`SqliteStore`]: the embedded [`Store`] backend, one SQLite file via sqlx.
+//!
+//! Settings and why:
+//! - WAL journal: readers (RCPT lookups) never wait for a writer (admin CLI).
+//! - `synchronous=NORMAL`: in WAL mode a power cut can lose the last commits but
+//!   never corrupts the file. Message data is in the spool, not here; the worst
+//!   loss is a queue record falling back a step (a retry comes early, or a
+//!   recipient delivered just before the cut is delivered again).
+//! - `busy_timeout` 5 s: the CLI and the server may share the file, and a write
+//!   waiting for the lock must wait, not fail.
+//! - Every read-check-write runs in `BEGIN IMMEDIATE`, which takes the write lock
+//!   up front: a deferred transaction that upgrades from read to write can fail
+//!   with `SQLITE_BUSY` regardless of the timeout.
+//!
+//! The schema is plain SQL embedded in the binary (`sqlite/schema_v*.sql`),
+//! applied in order at open and recorded in `schema_version`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use palisade_types::{Address, Domain, QueueId};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use crate::alias::catch_all_key;
+use crate::error::{db, is_unique_violation};
+use crate::{AliasSource, Event, QueueStatus, Store, StoreError, User};
+
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite has one writer at a time anyway; a few connections serve the readers.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// Schema steps in order; each runs once, in the same transaction that records it.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sqlite/schema_v1.sql"))];
+
+/// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating the file if missing, and brings its
+    /// schema up to date. Refuses a file written by a newer schema.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        migrate(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Waits for in-flight queries and closes every connection, so the WAL is
+    /// checkpointed and the file can be copied or reopened cleanly.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write_tx(
+        &self,
+        context: &'static str,
+    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db(context))
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    const CONTEXT: &str = "migrating the schema";
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(db(CONTEXT))?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+    let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+    let supported = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if current > supported {
+        return Err(StoreError::UnsupportedSchema {
+            found: current,
+            supported,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+            .bind(*version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+    }
+    tx.commit().await.map_err(db(CONTEXT))
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn parse_address(value: String) -> Result<Address, StoreError> {
+    Address::parse(&value).map_err(|_| StoreError::Corrupt {
+        what: "address",
+        value,
+    })
+}
+
+fn parse_domain(value: String) -> Result<Domain, StoreError> {
+    Domain::parse(&value).map_err(|_| StoreError::Corrupt {
+        what: "domain",
+        value,
+    })
+}
+
+/// True if a row with `key` exists in `sql` (a `SELECT 1 ... WHERE col = ?`).
+async fn exists(
+    tx: &mut Transaction<'static, Sqlite>,
+    sql: &'static str,
+    key: &str,
+    context: &'static str,
+) -> Result<bool, StoreError> {
+    let row: Option<i64> = sqlx::query_scalar(sql)
+        .bind(key.to_owned())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db(context))?;
+    Ok(row.is_some())
+}
+
+async fn count(
+    tx: &mut Transaction<'static, Sqlite>,
+    sql: &'static str,
+    key: &str,
+    context: &'static str,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar(sql)
+        .bind(key.to_owned())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db(context))
+}
+
+const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?";
+const USER_EXISTS: &str = "SELECT 1 FROM users WHERE address = ?";
+const ALIAS_EXISTS: &str = "SELECT 1 FROM aliases WHERE source = ?";
+
+/// One `queue_status` row before its delivered list is attached.
+type StatusRow = (String, i64, i64, Option<String>, i64);
+
+fn status_from_row(row: StatusRow, delivered: Vec<String>) -> Result<QueueStatus, StoreError> {
+    let (id, attempts, next_attempt, last_error, updated) = row;
+    let attempts = u32::try_from(attempts).map_err(|_| StoreError::Corrupt {
+        what: "queue attempt count",
+        value: attempts.to_string(),
+    })?;
+    let id = QueueId::parse(&id).ok_or(StoreError::Corrupt {
+        what: "queue id",
+        value: id,
+    })?;
+    Ok(QueueStatus {
+        id,
+        attempts,
+        next_attempt,
+        last_error,
+        delivered,
+        updated,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn add_domain(&self, d: &Domain) -> Result<(), StoreError> {
+        let result = sqlx::query("INSERT INTO domains (name, created) VALUES (?, ?)")
+            .bind(d.as_str().to_owned())
+            .bind(now())
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                what: format!("domain {d}"),
+            }),
+            Err(e) => Err(db("adding a domain")(e)),
+        }
+    }
+
+    async fn remove_domain(&self, d: &Domain) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "removing a domain";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        if !exists(&mut tx, DOMAIN_EXISTS, d.as_str(), CONTEXT).await? {
+            return Ok(false);
+        }
+        let users = count(
+            &mut tx,
+            "SELECT COUNT(*) FROM users WHERE domain = ?",
+            d.as_str(),
+            CONTEXT,
+        )
+        .await?;
+        let aliases = count(
+            &mut tx,
+            "SELECT COUNT(*) FROM aliases WHERE domain = ?",
+            d.as_str(),
+            CONTEXT,
+        )
+        .await?;
+        if users > 0 || aliases > 0 {
+            return Err(StoreError::InUse {
+                what: format!("domain {d}"),
+                reason: format!("{users} user(s) and {aliases} alias(es) still belong to it"),
+            });
+        }
+        sqlx::query("DELETE FROM domains WHERE name = ?")
+            .bind(d.as_str().to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(true)
+    }
+
+    async fn list_domains(&self) -> Result<Vec<Domain>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing domains"))?;
+        names.into_iter().map(parse_domain).collect()
+    }
+
+    async fn is_local_domain(&self, d: &Domain) -> Result<bool, StoreError> {
+        let row: Option<i64> = sqlx::query_scalar(DOMAIN_EXISTS)
+            .bind(d.as_str().to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("looking up a domain"))?;
+        Ok(row.is_some())
+    }
+
+    async fn add_user(&self, a: &Address, password_hash: &str) -> Result<(), StoreError> {
+        const CONTEXT: &str = "adding a user";
+        let key = a.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        if !exists(&mut tx, DOMAIN_EXISTS, a.domain().as_str(), CONTEXT).await? {
+            return Err(StoreError::UnknownDomain {
+                domain: a.domain().clone(),
+            });
+        }
+        // A user would shadow an exact alias of the same address for ever
+        // (resolution prefers users), so the alias has to go first.
+        if exists(&mut tx, ALIAS_EXISTS, &key, CONTEXT).await? {
+            return Err(StoreError::AlreadyExists {
+                what: format!("alias {key}"),
+            });
+        }
+        let result = sqlx::query(
+            "INSERT INTO users (address, domain, password_hash, created) VALUES (?, ?, ?, ?)",
+        )
+        .bind(key.clone())
+        .bind(a.domain().as_str().to_owned())
+        .bind(password_hash.to_owned())
+        .bind(now())
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Ok(_) => tx.commit().await.map_err(db(CONTEXT)),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                what: format!("user {key}"),
+            }),
+            Err(e) => Err(db(CONTEXT)(e)),
+        }
+    }
+
+    async fn remove_user(&self, a: &Address) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "removing a user";
+        let key = a.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query("DELETE FROM aliases WHERE target = ?")
+            .bind(key.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        let removed = sqlx::query("DELETE FROM users WHERE address = ?")
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?
+            .rows_affected();
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(removed > 0)
+    }
+
+    async fn set_password_hash(&self, a: &Address, hash: &str) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE address = ?")
+            .bind(hash.to_owned())
+            .bind(a.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting a password hash"))?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn password_hash(&self, a: &Address) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE address = ?")
+            .bind(a.lookup_key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a password hash"))
+    }
+
+    async fn list_users(&self, domain: Option<&Domain>) -> Result<Vec<User>, StoreError> {
+        let query = match domain {
+            Some(d) => sqlx::query_as::<_, (String, i64)>(
+                "SELECT address, created FROM users WHERE domain = ? ORDER BY address",
+            )
+            .bind(d.as_str().to_owned()),
+            None => sqlx::query_as("SELECT address, created FROM users ORDER BY address"),
+        };
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing users"))?;
+        rows.into_iter()
+            .map(|(address, created)| {
+                Ok(User {
+                    address: parse_address(address)?,
+                    created,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_alias(&self, source: &AliasSource, target: &Address) -> Result<(), StoreError> {
+        const CONTEXT: &str = "adding an alias";
+        let key = source.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        if !exists(&mut tx, DOMAIN_EXISTS, source.domain().as_str(), CONTEXT).await? {
+            return Err(StoreError::UnknownDomain {
+                domain: source.domain().clone(),
+            });
+        }
+        if !exists(&mut tx, USER_EXISTS, &target.lookup_key(), CONTEXT).await? {
+            return Err(StoreError::UnknownUser {
+                address: target.clone(),
+            });
+        }
+        // An exact alias over an existing user would never be used (see add_user).
+        if matches!(source, AliasSource::Address(_))
+            && exists(&mut tx, USER_EXISTS, &key, CONTEXT).await?
+        {
+            return Err(StoreError::AlreadyExists {
+                what: format!("user {key}"),
+            });
+        }
+        let result = sqlx::query(
+            "INSERT INTO aliases (source, domain, target, created) VALUES (?, ?, ?, ?)",
+        )
+        .bind(key.clone())
+        .bind(source.domain().as_str().to_owned())
+        .bind(target.lookup_key())
+        .bind(now())
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Ok(_) => tx.commit().await.map_err(db(CONTEXT)),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                what: format!("alias {key}"),
+            }),
+            Err(e) => Err(db(CONTEXT)(e)),
+        }
+    }
+
+    async fn remove_alias(&self, source: &AliasSource) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM aliases WHERE source = ?")
+            .bind(source.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing an alias"))?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+
+    async fn list_aliases(&self) -> Result<Vec<(AliasSource, Address)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT source, target FROM aliases ORDER BY source")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("listing aliases"))?;
+        rows.into_iter()
+            .map(|(source, target)| {
+                let source = AliasSource::parse(&source).map_err(|_| StoreError::Corrupt {
+                    what: "alias source",
+                    value: source,
+                })?;
+                Ok((source, parse_address(target)?))
+            })
+            .collect()
+    }
+
+    async fn resolve_recipient(&self, rcpt: &Address) -> Result<Option<Address>, StoreError> {
+        let key = rcpt.lookup_key();
+        // One statement, so the three lookups see the same snapshot; `rank`
+        // encodes the precedence user > exact alias > catch-all.
+        let mailbox: Option<String> = sqlx::query_scalar(
+            "SELECT mailbox FROM (
+                 SELECT address AS mailbox, 0 AS rank FROM users WHERE address = ?
+                 UNION ALL SELECT target, 1 FROM aliases WHERE source = ?
+                 UNION ALL SELECT target, 2 FROM aliases WHERE source = ?
+             ) ORDER BY rank LIMIT 1",
+        )
+        .bind(key.clone())
+        .bind(key)
+        .bind(catch_all_key(rcpt.domain()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("resolving a recipient"))?;
+        mailbox.map(parse_address).transpose()
+    }
+
+    async fn queue_status(&self, id: QueueId) -> Result<Option<QueueStatus>, StoreError> {
+        const CONTEXT: &str = "reading a queue status";
+        let id = id.to_string();
+        // A read transaction keeps the row and its delivered list consistent.
+        let mut tx = self.pool.begin().await.map_err(db(CONTEXT))?;
+        let row: Option<StatusRow> = sqlx::query_as(
+            "SELECT id, attempts, next_attempt, last_error, updated FROM queue_status WHERE id = ?",
+        )
+        .bind(id.clone())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let delivered: Vec<String> = sqlx::query_scalar(
+            "SELECT recipient FROM queue_delivered WHERE id = ? ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        status_from_row(row, delivered).map(Some)
+    }
+
+    async fn put_queue_status(&self, s: &QueueStatus) -> Result<(), StoreError> {
+        const CONTEXT: &str = "writing a queue status";
+        let id = s.id.to_string();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        // An upsert, not INSERT OR REPLACE: replacing would delete the row first
+        // and cascade to its delivered list behind our back.
+        sqlx::query(
+            "INSERT INTO queue_status (id, attempts, next_attempt, last_error, updated)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts,
+                 next_attempt = excluded.next_attempt, last_error = excluded.last_error,
+                 updated = excluded.updated",
+        )
+        .bind(id.clone())
+        .bind(i64::from(s.attempts))
+        .bind(s.next_attempt)
+        .bind(s.last_error.clone())
+        .bind(s.updated)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM queue_delivered WHERE id = ?")
+            .bind(id.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        for (position, recipient) in (0_i64..).zip(&s.delivered) {
+            sqlx::query("INSERT INTO queue_delivered (id, position, recipient) VALUES (?, ?, ?)")
+                .bind(id.clone())
+                .bind(position)
+                .bind(recipient.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn remove_queue_status(&self, id: QueueId) -> Result<(), StoreError> {
+        const CONTEXT: &str = "removing a queue status";
+        let id = id.to_string();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        for sql in [
+            "DELETE FROM queue_delivered WHERE id = ?",
+            "DELETE FROM queue_status WHERE id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn list_queue_status(&self) -> Result<Vec<QueueStatus>, StoreError> {
+        const CONTEXT: &str = "listing queue statuses";
+        let mut tx = self.pool.begin().await.map_err(db(CONTEXT))?;
+        let rows: Vec<StatusRow> = sqlx::query_as(
+            "SELECT id, attempts, next_attempt, last_error, updated FROM queue_status
+             ORDER BY next_attempt, id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        // Two queries and a join in memory rather than one query per message.
+        let delivered: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, recipient FROM queue_delivered ORDER BY id, position")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        let mut by_id: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, recipient) in delivered {
+            by_id.entry(id).or_default().push(recipient);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let delivered = by_id.remove(&row.0).unwrap_or_default();
+                status_from_row(row, delivered)
+            })
+            .collect()
+    }
+
+    async fn record_event(&self, e: &Event) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO events (time, kind, subject, detail) VALUES (?, ?, ?, ?)")
+            .bind(e.time)
+            .bind(e.kind.clone())
+            .bind(e.subject.clone())
+            .bind(e.detail.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording an event"))?;
+        Ok(())
+    }
+
+    async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT time, kind, subject, detail FROM events ORDER BY time DESC, seq DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading recent events"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(time, kind, subject, detail)| Event {
+                time,
+                kind,
+                subject,
+                detail,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn versions(store: &SqliteStore) -> Vec<i64> {
+        sqlx::query_scalar("SELECT version FROM schema_version ORDER BY version")
+            .fetch_all(&store.pool)
+            .await
+            .expect("read versions")
+    }
+
+    #[tokio::test]
+    async fn schema_applied_once_and_newer_schema_refused() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let store = SqliteStore::open(&path).await.expect("create");
+        assert_eq!(versions(&store).await, vec![1]);
+        store.close().await;
+
+        let store = SqliteStore::open(&path).await.expect("reopen");
+        assert_eq!(versions(&store).await, vec![1], "reopening re-ran a step");
+        sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
+            .execute(&store.pool)
+            .await
+            .expect("bump version");
+        store.close().await;
+
+        let err = SqliteStore::open(&path).await.expect_err("newer schema");
+        assert!(
+            matches!(
+                err,
+                StoreError::UnsupportedSchema {
+                    found: 999,
+                    supported: 1
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn journal_is_wal() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("store.db"))
+            .await
+            .expect("create");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .expect("pragma");
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn unopenable_path_names_the_path() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("missing-dir").join("store.db");
+        let err = SqliteStore::open(&path).await.expect_err("no parent dir");
+        assert!(matches!(&err, StoreError::Open { path: p, .. } if *p == path));
+        assert!(err.is_transient());
+    }
+}

@@ -1,0 +1,497 @@
+//! The `Store` contract, exercised through `dyn Store` on the SQLite backend with
+//! a fresh database file per test.
+
+use palisade_store::{AliasSource, Event, QueueStatus, SqliteStore, Store, StoreError};
+use palisade_types::{Address, Domain, QueueId};
+use tempfile::TempDir;
+
+fn addr(s: &str) -> Address {
+    Address::parse(s).expect("test address")
+}
+
+fn dom(s: &str) -> Domain {
+    Domain::parse(s).expect("test domain")
+}
+
+fn source(s: &str) -> AliasSource {
+    AliasSource::parse(s).expect("test alias source")
+}
+
+async fn open() -> (TempDir, SqliteStore) {
+    let dir = TempDir::new().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("store.db"))
+        .await
+        .expect("open store");
+    (dir, store)
+}
+
+/// A store with example.org, and users alice and bob in it.
+async fn populated() -> (TempDir, SqliteStore) {
+    let (dir, store) = open().await;
+    store.add_domain(&dom("example.org")).await.expect("domain");
+    for user in ["alice@example.org", "bob@example.org"] {
+        store.add_user(&addr(user), "$hash").await.expect("user");
+    }
+    (dir, store)
+}
+
+#[tokio::test]
+async fn domains_add_list_remove() {
+    let (_dir, store) = open().await;
+    let s: &dyn Store = &store;
+    assert!(s.list_domains().await.expect("list").is_empty());
+    s.add_domain(&dom("b.example")).await.expect("add");
+    s.add_domain(&dom("A.example")).await.expect("add");
+    assert!(matches!(
+        s.add_domain(&dom("a.EXAMPLE")).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        s.list_domains().await.expect("list"),
+        vec![dom("a.example"), dom("b.example")]
+    );
+    assert!(s.is_local_domain(&dom("a.example")).await.expect("lookup"));
+    assert!(!s.is_local_domain(&dom("c.example")).await.expect("lookup"));
+
+    assert!(s.remove_domain(&dom("a.example")).await.expect("remove"));
+    assert!(!s.remove_domain(&dom("a.example")).await.expect("remove"));
+    assert!(!s.is_local_domain(&dom("a.example")).await.expect("lookup"));
+}
+
+#[tokio::test]
+async fn domain_in_use_cannot_be_removed() {
+    let (_dir, store) = populated().await;
+    let err = store
+        .remove_domain(&dom("example.org"))
+        .await
+        .expect_err("domain has users");
+    assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+
+    for user in ["alice@example.org", "bob@example.org"] {
+        assert!(store.remove_user(&addr(user)).await.expect("remove user"));
+    }
+    assert!(
+        store
+            .remove_domain(&dom("example.org"))
+            .await
+            .expect("remove")
+    );
+}
+
+#[tokio::test]
+async fn users_add_list_remove() {
+    let (_dir, store) = populated().await;
+    store.add_domain(&dom("other.test")).await.expect("domain");
+    store
+        .add_user(&addr("Carol@Other.test"), "$c")
+        .await
+        .expect("user");
+
+    assert!(matches!(
+        store.add_user(&addr("ALICE@example.org"), "$x").await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let err = store
+        .add_user(&addr("dave@nowhere.test"), "$d")
+        .await
+        .expect_err("unknown domain");
+    assert!(
+        matches!(&err, StoreError::UnknownDomain { domain } if domain.as_str() == "nowhere.test"),
+        "{err}"
+    );
+
+    let all: Vec<String> = store
+        .list_users(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.address.to_string())
+        .collect();
+    // Stored and returned by lookup key: the local part comes back lower-cased.
+    assert_eq!(
+        all,
+        ["alice@example.org", "bob@example.org", "carol@other.test"]
+    );
+    let other = store
+        .list_users(Some(&dom("other.test")))
+        .await
+        .expect("list");
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].address, addr("carol@other.test"));
+    assert!(other[0].created > 1_600_000_000, "created is unix seconds");
+
+    assert!(
+        store
+            .remove_user(&addr("CAROL@other.test"))
+            .await
+            .expect("rm")
+    );
+    assert!(
+        !store
+            .remove_user(&addr("carol@other.test"))
+            .await
+            .expect("rm")
+    );
+    assert!(
+        store
+            .list_users(Some(&dom("other.test")))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn password_hash_round_trip() {
+    let (_dir, store) = populated().await;
+    assert_eq!(
+        store
+            .password_hash(&addr("Alice@example.org"))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("$hash")
+    );
+    assert!(
+        store
+            .set_password_hash(&addr("alice@example.org"), "$new")
+            .await
+            .expect("set")
+    );
+    assert_eq!(
+        store
+            .password_hash(&addr("alice@example.org"))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("$new")
+    );
+    assert!(
+        !store
+            .set_password_hash(&addr("nobody@example.org"), "$x")
+            .await
+            .expect("set")
+    );
+    assert_eq!(
+        store
+            .password_hash(&addr("nobody@example.org"))
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn aliases_add_list_remove_and_validation() {
+    let (_dir, store) = populated().await;
+    store
+        .add_alias(
+            &source("Postmaster@example.org"),
+            &addr("alice@example.org"),
+        )
+        .await
+        .expect("alias");
+    store
+        .add_alias(&source("*@example.org"), &addr("bob@example.org"))
+        .await
+        .expect("catch-all");
+
+    assert!(matches!(
+        store
+            .add_alias(&source("postmaster@example.org"), &addr("bob@example.org"))
+            .await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let err = store
+        .add_alias(&source("info@example.org"), &addr("ghost@example.org"))
+        .await
+        .expect_err("unknown target");
+    assert!(
+        matches!(&err, StoreError::UnknownUser { address } if address.local() == "ghost"),
+        "{err}"
+    );
+    assert!(matches!(
+        store
+            .add_alias(&source("info@elsewhere.test"), &addr("alice@example.org"))
+            .await,
+        Err(StoreError::UnknownDomain { .. })
+    ));
+    assert!(matches!(
+        store
+            .add_alias(&source("*@elsewhere.test"), &addr("alice@example.org"))
+            .await,
+        Err(StoreError::UnknownDomain { .. })
+    ));
+    // An alias and a user with the same address would shadow one another.
+    assert!(matches!(
+        store
+            .add_alias(&source("Bob@example.org"), &addr("alice@example.org"))
+            .await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        store.add_user(&addr("postmaster@example.org"), "$p").await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+
+    assert_eq!(
+        store.list_aliases().await.expect("list"),
+        vec![
+            (source("*@example.org"), addr("bob@example.org")),
+            (source("postmaster@example.org"), addr("alice@example.org")),
+        ]
+    );
+
+    assert!(
+        store
+            .remove_alias(&source("POSTMASTER@example.org"))
+            .await
+            .expect("rm")
+    );
+    assert!(
+        !store
+            .remove_alias(&source("postmaster@example.org"))
+            .await
+            .expect("rm")
+    );
+    assert_eq!(store.list_aliases().await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn removing_a_user_removes_aliases_to_it() {
+    let (_dir, store) = populated().await;
+    store
+        .add_alias(&source("abuse@example.org"), &addr("alice@example.org"))
+        .await
+        .expect("alias");
+    store
+        .add_alias(&source("*@example.org"), &addr("alice@example.org"))
+        .await
+        .expect("catch-all");
+    store
+        .add_alias(&source("sales@example.org"), &addr("bob@example.org"))
+        .await
+        .expect("alias");
+
+    assert!(
+        store
+            .remove_user(&addr("alice@example.org"))
+            .await
+            .expect("rm")
+    );
+    assert_eq!(
+        store.list_aliases().await.expect("list"),
+        vec![(source("sales@example.org"), addr("bob@example.org"))]
+    );
+    assert_eq!(
+        store
+            .resolve_recipient(&addr("abuse@example.org"))
+            .await
+            .expect("resolve"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn resolution_order_user_alias_catch_all() {
+    let (_dir, store) = populated().await;
+    let resolve = |s: &'static str| {
+        let store = &store;
+        async move { store.resolve_recipient(&addr(s)).await.expect("resolve") }
+    };
+
+    // Without a catch-all, unknown local parts do not resolve.
+    assert_eq!(resolve("nobody@example.org").await, None);
+
+    store
+        .add_alias(&source("info@example.org"), &addr("alice@example.org"))
+        .await
+        .expect("alias");
+    store
+        .add_alias(&source("*@example.org"), &addr("bob@example.org"))
+        .await
+        .expect("catch-all");
+
+    assert_eq!(
+        resolve("alice@example.org").await,
+        Some(addr("alice@example.org"))
+    );
+    assert_eq!(
+        resolve("info@example.org").await,
+        Some(addr("alice@example.org"))
+    );
+    assert_eq!(
+        resolve("anything@example.org").await,
+        Some(addr("bob@example.org"))
+    );
+    // The catch-all never captures another domain, local or not.
+    store.add_domain(&dom("other.test")).await.expect("domain");
+    assert_eq!(resolve("anything@other.test").await, None);
+    assert_eq!(resolve("alice@remote.test").await, None);
+}
+
+#[tokio::test]
+async fn resolution_is_case_insensitive_on_the_local_part() {
+    let (_dir, store) = populated().await;
+    store
+        .add_alias(&source("Info@example.org"), &addr("Alice@example.org"))
+        .await
+        .expect("alias");
+    for rcpt in ["ALICE@example.org", "aLiCe@EXAMPLE.ORG", "INFO@Example.Org"] {
+        assert_eq!(
+            store.resolve_recipient(&addr(rcpt)).await.expect("resolve"),
+            Some(addr("alice@example.org")),
+            "{rcpt}"
+        );
+    }
+}
+
+fn status(id: QueueId, attempts: u32, next_attempt: i64, delivered: &[&str]) -> QueueStatus {
+    QueueStatus {
+        id,
+        attempts,
+        next_attempt,
+        last_error: (attempts > 0).then(|| "451 4.4.1 try later".to_string()),
+        delivered: delivered.iter().map(|s| s.to_string()).collect(),
+        updated: 1_700_000_000 + i64::from(attempts),
+    }
+}
+
+#[tokio::test]
+async fn queue_status_round_trip_upsert_and_remove() {
+    let (_dir, store) = open().await;
+    let a = QueueId::parse("0000000000000001").expect("id");
+    let b = QueueId::parse("00000000000000ff").expect("id");
+    assert_eq!(store.queue_status(a).await.expect("read"), None);
+
+    let first = status(a, 0, 2_000, &[]);
+    store.put_queue_status(&first).await.expect("put");
+    assert_eq!(store.queue_status(a).await.expect("read"), Some(first));
+
+    // Upsert replaces every field, including the delivered list and its order.
+    let second = status(a, 3, 3_000, &["z@remote.test", "a@remote.test"]);
+    store.put_queue_status(&second).await.expect("put");
+    assert_eq!(
+        store.queue_status(a).await.expect("read"),
+        Some(second.clone())
+    );
+    let shorter = status(a, 4, 4_000, &["z@remote.test"]);
+    store.put_queue_status(&shorter).await.expect("put");
+    assert_eq!(
+        store.queue_status(a).await.expect("read"),
+        Some(shorter.clone())
+    );
+
+    let other = status(b, 1, 1_000, &["c@remote.test"]);
+    store.put_queue_status(&other).await.expect("put");
+    assert_eq!(
+        store.list_queue_status().await.expect("list"),
+        vec![other.clone(), shorter.clone()],
+        "soonest next_attempt first"
+    );
+
+    store.remove_queue_status(a).await.expect("remove");
+    store
+        .remove_queue_status(a)
+        .await
+        .expect("removing twice is fine");
+    assert_eq!(store.queue_status(a).await.expect("read"), None);
+    assert_eq!(store.list_queue_status().await.expect("list"), vec![other]);
+}
+
+#[tokio::test]
+async fn events_newest_first_with_limit() {
+    let (_dir, store) = open().await;
+    assert!(store.recent_events(10).await.expect("read").is_empty());
+    let event = |time: i64, kind: &str| Event {
+        time,
+        kind: kind.to_string(),
+        subject: "alice@example.org".to_string(),
+        detail: format!("detail {time}"),
+    };
+    for (time, kind) in [(10, "user.add"), (30, "auth.fail"), (20, "alias.add")] {
+        store
+            .record_event(&event(time, kind))
+            .await
+            .expect("record");
+    }
+    assert_eq!(
+        store.recent_events(2).await.expect("read"),
+        vec![event(30, "auth.fail"), event(20, "alias.add")]
+    );
+    assert_eq!(store.recent_events(100).await.expect("read").len(), 3);
+    assert!(store.recent_events(0).await.expect("read").is_empty());
+}
+
+#[tokio::test]
+async fn reopened_file_keeps_its_data() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("nested-name.db");
+    let id = QueueId::parse("00000000deadbeef").expect("id");
+    {
+        let store = SqliteStore::open(&path).await.expect("create");
+        store.add_domain(&dom("example.org")).await.expect("domain");
+        store
+            .add_user(&addr("alice@example.org"), "$hash")
+            .await
+            .expect("user");
+        store
+            .add_alias(&source("*@example.org"), &addr("alice@example.org"))
+            .await
+            .expect("alias");
+        store
+            .put_queue_status(&status(id, 2, 5_000, &["x@remote.test"]))
+            .await
+            .expect("queue");
+        store.close().await;
+    }
+    assert!(path.exists(), "the file was created");
+
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    assert_eq!(
+        store.list_domains().await.expect("list"),
+        vec![dom("example.org")]
+    );
+    assert_eq!(
+        store
+            .password_hash(&addr("alice@example.org"))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("$hash")
+    );
+    assert_eq!(
+        store
+            .resolve_recipient(&addr("whoever@example.org"))
+            .await
+            .expect("resolve"),
+        Some(addr("alice@example.org"))
+    );
+    assert_eq!(
+        store.queue_status(id).await.expect("read"),
+        Some(status(id, 2, 5_000, &["x@remote.test"]))
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_do_not_fail() {
+    let (_dir, store) = open().await;
+    let store = std::sync::Arc::new(store);
+    store.add_domain(&dom("example.org")).await.expect("domain");
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let user = addr(&format!("user{n}@example.org"));
+            store.add_user(&user, "$h").await?;
+            store
+                .add_alias(&source(&format!("alias{n}@example.org")), &user)
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join").expect("write");
+    }
+    assert_eq!(store.list_users(None).await.expect("list").len(), 16);
+    assert_eq!(store.list_aliases().await.expect("list").len(), 16);
+}

@@ -1,0 +1,118 @@
+//! The command line (clap derive).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "A secure SMTP mail server and email security gateway"
+)]
+pub struct Args {
+    /// Data directory: store, queue, Maildirs, certificates.
+    #[arg(
+        long = "data",
+        env = "PALISADE_DATA",
+        global = true,
+        default_value = "palisade-data"
+    )]
+    pub data: PathBuf,
+    /// Configuration file [default: palisade.toml in the data directory].
+    #[arg(long = "config", env = "PALISADE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates the data directory and a default config on first run).
+    Serve,
+    /// Write a production configuration and print the DNS records to publish.
+    Init {
+        /// The mail domain, e.g. example.com.
+        #[arg(long)]
+        domain: String,
+        /// This server's host name, e.g. mx.example.com.
+        #[arg(long)]
+        hostname: String,
+        /// Overwrite an existing configuration file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Local mail domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Mailbox users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Aliases and catch-alls.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// The delivery queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration file; names the key at fault.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    Add { domain: String },
+    List,
+    Remove { domain: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from the terminal (or one line of stdin).
+    Add {
+        address: String,
+    },
+    List {
+        domain: Option<String>,
+    },
+    Remove {
+        address: String,
+    },
+    /// Change a user's password (read from the terminal or stdin).
+    Passwd {
+        address: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Route SOURCE (an address, or *@domain for a catch-all) to the user TARGET.
+    Add {
+        source: String,
+        target: String,
+    },
+    Remove {
+        source: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Retry now (the running server picks it up within a second).
+    Retry {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+}

@@ -1,0 +1,367 @@
+//! Every subcommand but `serve`: config, init, domain, user, alias, queue.
+
+use crate::cli::{
+    AliasCommand, Args, Command, ConfigCommand, DomainCommand, QueueCommand, UserCommand,
+};
+use crate::usage;
+use anyhow::Context;
+use palisade_config::Config;
+use palisade_queue::{Spool, SpooledMessage};
+use palisade_store::{AliasSource, QueueStatus, SqliteStore, Store};
+use palisade_types::{Address, Domain, QueueId};
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let paths = Paths::new(args.data, args.config);
+    match args.command {
+        Command::Serve => crate::serve::serve(&paths).await,
+        Command::Init {
+            domain,
+            hostname,
+            force,
+        } => init(&paths, &domain, &hostname, force).await,
+        Command::Config(ConfigCommand::Check) => {
+            let cfg = paths.load_config()?;
+            println!(
+                "{}: OK (hostname {}, {} listeners)",
+                paths.config.display(),
+                cfg.hostname,
+                cfg.listeners.len()
+            );
+            Ok(())
+        }
+        Command::Domain(c) => domain(&paths, c).await,
+        Command::User(c) => user(&paths, c).await,
+        Command::Alias(c) => alias(&paths, c).await,
+        Command::Queue(c) => queue(&paths, c).await,
+    }
+}
+
+/// Where everything lives.
+pub struct Paths {
+    pub data: PathBuf,
+    pub config: PathBuf,
+    /// True when the config path was given explicitly (then it must exist).
+    pub config_explicit: bool,
+}
+
+impl Paths {
+    fn new(data: PathBuf, config: Option<PathBuf>) -> Paths {
+        let config_explicit = config.is_some();
+        let config = config.unwrap_or_else(|| data.join("palisade.toml"));
+        Paths {
+            data,
+            config,
+            config_explicit,
+        }
+    }
+
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(&self.config)
+            .map_err(|e| usage(format!("cannot read config {}: {e}", self.config.display())))?;
+        palisade_config::parse(&text).with_context(|| format!("in {}", self.config.display()))
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data.join("palisade.db")
+    }
+
+    pub async fn store(&self) -> anyhow::Result<SqliteStore> {
+        std::fs::create_dir_all(&self.data)
+            .with_context(|| format!("creating data directory {}", self.data.display()))?;
+        Ok(SqliteStore::open(&self.store_path()).await?)
+    }
+}
+
+fn parse_domain(s: &str) -> anyhow::Result<Domain> {
+    Domain::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
+}
+
+fn parse_address(s: &str) -> anyhow::Result<Address> {
+    Address::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
+}
+
+fn parse_queue_id(s: &str) -> anyhow::Result<QueueId> {
+    QueueId::parse(s).ok_or_else(|| usage(format!("{s:?} is not a queue id (16 hex digits)")))
+}
+
+/// Store answers that are the user's mistake become usage errors (exit 2).
+fn store_result<T>(r: Result<T, palisade_store::StoreError>) -> anyhow::Result<T> {
+    use palisade_store::StoreError as E;
+    r.map_err(|e| match e {
+        E::AlreadyExists { .. }
+        | E::UnknownDomain { .. }
+        | E::UnknownUser { .. }
+        | E::InUse { .. } => usage(e.to_string()),
+        other => other.into(),
+    })
+}
+
+async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyhow::Result<()> {
+    let domain = parse_domain(domain)?;
+    let host = parse_domain(hostname)?;
+    if paths.config.exists() && !force {
+        return Err(usage(format!(
+            "{} exists; use --force to overwrite",
+            paths.config.display()
+        )));
+    }
+    std::fs::create_dir_all(&paths.data)
+        .with_context(|| format!("creating {}", paths.data.display()))?;
+    let text = palisade_config::production_toml(host.as_str());
+    palisade_config::parse(&text)?;
+    std::fs::write(&paths.config, text)
+        .with_context(|| format!("writing {}", paths.config.display()))?;
+    let store = paths.store().await?;
+    if !store.is_local_domain(&domain).await? {
+        store.add_domain(&domain).await?;
+    }
+    println!("Wrote {}.", paths.config.display());
+    println!("Added local domain {domain}. Add mailboxes with: palisade user add you@{domain}\n");
+    println!("Publish these DNS records:\n");
+    println!("  {domain}.           MX   10 {host}.");
+    println!("  {domain}.           TXT  \"v=spf1 mx -all\"");
+    println!(
+        "  _dmarc.{domain}.    TXT  \"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}\""
+    );
+    println!("  {host}.  A/AAAA  <this server's public addresses>");
+    println!("\nAnd ask your hosting provider for a PTR (reverse DNS) record of each address");
+    println!("pointing to {host}: many receivers refuse mail from addresses without one.");
+    Ok(())
+}
+
+async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    match c {
+        DomainCommand::Add { domain } => {
+            let d = parse_domain(&domain)?;
+            store_result(store.add_domain(&d).await)?;
+            println!("added domain {d}");
+        }
+        DomainCommand::List => {
+            for d in store.list_domains().await? {
+                println!("{d}");
+            }
+        }
+        DomainCommand::Remove { domain } => {
+            let d = parse_domain(&domain)?;
+            if !store_result(store.remove_domain(&d).await)? {
+                return Err(usage(format!("no domain {d}")));
+            }
+            println!("removed domain {d}");
+        }
+    }
+    Ok(())
+}
+
+/// Reads a new password: from the terminal twice without echo, or one line of stdin.
+fn read_new_password(address: &Address) -> anyhow::Result<String> {
+    let pw = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password(format!("New password for {address}: "))?;
+        let b = rpassword::prompt_password("Repeat it: ")?;
+        if a != b {
+            return Err(usage("the passwords differ"));
+        }
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    check_password(&pw, address)?;
+    Ok(pw)
+}
+
+/// The minimal policy until the access-control issue brings zxcvbn and breach screening.
+fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
+    if pw.chars().count() < 12 {
+        return Err(usage("password too short: at least 12 characters"));
+    }
+    if pw.to_lowercase().contains(&address.local().to_lowercase()) {
+        return Err(usage("password must not contain the user name"));
+    }
+    Ok(())
+}
+
+async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    match c {
+        UserCommand::Add { address } => {
+            let a = parse_address(&address)?;
+            if !store.is_local_domain(a.domain()).await? {
+                return Err(usage(format!(
+                    "{} is not a local domain; add it with: palisade domain add {}",
+                    a.domain(),
+                    a.domain()
+                )));
+            }
+            let pw = read_new_password(&a)?;
+            let hash =
+                tokio::task::spawn_blocking(move || palisade_access::hash_password(&pw)).await??;
+            store_result(store.add_user(&a, &hash).await)?;
+            println!(
+                "added user {a}; mail lands in {}",
+                palisade_server::mail_dir(&paths.data)
+                    .join(a.domain().as_str())
+                    .join(a.local().to_lowercase())
+                    .display()
+            );
+        }
+        UserCommand::List { domain } => {
+            let d = domain.as_deref().map(parse_domain).transpose()?;
+            for u in store.list_users(d.as_ref()).await? {
+                println!("{}", u.address);
+            }
+        }
+        UserCommand::Remove { address } => {
+            let a = parse_address(&address)?;
+            if !store_result(store.remove_user(&a).await)? {
+                return Err(usage(format!("no user {a}")));
+            }
+            println!("removed user {a} (the Maildir is kept)");
+        }
+        UserCommand::Passwd { address } => {
+            let a = parse_address(&address)?;
+            if store.password_hash(&a).await?.is_none() {
+                return Err(usage(format!("no user {a}")));
+            }
+            let pw = read_new_password(&a)?;
+            let hash =
+                tokio::task::spawn_blocking(move || palisade_access::hash_password(&pw)).await??;
+            store.set_password_hash(&a, &hash).await?;
+            println!("password changed for {a}");
+        }
+    }
+    Ok(())
+}
+
+async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    match c {
+        AliasCommand::Add { source, target } => {
+            let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
+            let t = parse_address(&target)?;
+            store_result(store.add_alias(&s, &t).await)?;
+            println!("{s} -> {t}");
+        }
+        AliasCommand::Remove { source } => {
+            let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
+            if !store.remove_alias(&s).await? {
+                return Err(usage(format!("no alias {s}")));
+            }
+            println!("removed alias {s}");
+        }
+        AliasCommand::List => {
+            for (s, t) in store.list_aliases().await? {
+                println!("{s} -> {t}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn active_path(data: &Path, id: QueueId) -> PathBuf {
+    Spool::active_dir(&palisade_server::queue_dir(data)).join(id.to_string())
+}
+
+async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    let qdir = palisade_server::queue_dir(&paths.data);
+    match c {
+        QueueCommand::List => {
+            let ids = Spool::list_active(&qdir)?;
+            let statuses = store.list_queue_status().await?;
+            println!(
+                "{:<16}  {:>9}  {:>5}  {:<30}  STATUS",
+                "ID", "SIZE", "TRIES", "FROM"
+            );
+            for id in &ids {
+                let Ok(m) = SpooledMessage::open(&active_path(&paths.data, *id), *id) else {
+                    continue;
+                };
+                let st = statuses.iter().find(|s| s.id == *id);
+                let status = match st {
+                    Some(s) => format!(
+                        "retry in {}s: {}",
+                        (s.next_attempt - palisade_queue_now()).max(0),
+                        s.last_error.as_deref().unwrap_or("-")
+                    ),
+                    None => "delivering".to_string(),
+                };
+                println!(
+                    "{:<16}  {:>9}  {:>5}  {:<30}  {}",
+                    id,
+                    m.size,
+                    st.map_or(0, |s| s.attempts),
+                    m.envelope.return_path(),
+                    status
+                );
+            }
+            println!("{} message(s)", ids.len());
+        }
+        QueueCommand::Show { id } => {
+            let id = parse_queue_id(&id)?;
+            let m = SpooledMessage::open(&active_path(&paths.data, id), id)
+                .map_err(|_| usage(format!("no message {id} in the queue")))?;
+            println!(
+                "id: {id}\narrived: {}\nfrom: {}\nclient: {} ({})",
+                m.arrived,
+                m.envelope.return_path(),
+                m.envelope.client_ip,
+                m.envelope.helo
+            );
+            for r in &m.envelope.rcpt_to {
+                println!("rcpt: {r}");
+            }
+            if let Some(s) = store.queue_status(id).await? {
+                println!(
+                    "attempts: {}\nnext attempt: {}\nlast error: {}\ndelivered to: {}",
+                    s.attempts,
+                    s.next_attempt,
+                    s.last_error.unwrap_or_default(),
+                    s.delivered.join(", ")
+                );
+            }
+            let msg = m.read_message()?;
+            let head_end = msg
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap_or(msg.len());
+            println!("\n{}", String::from_utf8_lossy(&msg[..head_end]));
+        }
+        QueueCommand::Retry { id } => {
+            let id = parse_queue_id(&id)?;
+            if !active_path(&paths.data, id).exists() {
+                return Err(usage(format!("no message {id} in the queue")));
+            }
+            let mut s = store.queue_status(id).await?.unwrap_or(QueueStatus {
+                id,
+                attempts: 0,
+                next_attempt: 0,
+                last_error: None,
+                delivered: Vec::new(),
+                updated: palisade_queue_now(),
+            });
+            s.next_attempt = 0;
+            store.put_queue_status(&s).await?;
+            println!("{id} will be retried within a second by the running server");
+        }
+        QueueCommand::Delete { id } => {
+            let id = parse_queue_id(&id)?;
+            let path = active_path(&paths.data, id);
+            std::fs::remove_file(&path)
+                .map_err(|_| usage(format!("no message {id} in the queue")))?;
+            store.remove_queue_status(id).await?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+fn palisade_queue_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,58 @@
+//! `palisade`: the binary. Command-line parsing and wiring only; the work is in the
+//! library crates. Errors map to exit codes in one place ([`exit_code`]): bad input or
+//! usage is 2 with a one-line message, anything else 1.
+
+mod cli;
+mod commands;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// An error caused by the user's input (exit code 2), as opposed to a failure.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Shorthand for returning a usage error.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<palisade_config::ConfigError>().is_some()
+    {
+        2
+    } else {
+        1
+    }
+}
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("palisade: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("palisade: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `palisade serve`: first-run setup, logging, metrics, the server, signals.
+
+use crate::commands::Paths;
+use crate::usage;
+use anyhow::Context;
+use metrics_exporter_prometheus::Matcher;
+use palisade_config::{Config, ListenerKind};
+use palisade_server::Server;
+use palisade_store::{SqliteStore, Store};
+use palisade_types::{Address, Domain};
+use std::sync::Arc;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// The mailbox a fresh install delivers its test message to.
+const FIRST_DOMAIN: &str = "localhost";
+const FIRST_USER: &str = "postmaster@localhost";
+
+pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
+    init_logging();
+    std::fs::create_dir_all(&paths.data)
+        .with_context(|| format!("creating data directory {}", paths.data.display()))?;
+    let first_run = !paths.config.exists();
+    if first_run {
+        if paths.config_explicit {
+            return Err(usage(format!(
+                "config file {} does not exist",
+                paths.config.display()
+            )));
+        }
+        std::fs::write(&paths.config, palisade_config::default_toml("localhost"))
+            .with_context(|| format!("writing {}", paths.config.display()))?;
+    }
+    let config = paths.load_config()?;
+    let store = paths.store().await?;
+    if first_run && store.list_domains().await?.is_empty() {
+        seed_first_mailbox(&store).await?;
+    }
+    if let Some(addr) = config.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .set_buckets_for_metric(
+                Matcher::Full("palisade_delivery_latency_seconds".into()),
+                &[
+                    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0,
+                ],
+            )
+            .context("metrics buckets")?
+            .set_buckets_for_metric(
+                Matcher::Full("palisade_spool_commit_batch_size".into()),
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+            )
+            .context("metrics buckets")?
+            .install()
+            .with_context(|| format!("starting metrics listener on {addr} (metrics.address)"))?;
+    }
+    let grace = config.smtp.shutdown_grace;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let server = Server::start(config.clone(), &paths.data, store).await?;
+    print_banner(paths, &config, &server);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match paths.load_config() {
+                Ok(c) => server.reload(c),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "config reload failed; keeping the running config"),
+            },
+        }
+    }
+    tracing::info!("shutting down");
+    server.shutdown(grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A fresh install gets the domain `localhost` and the mailbox `postmaster@localhost`,
+/// so the first test message has somewhere to land. Its password is locked ("!" is not
+/// a password hash); set one with `palisade user passwd`.
+async fn seed_first_mailbox(store: &SqliteStore) -> anyhow::Result<()> {
+    let domain = Domain::parse(FIRST_DOMAIN)?;
+    let user = Address::parse(FIRST_USER)?;
+    store.add_domain(&domain).await?;
+    store.add_user(&user, "!").await?;
+    Ok(())
+}
+
+fn print_banner(paths: &Paths, config: &Config, server: &Server) {
+    println!(
+        "Palisade {} is running as {}.",
+        env!("CARGO_PKG_VERSION"),
+        config.hostname
+    );
+    for l in &config.listeners {
+        let addr = server.address(&l.name).unwrap_or(l.address);
+        let what = match l.kind {
+            ListenerKind::Smtp => "SMTP (STARTTLS offered)",
+            ListenerKind::Submission => "submission (STARTTLS)",
+            ListenerKind::Submissions => "submission (implicit TLS)",
+        };
+        println!("  {:<12} {addr:<22} {what}", l.name);
+    }
+    if let Some(m) = config.metrics {
+        println!("  {:<12} http://{m}/metrics", "metrics");
+    }
+    if let Some(smtp) = config
+        .listeners
+        .iter()
+        .find(|l| l.kind == ListenerKind::Smtp)
+    {
+        let addr = server.address(&smtp.name).unwrap_or(smtp.address);
+        println!("\nSend a test message:");
+        println!(
+            "  python3 -c \"import smtplib; smtplib.SMTP('{}', {}).sendmail('you@example.org', ['{FIRST_USER}'], b'Subject: hello\\r\\n\\r\\nIt works.\\r\\n')\"",
+            addr.ip(),
+            addr.port()
+        );
+        println!(
+            "It lands in {}/ (see the queue with: palisade --data {} queue list)",
+            palisade_server::mail_dir(&paths.data)
+                .join("localhost")
+                .join("postmaster")
+                .join("new")
+                .display(),
+            paths.data.display()
+        );
+    }
+    println!("Stop with Ctrl-C (SIGTERM); reload config and certificates with SIGHUP.");
+}
