@@ -163,7 +163,7 @@ impl Config {
                     ));
                 }
             };
-            if listeners.iter().any(|x: &Listener| x.address == address) {
+            if address.port() != 0 && listeners.iter().any(|x: &Listener| x.address == address) {
                 return Err(invalid(
                     format!("{key}.address"),
                     format!("{address} is used by another listener"),

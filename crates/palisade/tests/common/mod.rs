@@ -1,0 +1,220 @@
+//! Test harness: a real server on loopback ports, a raw SMTP client, TLS helpers.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use palisade_server::Server;
+use palisade_store::{SqliteStore, Store};
+use palisade_types::{Address, Domain};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const HOST: &str = "mx.local.test";
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub server: Option<Server>,
+    pub store: Arc<SqliteStore>,
+}
+
+/// Starts a server with `extra` TOML appended (e.g. `[smtp]` limits), domain
+/// `local.test` and users alice, bob, carol.
+pub async fn start(extra: &str) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:0\"\nkind = \"smtp\"\n\
+         [listener.submission]\naddress = \"127.0.0.1:0\"\nkind = \"submission\"\n\
+         [listener.submissions]\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n{extra}"
+    );
+    let config = palisade_config::parse(&toml).unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("palisade.db"))
+            .await
+            .unwrap(),
+    );
+    store
+        .add_domain(&Domain::parse("local.test").unwrap())
+        .await
+        .unwrap();
+    for u in ["alice", "bob", "carol"] {
+        store
+            .add_user(&Address::parse(&format!("{u}@local.test")).unwrap(), "!")
+            .await
+            .unwrap();
+    }
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let server = Server::start(config, dir.path(), dyn_store).await.unwrap();
+    TestServer {
+        dir,
+        server: Some(server),
+        store,
+    }
+}
+
+impl TestServer {
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        self.server.as_ref().unwrap().address(listener).unwrap()
+    }
+
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("mail/local.test")
+            .join(user)
+            .join("new")
+    }
+
+    /// Waits (bounded) until `user` has `n` messages, returns their contents.
+    pub async fn wait_for_mail(&self, user: &str, n: usize) -> Vec<Vec<u8>> {
+        for _ in 0..200 {
+            let msgs = self.mail(user);
+            if msgs.len() >= n {
+                return msgs;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "{user} did not get {n} messages; has {}",
+            self.mail(user).len()
+        );
+    }
+
+    pub fn mail(&self, user: &str) -> Vec<Vec<u8>> {
+        match std::fs::read_dir(self.maildir(user)) {
+            Ok(rd) => {
+                let mut v: Vec<_> = rd
+                    .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+                    .collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn cert_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("tls/self-signed-cert.pem")).unwrap()
+    }
+
+    pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(&self.cert_pem()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// A raw SMTP client: exact bytes out, whole replies in.
+pub struct Raw<S> {
+    pub stream: S,
+    buf: Vec<u8>,
+}
+
+pub async fn connect(addr: SocketAddr) -> Raw<TcpStream> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let mut r = Raw {
+        stream,
+        buf: Vec::new(),
+    };
+    let g = r.reply().await;
+    assert!(g.starts_with("220 "), "greeting: {g}");
+    r
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
+    pub fn new(stream: S) -> Self {
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads one complete (possibly multi-line) reply; "" on EOF. Bounded by a timeout.
+    pub async fn reply(&mut self) -> String {
+        let mut out = String::new();
+        loop {
+            while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                let line = String::from_utf8_lossy(&line).to_string();
+                let last = line.as_bytes().get(3) == Some(&b' ');
+                out.push_str(&line);
+                if last {
+                    return out;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n =
+                match tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut chunk))
+                    .await
+                {
+                    Ok(Ok(n)) => n,
+                    Ok(Err(_)) => 0,
+                    Err(_) => panic!("no reply within 30 s; have {out:?}"),
+                };
+            if n == 0 {
+                return out;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// Sends `line` and asserts the reply starts with `expect`.
+    pub async fn expect(&mut self, line: &str, expect: &str) -> String {
+        let r = self.cmd(line).await;
+        assert!(
+            r.starts_with(expect),
+            "{line:?}: expected {expect:?}, got {r:?}"
+        );
+        r
+    }
+
+    /// True when the server closed the connection.
+    pub async fn closed(&mut self) -> bool {
+        let mut b = [0u8; 64];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(30), self.stream.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+/// STARTTLS on a raw connection (after EHLO), returning the TLS client.
+pub async fn starttls(
+    mut raw: Raw<TcpStream>,
+    ts: &TestServer,
+) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
+    raw.expect("STARTTLS", "220 2.0.0").await;
+    let tls = ts
+        .tls_connector()
+        .connect(ServerName::try_from(HOST).unwrap(), raw.stream)
+        .await
+        .unwrap();
+    Raw::new(tls)
+}
