@@ -86,10 +86,8 @@ async fn send_one(addr: SocketAddr, marker: &str) -> std::io::Result<bool> {
         }
     }
     reply(&mut r, &mut line).await?;
-    let msg = format!(
-        "EHLO crash.test\r\nMAIL FROM:<load@remote.test>\r\nRCPT TO:<alice@local.test>\r\nDATA\r\n"
-    );
-    w.write_all(msg.as_bytes()).await?;
+    let msg = b"EHLO crash.test\r\nMAIL FROM:<load@remote.test>\r\nRCPT TO:<alice@local.test>\r\nDATA\r\n";
+    w.write_all(msg).await?;
     for _ in 0..4 {
         let rep = reply(&mut r, &mut line).await?;
         if !(rep.starts_with('2') || rep.starts_with('3')) {
