@@ -1,0 +1,323 @@
+//! The command line, run as a user would: the real binary, its exit codes and output.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+fn run(data: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(data: &Path, args: &[&str], stdin: &str) -> String {
+    let o = run(data, args, stdin);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Exit code 2 and a one-line message containing `needle`.
+fn usage_error(data: &Path, args: &[&str], stdin: &str, needle: &str) {
+    let o = run(data, args, stdin);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+}
+
+#[test]
+fn init_writes_production_config_and_prints_dns_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "init",
+            "--domain",
+            "example.com",
+            "--hostname",
+            "mx.example.com",
+        ],
+        "",
+    );
+    for needle in [
+        "example.com.           MX   10 mx.example.com.",
+        "v=spf1 mx -all",
+        "_dmarc.example.com.",
+        "p=quarantine; rua=mailto:postmaster@example.com",
+        "PTR",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from:\n{out}");
+    }
+    let cfg = std::fs::read_to_string(dir.path().join("palisade.toml")).unwrap();
+    assert!(cfg.contains("[::]:25") && cfg.contains("[::]:587") && cfg.contains("[::]:465"));
+    assert!(ok(dir.path(), &["config", "check"], "").contains("OK"));
+    assert!(ok(dir.path(), &["domain", "list"], "").contains("example.com"));
+    usage_error(
+        dir.path(),
+        &[
+            "init",
+            "--domain",
+            "example.com",
+            "--hostname",
+            "mx.example.com",
+        ],
+        "",
+        "--force",
+    );
+}
+
+#[test]
+fn config_check_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        "[listener.inbound]\naddress = \"somewhere\"\n",
+    )
+    .unwrap();
+    usage_error(
+        dir.path(),
+        &["config", "check"],
+        "",
+        "listener.inbound.address",
+    );
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        "[smtp]\nmax_recipientz = 3\n",
+    )
+    .unwrap();
+    usage_error(
+        dir.path(),
+        &["config", "check"],
+        "",
+        "unknown field `max_recipientz`",
+    );
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "hostname = \"mx.test\"\n").unwrap();
+    let o = Command::new(BIN)
+        .args(["--data", dir.path().to_str().unwrap(), "config", "check"])
+        .env("PALISADE_CONFIG", &other)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "PALISADE_CONFIG is honoured");
+}
+
+#[test]
+fn domains_users_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["domain", "add", "Example.COM"], "");
+    usage_error(d, &["domain", "add", "example.com"], "", "exists");
+    usage_error(
+        d,
+        &["user", "add", "bob@elsewhere.test"],
+        "correct horse battery\n",
+        "not a local domain",
+    );
+    usage_error(
+        d,
+        &["user", "add", "bob@example.com"],
+        "short\n",
+        "at least 12 characters",
+    );
+    ok(
+        d,
+        &["user", "add", "bob@example.com"],
+        "correct horse battery staple\n",
+    );
+    assert_eq!(ok(d, &["user", "list"], ""), "bob@example.com\n");
+    let db = std::fs::read(d.join("palisade.db")).unwrap();
+    assert!(
+        !db.windows(12).any(|w| w == b"correct hors"),
+        "the password is stored hashed"
+    );
+    ok(
+        d,
+        &["user", "passwd", "bob@example.com"],
+        "another long passphrase\n",
+    );
+    usage_error(
+        d,
+        &["user", "passwd", "nobody@example.com"],
+        "x\n",
+        "no user",
+    );
+    ok(
+        d,
+        &["alias", "add", "info@example.com", "bob@example.com"],
+        "",
+    );
+    ok(d, &["alias", "add", "*@example.com", "bob@example.com"], "");
+    usage_error(
+        d,
+        &["alias", "add", "x@example.com", "ghost@example.com"],
+        "",
+        "ghost@example.com",
+    );
+    let aliases = ok(d, &["alias", "list"], "");
+    assert!(
+        aliases.contains("info@example.com -> bob@example.com")
+            && aliases.contains("*@example.com -> bob@example.com")
+    );
+    ok(d, &["alias", "remove", "*@example.com"], "");
+    usage_error(d, &["domain", "remove", "example.com"], "", "example.com");
+    ok(d, &["user", "remove", "bob@example.com"], "");
+    ok(d, &["domain", "remove", "example.com"], "");
+    assert_eq!(ok(d, &["domain", "list"], ""), "");
+    usage_error(
+        d,
+        &["queue", "show", "../../etc/passwd"],
+        "",
+        "not a queue id",
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn send(addr: SocketAddr, rcpt: &str) {
+    use std::io::{BufRead, BufReader};
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    let mut expect = |code: &str| loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line.as_bytes().get(3) != Some(&b'-') {
+            assert!(line.starts_with(code), "expected {code}, got {line}");
+            break;
+        }
+    };
+    expect("220");
+    w.write_all(
+        format!("EHLO t\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes(),
+    )
+    .unwrap();
+    for c in ["250", "250", "250", "354"] {
+        expect(c);
+    }
+    w.write_all(b"Subject: queued\r\n\r\nstuck for a while\r\n.\r\n")
+        .unwrap();
+    expect("250");
+}
+
+fn queue_ids(d: &Path) -> Vec<String> {
+    ok(d, &["queue", "list"], "")
+        .lines()
+        .skip(1)
+        .filter(|l| l.len() > 16 && l.as_bytes()[16] == b' ')
+        .map(|l| l[..16].to_string())
+        .collect()
+}
+
+#[test]
+fn queue_list_show_retry_delete_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!("hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[queue]\nretry_initial_secs = 600\n"),
+    )
+    .unwrap();
+    ok(d, &["domain", "add", "local.test"], "");
+    ok(
+        d,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+    // Alice's Maildir path is a file: delivery fails transiently and the message waits.
+    std::fs::create_dir_all(d.join("mail/local.test")).unwrap();
+    std::fs::write(d.join("mail/local.test/alice"), b"in the way").unwrap();
+    let mut server = Command::new(BIN)
+        .args(["--data", d.to_str().unwrap(), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    send(addr, "alice@local.test");
+    send(addr, "alice@local.test");
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        ids = queue_ids(d);
+        let list = ok(d, &["queue", "list"], "");
+        if ids.len() == 2 && list.matches("retry in").count() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ids.len(), 2, "{}", ok(d, &["queue", "list"], ""));
+    let show = ok(d, &["queue", "show", &ids[0]], "");
+    assert!(
+        show.contains("rcpt: alice@local.test")
+            && show.contains("attempts: 1")
+            && show.contains("Subject: queued"),
+        "{show}"
+    );
+    assert!(show.contains("maildir"), "the last error says why: {show}");
+
+    ok(d, &["queue", "delete", &ids[1]], "");
+    usage_error(d, &["queue", "delete", &ids[1]], "", "no message");
+    std::fs::remove_file(d.join("mail/local.test/alice")).unwrap();
+    ok(d, &["queue", "retry", &ids[0]], "");
+    let mut delivered = 0;
+    for _ in 0..200 {
+        delivered = std::fs::read_dir(d.join("mail/local.test/alice/new"))
+            .map(|r| r.count())
+            .unwrap_or(0);
+        if delivered == 1 && queue_ids(d).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(delivered, 1);
+    assert!(queue_ids(d).is_empty());
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn serve_with_missing_explicit_config_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    usage_error(
+        dir.path(),
+        &["--config", "/nonexistent/palisade.toml", "serve"],
+        "",
+        "does not exist",
+    );
+}
