@@ -8,7 +8,7 @@
 pub mod maildir;
 
 use palisade_queue::{Outcome, SpooledMessage, Target};
-use palisade_store::Store;
+use palisade_store::{LookupCache, Store};
 use palisade_types::Address;
 use std::io::Read;
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 /// Delivers to Maildirs under `root/<domain>/<user>/`.
 pub struct LocalDelivery {
     pub store: Arc<dyn Store>,
+    pub lookups: Arc<LookupCache>,
     pub root: PathBuf,
     pub hostname: String,
 }
@@ -33,7 +34,11 @@ impl Target for LocalDelivery {
         // Two recipients (say an alias and its user) may share a mailbox: one copy each.
         let mut done: Vec<(Address, Outcome)> = Vec::new();
         for (index, rcpt) in rcpts.iter().enumerate() {
-            let mailbox = match self.store.resolve_recipient(rcpt).await {
+            let mailbox = match self
+                .lookups
+                .resolve_recipient(self.store.as_ref(), rcpt)
+                .await
+            {
                 Ok(Some(m)) => m,
                 Ok(None) => {
                     outcomes.push(Outcome::Permanent(

@@ -147,7 +147,11 @@ async fn handshake(
 async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> RecipientDecision {
     let store = &shared.store;
     let mut rcpt = rcpt.clone();
-    match store.is_local_domain(rcpt.domain()).await {
+    match shared
+        .lookups
+        .is_local_domain(store.as_ref(), rcpt.domain())
+        .await
+    {
         Ok(true) => {}
         Ok(false)
             if rcpt.local().eq_ignore_ascii_case("postmaster")
@@ -176,7 +180,11 @@ async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> Recip
             return RecipientDecision::Reject(reply::LOCAL_ERROR);
         }
     }
-    match store.resolve_recipient(&rcpt).await {
+    match shared
+        .lookups
+        .resolve_recipient(store.as_ref(), &rcpt)
+        .await
+    {
         Ok(Some(_)) => RecipientDecision::Accept,
         Ok(None) => {
             rejected("no_such_user");

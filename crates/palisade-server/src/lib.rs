@@ -20,7 +20,7 @@ pub mod trace;
 use palisade_config::{Config, Listener};
 use palisade_delivery::LocalDelivery;
 use palisade_queue::{Scheduler, SchedulerConfig, Spool};
-use palisade_store::Store;
+use palisade_store::{LookupCache, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -47,6 +47,8 @@ pub enum ServerError {
 pub struct Shared {
     pub config: RwLock<Arc<Config>>,
     pub store: Arc<dyn Store>,
+    /// Domain and recipient lookups, shared with local delivery.
+    pub lookups: Arc<LookupCache>,
     pub spool: Spool,
     pub tls: tls::TlsReloader,
     pub limits: limits::ConnectionLimits,
@@ -95,6 +97,7 @@ impl Server {
         let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
         let (scheduler_stop, scheduler_rx) = watch::channel(false);
+        let lookups = Arc::new(LookupCache::new());
         let scheduler = Scheduler::new(
             SchedulerConfig {
                 queue_dir: queue_dir(data_dir),
@@ -106,6 +109,7 @@ impl Server {
             store.clone(),
             Arc::new(LocalDelivery {
                 store: store.clone(),
+                lookups: lookups.clone(),
                 root: mail_dir(data_dir),
                 hostname: config.hostname.to_string(),
             }),
@@ -121,6 +125,7 @@ impl Server {
         let shared = Arc::new(Shared {
             config: RwLock::new(Arc::new(config)),
             store,
+            lookups,
             spool,
             tls,
             limits,

@@ -19,10 +19,12 @@
 //! returned is in that canonical form.
 
 mod alias;
+pub mod cache;
 mod error;
 mod sqlite;
 
 pub use alias::AliasSource;
+pub use cache::LookupCache;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
