@@ -7,9 +7,11 @@
 //! file is removed, the retry finds the earlier copy and does not deliver it twice.
 
 use palisade_types::{Address, QueueId};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// `root/<domain>/<local>` with both parts made safe as single path components.
 pub fn mailbox_dir(root: &Path, mailbox: &Address) -> PathBuf {
@@ -41,6 +43,67 @@ pub fn unique_name(id: QueueId, arrived: i64, index: usize, hostname: &str) -> S
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Group fsync of a directory: concurrent deliveries into the same `new/` share one
+/// fsync instead of paying one each (the directory fsync is what makes a rename durable).
+///
+/// Each caller takes a ticket *after* its rename. An fsync that starts when the next
+/// ticket is `T` covers every ticket below `T`, so a caller whose ticket is below the
+/// last completed sync's `T` is done without an fsync of its own.
+#[derive(Default)]
+struct DirSync {
+    state: Mutex<DirSyncState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct DirSyncState {
+    next_ticket: u64,
+    /// Every ticket below this is durable.
+    durable_below: u64,
+    running: bool,
+}
+
+impl DirSync {
+    fn for_dir(dir: &Path) -> Arc<DirSync> {
+        static ALL: OnceLock<Mutex<HashMap<PathBuf, Arc<DirSync>>>> = OnceLock::new();
+        let mut all = ALL
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if all.len() > 10_000 {
+            // Bounded: forgetting a syncer only costs a missed coalescing opportunity.
+            all.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        all.entry(dir.to_path_buf()).or_default().clone()
+    }
+
+    fn sync(&self, dir: &Path) -> std::io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = st.next_ticket;
+        st.next_ticket += 1;
+        loop {
+            if ticket < st.durable_below {
+                return Ok(());
+            }
+            if !st.running {
+                st.running = true;
+                let covers = st.next_ticket;
+                drop(st);
+                let result = sync_dir(dir);
+                st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.running = false;
+                if result.is_ok() {
+                    st.durable_below = st.durable_below.max(covers);
+                }
+                self.done.notify_all();
+                result?;
+                continue;
+            }
+            st = self.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// True if a copy named `name` is already in `new/` or (read, flagged) in `cur/`.
@@ -110,7 +173,8 @@ pub fn deliver(
         }
         f.sync_all()?;
         std::fs::rename(&tmp, dir.join("new").join(name))?;
-        sync_dir(&dir.join("new"))
+        let new = dir.join("new");
+        DirSync::for_dir(&new).sync(&new)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -122,6 +186,32 @@ pub fn deliver(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn concurrent_deliveries_share_directory_syncs() {
+        let root = tempfile::tempdir().unwrap();
+        let mb = mailbox_dir(root.path(), &Address::parse("bob@example.test").unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let mb = mb.clone();
+                std::thread::spawn(move || {
+                    let name = unique_name(QueueId::generate(), 1, i, "h");
+                    deliver(&mb, &name, &b"x\r\n"[..], false).unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(std::fs::read_dir(mb.join("new")).unwrap().count(), 8);
+        let s = DirSync::for_dir(&mb.join("new"));
+        let st = s.state.lock().unwrap();
+        assert_eq!(st.next_ticket, 8);
+        assert!(
+            st.durable_below >= 8,
+            "every ticket is covered by a completed sync"
+        );
+    }
 
     #[test]
     fn path_components_cannot_escape() {
