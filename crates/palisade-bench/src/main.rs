@@ -62,6 +62,9 @@ struct Args {
     hold: u64,
 }
 
+/// A worker stops after this many failures in a row (a misconfigured run ends quickly).
+const MAX_CONSECUTIVE_ERRORS: usize = 20;
+
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -165,16 +168,25 @@ async fn worker(
 ) -> (Vec<Duration>, usize) {
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut consecutive_errors = 0;
     let envelope = format!(
         "MAIL FROM:<{}>\r\nRCPT TO:<{}>\r\nDATA\r\n",
         args.from, args.to
     );
     'conns: while Instant::now() < deadline && next.load(Ordering::Relaxed) < args.messages {
+        if consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
+            eprintln!("giving up after {consecutive_errors} consecutive errors");
+            break;
+        }
         let start = Instant::now();
         let mut conn = match open(&args, tls.as_ref()).await {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
+                if errors == 0 {
+                    eprintln!("error: {e:#}");
+                }
                 errors += 1;
+                consecutive_errors += 1;
                 continue;
             }
         };
@@ -202,9 +214,16 @@ async fn worker(
             }
             .await;
             match sent {
-                Ok(()) => latencies.push(t0.elapsed()),
-                Err(_) => {
+                Ok(()) => {
+                    latencies.push(t0.elapsed());
+                    consecutive_errors = 0;
+                }
+                Err(e) => {
+                    if errors == 0 {
+                        eprintln!("error: {e:#}");
+                    }
                     errors += 1;
+                    consecutive_errors += 1;
                     continue 'conns;
                 }
             }
