@@ -714,13 +714,15 @@ impl Session {
             // Nothing is kept of a message the driver could not spool.
             self.body.clear();
         }
+        // The end must be handled before a full buffer is handed out: the bytes that
+        // ended the content are consumed and will not be scanned again.
+        if ended {
+            return self.end_of_content();
+        }
         if self.body.len() >= BODY_CHUNK && r.scanner.error().is_none() {
             return Some(Step::Body(std::mem::take(&mut self.body)));
         }
-        if !ended {
-            return Some(Step::NeedInput);
-        }
-        self.end_of_content()
+        Some(Step::NeedInput)
     }
 
     /// Discards the bytes of a refused BDAT chunk.

@@ -580,3 +580,71 @@ fn quit_during_bdat_aborts_the_message() {
     assert_eq!(d.aborted, 1);
     assert!(d.closed);
 }
+
+#[test]
+fn large_message_whose_last_read_holds_the_terminator() {
+    // Regression: a read that both fills the body buffer past one chunk and contains
+    // <CRLF>.<CRLF> must still end the message.
+    let mut cfg = config();
+    cfg.max_message_size = 1 << 20;
+    let mut d = Dialog::with(cfg);
+    d.ehlo()
+        .mail_from("a@remote.test", "250")
+        .rcpt_to("alice@local.test", "250")
+        .says("DATA", "354");
+    let line = format!("{}\r\n", "y".repeat(98));
+    let mut msg = line.repeat(2000).into_bytes();
+    msg.extend_from_slice(b".\r\nQUIT\r\n");
+    let out = d.raw(&msg);
+    assert!(out.starts_with("250 2.0.0 Message queued"), "{out}");
+    assert!(out.ends_with("221 2.0.0 Bye\r\n"));
+    assert_eq!(d.queued[0].1.len(), 200_000);
+}
+
+#[test]
+fn hostile_random_input_never_panics_and_stays_bounded() {
+    // A deterministic xorshift stream of command-ish and binary garbage.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let pieces: [&[u8]; 14] = [
+        b"EHLO x\r\n",
+        b"MAIL FROM:<a@remote.test>\r\n",
+        b"RCPT TO:<alice@local.test>\r\n",
+        b"DATA\r\n",
+        b"BDAT 7\r\n",
+        b"BDAT 3 LAST\r\n",
+        b"\r\n.\r\n",
+        b"\n.\n",
+        b"\r",
+        b"\n",
+        b"STARTTLS\r\n",
+        b"RSET\r\n",
+        b"\0\xff\xfe",
+        b"NOOP\r\n",
+    ];
+    for _ in 0..300 {
+        let mut d = Dialog::new();
+        for _ in 0..200 {
+            let r = next();
+            let bytes: Vec<u8> = if r % 5 == 0 {
+                (0..(r % 700)).map(|_| next() as u8).collect()
+            } else {
+                pieces[(r as usize / 7) % pieces.len()].to_vec()
+            };
+            d.raw(&bytes);
+            assert!(
+                d.s.input.len() <= MAX_COMMAND_LINE + 1024,
+                "input buffer bounded"
+            );
+            assert!(d.s.body.len() <= BODY_CHUNK + 1024, "body buffer bounded");
+            if d.closed {
+                break;
+            }
+        }
+    }
+}
