@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(m.arrived, 42);
         assert_eq!(m.envelope, envelope("client.test"));
         assert_eq!(m.read_message().unwrap(), b"Subject: x\r\n\r\nbody\r\n");
-        assert_eq!(m.size, 23);
+        assert_eq!(m.size, 20);
     }
 
     #[test]

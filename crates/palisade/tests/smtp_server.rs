@@ -472,3 +472,89 @@ async fn shutdown_mid_session_says_421() {
         "listener closed"
     );
 }
+
+/// The certificate the server presents to a new implicit-TLS connection.
+async fn presented_cert(ts: &TestServer, roots_pem: &[u8]) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(roots_pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(ts.addr("submissions"))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(rustls_pki_types::ServerName::try_from(HOST).unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[tokio::test]
+async fn changed_certificate_files_are_picked_up_without_restart() {
+    let certs = tempfile::tempdir().unwrap();
+    let a = palisade_server::tls::ensure_self_signed(&certs.path().join("a"), HOST).unwrap();
+    let b = palisade_server::tls::ensure_self_signed(&certs.path().join("b"), HOST).unwrap();
+    let live_cert = certs.path().join("live-cert.pem");
+    let live_key = certs.path().join("live-key.pem");
+    std::fs::copy(&a.cert, &live_cert).unwrap();
+    std::fs::copy(&a.key, &live_key).unwrap();
+    let ts = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        live_cert.display(),
+        live_key.display()
+    ))
+    .await;
+    let pem_a = std::fs::read(&a.cert).unwrap();
+    let pem_b = std::fs::read(&b.cert).unwrap();
+    let both = [pem_a.clone(), pem_b.clone()].concat();
+    let first = presented_cert(&ts, &both).await;
+    // A renewal (certbot replaces the files): new handshakes use the new certificate.
+    std::fs::copy(&b.key, &live_key).unwrap();
+    std::fs::copy(&b.cert, &live_cert).unwrap();
+    let mut changed = false;
+    for _ in 0..100 {
+        if presented_cert(&ts, &both).await != first {
+            changed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(changed, "certificate not reloaded within the poll interval");
+    assert!(
+        presented_cert(&ts, &pem_b).await.len() > 100,
+        "the new certificate verifies on its own"
+    );
+    ts.shutdown().await;
+}
+
+#[tokio::test]
+async fn reload_applies_new_limits_to_new_sessions() {
+    let ts = start("[smtp]\nmax_recipients = 5\n").await;
+    let mut before = connect(ts.addr("inbound")).await;
+    let toml = format!(
+        "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:0\"\n\
+         [listener.submission]\naddress = \"127.0.0.1:0\"\nkind = \"submission\"\n\
+         [listener.submissions]\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n[smtp]\nmax_recipients = 1\n"
+    );
+    ts.server
+        .as_ref()
+        .unwrap()
+        .reload(palisade_config::parse(&toml).unwrap());
+    let mut after = connect(ts.addr("inbound")).await;
+    for c in [&mut before, &mut after] {
+        c.expect("EHLO client.test", "250").await;
+        c.expect("MAIL FROM:<a@remote.test>", "250").await;
+        c.expect("RCPT TO:<alice@local.test>", "250").await;
+    }
+    before.expect("RCPT TO:<bob@local.test>", "250").await;
+    after.expect("RCPT TO:<bob@local.test>", "452 4.5.3").await;
+    ts.shutdown().await;
+}
