@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 /// `root/<domain>/<local>` with both parts made safe as single path components.
 pub fn mailbox_dir(root: &Path, mailbox: &Address) -> PathBuf {
     root.join(safe_component(mailbox.domain().as_str()))
-        .join(safe_component(&mailbox.local().to_lowercase()))
+        .join(safe_component(&mailbox.local().to_ascii_lowercase()))
 }
 
 /// Escapes everything but `[A-Za-z0-9._+-]` (and a leading dot) as `%XX`, so a local

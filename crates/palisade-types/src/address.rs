@@ -143,9 +143,11 @@ impl Address {
         self.local.contains(['%', '!', '@'])
     }
 
-    /// The mailbox key used for lookups: local part lower-cased.
+    /// The mailbox key used for lookups: ASCII letters of the local part lower-cased.
+    /// Non-ASCII letters are kept as sent: Unicode lower-casing can lengthen a string
+    /// (`İ` is 2 octets, its lower case 3), and a key must stay a valid address.
     pub fn lookup_key(&self) -> String {
-        format!("{}@{}", self.local.to_lowercase(), self.domain)
+        format!("{}@{}", self.local.to_ascii_lowercase(), self.domain)
     }
 }
 
@@ -209,6 +211,13 @@ mod tests {
                 .expect("valid")
                 .has_routing_characters()
         );
+    }
+
+    #[test]
+    fn lookup_key_never_grows() {
+        let local = format!("{}İ", "a".repeat(62));
+        let a = Address::parse(&format!("{local}@x.test")).expect("64 octets");
+        assert!(Address::parse(&a.lookup_key()).is_ok());
     }
 
     #[test]

@@ -206,7 +206,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
                 "added user {a}; mail lands in {}",
                 palisade_server::mail_dir(&paths.data)
                     .join(a.domain().as_str())
-                    .join(a.local().to_lowercase())
+                    .join(a.local().to_ascii_lowercase())
                     .display()
             );
         }
