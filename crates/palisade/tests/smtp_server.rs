@@ -7,7 +7,6 @@ use common::*;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use palisade_store::Store;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -164,13 +163,7 @@ async fn bdat_chunking() {
 #[tokio::test]
 async fn eight_bit_and_smtputf8_messages() {
     let ts = start("").await;
-    ts.store
-        .add_alias(
-            &palisade_store::AliasSource::parse("ἀλίκη@local.test").unwrap(),
-            &palisade_types::Address::parse("alice@local.test").unwrap(),
-        )
-        .await
-        .unwrap();
+    ts.alias("ἀλίκη@local.test", "alice@local.test").await;
     let mut c = connect(ts.addr("inbound")).await;
     let ehlo = c.cmd("EHLO client.test").await;
     assert!(ehlo.contains("250-8BITMIME") && ehlo.contains("250-SMTPUTF8"));
@@ -439,13 +432,7 @@ async fn vrfy_and_help() {
 #[tokio::test]
 async fn catch_all_alias() {
     let ts = start("").await;
-    ts.store
-        .add_alias(
-            &palisade_store::AliasSource::parse("*@local.test").unwrap(),
-            &palisade_types::Address::parse("carol@local.test").unwrap(),
-        )
-        .await
-        .unwrap();
+    ts.alias("*@local.test", "carol@local.test").await;
     lettre_client(&ts, "inbound", false, false)
         .send(message("anything@local.test", "catch-all"))
         .await

@@ -96,6 +96,17 @@ impl TestServer {
         }
     }
 
+    /// Routes `source` (an address or `*@domain`) to the user `target`.
+    pub async fn alias(&self, source: &str, target: &str) {
+        self.store
+            .add_alias(
+                &palisade_store::AliasSource::parse(source).unwrap(),
+                &Address::parse(target).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+
     pub fn cert_pem(&self) -> Vec<u8> {
         std::fs::read(self.dir.path().join("tls/self-signed-cert.pem")).unwrap()
     }
