@@ -321,3 +321,99 @@ fn serve_with_missing_explicit_config_is_a_usage_error() {
         "does not exist",
     );
 }
+
+/// Count of RCPTs accepted before the limit reply, on a fresh connection.
+fn recipients_accepted(addr: SocketAddr) -> usize {
+    use std::io::{BufRead, BufReader};
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut read_reply = || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line;
+            }
+        }
+    };
+    read_reply();
+    w.write_all(b"EHLO t\r\nMAIL FROM:<a@remote.test>\r\n")
+        .unwrap();
+    read_reply();
+    read_reply();
+    let mut accepted = 0;
+    for _ in 0..3 {
+        w.write_all(b"RCPT TO:<alice@local.test>\r\n").unwrap();
+        if read_reply().starts_with("250") {
+            accepted += 1;
+        }
+    }
+    accepted
+}
+
+#[test]
+fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let cfg = |n: usize| {
+        format!(
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[smtp]\nmax_recipients = {n}\n"
+        )
+    };
+    std::fs::write(d.join("palisade.toml"), cfg(3)).unwrap();
+    ok(d, &["domain", "add", "local.test"], "");
+    ok(
+        d,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+    let mut server = Command::new(BIN)
+        .args(["--data", d.to_str().unwrap(), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(recipients_accepted(addr), 3);
+    let hup = || {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &server.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    std::fs::write(d.join("palisade.toml"), cfg(1)).unwrap();
+    hup();
+    let mut now = 3;
+    for _ in 0..200 {
+        now = recipients_accepted(addr);
+        if now == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(now, 1, "SIGHUP applied the new limit");
+    std::fs::write(d.join("palisade.toml"), "this is not toml").unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        recipients_accepted(addr),
+        1,
+        "a broken config keeps the running one"
+    );
+    assert!(server.try_wait().unwrap().is_none(), "still running");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

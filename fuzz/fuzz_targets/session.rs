@@ -1,0 +1,61 @@
+//! Feeds arbitrary bytes, split at arbitrary points, to an SMTP session driven by a
+//! fake driver. The session must never panic and its buffers must stay bounded.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use palisade_smtp::{BareLinePolicy, RecipientDecision, Session, SessionConfig, Step, Timeouts};
+use palisade_types::{Domain, QueueId, TlsInfo, reply};
+use std::time::Duration;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(domain) = Domain::parse("local.test") else { return };
+    let cfg = SessionConfig {
+        hostname: "mx.local.test".into(),
+        postmaster_domain: domain,
+        max_message_size: 4096,
+        max_recipients: 4,
+        max_errors: 20,
+        starttls: true,
+        bare_line_policy: if data.first().is_some_and(|b| b & 1 == 1) {
+            BareLinePolicy::Normalise
+        } else {
+            BareLinePolicy::Reject
+        },
+        timeouts: Timeouts {
+            idle: Duration::from_secs(1),
+            command: Duration::from_secs(1),
+            data: Duration::from_secs(1),
+        },
+    };
+    let mut s = Session::new(cfg, [192, 0, 2, 1].into());
+    // The first byte of each piece picks its length, so splits vary.
+    let mut rest = data;
+    let mut steps = 0usize;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = (len as usize % 64 + 1).min(tail.len());
+        s.feed(&tail[..n]);
+        rest = &tail[n..];
+        loop {
+            steps += 1;
+            assert!(steps < 1_000_000, "session loops without consuming input");
+            match s.next_step() {
+                Step::NeedInput | Step::Close => break,
+                Step::CheckRecipient(a) => s.recipient_decision(if a.local().len() % 2 == 0 {
+                    RecipientDecision::Accept
+                } else {
+                    RecipientDecision::Reject(reply::NO_SUCH_USER)
+                }),
+                Step::EndMessage => s.message_queued(QueueId::generate()),
+                Step::StartTls => s.tls_established(TlsInfo {
+                    version: "TLSv1.3".into(),
+                    cipher: "x".into(),
+                }),
+                Step::StartMessage(_) | Step::Body(_) | Step::AbortMessage => {}
+            }
+        }
+        let _ = s.take_output();
+        if s.is_closed() {
+            break;
+        }
+    }
+});
