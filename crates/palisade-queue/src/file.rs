@@ -27,7 +27,7 @@ const MAX_HEADER: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolFileError {
-    #[error("spool file {path}: {source}")]
+    #[error("spool file {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

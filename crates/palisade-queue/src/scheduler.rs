@@ -131,7 +131,10 @@ impl<T: Target> Scheduler<T> {
         let due = match self.store.list_queue_status().await {
             Ok(all) => all,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read queue status");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot read queue status"
+                );
                 return;
             }
         };
@@ -157,7 +160,10 @@ impl<T: Target> Scheduler<T> {
                 return false;
             }
             Err(e) => {
-                tracing::error!(error = %e, "unreadable spool file; left in place");
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "unreadable spool file; left in place"
+                );
                 return false;
             }
         };
@@ -211,7 +217,10 @@ impl<T: Target> Scheduler<T> {
                 self.event("delivery_expired", &msg, rcpt, why).await;
             }
             if let Err(e) = std::fs::remove_file(&msg.path) {
-                tracing::error!(error = %e, "cannot remove delivered spool file");
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot remove delivered spool file"
+                );
             }
             if !fresh || status.attempts > 0 {
                 let _ = self.store.remove_queue_status(id).await;
@@ -227,7 +236,10 @@ impl<T: Target> Scheduler<T> {
         tracing::info!(attempts = status.attempts, error = ?status.last_error, "delivery deferred");
         metrics::counter!("palisade_deliveries_total", "outcome" => "deferred").increment(1);
         if let Err(e) = self.store.put_queue_status(&status).await {
-            tracing::error!(error = %e, "cannot record queue status");
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "cannot record queue status"
+            );
         }
         false
     }
@@ -240,7 +252,10 @@ impl<T: Target> Scheduler<T> {
             detail: format!("from {} to {rcpt}: {why}", msg.envelope.return_path()),
         };
         if let Err(err) = self.store.record_event(&e).await {
-            tracing::error!(error = %err, "cannot record event");
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                "cannot record event"
+            );
         }
     }
 }

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    #[error("spool {context} {path}: {source}")]
+    #[error("spool {context} {path}")]
     Io {
         context: &'static str,
         path: PathBuf,

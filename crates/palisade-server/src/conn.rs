@@ -133,7 +133,7 @@ async fn handshake(
             Some((tls, info))
         }
         Ok(Err(e)) => {
-            tracing::info!(error = %e, "TLS handshake failed");
+            tracing::info!(error = &e as &dyn std::error::Error, "TLS handshake failed");
             None
         }
         Err(_) => {
@@ -176,7 +176,10 @@ async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> Recip
             return RecipientDecision::Reject(reply::NO_RELAY);
         }
         Err(e) => {
-            tracing::error!(error = %e, "store error checking domain");
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "store error checking domain"
+            );
             return RecipientDecision::Reject(reply::LOCAL_ERROR);
         }
     }
@@ -191,7 +194,10 @@ async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> Recip
             RecipientDecision::Reject(reply::NO_SUCH_USER)
         }
         Err(e) => {
-            tracing::error!(error = %e, "store error resolving recipient");
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "store error resolving recipient"
+            );
             RecipientDecision::Reject(reply::LOCAL_ERROR)
         }
     }
@@ -289,7 +295,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 match created {
                     Ok(w) => writer = Some(w),
                     Err(e) => {
-                        tracing::error!(error = %e, "cannot create spool file");
+                        tracing::error!(
+                            error = &e as &dyn std::error::Error,
+                            "cannot create spool file"
+                        );
                         session.message_start_failed(reply::LOCAL_ERROR);
                     }
                 }
@@ -298,7 +307,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 if let Some(w) = writer.as_mut()
                     && let Err(e) = w.append(&bytes)
                 {
-                    tracing::error!(error = %e, "cannot write spool file");
+                    tracing::error!(
+                        error = &e as &dyn std::error::Error,
+                        "cannot write spool file"
+                    );
                     writer = None;
                     session.message_start_failed(reply::LOCAL_ERROR);
                 }
@@ -344,7 +356,10 @@ async fn commit(writer: Option<SpoolWriter>) -> Result<palisade_types::QueueId, 
     match w.commit().await {
         Ok(durable) => Ok(durable.id()),
         Err(e) => {
-            tracing::error!(error = %e, "commit failed; message not accepted");
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "commit failed; message not accepted"
+            );
             Err(reply::LOCAL_ERROR)
         }
     }

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {address} (listener.{name}): {source}")]
+    #[error("cannot listen on {address} (listener.{name})")]
     Bind {
         name: String,
         address: SocketAddr,
@@ -41,6 +41,13 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Spool(#[from] palisade_queue::SpoolError),
+    #[error("{path}: {error}")]
+    Storage {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("another palisade is already serving the data directory {0}")]
+    DataDirInUse(PathBuf),
 }
 
 /// Everything a connection needs, shared by all sessions.
@@ -76,6 +83,29 @@ pub struct Server {
     accept_tasks: Vec<JoinHandle<()>>,
     scheduler: JoinHandle<()>,
     tls_watch: JoinHandle<()>,
+    /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
+    _lock: std::fs::File,
+}
+
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, ServerError> {
+    let path = data_dir.join("palisade.lock");
+    let storage = |error| ServerError::Storage {
+        path: path.clone(),
+        error,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(storage)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(ServerError::DataDirInUse(data_dir.to_path_buf()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(storage(e)),
+    }
 }
 
 /// Directories under the data directory.
@@ -93,6 +123,8 @@ impl Server {
         data_dir: &Path,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServerError> {
+        // Two servers on one spool would delete each other's messages in recovery.
+        let lock = lock_data_dir(data_dir)?;
         let tls = tls::TlsReloader::new(config.tls.clone(), data_dir, config.hostname.as_str())?;
         let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
@@ -165,6 +197,7 @@ impl Server {
             accept_tasks,
             scheduler,
             tls_watch,
+            _lock: lock,
         })
     }
 
@@ -239,7 +272,7 @@ async fn accept_loop(
             Ok(x) => x,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
+                tracing::warn!(error = &e as &dyn std::error::Error, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }

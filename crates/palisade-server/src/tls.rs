@@ -169,7 +169,10 @@ impl TlsReloader {
             None => match ensure_self_signed(&self.data_dir, &self.hostname) {
                 Ok(f) => f,
                 Err(e) => {
-                    tracing::error!(error = %e, "keeping the current certificate");
+                    tracing::error!(
+                        error = &e as &dyn std::error::Error,
+                        "keeping the current certificate"
+                    );
                     return;
                 }
             },
@@ -198,7 +201,10 @@ impl TlsReloader {
                 tracing::info!(cert = %files.cert.display(), "TLS certificate loaded");
             }
             Err(e) => {
-                tracing::error!(error = %e, "new TLS files rejected; keeping the current ones")
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "new TLS files rejected; keeping the current ones"
+                )
             }
         }
     }

@@ -545,3 +545,16 @@ async fn reload_applies_new_limits_to_new_sessions() {
     after.expect("RCPT TO:<bob@local.test>", "452 4.5.3").await;
     ts.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_second_server_cannot_share_the_data_directory() {
+    let ts = start("").await;
+    let config = palisade_config::parse("[listener.x]\naddress = \"127.0.0.1:0\"\n").unwrap();
+    let store: std::sync::Arc<dyn palisade_store::Store> = ts.store.clone();
+    let second = palisade_server::Server::start(config, ts.dir.path(), store).await;
+    assert!(matches!(
+        second,
+        Err(palisade_server::ServerError::DataDirInUse(_))
+    ));
+    ts.shutdown().await;
+}
