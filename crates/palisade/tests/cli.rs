@@ -385,15 +385,8 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
         std::thread::sleep(Duration::from_millis(25));
     }
     assert_eq!(recipients_accepted(addr), 3);
-    let hup = || {
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &server.id().to_string()])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
+    let pid = rustix::process::Pid::from_raw(server.id() as i32).unwrap();
+    let hup = || rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
     std::fs::write(d.join("palisade.toml"), cfg(1)).unwrap();
     hup();
     let mut now = 3;

@@ -196,11 +196,8 @@ async fn kill_9_loses_no_acknowledged_message() {
         seen = markers_in_maildir(&maildir);
     }
     // SIGTERM: a graceful stop must also be clean.
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status()
-        .unwrap();
+    let pid = rustix::process::Pid::from_raw(server.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     assert!(server.wait().unwrap().success());
 
     let missing: Vec<_> = acked.iter().filter(|m| !seen.contains_key(*m)).collect();
