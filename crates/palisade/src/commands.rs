@@ -119,7 +119,9 @@ async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyho
     }
     println!("Wrote {}.", paths.config.display());
     println!("Added local domain {domain}. Add mailboxes with: palisade user add you@{domain}");
-    println!("RFC 5321 requires a postmaster: palisade alias add postmaster@{domain} you@{domain}\n");
+    println!(
+        "RFC 5321 requires a postmaster: palisade alias add postmaster@{domain} you@{domain}\n"
+    );
     println!("Publish these DNS records:\n");
     println!("  {domain}.           MX   10 {host}.");
     println!("  {domain}.           TXT  \"v=spf1 mx -all\"");
