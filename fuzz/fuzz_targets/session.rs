@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use palisade_smtp::{BareLinePolicy, RecipientDecision, Session, SessionConfig, Step, Timeouts};
+use palisade_smtp::{BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step, Timeouts};
 use palisade_types::{Domain, QueueId, TlsInfo, reply};
 use std::time::Duration;
 
@@ -40,6 +40,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(steps < 1_000_000, "session loops without consuming input");
             match s.next_step() {
                 Step::NeedInput | Step::Close => break,
+                Step::CheckSender(a) => s.sender_decision(if a.is_some_and(|a| a.local().len() % 3 == 0) {
+                    SenderDecision::Reject(palisade_types::reply::SPF_REJECT)
+                } else {
+                    SenderDecision::Accept
+                }),
                 Step::CheckRecipient(a) => s.recipient_decision(if a.local().len() % 2 == 0 {
                     RecipientDecision::Accept
                 } else {

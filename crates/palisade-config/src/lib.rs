@@ -13,7 +13,8 @@ mod validate;
 
 pub use raw::{RawConfig, RawListener};
 pub use validate::{
-    BareLines, Config, ConfigError, Listener, ListenerKind, QueueConfig, SmtpLimits, TlsFiles,
+    BareLines, Config, ConfigError, DnsConfig, Listener, ListenerKind, PolicyConfig, QueueConfig,
+    SmtpLimits, TlsFiles, nameserver,
 };
 
 /// Parses and validates a TOML document.
@@ -53,6 +54,12 @@ kind = "submissions"
 
 [metrics]
 address = "127.0.0.1:9025"
+
+[policy]
+# Development default: mail from this machine skips sender authentication (SPF, DKIM,
+# DMARC), so the test message in the README is accepted without DNS. Remove this line
+# to see the checks act on local mail too. `palisade init` does not write it.
+trusted_networks = ["127.0.0.0/8", "::1/128"]
 "#
     )
 }

@@ -14,6 +14,8 @@ pub struct RawConfig {
     pub smtp: Option<RawSmtp>,
     pub queue: Option<RawQueue>,
     pub metrics: Option<RawMetrics>,
+    pub dns: Option<RawDns>,
+    pub policy: Option<RawPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +23,7 @@ pub struct RawConfig {
 pub struct RawListener {
     pub address: Option<String>,
     pub kind: Option<String>,
+    pub proxy_protocol_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,4 +60,24 @@ pub struct RawQueue {
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     pub address: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    pub nameservers: Option<Vec<String>>,
+    pub timeout_secs: Option<u64>,
+    pub attempts: Option<u64>,
+    pub dnssec_trusted: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub sender_checks: Option<bool>,
+    pub trusted_networks: Option<Vec<String>>,
+    pub dmarc_enforce: Option<bool>,
+    pub spf_fail: Option<String>,
+    pub reject_spoofed_local: Option<bool>,
+    pub trusted_arc_sealers: Option<Vec<String>>,
 }

@@ -85,10 +85,62 @@ fn every_key_is_documented() {
         "queue.retry_max_secs",
         "queue.max_age_secs",
         "metrics.address",
+        "listener.NAME.proxy_protocol_from",
+        "dns.nameservers",
+        "dns.timeout_secs",
+        "dns.attempts",
+        "dns.dnssec_trusted",
+        "policy.sender_checks",
+        "policy.trusted_networks",
+        "policy.dmarc_enforce",
+        "policy.spf_fail",
+        "policy.reject_spoofed_local",
+        "policy.trusted_arc_sealers",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),
             "docs/CONFIG.md lacks `{key}`"
         );
+    }
+}
+
+#[test]
+fn dns_and_policy_sections() {
+    let c = parse(
+        r#"
+[dns]
+nameservers = ["127.0.0.1:5353", "::1"]
+timeout_secs = 2
+[policy]
+trusted_networks = ["10.0.0.0/8", "192.0.2.7"]
+spf_fail = "reject"
+trusted_arc_sealers = ["lists.example.org"]
+[listener.lb]
+address = "127.0.0.1:2526"
+proxy_protocol_from = ["127.0.0.1/32"]
+"#,
+    )
+    .expect("valid");
+    assert_eq!(c.dns.nameservers.len(), 2);
+    assert_eq!(c.dns.nameservers[1].port(), 53);
+    assert!(c.policy.spf_fail_reject);
+    assert!(c.policy.is_trusted("10.1.2.3".parse().expect("ip")));
+    assert!(c.policy.is_trusted("192.0.2.7".parse().expect("ip")));
+    assert!(!c.policy.is_trusted("192.0.2.8".parse().expect("ip")));
+    assert_eq!(c.listeners[0].proxy_protocol_from.len(), 1);
+    for (bad, key) in [
+        ("[dns]\nnameservers = [\"x\"]", "dns.nameservers"),
+        ("[policy]\nspf_fail = \"drop\"", "policy.spf_fail"),
+        (
+            "[policy]\ntrusted_networks = [\"10.0.0.0/33\"]",
+            "policy.trusted_networks",
+        ),
+        (
+            "[listener.a]\naddress = \"127.0.0.1:1\"\nproxy_protocol_from = [\"nope\"]",
+            "listener.a.proxy_protocol_from",
+        ),
+    ] {
+        let e = parse(bad).expect_err(bad).to_string();
+        assert!(e.starts_with(key), "{bad}: {e}");
     }
 }

@@ -1,8 +1,9 @@
 //! The validated layer: defaults applied, every value checked, errors name the key.
 
 use crate::raw::RawConfig;
+use ipnet::IpNet;
 use palisade_types::Domain;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub struct Listener {
     pub name: String,
     pub address: SocketAddr,
     pub kind: ListenerKind,
+    /// Peers allowed to send a PROXY protocol header; empty: PROXY is off here.
+    pub proxy_protocol_from: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +85,35 @@ pub struct QueueConfig {
     pub max_age: Duration,
 }
 
+/// `[dns]`: the one resolver everything shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Empty: the system resolver (`/etc/resolv.conf`).
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub attempts: usize,
+    /// The resolver validates DNSSEC; its AD bit is believed.
+    pub dnssec_trusted: bool,
+}
+
+/// `[policy]`: what sender authentication enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyConfig {
+    pub sender_checks: bool,
+    /// Clients from these networks skip sender checks (like Postfix's mynetworks).
+    pub trusted_networks: Vec<IpNet>,
+    pub dmarc_enforce: bool,
+    pub spf_fail_reject: bool,
+    pub reject_spoofed_local: bool,
+    pub trusted_arc_sealers: Vec<Domain>,
+}
+
+impl PolicyConfig {
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +125,8 @@ pub struct Config {
     pub smtp: SmtpLimits,
     pub queue: QueueConfig,
     pub metrics: Option<SocketAddr>,
+    pub dns: DnsConfig,
+    pub policy: PolicyConfig,
 }
 
 pub const DEFAULT_HOSTNAME: &str = "localhost";
@@ -169,10 +203,13 @@ impl Config {
                     format!("{address} is used by another listener"),
                 ));
             }
+            let proxy_protocol_from =
+                networks(&format!("{key}.proxy_protocol_from"), l.proxy_protocol_from)?;
             listeners.push(Listener {
                 name,
                 address,
                 kind,
+                proxy_protocol_from,
             });
         }
         let tls = match raw.tls {
@@ -277,6 +314,77 @@ impl Config {
             smtp,
             queue,
             metrics,
+            dns: dns_config(raw.dns.unwrap_or_default())?,
+            policy: policy_config(raw.policy.unwrap_or_default())?,
         })
     }
+}
+
+/// CIDR networks; a bare address is a host route (/32 or /128).
+fn networks(key: &str, v: Option<Vec<String>>) -> Result<Vec<IpNet>, ConfigError> {
+    v.unwrap_or_default()
+        .iter()
+        .map(|n| {
+            n.parse::<IpNet>()
+                .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| invalid(key, format!("{n:?} is not an address or CIDR network")))
+        })
+        .collect()
+}
+
+/// `host:port`, or a bare address meaning port 53.
+pub fn nameserver(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse::<SocketAddr>()
+        .or_else(|_| v.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| invalid(key, format!("{v:?} is not an IP address or IP:port")))
+}
+
+fn dns_config(d: crate::raw::RawDns) -> Result<DnsConfig, ConfigError> {
+    let nameservers = d
+        .nameservers
+        .unwrap_or_default()
+        .iter()
+        .map(|n| nameserver("dns.nameservers", n))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DnsConfig {
+        nameservers,
+        timeout: secs("dns.timeout_secs", d.timeout_secs, 5, 1, 60)?,
+        attempts: count("dns.attempts", d.attempts, 2, 1, 10)? as usize,
+        dnssec_trusted: d.dnssec_trusted.unwrap_or(false),
+    })
+}
+
+fn policy_config(p: crate::raw::RawPolicy) -> Result<PolicyConfig, ConfigError> {
+    let spf_fail_reject = match p.spf_fail.as_deref() {
+        None | Some("tag") => false,
+        Some("reject") => true,
+        Some(other) => {
+            return Err(invalid(
+                "policy.spf_fail",
+                format!("{other:?} is not \"tag\" or \"reject\""),
+            ));
+        }
+    };
+    let trusted_arc_sealers = p
+        .trusted_arc_sealers
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            Domain::parse(d).map_err(|_| {
+                invalid(
+                    "policy.trusted_arc_sealers",
+                    format!("{d:?} is not a domain"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PolicyConfig {
+        sender_checks: p.sender_checks.unwrap_or(true),
+        trusted_networks: networks("policy.trusted_networks", p.trusted_networks)?,
+        dmarc_enforce: p.dmarc_enforce.unwrap_or(true),
+        spf_fail_reject,
+        reject_spoofed_local: p.reject_spoofed_local.unwrap_or(true),
+        trusted_arc_sealers,
+    })
 }

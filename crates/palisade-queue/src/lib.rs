@@ -18,4 +18,4 @@ mod spool;
 
 pub use file::{SpoolFileError, SpooledMessage};
 pub use scheduler::{Outcome, Scheduler, SchedulerConfig, Target};
-pub use spool::{Durable, Spool, SpoolError, SpoolWriter};
+pub use spool::{Destination, Durable, Edit, Spool, SpoolError, SpoolWriter};

@@ -3,7 +3,8 @@
 use crate::file::write_header;
 use palisade_types::{Envelope, QueueId};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,12 +46,38 @@ impl Durable {
     }
 }
 
+/// Where a committed message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// `active/`: handed to the scheduler for delivery.
+    Active,
+    /// `quarantine/`: kept, not delivered, until an operator releases or deletes it.
+    Quarantine,
+}
+
+/// Changes to the message decided after it was received: header fields to add on top
+/// (after our trace headers) and byte ranges of the message to drop (forged fields).
+#[derive(Debug, Clone, Default)]
+pub struct Edit {
+    pub prepend: Vec<u8>,
+    /// Ranges relative to the first byte the client sent; sorted, not overlapping.
+    pub remove: Vec<Range<usize>>,
+}
+
+impl Edit {
+    fn is_empty(&self) -> bool {
+        self.prepend.is_empty() && self.remove.is_empty()
+    }
+}
+
 struct CommitRequest {
     id: QueueId,
+    dest: Destination,
     done: oneshot::Sender<Result<(), SpoolError>>,
 }
 
-/// The queue directory: `incoming/` (being received) and `active/` (committed).
+/// The queue directory: `incoming/` (being received), `active/` (committed, to deliver)
+/// and `quarantine/` (committed, held).
 #[derive(Clone)]
 pub struct Spool {
     incoming: PathBuf,
@@ -67,9 +94,22 @@ impl Spool {
         queue_dir.join("active")
     }
 
+    pub fn quarantine_dir(queue_dir: &Path) -> PathBuf {
+        queue_dir.join("quarantine")
+    }
+
     /// Ids of committed messages, oldest first (for recovery and `palisade queue list`).
     pub fn list_active(queue_dir: &Path) -> Result<Vec<QueueId>, SpoolError> {
-        let dir = Self::active_dir(queue_dir);
+        Self::list_dir(&Self::active_dir(queue_dir))
+    }
+
+    /// Ids of quarantined messages, oldest first.
+    pub fn list_quarantine(queue_dir: &Path) -> Result<Vec<QueueId>, SpoolError> {
+        Self::list_dir(&Self::quarantine_dir(queue_dir))
+    }
+
+    fn list_dir(dir: &Path) -> Result<Vec<QueueId>, SpoolError> {
+        let dir = dir.to_path_buf();
         let mut ids = Vec::new();
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -95,7 +135,8 @@ impl Spool {
     ) -> Result<Spool, SpoolError> {
         let incoming = Self::incoming_dir(queue_dir);
         let active = Self::active_dir(queue_dir);
-        for d in [&incoming, &active] {
+        let quarantine = Self::quarantine_dir(queue_dir);
+        for d in [&incoming, &active, &quarantine] {
             std::fs::create_dir_all(d).map_err(io_err("creating", d))?;
         }
         for entry in std::fs::read_dir(&incoming).map_err(io_err("listing", &incoming))? {
@@ -108,7 +149,12 @@ impl Spool {
             let _ = committed.send(id);
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(committer(rx, incoming.clone(), active.clone(), committed));
+        tokio::spawn(committer(
+            rx,
+            incoming.clone(),
+            [active.clone(), quarantine],
+            committed,
+        ));
         Ok(Spool {
             incoming,
             active,
@@ -143,9 +189,12 @@ impl Spool {
                 file: Some(file),
                 committer: self.committer.clone(),
                 buffer: Vec::with_capacity(16 * 1024),
+                message_start: 0,
+                flushed: false,
             };
             w.buffer.extend_from_slice(&header);
             w.buffer.extend_from_slice(&prefix(id));
+            w.message_start = w.buffer.len();
             return Ok(w);
         }
     }
@@ -159,6 +208,10 @@ pub struct SpoolWriter {
     committer: mpsc::UnboundedSender<CommitRequest>,
     /// Small messages are written in one write at commit.
     buffer: Vec<u8>,
+    /// Offset in the file of the first byte the client sent (after envelope and trace).
+    message_start: usize,
+    /// Some of the file is on disk already (the buffer no longer starts at offset 0).
+    flushed: bool,
 }
 
 const WRITE_THRESHOLD: usize = 256 * 1024;
@@ -174,6 +227,55 @@ impl SpoolWriter {
                 .map_err(io_err("writing", &self.path))?;
         }
         self.buffer.clear();
+        self.flushed = true;
+        Ok(())
+    }
+
+    /// The message as the client sent it (no envelope, no trace headers), for checks
+    /// that need all of it. Small messages come from memory, large ones from the file.
+    pub fn read_message(&mut self) -> Result<Vec<u8>, SpoolError> {
+        if !self.flushed {
+            return Ok(self.buffer[self.message_start..].to_vec());
+        }
+        self.flush_buffer()?;
+        let mut f = File::open(&self.path).map_err(io_err("reading", &self.path))?;
+        f.seek(SeekFrom::Start(self.message_start as u64))
+            .map_err(io_err("reading", &self.path))?;
+        let mut out = Vec::new();
+        f.read_to_end(&mut out)
+            .map_err(io_err("reading", &self.path))?;
+        Ok(out)
+    }
+
+    /// Applies `edit`: in memory for small messages; large ones are rewritten into a
+    /// new incoming file (still not acknowledged, so a crash here loses nothing owed).
+    fn apply(&mut self, edit: &Edit) -> Result<(), SpoolError> {
+        if edit.is_empty() {
+            return Ok(());
+        }
+        if !self.flushed {
+            let message = self.buffer.split_off(self.message_start);
+            self.buffer.extend_from_slice(&edit.prepend);
+            copy_kept(&message, &edit.remove, &mut self.buffer);
+            return Ok(());
+        }
+        self.flush_buffer()?;
+        let message = self.read_message()?;
+        let edited = self.path.with_extension("edit");
+        let mut out = Vec::with_capacity(self.message_start + edit.prepend.len() + message.len());
+        {
+            let mut f = File::open(&self.path).map_err(io_err("reading", &self.path))?;
+            let mut head = vec![0u8; self.message_start];
+            f.read_exact(&mut head)
+                .map_err(io_err("reading", &self.path))?;
+            out.extend_from_slice(&head);
+        }
+        out.extend_from_slice(&edit.prepend);
+        copy_kept(&message, &edit.remove, &mut out);
+        let mut f = File::create(&edited).map_err(io_err("creating", &edited))?;
+        f.write_all(&out).map_err(io_err("writing", &edited))?;
+        std::fs::rename(&edited, &self.path).map_err(io_err("replacing", &self.path))?;
+        self.file = Some(f);
         Ok(())
     }
 
@@ -189,7 +291,13 @@ impl SpoolWriter {
     /// Makes the message durable: fdatasync of the file (on the blocking pool, so many
     /// sessions sync in parallel), then the committer renames it into `active/` and
     /// fsyncs that directory once for every file in its batch.
-    pub async fn commit(mut self) -> Result<Durable, SpoolError> {
+    pub async fn commit(self) -> Result<Durable, SpoolError> {
+        self.commit_to(Edit::default(), Destination::Active).await
+    }
+
+    /// [`SpoolWriter::commit`] after applying `edit`, into `dest`.
+    pub async fn commit_to(mut self, edit: Edit, dest: Destination) -> Result<Durable, SpoolError> {
+        self.apply(&edit)?;
         self.flush_buffer()?;
         let file = self.file.take().ok_or(SpoolError::CommitterGone)?;
         let path = self.path.clone();
@@ -198,7 +306,11 @@ impl SpoolWriter {
             .map_err(|_| SpoolError::CommitterGone)??;
         let (done, wait) = oneshot::channel();
         self.committer
-            .send(CommitRequest { id: self.id, done })
+            .send(CommitRequest {
+                id: self.id,
+                dest,
+                done,
+            })
             .map_err(|_| SpoolError::CommitterGone)?;
         // From here the committer owns the file; don't remove it on drop.
         self.path = PathBuf::new();
@@ -220,43 +332,69 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The group committer: one directory fsync per batch of renames.
+/// Appends `message` without the `remove` ranges (sorted, clamped to the message).
+fn copy_kept(message: &[u8], remove: &[Range<usize>], out: &mut Vec<u8>) {
+    let mut pos = 0;
+    for r in remove {
+        let (start, end) = (r.start.min(message.len()), r.end.min(message.len()));
+        if start >= pos {
+            out.extend_from_slice(&message[pos..start]);
+            pos = end;
+        }
+    }
+    out.extend_from_slice(&message[pos..]);
+}
+
+/// The group committer: one directory fsync per batch of renames (per destination).
 async fn committer(
     mut rx: mpsc::UnboundedReceiver<CommitRequest>,
     incoming: PathBuf,
-    active: PathBuf,
+    dirs: [PathBuf; 2],
     committed: mpsc::UnboundedSender<QueueId>,
 ) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 1024).await > 0 {
         let requests = std::mem::take(&mut batch);
-        let (inc, act) = (incoming.clone(), active.clone());
-        let ids: Vec<QueueId> = requests.iter().map(|r| r.id).collect();
+        let (inc, dirs2) = (incoming.clone(), dirs.clone());
+        let jobs: Vec<(QueueId, Destination)> = requests.iter().map(|r| (r.id, r.dest)).collect();
         let results = tokio::task::spawn_blocking(move || {
-            let renamed: Vec<Result<(), SpoolError>> = ids
+            let dir_of = |d: Destination| match d {
+                Destination::Active => &dirs2[0],
+                Destination::Quarantine => &dirs2[1],
+            };
+            let renamed: Vec<Result<(), SpoolError>> = jobs
                 .iter()
-                .map(|id| {
+                .map(|(id, dest)| {
                     let from = inc.join(id.to_string());
-                    std::fs::rename(&from, act.join(id.to_string()))
+                    std::fs::rename(&from, dir_of(*dest).join(id.to_string()))
                         .map_err(io_err("committing", &from))
                 })
                 .collect();
             // RFC-less but essential: without this fsync a crash can forget the rename.
-            match sync_dir(&act) {
-                Ok(()) => renamed,
-                Err(e) => {
-                    let msg = e.to_string();
-                    ids.iter()
-                        .map(|_| {
-                            Err(SpoolError::Io {
-                                context: "syncing directory",
-                                path: act.clone(),
-                                source: std::io::Error::other(msg.clone()),
-                            })
-                        })
-                        .collect()
+            let mut synced = [None, None];
+            for (i, d) in [Destination::Active, Destination::Quarantine]
+                .into_iter()
+                .enumerate()
+            {
+                if jobs.iter().any(|(_, dest)| *dest == d) {
+                    synced[i] = sync_dir(dir_of(d)).err().map(|e| e.to_string());
                 }
             }
+            renamed
+                .into_iter()
+                .zip(&jobs)
+                .map(|(r, (_, dest))| {
+                    let i = usize::from(*dest == Destination::Quarantine);
+                    match (&synced[i], r) {
+                        (None, r) => r,
+                        (Some(msg), _) => Err(SpoolError::Io {
+                            context: "syncing directory",
+                            path: dir_of(*dest).clone(),
+                            source: std::io::Error::other(msg.clone()),
+                        }),
+                    }
+                })
+                .collect::<Vec<_>>()
         })
         .await;
         let Ok(results) = results else {
@@ -266,10 +404,108 @@ async fn committer(
         };
         metrics::histogram!("palisade_spool_commit_batch_size").record(requests.len() as f64);
         for (req, result) in requests.into_iter().zip(results) {
-            if result.is_ok() {
+            if result.is_ok() && req.dest == Destination::Active {
                 let _ = committed.send(req.id);
             }
             let _ = req.done.send(result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::SpooledMessage;
+    use palisade_types::{Address, BodyType};
+
+    fn envelope() -> Envelope {
+        Envelope {
+            mail_from: Some(Address::parse("a@remote.test").unwrap()),
+            rcpt_to: vec![Address::parse("b@local.test").unwrap()],
+            body: BodyType::SevenBit,
+            smtputf8: false,
+            declared_size: None,
+            helo: "client.test".into(),
+            client_ip: "192.0.2.1".parse().unwrap(),
+            tls: None,
+        }
+    }
+
+    /// Writes `message` (in pieces), commits it with `edit` into `dest`, reads it back.
+    async fn round_trip(message: &[u8], edit: Edit, dest: Destination) -> (Vec<u8>, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let spool = Spool::open(dir.path(), tx).unwrap();
+        let mut w = spool
+            .create(&envelope(), 1, |_| b"Received: by us\r\n".to_vec())
+            .unwrap();
+        for chunk in message.chunks(100_000) {
+            w.append(chunk).unwrap();
+        }
+        let seen = w.read_message().unwrap();
+        let id = w.commit_to(edit, dest).await.unwrap().id();
+        let path = match dest {
+            Destination::Active => {
+                assert_eq!(rx.recv().await, Some(id));
+                Spool::active_dir(dir.path())
+            }
+            Destination::Quarantine => {
+                assert!(rx.try_recv().is_err(), "quarantined mail is not scheduled");
+                assert_eq!(Spool::list_quarantine(dir.path()).unwrap(), vec![id]);
+                Spool::quarantine_dir(dir.path())
+            }
+        };
+        let stored = SpooledMessage::open(&path.join(id.to_string()), id)
+            .unwrap()
+            .read_message()
+            .unwrap();
+        (seen, stored)
+    }
+
+    fn edit_for(message: &[u8]) -> Edit {
+        let forged = b"Authentication-Results: us; spf=pass\r\n";
+        let start = message
+            .windows(forged.len())
+            .position(|w| w == forged)
+            .unwrap();
+        Edit {
+            prepend: b"Authentication-Results: us; dmarc=fail\r\n".to_vec(),
+            remove: std::iter::once(start..start + forged.len()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn small_message_edits_apply_in_memory() {
+        let msg = b"Subject: a\r\nAuthentication-Results: us; spf=pass\r\n\r\nbody\r\n";
+        let (seen, stored) = round_trip(msg, edit_for(msg), Destination::Active).await;
+        assert_eq!(seen, msg);
+        assert_eq!(
+            stored,
+            b"Received: by us\r\nAuthentication-Results: us; dmarc=fail\r\nSubject: a\r\n\r\nbody\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn large_message_edits_rewrite_the_file() {
+        let mut msg = b"Subject: a\r\nAuthentication-Results: us; spf=pass\r\n\r\n".to_vec();
+        msg.extend(std::iter::repeat_n(b'x', 600_000));
+        msg.extend_from_slice(b"\r\n");
+        let (seen, stored) = round_trip(&msg, edit_for(&msg), Destination::Quarantine).await;
+        assert_eq!(seen, msg);
+        let mut want =
+            b"Received: by us\r\nAuthentication-Results: us; dmarc=fail\r\nSubject: a\r\n\r\n"
+                .to_vec();
+        want.extend(std::iter::repeat_n(b'x', 600_000));
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(stored.len(), want.len());
+        assert!(stored == want);
+    }
+
+    #[test]
+    fn copy_kept_ignores_out_of_range() {
+        let mut out = Vec::new();
+        copy_kept(b"abcdef", &[1..2, 4..100], &mut out);
+        assert_eq!(out, b"acd");
     }
 }

@@ -1,10 +1,13 @@
 //! One connection: limits, optional implicit TLS, then the session loop.
 
+use crate::sender_auth::{self, Checked};
 use crate::{Shared, tls, trace};
+use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::{BareLines, Config, ListenerKind};
-use palisade_queue::SpoolWriter;
+use palisade_queue::{Destination, Edit, SpoolWriter};
 use palisade_smtp::{
-    BareLinePolicy, RecipientDecision, Session, SessionConfig, Step, TimeoutPhase, Timeouts,
+    BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step, TimeoutPhase,
+    Timeouts,
 };
 use palisade_types::reply::{self, Reply};
 use palisade_types::{Address, SessionId, TlsInfo};
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
@@ -244,9 +248,11 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> 
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     mut session: Session,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     cfg: &Config,
 ) -> Exit<S> {
+    let checks_on = sender_auth::applies(cfg, session.client_ip());
+    let mut spf: Option<JoinHandle<SpfCheck>> = None;
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
     let mut deadlines = Deadlines {
@@ -276,6 +282,21 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     Ok(Ok(0)) | Ok(Err(_)) => return Exit::Closed,
                     Ok(Ok(n)) => session.feed(&buf[..n]),
                 }
+            }
+            Step::CheckSender(from) => {
+                if checks_on {
+                    let helo = session.helo().unwrap_or_default().to_string();
+                    if let Some(old) = spf.replace(sender_auth::start_spf(
+                        shared,
+                        cfg,
+                        session.client_ip(),
+                        &helo,
+                        from.as_ref(),
+                    )) {
+                        old.abort();
+                    }
+                }
+                session.sender_decision(SenderDecision::Accept);
             }
             Step::CheckRecipient(addr) => {
                 let d = check_recipient(shared, cfg, &addr).await;
@@ -316,7 +337,26 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::EndMessage => {
-                let reply = commit(writer.take()).await;
+                let checked = match (spf.take(), writer.as_mut()) {
+                    (Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
+                    _ => None,
+                };
+                let reply = match checked {
+                    None => commit(writer.take(), Edit::default(), Destination::Active).await,
+                    Some(Checked { verdict, edit }) => match verdict {
+                        Verdict::Accept { .. } => {
+                            commit(writer.take(), edit, Destination::Active).await
+                        }
+                        Verdict::Quarantine { .. } => {
+                            metrics::counter!("palisade_messages_quarantined_total").increment(1);
+                            commit(writer.take(), edit, Destination::Quarantine).await
+                        }
+                        Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => {
+                            writer = None;
+                            Err(reply)
+                        }
+                    },
+                };
                 match reply {
                     Ok(id) => {
                         metrics::counter!("palisade_messages_accepted_total").increment(1);
@@ -324,7 +364,11 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         session.message_queued(id);
                     }
                     Err(r) => {
-                        rejected("local_error");
+                        rejected(if r.code == reply::LOCAL_ERROR.code {
+                            "local_error"
+                        } else {
+                            "sender_authentication"
+                        });
                         session.message_failed(r);
                     }
                 }
@@ -349,11 +393,45 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn commit(writer: Option<SpoolWriter>) -> Result<palisade_types::QueueId, Reply> {
+/// Waits for SPF, reads the message back and runs the end-of-data checks.
+async fn run_checks(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    spf: JoinHandle<SpfCheck>,
+    writer: &mut SpoolWriter,
+) -> Checked {
+    let defer = |why: &str| {
+        tracing::error!("{why}; message deferred");
+        Checked {
+            verdict: Verdict::Defer {
+                reply: reply::LOCAL_ERROR,
+                reason: why.to_string(),
+            },
+            edit: Edit::default(),
+        }
+    };
+    let Ok(spf) = spf.await else {
+        return defer("SPF check task failed");
+    };
+    let message = match writer.read_message() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+            return defer("cannot read the spooled message");
+        }
+    };
+    sender_auth::check_message(shared, cfg, spf, message).await
+}
+
+async fn commit(
+    writer: Option<SpoolWriter>,
+    edit: Edit,
+    dest: Destination,
+) -> Result<palisade_types::QueueId, Reply> {
     let Some(w) = writer else {
         return Err(reply::LOCAL_ERROR);
     };
-    match w.commit().await {
+    match w.commit_to(edit, dest).await {
         Ok(durable) => Ok(durable.id()),
         Err(e) => {
             tracing::error!(

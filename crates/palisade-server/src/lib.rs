@@ -14,11 +14,13 @@
 
 pub mod conn;
 pub mod limits;
+pub mod sender_auth;
 pub mod tls;
 pub mod trace;
 
 use palisade_config::{Config, Listener};
 use palisade_delivery::LocalDelivery;
+use palisade_dns::{Dns, DnsSettings};
 use palisade_queue::{Scheduler, SchedulerConfig, Spool};
 use palisade_store::{LookupCache, Store};
 use std::net::SocketAddr;
@@ -48,7 +50,22 @@ pub enum ServerError {
     },
     #[error("another palisade is already serving the data directory {0}")]
     DataDirInUse(PathBuf),
+    #[error("DNS resolver")]
+    Dns(#[from] palisade_dns::DnsError),
 }
+
+/// The resolver settings of a config.
+pub fn dns_settings(cfg: &Config) -> DnsSettings {
+    DnsSettings {
+        nameservers: cfg.dns.nameservers.clone(),
+        timeout: cfg.dns.timeout,
+        attempts: cfg.dns.attempts,
+        dnssec_trusted: cfg.dns.dnssec_trusted,
+    }
+}
+
+/// Concurrent whole-message checks (each holds its message in memory).
+const CHECK_PERMITS: usize = 32;
 
 /// Everything a connection needs, shared by all sessions.
 pub struct Shared {
@@ -61,6 +78,9 @@ pub struct Shared {
     pub limits: limits::ConnectionLimits,
     /// Turns true when sessions must end now (after the shutdown grace period).
     pub hard_stop: watch::Receiver<bool>,
+    /// The one resolver (replaced when `[dns]` changes on reload).
+    pub dns: RwLock<Arc<Dns>>,
+    pub check_permits: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -69,6 +89,10 @@ impl Shared {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub fn dns(&self) -> Arc<Dns> {
+        self.dns.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -125,6 +149,7 @@ impl Server {
     ) -> Result<Server, ServerError> {
         // Two servers on one spool would delete each other's messages in recovery.
         let lock = lock_data_dir(data_dir)?;
+        let dns = Arc::new(Dns::new(&dns_settings(&config))?);
         let tls = tls::TlsReloader::new(config.tls.clone(), data_dir, config.hostname.as_str())?;
         let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
@@ -162,6 +187,8 @@ impl Server {
             tls,
             limits,
             hard_stop: hard_rx,
+            dns: RwLock::new(dns),
+            check_permits: tokio::sync::Semaphore::new(CHECK_PERMITS),
         });
         let mut bound = Vec::new();
         let mut accept_tasks = Vec::new();
@@ -219,6 +246,17 @@ impl Server {
             .ne(config.listeners.iter().map(|l| l.address))
         {
             tracing::warn!("listener changes take effect at the next restart");
+        }
+        if old.dns != config.dns {
+            match Dns::new(&dns_settings(&config)) {
+                Ok(dns) => {
+                    *self.shared.dns.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(dns)
+                }
+                Err(e) => tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "new [dns] settings unusable; keeping the old resolver"
+                ),
+            }
         }
         self.shared.tls.set_files(config.tls.clone());
         self.shared.limits.set_limits(

@@ -16,5 +16,6 @@ pub mod data;
 mod session;
 
 pub use session::{
-    BareLinePolicy, RecipientDecision, Session, SessionConfig, Step, TimeoutPhase, Timeouts,
+    BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step, TimeoutPhase,
+    Timeouts,
 };

@@ -54,6 +54,10 @@ pub enum TimeoutPhase {
 pub enum Step {
     /// Write [`Session::take_output`] and read more bytes into [`Session::feed`].
     NeedInput,
+    /// `MAIL FROM` is well-formed: decide whether this sender may start a transaction
+    /// (and start sender checks such as SPF). Answer with [`Session::sender_decision`]
+    /// before calling `next_step` again. `None` is the null reverse-path.
+    CheckSender(Option<Address>),
     /// Decide whether `RCPT TO` may be accepted; answer with
     /// [`Session::recipient_decision`] before calling `next_step` again.
     CheckRecipient(Address),
@@ -72,6 +76,13 @@ pub enum Step {
     StartTls,
     /// Write the output, then close the connection.
     Close,
+}
+
+/// The driver's answer to [`Step::CheckSender`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderDecision {
+    Accept,
+    Reject(Reply),
 }
 
 /// The driver's answer to [`Step::CheckRecipient`].
@@ -121,7 +132,8 @@ enum State {
     ExpectMail,
     ExpectRcpt(Transaction),
     Receiving(Receiving),
-    /// Waiting for the driver: a recipient check or the end-of-message commit.
+    /// Waiting for the driver: a sender or recipient check, or the end-of-message commit.
+    AwaitSender(Transaction),
     AwaitRecipient(Transaction, Address),
     AwaitCommit,
     /// After STARTTLS, until `tls_established`.
@@ -214,6 +226,15 @@ impl Session {
         !self.input.is_empty() || self.discarding_line
     }
 
+    /// The HELO/EHLO name the client gave (validated syntax), if any yet.
+    pub fn helo(&self) -> Option<&str> {
+        self.helo.as_deref()
+    }
+
+    pub fn client_ip(&self) -> IpAddr {
+        self.client_ip
+    }
+
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
     }
@@ -255,7 +276,10 @@ impl Session {
             }
             match &self.state {
                 State::Closed => return Step::Close,
-                State::AwaitTls | State::AwaitCommit | State::AwaitRecipient(..) => {
+                State::AwaitTls
+                | State::AwaitCommit
+                | State::AwaitSender(_)
+                | State::AwaitRecipient(..) => {
                     // The driver owes us an answer; asking again is a driver bug, and
                     // the safe response is to stop reading.
                     return Step::NeedInput;
@@ -452,16 +476,37 @@ impl Session {
         } else {
             BodyType::SevenBit
         };
-        self.state = State::ExpectRcpt(Transaction {
-            mail_from,
+        self.state = State::AwaitSender(Transaction {
+            mail_from: mail_from.clone(),
             body,
             smtputf8,
             declared_size,
             rcpts: Vec::new(),
             rcpt_attempts: 0,
         });
-        self.reply(&reply::SENDER_OK);
-        None
+        Some(Step::CheckSender(mail_from))
+    }
+
+    /// The driver's answer to [`Step::CheckSender`].
+    pub fn sender_decision(&mut self, decision: SenderDecision) {
+        let State::AwaitSender(txn) = std::mem::replace(&mut self.state, State::Closed) else {
+            debug_assert!(false, "sender_decision without CheckSender");
+            return;
+        };
+        match decision {
+            SenderDecision::Accept => {
+                self.state = State::ExpectRcpt(txn);
+                self.reply(&reply::SENDER_OK);
+            }
+            SenderDecision::Reject(r) => {
+                self.state = State::ExpectMail;
+                if r.is_permanent() {
+                    self.error(&r);
+                } else {
+                    self.reply(&r);
+                }
+            }
+        }
     }
 
     fn rcpt(&mut self, to: RcptTo<String>, line: &[u8]) -> Option<Step> {

@@ -55,6 +55,19 @@ impl Dialog {
         d
     }
 
+    /// Senders at `spoofed.test` are refused at MAIL (as policy would), others pass.
+    fn sender_policy(a: Option<&Address>) -> SenderDecision {
+        match a {
+            Some(a) if a.domain().as_str() == "spoofed.test" => {
+                SenderDecision::Reject(reply::SPF_REJECT)
+            }
+            Some(a) if a.domain().as_str() == "tempfail.test" => {
+                SenderDecision::Reject(reply::SPF_TEMPFAIL)
+            }
+            _ => SenderDecision::Accept,
+        }
+    }
+
     fn policy(a: &Address) -> RecipientDecision {
         if a.domain().as_str() != LOCAL {
             RecipientDecision::Reject(reply::NO_RELAY)
@@ -76,6 +89,7 @@ impl Dialog {
                     self.closed = true;
                     break;
                 }
+                Step::CheckSender(a) => self.s.sender_decision(Self::sender_policy(a.as_ref())),
                 Step::CheckRecipient(a) => self.s.recipient_decision(Self::policy(&a)),
                 Step::StartMessage(env) => self.current = Some((env, Vec::new())),
                 Step::Body(b) => self.current.as_mut().unwrap().1.extend_from_slice(&b),
@@ -647,4 +661,36 @@ fn hostile_random_input_never_panics_and_stays_bounded() {
             }
         }
     }
+}
+
+#[test]
+fn sender_refused_at_mail_leaves_no_transaction() {
+    let mut d = Dialog::new();
+    d.ehlo()
+        .mail_from("a@spoofed.test", "550 5.7.23")
+        .rcpt_to("alice@local.test", "503 5.5.1")
+        .mail_from("a@remote.test", "250 2.1.0")
+        .rcpt_to("alice@local.test", "250 2.1.5");
+}
+
+#[test]
+fn sender_tempfail_is_not_counted_as_an_error() {
+    let mut d = Dialog::with(SessionConfig {
+        max_errors: 2,
+        ..config()
+    });
+    d.ehlo();
+    for _ in 0..5 {
+        d.mail_from("a@tempfail.test", "451 4.7.24");
+    }
+    d.mail_from("a@remote.test", "250 2.1.0");
+}
+
+#[test]
+fn rfc2920_pipelined_mail_waits_for_the_sender_decision() {
+    let mut d = Dialog::new();
+    d.ehlo();
+    let out = d.raw(b"MAIL FROM:<a@spoofed.test>\r\nRCPT TO:<alice@local.test>\r\nDATA\r\n");
+    let codes: Vec<&str> = out.lines().map(|l| &l[..3]).collect();
+    assert_eq!(codes, ["550", "503", "503"], "{out}");
 }

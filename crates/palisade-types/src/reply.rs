@@ -145,6 +145,30 @@ pub const ALREADY_TLS: Reply = Reply::new(503, (5, 5, 1), "TLS already active");
 // Permanent failures: policy and addressing.
 pub const NO_SUCH_USER: Reply = Reply::new(550, (5, 1, 1), "No such user here");
 pub const NO_RELAY: Reply = Reply::new(554, (5, 7, 1), "Relay access denied");
+
+// Sender authentication (RFC 7372 §3 codes where one fits). The checks replace the text
+// with the reason; these texts are the fallback.
+pub const DMARC_REJECT: Reply = Reply::new(
+    550,
+    (5, 7, 1),
+    "Rejected by the sender domain's DMARC policy",
+);
+pub const SPOOFED_LOCAL_DOMAIN: Reply = Reply::new(
+    550,
+    (5, 7, 1),
+    "The From domain is ours but the message is not authenticated as ours",
+);
+pub const SPF_REJECT: Reply = Reply::new(550, (5, 7, 23), "SPF validation failed");
+pub const SPF_TEMPFAIL: Reply = Reply::new(
+    451,
+    (4, 7, 24),
+    "Temporary DNS failure checking SPF; try again later",
+);
+pub const AUTH_TEMPFAIL: Reply = Reply::new(
+    451,
+    (4, 7, 0),
+    "Temporary DNS failure checking sender authentication; try again later",
+);
 pub const ROUTED_ADDRESS: Reply = Reply::new(
     550,
     (5, 7, 1),

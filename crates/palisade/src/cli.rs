@@ -21,6 +21,12 @@ pub struct Args {
     /// Configuration file [default: palisade.toml in the data directory].
     #[arg(long = "config", env = "PALISADE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// DNS resolver HOST:PORT (repeatable); overrides `[dns] nameservers`.
+    #[arg(long = "dns", global = true, value_name = "HOST:PORT")]
+    pub dns: Vec<String>,
+    /// DNS query timeout in seconds; overrides `[dns] timeout_secs`.
+    #[arg(long = "dns-timeout", global = true, value_name = "SECS")]
+    pub dns_timeout: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,6 +62,62 @@ pub enum Command {
     /// The delivery queue.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Messages held by policy (DMARC p=quarantine).
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+    /// Check SPF, DKIM and DMARC for any IP, domain or message file.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Deliver it after all (the running server picks it up within a second).
+    Release {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Evaluate SPF (RFC 7208) for a client IP, HELO name and MAIL FROM address.
+    Spf {
+        #[arg(long)]
+        ip: String,
+        /// The HELO/EHLO name [default: the MAIL FROM domain].
+        #[arg(long, default_value = "")]
+        helo: String,
+        /// MAIL FROM address; '' is the null reverse-path (then HELO is checked).
+        #[arg(long = "mail-from", default_value = "")]
+        mail_from: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify every DKIM signature of a message (file, or - for stdin).
+    Dkim {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// SPF, DKIM, ARC and DMARC for a message as if it arrived from IP, and the disposition.
+    Dmarc {
+        file: PathBuf,
+        #[arg(long)]
+        ip: String,
+        #[arg(long, default_value = "")]
+        helo: String,
+        #[arg(long = "mail-from", default_value = "")]
+        mail_from: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

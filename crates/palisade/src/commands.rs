@@ -13,7 +13,9 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let paths = Paths::new(args.data, args.config);
+    let mut paths = Paths::new(args.data, args.config);
+    paths.dns = args.dns;
+    paths.dns_timeout = args.dns_timeout;
     match args.command {
         Command::Serve => crate::serve::serve(&paths).await,
         Command::Init {
@@ -35,6 +37,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::User(c) => user(&paths, c).await,
         Command::Alias(c) => alias(&paths, c).await,
         Command::Queue(c) => queue(&paths, c).await,
+        Command::Quarantine(c) => crate::quarantine::run(&paths, c).await,
+        Command::Audit(c) => crate::audit::run(&paths, c).await,
     }
 }
 
@@ -44,6 +48,9 @@ pub struct Paths {
     pub config: PathBuf,
     /// True when the config path was given explicitly (then it must exist).
     pub config_explicit: bool,
+    /// `--dns` and `--dns-timeout`: they override `[dns]` for every command.
+    pub dns: Vec<String>,
+    pub dns_timeout: Option<u64>,
 }
 
 impl Paths {
@@ -54,13 +61,44 @@ impl Paths {
             data,
             config,
             config_explicit,
+            dns: Vec::new(),
+            dns_timeout: None,
         }
     }
 
     pub fn load_config(&self) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(&self.config)
             .map_err(|e| usage(format!("cannot read config {}: {e}", self.config.display())))?;
-        palisade_config::parse(&text).with_context(|| format!("in {}", self.config.display()))
+        let cfg = palisade_config::parse(&text)
+            .with_context(|| format!("in {}", self.config.display()))?;
+        self.with_dns_overrides(cfg)
+    }
+
+    /// The config if there is one, else the built-in defaults (for tools such as `audit`
+    /// that work without a server set up).
+    pub fn load_config_or_default(&self) -> anyhow::Result<Config> {
+        if self.config_explicit || self.config.exists() {
+            self.load_config()
+        } else {
+            self.with_dns_overrides(palisade_config::parse("")?)
+        }
+    }
+
+    fn with_dns_overrides(&self, mut cfg: Config) -> anyhow::Result<Config> {
+        if !self.dns.is_empty() {
+            cfg.dns.nameservers = self
+                .dns
+                .iter()
+                .map(|d| palisade_config::nameserver("--dns", d))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(t) = self.dns_timeout {
+            if !(1..=60).contains(&t) {
+                return Err(usage("--dns-timeout: must be 1 to 60 seconds"));
+            }
+            cfg.dns.timeout = std::time::Duration::from_secs(t);
+        }
+        Ok(cfg)
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -82,12 +120,12 @@ fn parse_address(s: &str) -> anyhow::Result<Address> {
     Address::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
-fn parse_queue_id(s: &str) -> anyhow::Result<QueueId> {
+pub fn parse_queue_id(s: &str) -> anyhow::Result<QueueId> {
     QueueId::parse(s).ok_or_else(|| usage(format!("{s:?} is not a queue id (16 hex digits)")))
 }
 
 /// Store answers that are the user's mistake become usage errors (exit 2).
-fn store_result<T>(r: Result<T, palisade_store::StoreError>) -> anyhow::Result<T> {
+pub fn store_result<T>(r: Result<T, palisade_store::StoreError>) -> anyhow::Result<T> {
     use palisade_store::StoreError as E;
     r.map_err(|e| match e {
         E::AlreadyExists { .. }

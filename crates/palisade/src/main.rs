@@ -2,8 +2,10 @@
 //! library crates. Errors map to exit codes in one place ([`exit_code`]): bad input or
 //! usage is 2 with a one-line message, anything else 1.
 
+mod audit;
 mod cli;
 mod commands;
+mod quarantine;
 mod serve;
 
 use clap::Parser;

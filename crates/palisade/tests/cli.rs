@@ -245,7 +245,7 @@ fn queue_list_show_retry_delete_against_a_running_server() {
     let port = free_port();
     std::fs::write(
         d.join("palisade.toml"),
-        format!("hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[queue]\nretry_initial_secs = 600\n"),
+        format!("hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[queue]\nretry_initial_secs = 600\n[policy]\nsender_checks = false\n"),
     )
     .unwrap();
     ok(d, &["domain", "add", "local.test"], "");
@@ -361,7 +361,7 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
     let port = free_port();
     let cfg = |n: usize| {
         format!(
-            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[smtp]\nmax_recipients = {n}\n"
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[smtp]\nmax_recipients = {n}\n[policy]\nsender_checks = false\n"
         )
     };
     std::fs::write(d.join("palisade.toml"), cfg(3)).unwrap();

@@ -124,10 +124,14 @@ async fn kill_9_loses_no_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let port = free_port();
+    // Sender checks stay on: the server resolves with a loopback authority (NXDOMAIN).
+    let dns = palisade_testkit::DnsAuthority::start().await;
     std::fs::write(
         data.join("palisade.toml"),
         format!(
-            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n"
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+             [dns]\nnameservers = [\"{}\"]\n",
+            dns.addr()
         ),
     )
     .unwrap();

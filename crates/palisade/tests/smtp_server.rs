@@ -529,7 +529,8 @@ async fn reload_applies_new_limits_to_new_sessions() {
     let toml = format!(
         "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:0\"\n\
          [listener.submission]\naddress = \"127.0.0.1:0\"\nkind = \"submission\"\n\
-         [listener.submissions]\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n[smtp]\nmax_recipients = 1\n"
+         [listener.submissions]\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n[smtp]\nmax_recipients = 1\n{}",
+        dns_toml(&ts.dns)
     );
     ts.server
         .as_ref()

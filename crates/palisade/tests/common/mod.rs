@@ -3,6 +3,7 @@
 
 use palisade_server::Server;
 use palisade_store::{SqliteStore, Store};
+use palisade_testkit::DnsAuthority;
 use palisade_types::{Address, Domain};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -19,16 +20,33 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub server: Option<Server>,
     pub store: Arc<SqliteStore>,
+    /// The loopback DNS authority the server resolves with (empty zones: NXDOMAIN).
+    pub dns: DnsAuthority,
 }
 
 /// Starts a server with `extra` TOML appended (e.g. `[smtp]` limits), domain
 /// `local.test` and users alice, bob, carol.
 pub async fn start(extra: &str) -> TestServer {
+    let dns = DnsAuthority::start().await;
+    start_with_dns(extra, dns).await
+}
+
+/// The `[dns]` section pointing at `dns`.
+pub fn dns_toml(dns: &DnsAuthority) -> String {
+    format!(
+        "[dns]\nnameservers = [\"{}\"]\ntimeout_secs = 1\nattempts = 1\n",
+        dns.addr()
+    )
+}
+
+/// Like [`start`], resolving with a DNS authority the test has filled with zones.
+pub async fn start_with_dns(extra: &str, dns: DnsAuthority) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:0\"\nkind = \"smtp\"\n\
          [listener.submission]\naddress = \"127.0.0.1:0\"\nkind = \"submission\"\n\
-         [listener.submissions]\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n{extra}"
+         [listener.submissions]\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n{}{extra}",
+        dns_toml(&dns)
     );
     let config = palisade_config::parse(&toml).unwrap();
     let store = Arc::new(
@@ -52,6 +70,7 @@ pub async fn start(extra: &str) -> TestServer {
         dir,
         server: Some(server),
         store,
+        dns,
     }
 }
 

@@ -1,0 +1,125 @@
+//! `Authentication-Results` fields that claim to be ours (RFC 8601 §5).
+//!
+//! "An MTA ... MUST remove any instance of this header field that claims, by virtue of
+//! its authentication service identifier, to have been added within its trust boundary
+//! but that did not come from another trusted MTA." Inbound, nothing before us is
+//! trusted, so every field with our authserv-id is a forgery.
+
+use std::ops::Range;
+
+/// Byte ranges (each a whole field, folded lines and CRLF included) of the
+/// `Authentication-Results` fields in `message`'s header whose authserv-id is
+/// `authserv_id` (compared case-insensitively, as a domain).
+pub fn forged_auth_results(message: &[u8], authserv_id: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    for field in header_fields(message) {
+        let bytes = &message[field.clone()];
+        let Some(colon) = bytes.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = &bytes[..colon];
+        if !name
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"authentication-results")
+        {
+            continue;
+        }
+        let value = String::from_utf8_lossy(&bytes[colon + 1..]);
+        if authserv_id_of(&value).is_some_and(|id| {
+            id.trim_end_matches('.')
+                .eq_ignore_ascii_case(authserv_id.trim_end_matches('.'))
+        }) {
+            out.push(field);
+        }
+    }
+    out
+}
+
+/// The header fields of a message, as byte ranges, up to the empty line.
+fn header_fields(message: &[u8]) -> Vec<Range<usize>> {
+    let mut fields: Vec<Range<usize>> = Vec::new();
+    let mut pos = 0;
+    while pos < message.len() {
+        let line_end = message[pos..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(message.len(), |p| pos + p + 2);
+        let line = &message[pos..line_end];
+        if line == b"\r\n" {
+            break;
+        }
+        match (line.first(), fields.last_mut()) {
+            // A continuation line (RFC 5322 §2.2.3) belongs to the field before it.
+            (Some(b' ' | b'\t'), Some(last)) => last.end = line_end,
+            _ => fields.push(pos..line_end),
+        }
+        pos = line_end;
+    }
+    fields
+}
+
+/// The authserv-id: the first token of the value, after comments (RFC 8601 §2.2).
+fn authserv_id_of(value: &str) -> Option<String> {
+    let mut depth = 0u32;
+    let mut id = String::new();
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            ';' => break,
+            c if c.is_whitespace() => {
+                if !id.is_empty() {
+                    break;
+                }
+            }
+            c => id.push(c),
+        }
+    }
+    (!id.is_empty()).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip(m: &[u8], id: &str) -> String {
+        let mut out = m.to_vec();
+        for r in forged_auth_results(m, id).into_iter().rev() {
+            out.drain(r);
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn rfc8601_5_ours_are_removed_others_stay() {
+        let m = b"Authentication-Results: mx.example.com;\r\n\tspf=pass smtp.mailfrom=a@b\r\n\
+authentication-results: (comment) MX.EXAMPLE.COM. ; dkim=pass\r\n\
+Authentication-Results: other.example; dmarc=pass\r\n\
+Subject: hi\r\n\r\nAuthentication-Results: mx.example.com; body stays\r\n";
+        assert_eq!(
+            strip(m, "mx.example.com"),
+            "Authentication-Results: other.example; dmarc=pass\r\nSubject: hi\r\n\r\n\
+Authentication-Results: mx.example.com; body stays\r\n"
+        );
+    }
+
+    #[test]
+    fn lookalike_ids_are_not_ours() {
+        let m = b"Authentication-Results: mx.example.com.evil; spf=pass\r\n\r\n";
+        assert!(forged_auth_results(m, "mx.example.com").is_empty());
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for m in [
+            &b""[..],
+            b"\r\n",
+            b"Authentication-Results",
+            b":\r\n \r\n",
+            b" x\r\n",
+        ] {
+            let _ = forged_auth_results(m, "a");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Sender authentication for inbound mail (RFC 7208, 6376, 8463, 8617, 7489, 8601).
+//!
+//! The flow, as the server drives it:
+//! 1. at `MAIL FROM`, [`spf::check_spf`] evaluates the MAIL FROM identity (or the HELO
+//!    identity for the null reverse-path, RFC 7208 §2.4) with the real client IP;
+//! 2. at the end of DATA/BDAT, [`message::authenticate`] verifies DKIM, ARC and DMARC
+//!    over the whole message and returns an owned [`AuthReport`], including the
+//!    `Authentication-Results` header to add;
+//! 3. [`verdict::decide`] turns the report, the context (is the author domain one of
+//!    ours, was this message sampled by `pct`) and the [`verdict::AuthPolicy`] into a
+//!    [`verdict::Verdict`]: accept, quarantine, reject or defer. It is a pure function.
+//!
+//! [`forged::forged_auth_results`] finds `Authentication-Results` fields that claim our
+//! authserv-id (RFC 8601 §5: they are forgeries and must go before delivery).
+//! All SPF, DKIM, ARC and DMARC logic is mail-auth's; this crate only wires, records and
+//! decides.
+
+pub mod forged;
+pub mod message;
+mod pct;
+mod relaxed_body;
+pub mod spf;
+pub mod verdict;
+
+pub use message::{
+    ArcReport, AuthReport, DkimReport, DmarcReport, authenticate, is_message, verify_dkim_reports,
+};
+pub use pct::dmarc_pct;
+pub use spf::{SpfCheck, check_spf};
+pub use verdict::{AuthPolicy, Context, Verdict, decide};

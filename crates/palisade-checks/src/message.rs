@@ -1,0 +1,340 @@
+//! DKIM, ARC and DMARC over a whole message, at the end of DATA/BDAT.
+
+use crate::relaxed_body::without_trailing_blank_lines;
+use crate::spf::{SpfCheck, SpfIdentity};
+use mail_auth::arc::ArcError;
+use mail_auth::common::crypto::Algorithm;
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::{Canonicalization, DkimError};
+use mail_auth::dmarc::Policy;
+use mail_auth::dmarc::verify::DmarcParameters;
+use mail_auth::{
+    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcResult,
+    Error,
+};
+use palisade_dns::Dns;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpfReport {
+    pub result: &'static str,
+    /// `mailfrom` or `helo` (RFC 7208 §2.3, §2.4).
+    pub identity: &'static str,
+    pub domain: String,
+    pub explanation: Option<String>,
+}
+
+/// One DKIM signature's outcome, in RFC 8601 §2.7.1 words.
+#[derive(Debug, Clone, Serialize)]
+pub struct DkimReport {
+    pub d: String,
+    pub s: String,
+    pub algorithm: &'static str,
+    /// pass | fail | neutral | policy | temperror | permerror | none
+    pub result: &'static str,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArcReport {
+    /// pass | fail | none | temperror | permerror (RFC 8617 §4.4 chain validation).
+    pub result: &'static str,
+    pub reason: String,
+    /// ARC sets present (the highest instance number).
+    pub instances: u32,
+    /// `d=` of the newest ARC-Seal: who vouches for the results below.
+    pub sealer: Option<String>,
+    /// The newest ARC-Authentication-Results records `dmarc=pass`.
+    pub sealer_saw_dmarc_pass: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DmarcReport {
+    /// pass | fail | none | temperror | permerror
+    pub result: &'static str,
+    /// The RFC 5322.From domain (the author domain).
+    pub domain: String,
+    /// The policy that applies to this author domain (p, sp or np): none | quarantine | reject.
+    pub policy: &'static str,
+    pub record_found: bool,
+    pub spf_aligned: bool,
+    pub dkim_aligned: bool,
+    pub reason: String,
+}
+
+/// Everything sender authentication found about one message. Owned, serialisable.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthReport {
+    pub spf: SpfReport,
+    pub dkim: Vec<DkimReport>,
+    pub arc: ArcReport,
+    pub dmarc: DmarcReport,
+    /// Addresses in the From header.
+    pub header_from: Vec<String>,
+    /// The value of the `Authentication-Results` field to add (after the field name).
+    pub authentication_results: String,
+}
+
+impl AuthReport {
+    /// True when a DNS failure kept a check from reaching a result.
+    pub fn dmarc_temp_error(&self) -> bool {
+        self.dmarc.result == "temperror"
+    }
+}
+
+pub(crate) fn algorithm_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::RsaSha1 => "rsa-sha1",
+        Algorithm::RsaSha256 => "rsa-sha256",
+        Algorithm::Ed25519Sha256 => "ed25519-sha256",
+    }
+}
+
+fn dkim_result(r: &DkimResult) -> (&'static str, String) {
+    match r {
+        DkimResult::Pass => ("pass", String::new()),
+        // An `l=` that leaves content unsigned: valid crypto, refused by our policy.
+        DkimResult::Fail(Error::Dkim(DkimError::SignatureLength))
+        | DkimResult::Neutral(Error::Dkim(DkimError::SignatureLength)) => {
+            ("policy", DkimError::SignatureLength.to_string())
+        }
+        DkimResult::Fail(e) => ("fail", e.to_string()),
+        DkimResult::Neutral(e) => ("neutral", e.to_string()),
+        DkimResult::PermError(e) => ("permerror", e.to_string()),
+        DkimResult::TempError(e) => ("temperror", e.to_string()),
+        DkimResult::None => ("none", String::new()),
+    }
+}
+
+fn dmarc_result(r: &DmarcResult) -> &'static str {
+    match r {
+        DmarcResult::Pass => "pass",
+        DmarcResult::Fail(_) => "fail",
+        DmarcResult::TempError(_) => "temperror",
+        DmarcResult::PermError(_) => "permerror",
+        DmarcResult::None => "none",
+    }
+}
+
+fn policy_name(p: Policy) -> &'static str {
+    match p {
+        Policy::Reject => "reject",
+        Policy::Quarantine => "quarantine",
+        Policy::None | Policy::Unspecified => "none",
+    }
+}
+
+/// Verifies DKIM signatures; relaxed-body signatures get a second chance over the body
+/// mail-auth 0.13.3 should have hashed (see `relaxed_body`).
+async fn verify_dkim<'x>(
+    dns: &'x Dns,
+    msg: &'x AuthenticatedMessage<'x>,
+    normalised: Option<&'x AuthenticatedMessage<'x>>,
+) -> Vec<DkimOutput<'x>> {
+    let mut outputs = dns.authenticator().verify_dkim(dns.params(msg)).await;
+    if let Some(norm) = normalised {
+        let second = dns.authenticator().verify_dkim(dns.params(norm)).await;
+        for (out, alt) in outputs.iter_mut().zip(second) {
+            let relaxed_body = out
+                .signature()
+                .is_some_and(|s| s.cb == Canonicalization::Relaxed);
+            if relaxed_body
+                && *out.result() != DkimResult::Pass
+                && *alt.result() == DkimResult::Pass
+            {
+                *out = alt;
+            }
+        }
+    }
+    outputs
+}
+
+async fn verify_arc<'x>(
+    dns: &'x Dns,
+    msg: &'x AuthenticatedMessage<'x>,
+    normalised: Option<&'x AuthenticatedMessage<'x>>,
+) -> ArcOutput<'x> {
+    let out = dns.authenticator().verify_arc(dns.params(msg)).await;
+    if let Some(norm) = normalised
+        && *out.result() != DkimResult::Pass
+    {
+        let alt = dns.authenticator().verify_arc(dns.params(norm)).await;
+        if *alt.result() == DkimResult::Pass {
+            return alt;
+        }
+    }
+    out
+}
+
+fn arc_report(msg: &AuthenticatedMessage<'_>, out: &ArcOutput<'_>) -> ArcReport {
+    let (result, reason) = match out.result() {
+        DkimResult::Pass => ("pass", String::new()),
+        DkimResult::None => ("none", String::new()),
+        // A broken chain is "fail" in RFC 8617 §4.4 terms.
+        DkimResult::Neutral(e) | DkimResult::Fail(e) => ("fail", e.to_string()),
+        DkimResult::PermError(Error::Arc(ArcError::BrokenChain)) => {
+            ("fail", ArcError::BrokenChain.to_string())
+        }
+        DkimResult::PermError(e) => ("permerror", e.to_string()),
+        DkimResult::TempError(e) => ("temperror", e.to_string()),
+    };
+    let newest_seal = msg.as_headers.iter().max_by_key(|h| h.header.i);
+    let instances = newest_seal.map_or(0, |h| h.header.i);
+    let sealer_saw_dmarc_pass = msg
+        .aar_headers
+        .iter()
+        .find(|h| h.header.i == instances)
+        .is_some_and(|h| records_dmarc_pass(h.value));
+    ArcReport {
+        result,
+        reason,
+        instances,
+        sealer: newest_seal.map(|h| h.header.d.to_ascii_lowercase()),
+        sealer_saw_dmarc_pass,
+    }
+}
+
+/// Whether an ARC-Authentication-Results value carries a `dmarc=pass` resinfo.
+fn records_dmarc_pass(value: &[u8]) -> bool {
+    String::from_utf8_lossy(value).split(';').any(|part| {
+        part.trim()
+            .to_ascii_lowercase()
+            .split_whitespace()
+            .next()
+            .is_some_and(|t| t == "dmarc=pass")
+    })
+}
+
+/// Runs DKIM, ARC and DMARC over `raw` (the message as received, without our trace
+/// headers) and builds the `Authentication-Results` value with authserv-id `hostname`.
+pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str) -> AuthReport {
+    let spf_report = SpfReport {
+        result: spf.result_name(),
+        identity: match spf.identity {
+            SpfIdentity::MailFrom(_) => "mailfrom",
+            SpfIdentity::Helo(_) => "helo",
+        },
+        domain: spf.domain().to_string(),
+        explanation: spf.output.explanation().map(str::to_string),
+    };
+    let mut results = AuthenticationResults::new(hostname);
+    results = match &spf.identity {
+        SpfIdentity::MailFrom(from) => {
+            results.with_spf_mailfrom_result(&spf.output, spf.ip, from, &spf.helo)
+        }
+        SpfIdentity::Helo(helo) => results.with_spf_ehlo_result(&spf.output, spf.ip, helo),
+    };
+    let Some(msg) = AuthenticatedMessage::parse(raw) else {
+        // No header section to speak of: nothing is signed and there is no author.
+        return AuthReport {
+            spf: spf_report,
+            dkim: Vec::new(),
+            arc: ArcReport {
+                result: "none",
+                reason: String::new(),
+                instances: 0,
+                sealer: None,
+                sealer_saw_dmarc_pass: false,
+            },
+            dmarc: DmarcReport {
+                result: "none",
+                domain: String::new(),
+                policy: "none",
+                record_found: false,
+                spf_aligned: false,
+                dkim_aligned: false,
+                reason: "the message has no header section".into(),
+            },
+            header_from: Vec::new(),
+            authentication_results: header_value(&results),
+        };
+    };
+    let normalised_raw = without_trailing_blank_lines(raw);
+    let normalised = normalised_raw
+        .as_deref()
+        .and_then(AuthenticatedMessage::parse);
+    let dkim = verify_dkim(dns, &msg, normalised.as_ref()).await;
+    let arc = verify_arc(dns, &msg, normalised.as_ref()).await;
+    let dmarc = dns
+        .authenticator()
+        .verify_dmarc(dns.params(DmarcParameters::new(
+            &msg,
+            &dkim,
+            spf.mail_from_domain(),
+            &spf.output,
+        )))
+        .await;
+    let header_from = msg.from.first().cloned().unwrap_or_default();
+    results = results
+        .with_dkim_results(&dkim, &header_from)
+        .with_arc_result(&arc, spf.ip)
+        .with_dmarc_result(&dmarc);
+    let dkim_reports = dkim.iter().map(dkim_report).collect();
+    let dmarc_reason = match (dmarc.spf_result(), dmarc.dkim_result()) {
+        (DmarcResult::Pass, _) | (_, DmarcResult::Pass) => String::new(),
+        (s, d) => format!("SPF: {}; DKIM: {}", dmarc_reason(s), dmarc_reason(d)),
+    };
+    AuthReport {
+        spf: spf_report,
+        dkim: dkim_reports,
+        arc: arc_report(&msg, &arc),
+        dmarc: DmarcReport {
+            result: dmarc_result(&dmarc.result()),
+            domain: dmarc.domain().to_string(),
+            policy: policy_name(dmarc.policy()),
+            record_found: dmarc.dmarc_record().is_some(),
+            spf_aligned: *dmarc.spf_result() == DmarcResult::Pass,
+            dkim_aligned: *dmarc.dkim_result() == DmarcResult::Pass,
+            reason: dmarc_reason,
+        },
+        header_from: msg.from.clone(),
+        authentication_results: header_value(&results),
+    }
+}
+
+fn dkim_report(o: &DkimOutput<'_>) -> DkimReport {
+    let (result, reason) = dkim_result(o.result());
+    DkimReport {
+        d: o.signature().map(|s| s.d.clone()).unwrap_or_default(),
+        s: o.signature().map(|s| s.s.clone()).unwrap_or_default(),
+        algorithm: o.signature().map_or("", |s| algorithm_name(s.a)),
+        result,
+        reason,
+    }
+}
+
+/// DKIM alone (for `palisade audit dkim`); `None` when `raw` has no header section.
+pub async fn verify_dkim_reports(dns: &Dns, raw: &[u8]) -> Option<Vec<DkimReport>> {
+    let msg = AuthenticatedMessage::parse(raw)?;
+    let normalised_raw = without_trailing_blank_lines(raw);
+    let normalised = normalised_raw
+        .as_deref()
+        .and_then(AuthenticatedMessage::parse);
+    let dkim = verify_dkim(dns, &msg, normalised.as_ref()).await;
+    Some(dkim.iter().map(dkim_report).collect())
+}
+
+/// True when `raw` has a header section mail-auth can read.
+pub fn is_message(raw: &[u8]) -> bool {
+    AuthenticatedMessage::parse(raw).is_some()
+}
+
+fn dmarc_reason(r: &DmarcResult) -> String {
+    match r {
+        DmarcResult::Pass => "aligned pass".into(),
+        DmarcResult::Fail(Error::NotAligned) => "passed but not aligned with From".into(),
+        DmarcResult::Fail(e) | DmarcResult::PermError(e) => e.to_string(),
+        DmarcResult::TempError(e) => format!("temporary DNS failure ({e})"),
+        DmarcResult::None => "no pass".into(),
+    }
+}
+
+/// The field value mail-auth writes, without `Authentication-Results: ` and the CRLF.
+fn header_value(results: &AuthenticationResults<'_>) -> String {
+    let field = results.to_header();
+    field
+        .strip_prefix("Authentication-Results: ")
+        .unwrap_or(&field)
+        .trim_end_matches("\r\n")
+        .to_string()
+}

@@ -1,0 +1,103 @@
+//! SPF at MAIL time (RFC 7208).
+
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{SpfOutput, SpfResult};
+use palisade_dns::Dns;
+use std::net::IpAddr;
+
+/// Which identity was checked (RFC 7208 §2.3, §2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpfIdentity {
+    MailFrom(String),
+    /// The null reverse-path: `postmaster@<HELO>` stands in for MAIL FROM.
+    Helo(String),
+}
+
+/// The SPF outcome for one transaction, kept from MAIL until the end of the message.
+#[derive(Debug, Clone)]
+pub struct SpfCheck {
+    pub output: SpfOutput,
+    pub identity: SpfIdentity,
+    pub ip: IpAddr,
+    pub helo: String,
+}
+
+impl SpfCheck {
+    pub fn result(&self) -> SpfResult {
+        self.output.result()
+    }
+
+    /// The RFC 7208 §2.6 result name, lower case (`pass`, `softfail`, `temperror`, ...).
+    pub fn result_name(&self) -> &'static str {
+        result_name(self.output.result())
+    }
+
+    /// The domain whose policy was evaluated.
+    pub fn domain(&self) -> &str {
+        self.output.domain()
+    }
+
+    /// The MAIL FROM domain for DMARC (RFC 7489 §3.1.2: the HELO domain when null).
+    pub fn mail_from_domain(&self) -> &str {
+        match &self.identity {
+            SpfIdentity::MailFrom(a) => a.rsplit_once('@').map_or(a.as_str(), |(_, d)| d),
+            SpfIdentity::Helo(h) => h,
+        }
+    }
+
+    pub fn mail_from(&self) -> &str {
+        match &self.identity {
+            SpfIdentity::MailFrom(a) => a,
+            SpfIdentity::Helo(_) => "",
+        }
+    }
+}
+
+pub fn result_name(r: SpfResult) -> &'static str {
+    match r {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none",
+    }
+}
+
+/// Evaluates SPF for the MAIL FROM identity, or for the HELO identity when the reverse-path
+/// is null. `hostname` is ours (the `%{r}` macro, RFC 7208 §7.3).
+pub async fn check_spf(
+    dns: &Dns,
+    ip: IpAddr,
+    helo: &str,
+    mail_from: Option<&str>,
+    hostname: &str,
+) -> SpfCheck {
+    let helo_domain = helo.trim_end_matches('.');
+    let (identity, output) = match mail_from.filter(|m| !m.is_empty()) {
+        Some(sender) => {
+            let params = SpfParameters::verify_mail_from(ip, helo_domain, hostname, sender);
+            let out = dns.authenticator().check_host(dns.params(params)).await;
+            (SpfIdentity::MailFrom(sender.to_string()), out)
+        }
+        None if helo_domain.starts_with('[') || helo_domain.is_empty() => {
+            // An address literal is no domain to check (RFC 7208 §2.3, §4.3): "none".
+            (
+                SpfIdentity::Helo(helo_domain.to_string()),
+                SpfOutput::new(helo_domain.to_string()),
+            )
+        }
+        None => {
+            let params = SpfParameters::verify_ehlo(ip, helo_domain, hostname);
+            let out = dns.authenticator().check_host(dns.params(params)).await;
+            (SpfIdentity::Helo(helo_domain.to_string()), out)
+        }
+    };
+    SpfCheck {
+        output,
+        identity,
+        ip,
+        helo: helo.to_string(),
+    }
+}

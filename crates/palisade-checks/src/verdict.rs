@@ -1,0 +1,184 @@
+//! The decision over an [`AuthReport`]: one pure function, table-tested.
+
+use crate::AuthReport;
+use palisade_types::reply::{self, Reply};
+
+/// Operator policy (`[policy]` in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthPolicy {
+    /// Apply the published DMARC policy (reject, quarantine). Off: tag only.
+    pub dmarc_enforce: bool,
+    /// Reject SPF `fail` when the domain publishes no DMARC policy (default: tag).
+    pub spf_fail_reject: bool,
+    /// ARC sealers (their `d=`) whose recorded `dmarc=pass` may override a DMARC failure
+    /// (RFC 8617 §7.2: a local policy decision about trusted intermediaries).
+    pub trusted_arc_sealers: Vec<String>,
+    /// Reject unauthenticated mail whose From is one of our domains and fails alignment.
+    pub reject_spoofed_local: bool,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        AuthPolicy {
+            dmarc_enforce: true,
+            spf_fail_reject: false,
+            trusted_arc_sealers: Vec::new(),
+            reject_spoofed_local: true,
+        }
+    }
+}
+
+/// Facts about the transaction that are not in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    /// The client authenticated (submission); sender checks are not how it is trusted.
+    pub client_authenticated: bool,
+    /// The From domain is one of our local domains.
+    pub from_is_local: bool,
+    /// This message fell inside the policy's `pct` sample (RFC 7489 §6.6.4).
+    pub sampled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver. `note` explains an override or a failure that was only tagged.
+    Accept {
+        note: Option<String>,
+    },
+    Quarantine {
+        reason: String,
+    },
+    Reject {
+        reply: Reply,
+        reason: String,
+    },
+    /// Temporary: the client should try again (never a permanent answer to a DNS fault).
+    Defer {
+        reply: Reply,
+        reason: String,
+    },
+}
+
+impl Verdict {
+    fn accept() -> Verdict {
+        Verdict::Accept { note: None }
+    }
+
+    fn note(s: String) -> Verdict {
+        Verdict::Accept { note: Some(s) }
+    }
+
+    /// A short word for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Accept { .. } => "accept",
+            Verdict::Quarantine { .. } => "quarantine",
+            Verdict::Reject { .. } => "reject",
+            Verdict::Defer { .. } => "defer",
+        }
+    }
+}
+
+fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
+    let arc = &report.arc;
+    let sealer = arc.sealer.as_deref()?;
+    let trusted = policy
+        .trusted_arc_sealers
+        .iter()
+        .any(|t| t.trim_end_matches('.').eq_ignore_ascii_case(sealer));
+    (trusted && arc.result == "pass" && arc.sealer_saw_dmarc_pass).then(|| {
+        format!(
+            "DMARC failure overridden: trusted ARC sealer {sealer} saw dmarc=pass (RFC 8617 §7.2)"
+        )
+    })
+}
+
+/// The policy that applies after `pct` sampling (RFC 7489 §6.6.4: outside the sample,
+/// the next less strict policy applies).
+fn sampled_policy(policy: &str, sampled: bool) -> &str {
+    match (policy, sampled) {
+        (p, true) => p,
+        ("reject", false) => "quarantine",
+        _ => "none",
+    }
+}
+
+/// Decides what happens to a message given its authentication report.
+pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdict {
+    if ctx.client_authenticated {
+        return Verdict::accept();
+    }
+    let dmarc = &report.dmarc;
+    if dmarc.result == "pass" {
+        return Verdict::accept();
+    }
+    let domain = &dmarc.domain;
+    let why = if dmarc.reason.is_empty() {
+        "not authenticated".to_string()
+    } else {
+        dmarc.reason.clone()
+    };
+    if dmarc.result == "temperror"
+        && (ctx.from_is_local || dmarc.policy != "none" || !dmarc.record_found)
+    {
+        return Verdict::Defer {
+            reply: reply::AUTH_TEMPFAIL,
+            reason: format!("DMARC for {domain}: {why}"),
+        };
+    }
+    if ctx.from_is_local {
+        if let Some(note) = arc_vouches(report, policy) {
+            return Verdict::note(note);
+        }
+        if policy.reject_spoofed_local {
+            let reason = format!("From domain {domain} is local but fails DMARC alignment ({why})");
+            return Verdict::Reject {
+                reply: reply::SPOOFED_LOCAL_DOMAIN.with_text(format!(
+                    "From domain {domain} is ours but the message is not authenticated as ours"
+                )),
+                reason,
+            };
+        }
+    }
+    if dmarc.result == "fail" {
+        if let Some(note) = arc_vouches(report, policy) {
+            return Verdict::note(note);
+        }
+        let applied = sampled_policy(dmarc.policy, ctx.sampled);
+        let reason = format!("DMARC policy {applied} of {domain}: {why}");
+        if !policy.dmarc_enforce {
+            return Verdict::note(format!("{reason} (not enforced by local policy)"));
+        }
+        return match applied {
+            "reject" => Verdict::Reject {
+                reply: reply::DMARC_REJECT
+                    .with_text(format!("Rejected by the DMARC policy of {domain}: {why}")),
+                reason,
+            },
+            "quarantine" => Verdict::Quarantine { reason },
+            _ => Verdict::note(reason),
+        };
+    }
+    // No DMARC policy applies: SPF alone decides only when the operator asks for it.
+    match report.spf.result {
+        "fail" if policy.spf_fail_reject => Verdict::Reject {
+            reply: reply::SPF_REJECT.with_text(format!(
+                "SPF validation failed for {}: the client is not a permitted sender",
+                report.spf.domain
+            )),
+            reason: format!("SPF fail for {} and no DMARC policy", report.spf.domain),
+        },
+        "temperror" if policy.spf_fail_reject => Verdict::Defer {
+            reply: reply::SPF_TEMPFAIL,
+            reason: format!("SPF temperror for {}", report.spf.domain),
+        },
+        "fail" | "softfail" => Verdict::note(format!(
+            "SPF {} for {} (tagged only)",
+            report.spf.result, report.spf.domain
+        )),
+        _ => Verdict::accept(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, MX, PTR, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+#[derive(Default)]
+struct Zones {
+    records: HashMap<(LowerName, RecordType), Vec<RData>>,
+    /// Every name that has some record: NODATA instead of NXDOMAIN for other types.
+    names: HashSet<LowerName>,
+    /// Queries at or below these names are dropped (the client times out).
+    silent: Vec<LowerName>,
+    authentic: bool,
+    queries: u64,
+}
+
+/// A loopback DNS server for tests. Dropping it stops answering.
+pub struct DnsAuthority {
+    addr: SocketAddr,
+    zones: Arc<Mutex<Zones>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for DnsAuthority {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn name(n: &str) -> LowerName {
+    let fqdn = if n.ends_with('.') {
+        n.to_string()
+    } else {
+        format!("{n}.")
+    };
+    match Name::from_str(&fqdn) {
+        Ok(n) => LowerName::new(&n),
+        Err(e) => panic!("test zone name {n:?}: {e}"),
+    }
+}
+
+impl DnsAuthority {
+    /// Binds UDP and TCP on the same free loopback port and starts answering.
+    pub async fn start() -> DnsAuthority {
+        let zones = Arc::new(Mutex::new(Zones::default()));
+        for _ in 0..50 {
+            let Ok(udp) = UdpSocket::bind("127.0.0.1:0").await else {
+                continue;
+            };
+            let Ok(addr) = udp.local_addr() else { continue };
+            let Ok(tcp) = TcpListener::bind(addr).await else {
+                continue;
+            };
+            let tasks = vec![
+                tokio::spawn(serve_udp(udp, zones.clone())),
+                tokio::spawn(serve_tcp(tcp, zones.clone())),
+            ];
+            return DnsAuthority { addr, zones, tasks };
+        }
+        panic!("no free loopback port for the test DNS authority");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn zones(&self) -> std::sync::MutexGuard<'_, Zones> {
+        self.zones.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, n: &str, rdata: RData) -> &Self {
+        let key = name(n);
+        let mut z = self.zones();
+        z.names.insert(key.clone());
+        z.records
+            .entry((key, rdata.record_type()))
+            .or_default()
+            .push(rdata);
+        self
+    }
+
+    /// A TXT record; long text is split into 255-octet strings (RFC 7208 §3.3).
+    pub fn txt(&self, n: &str, text: &str) -> &Self {
+        let parts = text
+            .as_bytes()
+            .chunks(255)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        self.add(n, RData::TXT(TXT::new(parts)))
+    }
+
+    pub fn a(&self, n: &str, ip: Ipv4Addr) -> &Self {
+        self.add(n, RData::A(A(ip)))
+    }
+
+    pub fn aaaa(&self, n: &str, ip: Ipv6Addr) -> &Self {
+        self.add(n, RData::AAAA(AAAA(ip)))
+    }
+
+    pub fn mx(&self, n: &str, preference: u16, exchange: &str) -> &Self {
+        self.add(n, RData::MX(MX::new(preference, name(exchange).into())))
+    }
+
+    /// A PTR for `ip` (in-addr.arpa / ip6.arpa) pointing at `target`.
+    pub fn ptr(&self, ip: IpAddr, target: &str) -> &Self {
+        let n: Name = ip.into();
+        self.add(&n.to_string(), RData::PTR(PTR(name(target).into())))
+    }
+
+    /// Never answer queries for `n` or any name below it.
+    pub fn silent(&self, n: &str) -> &Self {
+        self.zones().silent.push(name(n));
+        self
+    }
+
+    /// Set the AD bit on every answer.
+    pub fn set_authentic(&self, on: bool) {
+        self.zones().authentic = on;
+    }
+
+    /// Queries answered or dropped so far.
+    pub fn queries(&self) -> u64 {
+        self.zones().queries
+    }
+}
+
+/// The answer to one wire query, or `None` to stay silent.
+fn answer(zones: &Mutex<Zones>, query: &[u8]) -> Option<Vec<u8>> {
+    let req = Message::from_vec(query).ok()?;
+    let mut z = zones.lock().unwrap_or_else(|e| e.into_inner());
+    z.queries += 1;
+    let mut resp = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
+    resp.metadata.authoritative = true;
+    resp.metadata.recursion_desired = req.metadata.recursion_desired;
+    resp.metadata.recursion_available = true;
+    resp.metadata.authentic_data = z.authentic;
+    resp.edns = req.edns.clone();
+    let Some(q) = req.queries.first() else {
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return resp.to_vec().ok();
+    };
+    resp.add_query(q.clone());
+    let qname = LowerName::new(q.name());
+    if z.silent.iter().any(|s| s.zone_of(&qname)) {
+        return None;
+    }
+    match z.records.get(&(qname.clone(), q.query_type())) {
+        Some(rdatas) => {
+            for r in rdatas {
+                resp.add_answer(Record::from_rdata(q.name().clone(), 300, r.clone()));
+            }
+        }
+        None if z.names.contains(&qname) => {}
+        None => resp.metadata.response_code = ResponseCode::NXDomain,
+    }
+    resp.to_vec().ok()
+}
+
+async fn serve_udp(sock: UdpSocket, zones: Arc<Mutex<Zones>>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Some(mut out) = answer(&zones, &buf[..n]) else {
+            continue;
+        };
+        let limit = Message::from_vec(&buf[..n])
+            .ok()
+            .and_then(|m| m.edns.map(|e| e.max_payload() as usize))
+            .unwrap_or(512)
+            .max(512);
+        if out.len() > limit {
+            // Too big for UDP: send the header with TC set; the client retries over TCP.
+            if let Ok(m) = Message::from_vec(&out)
+                && let Ok(t) = m.truncate().to_vec()
+            {
+                out = t;
+            }
+        }
+        let _ = sock.send_to(&out, peer).await;
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, zones: Arc<Mutex<Zones>>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(tcp_conn(stream, zones.clone()));
+    }
+}
+
+async fn tcp_conn(mut stream: TcpStream, zones: Arc<Mutex<Zones>>) {
+    loop {
+        let Ok(len) = stream.read_u16().await else {
+            return;
+        };
+        let mut buf = vec![0u8; len as usize];
+        if stream.read_exact(&mut buf).await.is_err() {
+            return;
+        }
+        let Some(out) = answer(&zones, &buf) else {
+            continue;
+        };
+        let Ok(len) = u16::try_from(out.len()) else {
+            return;
+        };
+        if stream.write_u16(len).await.is_err() || stream.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}

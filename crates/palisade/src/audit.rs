@@ -1,0 +1,243 @@
+//! `palisade audit spf|dkim|dmarc`: the inbound checks, on demand, for analysts and
+//! scripts. Plain output starts with the result word; `--json` prints one object.
+
+use crate::cli::AuditCommand;
+use crate::commands::Paths;
+use crate::usage;
+use palisade_checks::{AuthPolicy, Context, SpfCheck, Verdict};
+use palisade_dns::Dns;
+use serde_json::json;
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
+
+pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
+    let cfg = paths.load_config_or_default()?;
+    let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
+    let hostname = cfg.hostname.to_string();
+    match c {
+        AuditCommand::Spf {
+            ip,
+            helo,
+            mail_from,
+            json,
+        } => {
+            let spf = spf(&dns, &ip, &helo, &mail_from, &hostname).await?;
+            let explanation = explain_spf(&spf);
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "result": spf.result_name(),
+                        "explanation": explanation,
+                        "domain": spf.domain(),
+                        "identity": identity_name(&spf),
+                        "ip": spf.ip.to_string(),
+                        "helo": spf.helo,
+                        "mail_from": spf.mail_from(),
+                    })
+                );
+            } else {
+                println!("{} ({explanation})", spf.result_name());
+            }
+        }
+        AuditCommand::Dkim { file, json } => {
+            let raw = read_message(&file)?;
+            let Some(results) = palisade_checks::verify_dkim_reports(&dns, &raw).await else {
+                return Err(usage(format!("{}: not an email message", file.display())));
+            };
+            if json {
+                println!("{}", json!({ "results": results }));
+            } else if results.is_empty() {
+                println!("none (the message has no DKIM-Signature)");
+            } else {
+                for r in &results {
+                    let reason = if r.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", r.reason)
+                    };
+                    println!("{} d={} s={} a={}{reason}", r.result, r.d, r.s, r.algorithm);
+                }
+            }
+        }
+        AuditCommand::Dmarc {
+            file,
+            ip,
+            helo,
+            mail_from,
+            json,
+        } => {
+            let raw = read_message(&file)?;
+            if !palisade_checks::is_message(&raw) {
+                return Err(usage(format!("{}: not an email message", file.display())));
+            }
+            let spf = spf(&dns, &ip, &helo, &mail_from, &hostname).await?;
+            let report = palisade_checks::authenticate(&dns, &raw, &spf, &hostname).await;
+            let pct = if report.dmarc.record_found {
+                palisade_checks::dmarc_pct(&dns, &report.dmarc.domain).await
+            } else {
+                100
+            };
+            let policy = AuthPolicy {
+                dmarc_enforce: cfg.policy.dmarc_enforce,
+                spf_fail_reject: cfg.policy.spf_fail_reject,
+                trusted_arc_sealers: cfg
+                    .policy
+                    .trusted_arc_sealers
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+                reject_spoofed_local: cfg.policy.reject_spoofed_local,
+            };
+            let ctx = Context {
+                client_authenticated: false,
+                from_is_local: false,
+                sampled: true,
+            };
+            let verdict = palisade_checks::decide(&report, &ctx, &policy);
+            let disposition = disposition(&verdict);
+            if json {
+                let mut v = serde_json::to_value(&report)?;
+                v["dmarc"]["pct"] = json!(pct);
+                v["disposition"] = disposition;
+                println!("{v}");
+            } else {
+                print_dmarc(&report, pct, &verdict);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a message from a file or `-`. Files saved with bare LF line ends (as most tools
+/// write them) are converted to CRLF, the form DKIM signs (RFC 6376 §5.3).
+fn read_message(file: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut raw).map(|_| ())
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut raw).map(|_| ()))
+    };
+    read.map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    if !raw.windows(2).any(|w| w == b"\r\n") {
+        let mut crlf = Vec::with_capacity(raw.len() + raw.len() / 32);
+        for b in raw {
+            if b == b'\n' {
+                crlf.push(b'\r');
+            }
+            crlf.push(b);
+        }
+        raw = crlf;
+    }
+    Ok(raw)
+}
+
+async fn spf(
+    dns: &Dns,
+    ip: &str,
+    helo: &str,
+    mail_from: &str,
+    hostname: &str,
+) -> anyhow::Result<SpfCheck> {
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| usage(format!("--ip {ip:?} is not an IPv4 or IPv6 address")))?;
+    // RFC 7208 §4.3: a MAIL FROM without a local part means postmaster@domain.
+    let mail_from = match mail_from {
+        "" => None,
+        m if m.contains('@') => Some(m.to_string()),
+        d => Some(format!("postmaster@{d}")),
+    };
+    let helo = if helo.is_empty() {
+        mail_from
+            .as_deref()
+            .and_then(|m| m.rsplit_once('@'))
+            .map_or(String::new(), |(_, d)| d.to_string())
+    } else {
+        helo.to_string()
+    };
+    Ok(palisade_checks::check_spf(dns, ip, &helo, mail_from.as_deref(), hostname).await)
+}
+
+fn identity_name(spf: &SpfCheck) -> &'static str {
+    match spf.identity {
+        palisade_checks::spf::SpfIdentity::MailFrom(_) => "mailfrom",
+        palisade_checks::spf::SpfIdentity::Helo(_) => "helo",
+    }
+}
+
+/// One sentence for each RFC 7208 §2.6 result, plus the domain's own `exp=` text.
+fn explain_spf(spf: &SpfCheck) -> String {
+    let (ip, d) = (spf.ip, spf.domain());
+    let base = match spf.result_name() {
+        "pass" => format!("{ip} is authorised to send for {d}"),
+        "fail" => format!("{ip} is not authorised to send for {d}"),
+        "softfail" => format!("{ip} is probably not authorised to send for {d}"),
+        "neutral" => format!("{d} makes no assertion about {ip}"),
+        "none" => format!("{d} publishes no SPF record (or is not a domain)"),
+        "temperror" => format!("a temporary DNS error prevented checking {d}"),
+        _ => format!("the SPF record of {d} is invalid or exceeds the lookup limits"),
+    };
+    match spf.output.explanation() {
+        Some(exp) => format!("{base}; {d} says: {exp}"),
+        None => base,
+    }
+}
+
+fn disposition(v: &Verdict) -> serde_json::Value {
+    match v {
+        Verdict::Accept { note } => json!({"action": "accept", "note": note}),
+        Verdict::Quarantine { reason } => json!({"action": "quarantine", "reason": reason}),
+        Verdict::Reject { reply, reason } => {
+            json!({"action": "reject", "reply": reply.to_string(), "reason": reason})
+        }
+        Verdict::Defer { reply, reason } => {
+            json!({"action": "defer", "reply": reply.to_string(), "reason": reason})
+        }
+    }
+}
+
+fn print_dmarc(r: &palisade_checks::AuthReport, pct: u8, v: &Verdict) {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    println!(
+        "dmarc={} header.from={} policy={} pct={pct} record={}",
+        r.dmarc.result,
+        r.dmarc.domain,
+        r.dmarc.policy,
+        yes(r.dmarc.record_found)
+    );
+    println!(
+        "spf={} {}={} aligned={}",
+        r.spf.result,
+        r.spf.identity,
+        r.spf.domain,
+        yes(r.dmarc.spf_aligned)
+    );
+    if r.dkim.is_empty() {
+        println!("dkim=none");
+    }
+    for d in &r.dkim {
+        println!(
+            "dkim={} d={} s={} a={} {}",
+            d.result, d.d, d.s, d.algorithm, d.reason
+        );
+    }
+    println!("dkim aligned={}", yes(r.dmarc.dkim_aligned));
+    println!(
+        "arc={} instances={} sealer={}",
+        r.arc.result,
+        r.arc.instances,
+        r.arc.sealer.as_deref().unwrap_or("-")
+    );
+    if !r.dmarc.reason.is_empty() {
+        println!("reason: {}", r.dmarc.reason);
+    }
+    match v {
+        Verdict::Accept { note: None } => println!("disposition: accept"),
+        Verdict::Accept { note: Some(n) } => println!("disposition: accept ({n})"),
+        Verdict::Quarantine { reason } => println!("disposition: quarantine ({reason})"),
+        Verdict::Reject { reply, .. } => println!("disposition: reject ({reply})"),
+        Verdict::Defer { reply, .. } => println!("disposition: defer ({reply})"),
+    }
+}

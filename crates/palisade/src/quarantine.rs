@@ -1,0 +1,107 @@
+//! `palisade quarantine list|show|release|delete`: messages held by DMARC `p=quarantine`.
+//!
+//! Quarantined messages are ordinary spool files in `queue/quarantine/`, committed with
+//! the same fsync discipline as the queue. Release moves one into `queue/active/` (then
+//! fsyncs the directory) and marks it due now; a running server's scheduler picks it
+//! up within a second, a stopped one at its next start.
+
+use crate::cli::QuarantineCommand;
+use crate::commands::{Paths, parse_queue_id};
+use crate::usage;
+use palisade_queue::{Spool, SpooledMessage};
+use palisade_store::{QueueStatus, Store};
+use palisade_types::QueueId;
+use std::path::PathBuf;
+
+fn path(paths: &Paths, id: QueueId) -> PathBuf {
+    Spool::quarantine_dir(&palisade_server::queue_dir(&paths.data)).join(id.to_string())
+}
+
+fn open(paths: &Paths, id: &str) -> anyhow::Result<(QueueId, SpooledMessage)> {
+    let id = parse_queue_id(id)?;
+    let m = SpooledMessage::open(&path(paths, id), id)
+        .map_err(|_| usage(format!("no message {id} in the quarantine")))?;
+    Ok((id, m))
+}
+
+/// The quarantine reason recorded in the message's `X-Palisade-Quarantine` field.
+fn reason(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("X-Palisade-Quarantine: "))
+        .unwrap_or("-")
+        .to_string()
+}
+
+fn header_section(m: &SpooledMessage) -> anyhow::Result<String> {
+    let msg = m.read_message()?;
+    let end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(msg.len());
+    Ok(String::from_utf8_lossy(&msg[..end]).into_owned())
+}
+
+pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
+    let qdir = palisade_server::queue_dir(&paths.data);
+    match c {
+        QuarantineCommand::List => {
+            let ids = Spool::list_quarantine(&qdir)?;
+            println!("{:<16}  {:>9}  {:<30}  REASON", "ID", "SIZE", "FROM");
+            for id in &ids {
+                let Ok(m) = SpooledMessage::open(&path(paths, *id), *id) else {
+                    continue;
+                };
+                let why = header_section(&m).map(|h| reason(&h)).unwrap_or_default();
+                println!(
+                    "{:<16}  {:>9}  {:<30}  {}",
+                    id,
+                    m.size,
+                    m.envelope.return_path(),
+                    why
+                );
+            }
+            println!("{} message(s)", ids.len());
+        }
+        QuarantineCommand::Show { id } => {
+            let (id, m) = open(paths, &id)?;
+            let head = header_section(&m)?;
+            println!(
+                "id: {id}\narrived: {}\nfrom: {}\nclient: {} ({})\nreason: {}",
+                m.arrived,
+                m.envelope.return_path(),
+                m.envelope.client_ip,
+                m.envelope.helo,
+                reason(&head)
+            );
+            for r in &m.envelope.rcpt_to {
+                println!("rcpt: {r}");
+            }
+            println!("\n{head}");
+        }
+        QuarantineCommand::Release { id } => {
+            let (id, _) = open(paths, &id)?;
+            let active = Spool::active_dir(&qdir);
+            std::fs::create_dir_all(&active)?;
+            std::fs::rename(path(paths, id), active.join(id.to_string()))?;
+            std::fs::File::open(&active)?.sync_all()?;
+            let store = paths.store().await?;
+            store
+                .put_queue_status(&QueueStatus {
+                    id,
+                    attempts: 0,
+                    next_attempt: 0,
+                    last_error: None,
+                    delivered: Vec::new(),
+                    updated: 0,
+                })
+                .await?;
+            println!("{id} released for delivery");
+        }
+        QuarantineCommand::Delete { id } => {
+            let (id, _) = open(paths, &id)?;
+            std::fs::remove_file(path(paths, id))?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
