@@ -21,6 +21,7 @@ mod pct;
 mod relaxed_body;
 pub mod spf;
 pub mod verdict;
+mod void_lookups;
 
 pub use message::{
     ArcReport, AuthReport, DkimReport, DmarcReport, authenticate, is_message, verify_dkim_reports,

@@ -98,6 +98,11 @@ fn dkim_result(r: &DkimResult) -> (&'static str, String) {
         | DkimResult::Neutral(Error::Dkim(DkimError::SignatureLength)) => {
             ("policy", DkimError::SignatureLength.to_string())
         }
+        // A body hash mismatch is a failed verification (RFC 6376 §6.3), whatever word
+        // mail-auth uses for it.
+        DkimResult::Neutral(e @ Error::Dkim(DkimError::FailedBodyHashMatch)) => {
+            ("fail", e.to_string())
+        }
         DkimResult::Fail(e) => ("fail", e.to_string()),
         DkimResult::Neutral(e) => ("neutral", e.to_string()),
         DkimResult::PermError(e) => ("permerror", e.to_string()),

@@ -1,7 +1,8 @@
 //! SPF at MAIL time (RFC 7208).
 
+use crate::void_lookups::{Counter, Counting, VOID_LOOKUP_LIMIT};
 use mail_auth::spf::verify::SpfParameters;
-use mail_auth::{SpfOutput, SpfResult};
+use mail_auth::{Parameters, SpfOutput, SpfResult};
 use palisade_dns::Dns;
 use std::net::IpAddr;
 
@@ -78,7 +79,7 @@ pub async fn check_spf(
     let (identity, output) = match mail_from.filter(|m| !m.is_empty()) {
         Some(sender) => {
             let params = SpfParameters::verify_mail_from(ip, helo_domain, hostname, sender);
-            let out = dns.authenticator().check_host(dns.params(params)).await;
+            let out = check_host(dns, params).await;
             (SpfIdentity::MailFrom(sender.to_string()), out)
         }
         None if helo_domain.starts_with('[') || helo_domain.is_empty() => {
@@ -90,7 +91,7 @@ pub async fn check_spf(
         }
         None => {
             let params = SpfParameters::verify_ehlo(ip, helo_domain, hostname);
-            let out = dns.authenticator().check_host(dns.params(params)).await;
+            let out = check_host(dns, params).await;
             (SpfIdentity::Helo(helo_domain.to_string()), out)
         }
     };
@@ -99,5 +100,52 @@ pub async fn check_spf(
         identity,
         ip,
         helo: helo.to_string(),
+    }
+}
+
+/// mail-auth's check_host() with the void-lookup limit applied (see `void_lookups`).
+async fn check_host(dns: &Dns, params: SpfParameters<'_>) -> SpfOutput {
+    let counter = Counter::default();
+    let caches = dns.caches();
+    let (txt, mx, ipv4, ipv6, ptr) = (
+        Counting {
+            inner: caches.txt,
+            counter: &counter,
+        },
+        Counting {
+            inner: caches.mx,
+            counter: &counter,
+        },
+        Counting {
+            inner: caches.ipv4,
+            counter: &counter,
+        },
+        Counting {
+            inner: caches.ipv6,
+            counter: &counter,
+        },
+        Counting {
+            inner: caches.ptr,
+            counter: &counter,
+        },
+    );
+    let params = Parameters::new(params)
+        .with_txt_cache(&txt)
+        .with_mx_cache(&mx)
+        .with_ipv4_cache(&ipv4)
+        .with_ipv6_cache(&ipv6)
+        .with_ptr_cache(&ptr);
+    let out = dns.authenticator().check_host(params).await;
+    match out.result() {
+        SpfResult::TempError | SpfResult::PermError | SpfResult::None => out,
+        _ if counter.voids() > VOID_LOOKUP_LIMIT => {
+            tracing::debug!(
+                domain = out.domain(),
+                voids = counter.voids(),
+                "SPF void lookup limit"
+            );
+            out.with_result(SpfResult::PermError)
+        }
+        _ => out,
     }
 }

@@ -85,6 +85,15 @@ pub struct Dns {
     ptr: TtlCache<IpAddr, RecordSet<Box<str>>>,
 }
 
+/// Borrowed caches of a [`Dns`].
+pub struct Caches<'a> {
+    pub txt: &'a TtlCache<Box<str>, Txt>,
+    pub mx: &'a TtlCache<Box<str>, RecordSet<MX>>,
+    pub ipv4: &'a TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
+    pub ipv6: &'a TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
+    pub ptr: &'a TtlCache<IpAddr, RecordSet<Box<str>>>,
+}
+
 /// An answer and whether it counts as DNSSEC-validated under the trust policy.
 #[derive(Debug, Clone)]
 pub struct Validated<T> {
@@ -145,6 +154,17 @@ impl Dns {
             .with_ipv4_cache(&self.ipv4)
             .with_ipv6_cache(&self.ipv6)
             .with_ptr_cache(&self.ptr)
+    }
+
+    /// The parsed-record caches, for callers that wrap them (e.g. to count lookups).
+    pub fn caches(&self) -> Caches<'_> {
+        Caches {
+            txt: &self.txt,
+            mx: &self.mx,
+            ipv4: &self.ipv4,
+            ipv6: &self.ipv6,
+            ptr: &self.ptr,
+        }
     }
 
     /// The TXT strings of `name`, each record's strings joined (RFC 7208 §3.3).

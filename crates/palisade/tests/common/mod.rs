@@ -1,6 +1,8 @@
 //! Test harness: a real server on loopback ports, a raw SMTP client, TLS helpers.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod dkim;
+
 use palisade_server::Server;
 use palisade_store::{SqliteStore, Store};
 use palisade_testkit::DnsAuthority;

@@ -1,0 +1,485 @@
+//! `palisade audit spf|dkim|dmarc`: the real binary against a real DNS server on
+//! loopback, with messages signed by an independent implementation (dkimpy).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::dkim::{Keys, arc_seal, dkimpy_verifies, sign};
+use palisade_testkit::DnsAuthority;
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+struct Audit {
+    dns: DnsAuthority,
+    dir: tempfile::TempDir,
+}
+
+impl Audit {
+    async fn new() -> Audit {
+        Audit {
+            dns: DnsAuthority::start().await,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs `palisade --dns ADDR --dns-timeout 1 audit ARGS` with `stdin`.
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(BIN)
+            .arg("--data")
+            .arg(self.dir.path().join("data"))
+            .args([
+                "--dns",
+                &self.dns.addr().to_string(),
+                "--dns-timeout",
+                "1",
+                "audit",
+            ])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &[u8]) -> String {
+        let o = self.run(args, stdin);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// The first word of `audit spf` (the RFC 7208 result).
+    fn spf(&self, ip: &str, helo: &str, mail_from: &str) -> String {
+        let out = self.ok(
+            &["spf", "--ip", ip, "--helo", helo, "--mail-from", mail_from],
+            b"",
+        );
+        out.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn json(&self, args: &[&str], stdin: &[u8]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a, stdin)).unwrap()
+    }
+}
+
+fn spf_zones(dns: &DnsAuthority) {
+    dns.txt("spf.test", "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 -all")
+        .txt("soft.test", "v=spf1 ~all")
+        .txt("neutral.test", "v=spf1 ?all")
+        .a("nospf.test", Ipv4Addr::new(192, 0, 2, 1))
+        .silent("temp.test")
+        .txt("syntax2.test", "v=spf1 ip4 -all")
+        .txt("syntax3.test", "v=spf1 include -all")
+        .txt("void.test", "v=spf1 a:v1.test a:v2.test a:v3.test -all")
+        .txt(
+            "twovoid.test",
+            "v=spf1 a:v1.test a:v2.test ip4:192.0.2.0/24 -all",
+        )
+        .txt("macro.test", "v=spf1 exists:%{i}.ip.macro.test -all")
+        .a("192.0.2.77.ip.macro.test", Ipv4Addr::new(127, 0, 0, 2))
+        .txt("inc.test", "v=spf1 include:spf.test -all")
+        .txt("red.test", "v=spf1 redirect=spf.test")
+        .txt("helo.test", "v=spf1 ip4:192.0.2.9 -all")
+        .aaaa(
+            "v6host.test",
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x25),
+        )
+        .txt("a6.test", "v=spf1 a:v6host.test -all");
+    // Eleven DNS-querying mechanisms: one more than RFC 7208 §4.6.4 allows.
+    let includes: Vec<String> = (1..=11).map(|i| format!("include:l{i}.test")).collect();
+    dns.txt(
+        "lookups.test",
+        &format!("v=spf1 {} -all", includes.join(" ")),
+    );
+    for i in 1..=11 {
+        dns.txt(&format!("l{i}.test"), "v=spf1 ip4:203.0.113.1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7208_every_result() {
+    let a = Audit::new().await;
+    spf_zones(&a.dns);
+    let cases = [
+        ("192.0.2.5", "a@spf.test", "pass"),
+        ("198.51.100.1", "a@spf.test", "fail"),
+        ("198.51.100.1", "a@soft.test", "softfail"),
+        ("198.51.100.1", "a@neutral.test", "neutral"),
+        ("198.51.100.1", "a@nospf.test", "none"),
+        ("198.51.100.1", "a@nxdomain.test", "none"),
+        ("198.51.100.1", "a@temp.test", "temperror"),
+        ("198.51.100.1", "a@syntax2.test", "permerror"),
+        ("198.51.100.1", "a@syntax3.test", "permerror"),
+        ("198.51.100.1", "a@lookups.test", "permerror"),
+        // RFC 7208 §4.6.4: a third void lookup is a permerror; two are fine.
+        ("198.51.100.1", "a@void.test", "permerror"),
+        ("192.0.2.5", "a@twovoid.test", "pass"),
+        ("198.51.100.1", "a@twovoid.test", "fail"),
+        // Macros (RFC 7208 §7): %{i} expands to the client IP.
+        ("192.0.2.77", "a@macro.test", "pass"),
+        ("192.0.2.78", "a@macro.test", "fail"),
+        ("192.0.2.5", "a@inc.test", "pass"),
+        ("198.51.100.1", "a@inc.test", "fail"),
+        ("192.0.2.5", "a@red.test", "pass"),
+        ("198.51.100.1", "a@red.test", "fail"),
+        ("2001:db8::1", "a@spf.test", "pass"),
+        ("2001:db9::1", "a@spf.test", "fail"),
+        ("2001:db8::25", "a@a6.test", "pass"),
+        // No local part: postmaster@domain (RFC 7208 §4.3).
+        ("192.0.2.5", "spf.test", "pass"),
+    ];
+    for (ip, from, want) in cases {
+        assert_eq!(a.spf(ip, "client.test", from), want, "{ip} {from}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7208_2_4_null_reverse_path_checks_helo() {
+    let a = Audit::new().await;
+    spf_zones(&a.dns);
+    assert_eq!(a.spf("192.0.2.9", "helo.test", ""), "pass");
+    assert_eq!(a.spf("192.0.2.10", "helo.test", ""), "fail");
+    let v = a.json(
+        &[
+            "spf",
+            "--ip",
+            "192.0.2.10",
+            "--helo",
+            "helo.test",
+            "--mail-from",
+            "",
+        ],
+        b"",
+    );
+    assert_eq!(v["result"], "fail");
+    assert_eq!(v["identity"], "helo");
+    assert_eq!(v["domain"], "helo.test");
+    assert!(
+        v["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("not authorised"),
+        "{v}"
+    );
+    // An address literal HELO has no policy to check.
+    assert_eq!(a.spf("192.0.2.10", "[192.0.2.10]", ""), "none");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spf_odd_but_legal_names_are_evaluated_and_bad_ips_refused() {
+    let a = Audit::new().await;
+    spf_zones(&a.dns);
+    // An underscore label is legal in DNS: evaluated (no record there), not refused.
+    assert_eq!(a.spf("192.0.2.5", "client.test", "a@_odd.spf.test"), "none");
+    for bad in ["300.1.1.1", "example.com", ""] {
+        let o = a.run(&["spf", "--ip", bad, "--mail-from", "a@spf.test"], b"");
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+const MSG: &[u8] = b"From: Alice <alice@sender.test>\r\nTo: bob@local.test\r\nSubject: quarterly figures\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@sender.test>\r\n\r\nHello Bob,\r\nthe figures are attached.\r\n";
+
+fn dkim_zones(dns: &DnsAuthority, keys: &Keys) {
+    dns.txt("rsa._domainkey.sender.test", &keys.rsa_record())
+        .txt("ed._domainkey.sender.test", &keys.ed_record())
+        .txt("rsa._domainkey.mail.sender.test", &keys.rsa_record());
+}
+
+fn results(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["s"].as_str().unwrap().to_string(),
+                r["algorithm"].as_str().unwrap().to_string(),
+                r["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6376_rfc8463_dkimpy_signatures_verify() {
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    dkim_zones(&a.dns, &keys);
+    // Dual-signed (RFC 8463 §3): Ed25519 and RSA, different canonicalisations.
+    let once = sign(
+        MSG,
+        "sender.test",
+        "rsa",
+        &keys.rsa,
+        "rsa",
+        "simple/simple",
+        false,
+    );
+    let twice = sign(
+        &once,
+        "sender.test",
+        "ed",
+        &keys.ed_seed,
+        "ed25519",
+        "relaxed/relaxed",
+        false,
+    );
+    let v = a.json(&["dkim", "-"], &twice);
+    let mut got = results(&v);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("ed".into(), "ed25519-sha256".into(), "pass".into()),
+            ("rsa".into(), "rsa-sha256".into(), "pass".into())
+        ],
+        "{v}"
+    );
+    assert_eq!(v["results"][0]["d"], "sender.test");
+    // The same message from a file, plain output: first word is the result.
+    let f = a.dir.path().join("signed.eml");
+    std::fs::write(&f, &twice).unwrap();
+    let out = a.ok(&["dkim", f.to_str().unwrap()], b"");
+    assert!(out.lines().all(|l| l.starts_with("pass ")), "{out}");
+    // And dkimpy agrees with itself over our DNS server (the zone is right).
+    assert!(dkimpy_verifies(&twice, a.dns.addr()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkim_tampering_is_detected() {
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    dkim_zones(&a.dns, &keys);
+    for canon in ["relaxed/relaxed", "simple/simple"] {
+        let signed = sign(MSG, "sender.test", "rsa", &keys.rsa, "rsa", canon, false);
+        let body = String::from_utf8(signed.clone())
+            .unwrap()
+            .replace("figures are attached", "figures are at evil.test");
+        let header = String::from_utf8(signed)
+            .unwrap()
+            .replace("Subject: quarterly figures", "Subject: urgent payment");
+        for (what, m) in [("body", body), ("header", header)] {
+            let v = a.json(&["dkim", "-"], m.as_bytes());
+            assert_eq!(results(&v)[0].2, "fail", "{canon} {what}: {v}");
+            assert!(!v["results"][0]["reason"].as_str().unwrap().is_empty());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkim_l_tag_and_unknown_key() {
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    dkim_zones(&a.dns, &keys);
+    // Content can be appended after an l= signature unsigned (RFC 6376 §8.2), so such
+    // signatures are refused by policy: dkim=policy (RFC 8601 §2.7.1), appended or not.
+    let signed = sign(
+        MSG,
+        "sender.test",
+        "rsa",
+        &keys.rsa,
+        "rsa",
+        "relaxed/relaxed",
+        true,
+    );
+    assert_eq!(results(&a.json(&["dkim", "-"], &signed))[0].2, "policy");
+    let mut appended = signed.clone();
+    appended.extend_from_slice(b"P.S. wire the money to evil.test\r\n");
+    let r = results(&a.json(&["dkim", "-"], &appended));
+    assert_eq!(r[0].2, "policy", "{r:?}");
+    // A selector with no key published: permerror (RFC 6376 §6.1.2).
+    let unknown = sign(
+        MSG,
+        "sender.test",
+        "gone",
+        &keys.rsa,
+        "rsa",
+        "relaxed/relaxed",
+        false,
+    );
+    assert_eq!(results(&a.json(&["dkim", "-"], &unknown))[0].2, "permerror");
+    // No signature at all.
+    let v = a.json(&["dkim", "-"], MSG);
+    assert!(v["results"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_body_trailing_whitespace_lines_regression() {
+    // mail-auth 0.13.3 hashes "x\r\n  \r\n" differently from "x\r\n" under relaxed body
+    // canonicalisation (RFC 6376 §3.4.4 says they are equal); dkimpy gets it right.
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    dkim_zones(&a.dns, &keys);
+    let mut msg = MSG.to_vec();
+    msg.extend_from_slice(b"  \r\n\t\r\n");
+    let signed = sign(
+        &msg,
+        "sender.test",
+        "ed",
+        &keys.ed_seed,
+        "ed25519",
+        "relaxed/relaxed",
+        false,
+    );
+    assert_eq!(results(&a.json(&["dkim", "-"], &signed))[0].2, "pass");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkim_bad_input_is_a_usage_error() {
+    let a = Audit::new().await;
+    for (args, stdin) in [
+        (vec!["dkim", "/nonexistent/x.eml"], &b""[..]),
+        (vec!["dkim", "-"], b"this is not a message"),
+        (vec!["dmarc", "-", "--ip", "192.0.2.1"], b""),
+        (vec!["dmarc", "-", "--ip", "not-an-ip"], MSG),
+    ] {
+        let o = a.run(&args, stdin);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7489_alignment_policies_and_disposition() {
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    dkim_zones(&a.dns, &keys);
+    a.dns
+        .txt("sender.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt(
+            "_dmarc.sender.test",
+            "v=DMARC1; p=reject; sp=quarantine; pct=30; rua=mailto:d@sender.test",
+        )
+        .txt("strict.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("_dmarc.strict.test", "v=DMARC1; p=reject; adkim=s; aspf=s")
+        .a("sub.sender.test", Ipv4Addr::new(192, 0, 2, 1));
+    let dmarc = |msg: &[u8], ip: &str, from: &str| {
+        a.json(
+            &[
+                "dmarc",
+                "-",
+                "--ip",
+                ip,
+                "--helo",
+                "client.test",
+                "--mail-from",
+                from,
+            ],
+            msg,
+        )
+    };
+    // DKIM by a subdomain (mail.sender.test) aligns in relaxed mode.
+    let signed = sign(
+        MSG,
+        "mail.sender.test",
+        "rsa",
+        &keys.rsa,
+        "rsa",
+        "relaxed/relaxed",
+        false,
+    );
+    let v = dmarc(&signed, "198.51.100.1", "bounce@other.test");
+    assert_eq!(v["dmarc"]["result"], "pass", "{v}");
+    assert_eq!(v["dmarc"]["dkim_aligned"], true);
+    assert_eq!(v["dmarc"]["spf_aligned"], false);
+    assert_eq!(v["disposition"]["action"], "accept");
+    // SPF alone, aligned: pass.
+    let v = dmarc(MSG, "192.0.2.5", "bounce@sender.test");
+    assert_eq!(v["spf"]["result"], "pass");
+    assert_eq!(v["dmarc"]["spf_aligned"], true);
+    // Nothing aligned: fail, p=reject, pct reported, disposition reject with reason.
+    let v = dmarc(MSG, "198.51.100.1", "bounce@sender.test");
+    assert_eq!(v["dmarc"]["result"], "fail", "{v}");
+    assert_eq!(v["dmarc"]["policy"], "reject");
+    assert_eq!(v["dmarc"]["pct"], 30);
+    assert_eq!(v["disposition"]["action"], "reject");
+    assert!(
+        v["disposition"]["reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("550 5.7.1"),
+        "{v}"
+    );
+    // Subdomain policy (sp=quarantine) for an existing subdomain.
+    let sub = String::from_utf8(MSG.to_vec())
+        .unwrap()
+        .replace("alice@sender.test", "alice@sub.sender.test");
+    let v = dmarc(sub.as_bytes(), "198.51.100.1", "bounce@other.test");
+    assert_eq!(v["dmarc"]["policy"], "quarantine", "{v}");
+    assert_eq!(v["disposition"]["action"], "quarantine");
+    // Strict alignment: a subdomain signature does not align.
+    let strict = String::from_utf8(MSG.to_vec())
+        .unwrap()
+        .replace("alice@sender.test", "alice@strict.test");
+    let signed = sign(
+        strict.as_bytes(),
+        "mail.sender.test",
+        "rsa",
+        &keys.rsa,
+        "rsa",
+        "relaxed/relaxed",
+        false,
+    );
+    let v = dmarc(&signed, "192.0.2.5", "bounce@mail.strict.test");
+    assert_eq!(v["dmarc"]["result"], "fail", "{v}");
+    // Plain output starts with the DMARC result and ends with the disposition.
+    let out = a.ok(
+        &[
+            "dmarc",
+            "-",
+            "--ip",
+            "198.51.100.1",
+            "--mail-from",
+            "b@sender.test",
+        ],
+        MSG,
+    );
+    assert!(out.starts_with("dmarc=fail"), "{out}");
+    assert!(out.contains("disposition: reject"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8617_arc_chain_valid_and_broken() {
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    a.dns
+        .txt("arc._domainkey.lists.example", &keys.rsa_record());
+    let mut msg =
+        b"Authentication-Results: lists.example; dmarc=pass header.from=sender.test\r\n".to_vec();
+    msg.extend_from_slice(MSG);
+    let sealed = arc_seal(&msg, "lists.example", "arc", &keys.rsa, "lists.example");
+    let args = [
+        "dmarc",
+        "-",
+        "--ip",
+        "198.51.100.1",
+        "--mail-from",
+        "x@lists.example",
+    ];
+    let v = a.json(&args, &sealed);
+    assert_eq!(v["arc"]["result"], "pass", "{v}");
+    assert_eq!(v["arc"]["sealer"], "lists.example");
+    assert_eq!(v["arc"]["sealer_saw_dmarc_pass"], true);
+    let broken = String::from_utf8(sealed)
+        .unwrap()
+        .replace("figures are attached", "figures are elsewhere");
+    let v = a.json(&args, broken.as_bytes());
+    assert_eq!(v["arc"]["result"], "fail", "{v}");
+}
