@@ -79,7 +79,8 @@ pub async fn check_spf(
     let (identity, output) = match mail_from.filter(|m| !m.is_empty()) {
         Some(sender) => {
             let params = SpfParameters::verify_mail_from(ip, helo_domain, hostname, sender);
-            let out = check_host(dns, params).await;
+            let domain = sender.rsplit_once('@').map_or(sender, |(_, d)| d);
+            let out = check_host(dns, params, domain).await;
             (SpfIdentity::MailFrom(sender.to_string()), out)
         }
         None if helo_domain.starts_with('[') || helo_domain.is_empty() => {
@@ -91,7 +92,7 @@ pub async fn check_spf(
         }
         None => {
             let params = SpfParameters::verify_ehlo(ip, helo_domain, hostname);
-            let out = check_host(dns, params).await;
+            let out = check_host(dns, params, helo_domain).await;
             (SpfIdentity::Helo(helo_domain.to_string()), out)
         }
     };
@@ -103,8 +104,24 @@ pub async fn check_spf(
     }
 }
 
+/// RFC 7208 §4.5: more than one SPF record at the domain is a permerror. mail-auth
+/// 0.13.3 takes the first; we check the domain being evaluated (include and redirect
+/// targets are still mail-auth's reading).
+async fn has_duplicate_records(dns: &Dns, domain: &str) -> bool {
+    dns.txt(domain).await.is_ok_and(|records| {
+        records
+            .iter()
+            .filter(|r| {
+                let r = r.trim_start().to_ascii_lowercase();
+                r == "v=spf1" || r.starts_with("v=spf1 ")
+            })
+            .count()
+            > 1
+    })
+}
+
 /// mail-auth's check_host() with the void-lookup limit applied (see `void_lookups`).
-async fn check_host(dns: &Dns, params: SpfParameters<'_>) -> SpfOutput {
+async fn check_host(dns: &Dns, params: SpfParameters<'_>, domain: &str) -> SpfOutput {
     let counter = Counter::default();
     let caches = dns.caches();
     let (txt, mx, ipv4, ipv6, ptr) = (
@@ -136,6 +153,12 @@ async fn check_host(dns: &Dns, params: SpfParameters<'_>) -> SpfOutput {
         .with_ipv6_cache(&ipv6)
         .with_ptr_cache(&ptr);
     let out = dns.authenticator().check_host(params).await;
+    if matches!(out.result(), SpfResult::TempError) {
+        return out;
+    }
+    if has_duplicate_records(dns, domain).await {
+        return out.with_result(SpfResult::PermError);
+    }
     match out.result() {
         SpfResult::TempError | SpfResult::PermError | SpfResult::None => out,
         _ if counter.voids() > VOID_LOOKUP_LIMIT => {

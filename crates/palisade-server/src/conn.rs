@@ -252,6 +252,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     cfg: &Config,
 ) -> Exit<S> {
     let checks_on = sender_auth::applies(cfg, session.client_ip());
+    // Forged Authentication-Results go even with the checks off (RFC 8601 §5), except
+    // from trusted networks, which are inside our trust boundary.
+    let strip_forged = !checks_on && !cfg.policy.is_trusted(session.client_ip());
     let mut spf: Option<JoinHandle<SpfCheck>> = None;
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
@@ -339,6 +342,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Step::EndMessage => {
                 let checked = match (spf.take(), writer.as_mut()) {
                     (Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
+                    (None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
                     _ => None,
                 };
                 let reply = match checked {

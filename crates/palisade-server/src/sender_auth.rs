@@ -125,6 +125,30 @@ pub async fn check_message(
     }
 }
 
+/// With sender checks off: no verdict, but forged `Authentication-Results` still go.
+pub fn strip_only(cfg: &Config, writer: &mut palisade_queue::SpoolWriter) -> Checked {
+    let remove = match writer.read_message() {
+        Ok(m) => palisade_checks::forged::forged_auth_results(&m, cfg.hostname.as_str()),
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+            return Checked {
+                verdict: Verdict::Defer {
+                    reply: reply::LOCAL_ERROR,
+                    reason: "cannot read the spooled message".into(),
+                },
+                edit: Edit::default(),
+            };
+        }
+    };
+    Checked {
+        verdict: Verdict::Accept { note: None },
+        edit: Edit {
+            prepend: Vec::new(),
+            remove,
+        },
+    }
+}
+
 async fn author_is_local(shared: &Shared, report: &AuthReport) -> bool {
     let mut domains: Vec<&str> = report
         .header_from

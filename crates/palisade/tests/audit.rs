@@ -83,6 +83,8 @@ fn spf_zones(dns: &DnsAuthority) {
         .a("nospf.test", Ipv4Addr::new(192, 0, 2, 1))
         .silent("temp.test")
         .txt("syntax2.test", "v=spf1 ip4 -all")
+        .txt("dup.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("dup.test", "v=spf1 -all")
         .txt("syntax3.test", "v=spf1 include -all")
         .txt("void.test", "v=spf1 a:v1.test a:v2.test a:v3.test -all")
         .txt(
@@ -128,6 +130,8 @@ async fn rfc7208_every_result() {
         // RFC 7208 §4.6.4: a third void lookup is a permerror; two are fine.
         ("198.51.100.1", "a@void.test", "permerror"),
         ("192.0.2.5", "a@twovoid.test", "pass"),
+        // Two SPF records at one name (RFC 7208 §4.5).
+        ("192.0.2.5", "a@dup.test", "permerror"),
         ("198.51.100.1", "a@twovoid.test", "fail"),
         // Macros (RFC 7208 §7): %{i} expands to the client IP.
         ("192.0.2.77", "a@macro.test", "pass"),

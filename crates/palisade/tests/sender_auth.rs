@@ -1,0 +1,317 @@
+//! Sender authentication on the real server: SPF, DKIM, ARC and DMARC against a DNS
+//! authority on loopback, messages signed by dkimpy, over real SMTP sockets.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::dkim::{Keys, arc_seal, sign};
+use common::*;
+use palisade_testkit::DnsAuthority;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+/// Sends one message from `mail_from` to alice; returns the reply to the end of data.
+async fn send(ts: &TestServer, mail_from: &str, message: &[u8]) -> String {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.sender.test", "250").await;
+    c.expect(&format!("MAIL FROM:<{mail_from}>"), "250").await;
+    c.expect("RCPT TO:<alice@local.test>", "250").await;
+    c.expect("DATA", "354").await;
+    let mut data = message.to_vec();
+    data.extend_from_slice(b".\r\n");
+    c.send(&data).await;
+    let r = c.reply().await;
+    c.cmd("QUIT").await;
+    r
+}
+
+fn message(from: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: alice@local.test\r\nSubject: {subject}\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@x>\r\n\r\nHello.\r\n"
+    )
+    .into_bytes()
+}
+
+/// sender.test: SPF allows only 192.0.2.0/24 (not us, 127.0.0.1), DKIM keys, DMARC as given.
+fn sender_zone(dns: &DnsAuthority, keys: &Keys, dmarc: &str) {
+    dns.txt("sender.test", "v=spf1 ip4:192.0.2.0/24 -all");
+    keys_and_dmarc(dns, keys, dmarc);
+}
+
+fn keys_and_dmarc(dns: &DnsAuthority, keys: &Keys, dmarc: &str) {
+    dns.txt("ed._domainkey.sender.test", &keys.ed_record())
+        .txt("_dmarc.sender.test", dmarc);
+}
+
+fn quarantine_ids(ts: &TestServer) -> Vec<String> {
+    let o = Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["quarantine", "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.ends_with("message(s)"))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8601_results_added_and_forged_ones_removed() {
+    let dns = DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    keys_and_dmarc(&dns, &keys, "v=DMARC1; p=reject");
+    dns.txt("sender.test", "v=spf1 ip4:127.0.0.1 -all");
+    let ts = start_with_dns("", dns).await;
+    let mut msg = format!(
+        "Authentication-Results: {HOST}; dmarc=pass header.from=paypal.test\r\n\
+         Authentication-Results: other.example; spf=pass\r\n"
+    )
+    .into_bytes();
+    msg.extend(message("Alice <alice@sender.test>", "signed"));
+    let signed = sign(
+        &msg,
+        "sender.test",
+        "ed",
+        &keys.ed_seed,
+        "ed25519",
+        "relaxed/relaxed",
+        false,
+    );
+    assert!(
+        send(&ts, "bounce@sender.test", &signed)
+            .await
+            .starts_with("250 ")
+    );
+    let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    let ours: Vec<&str> = got
+        .split("\r\n")
+        .filter(|l| l.starts_with(&format!("Authentication-Results: {HOST}")))
+        .collect();
+    assert_eq!(ours.len(), 1, "exactly our own header: {got}");
+    let ar = got
+        .split(ours[0])
+        .nth(1)
+        .unwrap()
+        .split("\r\nAuthentication-Results: other")
+        .next()
+        .unwrap();
+    for want in [
+        "spf=pass",
+        "dkim=pass",
+        "header.i=@sender.test",
+        "dmarc=pass",
+    ] {
+        assert!(ar.contains(want), "{want} missing: {ours:?}{ar}");
+    }
+    assert!(
+        !got.contains("paypal.test"),
+        "the forged field is gone: {got}"
+    );
+    assert!(got.contains("Authentication-Results: other.example; spf=pass"));
+    // Order: Return-Path, our Received, our Authentication-Results, then the message.
+    let pos = |s: &str| got.find(s).unwrap();
+    assert!(pos("Return-Path:") < pos("Received:"));
+    assert!(pos("Received:") < pos(&format!("Authentication-Results: {HOST}")));
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7489_p_reject_is_refused_with_the_reason() {
+    let dns = DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    sender_zone(&dns, &keys, "v=DMARC1; p=reject");
+    let ts = start_with_dns("", dns).await;
+    let r = send(
+        &ts,
+        "ceo@sender.test",
+        &message("CEO <ceo@sender.test>", "wire"),
+    )
+    .await;
+    assert!(r.starts_with("550 5.7.1 "), "{r}");
+    assert!(r.contains("DMARC") && r.contains("sender.test"), "{r}");
+    // A tampered signature does not help either.
+    let signed = sign(
+        &message("CEO <ceo@sender.test>", "wire2"),
+        "sender.test",
+        "ed",
+        &keys.ed_seed,
+        "ed25519",
+        "relaxed/relaxed",
+        false,
+    );
+    let tampered = String::from_utf8(signed)
+        .unwrap()
+        .replace("Hello.", "Pay now.");
+    let r = send(&ts, "ceo@sender.test", tampered.as_bytes()).await;
+    assert!(r.starts_with("550 5.7.1 "), "{r}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(ts.mail("alice").is_empty());
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7489_p_quarantine_holds_until_released() {
+    let dns = DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    sender_zone(&dns, &keys, "v=DMARC1; p=quarantine");
+    let ts = start_with_dns("", dns).await;
+    let r = send(&ts, "a@sender.test", &message("a@sender.test", "held")).await;
+    assert!(r.starts_with("250 "), "quarantined mail is accepted: {r}");
+    let ids = quarantine_ids(&ts);
+    assert_eq!(ids.len(), 1);
+    let show = Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["quarantine", "show", &ids[0]])
+        .output()
+        .unwrap();
+    let show = String::from_utf8(show.stdout).unwrap();
+    assert!(
+        show.contains("reason: DMARC policy quarantine of sender.test"),
+        "{show}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(ts.mail("alice").is_empty(), "not delivered while held");
+    let o = Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["quarantine", "release", &ids[0]])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(got.contains("X-Palisade-Quarantine: DMARC policy quarantine of sender.test"));
+    assert!(quarantine_ids(&ts).is_empty());
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7489_6_6_4_pct_zero_applies_the_next_weaker_policy() {
+    let dns = DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    sender_zone(&dns, &keys, "v=DMARC1; p=reject; pct=0");
+    let ts = start_with_dns("", dns).await;
+    let r = send(&ts, "a@sender.test", &message("a@sender.test", "sampled")).await;
+    assert!(r.starts_with("250 "), "{r}");
+    assert_eq!(quarantine_ids(&ts).len(), 1);
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_domain_from_outside_is_rejected_whatever_is_published() {
+    let ts = start("").await;
+    let r = send(
+        &ts,
+        "someone@remote.test",
+        &message("CEO <ceo@local.test>", "spoof"),
+    )
+    .await;
+    assert!(r.starts_with("550 5.7.1 "), "{r}");
+    assert!(r.contains("local.test"), "{r}");
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_failure_defers_never_rejects() {
+    let dns = DnsAuthority::start().await;
+    dns.silent("sender.test");
+    let ts = start_with_dns("", dns).await;
+    let r = send(&ts, "a@sender.test", &message("a@sender.test", "later")).await;
+    assert!(r.starts_with("451 4.7."), "{r}");
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spf_fail_without_dmarc_is_tagged_or_rejected_by_config() {
+    let dns = DnsAuthority::start().await;
+    dns.txt("nodmarc.test", "v=spf1 ip4:192.0.2.1 -all");
+    let ts = start_with_dns("", dns).await;
+    let r = send(&ts, "a@nodmarc.test", &message("a@nodmarc.test", "tag")).await;
+    assert!(r.starts_with("250 "), "{r}");
+    let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(got.contains("spf=fail"), "{got}");
+    ts.shutdown().await;
+
+    let dns = DnsAuthority::start().await;
+    dns.txt("nodmarc.test", "v=spf1 ip4:192.0.2.1 -all");
+    let ts = start_with_dns("[policy]\nspf_fail = \"reject\"\n", dns).await;
+    let r = send(&ts, "a@nodmarc.test", &message("a@nodmarc.test", "rej")).await;
+    assert!(r.starts_with("550 5.7.23 "), "{r}");
+    ts.shutdown().await;
+}
+
+/// A mailing list rewrote the subject (breaking the author's DKIM) and sealed what it saw.
+fn list_message(keys: &Keys) -> Vec<u8> {
+    let original = sign(
+        &message("a@sender.test", "list"),
+        "sender.test",
+        "ed",
+        &keys.ed_seed,
+        "ed25519",
+        "relaxed/relaxed",
+        false,
+    );
+    let rewritten = String::from_utf8(original)
+        .unwrap()
+        .replace("Subject: list", "Subject: [list] list");
+    let mut seen = b"Authentication-Results: lists.example; dkim=pass header.d=sender.test; dmarc=pass header.from=sender.test\r\n".to_vec();
+    seen.extend_from_slice(rewritten.as_bytes());
+    arc_seal(&seen, "lists.example", "arc", &keys.rsa, "lists.example")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8617_7_2_trusted_arc_sealer_overrides_dmarc_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    let zone = |dns: &DnsAuthority| {
+        sender_zone(dns, &keys, "v=DMARC1; p=reject");
+        dns.txt("arc._domainkey.lists.example", &keys.rsa_record());
+    };
+    let dns = DnsAuthority::start().await;
+    zone(&dns);
+    let ts = start_with_dns("", dns).await;
+    let r = send(&ts, "list-bounces@lists.example", &list_message(&keys)).await;
+    assert!(r.starts_with("550 5.7.1 "), "untrusted sealer: {r}");
+    ts.shutdown().await;
+
+    let dns = DnsAuthority::start().await;
+    zone(&dns);
+    let ts = start_with_dns("[policy]\ntrusted_arc_sealers = [\"lists.example\"]\n", dns).await;
+    let r = send(&ts, "list-bounces@lists.example", &list_message(&keys)).await;
+    assert!(r.starts_with("250 "), "trusted sealer: {r}");
+    let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(got.contains("arc=pass"), "{got}");
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_networks_skip_checks_and_disabled_checks_still_strip_forgeries() {
+    let ts = start("[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n").await;
+    let r = send(
+        &ts,
+        "a@remote.test",
+        &message("CEO <ceo@local.test>", "internal"),
+    )
+    .await;
+    assert!(r.starts_with("250 "), "{r}");
+    ts.shutdown().await;
+
+    let ts = start("[policy]\nsender_checks = false\n").await;
+    let mut msg = format!("Authentication-Results: {HOST}; dmarc=pass\r\n").into_bytes();
+    msg.extend(message("a@remote.test", "off"));
+    assert!(send(&ts, "a@remote.test", &msg).await.starts_with("250 "));
+    let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(!got.contains("Authentication-Results"), "{got}");
+    ts.shutdown().await;
+}
