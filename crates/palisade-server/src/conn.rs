@@ -81,17 +81,61 @@ fn tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
     }
 }
 
+/// The client behind a PROXY header, or the peer itself; `None`: close now.
+async fn proxied_client(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    proxy_from: &[ipnet::IpNet],
+    cfg: &Config,
+) -> Option<SocketAddr> {
+    if proxy_from.is_empty() {
+        return Some(peer);
+    }
+    if !crate::proxy::trusted(proxy_from, peer.ip()) {
+        rejected("proxy_untrusted");
+        tracing::info!("connection refused: peer may not use this PROXY listener");
+        return None;
+    }
+    let limit = cfg.smtp.command_timeout.min(std::time::Duration::from_secs(10));
+    match crate::proxy::read_header(stream, limit)
+        .await
+        .and_then(|h| crate::proxy::parse(&h))
+    {
+        Ok(client) => Some(client.unwrap_or(peer)),
+        Err(e) => {
+            rejected("proxy_malformed");
+            tracing::info!(error = %e, "connection closed: bad PROXY header");
+            None
+        }
+    }
+}
+
 /// Entry point for an accepted connection.
 pub async fn handle(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     kind: ListenerKind,
+    proxy_from: Arc<[ipnet::IpNet]>,
     shared: Arc<Shared>,
     listener: Arc<str>,
 ) {
     let id = SessionId::generate();
-    let span = tracing::info_span!("session", id = %id, peer = %peer, listener = %listener);
+    let span = tracing::info_span!(
+        "session",
+        id = %id,
+        peer = %peer,
+        client = tracing::field::Empty,
+        listener = %listener
+    );
     async move {
+        let cfg = shared.config();
+        let Some(client) = proxied_client(&mut stream, peer, &proxy_from, &cfg).await else {
+            return;
+        };
+        if client != peer {
+            tracing::Span::current().record("client", tracing::field::display(client));
+        }
+        let peer = client;
         // Limits come before TLS or any allocation for the session.
         let Some(_slot) = shared.limits.try_acquire(peer.ip()) else {
             rejected("too_many_connections");
@@ -101,7 +145,6 @@ pub async fn handle(
         };
         let _gauge = ActiveGauge::new();
         let _ = stream.set_nodelay(true);
-        let cfg = shared.config();
         let scfg = session_config(&cfg, kind);
         tracing::debug!("connected");
         if kind.implicit_tls() {

@@ -14,6 +14,7 @@
 
 pub mod conn;
 pub mod limits;
+pub mod proxy;
 pub mod sender_auth;
 pub mod tls;
 pub mod trace;
@@ -301,6 +302,7 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let name: Arc<str> = listener.name.clone().into();
+    let proxy_from: Arc<[ipnet::IpNet]> = listener.proxy_protocol_from.clone().into();
     loop {
         let accepted = tokio::select! {
             a = socket.accept() => a,
@@ -321,6 +323,7 @@ async fn accept_loop(
             stream,
             peer,
             listener.kind,
+            proxy_from.clone(),
             shared.clone(),
             name.clone(),
         ));
