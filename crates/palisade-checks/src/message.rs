@@ -73,6 +73,9 @@ pub struct AuthReport {
     pub header_from: Vec<String>,
     /// The value of the `Authentication-Results` field to add (after the field name).
     pub authentication_results: String,
+    /// What an aggregate report needs, when the author domain asks for reports (`rua`).
+    #[serde(skip)]
+    pub dmarc_row: Option<crate::dmarc_report::DmarcRow>,
 }
 
 impl AuthReport {
@@ -252,6 +255,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
             },
             header_from: Vec::new(),
             authentication_results: header_value(&results),
+            dmarc_row: None,
         };
     };
     let normalised_raw = without_trailing_blank_lines(raw);
@@ -294,6 +298,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
         },
         header_from: msg.from.clone(),
         authentication_results: header_value(&results),
+        dmarc_row: crate::dmarc_report::row(&dkim, spf, &dmarc),
     }
 }
 

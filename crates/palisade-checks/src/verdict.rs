@@ -79,7 +79,8 @@ impl Verdict {
     }
 }
 
-fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
+/// The override note when a trusted ARC sealer vouches for a DMARC pass (RFC 8617 §7.2).
+pub fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
     let arc = &report.arc;
     let sealer = arc.sealer.as_deref()?;
     let trusted = policy

@@ -14,7 +14,7 @@ mod validate;
 pub use raw::{RawConfig, RawListener};
 pub use validate::{
     BareLines, Config, ConfigError, DnsConfig, Listener, ListenerKind, PolicyConfig, QueueConfig,
-    SmtpLimits, TlsFiles, nameserver,
+    ReportsConfig, SmtpLimits, TlsFiles, nameserver,
 };
 
 /// Parses and validates a TOML document.

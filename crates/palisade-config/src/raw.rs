@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub metrics: Option<RawMetrics>,
     pub dns: Option<RawDns>,
     pub policy: Option<RawPolicy>,
+    pub reports: Option<RawReports>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,4 +81,13 @@ pub struct RawPolicy {
     pub spf_fail: Option<String>,
     pub reject_spoofed_local: Option<bool>,
     pub trusted_arc_sealers: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    pub dmarc_address: Option<String>,
+    pub dmarc_from: Option<String>,
+    pub org_name: Option<String>,
+    pub dmarc_interval_secs: Option<u64>,
 }

@@ -96,6 +96,10 @@ fn every_key_is_documented() {
         "policy.spf_fail",
         "policy.reject_spoofed_local",
         "policy.trusted_arc_sealers",
+        "reports.dmarc_address",
+        "reports.dmarc_from",
+        "reports.org_name",
+        "reports.dmarc_interval_secs",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),
@@ -143,4 +147,22 @@ proxy_protocol_from = ["127.0.0.1/32"]
         let e = parse(bad).expect_err(bad).to_string();
         assert!(e.starts_with(key), "{bad}: {e}");
     }
+}
+
+#[test]
+fn reports_section() {
+    let c = parse("hostname = \"mx.example.com\"\n").unwrap();
+    assert_eq!(
+        c.reports.dmarc_from.to_string(),
+        "noreply-dmarc@mx.example.com"
+    );
+    assert_eq!(c.reports.dmarc_interval.as_secs(), 86_400);
+    assert!(c.reports.dmarc_address.is_none());
+    let c = parse("[reports]\ndmarc_address = \"dmarc@example.com\"\ndmarc_interval_secs = 0\n")
+        .unwrap();
+    assert_eq!(
+        c.reports.dmarc_address.unwrap().to_string(),
+        "dmarc@example.com"
+    );
+    assert!(err("[reports]\ndmarc_address = \"nope\"\n").starts_with("reports.dmarc_address"));
 }

@@ -114,6 +114,19 @@ impl PolicyConfig {
     }
 }
 
+/// `[reports]`: DMARC aggregate reports, sent and received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportsConfig {
+    /// Where other domains send us aggregate reports (our `rua`); parsed and stored.
+    pub dmarc_address: Option<palisade_types::Address>,
+    /// The From of the reports we send.
+    pub dmarc_from: palisade_types::Address,
+    /// `org_name` in the reports we send.
+    pub org_name: String,
+    /// How often `serve` sends reports; zero: only `palisade reports dmarc send`.
+    pub dmarc_interval: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -127,6 +140,7 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     pub dns: DnsConfig,
     pub policy: PolicyConfig,
+    pub reports: ReportsConfig,
 }
 
 pub const DEFAULT_HOSTNAME: &str = "localhost";
@@ -307,6 +321,7 @@ impl Config {
             Some(a) => Some(socket_addr("metrics.address", &a)?),
             None => None,
         };
+        let reports = reports_config(raw.reports.unwrap_or_default(), &hostname)?;
         Ok(Config {
             hostname,
             listeners,
@@ -316,6 +331,7 @@ impl Config {
             metrics,
             dns: dns_config(raw.dns.unwrap_or_default())?,
             policy: policy_config(raw.policy.unwrap_or_default())?,
+            reports,
         })
     }
 }
@@ -386,5 +402,34 @@ fn policy_config(p: crate::raw::RawPolicy) -> Result<PolicyConfig, ConfigError> 
         spf_fail_reject,
         reject_spoofed_local: p.reject_spoofed_local.unwrap_or(true),
         trusted_arc_sealers,
+    })
+}
+
+fn address(key: &str, v: &str) -> Result<palisade_types::Address, ConfigError> {
+    palisade_types::Address::parse(v).map_err(|_| invalid(key, format!("{v:?} is not an address")))
+}
+
+fn reports_config(
+    r: crate::raw::RawReports,
+    hostname: &Domain,
+) -> Result<ReportsConfig, ConfigError> {
+    Ok(ReportsConfig {
+        dmarc_address: r
+            .dmarc_address
+            .map(|a| address("reports.dmarc_address", &a))
+            .transpose()?,
+        dmarc_from: address(
+            "reports.dmarc_from",
+            &r.dmarc_from
+                .unwrap_or_else(|| format!("noreply-dmarc@{hostname}")),
+        )?,
+        org_name: r.org_name.unwrap_or_else(|| hostname.to_string()),
+        dmarc_interval: secs(
+            "reports.dmarc_interval_secs",
+            r.dmarc_interval_secs,
+            86_400,
+            0,
+            7 * 86_400,
+        )?,
     })
 }

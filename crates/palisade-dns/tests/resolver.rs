@@ -32,7 +32,10 @@ async fn ad_bit_counts_only_from_a_trusted_resolver() {
         .lookup_validated("mx.signed.test", RecordType::A)
         .await
         .unwrap();
-    assert!(!untrusted.validated, "AD from an untrusted resolver is ignored");
+    assert!(
+        !untrusted.validated,
+        "AD from an untrusted resolver is ignored"
+    );
     a.set_authentic(false);
     let unsigned = dns(&a, true)
         .lookup_validated("mx.signed.test", RecordType::A)
@@ -50,5 +53,8 @@ async fn txt_joins_strings_and_nxdomain_is_empty() {
     assert_eq!(d.txt("long.test").await.unwrap(), vec![long]);
     assert!(d.txt("nothing.test").await.unwrap().is_empty());
     a.silent("slow.test");
-    assert!(d.txt("slow.test").await.is_err(), "a timeout is an error, not empty");
+    assert!(
+        d.txt("slow.test").await.is_err(),
+        "a timeout is an error, not empty"
+    );
 }

@@ -96,7 +96,10 @@ async fn proxied_client(
         tracing::info!("connection refused: peer may not use this PROXY listener");
         return None;
     }
-    let limit = cfg.smtp.command_timeout.min(std::time::Duration::from_secs(10));
+    let limit = cfg
+        .smtp
+        .command_timeout
+        .min(std::time::Duration::from_secs(10));
     match crate::proxy::read_header(stream, limit)
         .await
         .and_then(|h| crate::proxy::parse(&h))
@@ -299,6 +302,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     // from trusted networks, which are inside our trust boundary.
     let strip_forged = !checks_on && !cfg.policy.is_trusted(session.client_ip());
     let mut spf: Option<JoinHandle<SpfCheck>> = None;
+    let mut rcpts: Vec<Address> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
     let mut deadlines = Deadlines {
@@ -350,6 +354,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 session.recipient_decision(d);
             }
             Step::StartMessage(env) => {
+                rcpts = env.rcpt_to.clone();
                 let now = SystemTime::now();
                 let arrived = now
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -388,22 +393,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     (None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
                     _ => None,
                 };
-                let reply = match checked {
-                    None => commit(writer.take(), Edit::default(), Destination::Active).await,
-                    Some(Checked { verdict, edit }) => match verdict {
-                        Verdict::Accept { .. } => {
-                            commit(writer.take(), edit, Destination::Active).await
-                        }
-                        Verdict::Quarantine { .. } => {
-                            metrics::counter!("palisade_messages_quarantined_total").increment(1);
-                            commit(writer.take(), edit, Destination::Quarantine).await
-                        }
-                        Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => {
-                            writer = None;
-                            Err(reply)
-                        }
-                    },
-                };
+                let reply = end_message(shared, cfg, checked, writer.take(), &rcpts).await;
                 match reply {
                     Ok(id) => {
                         metrics::counter!("palisade_messages_accepted_total").increment(1);
@@ -440,6 +430,59 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Commits (or refuses) the message as the checks decided. A message for our DMARC
+/// report address that authenticated is also parsed as a report, after the commit.
+async fn end_message(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    checked: Option<Checked>,
+    mut writer: Option<SpoolWriter>,
+    rcpts: &[Address],
+) -> Result<palisade_types::QueueId, Reply> {
+    let checked = checked.unwrap_or(Checked {
+        verdict: Verdict::Accept { note: None },
+        edit: Edit::default(),
+        message: None,
+        authenticated: true,
+    });
+    let dest = match checked.verdict {
+        Verdict::Accept { .. } => Destination::Active,
+        Verdict::Quarantine { .. } => {
+            metrics::counter!("palisade_messages_quarantined_total").increment(1);
+            Destination::Quarantine
+        }
+        Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => return Err(reply),
+    };
+    let report = match &cfg.reports.dmarc_address {
+        Some(a) if dest == Destination::Active && checked.authenticated && rcpts.contains(a) => {
+            match (&checked.message, writer.as_mut()) {
+                (Some(m), _) => Some(m.clone()),
+                (None, Some(w)) => w.read_message().ok().map(Arc::new),
+                (None, None) => None,
+            }
+        }
+        _ => None,
+    };
+    let id = commit(writer, checked.edit, dest).await?;
+    if let Some(message) = report {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            match crate::reports::receive_dmarc_report(shared.store.as_ref(), &message, now).await {
+                Ok(r) => {
+                    tracing::info!(org = %r.org_name, domain = %r.domain, "DMARC report stored")
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "message to the DMARC report address is not a report")
+                }
+            }
+        });
+    }
+    Ok(id)
+}
+
 /// Waits for SPF, reads the message back and runs the end-of-data checks.
 async fn run_checks(
     shared: &Arc<Shared>,
@@ -447,24 +490,14 @@ async fn run_checks(
     spf: JoinHandle<SpfCheck>,
     writer: &mut SpoolWriter,
 ) -> Checked {
-    let defer = |why: &str| {
-        tracing::error!("{why}; message deferred");
-        Checked {
-            verdict: Verdict::Defer {
-                reply: reply::LOCAL_ERROR,
-                reason: why.to_string(),
-            },
-            edit: Edit::default(),
-        }
-    };
     let Ok(spf) = spf.await else {
-        return defer("SPF check task failed");
+        return Checked::deferred("SPF check task failed");
     };
     let message = match writer.read_message() {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return defer("cannot read the spooled message");
+            return Checked::deferred("cannot read the spooled message");
         }
     };
     sender_auth::check_message(shared, cfg, spf, message).await

@@ -15,6 +15,7 @@
 pub mod conn;
 pub mod limits;
 pub mod proxy;
+pub mod reports;
 pub mod sender_auth;
 pub mod tls;
 pub mod trace;
@@ -82,6 +83,7 @@ pub struct Shared {
     /// The one resolver (replaced when `[dns]` changes on reload).
     pub dns: RwLock<Arc<Dns>>,
     pub check_permits: tokio::sync::Semaphore,
+    pub data_dir: PathBuf,
 }
 
 impl Shared {
@@ -108,6 +110,7 @@ pub struct Server {
     accept_tasks: Vec<JoinHandle<()>>,
     scheduler: JoinHandle<()>,
     tls_watch: JoinHandle<()>,
+    reports_task: JoinHandle<()>,
     /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
     _lock: std::fs::File,
 }
@@ -190,6 +193,7 @@ impl Server {
             hard_stop: hard_rx,
             dns: RwLock::new(dns),
             check_permits: tokio::sync::Semaphore::new(CHECK_PERMITS),
+            data_dir: data_dir.to_path_buf(),
         });
         let mut bound = Vec::new();
         let mut accept_tasks = Vec::new();
@@ -216,6 +220,7 @@ impl Server {
             )));
         }
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
+        let reports_task = tokio::spawn(reports_loop(shared.clone()));
         Ok(Server {
             shared,
             bound,
@@ -225,6 +230,7 @@ impl Server {
             accept_tasks,
             scheduler,
             tls_watch,
+            reports_task,
             _lock: lock,
         })
     }
@@ -292,6 +298,40 @@ impl Server {
         let _ = self.scheduler_stop.send(true);
         let _ = self.scheduler.await;
         self.tls_watch.abort();
+        self.reports_task.abort();
+    }
+}
+
+/// Sends DMARC aggregate reports every `reports.dmarc_interval_secs` (read anew each
+/// round, so SIGHUP changes apply); zero pauses it.
+async fn reports_loop(shared: Arc<Shared>) {
+    loop {
+        let interval = shared.config().reports.dmarc_interval;
+        if interval.is_zero() {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            continue;
+        }
+        tokio::time::sleep(interval).await;
+        let cfg = shared.config();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        match reports::send_dmarc_reports(
+            shared.store.as_ref(),
+            &shared.dns(),
+            &cfg,
+            &shared.data_dir,
+            now,
+        )
+        .await
+        {
+            Ok(sent) => {
+                for s in sent {
+                    tracing::info!(domain = %s.domain, messages = s.messages, to = ?s.to, skipped = ?s.skipped, "DMARC aggregate report");
+                }
+            }
+            Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "DMARC reports"),
+        }
     }
 }
 

@@ -45,14 +45,12 @@ pub fn parse(header: &[u8]) -> Result<Option<SocketAddr>, ProxyError> {
             return Ok(None);
         }
         return match h.addresses {
-            ppp::v2::Addresses::IPv4(a) => Ok(Some(SocketAddr::from((
-                a.source_address,
-                a.source_port,
-            )))),
-            ppp::v2::Addresses::IPv6(a) => Ok(Some(SocketAddr::from((
-                a.source_address,
-                a.source_port,
-            )))),
+            ppp::v2::Addresses::IPv4(a) => {
+                Ok(Some(SocketAddr::from((a.source_address, a.source_port))))
+            }
+            ppp::v2::Addresses::IPv6(a) => {
+                Ok(Some(SocketAddr::from((a.source_address, a.source_port))))
+            }
             ppp::v2::Addresses::Unspecified => Ok(None),
             ppp::v2::Addresses::Unix(_) => Err(ProxyError::Malformed(
                 "UNIX socket addresses name no client".into(),
@@ -99,7 +97,9 @@ async fn read_exact_header<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u
     }
     while !buf.ends_with(b"\r\n") {
         if buf.len() >= V1_MAX {
-            return Err(ProxyError::Malformed("v1 header longer than 107 octets".into()));
+            return Err(ProxyError::Malformed(
+                "v1 header longer than 107 octets".into(),
+            ));
         }
         let mut b = [0u8; 1];
         stream.read_exact(&mut b).await.map_err(eof)?;
@@ -137,7 +137,10 @@ mod tests {
         );
         assert_eq!(parse(b"PROXY UNKNOWN\r\n").unwrap(), None);
         let h = v2("198.51.100.8:1234", "192.0.2.1:25", ppp::v2::Command::Proxy);
-        assert_eq!(parse(&h).unwrap(), Some("198.51.100.8:1234".parse().unwrap()));
+        assert_eq!(
+            parse(&h).unwrap(),
+            Some("198.51.100.8:1234".parse().unwrap())
+        );
         let h = v2("198.51.100.8:1234", "192.0.2.1:25", ppp::v2::Command::Local);
         assert_eq!(parse(&h).unwrap(), None);
     }
@@ -158,13 +161,17 @@ mod tests {
     #[tokio::test]
     async fn reads_exactly_the_header() {
         let mut input: &[u8] = b"PROXY TCP4 198.51.100.7 192.0.2.1 40000 25\r\nEHLO x\r\n";
-        let h = read_header(&mut input, Duration::from_secs(1)).await.unwrap();
+        let h = read_header(&mut input, Duration::from_secs(1))
+            .await
+            .unwrap();
         assert!(h.ends_with(b"25\r\n"));
         assert_eq!(input, b"EHLO x\r\n");
         let mut v2h = v2("198.51.100.8:1234", "192.0.2.1:25", ppp::v2::Command::Proxy);
         v2h.extend_from_slice(b"EHLO");
         let mut input: &[u8] = &v2h;
-        read_header(&mut input, Duration::from_secs(1)).await.unwrap();
+        read_header(&mut input, Duration::from_secs(1))
+            .await
+            .unwrap();
         assert_eq!(input, b"EHLO");
     }
 

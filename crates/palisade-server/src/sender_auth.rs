@@ -4,6 +4,7 @@
 //! hold an I/O thread), and the verdict decides what the end of data replies.
 
 use crate::Shared;
+use palisade_checks::dmarc_report::{Applied, OverrideReason};
 use palisade_checks::{AuthPolicy, AuthReport, Context, SpfCheck, Verdict};
 use palisade_config::Config;
 use palisade_queue::Edit;
@@ -18,6 +19,26 @@ pub struct Checked {
     pub verdict: Verdict,
     /// Header fields to add and forged ones to remove.
     pub edit: Edit,
+    /// The message as received, when it was read for the checks.
+    pub message: Option<Arc<Vec<u8>>>,
+    /// The author domain authenticated (DMARC pass), or checks did not apply.
+    pub authenticated: bool,
+}
+
+impl Checked {
+    /// A local failure: the client tries again later; nothing was decided.
+    pub fn deferred(why: &str) -> Checked {
+        tracing::error!("{why}; message deferred");
+        Checked {
+            verdict: Verdict::Defer {
+                reply: reply::LOCAL_ERROR,
+                reason: why.to_string(),
+            },
+            edit: Edit::default(),
+            message: None,
+            authenticated: false,
+        }
+    }
 }
 
 /// Whether sender checks apply to this client at all.
@@ -80,14 +101,8 @@ pub async fn check_message(
         match run.await {
             Ok(r) => (r, msg),
             Err(e) => {
-                tracing::error!(error = %e, "sender checks failed");
-                return Checked {
-                    verdict: Verdict::Defer {
-                        reply: reply::LOCAL_ERROR,
-                        reason: "sender checks failed".into(),
-                    },
-                    edit: Edit::default(),
-                };
+                tracing::error!(error = %e, "sender checks task failed");
+                return Checked::deferred("sender checks failed");
             }
         }
     };
@@ -104,8 +119,15 @@ pub async fn check_message(
         from_is_local,
         sampled,
     };
-    let verdict = palisade_checks::decide(&report, &ctx, &policy(cfg));
+    let policy = policy(cfg);
+    let verdict = palisade_checks::decide(&report, &ctx, &policy);
     record(&report, &verdict);
+    if let Some(mut row) = report.dmarc_row.clone()
+        && let Some(applied) = applied(&report, &verdict, &ctx, &policy)
+    {
+        row.applied(applied);
+        crate::reports::record(shared.store.as_ref(), &row, now()).await;
+    }
     let mut prepend = format!(
         "Authentication-Results: {}\r\n",
         report.authentication_results
@@ -122,30 +144,59 @@ pub async fn check_message(
             prepend: prepend.into_bytes(),
             remove: palisade_checks::forged::forged_auth_results(&message, &hostname),
         },
+        authenticated: report.dmarc.result == "pass",
+        message: Some(message),
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What the DMARC report says we did; `None` for a deferral (the message comes again).
+fn applied(
+    report: &AuthReport,
+    verdict: &Verdict,
+    ctx: &Context,
+    policy: &AuthPolicy,
+) -> Option<Applied> {
+    let failed = report.dmarc.result == "fail" && report.dmarc.policy != "none";
+    Some(match verdict {
+        Verdict::Defer { .. } => return None,
+        Verdict::Reject { .. } => Applied::Rejected,
+        Verdict::Quarantine { .. } => Applied::Quarantined,
+        Verdict::Accept { .. } if !failed => Applied::Delivered,
+        Verdict::Accept { .. } => Applied::Overridden(
+            if palisade_checks::verdict::arc_vouches(report, policy).is_some() {
+                OverrideReason::TrustedForwarder
+            } else if !ctx.sampled {
+                OverrideReason::SampledOut
+            } else {
+                OverrideReason::LocalPolicy
+            },
+        ),
+    })
 }
 
 /// With sender checks off: no verdict, but forged `Authentication-Results` still go.
 pub fn strip_only(cfg: &Config, writer: &mut palisade_queue::SpoolWriter) -> Checked {
-    let remove = match writer.read_message() {
-        Ok(m) => palisade_checks::forged::forged_auth_results(&m, cfg.hostname.as_str()),
+    let message = match writer.read_message() {
+        Ok(m) => m,
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Checked {
-                verdict: Verdict::Defer {
-                    reply: reply::LOCAL_ERROR,
-                    reason: "cannot read the spooled message".into(),
-                },
-                edit: Edit::default(),
-            };
+            return Checked::deferred("cannot read the spooled message");
         }
     };
     Checked {
         verdict: Verdict::Accept { note: None },
         edit: Edit {
             prepend: Vec::new(),
-            remove,
+            remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
         },
+        message: Some(Arc::new(message)),
+        authenticated: true,
     }
 }
 

@@ -68,6 +68,31 @@ pub struct Event {
     pub detail: String,
 }
 
+/// One DMARC evaluation kept for an aggregate report (RFC 7489 §7.2). `document` is
+/// JSON owned by the reporting code; the store only keeps and returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcEvaluation {
+    /// Assigned by the store; 0 when recording.
+    pub id: i64,
+    pub time: i64,
+    /// The reporting domain (the author's organisational domain).
+    pub domain: String,
+    pub document: String,
+}
+
+/// An aggregate report another domain sent us; `document` is the parsed report as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedReport {
+    pub org_name: String,
+    pub report_id: String,
+    /// The domain the report is about (ours).
+    pub domain: String,
+    pub received: i64,
+    pub begin: i64,
+    pub end: i64,
+    pub document: String,
+}
+
 /// Storage as the rest of Palisade sees it. Every method is one atomic change or
 /// one consistent read; refusals are [`StoreError`] variants naming the culprit.
 #[async_trait::async_trait]
@@ -135,4 +160,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// The `limit` most recent events, newest first.
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
+    async fn record_dmarc_evaluation(&self, e: &DmarcEvaluation) -> Result<(), StoreError>;
+    /// Up to `limit` evaluations not yet reported, oldest first.
+    async fn pending_dmarc_evaluations(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<DmarcEvaluation>, StoreError>;
+    /// Forgets evaluations once their report is written.
+    async fn remove_dmarc_evaluations(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Stores a received report; [`StoreError::AlreadyExists`] for the same
+    /// organisation and report id (senders retry).
+    async fn add_dmarc_report(&self, r: &ReceivedReport) -> Result<(), StoreError>;
+    /// Received reports, all or about one domain, by domain then date.
+    async fn list_dmarc_reports(
+        &self,
+        domain: Option<&str>,
+    ) -> Result<Vec<ReceivedReport>, StoreError>;
 }

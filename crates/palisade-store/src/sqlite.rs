@@ -27,7 +27,9 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
-use crate::{AliasSource, Event, QueueStatus, Store, StoreError, User};
+use crate::{
+    AliasSource, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store, StoreError, User,
+};
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,7 +37,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 4;
 
 /// Schema steps in order; each runs once, in the same transaction that records it.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sqlite/schema_v1.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sqlite/schema_v1.sql")),
+    (2, include_str!("sqlite/schema_v2.sql")),
+];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
 #[derive(Debug)]
@@ -583,6 +588,106 @@ impl Store for SqliteStore {
             })
             .collect())
     }
+
+    async fn record_dmarc_evaluation(&self, e: &DmarcEvaluation) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO dmarc_evaluations (time, domain, document) VALUES (?, ?, ?)")
+            .bind(e.time)
+            .bind(e.domain.clone())
+            .bind(e.document.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording a DMARC evaluation"))?;
+        Ok(())
+    }
+
+    async fn pending_dmarc_evaluations(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<DmarcEvaluation>, StoreError> {
+        let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+            "SELECT id, time, domain, document FROM dmarc_evaluations ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading DMARC evaluations"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, time, domain, document)| DmarcEvaluation {
+                id,
+                time,
+                domain,
+                document,
+            })
+            .collect())
+    }
+
+    async fn remove_dmarc_evaluations(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx("removing reported DMARC evaluations").await?;
+        for id in ids {
+            sqlx::query("DELETE FROM dmarc_evaluations WHERE id = ?")
+                .bind(*id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("removing reported DMARC evaluations"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(db("removing reported DMARC evaluations"))
+    }
+
+    async fn add_dmarc_report(&self, r: &ReceivedReport) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO dmarc_reports \
+             (org_name, report_id, domain, received, date_begin, date_end, document) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.org_name.clone())
+        .bind(r.report_id.clone())
+        .bind(r.domain.clone())
+        .bind(r.received)
+        .bind(r.begin)
+        .bind(r.end)
+        .bind(r.document.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing a DMARC report"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists {
+                what: format!("DMARC report {} from {}", r.report_id, r.org_name),
+            });
+        }
+        Ok(())
+    }
+
+    async fn list_dmarc_reports(
+        &self,
+        domain: Option<&str>,
+    ) -> Result<Vec<ReceivedReport>, StoreError> {
+        let rows: Vec<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT org_name, report_id, domain, received, date_begin, date_end, document \
+             FROM dmarc_reports WHERE (? IS NULL OR domain = ?) ORDER BY domain, date_begin",
+        )
+        .bind(domain.map(str::to_string))
+        .bind(domain.map(str::to_string))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading DMARC reports"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(org_name, report_id, domain, received, begin, end, document)| ReceivedReport {
+                    org_name,
+                    report_id,
+                    domain,
+                    received,
+                    begin,
+                    end,
+                    document,
+                },
+            )
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -601,11 +706,15 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1]);
+        assert_eq!(versions(&store).await, vec![1, 2]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
-        assert_eq!(versions(&store).await, vec![1], "reopening re-ran a step");
+        assert_eq!(
+            versions(&store).await,
+            vec![1, 2],
+            "reopening re-ran a step"
+        );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
             .execute(&store.pool)
             .await
@@ -618,7 +727,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 1
+                    supported: 2
                 }
             ),
             "{err}"

@@ -1,7 +1,10 @@
 //! The `Store` contract, exercised through `dyn Store` on the SQLite backend with
 //! a fresh database file per test.
 
-use palisade_store::{AliasSource, Event, QueueStatus, SqliteStore, Store, StoreError};
+use palisade_store::{
+    AliasSource, DmarcEvaluation, Event, QueueStatus, ReceivedReport, SqliteStore, Store,
+    StoreError,
+};
 use palisade_types::{Address, Domain, QueueId};
 use tempfile::TempDir;
 
@@ -494,4 +497,72 @@ async fn concurrent_writers_do_not_fail() {
     }
     assert_eq!(store.list_users(None).await.expect("list").len(), 16);
     assert_eq!(store.list_aliases().await.expect("list").len(), 16);
+}
+
+#[tokio::test]
+async fn dmarc_evaluations_and_reports() {
+    let (_dir, store) = open().await;
+    for (i, d) in ["a.test", "b.test", "a.test"].iter().enumerate() {
+        store
+            .record_dmarc_evaluation(&DmarcEvaluation {
+                id: 0,
+                time: i as i64,
+                domain: d.to_string(),
+                document: format!("{{\"n\":{i}}}"),
+            })
+            .await
+            .expect("record");
+    }
+    let pending = store.pending_dmarc_evaluations(10).await.expect("store");
+    assert_eq!(pending.len(), 3);
+    assert_eq!(pending[2].document, "{\"n\":2}");
+    assert_eq!(
+        store
+            .pending_dmarc_evaluations(1)
+            .await
+            .expect("store")
+            .len(),
+        1
+    );
+    store
+        .remove_dmarc_evaluations(&[pending[0].id, pending[2].id])
+        .await
+        .expect("remove");
+    let left = store.pending_dmarc_evaluations(10).await.expect("store");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].domain, "b.test");
+
+    let r = ReceivedReport {
+        org_name: "google.com".into(),
+        report_id: "123".into(),
+        domain: "local.test".into(),
+        received: 5,
+        begin: 1,
+        end: 2,
+        document: "{}".into(),
+    };
+    store.add_dmarc_report(&r).await.expect("store");
+    assert!(matches!(
+        store.add_dmarc_report(&r).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        store.list_dmarc_reports(None).await.expect("store"),
+        vec![r.clone()]
+    );
+    assert_eq!(
+        store
+            .list_dmarc_reports(Some("local.test"))
+            .await
+            .expect("store")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .list_dmarc_reports(Some("other.test"))
+            .await
+            .expect("store")
+            .is_empty()
+    );
 }

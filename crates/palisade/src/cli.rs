@@ -68,6 +68,29 @@ pub enum Command {
     /// Check SPF, DKIM and DMARC for any IP, domain or message file.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// DMARC aggregate reports (RFC 7489 §7.2).
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    #[command(subcommand)]
+    Dmarc(DmarcReportsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DmarcReportsCommand {
+    /// Build and send the aggregate reports for the evaluations recorded so far.
+    Send,
+    /// Reports other domains sent us: per domain, sources, messages, pass rate.
+    List {
+        domain: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse a report message (file or -) and store it, as if it arrived by mail.
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

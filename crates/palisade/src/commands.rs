@@ -39,6 +39,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Queue(c) => queue(&paths, c).await,
         Command::Quarantine(c) => crate::quarantine::run(&paths, c).await,
         Command::Audit(c) => crate::audit::run(&paths, c).await,
+        Command::Reports(crate::cli::ReportsCommand::Dmarc(c)) => {
+            crate::reports::run(&paths, c).await
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod commands;
 mod quarantine;
+mod reports;
 mod serve;
 
 use clap::Parser;

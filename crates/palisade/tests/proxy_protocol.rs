@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const LB: &str = "[listener.lb]\naddress = \"127.0.0.1:0\"\nproxy_protocol_from = [\"127.0.0.1/32\"]\n";
+const LB: &str =
+    "[listener.lb]\naddress = \"127.0.0.1:0\"\nproxy_protocol_from = [\"127.0.0.1/32\"]\n";
 
 /// Connects to the PROXY listener, sends `header`, returns the client after the greeting.
 async fn via_proxy(ts: &TestServer, header: &[u8]) -> Raw<TcpStream> {
@@ -29,7 +30,12 @@ async fn closed_without_greeting(ts: &TestServer, listener: &str, first: &[u8]) 
         .await
         .expect("closed promptly")
         .unwrap_or(0);
-    assert_eq!(n, 0, "expected close, got {:?}", String::from_utf8_lossy(&buf[..n]));
+    assert_eq!(
+        n,
+        0,
+        "expected close, got {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +50,9 @@ async fn proxied_address_is_the_client_for_spf_and_trace() {
             ppp::v2::Version::Two | ppp::v2::Command::Proxy,
             ppp::v2::Protocol::Stream,
             (
-                "198.51.100.7:40001".parse::<std::net::SocketAddr>().unwrap(),
+                "198.51.100.7:40001"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap(),
                 "127.0.0.1:25".parse::<std::net::SocketAddr>().unwrap(),
             ),
         )
@@ -56,13 +64,20 @@ async fn proxied_address_is_the_client_for_spf_and_trace() {
         c.expect("MAIL FROM:<a@sender.test>", "250").await;
         c.expect("RCPT TO:<alice@local.test>", "250").await;
         c.expect("DATA", "354").await;
-        c.send(b"From: a@sender.test\r\nSubject: via lb\r\n\r\nhi\r\n.\r\n").await;
+        c.send(b"From: a@sender.test\r\nSubject: via lb\r\n\r\nhi\r\n.\r\n")
+            .await;
         let r = c.reply().await;
-        assert!(r.starts_with("250 "), "SPF passes for the proxied client: {r}");
+        assert!(
+            r.starts_with("250 "),
+            "SPF passes for the proxied client: {r}"
+        );
     }
     let mail = ts.wait_for_mail("alice", 2).await;
     let m = String::from_utf8(mail[0].clone()).unwrap();
-    assert!(m.contains("198.51.100.7"), "Received names the real client: {m}");
+    assert!(
+        m.contains("198.51.100.7"),
+        "Received names the real client: {m}"
+    );
     assert!(m.contains("spf=pass"), "{m}");
     // The same message straight from 127.0.0.1 fails SPF and DMARC p=reject.
     let mut c = connect(ts.addr("inbound")).await;
@@ -70,7 +85,8 @@ async fn proxied_address_is_the_client_for_spf_and_trace() {
     c.expect("MAIL FROM:<a@sender.test>", "250").await;
     c.expect("RCPT TO:<alice@local.test>", "250").await;
     c.expect("DATA", "354").await;
-    c.send(b"From: a@sender.test\r\nSubject: direct\r\n\r\nhi\r\n.\r\n").await;
+    c.send(b"From: a@sender.test\r\nSubject: direct\r\n\r\nhi\r\n.\r\n")
+        .await;
     assert!(c.reply().await.starts_with("550 5.7.1"));
     ts.shutdown().await;
 }
@@ -83,13 +99,17 @@ async fn missing_or_malformed_header_closes_the_connection() {
     closed_without_greeting(&ts, "lb", &[b'X'; 300]).await;
     // The ordinary listener treats a PROXY line as an unknown command.
     let mut c = connect(ts.addr("inbound")).await;
-    c.expect("PROXY TCP4 198.51.100.7 127.0.0.1 1 25", "500 5.5.").await;
+    c.expect("PROXY TCP4 198.51.100.7 127.0.0.1 1 25", "500 5.5.")
+        .await;
     ts.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_peers_may_not_use_a_proxy_listener() {
-    let ts = start("[listener.lb]\naddress = \"127.0.0.1:0\"\nproxy_protocol_from = [\"192.0.2.1/32\"]\n").await;
+    let ts = start(
+        "[listener.lb]\naddress = \"127.0.0.1:0\"\nproxy_protocol_from = [\"192.0.2.1/32\"]\n",
+    )
+    .await;
     closed_without_greeting(&ts, "lb", b"PROXY TCP4 198.51.100.7 127.0.0.1 1 25\r\n").await;
     ts.shutdown().await;
 }
@@ -100,7 +120,9 @@ async fn per_ip_limits_count_the_proxied_client() {
     let _a = via_proxy(&ts, b"PROXY TCP4 198.51.100.1 127.0.0.1 1 25\r\n").await;
     let _b = via_proxy(&ts, b"PROXY TCP4 198.51.100.2 127.0.0.1 1 25\r\n").await;
     let mut s = TcpStream::connect(ts.addr("lb")).await.unwrap();
-    s.write_all(b"PROXY TCP4 198.51.100.1 127.0.0.1 2 25\r\n").await.unwrap();
+    s.write_all(b"PROXY TCP4 198.51.100.1 127.0.0.1 2 25\r\n")
+        .await
+        .unwrap();
     let mut c = Raw::new(s);
     assert!(c.reply().await.starts_with("421 4.7.0"));
     ts.shutdown().await;

@@ -29,6 +29,7 @@ fn report(spf: &'static str, dmarc: &'static str, policy: &'static str) -> AuthR
         },
         header_from: vec!["a@sender.test".into()],
         authentication_results: String::new(),
+        dmarc_row: None,
     }
 }
 

@@ -1,0 +1,242 @@
+//! DMARC aggregate reports (RFC 7489 §7.2): recording our evaluations, sending reports
+//! built from them, and storing the reports other domains send us.
+//!
+//! Sending: evaluations are grouped per reporting domain; each group becomes one report
+//! (mail-auth's model and XML/gzip/RFC 5322 writer) to the `rua` mailto: addresses that
+//! pass the external-destination check (RFC 7489 §7.1) and whose size limit (`!10m`)
+//! the report fits. Until outbound delivery exists (a later issue), each report message
+//! is written, fsync'd, to `DATA/reports/dmarc/outgoing/`; then its evaluations are
+//! forgotten.
+
+use palisade_checks::dmarc_report::{self, DmarcRow};
+use palisade_config::Config;
+use palisade_dns::Dns;
+use palisade_store::{DmarcEvaluation, ReceivedReport, Store, StoreError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Evaluations read per report run (older ones wait for the next run).
+const MAX_EVALUATIONS: u32 = 200_000;
+/// Largest received report message we parse.
+pub const MAX_RECEIVED_REPORT: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing report {path}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("building the report for {domain}")]
+    Build {
+        domain: String,
+        source: std::io::Error,
+    },
+    #[error("not a DMARC aggregate report: {0}")]
+    NotAReport(String),
+}
+
+/// One report written.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub domain: String,
+    pub path: Option<PathBuf>,
+    pub messages: u64,
+    pub to: Vec<String>,
+    /// Why nothing was written, when `path` is `None`.
+    pub skipped: Option<String>,
+}
+
+pub fn outgoing_dir(data: &Path) -> PathBuf {
+    data.join("reports/dmarc/outgoing")
+}
+
+/// Records an evaluation for the next report.
+pub async fn record(store: &dyn Store, row: &DmarcRow, time: i64) {
+    let document = match serde_json_string(row) {
+        Some(d) => d,
+        None => return,
+    };
+    let e = DmarcEvaluation {
+        id: 0,
+        time,
+        domain: row.domain.clone(),
+        document,
+    };
+    if let Err(e) = store.record_dmarc_evaluation(&e).await {
+        tracing::warn!(
+            error = &e as &dyn std::error::Error,
+            "cannot record DMARC evaluation"
+        );
+    }
+}
+
+fn serde_json_string<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_string(v)
+        .map_err(|e| tracing::error!(error = %e, "serialising a DMARC document"))
+        .ok()
+}
+
+/// Builds and writes every pending report. `now` is seconds since the epoch.
+pub async fn send_dmarc_reports(
+    store: &dyn Store,
+    dns: &Dns,
+    cfg: &Config,
+    data: &Path,
+    now: i64,
+) -> Result<Vec<Sent>, ReportError> {
+    let pending = store.pending_dmarc_evaluations(MAX_EVALUATIONS).await?;
+    let mut by_domain: std::collections::BTreeMap<String, Vec<DmarcEvaluation>> =
+        Default::default();
+    for e in pending {
+        by_domain.entry(e.domain.clone()).or_default().push(e);
+    }
+    let mut sent = Vec::new();
+    for (domain, evaluations) in by_domain {
+        let ids: Vec<i64> = evaluations.iter().map(|e| e.id).collect();
+        let begin = evaluations.iter().map(|e| e.time).min().unwrap_or(now);
+        let rows: Vec<DmarcRow> = evaluations
+            .iter()
+            .filter_map(|e| serde_json::from_str(&e.document).ok())
+            .collect();
+        let outcome = send_one(dns, cfg, data, &domain, &rows, begin, now).await?;
+        store.remove_dmarc_evaluations(&ids).await?;
+        sent.push(outcome);
+    }
+    Ok(sent)
+}
+
+async fn send_one(
+    dns: &Dns,
+    cfg: &Config,
+    data: &Path,
+    domain: &str,
+    rows: &[DmarcRow],
+    begin: i64,
+    end: i64,
+) -> Result<Sent, ReportError> {
+    let messages = rows
+        .iter()
+        .map(|r| u64::from(r.record.row.count.max(1)))
+        .sum();
+    let mut out = Sent {
+        domain: domain.to_string(),
+        path: None,
+        messages,
+        to: Vec::new(),
+        skipped: None,
+    };
+    let Some(latest) = rows.last() else {
+        out.skipped = Some("no readable evaluations".into());
+        return Ok(out);
+    };
+    // mailto: only (RFC 7489 §6.2); mail-auth keeps the address without the scheme.
+    let candidates: Vec<(String, usize)> = latest
+        .rua
+        .iter()
+        .filter_map(|(uri, max)| {
+            let addr = uri.strip_prefix("mailto:").unwrap_or(uri);
+            (addr.contains('@') && !addr.contains(':')).then(|| (addr.to_string(), *max))
+        })
+        .collect();
+    let addresses: Vec<String> = candidates.iter().map(|(a, _)| a.clone()).collect();
+    let authorised: Vec<String> = match dns
+        .authenticator()
+        .verify_dmarc_report_address(domain, &addresses, Some(dns.caches().txt))
+        .await
+    {
+        Some(ok) => ok.into_iter().cloned().collect(),
+        None => {
+            // A DNS failure: keep nothing back, try the check again next run? The
+            // evaluations would pile up; RFC 7489 §7.1 says do not send unverified.
+            out.skipped = Some("DNS failure verifying the report destinations".into());
+            return Ok(out);
+        }
+    };
+    let report_id = format!("{}.{}.{}", domain, end, palisade_types::QueueId::generate());
+    let Some(report) = dmarc_report::aggregate(
+        rows,
+        &cfg.reports.org_name,
+        &cfg.reports.dmarc_from.to_string(),
+        &report_id,
+        u64::try_from(begin).unwrap_or(0),
+        u64::try_from(end).unwrap_or(0),
+    ) else {
+        out.skipped = Some("no records".into());
+        return Ok(out);
+    };
+    let build = |to: &[String]| {
+        report
+            .to_rfc5322(
+                cfg.hostname.as_str(),
+                cfg.reports.dmarc_from.to_string().as_str(),
+                to.iter().map(String::as_str),
+            )
+            .map_err(|source| ReportError::Build {
+                domain: domain.to_string(),
+                source,
+            })
+    };
+    // RFC 7489 §7.2.1.1: never exceed a destination's size limit.
+    let size = build(&authorised)?.len();
+    let to: Vec<String> = candidates
+        .iter()
+        .filter(|(a, max)| authorised.contains(a) && (*max == 0 || size <= *max))
+        .map(|(a, _)| a.clone())
+        .collect();
+    if to.is_empty() {
+        out.skipped = Some(if authorised.is_empty() {
+            "no rua destination is authorised (RFC 7489 §7.1)".into()
+        } else {
+            format!("report of {size} octets exceeds every destination's limit")
+        });
+        return Ok(out);
+    }
+    let message = build(&to)?;
+    let dir = outgoing_dir(data);
+    let path = dir.join(format!("{report_id}.eml"));
+    write_durably(&dir, &path, message.as_bytes())?;
+    out.path = Some(path);
+    out.to = to;
+    Ok(out)
+}
+
+fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut f = std::fs::File::create(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
+}
+
+/// Parses and stores a report another domain sent us. Duplicates are not an error.
+pub async fn receive_dmarc_report(
+    store: &dyn Store,
+    message: &[u8],
+    now: i64,
+) -> Result<ReceivedReport, ReportError> {
+    let report = mail_auth::report::Report::parse_rfc5322(message, MAX_RECEIVED_REPORT)
+        .map_err(|e| ReportError::NotAReport(format!("{e:?}")))?;
+    let r = ReceivedReport {
+        org_name: report.org_name().to_string(),
+        report_id: report.report_id().to_string(),
+        domain: report.domain().to_ascii_lowercase(),
+        received: now,
+        begin: i64::try_from(report.date_range_begin()).unwrap_or(0),
+        end: i64::try_from(report.date_range_end()).unwrap_or(0),
+        document: serde_json::to_string(&report)
+            .map_err(|e| ReportError::NotAReport(e.to_string()))?,
+    };
+    match store.add_dmarc_report(&r).await {
+        Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(r),
+        Err(e) => Err(e.into()),
+    }
+}
