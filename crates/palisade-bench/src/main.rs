@@ -33,6 +33,9 @@ struct Args {
     /// Payload octets per message.
     #[arg(short = 's', long, default_value_t = 10_240)]
     size: usize,
+    /// Send this message (e.g. a DKIM-signed one) instead of a generated payload.
+    #[arg(long)]
+    message: Option<std::path::PathBuf>,
     /// Messages per connection (1 = a new connection per message).
     #[arg(long, default_value_t = 1)]
     per_conn: usize,
@@ -145,6 +148,22 @@ async fn open(args: &Args, tls: Option<&tokio_rustls::TlsConnector>) -> anyhow::
         c.expect(250).await?;
     }
     Ok(c)
+}
+
+/// A message file as DATA: CRLF line ends, dot-stuffed (RFC 5321 §4.5.2), `.` at the end.
+fn payload_from_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let raw = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(&raw).replace("\r\n", "\n");
+    let mut p = Vec::with_capacity(raw.len() + 64);
+    for line in text.trim_end_matches('\n').split('\n') {
+        if line.starts_with('.') {
+            p.push(b'.');
+        }
+        p.extend_from_slice(line.as_bytes());
+        p.extend_from_slice(b"\r\n");
+    }
+    p.extend_from_slice(b".\r\n");
+    Ok(p)
 }
 
 fn payload(size: usize) -> Vec<u8> {
@@ -276,7 +295,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None
     };
     let args = Arc::new(args);
-    let body = Arc::new(payload(args.size));
+    let body = Arc::new(match &args.message {
+        Some(path) => payload_from_file(path)?,
+        None => payload(args.size),
+    });
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
     let started = Instant::now();

@@ -77,6 +77,16 @@ pub async fn check_spf(
 ) -> SpfCheck {
     let helo_domain = helo.trim_end_matches('.');
     let (identity, output) = match mail_from.filter(|m| !m.is_empty()) {
+        Some(sender)
+            if !is_checkable_domain(sender.rsplit_once('@').map_or(sender, |(_, d)| d)) =>
+        {
+            // RFC 7208 §4.3: a malformed or single-label domain gives "none" at once.
+            let domain = sender.rsplit_once('@').map_or(sender, |(_, d)| d);
+            (
+                SpfIdentity::MailFrom(sender.to_string()),
+                SpfOutput::new(domain.to_string()),
+            )
+        }
         Some(sender) => {
             let params = SpfParameters::verify_mail_from(ip, helo_domain, hostname, sender);
             let domain = sender.rsplit_once('@').map_or(sender, |(_, d)| d);
@@ -104,6 +114,14 @@ pub async fn check_spf(
     }
 }
 
+/// RFC 7208 §4.3: "If the <domain> is malformed (e.g., label longer than 63 characters,
+/// zero-length label not at the end, etc.) or is not a multi-label domain name, ...
+/// check_host() immediately returns the result "none"". Address literals are not domains.
+fn is_checkable_domain(domain: &str) -> bool {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
+    !d.starts_with('[') && d.contains('.') && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+}
+
 /// RFC 7208 §4.5: more than one SPF record at the domain is a permerror. mail-auth
 /// 0.13.3 takes the first; we check the domain being evaluated (include and redirect
 /// targets are still mail-auth's reading).
@@ -128,22 +146,27 @@ async fn check_host(dns: &Dns, params: SpfParameters<'_>, domain: &str) -> SpfOu
         Counting {
             inner: caches.txt,
             counter: &counter,
+            counts: false,
         },
         Counting {
             inner: caches.mx,
             counter: &counter,
+            counts: true,
         },
         Counting {
             inner: caches.ipv4,
             counter: &counter,
+            counts: true,
         },
         Counting {
             inner: caches.ipv6,
             counter: &counter,
+            counts: true,
         },
         Counting {
             inner: caches.ptr,
             counter: &counter,
+            counts: true,
         },
     );
     let params = Parameters::new(params)

@@ -54,6 +54,10 @@ impl Counter {
 pub struct Counting<'a, K, V> {
     pub inner: &'a TtlCache<K, V>,
     pub counter: &'a Counter,
+    /// Whether misses here are lookups the limit covers. TXT lookups are not: an
+    /// `exp=` domain that does not exist must not count (RFC 7208 §4.6.4), and an
+    /// include or redirect target without a record is a permerror on its own.
+    pub counts: bool,
 }
 
 impl<K: Hash + Eq, V: Clone + Emptiness> ResolverCache<K, V> for Counting<'_, K, V> {
@@ -63,7 +67,7 @@ impl<K: Hash + Eq, V: Clone + Emptiness> ResolverCache<K, V> for Counting<'_, K,
         Q: Hash + Eq + ?Sized,
     {
         let hit = self.inner.get(name);
-        if hit.is_none() {
+        if hit.is_none() && self.counts {
             self.counter.misses.fetch_add(1, Ordering::Relaxed);
         }
         hit
@@ -78,7 +82,7 @@ impl<K: Hash + Eq, V: Clone + Emptiness> ResolverCache<K, V> for Counting<'_, K,
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        if !value.is_void() {
+        if self.counts && !value.is_void() {
             self.counter.filled.fetch_add(1, Ordering::Relaxed);
         }
         self.inner.insert(key, value, valid_until);

@@ -15,6 +15,9 @@ struct Zones {
     names: HashSet<LowerName>,
     /// Queries at or below these names are dropped (the client times out).
     silent: Vec<LowerName>,
+    /// Queries for these exact names are dropped when they have no records of the type.
+    timeout_when_empty: HashSet<LowerName>,
+    cnames: HashMap<LowerName, Name>,
     authentic: bool,
     queries: u64,
 }
@@ -40,13 +43,70 @@ fn name(n: &str) -> LowerName {
     } else {
         format!("{n}.")
     };
-    match Name::from_str(&fqdn) {
+    // Test zones may hold odd but legal labels ("foo:bar"): fall back to raw labels.
+    let parsed = Name::from_str(&fqdn).or_else(|_| {
+        Name::from_labels(n.trim_end_matches('.').split('.').map(str::as_bytes)).map(|mut x| {
+            x.set_fqdn(true);
+            x
+        })
+    });
+    match parsed {
         Ok(n) => LowerName::new(&n),
         Err(e) => panic!("test zone name {n:?}: {e}"),
     }
 }
 
 impl DnsAuthority {
+    /// Binds UDP and TCP on `addr` (a fixed port, for benchmarks) and starts answering.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<DnsAuthority> {
+        let zones = Arc::new(Mutex::new(Zones::default()));
+        let udp = UdpSocket::bind(addr).await?;
+        let tcp = TcpListener::bind(addr).await?;
+        let tasks = vec![
+            tokio::spawn(serve_udp(udp, zones.clone())),
+            tokio::spawn(serve_tcp(tcp, zones.clone())),
+        ];
+        Ok(DnsAuthority { addr, zones, tasks })
+    }
+
+    /// Loads `name TYPE value` lines (TXT, A, AAAA, MX "pref host"); `#` starts a comment.
+    pub fn load_zone(&self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.splitn(3, char::is_whitespace);
+            let (Some(name), Some(rtype), Some(value)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(format!("line {}: expected NAME TYPE VALUE", n + 1));
+            };
+            let value = value.trim();
+            let bad = |what: &str| format!("line {}: bad {what}: {value}", n + 1);
+            match rtype.to_ascii_uppercase().as_str() {
+                "TXT" => {
+                    self.txt(name, value.trim_matches('"'));
+                }
+                "A" => {
+                    self.a(name, value.parse().map_err(|_| bad("IPv4 address"))?);
+                }
+                "AAAA" => {
+                    self.aaaa(name, value.parse().map_err(|_| bad("IPv6 address"))?);
+                }
+                "MX" => {
+                    let (pref, host) = value.split_once(' ').ok_or_else(|| bad("MX"))?;
+                    self.mx(
+                        name,
+                        pref.parse().map_err(|_| bad("MX preference"))?,
+                        host.trim(),
+                    );
+                }
+                other => return Err(format!("line {}: unsupported type {other}", n + 1)),
+            }
+        }
+        Ok(())
+    }
+
     /// Binds UDP and TCP on the same free loopback port and starts answering.
     pub async fn start() -> DnsAuthority {
         let zones = Arc::new(Mutex::new(Zones::default()));
@@ -73,6 +133,30 @@ impl DnsAuthority {
 
     fn zones(&self) -> std::sync::MutexGuard<'_, Zones> {
         self.zones.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Any record (for suites that bring their own record data).
+    pub fn record(&self, n: &str, rdata: RData) -> &Self {
+        self.add(n, rdata)
+    }
+
+    /// `n` is an alias of `target`; answers carry the CNAME and the target's records.
+    pub fn cname(&self, n: &str, target: &str) -> &Self {
+        let key = name(n);
+        let mut z = self.zones();
+        z.names.insert(key.clone());
+        z.cnames.insert(key, name(target).into());
+        self
+    }
+
+    /// Queries for `n` time out unless `n` has records of the type asked for (the
+    /// RFC 7208 test suite's `TIMEOUT`).
+    pub fn timeout_when_empty(&self, n: &str) -> &Self {
+        let key = name(n);
+        let mut z = self.zones();
+        z.names.insert(key.clone());
+        z.timeout_when_empty.insert(key);
+        self
     }
 
     fn add(&self, n: &str, rdata: RData) -> &Self {
@@ -147,17 +231,36 @@ fn answer(zones: &Mutex<Zones>, query: &[u8]) -> Option<Vec<u8>> {
         return resp.to_vec().ok();
     };
     resp.add_query(q.clone());
-    let qname = LowerName::new(q.name());
+    let mut qname = LowerName::new(q.name());
+    let mut owner = q.name().clone();
     if z.silent.iter().any(|s| s.zone_of(&qname)) {
         return None;
+    }
+    // Follow CNAMEs inside our zones (bounded), as a recursive resolver would answer.
+    for _ in 0..8 {
+        let Some(target) = z.cnames.get(&qname).cloned() else {
+            break;
+        };
+        if q.query_type() == hickory_proto::rr::RecordType::CNAME {
+            break;
+        }
+        resp.add_answer(Record::from_rdata(
+            owner.clone(),
+            300,
+            RData::CNAME(hickory_proto::rr::rdata::CNAME(target.clone())),
+        ));
+        qname = LowerName::new(&target);
+        owner = target;
     }
     match z.records.get(&(qname.clone(), q.query_type())) {
         Some(rdatas) => {
             for r in rdatas {
-                resp.add_answer(Record::from_rdata(q.name().clone(), 300, r.clone()));
+                resp.add_answer(Record::from_rdata(owner.clone(), 300, r.clone()));
             }
         }
+        None if z.timeout_when_empty.contains(&qname) => return None,
         None if z.names.contains(&qname) => {}
+        None if !resp.answers.is_empty() => {}
         None => resp.metadata.response_code = ResponseCode::NXDomain,
     }
     resp.to_vec().ok()
