@@ -84,6 +84,7 @@ pub struct Shared {
     pub dns: RwLock<Arc<Dns>>,
     pub check_permits: tokio::sync::Semaphore,
     pub data_dir: PathBuf,
+    pub dmarc_recorder: reports::Recorder,
 }
 
 impl Shared {
@@ -183,6 +184,7 @@ impl Server {
             config.smtp.max_connections,
             config.smtp.max_connections_per_ip,
         );
+        let dmarc_recorder = reports::recorder(store.clone());
         let shared = Arc::new(Shared {
             config: RwLock::new(Arc::new(config)),
             store,
@@ -194,6 +196,7 @@ impl Server {
             dns: RwLock::new(dns),
             check_permits: tokio::sync::Semaphore::new(CHECK_PERMITS),
             data_dir: data_dir.to_path_buf(),
+            dmarc_recorder,
         });
         let mut bound = Vec::new();
         let mut accept_tasks = Vec::new();

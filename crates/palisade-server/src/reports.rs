@@ -53,24 +53,49 @@ pub fn outgoing_dir(data: &Path) -> PathBuf {
     data.join("reports/dmarc/outgoing")
 }
 
-/// Records an evaluation for the next report.
-pub async fn record(store: &dyn Store, row: &DmarcRow, time: i64) {
-    let document = match serde_json_string(row) {
-        Some(d) => d,
-        None => return,
-    };
-    let e = DmarcEvaluation {
-        id: 0,
-        time,
-        domain: row.domain.clone(),
-        document,
-    };
-    if let Err(e) = store.record_dmarc_evaluation(&e).await {
-        tracing::warn!(
-            error = &e as &dyn std::error::Error,
-            "cannot record DMARC evaluation"
-        );
+/// Queues evaluations for the store: written in batches by [`recorder`], so the end of
+/// a message never waits on a database transaction. Evaluations still queued when the
+/// process dies are lost; a report then undercounts, which RFC 7489 reports tolerate.
+#[derive(Clone)]
+pub struct Recorder(tokio::sync::mpsc::Sender<DmarcEvaluation>);
+
+/// Evaluations waiting to be written; past this, new ones are dropped (and logged).
+const RECORDER_QUEUE: usize = 10_000;
+
+impl Recorder {
+    pub fn record(&self, row: &DmarcRow, time: i64) {
+        let Some(document) = serde_json_string(row) else {
+            return;
+        };
+        let e = DmarcEvaluation {
+            id: 0,
+            time,
+            domain: row.domain.clone(),
+            document,
+        };
+        if self.0.try_send(e).is_err() {
+            tracing::warn!("DMARC evaluation queue full; evaluation not recorded");
+        }
     }
+}
+
+/// Starts the batch writer.
+pub fn recorder(store: std::sync::Arc<dyn Store>) -> Recorder {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(RECORDER_QUEUE);
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while rx.recv_many(&mut batch, 512).await > 0 {
+            if let Err(e) = store.record_dmarc_evaluations(&batch).await {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    count = batch.len(),
+                    "cannot record DMARC evaluations"
+                );
+            }
+            batch.clear();
+        }
+    });
+    Recorder(tx)
 }
 
 fn serde_json_string<T: serde::Serialize>(v: &T) -> Option<String> {

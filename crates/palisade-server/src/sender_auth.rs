@@ -126,7 +126,7 @@ pub async fn check_message(
         && let Some(applied) = applied(&report, &verdict, &ctx, &policy)
     {
         row.applied(applied);
-        crate::reports::record(shared.store.as_ref(), &row, now()).await;
+        shared.dmarc_recorder.record(&row, now());
     }
     let mut prepend = format!(
         "Authentication-Results: {}\r\n",

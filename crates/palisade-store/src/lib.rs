@@ -160,7 +160,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The `limit` most recent events, newest first.
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
-    async fn record_dmarc_evaluation(&self, e: &DmarcEvaluation) -> Result<(), StoreError>;
+    /// Stores evaluations in one transaction (the server batches them).
+    async fn record_dmarc_evaluations(&self, es: &[DmarcEvaluation]) -> Result<(), StoreError>;
     /// Up to `limit` evaluations not yet reported, oldest first.
     async fn pending_dmarc_evaluations(
         &self,

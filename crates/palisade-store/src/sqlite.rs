@@ -589,15 +589,19 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn record_dmarc_evaluation(&self, e: &DmarcEvaluation) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO dmarc_evaluations (time, domain, document) VALUES (?, ?, ?)")
-            .bind(e.time)
-            .bind(e.domain.clone())
-            .bind(e.document.clone())
-            .execute(&self.pool)
-            .await
-            .map_err(db("recording a DMARC evaluation"))?;
-        Ok(())
+    async fn record_dmarc_evaluations(&self, es: &[DmarcEvaluation]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording DMARC evaluations";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        for e in es {
+            sqlx::query("INSERT INTO dmarc_evaluations (time, domain, document) VALUES (?, ?, ?)")
+                .bind(e.time)
+                .bind(e.domain.clone())
+                .bind(e.document.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
     }
 
     async fn pending_dmarc_evaluations(

@@ -502,17 +502,17 @@ async fn concurrent_writers_do_not_fail() {
 #[tokio::test]
 async fn dmarc_evaluations_and_reports() {
     let (_dir, store) = open().await;
-    for (i, d) in ["a.test", "b.test", "a.test"].iter().enumerate() {
-        store
-            .record_dmarc_evaluation(&DmarcEvaluation {
-                id: 0,
-                time: i as i64,
-                domain: d.to_string(),
-                document: format!("{{\"n\":{i}}}"),
-            })
-            .await
-            .expect("record");
-    }
+    let batch: Vec<DmarcEvaluation> = ["a.test", "b.test", "a.test"]
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DmarcEvaluation {
+            id: 0,
+            time: i as i64,
+            domain: d.to_string(),
+            document: format!("{{\"n\":{i}}}"),
+        })
+        .collect();
+    store.record_dmarc_evaluations(&batch).await.expect("record");
     let pending = store.pending_dmarc_evaluations(10).await.expect("store");
     assert_eq!(pending.len(), 3);
     assert_eq!(pending[2].document, "{\"n\":2}");

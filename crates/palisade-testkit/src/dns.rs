@@ -215,6 +215,22 @@ impl DnsAuthority {
     }
 }
 
+/// An SOA for negative answers (RFC 2308 §3), so resolvers cache NXDOMAIN and NODATA
+/// as real authorities make them: the owner is the name's top-level label.
+fn soa_for(owner: &Name) -> Record {
+    let apex = owner.trim_to(1);
+    let soa = hickory_proto::rr::rdata::SOA::new(
+        apex.clone(),
+        apex.clone(),
+        1,
+        3600,
+        600,
+        86400,
+        300,
+    );
+    Record::from_rdata(apex, 300, RData::SOA(soa))
+}
+
 /// The answer to one wire query, or `None` to stay silent.
 fn answer(zones: &Mutex<Zones>, query: &[u8]) -> Option<Vec<u8>> {
     let req = Message::from_vec(query).ok()?;
@@ -259,9 +275,14 @@ fn answer(zones: &Mutex<Zones>, query: &[u8]) -> Option<Vec<u8>> {
             }
         }
         None if z.timeout_when_empty.contains(&qname) => return None,
-        None if z.names.contains(&qname) => {}
+        None if z.names.contains(&qname) => {
+            resp.add_authority(soa_for(&owner));
+        }
         None if !resp.answers.is_empty() => {}
-        None => resp.metadata.response_code = ResponseCode::NXDomain,
+        None => {
+            resp.metadata.response_code = ResponseCode::NXDomain;
+            resp.add_authority(soa_for(&owner));
+        }
     }
     resp.to_vec().ok()
 }
