@@ -512,7 +512,10 @@ async fn dmarc_evaluations_and_reports() {
             document: format!("{{\"n\":{i}}}"),
         })
         .collect();
-    store.record_dmarc_evaluations(&batch).await.expect("record");
+    store
+        .record_dmarc_evaluations(&batch)
+        .await
+        .expect("record");
     let pending = store.pending_dmarc_evaluations(10).await.expect("store");
     assert_eq!(pending.len(), 3);
     assert_eq!(pending[2].document, "{\"n\":2}");

@@ -219,15 +219,8 @@ impl DnsAuthority {
 /// as real authorities make them: the owner is the name's top-level label.
 fn soa_for(owner: &Name) -> Record {
     let apex = owner.trim_to(1);
-    let soa = hickory_proto::rr::rdata::SOA::new(
-        apex.clone(),
-        apex.clone(),
-        1,
-        3600,
-        600,
-        86400,
-        300,
-    );
+    let soa =
+        hickory_proto::rr::rdata::SOA::new(apex.clone(), apex.clone(), 1, 3600, 600, 86400, 300);
     Record::from_rdata(apex, 300, RData::SOA(soa))
 }
 

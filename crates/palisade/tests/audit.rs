@@ -428,6 +428,16 @@ async fn rfc7489_alignment_policies_and_disposition() {
     let v = dmarc(sub.as_bytes(), "198.51.100.1", "bounce@other.test");
     assert_eq!(v["dmarc"]["policy"], "quarantine", "{v}");
     assert_eq!(v["disposition"]["action"], "quarantine");
+    // np= (RFC 9989; mail-auth) for a subdomain that does not exist.
+    a.dns
+        .txt("np.test", "v=spf1 -all")
+        .txt("_dmarc.np.test", "v=DMARC1; p=none; sp=none; np=reject");
+    let ghost = String::from_utf8(MSG.to_vec())
+        .unwrap()
+        .replace("alice@sender.test", "alice@ghost.np.test");
+    let v = dmarc(ghost.as_bytes(), "198.51.100.1", "bounce@other.test");
+    assert_eq!(v["dmarc"]["policy"], "reject", "{v}");
+    assert_eq!(v["disposition"]["action"], "reject");
     // Strict alignment: a subdomain signature does not align.
     let strict = String::from_utf8(MSG.to_vec())
         .unwrap()

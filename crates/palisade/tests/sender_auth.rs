@@ -192,6 +192,28 @@ async fn rfc7489_p_quarantine_holds_until_released() {
     let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
     assert!(got.contains("X-Palisade-Quarantine: DMARC policy quarantine of sender.test"));
     assert!(quarantine_ids(&ts).is_empty());
+    // A second one is deleted instead: gone, never delivered.
+    let r = send(&ts, "a@sender.test", &message("a@sender.test", "junk")).await;
+    assert!(r.starts_with("250 "), "{r}");
+    let ids = quarantine_ids(&ts);
+    assert_eq!(ids.len(), 1);
+    let o = Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["quarantine", "delete", &ids[0]])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(quarantine_ids(&ts).is_empty());
+    let o = Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["quarantine", "show", &ids[0]])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a deleted id is a usage error");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(ts.mail("alice").len(), 1);
     ts.shutdown().await;
 }
 
