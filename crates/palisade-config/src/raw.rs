@@ -67,6 +67,8 @@ pub struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub struct RawDns {
     pub nameservers: Option<Vec<String>>,
+    /// `timeout` is accepted too (the name the issue used).
+    #[serde(alias = "timeout")]
     pub timeout_secs: Option<u64>,
     pub attempts: Option<u64>,
     pub dnssec_trusted: Option<bool>,

@@ -114,7 +114,7 @@ fn dns_and_policy_sections() {
         r#"
 [dns]
 nameservers = ["127.0.0.1:5353", "::1"]
-timeout_secs = 2
+timeout = 2
 [policy]
 trusted_networks = ["10.0.0.0/8", "192.0.2.7"]
 spf_fail = "reject"
@@ -127,6 +127,7 @@ proxy_protocol_from = ["127.0.0.1/32"]
     .expect("valid");
     assert_eq!(c.dns.nameservers.len(), 2);
     assert_eq!(c.dns.nameservers[1].port(), 53);
+    assert_eq!(c.dns.timeout.as_secs(), 2);
     assert!(c.policy.spf_fail_reject);
     assert!(c.policy.is_trusted("10.1.2.3".parse().expect("ip")));
     assert!(c.policy.is_trusted("192.0.2.7".parse().expect("ip")));
