@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub dns: Option<RawDns>,
     pub policy: Option<RawPolicy>,
     pub reports: Option<RawReports>,
+    pub delivery: Option<RawDelivery>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,4 +93,13 @@ pub struct RawReports {
     pub dmarc_from: Option<String>,
     pub org_name: Option<String>,
     pub dmarc_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    pub remote_port: Option<u64>,
+    pub extra_ca_file: Option<PathBuf>,
+    pub connect_timeout_secs: Option<u64>,
+    pub command_timeout_secs: Option<u64>,
 }

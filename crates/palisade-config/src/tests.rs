@@ -100,6 +100,10 @@ fn every_key_is_documented() {
         "reports.dmarc_from",
         "reports.org_name",
         "reports.dmarc_interval_secs",
+        "delivery.remote_port",
+        "delivery.extra_ca_file",
+        "delivery.connect_timeout_secs",
+        "delivery.command_timeout_secs",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),

@@ -127,6 +127,18 @@ pub struct ReportsConfig {
     pub dmarc_interval: Duration,
 }
 
+/// `[delivery]`: sending to other mail servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// The port MX hosts are contacted on (25; other values are for tests).
+    pub remote_port: u16,
+    /// PEM CA certificates trusted in addition to the WebPKI roots (tests, private PKI).
+    pub extra_ca_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    /// Per-reply timeout (RFC 5321 §4.5.3.2 gives 5 minutes for most commands).
+    pub command_timeout: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -141,6 +153,7 @@ pub struct Config {
     pub dns: DnsConfig,
     pub policy: PolicyConfig,
     pub reports: ReportsConfig,
+    pub delivery: DeliveryConfig,
 }
 
 pub const DEFAULT_HOSTNAME: &str = "localhost";
@@ -322,6 +335,25 @@ impl Config {
             None => None,
         };
         let reports = reports_config(raw.reports.unwrap_or_default(), &hostname)?;
+        let d = raw.delivery.unwrap_or_default();
+        let delivery = DeliveryConfig {
+            remote_port: count("delivery.remote_port", d.remote_port, 25, 1, 65_535)? as u16,
+            extra_ca_file: d.extra_ca_file,
+            connect_timeout: secs(
+                "delivery.connect_timeout_secs",
+                d.connect_timeout_secs,
+                30,
+                1,
+                600,
+            )?,
+            command_timeout: secs(
+                "delivery.command_timeout_secs",
+                d.command_timeout_secs,
+                300,
+                1,
+                3600,
+            )?,
+        };
         Ok(Config {
             hostname,
             listeners,
@@ -332,6 +364,7 @@ impl Config {
             dns: dns_config(raw.dns.unwrap_or_default())?,
             policy: policy_config(raw.policy.unwrap_or_default())?,
             reports,
+            delivery,
         })
     }
 }

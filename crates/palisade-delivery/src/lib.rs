@@ -5,7 +5,10 @@
 //! [`maildir::deliver`]. Remote delivery (MX, TLS policy, DKIM) comes with the
 //! submission issue.
 
+pub mod dsn;
 pub mod maildir;
+pub mod remote;
+pub mod router;
 
 use palisade_queue::{Outcome, SpooledMessage, Target};
 use palisade_store::{LookupCache, Store};

@@ -1,0 +1,361 @@
+//! One SMTP client session to one server address (RFC 5321 §3, §4.1; RFC 3207).
+
+use super::tls::{CertVerdict, TlsClient};
+use palisade_queue::Outcome;
+use palisade_types::Address;
+use rustls::pki_types::ServerName;
+use smtp_proto::{EXT_8BIT_MIME, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A reply larger than this is hostile (RFC 5321 §4.5.3.1.5 allows 512-octet lines).
+const MAX_REPLY: usize = 64 * 1024;
+
+/// What to send where.
+pub struct Job<'a> {
+    pub addr: SocketAddr,
+    /// The MX host name (TLS server name).
+    pub mx_host: &'a str,
+    pub helo: &'a str,
+    /// The reverse-path, empty for `<>`.
+    pub mail_from: &'a str,
+    pub rcpts: &'a [Address],
+    /// The message as it goes on the wire before dot-stuffing (CRLF lines).
+    pub message: &'a [u8],
+    pub eight_bit: bool,
+    pub smtputf8: bool,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    pub tls: &'a TlsClient,
+}
+
+/// The end of one attempt.
+#[derive(Debug)]
+pub enum HostResult {
+    /// The server answered for the recipients: one outcome each, in order.
+    Done(Vec<Outcome>),
+    /// The server could not be used (unreachable, refused the session): try the next.
+    TryNext(String),
+}
+
+/// One complete reply: code and text (lines joined by spaces).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    pub raw: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.raw)
+            .lines()
+            .map(|l| l.get(4..).unwrap_or_default().trim_end())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// For logs and DSNs: "550 5.1.1 no such user".
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.code, self.text())
+    }
+}
+
+/// Reads replies off a stream, bounded in size and time.
+struct Conn<S> {
+    stream: S,
+    buf: Vec<u8>,
+    timeout: Duration,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    async fn reply(&mut self) -> Result<Reply, String> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            if let Some(end) = complete_reply(&self.buf) {
+                let raw: Vec<u8> = self.buf.drain(..end).collect();
+                let code = raw
+                    .get(..3)
+                    .and_then(|c| std::str::from_utf8(c).ok())
+                    .and_then(|c| c.parse::<u16>().ok())
+                    .filter(|c| (200..600).contains(c))
+                    .ok_or_else(|| "malformed reply".to_string())?;
+                return Ok(Reply { code, raw });
+            }
+            if self.buf.len() > MAX_REPLY {
+                return Err("reply too long".into());
+            }
+            let mut chunk = [0u8; 4096];
+            let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Err(_) => return Err("timeout waiting for a reply".into()),
+                Ok(Err(e)) => return Err(format!("read: {e}")),
+                Ok(Ok(0)) => return Err("connection closed".into()),
+                Ok(Ok(n)) => n,
+            };
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        tokio::time::timeout(self.timeout, async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        })
+        .await
+        .map_err(|_| "timeout writing".to_string())?
+        .map_err(|e| format!("write: {e}"))
+    }
+
+    async fn command(&mut self, line: &str) -> Result<Reply, String> {
+        self.send(format!("{line}\r\n").as_bytes()).await?;
+        self.reply().await
+    }
+}
+
+/// The length of the first complete reply in `buf` (its last line is `NNN ` or `NNN\r\n`).
+fn complete_reply(buf: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    while let Some(pos) = buf[start..].windows(2).position(|w| w == b"\r\n") {
+        let line = &buf[start..start + pos];
+        let end = start + pos + 2;
+        if line.len() < 4 || line[3] == b' ' {
+            return Some(end);
+        }
+        start = end;
+    }
+    None
+}
+
+/// RFC 5321 §4.5.2: a line that starts with "." gets another; CRLF at the end.
+fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
+    let mut at_line_start = true;
+    for &b in message {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// Delivers `job` to one address.
+pub async fn deliver(job: &Job<'_>) -> HostResult {
+    let tcp = match tokio::time::timeout(job.connect_timeout, TcpStream::connect(job.addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return HostResult::TryNext(format!("connect: {e}")),
+        Err(_) => return HostResult::TryNext("connect: timeout".into()),
+    };
+    let _ = tcp.set_nodelay(true);
+    let mut conn = Conn {
+        stream: tcp,
+        buf: Vec::new(),
+        timeout: job.command_timeout,
+    };
+    let caps = match hello(&mut conn, job).await {
+        Ok(c) => c,
+        Err(e) => return HostResult::TryNext(e),
+    };
+    if caps.capabilities & EXT_START_TLS == 0 {
+        tracing::info!(
+            host = job.mx_host,
+            "no STARTTLS offered: delivering without TLS"
+        );
+        return transaction(&mut conn, job, &caps).await;
+    }
+    match conn.command("STARTTLS").await {
+        Ok(r) if r.code == 220 => {}
+        Ok(r) => {
+            tracing::info!(host = job.mx_host, reply = %r.describe(), "STARTTLS refused");
+            return transaction(&mut conn, job, &caps).await;
+        }
+        Err(e) => return HostResult::TryNext(e),
+    }
+    if !conn.buf.is_empty() {
+        // Bytes after the 220 would be injected into the TLS session (CVE-2011-0411).
+        return HostResult::TryNext("data after the STARTTLS reply".into());
+    }
+    let (connector, verdict) = match job.tls.connector() {
+        Ok(c) => c,
+        Err(e) => return HostResult::TryNext(e.to_string()),
+    };
+    let name = match ServerName::try_from(job.mx_host.to_string()) {
+        Ok(n) => n,
+        Err(e) => return HostResult::TryNext(format!("TLS name {}: {e}", job.mx_host)),
+    };
+    let tls = match tokio::time::timeout(job.command_timeout, connector.connect(name, conn.stream))
+        .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return HostResult::TryNext(format!("TLS handshake: {e}")),
+        Err(_) => return HostResult::TryNext("TLS handshake: timeout".into()),
+    };
+    let verdict = verdict.lock().map(|v| v.clone()).unwrap_or_default();
+    let (version, suite) = {
+        let c = tls.get_ref().1;
+        (
+            c.protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            c.negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+        )
+    };
+    match &verdict {
+        CertVerdict::Valid => {
+            tracing::info!(host = job.mx_host, %version, %suite, "TLS, certificate verified")
+        }
+        other => {
+            tracing::info!(host = job.mx_host, %version, %suite, certificate = ?other, "TLS, certificate not verified (opportunistic)")
+        }
+    }
+    let mut conn = Conn {
+        stream: tls,
+        buf: Vec::new(),
+        timeout: job.command_timeout,
+    };
+    // RFC 3207 §4.2: after TLS, forget what the server said and ask again.
+    let caps = match conn.command(&format!("EHLO {}", job.helo)).await {
+        Ok(r) if r.code == 250 => parse_ehlo(&r),
+        Ok(r) => return HostResult::TryNext(format!("EHLO after TLS: {}", r.describe())),
+        Err(e) => return HostResult::TryNext(e),
+    };
+    transaction(&mut conn, job, &caps).await
+}
+
+fn parse_ehlo(r: &Reply) -> EhloResponse<String> {
+    EhloResponse::parse(&mut r.raw.iter()).unwrap_or_default()
+}
+
+/// Greeting and EHLO (HELO if EHLO is refused). Any failure here means: next host.
+async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    job: &Job<'_>,
+) -> Result<EhloResponse<String>, String> {
+    let greeting = conn.reply().await?;
+    if greeting.code != 220 {
+        // RFC 5321 §3.1: a 554 (or any non-220) greeting means this server will not talk.
+        return Err(format!("greeting: {}", greeting.describe()));
+    }
+    let r = conn.command(&format!("EHLO {}", job.helo)).await?;
+    if r.code == 250 {
+        return Ok(parse_ehlo(&r));
+    }
+    let r = conn.command(&format!("HELO {}", job.helo)).await?;
+    if r.code == 250 {
+        return Ok(EhloResponse::default());
+    }
+    Err(format!("HELO: {}", r.describe()))
+}
+
+fn outcome(host: &str, r: &Reply) -> Outcome {
+    let text = format!("{host} said: {}", r.describe());
+    if r.code >= 500 {
+        Outcome::Permanent(text)
+    } else {
+        Outcome::Transient(text)
+    }
+}
+
+/// MAIL, RCPT for each recipient, DATA, QUIT.
+async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    job: &Job<'_>,
+    caps: &EhloResponse<String>,
+) -> HostResult {
+    let host = job.mx_host;
+    let all = |o: Outcome| HostResult::Done(vec![o; job.rcpts.len()]);
+    if job.smtputf8 && caps.capabilities & EXT_SMTP_UTF8 == 0 {
+        // RFC 6531 §3.7.5: an internationalised message cannot go to a server without it.
+        return all(Outcome::Permanent(format!(
+            "553 5.6.7 {host} does not support SMTPUTF8, which this message needs"
+        )));
+    }
+    let mut mail = format!("MAIL FROM:<{}>", job.mail_from);
+    if caps.capabilities & EXT_SIZE != 0 {
+        mail.push_str(&format!(" SIZE={}", job.message.len()));
+    }
+    if job.eight_bit && caps.capabilities & EXT_8BIT_MIME != 0 {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    if job.smtputf8 {
+        mail.push_str(" SMTPUTF8");
+    }
+    match conn.command(&mail).await {
+        Ok(r) if r.code == 250 => {}
+        Ok(r) => return all(outcome(host, &r)),
+        Err(e) => return HostResult::TryNext(format!("MAIL: {e}")),
+    }
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(job.rcpts.len());
+    for rcpt in job.rcpts {
+        match conn.command(&format!("RCPT TO:<{rcpt}>")).await {
+            Ok(r) if r.code == 250 || r.code == 251 => outcomes.push(None),
+            Ok(r) => outcomes.push(Some(outcome(host, &r))),
+            Err(e) => return HostResult::TryNext(format!("RCPT: {e}")),
+        }
+    }
+    let finish = |outcomes: Vec<Option<Outcome>>, o: Outcome| {
+        HostResult::Done(
+            outcomes
+                .into_iter()
+                .map(|x| x.unwrap_or(o.clone()))
+                .collect(),
+        )
+    };
+    if outcomes.iter().all(Option::is_some) {
+        let _ = conn.command("QUIT").await;
+        return finish(outcomes, Outcome::Delivered);
+    }
+    match conn.command("DATA").await {
+        Ok(r) if r.code == 354 => {}
+        Ok(r) => return finish(outcomes, outcome(host, &r)),
+        Err(e) => return finish(outcomes, Outcome::Transient(format!("{host}: DATA: {e}"))),
+    }
+    // RFC 5321 §4.5.3.2.6: allow the server 10 minutes for the final reply.
+    let saved = conn.timeout;
+    conn.timeout = saved.saturating_mul(2);
+    let sent = conn.send(&dot_stuff(job.message)).await;
+    let done = match sent {
+        Ok(()) => conn.reply().await,
+        Err(e) => Err(e),
+    };
+    conn.timeout = saved;
+    let result = match done {
+        Ok(r) if r.code == 250 => Outcome::Delivered,
+        Ok(r) => outcome(host, &r),
+        // The server may have the message; RFC 5321 §6.1 prefers a duplicate to a loss.
+        Err(e) => Outcome::Transient(format!("{host}: end of data: {e}")),
+    };
+    let _ = conn.command("QUIT").await;
+    finish(outcomes, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5321_4_5_2_dot_stuffing() {
+        assert_eq!(
+            dot_stuff(b".a\r\nb\r\n..c\r\n"),
+            b"..a\r\nb\r\n...c\r\n.\r\n"
+        );
+        assert_eq!(dot_stuff(b"no final crlf"), b"no final crlf\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+    }
+
+    #[test]
+    fn multiline_replies_end_at_the_space_line() {
+        assert_eq!(complete_reply(b"250-a\r\n250-b\r\n"), None);
+        assert_eq!(complete_reply(b"250-a\r\n250 b\r\nnext"), Some(14));
+        assert_eq!(complete_reply(b"250\r\n"), Some(5));
+        assert_eq!(complete_reply(b"25"), None);
+    }
+}
