@@ -35,8 +35,9 @@ pub fn forged_auth_results(message: &[u8], authserv_id: &str) -> Vec<Range<usize
     out
 }
 
-/// The header fields of a message, as byte ranges, up to the empty line.
-fn header_fields(message: &[u8]) -> Vec<Range<usize>> {
+/// The header fields of a message, as byte ranges (folded lines and CRLF included), up
+/// to the empty line.
+pub fn header_fields(message: &[u8]) -> Vec<Range<usize>> {
     let mut fields: Vec<Range<usize>> = Vec::new();
     let mut pos = 0;
     while pos < message.len() {
@@ -58,12 +59,33 @@ fn header_fields(message: &[u8]) -> Vec<Range<usize>> {
     fields
 }
 
-/// The authserv-id: the first token of the value, after comments (RFC 8601 §2.2).
+/// The authserv-id: the first `value` of the field (RFC 8601 §2.2), a token or a
+/// quoted-string (RFC 2045), after CFWS. Comments nest and may hold quoted-pairs
+/// (RFC 5322 §3.2.2), so `(\()` is one comment.
 fn authserv_id_of(value: &str) -> Option<String> {
     let mut depth = 0u32;
     let mut id = String::new();
-    for c in value.chars() {
+    let mut chars = value.chars();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
         match c {
+            '\\' if depth > 0 || quoted => {
+                // A quoted-pair: the next character is literal.
+                match chars.next() {
+                    Some(n) if quoted => id.push(n),
+                    _ => {}
+                }
+            }
+            '"' if depth == 0 => {
+                if quoted {
+                    break;
+                }
+                if !id.is_empty() {
+                    break;
+                }
+                quoted = true;
+            }
+            c if quoted => id.push(c),
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             _ if depth > 0 => {}
@@ -102,6 +124,22 @@ Subject: hi\r\n\r\nAuthentication-Results: mx.example.com; body stays\r\n";
             "Authentication-Results: other.example; dmarc=pass\r\nSubject: hi\r\n\r\n\
 Authentication-Results: mx.example.com; body stays\r\n"
         );
+    }
+
+    #[test]
+    fn quoted_ids_and_escaped_comments_are_still_ours() {
+        for m in [
+            &b"Authentication-Results: \"mx.example.com\"; dkim=pass\r\n\r\n"[..],
+            b"Authentication-Results: (\\() mx.example.com; dmarc=pass\r\n\r\n",
+            b"Authentication-Results: (a (nested) \\) comment) mx.example.com; x=y\r\n\r\n",
+        ] {
+            assert_eq!(
+                forged_auth_results(m, "mx.example.com").len(),
+                1,
+                "{}",
+                String::from_utf8_lossy(m)
+            );
+        }
     }
 
     #[test]

@@ -104,21 +104,62 @@ fn sampled_policy(policy: &str, sampled: bool) -> &str {
     }
 }
 
+/// The distinct domains of the From addresses, lower case.
+fn author_domains(report: &AuthReport) -> Vec<String> {
+    let mut d: Vec<String> = report
+        .header_from
+        .iter()
+        .filter_map(|a| {
+            a.rsplit_once('@')
+                .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        })
+        .collect();
+    d.sort();
+    d.dedup();
+    d
+}
+
+/// Without a DMARC record mail-auth computes no alignment; for our own domains we do:
+/// a passing DKIM signature or SPF result whose domain shares the author's organisational
+/// domain (RFC 7489 §3.1 relaxed alignment).
+fn aligned_without_record(report: &AuthReport, author: &str) -> bool {
+    let org = crate::dmarc_report::organizational_domain(author);
+    let same = |d: &str| crate::dmarc_report::organizational_domain(d) == org;
+    report.dkim.iter().any(|s| s.result == "pass" && same(&s.d))
+        || (report.spf.result == "pass" && same(&report.spf.domain))
+}
+
+/// Reply text carries the reason, kept well inside one reply line (RFC 5321 §4.5.3.1.5).
+fn short(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
 /// Decides what happens to a message given its authentication report.
 pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdict {
     if ctx.client_authenticated {
         return Verdict::accept();
+    }
+    let authors = author_domains(report);
+    if authors.len() > 1 {
+        // RFC 7489 §6.6.1: several author domains make DMARC ambiguous; mail-auth skips
+        // such messages, so they would bypass every policy. Refuse them.
+        return Verdict::Reject {
+            reply: reply::DMARC_REJECT.with_text(
+                "A message must have one author domain in From (RFC 7489 section 6.6.1)",
+            ),
+            reason: format!("several author domains in From: {}", authors.join(", ")),
+        };
     }
     let dmarc = &report.dmarc;
     if dmarc.result == "pass" {
         return Verdict::accept();
     }
     let domain = &dmarc.domain;
-    let why = if dmarc.reason.is_empty() {
-        "not authenticated".to_string()
+    let why = short(if dmarc.reason.is_empty() {
+        "not authenticated"
     } else {
-        dmarc.reason.clone()
-    };
+        &dmarc.reason
+    });
     if dmarc.result == "temperror"
         && (ctx.from_is_local || dmarc.policy != "none" || !dmarc.record_found)
     {
@@ -130,6 +171,14 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
     if ctx.from_is_local {
         if let Some(note) = arc_vouches(report, policy) {
             return Verdict::note(note);
+        }
+        if !dmarc.record_found
+            && dmarc.result == "none"
+            && authors
+                .first()
+                .is_some_and(|a| aligned_without_record(report, a))
+        {
+            return Verdict::accept();
         }
         if policy.reject_spoofed_local {
             let reason = format!("From domain {domain} is local but fails DMARC alignment ({why})");

@@ -191,6 +191,7 @@ impl Spool {
                 buffer: Vec::with_capacity(16 * 1024),
                 message_start: 0,
                 flushed: false,
+                appended: 0,
             };
             w.buffer.extend_from_slice(&header);
             w.buffer.extend_from_slice(&prefix(id));
@@ -212,6 +213,8 @@ pub struct SpoolWriter {
     message_start: usize,
     /// Some of the file is on disk already (the buffer no longer starts at offset 0).
     flushed: bool,
+    /// Message octets appended so far.
+    appended: u64,
 }
 
 const WRITE_THRESHOLD: usize = 256 * 1024;
@@ -229,6 +232,11 @@ impl SpoolWriter {
         self.buffer.clear();
         self.flushed = true;
         Ok(())
+    }
+
+    /// Length of the message so far, in octets.
+    pub fn message_len(&self) -> u64 {
+        self.appended
     }
 
     /// The message as the client sent it (no envelope, no trace headers), for checks
@@ -259,28 +267,41 @@ impl SpoolWriter {
             copy_kept(&message, &edit.remove, &mut self.buffer);
             return Ok(());
         }
+        // Large message: copy the kept ranges file to file, never the whole in memory.
         self.flush_buffer()?;
-        let message = self.read_message()?;
         let edited = self.path.with_extension("edit");
-        let mut out = Vec::with_capacity(self.message_start + edit.prepend.len() + message.len());
-        {
-            let mut f = File::open(&self.path).map_err(io_err("reading", &self.path))?;
-            let mut head = vec![0u8; self.message_start];
-            f.read_exact(&mut head)
-                .map_err(io_err("reading", &self.path))?;
-            out.extend_from_slice(&head);
+        let total = self.message_start as u64 + self.appended;
+        let read = io_err("reading", &self.path);
+        let mut src = File::open(&self.path).map_err(read)?;
+        let mut out = File::create(&edited).map_err(io_err("creating", &edited))?;
+        let write = |e| io_err("writing", &edited)(e);
+        std::io::copy(&mut (&mut src).take(self.message_start as u64), &mut out).map_err(write)?;
+        out.write_all(&edit.prepend).map_err(write)?;
+        let mut pos = self.message_start as u64;
+        let keep = |from: u64, to: u64, src: &mut File, out: &mut File| {
+            if to > from {
+                src.seek(SeekFrom::Start(from))?;
+                std::io::copy(&mut src.take(to - from), out)?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        for r in &edit.remove {
+            let start = (self.message_start + r.start) as u64;
+            let end = ((self.message_start + r.end) as u64).min(total);
+            if start >= pos && start <= total {
+                keep(pos, start, &mut src, &mut out).map_err(write)?;
+                pos = end;
+            }
         }
-        out.extend_from_slice(&edit.prepend);
-        copy_kept(&message, &edit.remove, &mut out);
-        let mut f = File::create(&edited).map_err(io_err("creating", &edited))?;
-        f.write_all(&out).map_err(io_err("writing", &edited))?;
+        keep(pos, total, &mut src, &mut out).map_err(write)?;
         std::fs::rename(&edited, &self.path).map_err(io_err("replacing", &self.path))?;
-        self.file = Some(f);
+        self.file = Some(out);
         Ok(())
     }
 
     /// Appends message bytes. Writes go to the page cache; durability comes at commit.
     pub fn append(&mut self, bytes: &[u8]) -> Result<(), SpoolError> {
+        self.appended += bytes.len() as u64;
         self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= WRITE_THRESHOLD {
             self.flush_buffer()?;

@@ -1,6 +1,6 @@
 //! One connection: limits, optional implicit TLS, then the session loop.
 
-use crate::sender_auth::{self, Checked};
+use crate::sender_auth::{self, AbortOnDrop, Checked};
 use crate::{Shared, tls, trace};
 use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::{BareLines, Config, ListenerKind};
@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
@@ -301,7 +300,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     // Forged Authentication-Results go even with the checks off (RFC 8601 §5), except
     // from trusted networks, which are inside our trust boundary.
     let strip_forged = !checks_on && !cfg.policy.is_trusted(session.client_ip());
-    let mut spf: Option<JoinHandle<SpfCheck>> = None;
+    let mut spf: Option<AbortOnDrop<SpfCheck>> = None;
     let mut rcpts: Vec<Address> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
@@ -336,15 +335,14 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Step::CheckSender(from) => {
                 if checks_on {
                     let helo = session.helo().unwrap_or_default().to_string();
-                    if let Some(old) = spf.replace(sender_auth::start_spf(
+                    // Replacing an earlier transaction's check aborts it (AbortOnDrop).
+                    spf = Some(sender_auth::start_spf(
                         shared,
                         cfg,
                         session.client_ip(),
                         &helo,
                         from.as_ref(),
-                    )) {
-                        old.abort();
-                    }
+                    ));
                 }
                 session.sender_decision(SenderDecision::Accept);
             }
@@ -388,6 +386,13 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::EndMessage => {
+                // Memory for the checks is budgeted by message size, held until commit.
+                let _budget = match writer.as_ref() {
+                    Some(w) if checks_on || strip_forged => {
+                        Some(shared.check_budget(w.message_len()).await)
+                    }
+                    _ => None,
+                };
                 let checked = match (spf.take(), writer.as_mut()) {
                     (Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
                     (None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
@@ -401,8 +406,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         session.message_queued(id);
                     }
                     Err(r) => {
-                        rejected(if r.code == reply::LOCAL_ERROR.code {
+                        rejected(if r == reply::LOCAL_ERROR {
                             "local_error"
+                        } else if r.is_transient() {
+                            "sender_authentication_deferred"
                         } else {
                             "sender_authentication"
                         });
@@ -439,12 +446,7 @@ async fn end_message(
     mut writer: Option<SpoolWriter>,
     rcpts: &[Address],
 ) -> Result<palisade_types::QueueId, Reply> {
-    let checked = checked.unwrap_or(Checked {
-        verdict: Verdict::Accept { note: None },
-        edit: Edit::default(),
-        message: None,
-        authenticated: true,
-    });
+    let checked = checked.unwrap_or_else(Checked::trusted);
     let dest = match checked.verdict {
         Verdict::Accept { .. } => Destination::Active,
         Verdict::Quarantine { .. } => {
@@ -464,21 +466,11 @@ async fn end_message(
         _ => None,
     };
     let id = commit(writer, checked.edit, dest).await?;
+    if let Some(row) = &checked.dmarc_row {
+        shared.dmarc_recorder.record(row, sender_auth::now());
+    }
     if let Some(message) = report {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            match crate::reports::receive_dmarc_report(shared.store.as_ref(), &message, now).await {
-                Ok(r) => {
-                    tracing::info!(org = %r.org_name, domain = %r.domain, "DMARC report stored")
-                }
-                Err(e) => {
-                    tracing::info!(error = %e, "message to the DMARC report address is not a report")
-                }
-            }
-        });
+        crate::reports::receive_in_background(shared.clone(), message);
     }
     Ok(id)
 }
@@ -487,13 +479,23 @@ async fn end_message(
 async fn run_checks(
     shared: &Arc<Shared>,
     cfg: &Config,
-    spf: JoinHandle<SpfCheck>,
+    mut spf: AbortOnDrop<SpfCheck>,
     writer: &mut SpoolWriter,
 ) -> Checked {
-    let Ok(spf) = spf.await else {
-        return Checked::deferred("SPF check task failed");
+    let spf = match tokio::time::timeout(sender_auth::SPF_DEADLINE, &mut spf.0).await {
+        Ok(Ok(spf)) => spf,
+        Ok(Err(_)) => return Checked::deferred("SPF check task failed"),
+        Err(_) => {
+            return Checked {
+                verdict: Verdict::Defer {
+                    reply: reply::SPF_TEMPFAIL,
+                    reason: "SPF evaluation took too long".into(),
+                },
+                ..Checked::deferred("SPF evaluation timed out")
+            };
+        }
     };
-    let message = match writer.read_message() {
+    let message = match sender_auth::read_message(writer) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");

@@ -66,8 +66,8 @@ pub fn dns_settings(cfg: &Config) -> DnsSettings {
     }
 }
 
-/// Concurrent whole-message checks (each holds its message in memory).
-const CHECK_PERMITS: usize = 32;
+/// Memory the end-of-data checks may hold at once, in KiB (each holds its message).
+const CHECK_BUDGET_KIB: u32 = 128 * 1024;
 
 /// Everything a connection needs, shared by all sessions.
 pub struct Shared {
@@ -82,7 +82,8 @@ pub struct Shared {
     pub hard_stop: watch::Receiver<bool>,
     /// The one resolver (replaced when `[dns]` changes on reload).
     pub dns: RwLock<Arc<Dns>>,
-    pub check_permits: tokio::sync::Semaphore,
+    /// KiB of message the end-of-data checks may hold at once (see [`Shared::check_budget`]).
+    pub check_memory: Arc<tokio::sync::Semaphore>,
     pub data_dir: PathBuf,
     pub dmarc_recorder: reports::Recorder,
 }
@@ -93,6 +94,14 @@ impl Shared {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Waits until a message of `len` octets may be held in memory for the checks.
+    pub async fn check_budget(&self, len: u64) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let kib = u32::try_from(len / 1024)
+            .unwrap_or(u32::MAX)
+            .clamp(1, CHECK_BUDGET_KIB);
+        self.check_memory.clone().acquire_many_owned(kib).await.ok()
     }
 
     pub fn dns(&self) -> Arc<Dns> {
@@ -194,7 +203,7 @@ impl Server {
             limits,
             hard_stop: hard_rx,
             dns: RwLock::new(dns),
-            check_permits: tokio::sync::Semaphore::new(CHECK_PERMITS),
+            check_memory: Arc::new(tokio::sync::Semaphore::new(CHECK_BUDGET_KIB as usize)),
             data_dir: data_dir.to_path_buf(),
             dmarc_recorder,
         });

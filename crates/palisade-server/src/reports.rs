@@ -47,6 +47,8 @@ pub struct Sent {
     pub to: Vec<String>,
     /// Why nothing was written, when `path` is `None`.
     pub skipped: Option<String>,
+    /// Nothing was sent and the evaluations are kept for the next run.
+    pub retry: bool,
 }
 
 pub fn outgoing_dir(data: &Path) -> PathBuf {
@@ -120,15 +122,52 @@ pub async fn send_dmarc_reports(
     }
     let mut sent = Vec::new();
     for (domain, evaluations) in by_domain {
-        let ids: Vec<i64> = evaluations.iter().map(|e| e.id).collect();
-        let begin = evaluations.iter().map(|e| e.time).min().unwrap_or(now);
-        let rows: Vec<DmarcRow> = evaluations
-            .iter()
-            .filter_map(|e| serde_json::from_str(&e.document).ok())
-            .collect();
-        let outcome = send_one(dns, cfg, data, &domain, &rows, begin, now).await?;
-        store.remove_dmarc_evaluations(&ids).await?;
-        sent.push(outcome);
+        // One report per published destination set: a subdomain with its own record and
+        // rua gets its own report (RFC 7489 §7.2).
+        let mut by_rua: std::collections::BTreeMap<String, (Vec<i64>, i64, Vec<DmarcRow>)> =
+            Default::default();
+        let mut unreadable = Vec::new();
+        for e in &evaluations {
+            match serde_json::from_str::<DmarcRow>(&e.document) {
+                Ok(row) => {
+                    let key = format!("{:?}", row.rua);
+                    let entry = by_rua
+                        .entry(key)
+                        .or_insert((Vec::new(), e.time, Vec::new()));
+                    entry.0.push(e.id);
+                    entry.1 = entry.1.min(e.time);
+                    entry.2.push(row);
+                }
+                Err(_) => unreadable.push(e.id),
+            }
+        }
+        if !unreadable.is_empty() {
+            store.remove_dmarc_evaluations(&unreadable).await?;
+        }
+        for (_, (ids, begin, rows)) in by_rua {
+            match send_one(dns, cfg, data, &domain, &rows, begin, now).await {
+                Ok(outcome) => {
+                    if outcome.retry {
+                        // A DNS failure checking destinations: keep the rows for next time.
+                        sent.push(outcome);
+                        continue;
+                    }
+                    store.remove_dmarc_evaluations(&ids).await?;
+                    sent.push(outcome);
+                }
+                Err(e) => {
+                    tracing::error!(domain = %domain, error = &e as &dyn std::error::Error, "DMARC report");
+                    sent.push(Sent {
+                        domain: domain.clone(),
+                        path: None,
+                        messages: rows.len() as u64,
+                        to: Vec::new(),
+                        skipped: Some(e.to_string()),
+                        retry: true,
+                    });
+                }
+            }
+        }
     }
     Ok(sent)
 }
@@ -152,6 +191,7 @@ async fn send_one(
         messages,
         to: Vec::new(),
         skipped: None,
+        retry: false,
     };
     let Some(latest) = rows.last() else {
         out.skipped = Some("no readable evaluations".into());
@@ -174,9 +214,10 @@ async fn send_one(
     {
         Some(ok) => ok.into_iter().cloned().collect(),
         None => {
-            // A DNS failure: keep nothing back, try the check again next run? The
-            // evaluations would pile up; RFC 7489 §7.1 says do not send unverified.
-            out.skipped = Some("DNS failure verifying the report destinations".into());
+            // A DNS failure: RFC 7489 §7.1 says never send unverified; try again later.
+            out.skipped =
+                Some("DNS failure verifying the report destinations; kept for the next run".into());
+            out.retry = true;
             return Ok(out);
         }
     };
@@ -242,6 +283,51 @@ fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ReportErro
         .map_err(io)
 }
 
+/// Reports parsed at once (gunzip and XML parsing are CPU work, on the blocking pool).
+static RECEIVING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Parses and stores, in the background, a report that arrived at our report address.
+pub fn receive_in_background(
+    shared: std::sync::Arc<crate::Shared>,
+    message: std::sync::Arc<Vec<u8>>,
+) {
+    tokio::spawn(async move {
+        let Ok(_permit) = RECEIVING.acquire().await else {
+            return;
+        };
+        let parsed = tokio::task::spawn_blocking(move || {
+            mail_auth::report::Report::parse_rfc5322(&message, MAX_RECEIVED_REPORT)
+        })
+        .await;
+        let report = match parsed {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::info!(error = ?e, "message to the DMARC report address is not a report");
+                return;
+            }
+            Err(_) => return,
+        };
+        // Only reports about our own domains are of interest (anyone can send one).
+        let about = report.domain().trim_end_matches('.').to_ascii_lowercase();
+        let ours = match palisade_types::Domain::parse(&about) {
+            Ok(d) => shared
+                .lookups
+                .is_local_domain(shared.store.as_ref(), &d)
+                .await
+                .unwrap_or(false),
+            Err(_) => false,
+        };
+        if !ours {
+            tracing::info!(domain = %about, "DMARC report about a domain that is not ours: ignored");
+            return;
+        }
+        match store_report(shared.store.as_ref(), &report, crate::sender_auth::now()).await {
+            Ok(r) => tracing::info!(org = %r.org_name, domain = %r.domain, "DMARC report stored"),
+            Err(e) => tracing::warn!(error = %e, "cannot store DMARC report"),
+        }
+    });
+}
+
 /// Parses and stores a report another domain sent us. Duplicates are not an error.
 pub async fn receive_dmarc_report(
     store: &dyn Store,
@@ -250,6 +336,14 @@ pub async fn receive_dmarc_report(
 ) -> Result<ReceivedReport, ReportError> {
     let report = mail_auth::report::Report::parse_rfc5322(message, MAX_RECEIVED_REPORT)
         .map_err(|e| ReportError::NotAReport(format!("{e:?}")))?;
+    store_report(store, &report, now).await
+}
+
+async fn store_report(
+    store: &dyn Store,
+    report: &mail_auth::report::Report,
+    now: i64,
+) -> Result<ReceivedReport, ReportError> {
     let r = ReceivedReport {
         org_name: report.org_name().to_string(),
         report_id: report.report_id().to_string(),
@@ -257,7 +351,7 @@ pub async fn receive_dmarc_report(
         received: now,
         begin: i64::try_from(report.date_range_begin()).unwrap_or(0),
         end: i64::try_from(report.date_range_end()).unwrap_or(0),
-        document: serde_json::to_string(&report)
+        document: serde_json::to_string(report)
             .map_err(|e| ReportError::NotAReport(e.to_string()))?,
     };
     match store.add_dmarc_report(&r).await {

@@ -21,8 +21,11 @@ pub struct Checked {
     pub edit: Edit,
     /// The message as received, when it was read for the checks.
     pub message: Option<Arc<Vec<u8>>>,
-    /// The author domain authenticated (DMARC pass), or checks did not apply.
+    /// The author domain authenticated (DMARC pass), or the client is trusted.
     pub authenticated: bool,
+    /// The evaluation for the aggregate report, recorded only once the message is
+    /// committed (a deferred or failed commit comes back and would count twice).
+    pub dmarc_row: Option<palisade_checks::dmarc_report::DmarcRow>,
 }
 
 impl Checked {
@@ -37,7 +40,37 @@ impl Checked {
             edit: Edit::default(),
             message: None,
             authenticated: false,
+            dmarc_row: None,
         }
+    }
+
+    /// No checks ran (trusted client): commit as received.
+    pub fn trusted() -> Checked {
+        Checked {
+            verdict: Verdict::Accept { note: None },
+            edit: Edit::default(),
+            message: None,
+            authenticated: true,
+            dmarc_row: None,
+        }
+    }
+}
+
+/// Longest the SPF evaluation may take before the message is deferred.
+pub const SPF_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Longest the end-of-data checks may take (a message can carry many signatures whose
+/// key lookups time out one after another).
+pub const CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Signatures verified per message (RFC 6376 §8.4 lets verifiers limit them).
+const MAX_SIGNATURES: usize = 10;
+
+/// A spawned task that is aborted when its handle is dropped (a session that ends or
+/// moves on must not leave SPF lookups running).
+pub struct AbortOnDrop<T>(pub JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -53,14 +86,14 @@ pub fn start_spf(
     ip: IpAddr,
     helo: &str,
     mail_from: Option<&Address>,
-) -> JoinHandle<SpfCheck> {
+) -> AbortOnDrop<SpfCheck> {
     let dns = shared.dns();
     let helo = helo.to_string();
     let from = mail_from.map(|a| a.to_string());
     let hostname = cfg.hostname.to_string();
-    tokio::spawn(async move {
+    AbortOnDrop(tokio::spawn(async move {
         palisade_checks::check_spf(&dns, ip, &helo, from.as_deref(), &hostname).await
-    })
+    }))
 }
 
 fn policy(cfg: &Config) -> AuthPolicy {
@@ -86,20 +119,33 @@ pub async fn check_message(
 ) -> Checked {
     let hostname = cfg.hostname.to_string();
     let report = {
-        // Bounded: each check holds a message in memory.
-        let _permit = shared.check_permits.acquire().await;
         let dns = shared.dns();
         let handle = tokio::runtime::Handle::current();
         let host = hostname.clone();
         let msg = Arc::new(message);
-        let msg2 = msg.clone();
+        let verify = limit_signatures(&msg, MAX_SIGNATURES).map(Arc::new);
+        let msg2 = verify.unwrap_or_else(|| msg.clone());
         let run = tokio::task::spawn_blocking(move || {
-            handle.block_on(
-                async move { palisade_checks::authenticate(&dns, &msg2, &spf, &host).await },
-            )
+            handle.block_on(async move {
+                tokio::time::timeout(
+                    CHECK_DEADLINE,
+                    palisade_checks::authenticate(&dns, &msg2, &spf, &host),
+                )
+                .await
+            })
         });
         match run.await {
-            Ok(r) => (r, msg),
+            Ok(Ok(r)) => (r, msg),
+            Ok(Err(_)) => {
+                return Checked {
+                    verdict: Verdict::Defer {
+                        reply: reply::AUTH_TEMPFAIL
+                            .with_text("Sender checks took too long; try again later"),
+                        reason: "sender checks timed out".into(),
+                    },
+                    ..Checked::deferred("sender checks timed out")
+                };
+            }
             Err(e) => {
                 tracing::error!(error = %e, "sender checks task failed");
                 return Checked::deferred("sender checks failed");
@@ -122,12 +168,16 @@ pub async fn check_message(
     let policy = policy(cfg);
     let verdict = palisade_checks::decide(&report, &ctx, &policy);
     record(&report, &verdict);
-    if let Some(mut row) = report.dmarc_row.clone()
-        && let Some(applied) = applied(&report, &verdict, &ctx, &policy)
-    {
-        row.applied(applied);
-        shared.dmarc_recorder.record(&row, now());
-    }
+    let dmarc_row = match (
+        report.dmarc_row.clone(),
+        applied(&report, &verdict, &ctx, &policy),
+    ) {
+        (Some(mut row), Some(applied)) => {
+            row.applied(applied);
+            Some(row)
+        }
+        _ => None,
+    };
     let mut prepend = format!(
         "Authentication-Results: {}\r\n",
         report.authentication_results
@@ -146,10 +196,42 @@ pub async fn check_message(
         },
         authenticated: report.dmarc.result == "pass",
         message: Some(message),
+        dmarc_row,
     }
 }
 
-fn now() -> i64 {
+/// The message with DKIM-Signature fields past the first `max` removed, for verification
+/// only (what is stored is the message as received); `None` when there are not that many.
+fn limit_signatures(message: &[u8], max: usize) -> Option<Vec<u8>> {
+    let fields = palisade_checks::forged::header_fields(message);
+    let sigs: Vec<_> = fields
+        .iter()
+        .filter(|r| {
+            message[r.start..r.end]
+                .get(..15)
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"dkim-signature:"))
+        })
+        .skip(max)
+        .cloned()
+        .collect();
+    if sigs.is_empty() {
+        return None;
+    }
+    tracing::info!(
+        dropped = sigs.len(),
+        "verifying only the first {max} DKIM signatures"
+    );
+    let mut out = Vec::with_capacity(message.len());
+    let mut pos = 0;
+    for r in sigs {
+        out.extend_from_slice(&message[pos..r.start]);
+        pos = r.end;
+    }
+    out.extend_from_slice(&message[pos..]);
+    Some(out)
+}
+
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -182,7 +264,7 @@ fn applied(
 
 /// With sender checks off: no verdict, but forged `Authentication-Results` still go.
 pub fn strip_only(cfg: &Config, writer: &mut palisade_queue::SpoolWriter) -> Checked {
-    let message = match writer.read_message() {
+    let message = match read_message(writer) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
@@ -196,20 +278,39 @@ pub fn strip_only(cfg: &Config, writer: &mut palisade_queue::SpoolWriter) -> Che
             remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
         },
         message: Some(Arc::new(message)),
-        authenticated: true,
+        // Checks are off: nothing vouches for the author (reports are not accepted).
+        authenticated: false,
+        dmarc_row: None,
+    }
+}
+
+/// Reads the spooled message; large ones off the I/O thread where the runtime allows.
+pub fn read_message(
+    writer: &mut palisade_queue::SpoolWriter,
+) -> Result<Vec<u8>, palisade_queue::SpoolError> {
+    if writer.message_len() > 256 * 1024
+        && tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(|| writer.read_message())
+    } else {
+        writer.read_message()
     }
 }
 
 async fn author_is_local(shared: &Shared, report: &AuthReport) -> bool {
-    let mut domains: Vec<&str> = report
+    let mut domains: Vec<String> = report
         .header_from
         .iter()
-        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d))
+        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
         .collect();
     if !report.dmarc.domain.is_empty() {
-        domains.push(&report.dmarc.domain);
+        domains.push(report.dmarc.domain.to_ascii_lowercase());
     }
-    for d in domains {
+    domains.sort();
+    domains.dedup();
+    // A message with many author domains is refused by decide(); a few lookups suffice.
+    for d in domains.iter().take(8) {
         let Ok(domain) = palisade_types::Domain::parse(d) else {
             continue;
         };

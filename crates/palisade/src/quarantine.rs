@@ -80,10 +80,8 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
         }
         QuarantineCommand::Release { id } => {
             let (id, _) = open(paths, &id)?;
-            let active = Spool::active_dir(&qdir);
-            std::fs::create_dir_all(&active)?;
-            std::fs::rename(path(paths, id), active.join(id.to_string()))?;
-            std::fs::File::open(&active)?.sync_all()?;
+            // Status first: once the file is in active/, a running scheduler must find it
+            // due (without a status row it would wait for the next restart).
             let store = paths.store().await?;
             store
                 .put_queue_status(&QueueStatus {
@@ -95,6 +93,10 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
                     updated: 0,
                 })
                 .await?;
+            let active = Spool::active_dir(&qdir);
+            std::fs::create_dir_all(&active)?;
+            std::fs::rename(path(paths, id), active.join(id.to_string()))?;
+            std::fs::File::open(&active)?.sync_all()?;
             println!("{id} released for delivery");
         }
         QuarantineCommand::Delete { id } => {

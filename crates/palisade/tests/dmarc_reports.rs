@@ -6,6 +6,7 @@ mod common;
 
 use common::dkim::{Keys, sign};
 use common::*;
+use palisade_store::Store;
 use palisade_testkit::DnsAuthority;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -78,6 +79,13 @@ async fn rfc7489_7_2_aggregate_report_is_built_and_can_be_received() {
                 .starts_with("250 ")
         );
     }
+    // Evaluations are written in batches after the 250: wait (bounded) until they are in.
+    for _ in 0..100 {
+        if ts.store.pending_dmarc_evaluations(10).await.unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let out = ok(cli(ts.dir.path(), &ts.dns, &["reports", "dmarc", "send"]));
     assert!(
         out.contains(
@@ -100,7 +108,13 @@ async fn rfc7489_7_2_aggregate_report_is_built_and_can_be_received() {
             .contains("no DMARC evaluations")
     );
 
-    // The report arrives at our report address from reporter.test, DKIM-signed: stored.
+    // The report arrives at our report address from reporter.test, DKIM-signed: stored,
+    // because it is about a domain of ours (reports about other domains are ignored).
+    ts.store
+        .add_domain(&palisade_types::Domain::parse("sender.test").unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // lookup cache TTL
     let mut inbound = String::from_utf8(report_mail)
         .unwrap()
         .replace("noreply-dmarc@localhost", "noreply-dmarc@reporter.test")

@@ -241,3 +241,41 @@ fn dmarc_not_enforced_only_tags() {
         "accept"
     );
 }
+
+#[test]
+fn rfc7489_6_6_1_several_author_domains_are_refused() {
+    let mut r = report("pass", "none", "none");
+    r.header_from = vec!["ceo@bank.test".into(), "x@evil.test".into()];
+    let v = decide(&r, &OUTSIDE, &AuthPolicy::default());
+    assert_eq!(kind(&v), ("reject", Some(550), Some((5, 7, 1))));
+    r.header_from = vec!["a@bank.test".into(), "b@BANK.test".into()];
+    assert_eq!(
+        decide(&r, &OUTSIDE, &AuthPolicy::default()).name(),
+        "accept"
+    );
+}
+
+#[test]
+fn own_domain_without_dmarc_record_passes_when_aligned_itself() {
+    let local = Context {
+        from_is_local: true,
+        ..OUTSIDE
+    };
+    let mut r = report("fail", "none", "none");
+    r.dmarc.domain = "local.test".into();
+    r.header_from = vec!["ceo@local.test".into()];
+    r.dkim = vec![crate::message::DkimReport {
+        d: "mail.local.test".into(),
+        s: "s1".into(),
+        algorithm: "ed25519-sha256",
+        result: "pass",
+        reason: String::new(),
+    }];
+    assert_eq!(decide(&r, &local, &AuthPolicy::default()).name(), "accept");
+    r.dkim[0].d = "local.test.evil.test".into();
+    assert_eq!(decide(&r, &local, &AuthPolicy::default()).name(), "reject");
+    r.dkim.clear();
+    r.spf.result = "pass";
+    r.spf.domain = "bounces.local.test".into();
+    assert_eq!(decide(&r, &local, &AuthPolicy::default()).name(), "accept");
+}
