@@ -17,5 +17,5 @@ mod scheduler;
 mod spool;
 
 pub use file::{SpoolFileError, SpooledMessage};
-pub use scheduler::{Outcome, Scheduler, SchedulerConfig, Target};
+pub use scheduler::{Bouncer, Outcome, Scheduler, SchedulerConfig, Target, now_secs};
 pub use spool::{Destination, Durable, Edit, Spool, SpoolError, SpoolWriter};

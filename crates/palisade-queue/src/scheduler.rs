@@ -34,6 +34,14 @@ pub trait Target: Send + Sync + 'static {
     ) -> Vec<Outcome>;
 }
 
+/// Tells senders about recipients that will never get their message (DSN, RFC 3464).
+#[async_trait::async_trait]
+pub trait Bouncer: Send + Sync + 'static {
+    /// `failures` ended for good: permanently refused, or expired (`expired`). Called
+    /// before the spool file goes; the implementation skips the null sender itself.
+    async fn bounce(&self, msg: &SpooledMessage, failures: &[(Address, String)], expired: bool);
+}
+
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     pub queue_dir: PathBuf,
@@ -48,6 +56,7 @@ pub struct Scheduler<T: Target> {
     cfg: SchedulerConfig,
     store: Arc<dyn Store>,
     target: Arc<T>,
+    bouncer: Option<Arc<dyn Bouncer>>,
     in_flight: Arc<Mutex<HashSet<QueueId>>>,
     /// Messages that arrived before this process started may have been delivered by it.
     started_at: i64,
@@ -69,11 +78,17 @@ pub fn backoff(initial: Duration, max: Duration, attempts: u32) -> Duration {
 }
 
 impl<T: Target> Scheduler<T> {
-    pub fn new(cfg: SchedulerConfig, store: Arc<dyn Store>, target: Arc<T>) -> Self {
+    pub fn new(
+        cfg: SchedulerConfig,
+        store: Arc<dyn Store>,
+        target: Arc<T>,
+        bouncer: Option<Arc<dyn Bouncer>>,
+    ) -> Self {
         Scheduler {
             cfg,
             store,
             target,
+            bouncer,
             in_flight: Arc::new(Mutex::new(HashSet::new())),
             started_at: now_secs(),
         }
@@ -194,6 +209,7 @@ impl<T: Target> Scheduler<T> {
         let recovering = !fresh || status.attempts > 0 || msg.arrived <= self.started_at;
         let outcomes = self.target.deliver(&msg, &pending, recovering).await;
         let mut transient = Vec::new();
+        let mut failed: Vec<(Address, String)> = Vec::new();
         for (rcpt, outcome) in pending.iter().zip(outcomes.iter()) {
             match outcome {
                 Outcome::Delivered => {
@@ -207,14 +223,25 @@ impl<T: Target> Scheduler<T> {
                         .increment(1);
                     tracing::warn!(rcpt = %rcpt, reason = %why, "delivery failed permanently");
                     self.event("delivery_failed", &msg, rcpt, why).await;
+                    failed.push((rcpt.clone(), why.clone()));
                 }
                 Outcome::Transient(why) => transient.push((rcpt, why.clone())),
             }
+        }
+        if let (Some(b), false) = (&self.bouncer, failed.is_empty()) {
+            b.bounce(&msg, &failed, false).await;
         }
         let age = now_secs().saturating_sub(msg.arrived);
         if transient.is_empty() || age as u64 >= self.cfg.max_age.as_secs() {
             for (rcpt, why) in &transient {
                 self.event("delivery_expired", &msg, rcpt, why).await;
+            }
+            if let (Some(b), false) = (&self.bouncer, transient.is_empty()) {
+                let expired: Vec<(Address, String)> = transient
+                    .iter()
+                    .map(|(r, w)| ((*r).clone(), w.clone()))
+                    .collect();
+                b.bounce(&msg, &expired, true).await;
             }
             if let Err(e) = std::fs::remove_file(&msg.path) {
                 tracing::error!(

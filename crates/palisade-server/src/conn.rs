@@ -192,8 +192,14 @@ async fn handshake(
     }
 }
 
-/// Decides a RCPT: local domains deliver to existing mailboxes, anything else is relay.
-async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> RecipientDecision {
+/// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
+/// only for clients in `policy.trusted_networks` (like Postfix's `permit_mynetworks`).
+async fn check_recipient(
+    shared: &Shared,
+    cfg: &Config,
+    client: std::net::IpAddr,
+    rcpt: &Address,
+) -> RecipientDecision {
     let store = &shared.store;
     let mut rcpt = rcpt.clone();
     match shared
@@ -219,6 +225,10 @@ async fn check_recipient(shared: &Shared, cfg: &Config, rcpt: &Address) -> Recip
                 },
                 None => return RecipientDecision::Reject(reply::NO_SUCH_USER),
             }
+        }
+        Ok(false) if cfg.policy.is_trusted(client) => {
+            metrics::counter!("palisade_relay_accepted_total").increment(1);
+            return RecipientDecision::Accept;
         }
         Ok(false) => {
             rejected("relay_denied");
@@ -347,7 +357,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 session.sender_decision(SenderDecision::Accept);
             }
             Step::CheckRecipient(addr) => {
-                let d = check_recipient(shared, cfg, &addr).await;
+                let d = check_recipient(shared, cfg, session.client_ip(), &addr).await;
                 tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
                 session.recipient_decision(d);
             }

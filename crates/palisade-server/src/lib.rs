@@ -12,6 +12,7 @@
 //! `421 4.3.2`; the scheduler finishes deliveries in progress. Nothing acknowledged is
 //! lost: it is in `queue/active/` and delivered at the next start.
 
+pub mod bounce;
 pub mod conn;
 pub mod limits;
 pub mod proxy;
@@ -22,6 +23,8 @@ pub mod trace;
 
 use palisade_config::{Config, Listener};
 use palisade_delivery::LocalDelivery;
+use palisade_delivery::remote::RemoteDelivery;
+use palisade_delivery::router::Router;
 use palisade_dns::{Dns, DnsSettings};
 use palisade_queue::{Scheduler, SchedulerConfig, Spool};
 use palisade_store::{LookupCache, Store};
@@ -54,6 +57,8 @@ pub enum ServerError {
     DataDirInUse(PathBuf),
     #[error("DNS resolver")]
     Dns(#[from] palisade_dns::DnsError),
+    #[error("outbound TLS (delivery.extra_ca_file)")]
+    OutboundTls(#[source] palisade_delivery::remote::tls::TlsSetupError),
 }
 
 /// The resolver settings of a config.
@@ -81,7 +86,7 @@ pub struct Shared {
     /// Turns true when sessions must end now (after the shutdown grace period).
     pub hard_stop: watch::Receiver<bool>,
     /// The one resolver (replaced when `[dns]` changes on reload).
-    pub dns: RwLock<Arc<Dns>>,
+    pub dns: Arc<RwLock<Arc<Dns>>>,
     /// KiB of message the end-of-data checks may hold at once (see [`Shared::check_budget`]).
     pub check_memory: Arc<tokio::sync::Semaphore>,
     pub data_dir: PathBuf,
@@ -163,7 +168,15 @@ impl Server {
     ) -> Result<Server, ServerError> {
         // Two servers on one spool would delete each other's messages in recovery.
         let lock = lock_data_dir(data_dir)?;
-        let dns = Arc::new(Dns::new(&dns_settings(&config))?);
+        let dns = Arc::new(RwLock::new(Arc::new(Dns::new(&dns_settings(&config))?)));
+        let dns_source: palisade_delivery::remote::DnsSource = {
+            let dns = dns.clone();
+            Arc::new(move || dns.read().unwrap_or_else(|e| e.into_inner()).clone())
+        };
+        let outbound_tls = palisade_delivery::remote::tls::TlsClient::new(
+            config.delivery.extra_ca_file.as_deref(),
+        )
+        .map_err(ServerError::OutboundTls)?;
         let tls = tls::TlsReloader::new(config.tls.clone(), data_dir, config.hostname.as_str())?;
         let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
@@ -178,12 +191,26 @@ impl Server {
                 concurrency: 32,
             },
             store.clone(),
-            Arc::new(LocalDelivery {
-                store: store.clone(),
-                lookups: lookups.clone(),
-                root: mail_dir(data_dir),
-                hostname: config.hostname.to_string(),
+            Arc::new(Router {
+                local: LocalDelivery {
+                    store: store.clone(),
+                    lookups: lookups.clone(),
+                    root: mail_dir(data_dir),
+                    hostname: config.hostname.to_string(),
+                },
+                remote: RemoteDelivery {
+                    dns: dns_source,
+                    hostname: config.hostname.to_string(),
+                    port: config.delivery.remote_port,
+                    connect_timeout: config.delivery.connect_timeout,
+                    command_timeout: config.delivery.command_timeout,
+                    tls: outbound_tls,
+                },
             }),
+            Some(Arc::new(bounce::DsnBouncer {
+                spool: spool.clone(),
+                hostname: config.hostname.to_string(),
+            })),
         );
         let scheduler = tokio::spawn(scheduler.run(committed_rx, scheduler_rx));
         let (hard_stop, hard_rx) = watch::channel(false);
@@ -202,7 +229,7 @@ impl Server {
             tls,
             limits,
             hard_stop: hard_rx,
-            dns: RwLock::new(dns),
+            dns,
             check_memory: Arc::new(tokio::sync::Semaphore::new(CHECK_BUDGET_KIB as usize)),
             data_dir: data_dir.to_path_buf(),
             dmarc_recorder,

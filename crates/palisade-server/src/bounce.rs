@@ -1,0 +1,83 @@
+//! DSNs (RFC 3464) for messages that failed for good, queued like any other message.
+
+use palisade_delivery::dsn::{self, Failure};
+use palisade_queue::{Bouncer, Spool, SpooledMessage};
+use palisade_types::{Address, BodyType, Envelope};
+use std::net::{IpAddr, Ipv4Addr};
+
+pub struct DsnBouncer {
+    pub spool: Spool,
+    pub hostname: String,
+}
+
+/// The header section of a message (up to the empty line), bounded.
+fn headers(message: &[u8]) -> &[u8] {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
+    &message[..end.min(64 * 1024)]
+}
+
+#[async_trait::async_trait]
+impl Bouncer for DsnBouncer {
+    async fn bounce(&self, msg: &SpooledMessage, failures: &[(Address, String)], expired: bool) {
+        // RFC 5321 §4.5.5 / RFC 3464: never a DSN to the null reverse-path (no loops).
+        let Some(sender) = msg.envelope.mail_from.clone() else {
+            tracing::info!(queue_id = %msg.id, "failure for a message with a null sender: no DSN");
+            return;
+        };
+        let m = msg.clone();
+        let original = match tokio::task::spawn_blocking(move || m.read_message()).await {
+            Ok(Ok(bytes)) => bytes,
+            _ => Vec::new(),
+        };
+        let arrival = crate::trace::rfc5322_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(msg.arrived.max(0) as u64),
+        );
+        let failures: Vec<Failure> = failures
+            .iter()
+            .map(|(rcpt, reason)| Failure {
+                rcpt: rcpt.clone(),
+                reason: reason.clone(),
+            })
+            .collect();
+        let body = match dsn::build(
+            &self.hostname,
+            &sender,
+            headers(&original),
+            &arrival,
+            &failures,
+            expired,
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build DSN");
+                return;
+            }
+        };
+        let envelope = Envelope {
+            mail_from: None,
+            rcpt_to: vec![sender.clone()],
+            body: BodyType::EightBitMime,
+            smtputf8: !sender.is_ascii(),
+            declared_size: None,
+            helo: self.hostname.clone(),
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            tls: None,
+        };
+        let arrived = palisade_queue::now_secs();
+        let created = self.spool.create(&envelope, arrived, |_| Vec::new());
+        let result = match created {
+            Ok(mut w) => match w.append(&body) {
+                Ok(()) => w.commit().await.map(|d| d.id()),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(id) => tracing::info!(queue_id = %msg.id, dsn = %id, to = %sender, "DSN queued"),
+            Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "cannot queue DSN"),
+        }
+    }
+}

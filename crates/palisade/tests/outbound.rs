@@ -1,0 +1,219 @@
+//! Outbound delivery between two real servers on loopback: MX lookup through a DNS
+//! authority, SMTP with STARTTLS, permanent failures answered with a DSN (RFC 3464).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use palisade_store::Store;
+use palisade_testkit::DnsAuthority;
+use palisade_types::{Address, Domain};
+use std::net::Ipv4Addr;
+
+/// The receiving server (domain receiver.test, user bob) and the sending one, which
+/// relays for loopback and delivers to the receiver's port.
+async fn pair(extra_sender: &str) -> (TestServer, TestServer) {
+    let dns = DnsAuthority::start().await;
+    dns.mx("receiver.test", 10, "mx.receiver.test")
+        .a("mx.receiver.test", Ipv4Addr::LOCALHOST)
+        .mx("nullmx.test", 0, ".");
+    let receiver = start_with_dns("", dns).await;
+    receiver
+        .store
+        .add_domain(&Domain::parse("receiver.test").unwrap())
+        .await
+        .unwrap();
+    receiver
+        .store
+        .add_user(&Address::parse("bob@receiver.test").unwrap(), "!")
+        .await
+        .unwrap();
+    let port = receiver.addr("inbound").port();
+    let dns2 = DnsAuthority::start().await;
+    dns2.mx("receiver.test", 10, "mx.receiver.test")
+        .a("mx.receiver.test", Ipv4Addr::LOCALHOST)
+        .mx("nullmx.test", 0, ".")
+        // The best MX of backup.test is down (nothing listens on 127.0.0.2).
+        .mx("backup.test", 10, "down.backup.test")
+        .a("down.backup.test", Ipv4Addr::new(127, 0, 0, 2))
+        .mx("backup.test", 20, "mx.receiver.test")
+        // No MX at all: the domain's own address is the mail host (implicit MX).
+        .a("implicit.test", Ipv4Addr::LOCALHOST);
+    for (domain, user) in [("implicit.test", "dave@implicit.test")] {
+        receiver
+            .store
+            .add_domain(&Domain::parse(domain).unwrap())
+            .await
+            .unwrap();
+        receiver
+            .store
+            .add_user(&Address::parse(user).unwrap(), "!")
+            .await
+            .unwrap();
+    }
+    receiver
+        .store
+        .add_domain(&Domain::parse("backup.test").unwrap())
+        .await
+        .unwrap();
+    receiver
+        .store
+        .add_user(&Address::parse("carol@backup.test").unwrap(), "!")
+        .await
+        .unwrap();
+    let sender = start_with_dns(
+        &format!(
+            "[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n\
+             [delivery]\nremote_port = {port}\nconnect_timeout_secs = 5\ncommand_timeout_secs = 10\n\
+             [queue]\nretry_initial_secs = 1\n{extra_sender}"
+        ),
+        dns2,
+    )
+    .await;
+    (sender, receiver)
+}
+
+async fn submit(ts: &TestServer, from: &str, to: &str, body: &str) {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect(&format!("MAIL FROM:<{from}>"), "250").await;
+    c.expect(&format!("RCPT TO:<{to}>"), "250").await;
+    c.expect("DATA", "354").await;
+    c.send(format!("{body}.\r\n").as_bytes()).await;
+    let r = c.reply().await;
+    assert!(r.starts_with("250 "), "{r}");
+    c.cmd("QUIT").await;
+}
+
+/// Mail of `user` (user@domain) on the receiving server.
+async fn wait_for_remote_mail(ts: &TestServer, user: &str) -> String {
+    let (local, domain) = user.split_once('@').unwrap_or((user, "receiver.test"));
+    let dir = ts
+        .dir
+        .path()
+        .join("mail")
+        .join(domain)
+        .join(local)
+        .join("new");
+    for _ in 0..400 {
+        if let Ok(mut rd) = std::fs::read_dir(&dir)
+            && let Some(Ok(e)) = rd.next()
+        {
+            return String::from_utf8(std::fs::read(e.path()).unwrap()).unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no mail for {user}@receiver.test");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5321_5_relayed_to_the_mx_over_starttls() {
+    let (sender, receiver) = pair("").await;
+    submit(
+        &sender,
+        "someone@outside.test",
+        "bob@receiver.test",
+        "From: someone@outside.test\r\nTo: bob@receiver.test\r\nSubject: relayed\r\n\r\nhello bob\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("Subject: relayed"), "{got}");
+    assert!(got.contains("hello bob"));
+    // Two Received headers: the sender's (from the client) and the receiver's, with TLS.
+    assert_eq!(got.matches("Received: ").count(), 2, "{got}");
+    let first = got.find("Received: ").unwrap();
+    let receiver_trace = &got[first
+        ..got[first..]
+            .find("\r\n\r\n")
+            .map_or(got.len(), |e| first + e)];
+    assert!(
+        receiver_trace.contains("using TLSv1"),
+        "hop encrypted: {receiver_trace}"
+    );
+    assert!(got.contains("Return-Path: <someone@outside.test>"));
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3464_permanent_failure_returns_a_dsn() {
+    let (sender, receiver) = pair("").await;
+    submit(
+        &sender,
+        "alice@local.test",
+        "nobody@receiver.test",
+        "From: alice@local.test\r\nSubject: to nobody\r\n\r\nhi\r\n",
+    )
+    .await;
+    let dsn = String::from_utf8(sender.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    for want in [
+        "Return-Path: <>",
+        "multipart/report",
+        "report-type=\"delivery-status\"",
+        "Final-Recipient: rfc822; nobody@receiver.test",
+        "Action: failed",
+        "Status: 5.1.1",
+        "Subject: to nobody",
+    ] {
+        assert!(dsn.contains(want), "{want} missing in DSN:\n{dsn}");
+    }
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7505_null_mx_fails_at_once_and_null_sender_gets_no_dsn() {
+    let (sender, receiver) = pair("").await;
+    submit(
+        &sender,
+        "alice@local.test",
+        "x@nullmx.test",
+        "From: alice@local.test\r\nSubject: nowhere\r\n\r\nhi\r\n",
+    )
+    .await;
+    let dsn = String::from_utf8(sender.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(dsn.contains("Status: 5.1.10"), "{dsn}");
+    assert!(dsn.contains("null MX"), "{dsn}");
+    // A bounce of a bounce must not happen: <> to a null MX gets no DSN at all.
+    submit(&sender, "", "y@nullmx.test", "Subject: bounce\r\n\r\nx\r\n").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sender.mail("alice").len(), 1);
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_is_refused_to_untrusted_clients() {
+    let dns = DnsAuthority::start().await;
+    let ts = start_with_dns("", dns).await;
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<a@outside.test>", "250").await;
+    c.expect("RCPT TO:<bob@receiver.test>", "554 5.7.1").await;
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5321_5_1_unreachable_mx_falls_back_and_implicit_mx() {
+    let (sender, receiver) = pair("").await;
+    submit(
+        &sender,
+        "someone@outside.test",
+        "carol@backup.test",
+        "From: someone@outside.test\r\nSubject: via backup\r\n\r\nhi\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "carol@backup.test").await;
+    assert!(got.contains("Subject: via backup"), "{got}");
+    submit(
+        &sender,
+        "someone@outside.test",
+        "dave@implicit.test",
+        "From: someone@outside.test\r\nSubject: implicit\r\n\r\nhi\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "dave@implicit.test").await;
+    assert!(got.contains("Subject: implicit"), "{got}");
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
