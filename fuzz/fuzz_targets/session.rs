@@ -3,7 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use palisade_smtp::{BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step, Timeouts};
+use palisade_smtp::{
+    AuthMode, BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step,
+    Timeouts,
+};
 use palisade_types::{Domain, QueueId, TlsInfo, reply};
 use std::time::Duration;
 
@@ -16,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
         max_recipients: 4,
         max_errors: 20,
         starttls: true,
+        auth: AuthMode::Plaintext,
+        require_auth: data.get(1).is_some_and(|b| b & 1 == 1),
         bare_line_policy: if data.first().is_some_and(|b| b & 1 == 1) {
             BareLinePolicy::Normalise
         } else {
@@ -51,6 +56,13 @@ fuzz_target!(|data: &[u8]| {
                     RecipientDecision::Reject(reply::NO_SUCH_USER)
                 }),
                 Step::EndMessage => s.message_queued(QueueId::generate()),
+                Step::Authenticate { responses, .. } => s.auth_result(
+                    if responses.first().is_some_and(|r| r.len() % 2 == 0) {
+                        Ok("u@local.test".into())
+                    } else {
+                        Err(reply::AUTH_FAILED)
+                    },
+                ),
                 Step::StartTls => s.tls_established(TlsInfo {
                     version: "TLSv1.3".into(),
                     cipher: "x".into(),

@@ -1,4 +1,6 @@
-//! Palisade's account access policy. For now: password hashing.
+//! Palisade's account access policy: password hashing, SMTP AUTH credentials
+//! ([`sasl`]), the login check ([`login`]) and which addresses a user may send as
+//! ([`sender`]).
 //!
 //! - [`hash_password`] turns a password into an Argon2id PHC string
 //!   (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) with a fresh random salt;
@@ -14,6 +16,10 @@
 //!
 //! Hashing is deliberately slow (tens of milliseconds, 19 MiB): async callers run
 //! these functions on a blocking pool, never on an I/O thread.
+
+pub mod login;
+pub mod sasl;
+pub mod sender;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

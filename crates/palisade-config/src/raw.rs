@@ -26,6 +26,7 @@ pub struct RawListener {
     pub address: Option<String>,
     pub kind: Option<String>,
     pub proxy_protocol_from: Option<Vec<String>>,
+    pub allow_plaintext_auth: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

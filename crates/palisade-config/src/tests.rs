@@ -96,6 +96,7 @@ fn every_key_is_documented() {
         "policy.spf_fail",
         "policy.reject_spoofed_local",
         "policy.trusted_arc_sealers",
+        "listener.NAME.allow_plaintext_auth",
         "reports.dmarc_address",
         "reports.dmarc_from",
         "reports.org_name",
@@ -170,4 +171,13 @@ fn reports_section() {
         "dmarc@example.com"
     );
     assert!(err("[reports]\ndmarc_address = \"nope\"\n").starts_with("reports.dmarc_address"));
+}
+
+#[test]
+fn plaintext_auth_only_on_loopback() {
+    assert!(parse("[listener.s]\naddress = \"127.0.0.1:587\"\nkind = \"submission\"\nallow_plaintext_auth = true\n").is_ok());
+    assert!(
+        err("[listener.s]\naddress = \"0.0.0.0:587\"\nkind = \"submission\"\nallow_plaintext_auth = true\n")
+            .starts_with("listener.s.allow_plaintext_auth")
+    );
 }

@@ -49,6 +49,8 @@ pub struct Listener {
     pub kind: ListenerKind,
     /// Peers allowed to send a PROXY protocol header; empty: PROXY is off here.
     pub proxy_protocol_from: Vec<IpNet>,
+    /// AUTH without TLS (submission listeners on loopback only).
+    pub allow_plaintext_auth: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,11 +234,19 @@ impl Config {
             }
             let proxy_protocol_from =
                 networks(&format!("{key}.proxy_protocol_from"), l.proxy_protocol_from)?;
+            let allow_plaintext_auth = l.allow_plaintext_auth.unwrap_or(false);
+            if allow_plaintext_auth && !address.ip().is_loopback() {
+                return Err(invalid(
+                    format!("{key}.allow_plaintext_auth"),
+                    "is only allowed on a loopback address (passwords would cross the network in clear)",
+                ));
+            }
             listeners.push(Listener {
                 name,
                 address,
                 kind,
                 proxy_protocol_from,
+                allow_plaintext_auth,
             });
         }
         let tls = match raw.tls {

@@ -10,6 +10,7 @@
 //! helo client.example.org
 //! ip 192.0.2.1
 //! tls TLSv1_3 TLS13_AES_256_GCM_SHA384   (absent without TLS)
+//! auth alice@example.com            (the SMTP AUTH identity; absent when none)
 //!                                   (blank line)
 //! <message: trace headers, then the bytes the client sent>
 //! ```
@@ -80,6 +81,9 @@ pub(crate) fn write_header(envelope: &Envelope, arrived: i64) -> Result<Vec<u8>,
     h.push_str(&format!("ip {}\n", envelope.client_ip));
     if let Some(t) = &envelope.tls {
         h.push_str(&line("tls", &format!("{} {}", t.version, t.cipher))?);
+    }
+    if let Some(a) = &envelope.auth {
+        h.push_str(&line("auth", a)?);
     }
     h.push('\n');
     Ok(h.into_bytes())
@@ -159,6 +163,7 @@ impl SpooledMessage {
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| corrupt("ip"))?,
             tls,
+            auth: get("auth").filter(|a| !a.is_empty()).map(str::to_string),
         };
         Ok(SpooledMessage {
             id,
@@ -215,6 +220,7 @@ mod tests {
                 version: "TLSv1.3".into(),
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
             }),
+            auth: Some("alice@local.test".into()),
         }
     }
 

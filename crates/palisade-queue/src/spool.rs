@@ -450,6 +450,7 @@ mod tests {
             helo: "client.test".into(),
             client_ip: "192.0.2.1".parse().unwrap(),
             tls: None,
+            auth: None,
         }
     }
 

@@ -65,6 +65,7 @@ impl Bouncer for DsnBouncer {
             helo: self.hostname.clone(),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             tls: None,
+            auth: None,
         };
         let arrived = palisade_queue::now_secs();
         let created = self.spool.create(&envelope, arrived, |_| Vec::new());

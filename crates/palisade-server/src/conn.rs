@@ -6,8 +6,8 @@ use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::{BareLines, Config, ListenerKind};
 use palisade_queue::{Destination, Edit, SpoolWriter};
 use palisade_smtp::{
-    BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step, TimeoutPhase,
-    Timeouts,
+    AuthMode, BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step,
+    TimeoutPhase, Timeouts,
 };
 use palisade_types::reply::{self, Reply};
 use palisade_types::{Address, SessionId, TlsInfo};
@@ -47,8 +47,15 @@ fn rejected(reason: &'static str) {
     metrics::counter!("palisade_messages_rejected_total", "reason" => reason).increment(1);
 }
 
-pub fn session_config(cfg: &Config, kind: ListenerKind) -> SessionConfig {
+pub fn session_config(cfg: &Config, kind: ListenerKind, plaintext_auth: bool) -> SessionConfig {
+    let submission = matches!(kind, ListenerKind::Submission | ListenerKind::Submissions);
     SessionConfig {
+        auth: match (submission, plaintext_auth) {
+            (false, _) => AuthMode::Off,
+            (true, false) => AuthMode::TlsOnly,
+            (true, true) => AuthMode::Plaintext,
+        },
+        require_auth: submission,
         hostname: cfg.hostname.to_string(),
         postmaster_domain: cfg.hostname.clone(),
         max_message_size: cfg.smtp.max_message_size,
@@ -116,22 +123,23 @@ async fn proxied_client(
 pub async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
-    kind: ListenerKind,
-    proxy_from: Arc<[ipnet::IpNet]>,
+    listener: Arc<palisade_config::Listener>,
     shared: Arc<Shared>,
-    listener: Arc<str>,
 ) {
+    let kind = listener.kind;
     let id = SessionId::generate();
     let span = tracing::info_span!(
         "session",
         id = %id,
         peer = %peer,
         client = tracing::field::Empty,
-        listener = %listener
+        listener = %listener.name
     );
     async move {
         let cfg = shared.config();
-        let Some(client) = proxied_client(&mut stream, peer, &proxy_from, &cfg).await else {
+        let Some(client) =
+            proxied_client(&mut stream, peer, &listener.proxy_protocol_from, &cfg).await
+        else {
             return;
         };
         if client != peer {
@@ -147,7 +155,7 @@ pub async fn handle(
         };
         let _gauge = ActiveGauge::new();
         let _ = stream.set_nodelay(true);
-        let scfg = session_config(&cfg, kind);
+        let scfg = session_config(&cfg, kind, listener.allow_plaintext_auth);
         tracing::debug!("connected");
         if kind.implicit_tls() {
             if let Some((tls, info)) = handshake(stream, &shared, &cfg).await {
@@ -193,11 +201,12 @@ async fn handshake(
 }
 
 /// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
-/// only for clients in `policy.trusted_networks` (like Postfix's `permit_mynetworks`).
+/// only for authenticated users and clients in `policy.trusted_networks` (like Postfix's
+/// `permit_sasl_authenticated, permit_mynetworks`).
 async fn check_recipient(
     shared: &Shared,
     cfg: &Config,
-    client: std::net::IpAddr,
+    relay_ok: bool,
     rcpt: &Address,
 ) -> RecipientDecision {
     let store = &shared.store;
@@ -226,7 +235,7 @@ async fn check_recipient(
                 None => return RecipientDecision::Reject(reply::NO_SUCH_USER),
             }
         }
-        Ok(false) if cfg.policy.is_trusted(client) => {
+        Ok(false) if relay_ok => {
             metrics::counter!("palisade_relay_accepted_total").increment(1);
             return RecipientDecision::Accept;
         }
@@ -342,7 +351,25 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     Ok(Ok(n)) => session.feed(&buf[..n]),
                 }
             }
+            Step::Authenticate {
+                mechanism,
+                responses,
+            } => {
+                let r = crate::submission::authenticate(
+                    shared,
+                    session.client_ip(),
+                    mechanism,
+                    &responses,
+                )
+                .await;
+                session.auth_result(r);
+            }
             Step::CheckSender(from) => {
+                if let Some(user) = session.authenticated().map(str::to_string) {
+                    let d = crate::submission::check_sender(shared, &user, from.as_ref()).await;
+                    session.sender_decision(d);
+                    continue;
+                }
                 if checks_on {
                     let helo = session.helo().unwrap_or_default().to_string();
                     // Replacing an earlier transaction's check aborts it (AbortOnDrop).
@@ -357,7 +384,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 session.sender_decision(SenderDecision::Accept);
             }
             Step::CheckRecipient(addr) => {
-                let d = check_recipient(shared, cfg, session.client_ip(), &addr).await;
+                let relay_ok =
+                    session.authenticated().is_some() || cfg.policy.is_trusted(session.client_ip());
+                let d = check_recipient(shared, cfg, relay_ok, &addr).await;
                 tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
                 session.recipient_decision(d);
             }
@@ -397,15 +426,17 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Step::EndMessage => {
                 // Memory for the checks is budgeted by message size, held until commit.
+                let user = session.authenticated().map(str::to_string);
                 let _budget = match writer.as_ref() {
-                    Some(w) if checks_on || strip_forged => {
+                    Some(w) if checks_on || strip_forged || user.is_some() => {
                         Some(shared.check_budget(w.message_len()).await)
                     }
                     _ => None,
                 };
-                let checked = match (spf.take(), writer.as_mut()) {
-                    (Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
-                    (None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
+                let checked = match (user, spf.take(), writer.as_mut()) {
+                    (Some(user), _, Some(w)) => Some(submitted(shared, cfg, &user, w).await),
+                    (None, Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
+                    (None, None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
                     _ => None,
                 };
                 let reply = end_message(shared, cfg, checked, writer.take(), &rcpts).await;
@@ -483,6 +514,22 @@ async fn end_message(
         crate::reports::receive_in_background(shared.clone(), message);
     }
     Ok(id)
+}
+
+/// End of data for an authenticated session (no sender checks: the user is known).
+async fn submitted(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    user: &str,
+    writer: &mut SpoolWriter,
+) -> Checked {
+    match sender_auth::read_message(writer) {
+        Ok(m) => crate::submission::check_message(shared, cfg, user, m).await,
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+            Checked::deferred("cannot read the spooled message")
+        }
+    }
 }
 
 /// Waits for SPF, reads the message back and runs the end-of-data checks.

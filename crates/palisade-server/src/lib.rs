@@ -18,6 +18,7 @@ pub mod limits;
 pub mod proxy;
 pub mod reports;
 pub mod sender_auth;
+pub mod submission;
 pub mod tls;
 pub mod trace;
 
@@ -380,8 +381,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let name: Arc<str> = listener.name.clone().into();
-    let proxy_from: Arc<[ipnet::IpNet]> = listener.proxy_protocol_from.clone().into();
+    let listener = Arc::new(listener);
     loop {
         let accepted = tokio::select! {
             a = socket.accept() => a,
@@ -396,15 +396,8 @@ async fn accept_loop(
                 continue;
             }
         };
-        metrics::counter!("palisade_connections_total", "listener" => name.to_string())
+        metrics::counter!("palisade_connections_total", "listener" => listener.name.clone())
             .increment(1);
-        tokio::spawn(conn::handle(
-            stream,
-            peer,
-            listener.kind,
-            proxy_from.clone(),
-            shared.clone(),
-            name.clone(),
-        ));
+        tokio::spawn(conn::handle(stream, peer, listener.clone(), shared.clone()));
     }
 }

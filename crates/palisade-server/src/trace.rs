@@ -6,11 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `with` protocol names from the IANA mail transmission types registry
 /// (RFC 3848, RFC 6531 §3.7.3).
 fn protocol(env: &Envelope) -> &'static str {
-    match (env.smtputf8, env.tls.is_some()) {
-        (true, true) => "UTF8SMTPS",
-        (true, false) => "UTF8SMTP",
-        (false, true) => "ESMTPS",
-        (false, false) => "ESMTP",
+    match (env.smtputf8, env.tls.is_some(), env.auth.is_some()) {
+        (true, true, true) => "UTF8SMTPSA",
+        (true, true, false) => "UTF8SMTPS",
+        (true, false, true) => "UTF8SMTPA",
+        (true, false, false) => "UTF8SMTP",
+        (false, true, true) => "ESMTPSA",
+        (false, true, false) => "ESMTPS",
+        (false, false, true) => "ESMTPA",
+        (false, false, false) => "ESMTP",
     }
 }
 
@@ -107,6 +111,7 @@ mod tests {
                 version: "TLSv1.3".into(),
                 cipher: "TLS13_AES_256_GCM_SHA384".into(),
             }),
+            auth: None,
         };
         let h = String::from_utf8(received(
             &env,

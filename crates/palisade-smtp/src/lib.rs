@@ -16,6 +16,6 @@ pub mod data;
 mod session;
 
 pub use session::{
-    BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step, TimeoutPhase,
-    Timeouts,
+    AuthMode, BareLinePolicy, MAX_AUTH_LINE, Mechanism, RecipientDecision, SenderDecision, Session,
+    SessionConfig, Step, TimeoutPhase, Timeouts,
 };

@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod auth;
+
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
 pub const MAX_COMMAND_LINE: usize = 512;
 /// Body bytes are handed to the driver in pieces of about this size, so a large
@@ -28,9 +30,34 @@ pub struct SessionConfig {
     pub max_errors: u32,
     /// STARTTLS is advertised when the listener has a certificate.
     pub starttls: bool,
+    /// SMTP AUTH (RFC 4954) on this listener.
+    pub auth: AuthMode,
+    /// MAIL needs a successful AUTH first (submission, RFC 6409 §4.3).
+    pub require_auth: bool,
     pub bare_line_policy: BareLinePolicy,
     pub timeouts: Timeouts,
 }
+
+/// When AUTH is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Not offered (inbound MX port).
+    Off,
+    /// Offered only inside TLS; before it, AUTH gets `530 5.7.0` (RFC 8314 §3, RFC 4954 §4).
+    TlsOnly,
+    /// Offered in the clear too (an operator's explicit choice, for loopback tools).
+    Plaintext,
+}
+
+/// A SASL mechanism we accept (RFC 4616 PLAIN; LOGIN, the widely deployed draft).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    Login,
+}
+
+/// RFC 4954 §4: an AUTH command line may be up to 12288 octets.
+pub const MAX_AUTH_LINE: usize = 12_288;
 
 /// RFC 5321 §4.5.3.2 timeouts, enforced by the driver: `idle` bounds the wait for any
 /// byte, `command` bounds the time one command line may take to arrive (slow-loris),
@@ -58,6 +85,12 @@ pub enum Step {
     /// (and start sender checks such as SPF). Answer with [`Session::sender_decision`]
     /// before calling `next_step` again. `None` is the null reverse-path.
     CheckSender(Option<Address>),
+    /// The client finished a SASL exchange: check the credentials (the responses are
+    /// base64 as sent, one per round) and answer with [`Session::auth_result`].
+    Authenticate {
+        mechanism: Mechanism,
+        responses: Vec<String>,
+    },
     /// Decide whether `RCPT TO` may be accepted; answer with
     /// [`Session::recipient_decision`] before calling `next_step` again.
     CheckRecipient(Address),
@@ -132,7 +165,13 @@ enum State {
     ExpectMail,
     ExpectRcpt(Transaction),
     Receiving(Receiving),
-    /// Waiting for the driver: a sender or recipient check, or the end-of-message commit.
+    /// Inside a SASL exchange: the next line is a client response (RFC 4954 §4).
+    Sasl {
+        mechanism: Mechanism,
+        responses: Vec<String>,
+    },
+    /// Waiting for the driver: credentials, a sender or recipient check, or the commit.
+    AwaitAuth,
     AwaitSender(Transaction),
     AwaitRecipient(Transaction, Address),
     AwaitCommit,
@@ -160,6 +199,8 @@ pub struct Session {
     /// A command line longer than the limit is being skipped up to its LF.
     discarding_line: bool,
     pending_steps: Vec<Step>,
+    /// The identity AUTH established (RFC 4954), for this TLS session.
+    authenticated: Option<String>,
 }
 
 impl Session {
@@ -186,6 +227,7 @@ impl Session {
             errors: 0,
             discarding_line: false,
             pending_steps: Vec::new(),
+            authenticated: None,
         };
         // RFC 2034 §3: no enhanced code in the greeting.
         s.reply_raw(220, format!("{} ESMTP Palisade", s.cfg.hostname));
@@ -224,6 +266,11 @@ impl Session {
 
     pub fn has_partial_input(&self) -> bool {
         !self.input.is_empty() || self.discarding_line
+    }
+
+    /// The authenticated identity, if AUTH succeeded.
+    pub fn authenticated(&self) -> Option<&str> {
+        self.authenticated.as_deref()
     }
 
     /// The HELO/EHLO name the client gave (validated syntax), if any yet.
@@ -278,6 +325,7 @@ impl Session {
                 State::Closed => return Step::Close,
                 State::AwaitTls
                 | State::AwaitCommit
+                | State::AwaitAuth
                 | State::AwaitSender(_)
                 | State::AwaitRecipient(..) => {
                     // The driver owes us an answer; asking again is a driver bug, and
@@ -309,7 +357,7 @@ impl Session {
     /// Returns `Some(step)` when the driver must act, `None` to continue the loop.
     fn advance_command(&mut self) -> Option<Step> {
         let Some(lf) = memchr::memchr(b'\n', &self.input) else {
-            if self.input.len() > MAX_COMMAND_LINE {
+            if self.input.len() > MAX_AUTH_LINE {
                 // Bound memory: drop what we have and skip to the end of the line.
                 self.input.clear();
                 self.discarding_line = true;
@@ -317,9 +365,26 @@ impl Session {
             return Some(Step::NeedInput);
         };
         let line: Vec<u8> = self.input.drain(..=lf).collect();
-        if std::mem::take(&mut self.discarding_line) || line.len() > MAX_COMMAND_LINE {
+        // AUTH lines and SASL responses may be longer (RFC 4954 §4), nothing else.
+        let sasl = matches!(self.state, State::Sasl { .. });
+        let limit = if sasl
+            || line
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"AUTH "))
+        {
+            MAX_AUTH_LINE
+        } else {
+            MAX_COMMAND_LINE
+        };
+        if std::mem::take(&mut self.discarding_line) || line.len() > limit {
+            if sasl {
+                self.state = State::ExpectMail;
+            }
             self.error(&reply::LINE_TOO_LONG);
             return None;
+        }
+        if sasl {
+            return self.sasl_response(&line);
         }
         self.command(&line)
     }
@@ -378,8 +443,11 @@ impl Session {
             Request::Vrfy { .. } => self.reply(&reply::VRFY_CANNOT),
             Request::Help { .. } => self.reply(&reply::HELP),
             Request::StartTls => return self.starttls(line),
-            Request::Auth { .. }
-            | Request::Expn { .. }
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(mechanism, initial_response),
+            Request::Expn { .. }
             | Request::Etrn { .. }
             | Request::Atrn { .. }
             | Request::Burl { .. } => self.error(&reply::NOT_IMPLEMENTED),
@@ -422,6 +490,9 @@ impl Session {
         if self.cfg.starttls && self.tls.is_none() {
             lines.push("STARTTLS".to_string());
         }
+        if self.auth_offered() {
+            lines.push("AUTH PLAIN LOGIN".to_string());
+        }
         lines.push("HELP".to_string());
         // RFC 2034 §3: EHLO replies carry no enhanced codes.
         self.reply_raw(250, lines.join("\n"));
@@ -438,6 +509,16 @@ impl Session {
                 self.error(&reply::NESTED_MAIL);
                 return None;
             }
+        }
+        if self.cfg.require_auth && self.authenticated.is_none() {
+            // RFC 4954 §6 / RFC 6409 §4.3: submission without AUTH.
+            let r = if self.cfg.auth == AuthMode::TlsOnly && self.tls.is_none() {
+                reply::TLS_REQUIRED
+            } else {
+                reply::AUTH_REQUIRED
+            };
+            self.error(&r);
+            return None;
         }
         if let Some(r) = unsupported_mail_parameter(&from) {
             self.error(&r);
@@ -604,6 +685,7 @@ impl Session {
             helo: self.helo.clone().unwrap_or_default(),
             client_ip: self.client_ip,
             tls: self.tls.clone(),
+            auth: self.authenticated.clone(),
         }
     }
 

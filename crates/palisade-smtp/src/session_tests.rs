@@ -14,6 +14,8 @@ fn config() -> SessionConfig {
         max_recipients: 3,
         max_errors: 5,
         starttls: true,
+        auth: AuthMode::Off,
+        require_auth: false,
         bare_line_policy: BareLinePolicy::Reject,
         timeouts: Timeouts {
             idle: Duration::from_secs(60),
@@ -90,6 +92,15 @@ impl Dialog {
                     break;
                 }
                 Step::CheckSender(a) => self.s.sender_decision(Self::sender_policy(a.as_ref())),
+                Step::Authenticate { responses, .. } => {
+                    // PLAIN "\0u\0p" or LOGIN "u","p" (base64) is the one valid login.
+                    let ok = responses == ["AHUAcA=="] || responses == ["dQ==", "cA=="];
+                    self.s.auth_result(if ok {
+                        Ok("u@local.test".into())
+                    } else {
+                        Err(reply::AUTH_FAILED)
+                    })
+                }
                 Step::CheckRecipient(a) => self.s.recipient_decision(Self::policy(&a)),
                 Step::StartMessage(env) => self.current = Some((env, Vec::new())),
                 Step::Body(b) => self.current.as_mut().unwrap().1.extend_from_slice(&b),
@@ -693,4 +704,79 @@ fn rfc2920_pipelined_mail_waits_for_the_sender_decision() {
     let out = d.raw(b"MAIL FROM:<a@spoofed.test>\r\nRCPT TO:<alice@local.test>\r\nDATA\r\n");
     let codes: Vec<&str> = out.lines().map(|l| &l[..3]).collect();
     assert_eq!(codes, ["550", "503", "503"], "{out}");
+}
+
+fn submission() -> SessionConfig {
+    SessionConfig {
+        auth: AuthMode::TlsOnly,
+        require_auth: true,
+        ..config()
+    }
+}
+
+fn tls_up(d: &mut Dialog) {
+    d.says("STARTTLS", "220 2.0.0");
+    d.raw(b"");
+}
+
+#[test]
+fn rfc4954_auth_is_tls_only_on_submission() {
+    let mut d = Dialog::with(submission());
+    let ehlo = d.raw(b"EHLO client.example\r\n");
+    assert!(!ehlo.contains("AUTH"), "{ehlo}");
+    d.says("AUTH PLAIN AHUAcA==", "530 5.7.0")
+        .says("MAIL FROM:<u@local.test>", "530 5.7.0");
+    tls_up(&mut d);
+    let ehlo = d.raw(b"EHLO client.example\r\n");
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    d.says(
+        "MAIL FROM:<u@local.test>",
+        "530 5.7.0 Authentication required",
+    )
+    .says("AUTH PLAIN AHUAcA==", "235 2.7.0")
+    .says("AUTH PLAIN AHUAcA==", "503 5.5.1")
+    .says("MAIL FROM:<u@local.test>", "250");
+    assert_eq!(d.s.authenticated(), Some("u@local.test"));
+}
+
+#[test]
+fn rfc4954_sasl_rounds_cancel_and_failure() {
+    let mut d = Dialog::with(submission());
+    tls_up(&mut d);
+    d.ehlo()
+        .says("AUTH PLAIN", "334 ")
+        .says("*", "501 5.0.0")
+        .says("AUTH LOGIN", "334 VXNlcm5hbWU6")
+        .says("dQ==", "334 UGFzc3dvcmQ6")
+        .says("bm9wZQ==", "535 5.7.8")
+        .says("AUTH GSSAPI", "504 5.5.4")
+        .says("AUTH LOGIN dQ==", "334 UGFzc3dvcmQ6")
+        .says("cA==", "235 2.7.0");
+}
+
+#[test]
+fn rfc4954_auth_not_inside_a_transaction_and_not_on_mx_port() {
+    let mut d = Dialog::new();
+    d.ehlo().says("AUTH PLAIN AHUAcA==", "502 5.5.1");
+    let mut d = Dialog::with(SessionConfig {
+        auth: AuthMode::Plaintext,
+        ..config()
+    });
+    d.ehlo()
+        .mail_from("a@remote.test", "250")
+        .says("AUTH PLAIN AHUAcA==", "503 5.5.1");
+}
+
+#[test]
+fn auth_lines_may_be_long_but_bounded() {
+    let mut d = Dialog::with(SessionConfig {
+        auth: AuthMode::Plaintext,
+        ..config()
+    });
+    d.ehlo();
+    let long = format!("AUTH PLAIN {}", "A".repeat(4000));
+    d.says(&long, "535 5.7.8");
+    let too_long = format!("AUTH PLAIN {}", "A".repeat(MAX_AUTH_LINE + 10));
+    d.says(&too_long, "500 5.5.2");
+    d.says(&format!("NOOP {}", "x".repeat(600)), "500 5.5.2");
 }

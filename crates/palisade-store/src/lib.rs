@@ -161,6 +161,13 @@ pub trait Store: Send + Sync + 'static {
     /// The `limit` most recent events, newest first.
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Stores evaluations in one transaction (the server batches them).
+    /// Lets `user` send as `address` (a lookup key such as `boss@example.com`, or
+    /// `*@domain`). [`StoreError::UnknownUser`] if `user` is not a user.
+    async fn add_send_as(&self, user: &Address, address: &str) -> Result<(), StoreError>;
+    async fn remove_send_as(&self, user: &Address, address: &str) -> Result<bool, StoreError>;
+    async fn list_send_as(&self, user: &Address) -> Result<Vec<String>, StoreError>;
+    /// Whether a delegation covers `address` for `user` (exactly or by its domain).
+    async fn may_send_as(&self, user: &Address, address: &Address) -> Result<bool, StoreError>;
     async fn record_dmarc_evaluations(&self, es: &[DmarcEvaluation]) -> Result<(), StoreError>;
     /// Up to `limit` evaluations not yet reported, oldest first.
     async fn pending_dmarc_evaluations(

@@ -40,6 +40,7 @@ const MAX_CONNECTIONS: u32 = 4;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite/schema_v1.sql")),
     (2, include_str!("sqlite/schema_v2.sql")),
+    (3, include_str!("sqlite/schema_v3.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -589,6 +590,66 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn add_send_as(&self, user: &Address, address: &str) -> Result<(), StoreError> {
+        const CONTEXT: &str = "adding a send-as delegation";
+        let user_key = user.lookup_key();
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE address = ?")
+            .bind(user_key.clone())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db(CONTEXT))?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownUser {
+                address: user.clone(),
+            });
+        }
+        let done =
+            sqlx::query("INSERT OR IGNORE INTO send_as (user, address, created) VALUES (?, ?, ?)")
+                .bind(user_key)
+                .bind(address.to_string())
+                .bind(now())
+                .execute(&self.pool)
+                .await
+                .map_err(db(CONTEXT))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists {
+                what: format!("send-as {address} for {user}"),
+            });
+        }
+        Ok(())
+    }
+
+    async fn remove_send_as(&self, user: &Address, address: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM send_as WHERE user = ? AND address = ?")
+            .bind(user.lookup_key())
+            .bind(address.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing a send-as delegation"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_send_as(&self, user: &Address) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT address FROM send_as WHERE user = ? ORDER BY address")
+            .bind(user.lookup_key())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing send-as delegations"))
+    }
+
+    async fn may_send_as(&self, user: &Address, address: &Address) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM send_as WHERE user = ? AND (address = ? OR address = ?)",
+        )
+        .bind(user.lookup_key())
+        .bind(address.lookup_key())
+        .bind(format!("*@{}", address.domain()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("checking a send-as delegation"))?;
+        Ok(found.is_some())
+    }
+
     async fn record_dmarc_evaluations(&self, es: &[DmarcEvaluation]) -> Result<(), StoreError> {
         const CONTEXT: &str = "recording DMARC evaluations";
         let mut tx = self.write_tx(CONTEXT).await?;
@@ -710,13 +771,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2],
+            vec![1, 2, 3],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -731,7 +792,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 2
+                    supported: 3
                 }
             ),
             "{err}"

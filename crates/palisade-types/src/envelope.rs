@@ -32,6 +32,8 @@ pub struct Envelope {
     pub helo: String,
     pub client_ip: IpAddr,
     pub tls: Option<TlsInfo>,
+    /// The SMTP AUTH identity of the submitter (RFC 4954), if any.
+    pub auth: Option<String>,
 }
 
 impl Envelope {

@@ -146,6 +146,23 @@ pub const ALREADY_TLS: Reply = Reply::new(503, (5, 5, 1), "TLS already active");
 pub const NO_SUCH_USER: Reply = Reply::new(550, (5, 1, 1), "No such user here");
 pub const NO_RELAY: Reply = Reply::new(554, (5, 7, 1), "Relay access denied");
 
+// SMTP AUTH (RFC 4954 §6) and submission (RFC 6409).
+pub const AUTH_OK: Reply = Reply::new(235, (2, 7, 0), "Authentication successful");
+pub const AUTH_FAILED: Reply = Reply::new(535, (5, 7, 8), "Authentication credentials invalid");
+pub const SASL_TEMPFAIL: Reply = Reply::new(454, (4, 7, 0), "Temporary authentication failure");
+pub const TLS_REQUIRED: Reply = Reply::new(530, (5, 7, 0), "Must issue a STARTTLS command first");
+pub const AUTH_REQUIRED: Reply = Reply::new(530, (5, 7, 0), "Authentication required");
+pub const AUTH_CANCELLED: Reply = Reply::new(501, (5, 0, 0), "Authentication cancelled");
+pub const AUTH_BAD_BASE64: Reply = Reply::new(501, (5, 5, 2), "Cannot decode the client response");
+pub const AUTH_MECHANISM: Reply = Reply::new(504, (5, 5, 4), "Unrecognized authentication type");
+pub const ALREADY_AUTHENTICATED: Reply = Reply::new(503, (5, 5, 1), "Already authenticated");
+pub const SENDER_NOT_OWNED: Reply = Reply::new(553, (5, 7, 1), "Sender address not owned by user");
+pub const HEADER_NOT_OWNED: Reply = Reply::new(
+    550,
+    (5, 7, 1),
+    "From or Sender header not owned by the authenticated user",
+);
+
 // Sender authentication (RFC 7372 §3 codes where one fits). The checks replace the text
 // with the reason; these texts are the fallback.
 pub const DMARC_REJECT: Reply = Reply::new(

@@ -172,6 +172,25 @@ pub enum UserCommand {
     Passwd {
         address: String,
     },
+    /// Addresses a user may send as besides their own and their aliases (audited).
+    #[command(subcommand, name = "send-as")]
+    SendAs(SendAsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SendAsCommand {
+    /// Let USER send as ADDRESS (an address, or *@domain).
+    Add {
+        user: String,
+        address: String,
+    },
+    Remove {
+        user: String,
+        address: String,
+    },
+    List {
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

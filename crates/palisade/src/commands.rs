@@ -278,6 +278,54 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             store.set_password_hash(&a, &hash).await?;
             println!("password changed for {a}");
         }
+        UserCommand::SendAs(c) => send_as(&store, c).await?,
+    }
+    Ok(())
+}
+
+/// A send-as target: an address (stored by its lookup key) or `*@domain`.
+fn send_as_target(s: &str) -> anyhow::Result<String> {
+    match s.strip_prefix("*@") {
+        Some(d) => Ok(format!("*@{}", parse_domain(d)?)),
+        None => Ok(parse_address(s)?.lookup_key()),
+    }
+}
+
+async fn send_as(store: &SqliteStore, c: crate::cli::SendAsCommand) -> anyhow::Result<()> {
+    use crate::cli::SendAsCommand;
+    let audit = |kind: &str, user: &Address, target: &str| palisade_store::Event {
+        time: palisade_queue_now(),
+        kind: kind.to_string(),
+        subject: user.to_string(),
+        detail: format!("send-as {target}"),
+    };
+    match c {
+        SendAsCommand::Add { user, address } => {
+            let u = parse_address(&user)?;
+            let t = send_as_target(&address)?;
+            store_result(store.add_send_as(&u, &t).await)?;
+            store
+                .record_event(&audit("user.send_as_add", &u, &t))
+                .await?;
+            println!("{u} may now send as {t}");
+        }
+        SendAsCommand::Remove { user, address } => {
+            let u = parse_address(&user)?;
+            let t = send_as_target(&address)?;
+            if !store.remove_send_as(&u, &t).await? {
+                return Err(usage(format!("{u} has no send-as {t}")));
+            }
+            store
+                .record_event(&audit("user.send_as_remove", &u, &t))
+                .await?;
+            println!("{u} may no longer send as {t}");
+        }
+        SendAsCommand::List { user } => {
+            let u = parse_address(&user)?;
+            for t in store.list_send_as(&u).await? {
+                println!("{t}");
+            }
+        }
     }
     Ok(())
 }

@@ -77,11 +77,32 @@ async fn lettre_starttls_records_tls_in_received() {
     ts.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lettre_implicit_tls_on_submissions() {
     let ts = start("").await;
-    lettre_client(&ts, "submissions", true, true)
-        .send(message("carol@local.test", "implicit tls"))
+    ts.set_password("alice@local.test", "correct horse battery staple")
+        .await;
+    let addr = ts.addr("submissions");
+    let params = TlsParameters::builder(HOST.to_string())
+        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .build_rustls()
+        .unwrap();
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(Tls::Wrapper(params))
+        .credentials(lettre::transport::smtp::authentication::Credentials::new(
+            "alice@local.test".into(),
+            "correct horse battery staple".into(),
+        ))
+        .build()
+        .send(
+            Message::builder()
+                .from("alice@local.test".parse::<Mailbox>().unwrap())
+                .to("carol@local.test".parse::<Mailbox>().unwrap())
+                .subject("implicit tls")
+                .body("x".to_string())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&ts.wait_for_mail("carol", 1).await[0]).to_string();

@@ -117,6 +117,21 @@ impl TestServer {
         }
     }
 
+    /// Gives `user` a real password (Argon2id), for AUTH tests.
+    pub async fn set_password(&self, user: &str, password: &str) {
+        let pw = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || palisade_access::hash_password(&pw))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            self.store
+                .set_password_hash(&Address::parse(user).unwrap(), &hash)
+                .await
+                .unwrap()
+        );
+    }
+
     /// Routes `source` (an address or `*@domain`) to the user `target`.
     pub async fn alias(&self, source: &str, target: &str) {
         self.store

@@ -1,0 +1,220 @@
+//! Authenticated submission (RFC 6409, RFC 4954): credentials, the sender binding, and
+//! the submission fix-ups.
+//!
+//! The binding is on by default and cannot be bypassed by a client: MAIL FROM, and the
+//! From and Sender header fields, must each be an address the authenticated user owns
+//! (their own, an alias routed to them, or a `send-as` delegation). Otherwise MAIL gets
+//! `553 5.7.1` and the end of data `550 5.7.1`.
+
+use crate::Shared;
+use crate::sender_auth::Checked;
+use palisade_access::sasl::{self, SaslError};
+use palisade_checks::Verdict;
+use palisade_config::Config;
+use palisade_queue::Edit;
+use palisade_smtp::{Mechanism, SenderDecision};
+use palisade_store::Event;
+use palisade_types::Address;
+use palisade_types::reply::{self, Reply};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+async fn event(shared: &Shared, kind: &str, subject: &str, detail: String) {
+    let e = Event {
+        time: crate::sender_auth::now(),
+        kind: kind.to_string(),
+        subject: subject.to_string(),
+        detail,
+    };
+    if let Err(err) = shared.store.record_event(&e).await {
+        tracing::warn!(
+            error = &err as &dyn std::error::Error,
+            "cannot record event"
+        );
+    }
+}
+
+/// Checks SASL responses; the identity on success (the user's address, canonical).
+pub async fn authenticate(
+    shared: &Shared,
+    client: IpAddr,
+    mechanism: Mechanism,
+    responses: &[String],
+) -> Result<String, Reply> {
+    let creds = match (mechanism, responses) {
+        (Mechanism::Plain, [r]) => sasl::plain(r),
+        (Mechanism::Login, [u, p]) => sasl::login(u, p),
+        _ => Err(SaslError::Malformed("SASL")),
+    };
+    let creds = match creds {
+        Ok(c) => c,
+        Err(SaslError::Base64) => return Err(reply::AUTH_BAD_BASE64),
+        Err(e) => {
+            tracing::info!(error = %e, "AUTH failed: malformed response");
+            metrics::counter!("palisade_auth_total", "result" => "failed").increment(1);
+            return Err(reply::AUTH_FAILED);
+        }
+    };
+    match palisade_access::login::check(&shared.store, &creds.username, &creds.password).await {
+        Ok(Some(user)) => {
+            tracing::info!(user = %user, "AUTH succeeded");
+            metrics::counter!("palisade_auth_total", "result" => "ok").increment(1);
+            Ok(user.to_string())
+        }
+        Ok(None) => {
+            tracing::info!(user = %creds.username, "AUTH failed");
+            metrics::counter!("palisade_auth_total", "result" => "failed").increment(1);
+            event(
+                shared,
+                "auth.fail",
+                &creds.username,
+                format!("from {client}"),
+            )
+            .await;
+            Err(reply::AUTH_FAILED)
+        }
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "AUTH check failed");
+            Err(reply::SASL_TEMPFAIL)
+        }
+    }
+}
+
+fn user_of(identity: &str) -> Option<Address> {
+    Address::parse(identity).ok()
+}
+
+/// MAIL FROM of an authenticated session: the null path or an owned address.
+pub async fn check_sender(
+    shared: &Shared,
+    identity: &str,
+    from: Option<&Address>,
+) -> SenderDecision {
+    let (Some(user), Some(from)) = (user_of(identity), from) else {
+        // `<>` (e.g. an autoresponder) claims no identity.
+        return SenderDecision::Accept;
+    };
+    match palisade_access::sender::owns(shared.store.as_ref(), &user, from).await {
+        Ok(true) => SenderDecision::Accept,
+        Ok(false) => {
+            tracing::info!(user = %user, from = %from, "MAIL FROM not owned");
+            event(
+                shared,
+                "submission.sender_refused",
+                &user.to_string(),
+                format!("MAIL FROM {from}"),
+            )
+            .await;
+            SenderDecision::Reject(reply::SENDER_NOT_OWNED)
+        }
+        Err(e) => {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "store error checking sender"
+            );
+            SenderDecision::Reject(reply::LOCAL_ERROR)
+        }
+    }
+}
+
+/// The addresses in the From and Sender fields (every instance of each).
+fn header_senders(message: &[u8]) -> Vec<String> {
+    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(message) else {
+        return Vec::new();
+    };
+    parsed
+        .headers()
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.name,
+                mail_parser::HeaderName::From | mail_parser::HeaderName::Sender
+            )
+        })
+        .filter_map(|h| h.value.as_address())
+        .flat_map(|a| {
+            a.iter()
+                .filter_map(|x| x.address.as_deref().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn has_field(message: &[u8], name: &[u8]) -> bool {
+    palisade_checks::forged::header_fields(message)
+        .iter()
+        .any(|r| {
+            let f = &message[r.clone()];
+            f.len() > name.len()
+                && f[..name.len()].eq_ignore_ascii_case(name)
+                && f[name.len()] == b':'
+        })
+}
+
+/// End of data for an authenticated session: the header binding, then Date and
+/// Message-ID when the client left them out (RFC 6409 §8.2, §8.3).
+pub async fn check_message(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    identity: &str,
+    message: Vec<u8>,
+) -> Checked {
+    let Some(user) = user_of(identity) else {
+        return Checked::deferred("authenticated identity is not an address");
+    };
+    for addr in header_senders(&message) {
+        let owned = match Address::parse(&addr) {
+            Ok(a) => palisade_access::sender::owns(shared.store.as_ref(), &user, &a).await,
+            Err(_) => Ok(false),
+        };
+        match owned {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(user = %user, header = %addr, "header sender not owned");
+                event(
+                    shared,
+                    "submission.header_refused",
+                    &user.to_string(),
+                    format!("From/Sender {addr}"),
+                )
+                .await;
+                return Checked {
+                    verdict: Verdict::Reject {
+                        reply: reply::HEADER_NOT_OWNED,
+                        reason: format!("{addr} is not owned by {user}"),
+                    },
+                    ..Checked::trusted()
+                };
+            }
+            Err(e) => {
+                tracing::error!(error = &e as &dyn std::error::Error, "store error");
+                return Checked::deferred("store error checking header senders");
+            }
+        }
+    }
+    let mut prepend = String::new();
+    if !has_field(&message, b"date") {
+        prepend.push_str(&format!(
+            "Date: {}\r\n",
+            crate::trace::rfc5322_date(std::time::SystemTime::now())
+        ));
+    }
+    if !has_field(&message, b"message-id") {
+        prepend.push_str(&format!(
+            "Message-ID: <{}.{}@{}>\r\n",
+            palisade_types::QueueId::generate(),
+            crate::sender_auth::now(),
+            cfg.hostname
+        ));
+    }
+    Checked {
+        verdict: Verdict::Accept { note: None },
+        edit: Edit {
+            prepend: prepend.into_bytes(),
+            remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
+        },
+        message: None,
+        authenticated: true,
+        dmarc_row: None,
+    }
+}

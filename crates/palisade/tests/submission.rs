@@ -1,0 +1,221 @@
+//! Authenticated submission (RFC 6409, RFC 4954, RFC 8314) on the real server, with
+//! lettre and a raw client.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use palisade_store::Store;
+use palisade_types::Address;
+use std::time::Duration;
+
+const PW: &str = "correct horse battery staple";
+
+fn b64(s: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn submission_client(
+    ts: &TestServer,
+    listener: &str,
+    user: &str,
+    pw: &str,
+    mech: Mechanism,
+) -> AsyncSmtpTransport<Tokio1Executor> {
+    let addr = ts.addr(listener);
+    let params = TlsParameters::builder(HOST.to_string())
+        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .build_rustls()
+        .unwrap();
+    let tls = if listener == "submissions" {
+        Tls::Wrapper(params)
+    } else {
+        Tls::Required(params)
+    };
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(tls)
+        .credentials(Credentials::new(user.into(), pw.into()))
+        .authentication(vec![mech])
+        .timeout(Some(Duration::from_secs(30)))
+        .build()
+}
+
+fn message(from: &str, to: &str, subject: &str) -> Message {
+    Message::builder()
+        .from(from.parse::<Mailbox>().unwrap())
+        .to(to.parse::<Mailbox>().unwrap())
+        .subject(subject)
+        .body("hello".to_string())
+        .unwrap()
+}
+
+/// A raw client logged in as alice on the submission port (STARTTLS, AUTH PLAIN).
+async fn logged_in(ts: &TestServer) -> Raw<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let mut c = connect(ts.addr("submission")).await;
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, ts).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect(
+        &format!(
+            "AUTH PLAIN {}",
+            b64(format!("\0alice@local.test\0{PW}").as_bytes())
+        ),
+        "235 2.7.0",
+    )
+    .await;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc4954_plain_and_login_over_starttls_and_implicit_tls() {
+    let ts = start("").await;
+    ts.set_password("alice@local.test", PW).await;
+    for (listener, mech) in [
+        ("submission", Mechanism::Plain),
+        ("submissions", Mechanism::Login),
+    ] {
+        submission_client(&ts, listener, "alice@local.test", PW, mech)
+            .send(message("alice@local.test", "bob@local.test", listener))
+            .await
+            .unwrap();
+    }
+    let mail = ts.wait_for_mail("bob", 2).await;
+    for m in &mail {
+        let text = String::from_utf8_lossy(m);
+        assert!(
+            text.contains("with ESMTPSA id"),
+            "RFC 3848 with authentication: {text}"
+        );
+        assert!(
+            !text.contains("Authentication-Results"),
+            "no sender checks on submission"
+        );
+    }
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8314_no_auth_before_tls_and_no_mail_without_auth() {
+    let ts = start("").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut c = connect(ts.addr("submission")).await;
+    let ehlo = c.cmd("EHLO client.test").await;
+    assert!(
+        !ehlo.contains("AUTH"),
+        "AUTH not offered before TLS: {ehlo}"
+    );
+    c.expect(
+        &format!(
+            "AUTH PLAIN {}",
+            b64(format!("\0alice@local.test\0{PW}").as_bytes())
+        ),
+        "530 5.7.0",
+    )
+    .await;
+    c.expect("MAIL FROM:<alice@local.test>", "530 5.7.0").await;
+    let mut c = starttls(c, &ts).await;
+    let ehlo = c.cmd("EHLO client.test").await;
+    assert!(ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
+    c.expect(
+        "MAIL FROM:<alice@local.test>",
+        "530 5.7.0 Authentication required",
+    )
+    .await;
+    // The inbound port never offers AUTH.
+    let mut m = connect(ts.addr("inbound")).await;
+    assert!(!m.cmd("EHLO client.test").await.contains("AUTH"));
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_and_unknown_user_get_the_same_535() {
+    let ts = start("").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut c = connect(ts.addr("submission")).await;
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, &ts).await;
+    c.expect("EHLO client.test", "250").await;
+    let wrong = c
+        .cmd(&format!("AUTH PLAIN {}", b64(b"\0alice@local.test\0nope")))
+        .await;
+    let unknown = c
+        .cmd(&format!("AUTH PLAIN {}", b64(b"\0nobody@local.test\0nope")))
+        .await;
+    assert!(wrong.starts_with("535 5.7.8"), "{wrong}");
+    assert_eq!(wrong, unknown, "no user enumeration by reply text");
+    // Acting for another user (authzid != authcid) is refused.
+    c.expect(
+        &format!(
+            "AUTH PLAIN {}",
+            b64(format!("bob@local.test\0alice@local.test\0{PW}").as_bytes())
+        ),
+        "535 5.7.8",
+    )
+    .await;
+    c.expect("AUTH PLAIN !!notbase64!!", "501 5.5.2").await;
+    c.expect("AUTH CRAM-MD5", "504 5.5.4").await;
+    // LOGIN by rounds, cancelled with "*".
+    c.expect("AUTH LOGIN", "334 VXNlcm5hbWU6").await;
+    c.expect("*", "501 5.0.0").await;
+    c.expect("AUTH LOGIN", "334 VXNlcm5hbWU6").await;
+    c.expect(&b64(b"alice@local.test"), "334 UGFzc3dvcmQ6")
+        .await;
+    c.expect(&b64(PW.as_bytes()), "235 2.7.0").await;
+    c.expect(&format!("AUTH PLAIN {}", b64(b"\0a\0b")), "503 5.5.1")
+        .await;
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_binding_mail_from_and_headers() {
+    let ts = start("").await;
+    ts.set_password("alice@local.test", PW).await;
+    ts.alias("sales@local.test", "alice@local.test").await;
+    let mut c = logged_in(&ts).await;
+    // MAIL FROM must be owned: another user's address is refused at MAIL.
+    c.expect("MAIL FROM:<bob@local.test>", "553 5.7.1").await;
+    c.expect("MAIL FROM:<ceo@local.test>", "553 5.7.1").await;
+    // An alias routed to alice is hers.
+    c.expect("MAIL FROM:<sales@local.test>", "250").await;
+    c.expect("RCPT TO:<bob@local.test>", "250").await;
+    c.expect("DATA", "354").await;
+    // ... but the From header names bob: refused after DATA.
+    c.send(b"From: bob@local.test\r\nSubject: spoof\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("550 5.7.1"));
+    // Sender header too.
+    c.expect("MAIL FROM:<alice@local.test>", "250").await;
+    c.expect("RCPT TO:<bob@local.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(b"From: alice@local.test\r\nSender: carol@local.test\r\nSubject: s\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("550 5.7.1"));
+    // An explicit delegation allows it.
+    ts.store
+        .add_send_as(
+            &Address::parse("alice@local.test").unwrap(),
+            "ceo@local.test",
+        )
+        .await
+        .unwrap();
+    c.expect("MAIL FROM:<ceo@local.test>", "250").await;
+    c.expect("RCPT TO:<bob@local.test>", "250").await;
+    // Authenticated users may relay to other domains.
+    c.expect("RCPT TO:<someone@elsewhere.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(b"From: CEO <ceo@local.test>\r\nSubject: delegated\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("250 "));
+    let got = String::from_utf8(ts.wait_for_mail("bob", 1).await.remove(0)).unwrap();
+    assert!(got.contains("Subject: delegated"));
+    // RFC 6409 §8: Date and Message-ID added when missing.
+    assert!(got.contains("\r\nDate: "), "{got}");
+    assert!(got.contains("\r\nMessage-ID: <"), "{got}");
+    ts.shutdown().await;
+}
