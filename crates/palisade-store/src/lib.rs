@@ -68,6 +68,22 @@ pub struct Event {
     pub detail: String,
 }
 
+/// A DKIM key of a local domain. `state`: `active` (signs), `pending` (published,
+/// not yet signing: rotation), `retired`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimKey {
+    pub domain: Domain,
+    pub selector: String,
+    /// `ed25519` or `rsa`.
+    pub algorithm: String,
+    /// Base64 PKCS#8.
+    pub private_key: String,
+    /// Base64, the DNS `p=` value.
+    pub public_key: String,
+    pub state: String,
+    pub created: i64,
+}
+
 /// One DMARC evaluation kept for an aggregate report (RFC 7489 §7.2). `document` is
 /// JSON owned by the reporting code; the store only keeps and returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +177,16 @@ pub trait Store: Send + Sync + 'static {
     /// The `limit` most recent events, newest first.
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Stores evaluations in one transaction (the server batches them).
+    /// [`StoreError::AlreadyExists`] for an existing (domain, selector).
+    async fn add_dkim_key(&self, k: &DkimKey) -> Result<(), StoreError>;
+    /// Keys of one domain or all, oldest first.
+    async fn list_dkim_keys(&self, domain: Option<&Domain>) -> Result<Vec<DkimKey>, StoreError>;
+    async fn set_dkim_key_state(
+        &self,
+        domain: &Domain,
+        selector: &str,
+        state: &str,
+    ) -> Result<bool, StoreError>;
     /// Lets `user` send as `address` (a lookup key such as `boss@example.com`, or
     /// `*@domain`). [`StoreError::UnknownUser`] if `user` is not a user.
     async fn add_send_as(&self, user: &Address, address: &str) -> Result<(), StoreError>;

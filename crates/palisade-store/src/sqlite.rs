@@ -28,7 +28,8 @@ use sqlx::{Sqlite, Transaction};
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
-    AliasSource, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store, StoreError, User,
+    AliasSource, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store, StoreError,
+    User,
 };
 
 /// How long a statement waits for another connection's write lock.
@@ -41,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite/schema_v1.sql")),
     (2, include_str!("sqlite/schema_v2.sql")),
     (3, include_str!("sqlite/schema_v3.sql")),
+    (4, include_str!("sqlite/schema_v4.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -69,6 +71,7 @@ impl SqliteStore {
                 source,
             })?;
         migrate(&pool).await?;
+        restrict_permissions(path);
         Ok(SqliteStore { pool })
     }
 
@@ -122,6 +125,30 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             .map_err(db(CONTEXT))?;
     }
     tx.commit().await.map_err(db(CONTEXT))
+}
+
+/// The database holds password hashes and DKIM private keys: owner-only access
+/// (mode 0600) for the file and its WAL companions.
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        if p.exists()
+            && let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing_free_warn(&p, &e);
+        }
+    }
+}
+
+/// The store has no logging dependency; a failure here is printed once to stderr.
+fn tracing_free_warn(p: &Path, e: &std::io::Error) {
+    eprintln!(
+        "palisade-store: cannot restrict permissions of {}: {e}",
+        p.display()
+    );
 }
 
 fn now() -> i64 {
@@ -590,6 +617,74 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn add_dkim_key(&self, k: &DkimKey) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO dkim_keys \
+             (domain, selector, algorithm, private_key, public_key, state, created) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(k.domain.to_string())
+        .bind(k.selector.clone())
+        .bind(k.algorithm.clone())
+        .bind(k.private_key.clone())
+        .bind(k.public_key.clone())
+        .bind(k.state.clone())
+        .bind(k.created)
+        .execute(&self.pool)
+        .await
+        .map_err(db("adding a DKIM key"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists {
+                what: format!("DKIM selector {} for {}", k.selector, k.domain),
+            });
+        }
+        Ok(())
+    }
+
+    async fn list_dkim_keys(&self, domain: Option<&Domain>) -> Result<Vec<DkimKey>, StoreError> {
+        type Row = (String, String, String, String, String, String, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT domain, selector, algorithm, private_key, public_key, state, created \
+             FROM dkim_keys WHERE (? IS NULL OR domain = ?) ORDER BY domain, created, selector",
+        )
+        .bind(domain.map(|d| d.to_string()))
+        .bind(domain.map(|d| d.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing DKIM keys"))?;
+        rows.into_iter()
+            .map(
+                |(d, selector, algorithm, private_key, public_key, state, created)| {
+                    Ok(DkimKey {
+                        domain: parse_domain(d)?,
+                        selector,
+                        algorithm,
+                        private_key,
+                        public_key,
+                        state,
+                        created,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn set_dkim_key_state(
+        &self,
+        domain: &Domain,
+        selector: &str,
+        state: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE dkim_keys SET state = ? WHERE domain = ? AND selector = ?")
+            .bind(state.to_string())
+            .bind(domain.to_string())
+            .bind(selector.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("changing a DKIM key"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn add_send_as(&self, user: &Address, address: &str) -> Result<(), StoreError> {
         const CONTEXT: &str = "adding a send-as delegation";
         let user_key = user.lookup_key();
@@ -771,13 +866,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3],
+            vec![1, 2, 3, 4],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -792,7 +887,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 3
+                    supported: 4
                 }
             ),
             "{err}"

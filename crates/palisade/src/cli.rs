@@ -71,6 +71,42 @@ pub enum Command {
     /// DMARC aggregate reports (RFC 7489 §7.2).
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// DKIM signing keys of local domains.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+    /// The DNS records to publish.
+    #[command(subcommand)]
+    Dns(DnsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Create signing keys for DOMAIN (default: one Ed25519 and one RSA-2048).
+    Keygen {
+        domain: String,
+        #[arg(long, value_parser = ["ed25519", "rsa"])]
+        algorithm: Option<String>,
+        #[arg(long)]
+        selector: Option<String>,
+    },
+    List {
+        domain: Option<String>,
+    },
+    /// New keys, published but not yet signing; activate them once DNS has them.
+    Rotate {
+        domain: String,
+    },
+    /// Start signing with SELECTOR; the domain's previous key of that algorithm retires.
+    Activate {
+        domain: String,
+        selector: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Every record to publish for DOMAIN: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, TLSA.
+    Records { domain: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,6 +42,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Reports(crate::cli::ReportsCommand::Dmarc(c)) => {
             crate::reports::run(&paths, c).await
         }
+        Command::Dkim(c) => crate::dkim::run(&paths, c).await,
+        Command::Dns(crate::cli::DnsCommand::Records { domain }) => {
+            crate::dkim::dns_records(&paths, &domain).await
+        }
     }
 }
 
@@ -115,7 +119,7 @@ impl Paths {
     }
 }
 
-fn parse_domain(s: &str) -> anyhow::Result<Domain> {
+pub fn parse_domain(s: &str) -> anyhow::Result<Domain> {
     Domain::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 

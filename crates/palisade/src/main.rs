@@ -5,6 +5,7 @@
 mod audit;
 mod cli;
 mod commands;
+mod dkim;
 mod quarantine;
 mod reports;
 mod serve;

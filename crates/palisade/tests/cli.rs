@@ -410,3 +410,68 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn dkim_keys_rotation_and_dns_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["domain", "add", "example.com"], "");
+    usage_error(
+        d,
+        &["dkim", "keygen", "other.com"],
+        "",
+        "not a local domain",
+    );
+    let out = ok(d, &["dkim", "keygen", "example.com"], "");
+    assert!(
+        out.contains("._domainkey.example.com. TXT \"v=DKIM1; k=ed25519; p="),
+        "{out}"
+    );
+    assert!(out.contains("\"v=DKIM1; k=rsa; p=MII"), "{out}");
+    assert_eq!(out.matches("(active)").count(), 2, "{out}");
+    let out = ok(d, &["dkim", "rotate", "example.com"], "");
+    let new_sel: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("then: palisade dkim activate example.com ")
+        })
+        .map(str::to_string)
+        .collect();
+    assert_eq!(new_sel.len(), 2, "{out}");
+    let list = ok(d, &["dkim", "list"], "");
+    assert_eq!(list.matches("pending").count(), 2, "{list}");
+    let out = ok(d, &["dkim", "activate", "example.com", &new_sel[0]], "");
+    assert!(out.contains("retired"), "{out}");
+    let list = ok(d, &["dkim", "list", "example.com"], "");
+    assert_eq!(list.matches("retired").count(), 1, "{list}");
+    usage_error(
+        d,
+        &["dkim", "activate", "example.com", "nope"],
+        "",
+        "no DKIM selector",
+    );
+    let records = ok(d, &["dns", "records", "example.com"], "");
+    for want in [
+        "example.com. MX 10 ",
+        "TXT \"v=spf1 mx -all\"",
+        "_dmarc.example.com. TXT \"v=DMARC1; p=quarantine",
+        "_mta-sts.example.com. TXT \"v=STSv1; id=",
+        "_smtp._tls.example.com. TXT \"v=TLSRPTv1; rua=mailto:",
+    ] {
+        assert!(records.contains(want), "{want} missing:\n{records}");
+    }
+    // Active and pending keys are published, retired ones not.
+    assert_eq!(
+        records.matches("._domainkey.example.com.").count(),
+        3,
+        "{records}"
+    );
+    // The database holds private keys: owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join("palisade.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "palisade.db mode {mode:o}");
+}

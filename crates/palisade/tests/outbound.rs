@@ -217,3 +217,76 @@ async fn rfc5321_5_1_unreachable_mx_falls_back_and_implicit_mx() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+fn b64(s: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8463_dual_signed_submission_verifies_at_the_receiver_and_in_dkimpy() {
+    use palisade_checks::signing::{self, KeyAlgorithm};
+    let (sender, receiver) = pair("").await;
+    for (alg, selector) in [(KeyAlgorithm::Ed25519, "ed1"), (KeyAlgorithm::Rsa, "rsa1")] {
+        let k = signing::generate(alg).unwrap();
+        receiver.dns.txt(
+            &format!("{selector}._domainkey.local.test"),
+            &signing::dns_record(alg, &k.public),
+        );
+        sender
+            .store
+            .add_dkim_key(&palisade_store::DkimKey {
+                domain: Domain::parse("local.test").unwrap(),
+                selector: selector.into(),
+                algorithm: alg.name().into(),
+                private_key: k.private_pkcs8,
+                public_key: k.public,
+                state: "active".into(),
+                created: 0,
+            })
+            .await
+            .unwrap();
+    }
+    sender
+        .set_password("alice@local.test", "correct horse battery staple")
+        .await;
+    let mut c = connect(sender.addr("submission")).await;
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, &sender).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect(
+        &format!(
+            "AUTH PLAIN {}",
+            b64(b"\0alice@local.test\0correct horse battery staple")
+        ),
+        "235",
+    )
+    .await;
+    c.expect("MAIL FROM:<alice@local.test>", "250").await;
+    c.expect("RCPT TO:<bob@receiver.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(b"From: Alice <alice@local.test>\r\nTo: bob@receiver.test\r\nSubject: signed\r\n\r\nHello Bob.\r\n  \r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250 "));
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    let ar = got
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("Authentication-Results: "))
+        .take_while(|l| l.starts_with("Authentication-Results: ") || l.starts_with('\t'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        ar.matches("dkim=pass").count(),
+        2,
+        "both signatures verify: {ar}"
+    );
+    assert!(
+        ar.contains("header.s=ed1") && ar.contains("header.s=rsa1"),
+        "{ar}"
+    );
+    assert!(
+        common::dkim::dkimpy_verifies(got.as_bytes(), receiver.dns.addr()),
+        "an independent verifier (dkimpy) agrees:\n{got}"
+    );
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

@@ -1,0 +1,221 @@
+//! `palisade dkim keygen|list|rotate|activate` and `palisade dns records`.
+
+use crate::cli::DkimCommand;
+use crate::commands::{Paths, parse_domain, store_result};
+use crate::usage;
+use palisade_checks::signing::{self, KeyAlgorithm};
+use palisade_store::{DkimKey, Store};
+use palisade_types::Domain;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Selectors name the algorithm and the day: `ed20261201`, `rsa20261201` (a suffix
+/// keeps them unique when rotated twice a day).
+fn default_selector(algorithm: KeyAlgorithm, taken: &[DkimKey]) -> String {
+    let days = now() / 86_400;
+    let (y, m, d) = civil(days);
+    let base = format!(
+        "{}{y:04}{m:02}{d:02}",
+        match algorithm {
+            KeyAlgorithm::Ed25519 => "ed",
+            KeyAlgorithm::Rsa => "rsa",
+        }
+    );
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while taken.iter().any(|k| k.selector == candidate) {
+        n += 1;
+        candidate = format!("{base}n{n}");
+    }
+    candidate
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn record_line(k: &DkimKey) -> String {
+    let alg = KeyAlgorithm::parse(&k.algorithm).unwrap_or(KeyAlgorithm::Rsa);
+    format!(
+        "{}._domainkey.{}. TXT \"{}\"",
+        k.selector,
+        k.domain,
+        signing::dns_record(alg, &k.public_key)
+    )
+}
+
+async fn create(
+    store: &dyn Store,
+    domain: &Domain,
+    algorithm: KeyAlgorithm,
+    selector: Option<String>,
+    state: &str,
+) -> anyhow::Result<DkimKey> {
+    let existing = store.list_dkim_keys(Some(domain)).await?;
+    let selector = match selector {
+        Some(s) if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+            return Err(usage(format!(
+                "selector {s:?}: letters, digits and '-' only"
+            )));
+        }
+        Some(s) => s,
+        None => default_selector(algorithm, &existing),
+    };
+    let key = tokio::task::spawn_blocking(move || signing::generate(algorithm)).await??;
+    let k = DkimKey {
+        domain: domain.clone(),
+        selector,
+        algorithm: algorithm.name().to_string(),
+        private_key: key.private_pkcs8,
+        public_key: key.public,
+        state: state.to_string(),
+        created: now(),
+    };
+    store_result(store.add_dkim_key(&k).await)?;
+    Ok(k)
+}
+
+pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    match c {
+        DkimCommand::Keygen {
+            domain,
+            algorithm,
+            selector,
+        } => {
+            let domain = parse_domain(&domain)?;
+            if !store.is_local_domain(&domain).await? {
+                return Err(usage(format!("{domain} is not a local domain")));
+            }
+            let algorithms = match algorithm.as_deref().and_then(KeyAlgorithm::parse) {
+                Some(a) => vec![a],
+                None => vec![KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa],
+            };
+            if selector.is_some() && algorithms.len() > 1 {
+                return Err(usage("--selector needs --algorithm (one key per selector)"));
+            }
+            let existing = store.list_dkim_keys(Some(&domain)).await?;
+            println!("Publish, then mail from {domain} is signed with the active keys:\n");
+            for a in algorithms {
+                // The first key of an algorithm signs at once; later ones wait (rotate).
+                let state = if existing
+                    .iter()
+                    .any(|k| k.algorithm == a.name() && k.state == "active")
+                {
+                    "pending"
+                } else {
+                    "active"
+                };
+                let k = create(&store, &domain, a, selector.clone(), state).await?;
+                println!("  {}    ({state})", record_line(&k));
+            }
+        }
+        DkimCommand::List { domain } => {
+            let domain = domain.map(|d| parse_domain(&d)).transpose()?;
+            println!(
+                "{:<24} {:<16} {:<8} {:<8} CREATED",
+                "DOMAIN", "SELECTOR", "ALG", "STATE"
+            );
+            for k in store.list_dkim_keys(domain.as_ref()).await? {
+                println!(
+                    "{:<24} {:<16} {:<8} {:<8} {}",
+                    k.domain, k.selector, k.algorithm, k.state, k.created
+                );
+            }
+        }
+        DkimCommand::Rotate { domain } => {
+            let domain = parse_domain(&domain)?;
+            println!("New keys (pending). Publish them, wait for the DNS TTL, then activate:\n");
+            for a in [KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa] {
+                let k = create(&store, &domain, a, None, "pending").await?;
+                println!("  {}", record_line(&k));
+                println!("  then: palisade dkim activate {domain} {}", k.selector);
+            }
+        }
+        DkimCommand::Activate { domain, selector } => {
+            let domain = parse_domain(&domain)?;
+            let keys = store.list_dkim_keys(Some(&domain)).await?;
+            let Some(target) = keys.iter().find(|k| k.selector == selector) else {
+                return Err(usage(format!("no DKIM selector {selector} for {domain}")));
+            };
+            for k in keys.iter().filter(|k| {
+                k.algorithm == target.algorithm && k.state == "active" && k.selector != selector
+            }) {
+                store
+                    .set_dkim_key_state(&domain, &k.selector, "retired")
+                    .await?;
+                println!(
+                    "retired {} (keep its record published a few days for mail in transit)",
+                    k.selector
+                );
+            }
+            store
+                .set_dkim_key_state(&domain, &selector, "active")
+                .await?;
+            println!("{selector} now signs mail from {domain}");
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 of the certificate's SubjectPublicKeyInfo: TLSA 3 1 1 (RFC 7671 §5.1).
+fn tlsa_3_1_1(cert_pem: &[u8]) -> Option<String> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::pem_slice_iter(cert_pem)
+        .next()?
+        .ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        cert.tbs_certificate.subject_pki.raw,
+    );
+    Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
+    let domain = parse_domain(domain)?;
+    let cfg = paths.load_config_or_default()?;
+    let host = cfg.hostname.to_string();
+    let store = paths.store().await?;
+    let keys: Vec<DkimKey> = store
+        .list_dkim_keys(Some(&domain))
+        .await?
+        .into_iter()
+        .filter(|k| k.state != "retired")
+        .collect();
+    println!("{domain}. MX 10 {host}.");
+    println!("{domain}. TXT \"v=spf1 mx -all\"");
+    if keys.is_empty() {
+        println!("; no DKIM keys yet: palisade dkim keygen {domain}");
+    }
+    for k in &keys {
+        println!("{}", record_line(k));
+    }
+    println!("_dmarc.{domain}. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}\"");
+    println!("_mta-sts.{domain}. TXT \"v=STSv1; id={}\"", now());
+    println!("mta-sts.{domain}. CNAME {host}.   ; serves /.well-known/mta-sts.txt over HTTPS");
+    println!("_smtp._tls.{domain}. TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"");
+    let cert = match &cfg.tls {
+        Some(t) => std::fs::read(&t.cert).ok(),
+        None => std::fs::read(paths.data.join("tls/self-signed-cert.pem")).ok(),
+    };
+    match cert.as_deref().and_then(tlsa_3_1_1) {
+        Some(hash) => println!("_25._tcp.{host}. TLSA 3 1 1 {hash}   ; DANE-EE, needs DNSSEC"),
+        None => println!("; TLSA: no certificate yet (start the server once, or set [tls])"),
+    }
+    println!("; and a PTR record for the server's address pointing to {host}.");
+    Ok(())
+}
