@@ -13,8 +13,8 @@ mod validate;
 
 pub use raw::{RawConfig, RawListener};
 pub use validate::{
-    BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, Listener, ListenerKind,
-    PolicyConfig, QueueConfig, ReportsConfig, SmtpLimits, TlsFiles, nameserver,
+    BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, Listener,
+    ListenerKind, PolicyConfig, QueueConfig, ReportsConfig, SmtpLimits, TlsFiles, nameserver,
 };
 
 /// Parses and validates a TOML document.

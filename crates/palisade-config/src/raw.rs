@@ -103,4 +103,5 @@ pub struct RawDelivery {
     pub extra_ca_file: Option<PathBuf>,
     pub connect_timeout_secs: Option<u64>,
     pub command_timeout_secs: Option<u64>,
+    pub tls_policy: Option<BTreeMap<String, String>>,
 }

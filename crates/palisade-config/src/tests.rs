@@ -105,6 +105,7 @@ fn every_key_is_documented() {
         "delivery.extra_ca_file",
         "delivery.connect_timeout_secs",
         "delivery.command_timeout_secs",
+        "delivery.tls_policy",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),

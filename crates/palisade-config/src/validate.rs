@@ -129,6 +129,21 @@ pub struct ReportsConfig {
     pub dmarc_interval: Duration,
 }
 
+/// A manual outbound TLS policy for one destination domain (`[delivery] tls_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainTlsPolicy {
+    /// Never STARTTLS (broken peers).
+    None,
+    /// Opportunistic: TLS when offered, certificate not required (the default).
+    May,
+    /// TLS required, any certificate.
+    Encrypt,
+    /// TLS required with a certificate valid for the MX host name (WebPKI).
+    Verify,
+    /// DANE required: validated TLSA records that the certificate matches.
+    Dane,
+}
+
 /// `[delivery]`: sending to other mail servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
@@ -139,6 +154,8 @@ pub struct DeliveryConfig {
     pub connect_timeout: Duration,
     /// Per-reply timeout (RFC 5321 §4.5.3.2 gives 5 minutes for most commands).
     pub command_timeout: Duration,
+    /// Manual TLS policies by destination domain (lower case).
+    pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
 }
 
 /// The validated configuration.
@@ -346,7 +363,28 @@ impl Config {
         };
         let reports = reports_config(raw.reports.unwrap_or_default(), &hostname)?;
         let d = raw.delivery.unwrap_or_default();
+        let mut tls_policy = std::collections::BTreeMap::new();
+        for (domain, p) in d.tls_policy.unwrap_or_default() {
+            let key = format!("delivery.tls_policy.{domain}");
+            let parsed = Domain::parse(&domain)
+                .map_err(|_| invalid(&key, format!("{domain:?} is not a domain")))?;
+            let policy = match p.as_str() {
+                "none" => DomainTlsPolicy::None,
+                "may" => DomainTlsPolicy::May,
+                "encrypt" => DomainTlsPolicy::Encrypt,
+                "verify" => DomainTlsPolicy::Verify,
+                "dane" => DomainTlsPolicy::Dane,
+                other => {
+                    return Err(invalid(
+                        key,
+                        format!("{other:?} is not none, may, encrypt, verify or dane"),
+                    ));
+                }
+            };
+            tls_policy.insert(parsed.to_string(), policy);
+        }
         let delivery = DeliveryConfig {
+            tls_policy,
             remote_port: count("delivery.remote_port", d.remote_port, 25, 1, 65_535)? as u16,
             extra_ca_file: d.extra_ca_file,
             connect_timeout: secs(

@@ -138,6 +138,11 @@ impl Dns {
         })
     }
 
+    /// The operator marked the resolver as validating DNSSEC.
+    pub fn dnssec_trusted(&self) -> bool {
+        self.dnssec_trusted
+    }
+
     pub fn authenticator(&self) -> &MessageAuthenticator {
         &self.auth
     }

@@ -206,6 +206,7 @@ impl Server {
                     connect_timeout: config.delivery.connect_timeout,
                     command_timeout: config.delivery.command_timeout,
                     tls: outbound_tls,
+                    tls_policy: config.delivery.tls_policy.clone(),
                 },
             }),
             Some(Arc::new(bounce::DsnBouncer {

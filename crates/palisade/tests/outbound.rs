@@ -290,3 +290,201 @@ async fn rfc8463_dual_signed_submission_verifies_at_the_receiver_and_in_dkimpy()
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+/// Waits (bounded) until the sender's queue records a deferral; returns its error.
+async fn deferral(ts: &TestServer) -> String {
+    for _ in 0..200 {
+        let st = ts.store.list_queue_status().await.unwrap();
+        if let Some(e) = st.iter().find_map(|s| s.last_error.clone()) {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no deferral recorded");
+}
+
+fn spki_sha256(cert_pem: &[u8]) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::pem_slice_iter(cert_pem)
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, c) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
+    aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        c.tbs_certificate.subject_pki.raw,
+    )
+    .as_ref()
+    .to_vec()
+}
+
+fn tlsa(data: Vec<u8>) -> hickory_proto::rr::RData {
+    use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
+    hickory_proto::rr::RData::TLSA(TLSA::new(
+        CertUsage::DaneEe,
+        Selector::Spki,
+        Matching::Sha256,
+        data,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7672_dane_match_delivers_and_mismatch_defers() {
+    let (sender, receiver) = pair("").await;
+    let port = receiver.addr("inbound").port();
+    // The resolver marks answers validated (AD) and the sender trusts it.
+    sender.dns.set_authentic(true);
+    sender.dns.record(
+        &format!("_{port}._tcp.mx.receiver.test"),
+        tlsa(spki_sha256(&receiver.cert_pem())),
+    );
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@receiver.test",
+        "Subject: dane ok\r\n\r\nx\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("Subject: dane ok"));
+    sender.shutdown().await;
+    receiver.shutdown().await;
+
+    let (sender, receiver) = pair("").await;
+    let port = receiver.addr("inbound").port();
+    sender.dns.set_authentic(true);
+    sender
+        .dns
+        .record(&format!("_{port}._tcp.mx.receiver.test"), tlsa(vec![7; 32]));
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@receiver.test",
+        "Subject: dane bad\r\n\r\nx\r\n",
+    )
+    .await;
+    let why = deferral(&sender).await;
+    assert!(why.contains("DANE"), "{why}");
+    assert_eq!(remote_count(&receiver, "bob@receiver.test"), 0);
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+/// A man in the middle on 127.0.0.3:`port` that forwards to 127.0.0.1:`port` and hides
+/// STARTTLS from the server's EHLO reply (the downgrade attack).
+async fn stripping_proxy(port: u16) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.3", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                });
+                let mut buf = vec![0u8; 8192];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&buf[..n]).replace("STARTTLS", "XXXXXXXX");
+                    if cw.write_all(text.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_stripping_defers_when_tls_is_required() {
+    let (sender, receiver) = pair("[delivery.tls_policy]\n\"strip.test\" = \"encrypt\"\n").await;
+    let port = receiver.addr("inbound").port();
+    let proxy = stripping_proxy(port).await;
+    sender
+        .dns
+        .mx("strip.test", 10, "mx.strip.test")
+        .a("mx.strip.test", Ipv4Addr::new(127, 0, 0, 3))
+        .mx("weak.test", 10, "mx.strip.test");
+    for d in ["strip.test", "weak.test"] {
+        receiver
+            .store
+            .add_domain(&Domain::parse(d).unwrap())
+            .await
+            .unwrap();
+        receiver
+            .store
+            .add_user(&Address::parse(&format!("eve@{d}")).unwrap(), "!")
+            .await
+            .unwrap();
+    }
+    // Opportunistic TLS (no policy): the attack works, the message goes in clear.
+    submit(
+        &sender,
+        "a@outside.test",
+        "eve@weak.test",
+        "Subject: weak\r\n\r\nx\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "eve@weak.test").await;
+    assert!(!got.contains("using TLS"), "stripped: {got}");
+    // With `encrypt`, Palisade refuses to fall back to plaintext and defers.
+    submit(
+        &sender,
+        "a@outside.test",
+        "eve@strip.test",
+        "Subject: secret\r\n\r\nx\r\n",
+    )
+    .await;
+    let why = deferral(&sender).await;
+    assert!(why.contains("STARTTLS not offered"), "{why}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        remote_count(&receiver, "eve@strip.test"),
+        0,
+        "never sent in clear"
+    );
+    proxy.abort();
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_policy_defers_on_a_self_signed_certificate() {
+    let (sender, receiver) = pair("[delivery.tls_policy]\n\"receiver.test\" = \"verify\"\n").await;
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@receiver.test",
+        "Subject: v\r\n\r\nx\r\n",
+    )
+    .await;
+    let why = deferral(&sender).await;
+    assert!(why.contains("certificate not valid"), "{why}");
+    assert_eq!(remote_count(&receiver, "bob@receiver.test"), 0);
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+/// Messages in user@domain's Maildir on `ts`.
+fn remote_count(ts: &TestServer, user: &str) -> usize {
+    let (local, domain) = user.split_once('@').unwrap();
+    std::fs::read_dir(
+        ts.dir
+            .path()
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("new"),
+    )
+    .map(|rd| rd.count())
+    .unwrap_or(0)
+}

@@ -29,6 +29,7 @@ pub struct Job<'a> {
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub tls: &'a TlsClient,
+    pub requirement: &'a super::TlsRequirement,
 }
 
 /// The end of one attempt.
@@ -162,7 +163,17 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
         Ok(c) => c,
         Err(e) => return HostResult::TryNext(e),
     };
+    use super::TlsRequirement as Req;
+    let required = !matches!(job.requirement, Req::Opportunistic | Req::Plaintext);
+    if *job.requirement == Req::Plaintext {
+        return transaction(&mut conn, job, &caps).await;
+    }
     if caps.capabilities & EXT_START_TLS == 0 {
+        if required {
+            // A man in the middle can strip STARTTLS; policy says never fall back.
+            let _ = conn.command("QUIT").await;
+            return HostResult::TryNext("STARTTLS not offered, but TLS is required".into());
+        }
         tracing::info!(
             host = job.mx_host,
             "no STARTTLS offered: delivering without TLS"
@@ -171,6 +182,12 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
     }
     match conn.command("STARTTLS").await {
         Ok(r) if r.code == 220 => {}
+        Ok(r) if required => {
+            return HostResult::TryNext(format!(
+                "STARTTLS refused ({}), but TLS is required",
+                r.describe()
+            ));
+        }
         Ok(r) => {
             tracing::info!(host = job.mx_host, reply = %r.describe(), "STARTTLS refused");
             return transaction(&mut conn, job, &caps).await;
@@ -197,6 +214,26 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
         Err(_) => return HostResult::TryNext("TLS handshake: timeout".into()),
     };
     let verdict = verdict.lock().map(|v| v.clone()).unwrap_or_default();
+    match job.requirement {
+        Req::Verify if verdict != CertVerdict::Valid => {
+            return HostResult::TryNext(format!(
+                "certificate not valid for {}: {verdict:?}",
+                job.mx_host
+            ));
+        }
+        Req::Dane(records) => {
+            let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
+            let matched = chain.split_first().is_some_and(|(ee, rest)| {
+                let rest: Vec<&[u8]> = rest.iter().map(|c| c.as_ref()).collect();
+                super::dane::verify(records, ee.as_ref(), &rest)
+            });
+            if !matched {
+                return HostResult::TryNext("DANE: the certificate matches no TLSA record".into());
+            }
+            tracing::info!(host = job.mx_host, "DANE: certificate matches TLSA");
+        }
+        _ => {}
+    }
     let (version, suite) = {
         let c = tls.get_ref().1;
         (

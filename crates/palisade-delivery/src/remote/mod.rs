@@ -13,9 +13,11 @@
 //! come in later slices.
 
 pub mod client;
+pub mod dane;
 pub mod mx;
 pub mod tls;
 
+use palisade_config::DomainTlsPolicy;
 use palisade_dns::Dns;
 use palisade_queue::{Outcome, SpooledMessage};
 use palisade_types::Address;
@@ -35,6 +37,23 @@ pub struct RemoteDelivery {
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub tls: tls::TlsClient,
+    /// Manual TLS policies by destination domain.
+    pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
+}
+
+/// What TLS a connection needs, strongest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsRequirement {
+    /// Validated TLSA records (RFC 7672): TLS, and the certificate must match.
+    Dane(Vec<dane::Tlsa>),
+    /// TLS with a WebPKI-valid certificate for the MX host.
+    Verify,
+    /// TLS, any certificate.
+    Encrypt,
+    /// TLS when offered (RFC 7435).
+    Opportunistic,
+    /// No STARTTLS at all.
+    Plaintext,
 }
 
 impl RemoteDelivery {
@@ -48,7 +67,12 @@ impl RemoteDelivery {
     ) -> Vec<Outcome> {
         let all = |o: Outcome| vec![o; rcpts.len()];
         let dns = (self.dns)();
-        let hosts = match mx::route(&dns, domain).await {
+        let policy = self
+            .tls_policy
+            .get(&domain.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(DomainTlsPolicy::May);
+        let (hosts, mx_validated) = match mx::route_validated(&dns, domain).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::info!(domain, error = %e, "no route");
@@ -63,6 +87,13 @@ impl RemoteDelivery {
             .unwrap_or_default();
         let mut last_error = String::from("no mail server answered");
         for host in hosts {
+            let tls = match self.requirement(&dns, policy, &host, mx_validated).await {
+                Ok(t) => t,
+                Err(e) => {
+                    last_error = format!("{host}: {e}");
+                    continue;
+                }
+            };
             let addrs = match mx::addresses(&dns, &host).await {
                 Ok(a) if !a.is_empty() => a,
                 Ok(_) => {
@@ -88,6 +119,7 @@ impl RemoteDelivery {
                     connect_timeout: self.connect_timeout,
                     command_timeout: self.command_timeout,
                     tls: &self.tls,
+                    requirement: &tls,
                 };
                 match client::deliver(&job).await {
                     client::HostResult::Done(outcomes) => return outcomes,
@@ -99,5 +131,32 @@ impl RemoteDelivery {
             }
         }
         all(Outcome::Transient(last_error))
+    }
+
+    /// The TLS a host needs: DANE wherever validated TLSA records exist (RFC 7672),
+    /// else the domain's manual policy.
+    async fn requirement(
+        &self,
+        dns: &Dns,
+        policy: DomainTlsPolicy,
+        host: &str,
+        mx_validated: bool,
+    ) -> Result<TlsRequirement, String> {
+        if policy == DomainTlsPolicy::None {
+            return Ok(TlsRequirement::Plaintext);
+        }
+        match dane::lookup(dns, host, self.port, mx_validated).await? {
+            dane::DaneState::Required(records) => Ok(TlsRequirement::Dane(records)),
+            dane::DaneState::NotApplicable => Ok(match policy {
+                DomainTlsPolicy::Dane => {
+                    return Err(
+                        "DANE required by policy, but no DNSSEC-validated TLSA records".into(),
+                    );
+                }
+                DomainTlsPolicy::Verify => TlsRequirement::Verify,
+                DomainTlsPolicy::Encrypt => TlsRequirement::Encrypt,
+                DomainTlsPolicy::May | DomainTlsPolicy::None => TlsRequirement::Opportunistic,
+            }),
+        }
     }
 }

@@ -43,19 +43,27 @@ fn fqdn(name: &str) -> String {
 /// The hosts to try, best first: MX preference order, shuffled among equal preferences
 /// (RFC 5321 §5.1); the domain itself when it has no MX but an address (implicit MX).
 pub async fn route(dns: &Dns, domain: &str) -> Result<Vec<String>, RouteError> {
+    route_validated(dns, domain).await.map(|(h, _)| h)
+}
+
+/// [`route`], and whether the MX answer was DNSSEC-validated (for DANE, RFC 7672 §2.2.1).
+pub async fn route_validated(dns: &Dns, domain: &str) -> Result<(Vec<String>, bool), RouteError> {
     let temp = |e: &dyn std::fmt::Display| RouteError::Temporary {
         domain: domain.to_string(),
         message: e.to_string(),
     };
+    let mut validated = false;
     let mut mx: Vec<(u16, String)> = match dns.resolver().mx_lookup(fqdn(domain)).await {
-        Ok(l) => l
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::MX(m) => Some((m.preference, m.exchange.to_ascii())),
-                _ => None,
-            })
-            .collect(),
+        Ok(l) => {
+            validated = dns.dnssec_trusted() && l.message().metadata.authentic_data;
+            l.answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(m) => Some((m.preference, m.exchange.to_ascii())),
+                    _ => None,
+                })
+                .collect()
+        }
         Err(e) if e.is_nx_domain() => return Err(RouteError::NoDomain(domain.to_string())),
         Err(e) if e.is_no_records_found() => Vec::new(),
         Err(e) => return Err(temp(&e)),
@@ -68,7 +76,7 @@ pub async fn route(dns: &Dns, domain: &str) -> Result<Vec<String>, RouteError> {
     if mx.is_empty() {
         // RFC 5321 §5.1: no MX, so the domain is its own mail host, if it has an address.
         return match addresses(dns, domain).await {
-            Ok(a) if !a.is_empty() => Ok(vec![domain.to_string()]),
+            Ok(a) if !a.is_empty() => Ok((vec![domain.to_string()], validated)),
             Ok(_) => Err(RouteError::NoHost(domain.to_string())),
             Err(e) => Err(e),
         };
@@ -76,10 +84,12 @@ pub async fn route(dns: &Dns, domain: &str) -> Result<Vec<String>, RouteError> {
     let mut rng = rand::rng();
     mx.shuffle(&mut rng);
     mx.sort_by_key(|(pref, _)| *pref);
-    Ok(mx
-        .into_iter()
-        .map(|(_, h)| h.trim_end_matches('.').to_string())
-        .collect())
+    Ok((
+        mx.into_iter()
+            .map(|(_, h)| h.trim_end_matches('.').to_string())
+            .collect(),
+        validated,
+    ))
 }
 
 /// A host's addresses, IPv6 and IPv4.

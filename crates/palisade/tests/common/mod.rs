@@ -36,7 +36,7 @@ pub async fn start(extra: &str) -> TestServer {
 /// The `[dns]` section pointing at `dns`.
 pub fn dns_toml(dns: &DnsAuthority) -> String {
     format!(
-        "[dns]\nnameservers = [\"{}\"]\ntimeout_secs = 1\nattempts = 1\n",
+        "[dns]\nnameservers = [\"{}\"]\ntimeout_secs = 1\nattempts = 1\ndnssec_trusted = true\n",
         dns.addr()
     )
 }
