@@ -11,6 +11,7 @@
 //! ip 192.0.2.1
 //! tls TLSv1_3 TLS13_AES_256_GCM_SHA384   (absent without TLS)
 //! auth alice@example.com            (the SMTP AUTH identity; absent when none)
+//! requiretls 1                      (MAIL FROM ... REQUIRETLS, RFC 8689; absent otherwise)
 //!                                   (blank line)
 //! <message: trace headers, then the bytes the client sent>
 //! ```
@@ -84,6 +85,9 @@ pub(crate) fn write_header(envelope: &Envelope, arrived: i64) -> Result<Vec<u8>,
     }
     if let Some(a) = &envelope.auth {
         h.push_str(&line("auth", a)?);
+    }
+    if envelope.require_tls {
+        h.push_str("requiretls 1\n");
     }
     h.push('\n');
     Ok(h.into_bytes())
@@ -164,6 +168,7 @@ impl SpooledMessage {
                 .ok_or_else(|| corrupt("ip"))?,
             tls,
             auth: get("auth").filter(|a| !a.is_empty()).map(str::to_string),
+            require_tls: get("requiretls") == Some("1"),
         };
         Ok(SpooledMessage {
             id,
@@ -221,6 +226,7 @@ mod tests {
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
             }),
             auth: Some("alice@local.test".into()),
+            require_tls: false,
         }
     }
 

@@ -451,6 +451,7 @@ mod tests {
             client_ip: "192.0.2.1".parse().unwrap(),
             tls: None,
             auth: None,
+            require_tls: false,
         }
     }
 

@@ -66,6 +66,7 @@ impl Bouncer for DsnBouncer {
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             tls: None,
             auth: None,
+            require_tls: false,
         };
         let arrived = palisade_queue::now_secs();
         let created = self.spool.create(&envelope, arrived, |_| Vec::new());

@@ -112,6 +112,7 @@ mod tests {
                 cipher: "TLS13_AES_256_GCM_SHA384".into(),
             }),
             auth: None,
+            require_tls: false,
         };
         let h = String::from_utf8(received(
             &env,

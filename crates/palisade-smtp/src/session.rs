@@ -129,6 +129,7 @@ pub enum RecipientDecision {
 #[derive(Debug, Clone)]
 struct Transaction {
     mail_from: Option<Address>,
+    require_tls: bool,
     body: BodyType,
     smtputf8: bool,
     declared_size: Option<u64>,
@@ -493,6 +494,10 @@ impl Session {
         if self.auth_offered() {
             lines.push("AUTH PLAIN LOGIN".to_string());
         }
+        if self.tls.is_some() {
+            // RFC 8689 §4.1: offered only inside TLS.
+            lines.push("REQUIRETLS".to_string());
+        }
         lines.push("HELP".to_string());
         // RFC 2034 §3: EHLO replies carry no enhanced codes.
         self.reply_raw(250, lines.join("\n"));
@@ -522,6 +527,12 @@ impl Session {
         }
         if let Some(r) = unsupported_mail_parameter(&from) {
             self.error(&r);
+            return None;
+        }
+        let require_tls = from.flags & smtp_proto::MAIL_REQUIRETLS != 0;
+        if require_tls && self.tls.is_none() {
+            // RFC 8689 §4.1: REQUIRETLS is only offered, and only valid, inside TLS.
+            self.error(&reply::ENCRYPTION_NEEDED);
             return None;
         }
         let smtputf8 = from.flags & smtp_proto::MAIL_SMTPUTF8 != 0;
@@ -559,6 +570,7 @@ impl Session {
         };
         self.state = State::AwaitSender(Transaction {
             mail_from: mail_from.clone(),
+            require_tls,
             body,
             smtputf8,
             declared_size,
@@ -686,6 +698,7 @@ impl Session {
             client_ip: self.client_ip,
             tls: self.tls.clone(),
             auth: self.authenticated.clone(),
+            require_tls: txn.require_tls,
         }
     }
 
@@ -975,8 +988,10 @@ fn parse_error_reply(e: &ParseError, line: &[u8]) -> Reply {
 /// MAIL parameters smtp-proto understands but Palisade does not advertise
 /// (RFC 5321 §4.1.1.11: 555 for an unadvertised parameter).
 fn unsupported_mail_parameter(from: &MailFrom<String>) -> Option<Reply> {
-    let known =
-        smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
+    let known = smtp_proto::MAIL_BODY_7BIT
+        | smtp_proto::MAIL_BODY_8BITMIME
+        | smtp_proto::MAIL_SMTPUTF8
+        | smtp_proto::MAIL_REQUIRETLS;
     let unadvertised = from.flags & !known != 0
         || from.trans_id.is_some()
         || from.env_id.is_some()

@@ -780,3 +780,19 @@ fn auth_lines_may_be_long_but_bounded() {
     d.says(&too_long, "500 5.5.2");
     d.says(&format!("NOOP {}", "x".repeat(600)), "500 5.5.2");
 }
+
+#[test]
+fn rfc8689_requiretls_only_inside_tls() {
+    let mut d = Dialog::new();
+    let ehlo = d.raw(b"EHLO client.example\r\n");
+    assert!(!ehlo.contains("REQUIRETLS"), "{ehlo}");
+    d.says("MAIL FROM:<a@remote.test> REQUIRETLS", "530 5.7.10");
+    tls_up(&mut d);
+    let ehlo = d.raw(b"EHLO client.example\r\n");
+    assert!(ehlo.contains("250-REQUIRETLS\r\n"), "{ehlo}");
+    d.says("MAIL FROM:<a@remote.test> REQUIRETLS", "250")
+        .rcpt_to("alice@local.test", "250")
+        .says("DATA", "354");
+    d.raw(b"Subject: x\r\n\r\nx\r\n.\r\n");
+    assert!(d.queued[0].0.require_tls);
+}

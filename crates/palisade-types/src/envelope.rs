@@ -34,6 +34,8 @@ pub struct Envelope {
     pub tls: Option<TlsInfo>,
     /// The SMTP AUTH identity of the submitter (RFC 4954), if any.
     pub auth: Option<String>,
+    /// MAIL FROM carried REQUIRETLS (RFC 8689): every hop must use validated TLS.
+    pub require_tls: bool,
 }
 
 impl Envelope {

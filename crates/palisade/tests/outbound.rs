@@ -488,3 +488,44 @@ fn remote_count(ts: &TestServer, user: &str) -> usize {
     .map(|rd| rd.count())
     .unwrap_or(0)
 }
+
+async fn submit_requiretls(ts: &TestServer, from: &str, to: &str) {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, ts).await;
+    let ehlo = c.cmd("EHLO client.test").await;
+    assert!(ehlo.contains("REQUIRETLS"), "{ehlo}");
+    c.expect(&format!("MAIL FROM:<{from}> REQUIRETLS"), "250")
+        .await;
+    c.expect(&format!("RCPT TO:<{to}>"), "250").await;
+    c.expect("DATA", "354").await;
+    c.send(b"Subject: requiretls\r\n\r\nsecret\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250 "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8689_requiretls_bounces_without_a_validated_hop_and_passes_with_dane() {
+    // The receiver's certificate is self-signed and there is no DANE: no hop qualifies.
+    let (sender, receiver) = pair("").await;
+    submit_requiretls(&sender, "alice@local.test", "bob@receiver.test").await;
+    let dsn = String::from_utf8(sender.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(dsn.contains("Status: 5.7.30"), "{dsn}");
+    assert_eq!(remote_count(&receiver, "bob@receiver.test"), 0);
+    sender.shutdown().await;
+    receiver.shutdown().await;
+
+    // With a validated TLSA record the hop is authenticated: delivered, and the flag is
+    // passed on (the receiver accepted MAIL ... REQUIRETLS).
+    let (sender, receiver) = pair("").await;
+    let port = receiver.addr("inbound").port();
+    sender.dns.set_authentic(true);
+    sender.dns.record(
+        &format!("_{port}._tcp.mx.receiver.test"),
+        tlsa(spki_sha256(&receiver.cert_pem())),
+    );
+    submit_requiretls(&sender, "alice@local.test", "bob@receiver.test").await;
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("Subject: requiretls"), "{got}");
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

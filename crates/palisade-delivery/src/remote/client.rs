@@ -30,6 +30,8 @@ pub struct Job<'a> {
     pub command_timeout: Duration,
     pub tls: &'a TlsClient,
     pub requirement: &'a super::TlsRequirement,
+    /// RFC 8689: the next hop must support REQUIRETLS and get it passed on.
+    pub require_tls: bool,
 }
 
 /// The end of one attempt.
@@ -39,6 +41,9 @@ pub enum HostResult {
     Done(Vec<Outcome>),
     /// The server could not be used (unreachable, refused the session): try the next.
     TryNext(String),
+    /// The server does not meet a TLS requirement (no STARTTLS, bad certificate, no
+    /// REQUIRETLS): try the next; if none does, this is the message's fate.
+    TlsRefused(String),
 }
 
 /// One complete reply: code and text (lines joined by spaces).
@@ -172,7 +177,7 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
         if required {
             // A man in the middle can strip STARTTLS; policy says never fall back.
             let _ = conn.command("QUIT").await;
-            return HostResult::TryNext("STARTTLS not offered, but TLS is required".into());
+            return HostResult::TlsRefused("STARTTLS not offered, but TLS is required".into());
         }
         tracing::info!(
             host = job.mx_host,
@@ -183,7 +188,7 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
     match conn.command("STARTTLS").await {
         Ok(r) if r.code == 220 => {}
         Ok(r) if required => {
-            return HostResult::TryNext(format!(
+            return HostResult::TlsRefused(format!(
                 "STARTTLS refused ({}), but TLS is required",
                 r.describe()
             ));
@@ -216,7 +221,7 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
     let verdict = verdict.lock().map(|v| v.clone()).unwrap_or_default();
     match job.requirement {
         Req::Verify if verdict != CertVerdict::Valid => {
-            return HostResult::TryNext(format!(
+            return HostResult::TlsRefused(format!(
                 "certificate not valid for {}: {verdict:?}",
                 job.mx_host
             ));
@@ -228,7 +233,9 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
                 super::dane::verify(records, ee.as_ref(), &rest)
             });
             if !matched {
-                return HostResult::TryNext("DANE: the certificate matches no TLSA record".into());
+                return HostResult::TlsRefused(
+                    "DANE: the certificate matches no TLSA record".into(),
+                );
             }
             tracing::info!(host = job.mx_host, "DANE: certificate matches TLSA");
         }
@@ -324,6 +331,14 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     }
     if job.smtputf8 {
         mail.push_str(" SMTPUTF8");
+    }
+    if job.require_tls {
+        if caps.capabilities & smtp_proto::EXT_REQUIRE_TLS == 0 {
+            // RFC 8689 §4.2.1: never hand such a message to a hop that drops the flag.
+            let _ = conn.command("QUIT").await;
+            return HostResult::TlsRefused(format!("{host} does not support REQUIRETLS"));
+        }
+        mail.push_str(" REQUIRETLS");
     }
     match conn.command(&mail).await {
         Ok(r) if r.code == 250 => {}

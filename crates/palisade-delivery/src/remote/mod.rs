@@ -86,8 +86,16 @@ impl RemoteDelivery {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let mut last_error = String::from("no mail server answered");
+        let mut tls_refused = false;
         for host in hosts {
             let tls = match self.requirement(&dns, policy, &host, mx_validated).await {
+                // RFC 8689 §4.2.1: REQUIRETLS needs a certificate validated by DANE or
+                // PKIX against the MX name.
+                Ok(
+                    TlsRequirement::Opportunistic
+                    | TlsRequirement::Encrypt
+                    | TlsRequirement::Plaintext,
+                ) if msg.envelope.require_tls => TlsRequirement::Verify,
                 Ok(t) => t,
                 Err(e) => {
                     last_error = format!("{host}: {e}");
@@ -120,15 +128,29 @@ impl RemoteDelivery {
                     command_timeout: self.command_timeout,
                     tls: &self.tls,
                     requirement: &tls,
+                    require_tls: msg.envelope.require_tls,
                 };
                 match client::deliver(&job).await {
                     client::HostResult::Done(outcomes) => return outcomes,
                     client::HostResult::TryNext(why) => {
                         tracing::info!(host = %host, %addr, reason = %why, "trying the next host");
                         last_error = format!("{host} [{ip}]: {why}");
+                        tls_refused = false;
+                    }
+                    client::HostResult::TlsRefused(why) => {
+                        tracing::info!(host = %host, %addr, reason = %why, "TLS requirement not met");
+                        last_error = format!("{host} [{ip}]: {why}");
+                        tls_refused = true;
                     }
                 }
             }
+        }
+        if msg.envelope.require_tls && tls_refused {
+            // RFC 8689 §4.2.1: a REQUIRETLS message that no hop can take securely is
+            // returned (5.7.30), not retried in the hope of a weaker path.
+            return all(Outcome::Permanent(format!(
+                "550 5.7.30 REQUIRETLS support required: {last_error}"
+            )));
         }
         all(Outcome::Transient(last_error))
     }
