@@ -104,4 +104,5 @@ pub struct RawDelivery {
     pub connect_timeout_secs: Option<u64>,
     pub command_timeout_secs: Option<u64>,
     pub tls_policy: Option<BTreeMap<String, String>>,
+    pub mta_sts_port: Option<u64>,
 }

@@ -106,6 +106,7 @@ fn every_key_is_documented() {
         "delivery.connect_timeout_secs",
         "delivery.command_timeout_secs",
         "delivery.tls_policy",
+        "delivery.mta_sts_port",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),

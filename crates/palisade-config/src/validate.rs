@@ -156,6 +156,8 @@ pub struct DeliveryConfig {
     pub command_timeout: Duration,
     /// Manual TLS policies by destination domain (lower case).
     pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
+    /// HTTPS port of `mta-sts.<domain>` (443; other values are for tests).
+    pub mta_sts_port: u16,
 }
 
 /// The validated configuration.
@@ -385,6 +387,7 @@ impl Config {
         }
         let delivery = DeliveryConfig {
             tls_policy,
+            mta_sts_port: count("delivery.mta_sts_port", d.mta_sts_port, 443, 1, 65_535)? as u16,
             remote_port: count("delivery.remote_port", d.remote_port, 25, 1, 65_535)? as u16,
             extra_ca_file: d.extra_ca_file,
             connect_timeout: secs(

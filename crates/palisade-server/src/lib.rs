@@ -178,6 +178,9 @@ impl Server {
             config.delivery.extra_ca_file.as_deref(),
         )
         .map_err(ServerError::OutboundTls)?;
+        let https_tls = outbound_tls
+            .https_config()
+            .map_err(ServerError::OutboundTls)?;
         let tls = tls::TlsReloader::new(config.tls.clone(), data_dir, config.hostname.as_str())?;
         let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
@@ -207,6 +210,10 @@ impl Server {
                     command_timeout: config.delivery.command_timeout,
                     tls: outbound_tls,
                     tls_policy: config.delivery.tls_policy.clone(),
+                    mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
+                        https_tls,
+                        config.delivery.mta_sts_port,
+                    ),
                 },
             }),
             Some(Arc::new(bounce::DsnBouncer {

@@ -13,11 +13,20 @@ use std::net::Ipv4Addr;
 /// The receiving server (domain receiver.test, user bob) and the sending one, which
 /// relays for loopback and delivers to the receiver's port.
 async fn pair(extra_sender: &str) -> (TestServer, TestServer) {
+    pair_with("", "", extra_sender).await
+}
+
+/// `delivery_lines` go into the sender's `[delivery]` table, `extra_sender` after it.
+async fn pair_with(
+    extra_receiver: &str,
+    delivery_lines: &str,
+    extra_sender: &str,
+) -> (TestServer, TestServer) {
     let dns = DnsAuthority::start().await;
     dns.mx("receiver.test", 10, "mx.receiver.test")
         .a("mx.receiver.test", Ipv4Addr::LOCALHOST)
         .mx("nullmx.test", 0, ".");
-    let receiver = start_with_dns("", dns).await;
+    let receiver = start_with_dns(extra_receiver, dns).await;
     receiver
         .store
         .add_domain(&Domain::parse("receiver.test").unwrap())
@@ -64,7 +73,7 @@ async fn pair(extra_sender: &str) -> (TestServer, TestServer) {
     let sender = start_with_dns(
         &format!(
             "[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n\
-             [delivery]\nremote_port = {port}\nconnect_timeout_secs = 5\ncommand_timeout_secs = 10\n\
+             [delivery]\nremote_port = {port}\nconnect_timeout_secs = 5\ncommand_timeout_secs = 10\n{delivery_lines}\
              [queue]\nretry_initial_secs = 1\n{extra_sender}"
         ),
         dns2,
@@ -526,6 +535,232 @@ async fn rfc8689_requiretls_bounces_without_a_validated_hop_and_passes_with_dane
     submit_requiretls(&sender, "alice@local.test", "bob@receiver.test").await;
     let got = wait_for_remote_mail(&receiver, "bob").await;
     assert!(got.contains("Subject: requiretls"), "{got}");
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+/// A test CA and certificates it issues, as PEM files in `dir`.
+struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    dir: std::path::PathBuf,
+}
+
+impl TestCa {
+    fn new(dir: &std::path::Path) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Palisade test CA");
+        let issuer =
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        std::fs::write(dir.join("ca.pem"), issuer.pem()).unwrap();
+        TestCa {
+            issuer,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// Issues a certificate for `names`; returns (cert path, key path).
+    fn issue(&self, file: &str, names: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (c, k) = (
+            self.dir.join(format!("{file}.pem")),
+            self.dir.join(format!("{file}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+}
+
+/// An HTTPS server on 127.0.0.4:`port` serving `policies` (by Host) at the MTA-STS path.
+async fn sts_server(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    policies: std::collections::HashMap<String, String>,
+) -> (u16, tokio::task::JoinHandle<()>) {
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.4:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let policies = policies.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                let host = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: "))
+                    .map(|h| h.split(':').next().unwrap_or_default().trim().to_string())
+                    .unwrap_or_default();
+                let body = policies.get(&host).cloned().unwrap_or_default();
+                let status = if body.is_empty() {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (mx_cert, mx_key) = ca.issue("mx", &["mx.sts.test"]);
+    let (web_cert, web_key) = ca.issue(
+        "web",
+        &["mta-sts.sts.test", "mta-sts.bad.test", "mta-sts.odd.test"],
+    );
+    let policy =
+        |mx: &str| format!("version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n");
+    let policies = std::collections::HashMap::from([
+        ("mta-sts.sts.test".to_string(), policy("mx.sts.test")),
+        ("mta-sts.bad.test".to_string(), policy("mx.bad.test")),
+        ("mta-sts.odd.test".to_string(), policy("listed.odd.test")),
+    ]);
+    let (https_port, https) = sts_server(&web_cert, &web_key, policies).await;
+    let (sender, receiver) = pair_with(
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            mx_cert.display(),
+            mx_key.display()
+        ),
+        &format!(
+            "extra_ca_file = \"{}\"\nmta_sts_port = {https_port}\n",
+            ca.ca_file().display()
+        ),
+        "",
+    )
+    .await;
+    let lo = Ipv4Addr::LOCALHOST;
+    for d in ["sts.test", "bad.test", "odd.test"] {
+        sender
+            .dns
+            .txt(&format!("_mta-sts.{d}"), "v=STSv1; id=20261201")
+            .a(&format!("mta-sts.{d}"), Ipv4Addr::new(127, 0, 0, 4));
+        receiver
+            .store
+            .add_domain(&Domain::parse(d).unwrap())
+            .await
+            .unwrap();
+        receiver
+            .store
+            .add_user(&Address::parse(&format!("bob@{d}")).unwrap(), "!")
+            .await
+            .unwrap();
+    }
+    sender
+        .dns
+        .mx("sts.test", 10, "mx.sts.test")
+        .a("mx.sts.test", lo)
+        // bad.test's MX is listed in its policy, but the certificate there names mx.sts.test.
+        .mx("bad.test", 10, "mx.bad.test")
+        .a("mx.bad.test", lo)
+        // odd.test's MX is not in its policy at all.
+        .mx("odd.test", 10, "mx.odd.test")
+        .a("mx.odd.test", lo);
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@sts.test",
+        "Subject: sts ok\r\n\r\nx\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "bob@sts.test").await;
+    assert!(got.contains("Subject: sts ok"), "{got}");
+    assert!(got.contains("using TLSv1"), "{got}");
+
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@bad.test",
+        "Subject: wrong name\r\n\r\nx\r\n",
+    )
+    .await;
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@odd.test",
+        "Subject: unlisted\r\n\r\nx\r\n",
+    )
+    .await;
+    let mut errors = Vec::new();
+    for _ in 0..200 {
+        errors = sender
+            .store
+            .list_queue_status()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|s| s.last_error)
+            .collect::<Vec<_>>();
+        if errors.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("bob@bad.test") && e.contains("certificate not valid")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("bob@odd.test") && e.contains("MTA-STS")),
+        "{errors:?}"
+    );
+    assert_eq!(
+        remote_count(&receiver, "bob@bad.test") + remote_count(&receiver, "bob@odd.test"),
+        0
+    );
+    https.abort();
     sender.shutdown().await;
     receiver.shutdown().await;
 }

@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod dane;
+pub mod mta_sts;
 pub mod mx;
 pub mod tls;
 
@@ -39,6 +40,7 @@ pub struct RemoteDelivery {
     pub tls: tls::TlsClient,
     /// Manual TLS policies by destination domain.
     pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
+    pub mta_sts: mta_sts::MtaSts,
 }
 
 /// What TLS a connection needs, strongest first.
@@ -72,11 +74,33 @@ impl RemoteDelivery {
             .get(&domain.to_ascii_lowercase())
             .copied()
             .unwrap_or(DomainTlsPolicy::May);
-        let (hosts, mx_validated) = match mx::route_validated(&dns, domain).await {
+        let (mut hosts, mx_validated) = match mx::route_validated(&dns, domain).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::info!(domain, error = %e, "no route");
                 return all(e.outcome());
+            }
+        };
+        // RFC 8461 §4: an enforced MTA-STS policy names the MX hosts that may be used and
+        // requires a valid certificate from each.
+        let sts_enforced = if policy == DomainTlsPolicy::None {
+            false
+        } else {
+            match self.mta_sts.policy(&dns, domain).await {
+                Some(p) if p.mode == mta_sts::Mode::Enforce => {
+                    hosts.retain(|h| p.mx.iter().any(|pat| mta_sts::mx_matches(pat, h)));
+                    if hosts.is_empty() {
+                        return all(Outcome::Transient(format!(
+                            "451 4.7.5 no MX host of {domain} matches its MTA-STS policy"
+                        )));
+                    }
+                    true
+                }
+                Some(p) => {
+                    tracing::debug!(domain, mode = ?p.mode, "MTA-STS policy not enforced");
+                    false
+                }
+                None => false,
             }
         };
         let mail_from = msg
@@ -89,13 +113,13 @@ impl RemoteDelivery {
         let mut tls_refused = false;
         for host in hosts {
             let tls = match self.requirement(&dns, policy, &host, mx_validated).await {
-                // RFC 8689 §4.2.1: REQUIRETLS needs a certificate validated by DANE or
-                // PKIX against the MX name.
+                // RFC 8689 §4.2.1 (REQUIRETLS) and RFC 8461 §4.2 (MTA-STS enforce): a
+                // certificate validated by DANE or by PKIX for the MX name.
                 Ok(
                     TlsRequirement::Opportunistic
                     | TlsRequirement::Encrypt
                     | TlsRequirement::Plaintext,
-                ) if msg.envelope.require_tls => TlsRequirement::Verify,
+                ) if msg.envelope.require_tls || sts_enforced => TlsRequirement::Verify,
                 Ok(t) => t,
                 Err(e) => {
                     last_error = format!("{host}: {e}");

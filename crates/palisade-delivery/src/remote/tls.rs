@@ -123,6 +123,18 @@ impl TlsClient {
         })
     }
 
+    /// A strictly verifying client configuration (WebPKI roots plus the extra CA), for
+    /// HTTPS fetches such as MTA-STS policies.
+    pub fn https_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsSetupError> {
+        Ok(Arc::new(
+            rustls::ClientConfig::builder_with_provider(self.provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| TlsSetupError::Build(e.to_string()))?
+                .with_root_certificates(self.roots.clone())
+                .with_no_client_auth(),
+        ))
+    }
+
     /// A connector for one handshake and the slot its certificate verdict lands in.
     pub fn connector(
         &self,

@@ -1,0 +1,249 @@
+//! MTA-STS (RFC 8461): a domain's HTTPS-published promise that its MX hosts do TLS with
+//! valid certificates.
+//!
+//! The `_mta-sts` TXT record carries the policy id; the policy comes from
+//! `https://mta-sts.<domain>/.well-known/mta-sts.txt` (reqwest on rustls, WebPKI roots
+//! plus `delivery.extra_ca_file`; no redirects, at most 64 KiB, RFC 8461 §3.3), the host
+//! resolved through Palisade's own resolver. Policies are cached in memory for `max_age`
+//! and fetched again when the id changes. With `mode: enforce`, only MX hosts matching
+//! the policy are used and each needs TLS with a certificate valid for its name, or the
+//! message waits; `testing` only logs.
+
+use palisade_dns::Dns;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// RFC 8461 §3.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    Testing,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub mode: Mode,
+    pub mx: Vec<String>,
+    pub max_age: u64,
+}
+
+/// RFC 8461 §3.2: `key: value` lines (CRLF or LF); version STSv1, mode, max_age and
+/// (unless mode is none) at least one mx are required.
+pub fn parse(text: &str) -> Result<Policy, String> {
+    let mut version = None;
+    let mut mode = None;
+    let mut max_age = None;
+    let mut mx = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = line.split_once(':') else {
+            return Err(format!("malformed line {line:?}"));
+        };
+        let v = v.trim();
+        match k.trim() {
+            "version" => version = Some(v.to_string()),
+            "mode" => {
+                mode = Some(match v {
+                    "enforce" => Mode::Enforce,
+                    "testing" => Mode::Testing,
+                    "none" => Mode::None,
+                    other => return Err(format!("unknown mode {other:?}")),
+                })
+            }
+            "max_age" => {
+                max_age = Some(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|a| *a <= 31_557_600)
+                        .ok_or_else(|| format!("bad max_age {v:?}"))?,
+                )
+            }
+            "mx" => mx.push(v.to_ascii_lowercase()),
+            _ => {} // RFC 8461 §3.2: unknown fields are ignored.
+        }
+    }
+    if version.as_deref() != Some("STSv1") {
+        return Err("version is not STSv1".into());
+    }
+    let mode = mode.ok_or("no mode")?;
+    let max_age = max_age.ok_or("no max_age")?;
+    if mode != Mode::None && mx.is_empty() {
+        return Err("no mx".into());
+    }
+    Ok(Policy { mode, mx, max_age })
+}
+
+/// RFC 8461 §4.1: an mx pattern is a host name, or `*.` and a name matching exactly one
+/// leftmost label.
+pub fn mx_matches(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+        None => host == pattern,
+    }
+}
+
+struct Cached {
+    id: String,
+    policy: Policy,
+    until: Instant,
+}
+
+/// Fetches and caches policies.
+pub struct MtaSts {
+    tls: Arc<rustls::ClientConfig>,
+    /// 443; tests use another port.
+    pub port: u16,
+    timeout: Duration,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+/// The TXT record's id (RFC 8461 §3.1); `Ok(None)` when the domain has none.
+async fn record_id(dns: &Dns, domain: &str) -> Result<Option<String>, String> {
+    let records = dns
+        .txt(&format!("_mta-sts.{domain}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let sts: Vec<&String> = records
+        .iter()
+        .filter(|r| r.trim_start().starts_with("v=STSv1"))
+        .collect();
+    // §3.1: more than one record means no policy.
+    let [only] = sts.as_slice() else {
+        return Ok(None);
+    };
+    Ok(only
+        .split(';')
+        .filter_map(|t| t.trim().strip_prefix("id="))
+        .next()
+        .map(str::to_string))
+}
+
+impl MtaSts {
+    pub fn new(tls: Arc<rustls::ClientConfig>, port: u16) -> MtaSts {
+        MtaSts {
+            tls,
+            port,
+            timeout: Duration::from_secs(60),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, domain: &str) -> Option<(String, Policy)> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(domain)
+            .filter(|c| c.until > Instant::now())
+            .map(|c| (c.id.clone(), c.policy.clone()))
+    }
+
+    /// The policy in force for `domain`, if any. Fetch failures fall back to a cached
+    /// policy and otherwise to none (RFC 8461 §5.1), and are logged.
+    pub async fn policy(&self, dns: &Dns, domain: &str) -> Option<Policy> {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let cached = self.cached(&domain);
+        let id = match record_id(dns, &domain).await {
+            Ok(Some(id)) => id,
+            Ok(None) => return cached.map(|(_, p)| p),
+            Err(e) => {
+                tracing::info!(domain, error = %e, "MTA-STS record lookup failed");
+                return cached.map(|(_, p)| p);
+            }
+        };
+        if let Some((cached_id, p)) = &cached
+            && *cached_id == id
+        {
+            return Some(p.clone());
+        }
+        match self.fetch(dns, &domain).await {
+            Ok(policy) => {
+                let until = Instant::now() + Duration::from_secs(policy.max_age);
+                self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                    domain.clone(),
+                    Cached {
+                        id,
+                        policy: policy.clone(),
+                        until,
+                    },
+                );
+                tracing::info!(domain, mode = ?policy.mode, "MTA-STS policy fetched");
+                Some(policy)
+            }
+            Err(e) => {
+                tracing::warn!(domain, error = %e, "MTA-STS policy fetch failed");
+                cached.map(|(_, p)| p)
+            }
+        }
+    }
+
+    async fn fetch(&self, dns: &Dns, domain: &str) -> Result<Policy, String> {
+        let host = format!("mta-sts.{domain}");
+        let addr = super::mx::addresses(dns, &host)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{host} has no address"))?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured((*self.tls).clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, std::net::SocketAddr::new(addr, self.port))
+            .timeout(self.timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let url = format!("https://{host}:{}/.well-known/mta-sts.txt", self.port);
+        let mut resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("{url}: HTTP {}", resp.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            body.extend_from_slice(&chunk);
+            if body.len() > 64 * 1024 {
+                return Err(format!("{url}: policy larger than 64 KiB"));
+            }
+        }
+        parse(&String::from_utf8_lossy(&body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8461_3_2_policy() {
+        let p = parse("version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.mode, Mode::Enforce);
+        assert_eq!(p.mx, ["mx1.example.com", "*.example.net"]);
+        assert_eq!(p.max_age, 604_800);
+        assert!(parse("version: STSv1\nmode: none\nmax_age: 0\n").is_ok());
+        for bad in [
+            "mode: enforce\nmx: a\nmax_age: 1\n",
+            "version: STSv1\nmode: enforce\nmax_age: 1\n",
+            "version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n",
+            "version: STSv1\nmode: enforce\nmx: a\nmax_age: 99999999999\n",
+            "garbage",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc8461_4_1_mx_patterns() {
+        assert!(mx_matches("mx.example.com", "MX.example.com."));
+        assert!(mx_matches("*.example.com", "mx1.example.com"));
+        assert!(!mx_matches("*.example.com", "a.b.example.com"));
+        assert!(!mx_matches("*.example.com", "example.com"));
+        assert!(!mx_matches("mx.example.com", "mx.example.com.evil.test"));
+    }
+}
