@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub policy: Option<RawPolicy>,
     pub reports: Option<RawReports>,
     pub delivery: Option<RawDelivery>,
+    pub submission: Option<RawSubmission>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,4 +106,14 @@ pub struct RawDelivery {
     pub command_timeout_secs: Option<u64>,
     pub tls_policy: Option<BTreeMap<String, String>>,
     pub mta_sts_port: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubmission {
+    pub hide_client_ip: Option<bool>,
+    pub max_messages_per_hour: Option<u64>,
+    pub max_messages_per_day: Option<u64>,
+    pub burst_factor: Option<u64>,
+    pub max_new_domains_per_hour: Option<u64>,
 }

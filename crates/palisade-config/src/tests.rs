@@ -107,6 +107,11 @@ fn every_key_is_documented() {
         "delivery.command_timeout_secs",
         "delivery.tls_policy",
         "delivery.mta_sts_port",
+        "submission.hide_client_ip",
+        "submission.max_messages_per_hour",
+        "submission.max_messages_per_day",
+        "submission.burst_factor",
+        "submission.max_new_domains_per_hour",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),

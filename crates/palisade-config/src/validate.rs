@@ -116,6 +116,22 @@ impl PolicyConfig {
     }
 }
 
+/// `[submission]`: authenticated sending: privacy and compromised-account containment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionConfig {
+    /// Leave the submitting client's address out of the Received header.
+    pub hide_client_ip: bool,
+    /// Messages a user may submit per hour and per day; more are refused (550 5.7.1).
+    pub max_messages_per_hour: u64,
+    pub max_messages_per_day: u64,
+    /// Suspend a user whose last 10 minutes exceed this many times their usual
+    /// 10-minute rate (over 7 days; at least 30 messages); 0 turns it off.
+    pub burst_factor: u64,
+    /// Suspend a user who writes to more new recipient domains than this in an hour;
+    /// 0 turns it off.
+    pub max_new_domains_per_hour: u64,
+}
+
 /// `[reports]`: DMARC aggregate reports, sent and received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportsConfig {
@@ -175,6 +191,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub reports: ReportsConfig,
     pub delivery: DeliveryConfig,
+    pub submission: SubmissionConfig,
 }
 
 pub const DEFAULT_HOSTNAME: &str = "localhost";
@@ -364,6 +381,32 @@ impl Config {
             None => None,
         };
         let reports = reports_config(raw.reports.unwrap_or_default(), &hostname)?;
+        let sub = raw.submission.unwrap_or_default();
+        let submission = SubmissionConfig {
+            hide_client_ip: sub.hide_client_ip.unwrap_or(false),
+            max_messages_per_hour: count(
+                "submission.max_messages_per_hour",
+                sub.max_messages_per_hour,
+                300,
+                1,
+                1_000_000,
+            )?,
+            max_messages_per_day: count(
+                "submission.max_messages_per_day",
+                sub.max_messages_per_day,
+                2000,
+                1,
+                10_000_000,
+            )?,
+            burst_factor: count("submission.burst_factor", sub.burst_factor, 10, 0, 1000)?,
+            max_new_domains_per_hour: count(
+                "submission.max_new_domains_per_hour",
+                sub.max_new_domains_per_hour,
+                30,
+                0,
+                100_000,
+            )?,
+        };
         let d = raw.delivery.unwrap_or_default();
         let mut tls_policy = std::collections::BTreeMap::new();
         for (domain, p) in d.tls_policy.unwrap_or_default() {
@@ -416,6 +459,7 @@ impl Config {
             policy: policy_config(raw.policy.unwrap_or_default())?,
             reports,
             delivery,
+            submission,
         })
     }
 }

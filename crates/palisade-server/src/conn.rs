@@ -366,7 +366,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Step::CheckSender(from) => {
                 if let Some(user) = session.authenticated().map(str::to_string) {
-                    let d = crate::submission::check_sender(shared, &user, from.as_ref()).await;
+                    let d =
+                        crate::submission::check_sender(shared, cfg, &user, from.as_ref()).await;
                     session.sender_decision(d);
                     continue;
                 }
@@ -391,6 +392,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 session.recipient_decision(d);
             }
             Step::StartMessage(env) => {
+                let hide_client = env.auth.is_some() && cfg.submission.hide_client_ip;
                 rcpts = env.rcpt_to.clone();
                 let now = SystemTime::now();
                 let arrived = now
@@ -399,7 +401,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     .unwrap_or(0);
                 let hostname = cfg.hostname.to_string();
                 let created = shared.spool.create(&env, arrived, |id| {
-                    trace::received(&env, &hostname, id, now)
+                    trace::received(&env, &hostname, id, now, hide_client)
                 });
                 match created {
                     Ok(w) => writer = Some(w),
@@ -439,7 +441,22 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     (None, None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
                     _ => None,
                 };
+                let submitter = session.authenticated().map(str::to_string);
                 let reply = end_message(shared, cfg, checked, writer.take(), &rcpts).await;
+                if let (Ok(_), Some(user)) =
+                    (&reply, submitter.and_then(|u| Address::parse(&u).ok()))
+                {
+                    let mut domains: Vec<String> =
+                        rcpts.iter().map(|r| r.domain().to_string()).collect();
+                    domains.sort();
+                    domains.dedup();
+                    crate::containment::after_submission(
+                        shared.clone(),
+                        shared.config(),
+                        user,
+                        domains,
+                    );
+                }
                 match reply {
                     Ok(id) => {
                         metrics::counter!("palisade_messages_accepted_total").increment(1);

@@ -14,6 +14,7 @@
 
 pub mod bounce;
 pub mod conn;
+pub mod containment;
 pub mod limits;
 pub mod proxy;
 pub mod reports;

@@ -87,9 +87,15 @@ fn user_of(identity: &str) -> Option<Address> {
 /// MAIL FROM of an authenticated session: the null path or an owned address.
 pub async fn check_sender(
     shared: &Shared,
+    cfg: &Config,
     identity: &str,
     from: Option<&Address>,
 ) -> SenderDecision {
+    if let Some(user) = user_of(identity)
+        && let Some(r) = crate::containment::refuse(shared, cfg, &user).await
+    {
+        return SenderDecision::Reject(r);
+    }
     let (Some(user), Some(from)) = (user_of(identity), from) else {
         // `<>` (e.g. an autoresponder) claims no identity.
         return SenderDecision::Accept;

@@ -19,11 +19,22 @@ fn protocol(env: &Envelope) -> &'static str {
 }
 
 /// The Received header for a message, folded, ending in CRLF.
-pub fn received(env: &Envelope, hostname: &str, id: QueueId, now: SystemTime) -> Vec<u8> {
+/// `hide_client` leaves out the `from` clause (the submitter's name and address), for
+/// privacy on submission (`submission.hide_client_ip`).
+pub fn received(
+    env: &Envelope,
+    hostname: &str,
+    id: QueueId,
+    now: SystemTime,
+    hide_client: bool,
+) -> Vec<u8> {
+    let from = if hide_client {
+        String::new()
+    } else {
+        format!("from {} ([{}])\r\n\t", env.helo, env.client_ip)
+    };
     let mut h = format!(
-        "Received: from {} ([{}])\r\n\tby {} (Palisade) with {} id {}",
-        env.helo,
-        env.client_ip,
+        "Received: {from}by {} (Palisade) with {} id {}",
         hostname,
         protocol(env),
         id
@@ -119,6 +130,7 @@ mod tests {
             "mx.local.test",
             QueueId::parse("00000000000000ff").unwrap(),
             UNIX_EPOCH,
+            false,
         ))
         .unwrap();
         assert_eq!(

@@ -177,6 +177,34 @@ pub trait Store: Send + Sync + 'static {
     /// The `limit` most recent events, newest first.
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Stores evaluations in one transaction (the server batches them).
+    /// Notes a submitted message of `user` and its recipient domains; prunes rows
+    /// older than 30 days.
+    async fn record_submission(
+        &self,
+        user: &Address,
+        time: i64,
+        domains: &[String],
+    ) -> Result<(), StoreError>;
+    /// Messages `user` submitted at or after `since`.
+    async fn count_submissions(&self, user: &Address, since: i64) -> Result<u64, StoreError>;
+    /// Recipient domains `user` wrote to at or after `since` and not in
+    /// [`history_since`, `since`).
+    async fn count_new_domains(
+        &self,
+        user: &Address,
+        since: i64,
+        history_since: i64,
+    ) -> Result<u64, StoreError>;
+    async fn suspend_user(
+        &self,
+        user: &Address,
+        since: i64,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// `false` when the user was not suspended.
+    async fn resume_user(&self, user: &Address) -> Result<bool, StoreError>;
+    /// When and why the user's sending was suspended, if it is.
+    async fn suspension(&self, user: &Address) -> Result<Option<(i64, String)>, StoreError>;
     /// [`StoreError::AlreadyExists`] for an existing (domain, selector).
     async fn add_dkim_key(&self, k: &DkimKey) -> Result<(), StoreError>;
     /// Keys of one domain or all, oldest first.

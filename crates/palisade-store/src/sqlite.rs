@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("sqlite/schema_v2.sql")),
     (3, include_str!("sqlite/schema_v3.sql")),
     (4, include_str!("sqlite/schema_v4.sql")),
+    (5, include_str!("sqlite/schema_v5.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -617,6 +618,111 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn record_submission(
+        &self,
+        user: &Address,
+        time: i64,
+        domains: &[String],
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording a submission";
+        let key = user.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query("INSERT INTO submissions (user, time) VALUES (?, ?)")
+            .bind(key.clone())
+            .bind(time)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        for d in domains {
+            sqlx::query("INSERT INTO submission_domains (user, time, domain) VALUES (?, ?, ?)")
+                .bind(key.clone())
+                .bind(time)
+                .bind(d.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        let old = time - 30 * 86_400;
+        for prune in [
+            "DELETE FROM submissions WHERE user = ? AND time < ?",
+            "DELETE FROM submission_domains WHERE user = ? AND time < ?",
+        ] {
+            sqlx::query(prune)
+                .bind(key.clone())
+                .bind(old)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn count_submissions(&self, user: &Address, since: i64) -> Result<u64, StoreError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE user = ? AND time >= ?")
+                .bind(user.lookup_key())
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db("counting submissions"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn count_new_domains(
+        &self,
+        user: &Address,
+        since: i64,
+        history_since: i64,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT domain) FROM submission_domains d \
+             WHERE d.user = ? AND d.time >= ? AND NOT EXISTS ( \
+               SELECT 1 FROM submission_domains o WHERE o.user = d.user \
+               AND o.domain = d.domain AND o.time < ? AND o.time >= ?)",
+        )
+        .bind(user.lookup_key())
+        .bind(since)
+        .bind(since)
+        .bind(history_since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting new recipient domains"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn suspend_user(
+        &self,
+        user: &Address,
+        since: i64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR REPLACE INTO suspensions (user, since, reason) VALUES (?, ?, ?)")
+            .bind(user.lookup_key())
+            .bind(since)
+            .bind(reason.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("suspending a user"))?;
+        Ok(())
+    }
+
+    async fn resume_user(&self, user: &Address) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM suspensions WHERE user = ?")
+            .bind(user.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("resuming a user"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn suspension(&self, user: &Address) -> Result<Option<(i64, String)>, StoreError> {
+        sqlx::query_as("SELECT since, reason FROM suspensions WHERE user = ?")
+            .bind(user.lookup_key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a suspension"))
+    }
+
     async fn add_dkim_key(&self, k: &DkimKey) -> Result<(), StoreError> {
         let done = sqlx::query(
             "INSERT OR IGNORE INTO dkim_keys \
@@ -866,13 +972,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4],
+            vec![1, 2, 3, 4, 5],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -887,7 +993,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 4
+                    supported: 5
                 }
             ),
             "{err}"

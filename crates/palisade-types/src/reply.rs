@@ -148,6 +148,12 @@ pub const NO_RELAY: Reply = Reply::new(554, (5, 7, 1), "Relay access denied");
 
 // SMTP AUTH (RFC 4954 §6) and submission (RFC 6409).
 pub const ENCRYPTION_NEEDED: Reply = Reply::new(530, (5, 7, 10), "REQUIRETLS needs a TLS session");
+pub const ACCOUNT_SUSPENDED: Reply = Reply::new(
+    550,
+    (5, 7, 1),
+    "Sending is suspended for this account; contact your administrator",
+);
+pub const QUOTA_EXCEEDED: Reply = Reply::new(550, (5, 7, 1), "Submission quota exceeded");
 pub const AUTH_OK: Reply = Reply::new(235, (2, 7, 0), "Authentication successful");
 pub const AUTH_FAILED: Reply = Reply::new(535, (5, 7, 8), "Authentication credentials invalid");
 pub const SASL_TEMPFAIL: Reply = Reply::new(454, (4, 7, 0), "Temporary authentication failure");

@@ -208,6 +208,10 @@ pub enum UserCommand {
     Passwd {
         address: String,
     },
+    /// Lift a sending suspension (set by the anomaly check).
+    Resume {
+        address: String,
+    },
     /// Addresses a user may send as besides their own and their aliases (audited).
     #[command(subcommand, name = "send-as")]
     SendAs(SendAsCommand),

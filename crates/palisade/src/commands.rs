@@ -283,6 +283,21 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             println!("password changed for {a}");
         }
         UserCommand::SendAs(c) => send_as(&store, c).await?,
+        UserCommand::Resume { address } => {
+            let a = parse_address(&address)?;
+            if !store.resume_user(&a).await? {
+                return Err(usage(format!("{a} is not suspended")));
+            }
+            store
+                .record_event(&palisade_store::Event {
+                    time: palisade_queue_now(),
+                    kind: "security.sending_resumed".into(),
+                    subject: a.to_string(),
+                    detail: "by palisade user resume".into(),
+                })
+                .await?;
+            println!("{a} may send again");
+        }
     }
     Ok(())
 }

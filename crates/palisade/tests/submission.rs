@@ -219,3 +219,127 @@ async fn sender_binding_mail_from_and_headers() {
     assert!(got.contains("\r\nMessage-ID: <"), "{got}");
     ts.shutdown().await;
 }
+
+/// One message from alice to `to` over an already logged-in session; the DATA reply.
+async fn send_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    c: &mut Raw<S>,
+    to: &str,
+) -> String {
+    let r = c.cmd("MAIL FROM:<alice@local.test>").await;
+    if !r.starts_with("250") {
+        return r;
+    }
+    c.expect(&format!("RCPT TO:<{to}>"), "250").await;
+    c.expect("DATA", "354").await;
+    c.send(b"From: alice@local.test\r\nSubject: n\r\n\r\nx\r\n.\r\n")
+        .await;
+    c.reply().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_refuses_past_the_hourly_limit() {
+    let ts = start("[submission]\nmax_messages_per_hour = 2\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut c = logged_in(&ts).await;
+    for _ in 0..2 {
+        assert!(send_one(&mut c, "bob@local.test").await.starts_with("250 "));
+    }
+    // Counting happens after commit, in the background: wait until both are counted.
+    let alice = Address::parse("alice@local.test").unwrap();
+    for _ in 0..100 {
+        if ts.store.count_submissions(&alice, 0).await.unwrap() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = send_one(&mut c, "bob@local.test").await;
+    assert!(r.starts_with("550 5.7.1 Submission quota exceeded"), "{r}");
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_new_recipient_domains_suspend_the_account_until_resumed() {
+    let ts = start("[submission]\nmax_new_domains_per_hour = 2\nhide_client_ip = true\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    ts.alias("postmaster@local.test", "carol@local.test").await;
+    let mut c = logged_in(&ts).await;
+    assert!(send_one(&mut c, "bob@local.test").await.starts_with("250 "));
+    for d in ["one.test", "two.test", "three.test"] {
+        assert!(
+            send_one(&mut c, &format!("x@{d}"))
+                .await
+                .starts_with("250 ")
+        );
+    }
+    let alice = Address::parse("alice@local.test").unwrap();
+    for _ in 0..100 {
+        if ts.store.suspension(&alice).await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, why) = ts
+        .store
+        .suspension(&alice)
+        .await
+        .unwrap()
+        .expect("suspended");
+    assert!(why.contains("new recipient domains"), "{why}");
+    let r = send_one(&mut c, "bob@local.test").await;
+    assert!(r.starts_with("550 5.7.1 Sending is suspended"), "{r}");
+    // The postmaster is told, and the event is recorded.
+    let notices = ts.wait_for_mail("carol", 1).await;
+    let notice = String::from_utf8_lossy(&notices[0]);
+    assert!(
+        notice.contains("Sending suspended for alice@local.test"),
+        "{notice}"
+    );
+    assert!(notice.contains("palisade user resume alice@local.test"));
+    let events = ts.store.recent_events(20).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "security.sending_suspended")
+    );
+    // The first message's Received header hides the submitter's address.
+    let bob = String::from_utf8(ts.wait_for_mail("bob", 1).await.remove(0)).unwrap();
+    assert!(bob.contains("Received: by mx.local.test"), "{bob}");
+    assert!(!bob.contains("[127.0.0.1]"), "{bob}");
+    // `palisade user resume` lifts it.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["user", "resume", "alice@local.test"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(ts.store.suspension(&alice).await.unwrap().is_none());
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_far_above_the_usual_rate_suspends() {
+    let ts = start("[submission]\nburst_factor = 2\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut c = logged_in(&ts).await;
+    let alice = Address::parse("alice@local.test").unwrap();
+    // No history: the limit is the floor of 30 messages in 10 minutes.
+    let mut refused = None;
+    for i in 0..40 {
+        let r = send_one(&mut c, "bob@local.test").await;
+        if !r.starts_with("250 ") {
+            refused = Some((i, r));
+            break;
+        }
+        if ts.store.suspension(&alice).await.unwrap().is_some() {
+            // Wait for the suspension to be recorded, then the next one is refused.
+            continue;
+        }
+    }
+    let (i, r) = refused.expect("suspended within 40 messages");
+    assert!(i > 30, "not before the floor: refused at {i}");
+    assert!(r.starts_with("550 5.7.1 Sending is suspended"), "{r}");
+    let (_, why) = ts.store.suspension(&alice).await.unwrap().unwrap();
+    assert!(why.contains("messages in 10 minutes"), "{why}");
+    ts.shutdown().await;
+}
