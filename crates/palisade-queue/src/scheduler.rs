@@ -256,7 +256,15 @@ impl<T: Target> Scheduler<T> {
             return true;
         }
         status.attempts += 1;
-        status.last_error = transient.first().map(|(r, w)| format!("{r}: {w}"));
+        // One line per recipient still pending: `palisade queue show` lists them.
+        status.last_error = Some(
+            transient
+                .iter()
+                .map(|(r, w)| format!("{r}: {}", w.replace('\n', " ")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .filter(|e| !e.is_empty());
         status.next_attempt = now_secs()
             + backoff(self.cfg.retry_initial, self.cfg.retry_max, status.attempts).as_secs() as i64;
         status.updated = now_secs();

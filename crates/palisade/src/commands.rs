@@ -395,11 +395,19 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                 };
                 let st = statuses.iter().find(|s| s.id == *id);
                 let status = match st {
-                    Some(s) => format!(
-                        "retry in {}s: {}",
-                        (s.next_attempt - palisade_queue_now()).max(0),
-                        s.last_error.as_deref().unwrap_or("-")
-                    ),
+                    Some(s) => {
+                        let errors: Vec<&str> =
+                            s.last_error.as_deref().unwrap_or("-").lines().collect();
+                        let more = match errors.len() {
+                            0 | 1 => String::new(),
+                            n => format!(" (+{} more)", n - 1),
+                        };
+                        format!(
+                            "retry in {}s: {}{more}",
+                            (s.next_attempt - palisade_queue_now()).max(0),
+                            errors.first().unwrap_or(&"-")
+                        )
+                    }
                     None => "delivering".to_string(),
                 };
                 println!(
@@ -424,17 +432,33 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                 m.envelope.client_ip,
                 m.envelope.helo
             );
-            for r in &m.envelope.rcpt_to {
-                println!("rcpt: {r}");
+            let status = store.queue_status(id).await?;
+            if let Some(s) = &status {
+                println!("attempts: {}", s.attempts);
             }
-            if let Some(s) = store.queue_status(id).await? {
-                println!(
-                    "attempts: {}\nnext attempt: {}\nlast error: {}\ndelivered to: {}",
-                    s.attempts,
-                    s.next_attempt,
-                    s.last_error.unwrap_or_default(),
-                    s.delivered.join(", ")
-                );
+            // Per recipient: done (delivered or failed for good, then a DSN went out), or
+            // pending with its last error and the next attempt.
+            for r in &m.envelope.rcpt_to {
+                let r = r.to_string();
+                let line = match &status {
+                    Some(s) if s.delivered.contains(&r) => "done".to_string(),
+                    Some(s) => {
+                        let err = s
+                            .last_error
+                            .as_deref()
+                            .unwrap_or_default()
+                            .lines()
+                            .find_map(|l| l.strip_prefix(&format!("{r}: ")))
+                            .unwrap_or("-")
+                            .to_string();
+                        format!(
+                            "pending, next attempt in {}s, last error: {err}",
+                            (s.next_attempt - palisade_queue_now()).max(0)
+                        )
+                    }
+                    None => "delivering".to_string(),
+                };
+                println!("rcpt: {r}: {line}");
             }
             let msg = m.read_message()?;
             let head_end = msg

@@ -290,6 +290,10 @@ fn queue_list_show_retry_delete_against_a_running_server() {
         "{show}"
     );
     assert!(show.contains("maildir"), "the last error says why: {show}");
+    assert!(
+        show.contains("rcpt: alice@local.test: pending, next attempt in "),
+        "per-recipient state: {show}"
+    );
 
     ok(d, &["queue", "delete", &ids[1]], "");
     usage_error(d, &["queue", "delete", &ids[1]], "", "no message");
