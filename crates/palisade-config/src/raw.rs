@@ -106,6 +106,7 @@ pub struct RawDelivery {
     pub command_timeout_secs: Option<u64>,
     pub tls_policy: Option<BTreeMap<String, String>>,
     pub mta_sts_port: Option<u64>,
+    pub max_connections_per_domain: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -107,6 +107,7 @@ fn every_key_is_documented() {
         "delivery.command_timeout_secs",
         "delivery.tls_policy",
         "delivery.mta_sts_port",
+        "delivery.max_connections_per_domain",
         "submission.hide_client_ip",
         "submission.max_messages_per_hour",
         "submission.max_messages_per_day",

@@ -174,6 +174,8 @@ pub struct DeliveryConfig {
     pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
     /// HTTPS port of `mta-sts.<domain>` (443; other values are for tests).
     pub mta_sts_port: u16,
+    /// Outbound connections at once to one destination domain.
+    pub max_connections_per_domain: usize,
 }
 
 /// The validated configuration.
@@ -431,6 +433,13 @@ impl Config {
         let delivery = DeliveryConfig {
             tls_policy,
             mta_sts_port: count("delivery.mta_sts_port", d.mta_sts_port, 443, 1, 65_535)? as u16,
+            max_connections_per_domain: count(
+                "delivery.max_connections_per_domain",
+                d.max_connections_per_domain,
+                8,
+                1,
+                1000,
+            )? as usize,
             remote_port: count("delivery.remote_port", d.remote_port, 25, 1, 65_535)? as u16,
             extra_ca_file: d.extra_ca_file,
             connect_timeout: secs(

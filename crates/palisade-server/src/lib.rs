@@ -211,6 +211,9 @@ impl Server {
                     command_timeout: config.delivery.command_timeout,
                     tls: outbound_tls,
                     tls_policy: config.delivery.tls_policy.clone(),
+                    per_domain: palisade_delivery::remote::PerDomainLimit::new(
+                        config.delivery.max_connections_per_domain,
+                    ),
                     mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
                         https_tls,
                         config.delivery.mta_sts_port,

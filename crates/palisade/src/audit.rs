@@ -90,9 +90,20 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                     .collect(),
                 reject_spoofed_local: cfg.policy.reject_spoofed_local,
             };
+            // Local domains come from the data directory's store, when there is one.
+            let from_is_local = match (
+                paths.store_path().exists(),
+                palisade_types::Domain::parse(&report.dmarc.domain),
+            ) {
+                (true, Ok(d)) => {
+                    use palisade_store::Store;
+                    paths.store().await?.is_local_domain(&d).await?
+                }
+                _ => false,
+            };
             let ctx = Context {
                 client_authenticated: false,
-                from_is_local: false,
+                from_is_local,
                 sampled: true,
             };
             let verdict = palisade_checks::decide(&report, &ctx, &policy);

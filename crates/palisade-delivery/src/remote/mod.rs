@@ -41,6 +41,73 @@ pub struct RemoteDelivery {
     /// Manual TLS policies by destination domain.
     pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
     pub mta_sts: mta_sts::MtaSts,
+    /// Connections at once per destination domain (a per-destination limit, so one
+    /// slow or throttling domain cannot take every delivery slot).
+    pub per_domain: PerDomainLimit,
+}
+
+/// Semaphores by destination domain, created on first use.
+pub struct PerDomainLimit {
+    limit: usize,
+    slots: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl PerDomainLimit {
+    pub fn new(limit: usize) -> PerDomainLimit {
+        PerDomainLimit {
+            limit: limit.max(1),
+            slots: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    async fn acquire(&self, domain: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let sem = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            // Idle domains are forgotten so the map stays small.
+            if slots.len() > 10_000 {
+                slots.retain(|_, s| s.available_permits() < self.limit);
+            }
+            slots
+                .entry(domain.to_ascii_lowercase())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.limit)))
+                .clone()
+        };
+        sem.acquire_owned().await.ok()
+    }
+
+    /// Free slots for `domain` now.
+    pub fn available(&self, domain: &str) -> usize {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&domain.to_ascii_lowercase())
+            .map_or(self.limit, |s| s.available_permits())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn per_domain_limits_are_independent() {
+        let limit = PerDomainLimit::new(2);
+        let a1 = limit.acquire("a.test").await;
+        let a2 = limit.acquire("A.test").await;
+        assert!(a1.is_some() && a2.is_some());
+        assert_eq!(
+            limit.available("a.test"),
+            0,
+            "a third delivery to a.test waits"
+        );
+        assert_eq!(
+            limit.available("b.test"),
+            2,
+            "other domains are not held up"
+        );
+        drop(a1);
+        assert_eq!(limit.available("a.test"), 1);
+    }
 }
 
 /// What TLS a connection needs, strongest first.
@@ -68,6 +135,7 @@ impl RemoteDelivery {
         rcpts: &[Address],
     ) -> Vec<Outcome> {
         let all = |o: Outcome| vec![o; rcpts.len()];
+        let _slot = self.per_domain.acquire(domain).await;
         let dns = (self.dns)();
         let policy = self
             .tls_policy
