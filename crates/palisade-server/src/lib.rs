@@ -21,6 +21,7 @@ pub mod reports;
 pub mod sender_auth;
 pub mod submission;
 pub mod tls;
+pub mod tlsrpt;
 pub mod trace;
 
 use palisade_config::{Config, Listener};
@@ -211,6 +212,7 @@ impl Server {
                     command_timeout: config.delivery.command_timeout,
                     tls: outbound_tls,
                     tls_policy: config.delivery.tls_policy.clone(),
+                    tls_observer: Some(tlsrpt::recorder(store.clone())),
                     per_domain: palisade_delivery::remote::PerDomainLimit::new(
                         config.delivery.max_connections_per_domain,
                     ),
@@ -383,6 +385,24 @@ async fn reports_loop(shared: Arc<Shared>) {
                 }
             }
             Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "DMARC reports"),
+        }
+        // TLS-RPT: the days that are complete (RFC 8460 §4: daily reports).
+        match tlsrpt::send(
+            shared.store.as_ref(),
+            &shared.dns(),
+            &cfg,
+            &shared.data_dir,
+            now,
+            false,
+        )
+        .await
+        {
+            Ok(sent) => {
+                for (domain, to) in sent {
+                    tracing::info!(%domain, ?to, "TLS report");
+                }
+            }
+            Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "TLS reports"),
         }
     }
 }

@@ -68,6 +68,19 @@ pub struct Event {
     pub detail: String,
 }
 
+/// Outbound TLS results of one kind (RFC 8460): sessions to `mx` of `domain` on `day`
+/// (days since 1970) under `policy_type` (`sts`, `tlsa`, `no-policy-found`) with
+/// `result` (`success` or an RFC 8460 §4.3 failure type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsResultRow {
+    pub domain: String,
+    pub day: i64,
+    pub policy_type: String,
+    pub mx: String,
+    pub result: String,
+    pub count: i64,
+}
+
 /// A DKIM key of a local domain. `state`: `active` (signs), `pending` (published,
 /// not yet signing: rotation), `retired`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +190,10 @@ pub trait Store: Send + Sync + 'static {
     /// The `limit` most recent events, newest first.
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// Stores evaluations in one transaction (the server batches them).
+    /// Adds counts (rows with the same key are summed).
+    async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError>;
+    /// Removes and returns every result of days before `before_day`.
+    async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError>;
     /// Notes a submitted message of `user` and its recipient domains; prunes rows
     /// older than 30 days.
     async fn record_submission(

@@ -29,7 +29,7 @@ use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
     AliasSource, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store, StoreError,
-    User,
+    TlsResultRow, User,
 };
 
 /// How long a statement waits for another connection's write lock.
@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("sqlite/schema_v3.sql")),
     (4, include_str!("sqlite/schema_v4.sql")),
     (5, include_str!("sqlite/schema_v5.sql")),
+    (6, include_str!("sqlite/schema_v6.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -618,6 +619,61 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording TLS results";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO tlsrpt_results (domain, day, policy_type, mx, result, count) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (domain, day, policy_type, mx, result) \
+                 DO UPDATE SET count = count + excluded.count",
+            )
+            .bind(r.domain.clone())
+            .bind(r.day)
+            .bind(r.policy_type.clone())
+            .bind(r.mx.clone())
+            .bind(r.result.clone())
+            .bind(r.count)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError> {
+        const CONTEXT: &str = "taking TLS results";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        type Row = (String, i64, String, String, String, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT domain, day, policy_type, mx, result, count FROM tlsrpt_results \
+             WHERE day < ? ORDER BY domain, day",
+        )
+        .bind(before_day)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM tlsrpt_results WHERE day < ?")
+            .bind(before_day)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(domain, day, policy_type, mx, result, count)| TlsResultRow {
+                    domain,
+                    day,
+                    policy_type,
+                    mx,
+                    result,
+                    count,
+                },
+            )
+            .collect())
+    }
+
     async fn record_submission(
         &self,
         user: &Address,
@@ -972,13 +1028,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5],
+            vec![1, 2, 3, 4, 5, 6],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -993,7 +1049,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 5
+                    supported: 6
                 }
             ),
             "{err}"

@@ -113,6 +113,15 @@ pub enum DnsCommand {
 pub enum ReportsCommand {
     #[command(subcommand)]
     Dmarc(DmarcReportsCommand),
+    /// TLS-RPT (RFC 8460) reports on our outbound TLS.
+    #[command(subcommand)]
+    Tls(TlsReportsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsReportsCommand {
+    /// Send the reports for everything recorded so far (today included).
+    Send,
 }
 
 #[derive(Debug, Subcommand)]

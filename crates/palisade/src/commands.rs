@@ -42,6 +42,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Reports(crate::cli::ReportsCommand::Dmarc(c)) => {
             crate::reports::run(&paths, c).await
         }
+        Command::Reports(crate::cli::ReportsCommand::Tls(crate::cli::TlsReportsCommand::Send)) => {
+            crate::reports::send_tls(&paths).await
+        }
         Command::Dkim(c) => crate::dkim::run(&paths, c).await,
         Command::Dns(crate::cli::DnsCommand::Records { domain }) => {
             crate::dkim::dns_records(&paths, &domain).await

@@ -149,3 +149,22 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `palisade reports tls send`.
+pub async fn send_tls(paths: &Paths) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    let cfg = paths.load_config_or_default()?;
+    let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
+    let sent = palisade_server::tlsrpt::send(&store, &dns, &cfg, &paths.data, now(), true).await?;
+    if sent.is_empty() {
+        println!("no TLS results to report");
+    }
+    for (domain, to) in sent {
+        if to.is_empty() {
+            println!("{domain}: no destination took the report");
+        } else {
+            println!("{domain}: reported to {}", to.join(", "));
+        }
+    }
+    Ok(())
+}

@@ -764,3 +764,112 @@ async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8460_tls_reports_count_successes_and_failures() {
+    let (sender, receiver) = pair("").await;
+    let port = receiver.addr("inbound").port();
+    sender.dns.set_authentic(true);
+    // receiver.test: DANE matches (success); backup.test's first MX fails DANE.
+    sender.dns.record(
+        &format!("_{port}._tcp.mx.receiver.test"),
+        tlsa(spki_sha256(&receiver.cert_pem())),
+    );
+    sender.dns.txt(
+        "_smtp._tls.receiver.test",
+        "v=TLSRPTv1; rua=mailto:tlsrpt@receiver.test",
+    );
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@receiver.test",
+        "Subject: ok\r\n\r\nx\r\n",
+    )
+    .await;
+    wait_for_remote_mail(&receiver, "bob").await;
+    // tlsfail.test: its MX presents a certificate its TLSA record does not match.
+    sender
+        .dns
+        .mx("tlsfail.test", 10, "mx.tlsfail.test")
+        .a("mx.tlsfail.test", Ipv4Addr::LOCALHOST)
+        .record(&format!("_{port}._tcp.mx.tlsfail.test"), tlsa(vec![9; 32]))
+        .txt(
+            "_smtp._tls.tlsfail.test",
+            "v=TLSRPTv1; rua=mailto:tlsrpt@tlsfail.test",
+        );
+    submit(
+        &sender,
+        "a@outside.test",
+        "x@tlsfail.test",
+        "Subject: bad\r\n\r\nx\r\n",
+    )
+    .await;
+    deferral(&sender).await;
+    // Results are written in batches after the attempt: wait until the CLI finds both.
+    let mut out = String::new();
+    let mut files = Vec::new();
+    for _ in 0..100 {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .arg("--data")
+            .arg(sender.dir.path())
+            .args([
+                "--dns",
+                &sender.dns.addr().to_string(),
+                "reports",
+                "tls",
+                "send",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out.push_str(&String::from_utf8_lossy(&o.stdout));
+        files = std::fs::read_dir(sender.dir.path().join("reports/tls/outgoing"))
+            .map(|rd| {
+                rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(files.len(), 2, "{out}");
+    assert!(
+        out.contains("tlsfail.test: reported to mailto:tlsrpt@tlsfail.test"),
+        "{out}"
+    );
+    // The JSON is gzip'd inside; decode the attachment and check the counts.
+    let jsons: Vec<String> = files.iter().map(|f| gunzip_attachment(f)).collect();
+    let ok = jsons
+        .iter()
+        .find(|j| j.contains("\"receiver.test\""))
+        .unwrap();
+    assert!(
+        ok.contains("\"policy-type\":\"tlsa\"")
+            && ok.contains("\"total-successful-session-count\":1"),
+        "{ok}"
+    );
+    let bad = jsons
+        .iter()
+        .find(|j| j.contains("\"tlsfail.test\""))
+        .unwrap();
+    assert!(bad.contains("\"result-type\":\"tlsa-invalid\""), "{bad}");
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+/// The gzip'd report attached to a TLS-RPT message, as text.
+fn gunzip_attachment(message: &str) -> String {
+    use std::io::Read;
+    let parsed = mail_parser::MessageParser::new()
+        .parse(message.as_bytes())
+        .unwrap();
+    let part = parsed.attachments().next().expect("a report attachment");
+    let bytes = part.contents().to_vec();
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}

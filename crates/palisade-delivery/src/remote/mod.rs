@@ -44,6 +44,38 @@ pub struct RemoteDelivery {
     /// Connections at once per destination domain (a per-destination limit, so one
     /// slow or throttling domain cannot take every delivery slot).
     pub per_domain: PerDomainLimit,
+    /// Told about every TLS outcome, for TLS-RPT (RFC 8460).
+    pub tls_observer: Option<TlsObserver>,
+}
+
+/// One outbound TLS outcome for TLS-RPT (RFC 8460 §4.3 names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOutcome {
+    pub domain: String,
+    /// `sts`, `tlsa` or `no-policy-found`.
+    pub policy_type: &'static str,
+    pub mx: String,
+    /// `success`, or the failure type.
+    pub result: &'static str,
+}
+
+pub type TlsObserver = Arc<dyn Fn(TlsOutcome) + Send + Sync>;
+
+/// The RFC 8460 §4.3 result type for a TLS requirement failure.
+fn failure_type(why: &str) -> &'static str {
+    if why.contains("STARTTLS") {
+        "starttls-not-supported"
+    } else if why.contains("DANE") {
+        "tlsa-invalid"
+    } else if why.contains("NotValidForName") {
+        "certificate-host-mismatch"
+    } else if why.contains("Expired") {
+        "certificate-expired"
+    } else if why.contains("UnknownIssuer") {
+        "certificate-not-trusted"
+    } else {
+        "validation-failure"
+    }
 }
 
 /// Semaphores by destination domain, created on first use.
@@ -222,14 +254,35 @@ impl RemoteDelivery {
                     requirement: &tls,
                     require_tls: msg.envelope.require_tls,
                 };
+                let policy_type = match (&tls, sts_enforced) {
+                    (TlsRequirement::Dane(_), _) => "tlsa",
+                    (_, true) => "sts",
+                    _ => "no-policy-found",
+                };
+                let observe = |result: &'static str| {
+                    if let Some(o) = &self.tls_observer
+                        && tls != TlsRequirement::Plaintext
+                    {
+                        o(TlsOutcome {
+                            domain: domain.to_ascii_lowercase(),
+                            policy_type,
+                            mx: host.clone(),
+                            result,
+                        });
+                    }
+                };
                 match client::deliver(&job).await {
-                    client::HostResult::Done(outcomes) => return outcomes,
+                    client::HostResult::Done(outcomes) => {
+                        observe("success");
+                        return outcomes;
+                    }
                     client::HostResult::TryNext(why) => {
                         tracing::info!(host = %host, %addr, reason = %why, "trying the next host");
                         last_error = format!("{host} [{ip}]: {why}");
                         tls_refused = false;
                     }
                     client::HostResult::TlsRefused(why) => {
+                        observe(failure_type(&why));
                         tracing::info!(host = %host, %addr, reason = %why, "TLS requirement not met");
                         last_error = format!("{host} [{ip}]: {why}");
                         tls_refused = true;
