@@ -269,7 +269,8 @@ async fn send_one(
     Ok(out)
 }
 
-fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes `bytes` to `path` and fsyncs the file and its directory.
+pub(crate) fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let io = |source| ReportError::Io {
         path: path.to_path_buf(),
         source,

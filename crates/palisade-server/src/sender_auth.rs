@@ -96,7 +96,8 @@ pub fn start_spf(
     }))
 }
 
-fn policy(cfg: &Config) -> AuthPolicy {
+/// The `[policy]` section as the verdict reads it.
+pub fn policy(cfg: &Config) -> AuthPolicy {
     AuthPolicy {
         dmarc_enforce: cfg.policy.dmarc_enforce,
         spf_fail_reject: cfg.policy.spf_fail_reject,

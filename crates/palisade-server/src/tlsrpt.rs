@@ -179,7 +179,12 @@ pub async fn send(
                 Ok(message) => {
                     let dir = outgoing_dir(data);
                     let path = dir.join(format!("{id}.eml"));
-                    write_durably(&dir, &path, message.as_bytes())?;
+                    crate::reports::write_durably(&dir, &path, message.as_bytes()).map_err(
+                        |e| TlsReportError::Io {
+                            path: path.clone(),
+                            source: std::io::Error::other(e.to_string()),
+                        },
+                    )?;
                     done.extend(mailto.iter().map(|m| format!("mailto:{m}")));
                 }
                 Err(e) => tracing::error!(error = %e, "building TLS report"),
@@ -226,18 +231,4 @@ async fn post(url: &str, report: &TlsReport) -> bool {
             false
         }
     }
-}
-
-fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), TlsReportError> {
-    let io = |source| TlsReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut f = std::fs::File::create(path).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)
 }

@@ -4,7 +4,7 @@
 use crate::cli::AuditCommand;
 use crate::commands::Paths;
 use crate::usage;
-use palisade_checks::{AuthPolicy, Context, SpfCheck, Verdict};
+use palisade_checks::{Context, SpfCheck, Verdict};
 use palisade_dns::Dns;
 use serde_json::json;
 use std::io::Read;
@@ -79,17 +79,7 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             } else {
                 100
             };
-            let policy = AuthPolicy {
-                dmarc_enforce: cfg.policy.dmarc_enforce,
-                spf_fail_reject: cfg.policy.spf_fail_reject,
-                trusted_arc_sealers: cfg
-                    .policy
-                    .trusted_arc_sealers
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect(),
-                reject_spoofed_local: cfg.policy.reject_spoofed_local,
-            };
+            let policy = palisade_server::sender_auth::policy(&cfg);
             // Local domains come from the data directory's store, when there is one.
             let from_is_local = match (
                 paths.store_path().exists(),

@@ -17,7 +17,7 @@ fn now() -> i64 {
 /// keeps them unique when rotated twice a day).
 fn default_selector(algorithm: KeyAlgorithm, taken: &[DkimKey]) -> String {
     let days = now() / 86_400;
-    let (y, m, d) = civil(days);
+    let (y, m, d) = palisade_server::trace::civil_from_days(days);
     let base = format!(
         "{}{y:04}{m:02}{d:02}",
         match algorithm {
@@ -32,19 +32,6 @@ fn default_selector(algorithm: KeyAlgorithm, taken: &[DkimKey]) -> String {
         candidate = format!("{base}n{n}");
     }
     candidate
-}
-
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn record_line(k: &DkimKey) -> String {
