@@ -525,7 +525,9 @@ async fn end_message(
     };
     let id = commit(writer, checked.edit, dest).await?;
     if let Some(row) = &checked.dmarc_row {
-        shared.dmarc_recorder.record(row, sender_auth::now());
+        shared
+            .dmarc_recorder
+            .record(row, palisade_queue::now_secs());
     }
     if let Some(message) = report {
         crate::reports::receive_in_background(shared.clone(), message);

@@ -20,7 +20,7 @@ const BURST_FLOOR: u64 = 30;
 /// At MAIL FROM: the reply refusing this user's transaction, if any.
 pub async fn refuse(shared: &Shared, cfg: &Config, user: &Address) -> Option<Reply> {
     let store = shared.store.as_ref();
-    let now = crate::sender_auth::now();
+    let now = palisade_queue::now_secs();
     match store.suspension(user).await {
         Ok(Some((_, reason))) => {
             tracing::info!(user = %user, %reason, "sending suspended");
@@ -57,7 +57,7 @@ pub fn after_submission(
 ) {
     tokio::spawn(async move {
         let store = shared.store.as_ref();
-        let now = crate::sender_auth::now();
+        let now = palisade_queue::now_secs();
         if let Err(e) = store.record_submission(&user, now, &domains).await {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
@@ -147,7 +147,7 @@ async fn notify_postmaster(shared: &Shared, cfg: &Config, user: &Address, reason
     };
     let result = match shared
         .spool
-        .create(&envelope, crate::sender_auth::now(), |_| Vec::new())
+        .create(&envelope, palisade_queue::now_secs(), |_| Vec::new())
     {
         Ok(mut w) => match w.append(body.as_bytes()) {
             Ok(()) => w.commit().await.map(|_| ()),

@@ -367,9 +367,7 @@ async fn reports_loop(shared: Arc<Shared>) {
         }
         tokio::time::sleep(interval).await;
         let cfg = shared.config();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = palisade_queue::now_secs();
         match reports::send_dmarc_reports(
             shared.store.as_ref(),
             &shared.dns(),

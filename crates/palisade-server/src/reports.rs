@@ -322,7 +322,7 @@ pub fn receive_in_background(
             tracing::info!(domain = %about, "DMARC report about a domain that is not ours: ignored");
             return;
         }
-        match store_report(shared.store.as_ref(), &report, crate::sender_auth::now()).await {
+        match store_report(shared.store.as_ref(), &report, palisade_queue::now_secs()).await {
             Ok(r) => tracing::info!(org = %r.org_name, domain = %r.domain, "DMARC report stored"),
             Err(e) => tracing::warn!(error = %e, "cannot store DMARC report"),
         }

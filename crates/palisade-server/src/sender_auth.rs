@@ -232,12 +232,6 @@ fn limit_signatures(message: &[u8], max: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// What the DMARC report says we did; `None` for a deferral (the message comes again).
 fn applied(
     report: &AuthReport,

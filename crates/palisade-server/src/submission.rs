@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 async fn event(shared: &Shared, kind: &str, subject: &str, detail: String) {
     let e = Event {
-        time: crate::sender_auth::now(),
+        time: palisade_queue::now_secs(),
         kind: kind.to_string(),
         subject: subject.to_string(),
         detail,
@@ -209,7 +209,7 @@ pub async fn check_message(
         prepend.push_str(&format!(
             "Message-ID: <{}.{}@{}>\r\n",
             palisade_types::QueueId::generate(),
-            crate::sender_auth::now(),
+            palisade_queue::now_secs(),
             cfg.hostname
         ));
     }

@@ -24,7 +24,7 @@ pub fn recorder(store: Arc<dyn Store>) -> palisade_delivery::remote::TlsObserver
     tokio::spawn(async move {
         let mut batch = Vec::new();
         while rx.recv_many(&mut batch, 512).await > 0 {
-            let day = crate::sender_auth::now() / DAY;
+            let day = palisade_queue::now_secs() / DAY;
             let rows: Vec<TlsResultRow> = batch
                 .drain(..)
                 .map(|o| TlsResultRow {

@@ -293,7 +293,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             }
             store
                 .record_event(&palisade_store::Event {
-                    time: palisade_queue_now(),
+                    time: palisade_queue::now_secs(),
                     kind: "security.sending_resumed".into(),
                     subject: a.to_string(),
                     detail: "by palisade user resume".into(),
@@ -316,7 +316,7 @@ fn send_as_target(s: &str) -> anyhow::Result<String> {
 async fn send_as(store: &SqliteStore, c: crate::cli::SendAsCommand) -> anyhow::Result<()> {
     use crate::cli::SendAsCommand;
     let audit = |kind: &str, user: &Address, target: &str| palisade_store::Event {
-        time: palisade_queue_now(),
+        time: palisade_queue::now_secs(),
         kind: kind.to_string(),
         subject: user.to_string(),
         detail: format!("send-as {target}"),
@@ -407,7 +407,7 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                         };
                         format!(
                             "retry in {}s: {}{more}",
-                            (s.next_attempt - palisade_queue_now()).max(0),
+                            (s.next_attempt - palisade_queue::now_secs()).max(0),
                             errors.first().unwrap_or(&"-")
                         )
                     }
@@ -456,7 +456,7 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                             .to_string();
                         format!(
                             "pending, next attempt in {}s, last error: {err}",
-                            (s.next_attempt - palisade_queue_now()).max(0)
+                            (s.next_attempt - palisade_queue::now_secs()).max(0)
                         )
                     }
                     None => "delivering".to_string(),
@@ -481,7 +481,7 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                 next_attempt: 0,
                 last_error: None,
                 delivered: Vec::new(),
-                updated: palisade_queue_now(),
+                updated: palisade_queue::now_secs(),
             });
             s.next_attempt = 0;
             store.put_queue_status(&s).await?;
@@ -497,11 +497,4 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn palisade_queue_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -7,16 +7,10 @@ use palisade_checks::signing::{self, KeyAlgorithm};
 use palisade_store::{DkimKey, Store};
 use palisade_types::Domain;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Selectors name the algorithm and the day: `ed20261201`, `rsa20261201` (a suffix
 /// keeps them unique when rotated twice a day).
 fn default_selector(algorithm: KeyAlgorithm, taken: &[DkimKey]) -> String {
-    let days = now() / 86_400;
+    let days = palisade_queue::now_secs() / 86_400;
     let (y, m, d) = palisade_server::trace::civil_from_days(days);
     let base = format!(
         "{}{y:04}{m:02}{d:02}",
@@ -69,7 +63,7 @@ async fn create(
         private_key: key.private_pkcs8,
         public_key: key.public,
         state: state.to_string(),
-        created: now(),
+        created: palisade_queue::now_secs(),
     };
     store_result(store.add_dkim_key(&k).await)?;
     Ok(k)
@@ -192,7 +186,10 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
         println!("{}", record_line(k));
     }
     println!("_dmarc.{domain}. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}\"");
-    println!("_mta-sts.{domain}. TXT \"v=STSv1; id={}\"", now());
+    println!(
+        "_mta-sts.{domain}. TXT \"v=STSv1; id={}\"",
+        palisade_queue::now_secs()
+    );
     println!("mta-sts.{domain}. CNAME {host}.   ; serves /.well-known/mta-sts.txt over HTTPS");
     println!("_smtp._tls.{domain}. TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"");
     let cert = match &cfg.tls {

@@ -10,12 +10,6 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Per reported domain: reports, sources, messages and how many passed DMARC.
 #[derive(Default)]
 struct Summary {
@@ -39,7 +33,7 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
                 &dns,
                 &cfg,
                 &paths.data,
-                now(),
+                palisade_queue::now_secs(),
             )
             .await?;
             if sent.is_empty() {
@@ -71,9 +65,13 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
                 std::fs::File::open(&file).and_then(|mut f| f.read_to_end(&mut raw).map(|_| ()))
             };
             read.map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
-            let r = palisade_server::reports::receive_dmarc_report(&store, &raw, now())
-                .await
-                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            let r = palisade_server::reports::receive_dmarc_report(
+                &store,
+                &raw,
+                palisade_queue::now_secs(),
+            )
+            .await
+            .map_err(|e| usage(format!("{}: {e}", file.display())))?;
             println!(
                 "stored report {} from {} about {}",
                 r.report_id, r.org_name, r.domain
@@ -155,7 +153,15 @@ pub async fn send_tls(paths: &Paths) -> anyhow::Result<()> {
     let store = paths.store().await?;
     let cfg = paths.load_config_or_default()?;
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
-    let sent = palisade_server::tlsrpt::send(&store, &dns, &cfg, &paths.data, now(), true).await?;
+    let sent = palisade_server::tlsrpt::send(
+        &store,
+        &dns,
+        &cfg,
+        &paths.data,
+        palisade_queue::now_secs(),
+        true,
+    )
+    .await?;
     if sent.is_empty() {
         println!("no TLS results to report");
     }
