@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use palisade_store::Store;
 use palisade_testkit::DnsAuthority;
-use palisade_types::{Address, Domain};
+use palisade_types::Domain;
 use std::net::Ipv4Addr;
 
 /// The receiving server (domain receiver.test, user bob) and the sending one, which
@@ -27,16 +27,7 @@ async fn pair_with(
         .a("mx.receiver.test", Ipv4Addr::LOCALHOST)
         .mx("nullmx.test", 0, ".");
     let receiver = start_with_dns(extra_receiver, dns).await;
-    receiver
-        .store
-        .add_domain(&Domain::parse("receiver.test").unwrap())
-        .await
-        .unwrap();
-    receiver
-        .store
-        .add_user(&Address::parse("bob@receiver.test").unwrap(), "!")
-        .await
-        .unwrap();
+    receiver.add_mailbox("bob@receiver.test").await;
     let port = receiver.addr("inbound").port();
     let dns2 = DnsAuthority::start().await;
     dns2.mx("receiver.test", 10, "mx.receiver.test")
@@ -48,28 +39,8 @@ async fn pair_with(
         .mx("backup.test", 20, "mx.receiver.test")
         // No MX at all: the domain's own address is the mail host (implicit MX).
         .a("implicit.test", Ipv4Addr::LOCALHOST);
-    for (domain, user) in [("implicit.test", "dave@implicit.test")] {
-        receiver
-            .store
-            .add_domain(&Domain::parse(domain).unwrap())
-            .await
-            .unwrap();
-        receiver
-            .store
-            .add_user(&Address::parse(user).unwrap(), "!")
-            .await
-            .unwrap();
-    }
-    receiver
-        .store
-        .add_domain(&Domain::parse("backup.test").unwrap())
-        .await
-        .unwrap();
-    receiver
-        .store
-        .add_user(&Address::parse("carol@backup.test").unwrap(), "!")
-        .await
-        .unwrap();
+    receiver.add_mailbox("dave@implicit.test").await;
+    receiver.add_mailbox("carol@backup.test").await;
     let sender = start_with_dns(
         &format!(
             "[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n\
@@ -424,16 +395,7 @@ async fn starttls_stripping_defers_when_tls_is_required() {
         .a("mx.strip.test", Ipv4Addr::new(127, 0, 0, 3))
         .mx("weak.test", 10, "mx.strip.test");
     for d in ["strip.test", "weak.test"] {
-        receiver
-            .store
-            .add_domain(&Domain::parse(d).unwrap())
-            .await
-            .unwrap();
-        receiver
-            .store
-            .add_user(&Address::parse(&format!("eve@{d}")).unwrap(), "!")
-            .await
-            .unwrap();
+        receiver.add_mailbox(&format!("eve@{d}")).await;
     }
     // Opportunistic TLS (no policy): the attack works, the message goes in clear.
     submit(
@@ -683,16 +645,7 @@ async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
             .dns
             .txt(&format!("_mta-sts.{d}"), "v=STSv1; id=20261201")
             .a(&format!("mta-sts.{d}"), Ipv4Addr::new(127, 0, 0, 4));
-        receiver
-            .store
-            .add_domain(&Domain::parse(d).unwrap())
-            .await
-            .unwrap();
-        receiver
-            .store
-            .add_user(&Address::parse(&format!("bob@{d}")).unwrap(), "!")
-            .await
-            .unwrap();
+        receiver.add_mailbox(&format!("bob@{d}")).await;
     }
     sender
         .dns

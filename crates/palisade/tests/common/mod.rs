@@ -117,6 +117,16 @@ impl TestServer {
         }
     }
 
+    /// Adds a user (locked password) and, if missing, its domain.
+    pub async fn add_mailbox(&self, address: &str) {
+        let a = Address::parse(address).unwrap();
+        match self.store.add_domain(a.domain()).await {
+            Ok(()) | Err(palisade_store::StoreError::AlreadyExists { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+        self.store.add_user(&a, "!").await.unwrap();
+    }
+
     /// Gives `user` a real password (Argon2id), for AUTH tests.
     pub async fn set_password(&self, user: &str, password: &str) {
         let pw = password.to_string();
