@@ -13,9 +13,11 @@
 //! with exponential backoff and removes the spool file once every recipient is done.
 
 mod file;
+mod inject;
 mod scheduler;
 mod spool;
 
 pub use file::{SpoolFileError, SpooledMessage};
+pub use inject::{activate, inject};
 pub use scheduler::{Bouncer, Outcome, Scheduler, SchedulerConfig, Target, now_secs};
 pub use spool::{Destination, Durable, Edit, Spool, SpoolError, SpoolWriter};

@@ -22,7 +22,7 @@ pub enum SpoolError {
     BadEnvelope(String),
 }
 
-fn io_err<'a>(
+pub(crate) fn io_err<'a>(
     context: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> SpoolError + 'a {

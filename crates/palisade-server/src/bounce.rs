@@ -2,11 +2,11 @@
 
 use palisade_delivery::dsn::{self, Failure};
 use palisade_queue::{Bouncer, Spool, SpooledMessage};
-use palisade_types::{Address, BodyType, Envelope};
-use std::net::{IpAddr, Ipv4Addr};
+use palisade_types::Address;
 
 pub struct DsnBouncer {
     pub spool: Spool,
+    pub store: std::sync::Arc<dyn palisade_store::Store>,
     pub hostname: String,
 }
 
@@ -56,27 +56,12 @@ impl Bouncer for DsnBouncer {
                 return;
             }
         };
-        let envelope = Envelope {
-            mail_from: None,
-            rcpt_to: vec![sender.clone()],
-            body: BodyType::EightBitMime,
-            smtputf8: !sender.is_ascii(),
-            declared_size: None,
-            helo: self.hostname.clone(),
-            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            tls: None,
-            auth: None,
-            require_tls: false,
+        let envelope = crate::outbox::envelope(None, vec![sender.clone()], &self.hostname);
+        let outbox = crate::outbox::Outbox::Spool {
+            spool: &self.spool,
+            store: self.store.as_ref(),
         };
-        let arrived = palisade_queue::now_secs();
-        let created = self.spool.create(&envelope, arrived, |_| Vec::new());
-        let result = match created {
-            Ok(mut w) => match w.append(&body) {
-                Ok(()) => w.commit().await.map(|d| d.id()),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let result = outbox.send(&envelope, &body).await;
         match result {
             Ok(id) => tracing::info!(queue_id = %msg.id, dsn = %id, to = %sender, "DSN queued"),
             Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "cannot queue DSN"),

@@ -7,9 +7,8 @@
 use crate::Shared;
 use palisade_config::Config;
 use palisade_store::Event;
+use palisade_types::Address;
 use palisade_types::reply::{self, Reply};
-use palisade_types::{Address, BodyType, Envelope};
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 const HOUR: i64 = 3600;
@@ -133,28 +132,12 @@ async fn notify_postmaster(shared: &Shared, cfg: &Config, user: &Address, reason
         host = cfg.hostname,
         date = crate::trace::rfc5322_date(std::time::SystemTime::now()),
     );
-    let envelope = Envelope {
-        mail_from: None,
-        rcpt_to: vec![postmaster],
-        body: BodyType::SevenBit,
-        smtputf8: false,
-        declared_size: None,
-        helo: cfg.hostname.to_string(),
-        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        tls: None,
-        auth: None,
-        require_tls: false,
+    let envelope = crate::outbox::envelope(None, vec![postmaster], cfg.hostname.as_str());
+    let outbox = crate::outbox::Outbox::Spool {
+        spool: &shared.spool,
+        store: shared.store.as_ref(),
     };
-    let result = match shared
-        .spool
-        .create(&envelope, palisade_queue::now_secs(), |_| Vec::new())
-    {
-        Ok(mut w) => match w.append(body.as_bytes()) {
-            Ok(()) => w.commit().await.map(|_| ()),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let result = outbox.send(&envelope, body.as_bytes()).await;
     if let Err(e) = result {
         tracing::error!(
             error = &e as &dyn std::error::Error,

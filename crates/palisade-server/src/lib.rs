@@ -16,6 +16,7 @@ pub mod bounce;
 pub mod conn;
 pub mod containment;
 pub mod limits;
+pub mod outbox;
 pub mod proxy;
 pub mod reports;
 pub mod sender_auth;
@@ -224,6 +225,7 @@ impl Server {
             }),
             Some(Arc::new(bounce::DsnBouncer {
                 spool: spool.clone(),
+                store: store.clone(),
                 hostname: config.hostname.to_string(),
             })),
         );
@@ -368,14 +370,12 @@ async fn reports_loop(shared: Arc<Shared>) {
         tokio::time::sleep(interval).await;
         let cfg = shared.config();
         let now = palisade_queue::now_secs();
-        match reports::send_dmarc_reports(
-            shared.store.as_ref(),
-            &shared.dns(),
-            &cfg,
-            &shared.data_dir,
-            now,
-        )
-        .await
+        let outbox = outbox::Outbox::Spool {
+            spool: &shared.spool,
+            store: shared.store.as_ref(),
+        };
+        match reports::send_dmarc_reports(shared.store.as_ref(), &shared.dns(), &cfg, &outbox, now)
+            .await
         {
             Ok(sent) => {
                 for s in sent {
@@ -389,7 +389,7 @@ async fn reports_loop(shared: Arc<Shared>) {
             shared.store.as_ref(),
             &shared.dns(),
             &cfg,
-            &shared.data_dir,
+            &outbox,
             now,
             false,
         )

@@ -4,16 +4,15 @@
 //! Sending: evaluations are grouped per reporting domain; each group becomes one report
 //! (mail-auth's model and XML/gzip/RFC 5322 writer) to the `rua` mailto: addresses that
 //! pass the external-destination check (RFC 7489 §7.1) and whose size limit (`!10m`)
-//! the report fits. Until outbound delivery exists (a later issue), each report message
-//! is written, fsync'd, to `DATA/reports/dmarc/outgoing/`; then its evaluations are
-//! forgotten.
+//! the report fits. Each report message is DKIM-signed and queued for delivery like
+//! any other mail ([`Outbox`]); once it is on disk its evaluations are forgotten.
 
+use crate::outbox::Outbox;
 use palisade_checks::dmarc_report::{self, DmarcRow};
 use palisade_config::Config;
 use palisade_dns::Dns;
 use palisade_store::{DmarcEvaluation, ReceivedReport, Store, StoreError};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use palisade_types::{Address, QueueId};
 
 /// Evaluations read per report run (older ones wait for the next run).
 const MAX_EVALUATIONS: u32 = 200_000;
@@ -24,15 +23,15 @@ pub const MAX_RECEIVED_REPORT: usize = 10 * 1024 * 1024;
 pub enum ReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("writing report {path}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("building the report for {domain}")]
     Build {
         domain: String,
         source: std::io::Error,
+    },
+    #[error("queueing the report for {domain}")]
+    Queue {
+        domain: String,
+        source: palisade_queue::SpoolError,
     },
     #[error("not a DMARC aggregate report: {0}")]
     NotAReport(String),
@@ -42,17 +41,14 @@ pub enum ReportError {
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub domain: String,
-    pub path: Option<PathBuf>,
+    /// The queued report message.
+    pub queued: Option<QueueId>,
     pub messages: u64,
     pub to: Vec<String>,
-    /// Why nothing was written, when `path` is `None`.
+    /// Why nothing was queued, when `queued` is `None`.
     pub skipped: Option<String>,
     /// Nothing was sent and the evaluations are kept for the next run.
     pub retry: bool,
-}
-
-pub fn outgoing_dir(data: &Path) -> PathBuf {
-    data.join("reports/dmarc/outgoing")
 }
 
 /// Queues evaluations for the store: written in batches by [`recorder`], so the end of
@@ -106,12 +102,12 @@ fn serde_json_string<T: serde::Serialize>(v: &T) -> Option<String> {
         .ok()
 }
 
-/// Builds and writes every pending report. `now` is seconds since the epoch.
+/// Builds and queues every pending report. `now` is seconds since the epoch.
 pub async fn send_dmarc_reports(
     store: &dyn Store,
     dns: &Dns,
     cfg: &Config,
-    data: &Path,
+    outbox: &Outbox<'_>,
     now: i64,
 ) -> Result<Vec<Sent>, ReportError> {
     let pending = store.pending_dmarc_evaluations(MAX_EVALUATIONS).await?;
@@ -145,7 +141,7 @@ pub async fn send_dmarc_reports(
             store.remove_dmarc_evaluations(&unreadable).await?;
         }
         for (_, (ids, begin, rows)) in by_rua {
-            match send_one(dns, cfg, data, &domain, &rows, begin, now).await {
+            match send_one(dns, cfg, outbox, &domain, &rows, begin, now).await {
                 Ok(outcome) => {
                     if outcome.retry {
                         // A DNS failure checking destinations: keep the rows for next time.
@@ -159,7 +155,7 @@ pub async fn send_dmarc_reports(
                     tracing::error!(domain = %domain, error = &e as &dyn std::error::Error, "DMARC report");
                     sent.push(Sent {
                         domain: domain.clone(),
-                        path: None,
+                        queued: None,
                         messages: rows.len() as u64,
                         to: Vec::new(),
                         skipped: Some(e.to_string()),
@@ -175,7 +171,7 @@ pub async fn send_dmarc_reports(
 async fn send_one(
     dns: &Dns,
     cfg: &Config,
-    data: &Path,
+    outbox: &Outbox<'_>,
     domain: &str,
     rows: &[DmarcRow],
     begin: i64,
@@ -187,7 +183,7 @@ async fn send_one(
         .sum();
     let mut out = Sent {
         domain: domain.to_string(),
-        path: None,
+        queued: None,
         messages,
         to: Vec::new(),
         skipped: None,
@@ -261,27 +257,22 @@ async fn send_one(
         return Ok(out);
     }
     let message = build(&to)?;
-    let dir = outgoing_dir(data);
-    let path = dir.join(format!("{report_id}.eml"));
-    write_durably(&dir, &path, message.as_bytes())?;
-    out.path = Some(path);
+    let rcpts: Vec<Address> = to.iter().filter_map(|a| Address::parse(a).ok()).collect();
+    let envelope = crate::outbox::envelope(
+        Some(cfg.reports.dmarc_from.clone()),
+        rcpts,
+        cfg.hostname.as_str(),
+    );
+    let id = outbox
+        .send(&envelope, message.as_bytes())
+        .await
+        .map_err(|e| ReportError::Queue {
+            domain: domain.to_string(),
+            source: e,
+        })?;
+    out.queued = Some(id);
     out.to = to;
     Ok(out)
-}
-
-/// Writes `bytes` to `path` and fsyncs the file and its directory.
-pub(crate) fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut f = std::fs::File::create(path).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)
 }
 
 /// Reports parsed at once (gunzip and XML parsing are CPU work, on the blocking pool).

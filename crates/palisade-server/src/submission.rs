@@ -214,7 +214,7 @@ pub async fn check_message(
         ));
     }
     let mut prepend = prepend.into_bytes();
-    match sign(shared, &message, &prepend).await {
+    match dkim_sign(shared.store.as_ref(), &message, &prepend).await {
         Ok(mut signatures) => {
             signatures.extend_from_slice(&prepend);
             prepend = signatures;
@@ -248,12 +248,15 @@ fn from_domain(message: &[u8]) -> Option<palisade_types::Domain> {
 /// domain (Ed25519 and RSA: RFC 8463 §3). The caller has checked that the user owns
 /// the From address, so we never sign an identity the sender does not own. Signed over
 /// `added` (our Date/Message-ID) followed by the message; RSA runs on the blocking pool.
-async fn sign(shared: &Shared, message: &[u8], added: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) async fn dkim_sign(
+    store: &dyn palisade_store::Store,
+    message: &[u8],
+    added: &[u8],
+) -> Result<Vec<u8>, String> {
     let Some(domain) = from_domain(message) else {
         return Ok(Vec::new());
     };
-    let keys: Vec<palisade_store::DkimKey> = shared
-        .store
+    let keys: Vec<palisade_store::DkimKey> = store
         .list_dkim_keys(Some(&domain))
         .await
         .map_err(|e| e.to_string())?

@@ -1,8 +1,7 @@
 //! TLS-RPT (RFC 8460): outbound TLS results, counted per policy domain, MX, policy type
 //! and result per day, and reported daily (JSON, gzip, with mail-auth's model and
-//! writer) to the `rua` of `_smtp._tls.<domain>`: mailto destinations are written,
-//! fsync'd, to `DATA/reports/tls/outgoing/` (like DMARC reports until they go through
-//! the queue), https destinations are POSTed.
+//! writer) to the `rua` of `_smtp._tls.<domain>`: mailto destinations get a queued,
+//! DKIM-signed message, https destinations a POST.
 
 use mail_auth::report::tlsrpt::{
     DateRange, FailureDetails, Policy, PolicyDetails, PolicyType, ResultType, Summary, TlsReport,
@@ -11,9 +10,9 @@ use palisade_config::Config;
 use palisade_delivery::remote::TlsOutcome;
 use palisade_dns::Dns;
 use palisade_store::{Store, StoreError, TlsResultRow};
+use palisade_types::Address;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const DAY: i64 = 86_400;
@@ -112,15 +111,11 @@ pub fn build(domain: &str, rows: &[TlsResultRow], cfg: &Config, report_id: &str)
 pub enum TlsReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("writing {path}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
+    #[error("queueing the TLS report for {domain}")]
+    Queue {
+        domain: String,
+        source: palisade_queue::SpoolError,
     },
-}
-
-pub fn outgoing_dir(data: &Path) -> PathBuf {
-    data.join("reports/tls/outgoing")
 }
 
 /// The rua URIs of `_smtp._tls.<domain>` (RFC 8460 §3), empty when none.
@@ -145,7 +140,7 @@ pub async fn send(
     store: &dyn Store,
     dns: &Dns,
     cfg: &Config,
-    data: &Path,
+    outbox: &crate::outbox::Outbox<'_>,
     now: i64,
     include_today: bool,
 ) -> Result<Vec<(String, Vec<String>)>, TlsReportError> {
@@ -177,14 +172,27 @@ pub async fn send(
                 mailto.iter().copied(),
             ) {
                 Ok(message) => {
-                    let dir = outgoing_dir(data);
-                    let path = dir.join(format!("{id}.eml"));
-                    crate::reports::write_durably(&dir, &path, message.as_bytes()).map_err(
-                        |e| TlsReportError::Io {
-                            path: path.clone(),
-                            source: std::io::Error::other(e.to_string()),
-                        },
-                    )?;
+                    // RFC 8460 §5.3: reports are delivered despite TLS failures (they
+                    // are what tells the domain about them); RFC 8689 §5's
+                    // `TLS-Required: No` asks our delivery to set the recipient's TLS
+                    // policy aside for this one message.
+                    let mut bytes = b"TLS-Required: No\r\n".to_vec();
+                    bytes.extend_from_slice(message.as_bytes());
+                    let rcpts = mailto
+                        .iter()
+                        .filter_map(|a| Address::parse(a).ok())
+                        .collect();
+                    let envelope = crate::outbox::envelope(
+                        Some(cfg.reports.dmarc_from.clone()),
+                        rcpts,
+                        cfg.hostname.as_str(),
+                    );
+                    outbox.send(&envelope, &bytes).await.map_err(|source| {
+                        TlsReportError::Queue {
+                            domain: domain.clone(),
+                            source,
+                        }
+                    })?;
                     done.extend(mailto.iter().map(|m| format!("mailto:{m}")));
                 }
                 Err(e) => tracing::error!(error = %e, "building TLS report"),

@@ -9,7 +9,6 @@ use crate::cli::QuarantineCommand;
 use crate::commands::{Paths, parse_queue_id};
 use crate::usage;
 use palisade_queue::{Spool, SpooledMessage};
-use palisade_store::{QueueStatus, Store};
 use palisade_types::QueueId;
 use std::path::PathBuf;
 
@@ -80,23 +79,9 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
         }
         QuarantineCommand::Release { id } => {
             let (id, _) = open(paths, &id)?;
-            // Status first: once the file is in active/, a running scheduler must find it
-            // due (without a status row it would wait for the next restart).
             let store = paths.store().await?;
-            store
-                .put_queue_status(&QueueStatus {
-                    id,
-                    attempts: 0,
-                    next_attempt: 0,
-                    last_error: None,
-                    delivered: Vec::new(),
-                    updated: 0,
-                })
-                .await?;
-            let active = Spool::active_dir(&qdir);
-            std::fs::create_dir_all(&active)?;
-            std::fs::rename(path(paths, id), active.join(id.to_string()))?;
-            std::fs::File::open(&active)?.sync_all()?;
+            let qdir = palisade_server::queue_dir(&paths.data);
+            palisade_queue::activate(&qdir, &store, id, &path(paths, id)).await?;
             println!("{id} released for delivery");
         }
         QuarantineCommand::Delete { id } => {

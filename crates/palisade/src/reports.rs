@@ -28,11 +28,16 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
         DmarcReportsCommand::Send => {
             let cfg = paths.load_config_or_default()?;
             let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
+            let queue_dir = palisade_server::queue_dir(&paths.data);
+            let outbox = palisade_server::outbox::Outbox::Offline {
+                queue_dir: &queue_dir,
+                store: &store,
+            };
             let sent = palisade_server::reports::send_dmarc_reports(
                 &store,
                 &dns,
                 &cfg,
-                &paths.data,
+                &outbox,
                 palisade_queue::now_secs(),
             )
             .await?;
@@ -40,13 +45,12 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
                 println!("no DMARC evaluations to report");
             }
             for s in sent {
-                match (&s.path, &s.skipped) {
-                    (Some(p), _) => println!(
-                        "{}: {} message(s) reported to {} ({})",
+                match (&s.queued, &s.skipped) {
+                    (Some(id), _) => println!(
+                        "{}: {} message(s) reported to {} (queued as {id})",
                         s.domain,
                         s.messages,
                         s.to.join(", "),
-                        p.display()
                     ),
                     (None, why) => println!(
                         "{}: {} message(s) not reported: {}",
@@ -153,11 +157,16 @@ pub async fn send_tls(paths: &Paths) -> anyhow::Result<()> {
     let store = paths.store().await?;
     let cfg = paths.load_config_or_default()?;
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
+    let queue_dir = palisade_server::queue_dir(&paths.data);
+    let outbox = palisade_server::outbox::Outbox::Offline {
+        queue_dir: &queue_dir,
+        store: &store,
+    };
     let sent = palisade_server::tlsrpt::send(
         &store,
         &dns,
         &cfg,
-        &paths.data,
+        &outbox,
         palisade_queue::now_secs(),
         true,
     )

@@ -447,17 +447,7 @@ async fn verify_policy_defers_on_a_self_signed_certificate() {
 
 /// Messages in user@domain's Maildir on `ts`.
 fn remote_count(ts: &TestServer, user: &str) -> usize {
-    let (local, domain) = user.split_once('@').unwrap();
-    std::fs::read_dir(
-        ts.dir
-            .path()
-            .join("mail")
-            .join(domain)
-            .join(local)
-            .join("new"),
-    )
-    .map(|rd| rd.count())
-    .unwrap_or(0)
+    ts.mail(user).len()
 }
 
 async fn submit_requiretls(ts: &TestServer, from: &str, to: &str) {
@@ -758,9 +748,12 @@ async fn rfc8460_tls_reports_count_successes_and_failures() {
     )
     .await;
     deferral(&sender).await;
+    // Both report addresses are mailboxes on the receiver, so the queued reports are
+    // delivered for real; tlsfail.test's despite its failing TLSA record (RFC 8460 §5.3).
+    receiver.add_mailbox("tlsrpt@receiver.test").await;
+    receiver.add_mailbox("tlsrpt@tlsfail.test").await;
     // Results are written in batches after the attempt: wait until the CLI finds both.
     let mut out = String::new();
-    let mut files = Vec::new();
     for _ in 0..100 {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
             .arg("--data")
@@ -776,21 +769,22 @@ async fn rfc8460_tls_reports_count_successes_and_failures() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         out.push_str(&String::from_utf8_lossy(&o.stdout));
-        files = std::fs::read_dir(sender.dir.path().join("reports/tls/outgoing"))
-            .map(|rd| {
-                rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if files.len() >= 2 {
+        if out.contains("receiver.test: reported") && out.contains("tlsfail.test: reported") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(files.len(), 2, "{out}");
     assert!(
         out.contains("tlsfail.test: reported to mailto:tlsrpt@tlsfail.test"),
         "{out}"
+    );
+    let files = [
+        wait_for_remote_mail(&receiver, "tlsrpt@receiver.test").await,
+        wait_for_remote_mail(&receiver, "tlsrpt@tlsfail.test").await,
+    ];
+    assert!(
+        files.iter().all(|f| f.contains("TLS-Required: No")),
+        "reports ask to be delivered whatever the TLS policy"
     );
     // The JSON is gzip'd inside; decode the attachment and check the counts.
     let jsons: Vec<String> = files.iter().map(|f| gunzip_attachment(f)).collect();

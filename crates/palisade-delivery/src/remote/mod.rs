@@ -6,11 +6,11 @@
 //! cannot be reached, or refuses the session as a whole, passes the turn to the next; a
 //! reply to a recipient or to the message is that recipient's outcome.
 //!
-//! TLS (RFC 3207) is used whenever the server offers STARTTLS; the certificate is
-//! verified against the WebPKI roots (and `delivery.extra_ca_file`) and the result
-//! logged, but a failure does not stop delivery: this is opportunistic TLS (RFC 7435).
-//! MTA-STS, DANE and per-domain policies, which turn verification into a requirement,
-//! come in later slices.
+//! TLS (RFC 3207) is used whenever the server offers STARTTLS. What the certificate must
+//! prove is a [`TlsRequirement`], strongest first: DANE (validated TLSA records), then an
+//! enforced MTA-STS policy or REQUIRETLS (a PKIX-valid certificate for the MX name), then
+//! the domain's manual policy, else opportunistic TLS (RFC 7435: the certificate is
+//! checked and logged, a failure does not stop delivery).
 
 pub mod client;
 pub mod dane;
@@ -78,6 +78,35 @@ fn failure_type(why: &str) -> &'static str {
     }
 }
 
+/// Whether the header section has `TLS-Required: No` (RFC 8689 §5), folded or not.
+fn tls_required_no(message: &[u8]) -> bool {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len());
+    let head = String::from_utf8_lossy(&message[..end.min(256 * 1024)]);
+    let mut field = String::new();
+    let mut found = false;
+    let mut check = |field: &str| {
+        if let Some((name, value)) = field.split_once(':')
+            && name.trim().eq_ignore_ascii_case("TLS-Required")
+            && value.trim().eq_ignore_ascii_case("no")
+        {
+            found = true;
+        }
+    };
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            field.push_str(line);
+        } else {
+            check(&field);
+            field = line.to_string();
+        }
+    }
+    check(&field);
+    found
+}
+
 /// Semaphores by destination domain, created on first use.
 pub struct PerDomainLimit {
     limit: usize,
@@ -120,6 +149,17 @@ impl PerDomainLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc8689_5_tls_required_no_is_found_in_the_header_only() {
+        assert!(tls_required_no(
+            b"From: a@b\r\nTLS-Required: No\r\n\r\nbody"
+        ));
+        assert!(tls_required_no(b"tls-required:\r\n  no\r\nX: y\r\n\r\n"));
+        assert!(!tls_required_no(b"TLS-Required: Yes\r\n\r\n"));
+        assert!(!tls_required_no(b"From: a@b\r\n\r\nTLS-Required: No\r\n"));
+        assert!(!tls_required_no(b"X-TLS-Required: No\r\n\r\n"));
+    }
 
     #[tokio::test]
     async fn per_domain_limits_are_independent() {
@@ -169,11 +209,15 @@ impl RemoteDelivery {
         let all = |o: Outcome| vec![o; rcpts.len()];
         let _slot = self.per_domain.acquire(domain).await;
         let dns = (self.dns)();
-        let policy = self
-            .tls_policy
-            .get(&domain.to_ascii_lowercase())
-            .copied()
-            .unwrap_or(DomainTlsPolicy::May);
+        // RFC 8689 §5: `TLS-Required: No` sets the recipient's TLS policies aside (TLS
+        // is still used when offered); REQUIRETLS on the envelope wins over it.
+        let policy_waived = !msg.envelope.require_tls && tls_required_no(message);
+        let policy = match self.tls_policy.get(&domain.to_ascii_lowercase()).copied() {
+            Some(DomainTlsPolicy::None) => DomainTlsPolicy::None,
+            _ if policy_waived => DomainTlsPolicy::May,
+            Some(p) => p,
+            None => DomainTlsPolicy::May,
+        };
         let (mut hosts, mx_validated) = match mx::route_validated(&dns, domain).await {
             Ok(h) => h,
             Err(e) => {
@@ -183,7 +227,7 @@ impl RemoteDelivery {
         };
         // RFC 8461 §4: an enforced MTA-STS policy names the MX hosts that may be used and
         // requires a valid certificate from each.
-        let sts_enforced = if policy == DomainTlsPolicy::None {
+        let sts_enforced = if policy == DomainTlsPolicy::None || policy_waived {
             false
         } else {
             match self.mta_sts.policy(&dns, domain).await {
@@ -212,7 +256,12 @@ impl RemoteDelivery {
         let mut last_error = String::from("no mail server answered");
         let mut tls_refused = false;
         for host in hosts {
-            let tls = match self.requirement(&dns, policy, &host, mx_validated).await {
+            let required = if policy_waived {
+                Ok(TlsRequirement::Opportunistic)
+            } else {
+                self.requirement(&dns, policy, &host, mx_validated).await
+            };
+            let tls = match required {
                 // RFC 8689 §4.2.1 (REQUIRETLS) and RFC 8461 §4.2 (MTA-STS enforce): a
                 // certificate validated by DANE or by PKIX for the MX name.
                 Ok(
@@ -260,8 +309,11 @@ impl RemoteDelivery {
                     _ => "no-policy-found",
                 };
                 let observe = |result: &'static str| {
+                    // RFC 8460 §5.3: a session that carried a report despite the
+                    // policy is not itself reported.
                     if let Some(o) = &self.tls_observer
                         && tls != TlsRequirement::Plaintext
+                        && !policy_waived
                     {
                         o(TlsOutcome {
                             domain: domain.to_ascii_lowercase(),

@@ -81,11 +81,14 @@ impl TestServer {
         self.server.as_ref().unwrap().address(listener).unwrap()
     }
 
+    /// The `new/` folder of `user` (a local part of local.test, or a whole address).
     pub fn maildir(&self, user: &str) -> PathBuf {
+        let (local, domain) = user.split_once('@').unwrap_or((user, "local.test"));
         self.dir
             .path()
-            .join("mail/local.test")
-            .join(user)
+            .join("mail")
+            .join(domain)
+            .join(local)
             .join("new")
     }
 

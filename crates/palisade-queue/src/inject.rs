@@ -1,0 +1,84 @@
+//! Queueing a message from outside the running server (the CLI): reports sent by hand,
+//! quarantined messages released. The server's spool cannot be used there: opening it
+//! recovers `incoming/`, which would delete the running server's partial files.
+//!
+//! Order matters: the file is written and fsync'd in `incoming/`, then a due status row
+//! is stored, then the file is renamed into `active/` and the directory fsync'd. A
+//! running scheduler finds due rows every second, so it picks the message up; a stopped
+//! one finds it in `active/` at start. A crash before the rename leaves a partial file
+//! that the next start deletes, and a status row whose file is missing, which the
+//! scheduler drops.
+
+use crate::file::write_header;
+use crate::spool::{Spool, SpoolError, io_err as io};
+use palisade_store::{QueueStatus, Store};
+use palisade_types::{Envelope, QueueId};
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `message` with `envelope` into `queue_dir` and makes it due now.
+pub async fn inject(
+    queue_dir: &Path,
+    store: &dyn Store,
+    envelope: &Envelope,
+    arrived: i64,
+    message: &[u8],
+) -> Result<QueueId, SpoolError> {
+    let mut bytes = write_header(envelope, arrived).map_err(SpoolError::BadEnvelope)?;
+    bytes.extend_from_slice(message);
+    let incoming = Spool::incoming_dir(queue_dir);
+    std::fs::create_dir_all(&incoming).map_err(io("creating", &incoming))?;
+    let (id, path) = loop {
+        let id = QueueId::generate();
+        let path = incoming.join(id.to_string());
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                let written = f.write_all(&bytes).and_then(|()| f.sync_all());
+                if let Err(e) = written {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(io("writing", &path)(e));
+                }
+                break (id, path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io("creating", &path)(e)),
+        }
+    };
+    activate(queue_dir, store, id, &path).await?;
+    Ok(id)
+}
+
+/// Moves the spool file at `from` (on the same file system) into `active/` as `id`,
+/// due now (see the module comment for the order).
+pub async fn activate(
+    queue_dir: &Path,
+    store: &dyn Store,
+    id: QueueId,
+    from: &Path,
+) -> Result<(), SpoolError> {
+    store
+        .put_queue_status(&QueueStatus {
+            id,
+            attempts: 0,
+            next_attempt: 0,
+            last_error: None,
+            delivered: Vec::new(),
+            updated: 0,
+        })
+        .await
+        .map_err(|e| SpoolError::Io {
+            context: "recording the status of",
+            path: from.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let active = Spool::active_dir(queue_dir);
+    std::fs::create_dir_all(&active).map_err(io("creating", &active))?;
+    std::fs::rename(from, active.join(id.to_string())).map_err(io("committing", from))?;
+    std::fs::File::open(&active)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing directory", &active))
+}

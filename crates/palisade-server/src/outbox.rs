@@ -1,0 +1,75 @@
+//! Mail Palisade writes itself: DSNs, security notices, DMARC and TLS reports. Each is
+//! DKIM-signed with the active keys of its From domain (when it has any) and queued
+//! like any other message.
+
+use palisade_queue::{Spool, SpoolError};
+use palisade_store::Store;
+use palisade_types::{Address, BodyType, Envelope, QueueId};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+/// Where generated mail is queued.
+pub enum Outbox<'a> {
+    /// The running server's spool: group commit, the scheduler is told at once.
+    Spool {
+        spool: &'a Spool,
+        store: &'a dyn Store,
+    },
+    /// From the CLI, beside a server that may be running: written straight into the
+    /// queue directory and marked due ([`palisade_queue::inject`]).
+    Offline {
+        queue_dir: &'a Path,
+        store: &'a dyn Store,
+    },
+}
+
+/// The envelope of a message Palisade writes itself.
+pub fn envelope(mail_from: Option<Address>, rcpt_to: Vec<Address>, hostname: &str) -> Envelope {
+    let smtputf8 =
+        mail_from.as_ref().is_some_and(|a| !a.is_ascii()) || rcpt_to.iter().any(|a| !a.is_ascii());
+    Envelope {
+        mail_from,
+        rcpt_to,
+        body: BodyType::EightBitMime,
+        smtputf8,
+        declared_size: None,
+        helo: hostname.to_string(),
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        tls: None,
+        auth: None,
+        require_tls: false,
+    }
+}
+
+impl Outbox<'_> {
+    fn store(&self) -> &dyn Store {
+        match self {
+            Outbox::Spool { store, .. } | Outbox::Offline { store, .. } => *store,
+        }
+    }
+
+    /// Signs and queues `message`; `Ok` means it is on disk.
+    pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<QueueId, SpoolError> {
+        let signatures = match crate::submission::dkim_sign(self.store(), message, b"").await {
+            Ok(s) => s,
+            Err(e) => {
+                // Unsigned is better than lost: reports and DSNs still inform.
+                tracing::warn!(error = %e, "DKIM signing of generated mail failed");
+                Vec::new()
+            }
+        };
+        let arrived = palisade_queue::now_secs();
+        match self {
+            Outbox::Spool { spool, .. } => {
+                let mut w = spool.create(envelope, arrived, |_| signatures)?;
+                w.append(message)?;
+                Ok(w.commit().await?.id())
+            }
+            Outbox::Offline { queue_dir, store } => {
+                let mut all = signatures;
+                all.extend_from_slice(message);
+                palisade_queue::inject(queue_dir, *store, envelope, arrived, &all).await
+            }
+        }
+    }
+}
