@@ -107,6 +107,8 @@ pub struct RawDelivery {
     pub tls_policy: Option<BTreeMap<String, String>>,
     pub mta_sts_port: Option<u64>,
     pub max_connections_per_domain: Option<u64>,
+    pub connection_idle_secs: Option<u64>,
+    pub max_messages_per_connection: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

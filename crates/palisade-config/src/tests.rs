@@ -108,6 +108,8 @@ fn every_key_is_documented() {
         "delivery.tls_policy",
         "delivery.mta_sts_port",
         "delivery.max_connections_per_domain",
+        "delivery.connection_idle_secs",
+        "delivery.max_messages_per_connection",
         "submission.hide_client_ip",
         "submission.max_messages_per_hour",
         "submission.max_messages_per_day",

@@ -176,6 +176,11 @@ pub struct DeliveryConfig {
     pub mta_sts_port: u16,
     /// Outbound connections at once to one destination domain.
     pub max_connections_per_domain: usize,
+    /// How long a session that finished a message waits for the next one to the same
+    /// server (connection reuse); zero closes every session after its message.
+    pub connection_idle: Duration,
+    /// Messages one outbound session carries before it is closed.
+    pub max_messages_per_connection: u32,
 }
 
 /// The validated configuration.
@@ -440,6 +445,20 @@ impl Config {
                 1,
                 1000,
             )? as usize,
+            connection_idle: secs(
+                "delivery.connection_idle_secs",
+                d.connection_idle_secs,
+                5,
+                0,
+                300,
+            )?,
+            max_messages_per_connection: count(
+                "delivery.max_messages_per_connection",
+                d.max_messages_per_connection,
+                100,
+                1,
+                10_000,
+            )? as u32,
             remote_port: count("delivery.remote_port", d.remote_port, 25, 1, 65_535)? as u16,
             extra_ca_file: d.extra_ca_file,
             connect_timeout: secs(

@@ -214,6 +214,10 @@ impl Server {
                     tls: outbound_tls,
                     tls_policy: config.delivery.tls_policy.clone(),
                     tls_observer: Some(tlsrpt::recorder(store.clone())),
+                    sessions: palisade_delivery::remote::pool::SessionPool::new(
+                        config.delivery.connection_idle,
+                        config.delivery.max_messages_per_connection,
+                    ),
                     per_domain: palisade_delivery::remote::PerDomainLimit::new(
                         config.delivery.max_connections_per_domain,
                     ),

@@ -820,3 +820,92 @@ fn gunzip_attachment(message: &str) -> String {
         .unwrap();
     out
 }
+
+/// A relay on 127.0.0.4:`port` to 127.0.0.1:`port` that counts the connections it
+/// forwards. While `up` is false it plays a server that is down for maintenance: a
+/// `421` greeting, then close.
+struct FlakyRelay {
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    forwarded: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn flaky_relay(port: u16) -> FlakyRelay {
+    use std::sync::atomic::Ordering;
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.4", port))
+        .await
+        .unwrap();
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let forwarded = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (up2, fwd2) = (up.clone(), forwarded.clone());
+    let task = tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if !up2.load(Ordering::SeqCst) {
+                let _ = client
+                    .write_all(b"421 4.3.2 down for maintenance\r\n")
+                    .await;
+                continue;
+            }
+            fwd2.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    FlakyRelay {
+        up,
+        forwarded,
+        task,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5321_4_5_4_retry_reaches_a_host_that_comes_back_and_sessions_are_reused() {
+    use std::sync::atomic::Ordering;
+    let (sender, receiver) = pair_with("", "connection_idle_secs = 60\n", "").await;
+    let relay = flaky_relay(receiver.addr("inbound").port()).await;
+    sender
+        .dns
+        .mx("later.test", 10, "mx.later.test")
+        .a("mx.later.test", Ipv4Addr::new(127, 0, 0, 4));
+    receiver.add_mailbox("bob@later.test").await;
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@later.test",
+        "Subject: first\r\n\r\nx\r\n",
+    )
+    .await;
+    // The host is down: a transient failure, recorded, the message kept.
+    let why = deferral(&sender).await;
+    assert!(why.contains("421 4.3.2"), "{why}");
+    assert_eq!(remote_count(&receiver, "bob@later.test"), 0);
+    // It comes back: the next retry (backoff starts at 1 s here) delivers.
+    relay.up.store(true, Ordering::SeqCst);
+    wait_for_remote_mail(&receiver, "bob@later.test").await;
+    // Two more messages, one after the other, ride the same session (connection reuse).
+    for (n, subject) in [(2, "second"), (3, "third")] {
+        submit(
+            &sender,
+            "a@outside.test",
+            "bob@later.test",
+            &format!("Subject: {subject}\r\n\r\nx\r\n"),
+        )
+        .await;
+        receiver.wait_for_mail("bob@later.test", n).await;
+    }
+    assert_eq!(
+        relay.forwarded.load(Ordering::SeqCst),
+        1,
+        "three messages, one connection"
+    );
+    // The queue is empty: every message was delivered exactly once.
+    assert!(sender.store.list_queue_status().await.unwrap().is_empty());
+    assert_eq!(receiver.mail("bob@later.test").len(), 3);
+    relay.task.abort();
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

@@ -151,80 +151,133 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Delivers `job` to one address.
+/// Delivers `job` to one address over a new connection, then says QUIT.
 pub async fn deliver(job: &Job<'_>) -> HostResult {
+    match open(job).await {
+        Ok(mut session) => {
+            let result = session.send(job).await;
+            session.quit().await;
+            result
+        }
+        Err(e) => e,
+    }
+}
+
+/// The byte stream under a session: plain TCP or TLS over it.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A greeted session, secured as the job's requirement demands, ready for MAIL. After a
+/// transaction that ended cleanly it can carry the next message (connection reuse).
+pub struct Session {
+    conn: Conn<Box<dyn Stream>>,
+    caps: EhloResponse<String>,
+    /// The server is between transactions (nothing pending, nothing half-sent).
+    clean: bool,
+    /// Transactions completed on this session.
+    pub transactions: u32,
+}
+
+impl Session {
+    /// True when another MAIL may follow on this session.
+    pub fn reusable(&self) -> bool {
+        self.clean
+    }
+
+    /// One transaction: MAIL, RCPT for each recipient, DATA.
+    pub async fn send(&mut self, job: &Job<'_>) -> HostResult {
+        self.clean = false;
+        let (result, clean) = transaction(&mut self.conn, job, &self.caps).await;
+        self.clean = clean;
+        self.transactions += 1;
+        result
+    }
+
+    /// Ends the session politely (bounded by the command timeout).
+    pub async fn quit(mut self) {
+        let _ = self.conn.command("QUIT").await;
+    }
+}
+
+/// Connects to one address and sets the session up.
+pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
     let tcp = match tokio::time::timeout(job.connect_timeout, TcpStream::connect(job.addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return HostResult::TryNext(format!("connect: {e}")),
-        Err(_) => return HostResult::TryNext("connect: timeout".into()),
+        Ok(Err(e)) => return Err(HostResult::TryNext(format!("connect: {e}"))),
+        Err(_) => return Err(HostResult::TryNext("connect: timeout".into())),
     };
     let _ = tcp.set_nodelay(true);
-    let mut conn = Conn {
-        stream: tcp,
+    let mut conn: Conn<Box<dyn Stream>> = Conn {
+        stream: Box::new(tcp),
         buf: Vec::new(),
         timeout: job.command_timeout,
     };
-    let caps = match hello(&mut conn, job).await {
-        Ok(c) => c,
-        Err(e) => return HostResult::TryNext(e),
+    let caps = hello(&mut conn, job).await.map_err(HostResult::TryNext)?;
+    let plain = |conn, caps| {
+        Ok(Session {
+            conn,
+            caps,
+            clean: true,
+            transactions: 0,
+        })
     };
     use super::TlsRequirement as Req;
     let required = !matches!(job.requirement, Req::Opportunistic | Req::Plaintext);
     if *job.requirement == Req::Plaintext {
-        return transaction(&mut conn, job, &caps).await;
+        return plain(conn, caps);
     }
     if caps.capabilities & EXT_START_TLS == 0 {
         if required {
             // A man in the middle can strip STARTTLS; policy says never fall back.
             let _ = conn.command("QUIT").await;
-            return HostResult::TlsRefused("STARTTLS not offered, but TLS is required".into());
+            return Err(HostResult::TlsRefused(
+                "STARTTLS not offered, but TLS is required".into(),
+            ));
         }
         tracing::info!(
             host = job.mx_host,
             "no STARTTLS offered: delivering without TLS"
         );
-        return transaction(&mut conn, job, &caps).await;
+        return plain(conn, caps);
     }
     match conn.command("STARTTLS").await {
         Ok(r) if r.code == 220 => {}
         Ok(r) if required => {
-            return HostResult::TlsRefused(format!(
+            return Err(HostResult::TlsRefused(format!(
                 "STARTTLS refused ({}), but TLS is required",
                 r.describe()
-            ));
+            )));
         }
         Ok(r) => {
             tracing::info!(host = job.mx_host, reply = %r.describe(), "STARTTLS refused");
-            return transaction(&mut conn, job, &caps).await;
+            return plain(conn, caps);
         }
-        Err(e) => return HostResult::TryNext(e),
+        Err(e) => return Err(HostResult::TryNext(e)),
     }
     if !conn.buf.is_empty() {
         // Bytes after the 220 would be injected into the TLS session (CVE-2011-0411).
-        return HostResult::TryNext("data after the STARTTLS reply".into());
+        return Err(HostResult::TryNext("data after the STARTTLS reply".into()));
     }
-    let (connector, verdict) = match job.tls.connector() {
-        Ok(c) => c,
-        Err(e) => return HostResult::TryNext(e.to_string()),
-    };
-    let name = match ServerName::try_from(job.mx_host.to_string()) {
-        Ok(n) => n,
-        Err(e) => return HostResult::TryNext(format!("TLS name {}: {e}", job.mx_host)),
-    };
+    let (connector, verdict) = job
+        .tls
+        .connector()
+        .map_err(|e| HostResult::TryNext(e.to_string()))?;
+    let name = ServerName::try_from(job.mx_host.to_string())
+        .map_err(|e| HostResult::TryNext(format!("TLS name {}: {e}", job.mx_host)))?;
     let tls = match tokio::time::timeout(job.command_timeout, connector.connect(name, conn.stream))
         .await
     {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return HostResult::TryNext(format!("TLS handshake: {e}")),
-        Err(_) => return HostResult::TryNext("TLS handshake: timeout".into()),
+        Ok(Err(e)) => return Err(HostResult::TryNext(format!("TLS handshake: {e}"))),
+        Err(_) => return Err(HostResult::TryNext("TLS handshake: timeout".into())),
     };
     let verdict = verdict.lock().map(|v| v.clone()).unwrap_or_default();
     match job.requirement {
         Req::Verify if verdict != CertVerdict::Valid => {
-            return HostResult::TlsRefused(format!(
+            return Err(HostResult::TlsRefused(format!(
                 "certificate not valid for {}: {verdict:?}",
                 job.mx_host
-            ));
+            )));
         }
         Req::Dane(records) => {
             let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
@@ -233,9 +286,9 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
                 super::dane::verify(records, ee.as_ref(), &rest)
             });
             if !matched {
-                return HostResult::TlsRefused(
+                return Err(HostResult::TlsRefused(
                     "DANE: the certificate matches no TLSA record".into(),
-                );
+                ));
             }
             tracing::info!(host = job.mx_host, "DANE: certificate matches TLSA");
         }
@@ -260,18 +313,23 @@ pub async fn deliver(job: &Job<'_>) -> HostResult {
             tracing::info!(host = job.mx_host, %version, %suite, certificate = ?other, "TLS, certificate not verified (opportunistic)")
         }
     }
-    let mut conn = Conn {
-        stream: tls,
+    let mut conn: Conn<Box<dyn Stream>> = Conn {
+        stream: Box::new(tls),
         buf: Vec::new(),
         timeout: job.command_timeout,
     };
     // RFC 3207 §4.2: after TLS, forget what the server said and ask again.
     let caps = match conn.command(&format!("EHLO {}", job.helo)).await {
         Ok(r) if r.code == 250 => parse_ehlo(&r),
-        Ok(r) => return HostResult::TryNext(format!("EHLO after TLS: {}", r.describe())),
-        Err(e) => return HostResult::TryNext(e),
+        Ok(r) => {
+            return Err(HostResult::TryNext(format!(
+                "EHLO after TLS: {}",
+                r.describe()
+            )));
+        }
+        Err(e) => return Err(HostResult::TryNext(e)),
     };
-    transaction(&mut conn, job, &caps).await
+    plain(conn, caps)
 }
 
 fn parse_ehlo(r: &Reply) -> EhloResponse<String> {
@@ -308,19 +366,23 @@ fn outcome(host: &str, r: &Reply) -> Outcome {
     }
 }
 
-/// MAIL, RCPT for each recipient, DATA, QUIT.
+/// MAIL, RCPT for each recipient, DATA; also whether the session is left clean (between
+/// transactions, so another may follow).
 async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     job: &Job<'_>,
     caps: &EhloResponse<String>,
-) -> HostResult {
+) -> (HostResult, bool) {
     let host = job.mx_host;
     let all = |o: Outcome| HostResult::Done(vec![o; job.rcpts.len()]);
     if job.smtputf8 && caps.capabilities & EXT_SMTP_UTF8 == 0 {
         // RFC 6531 §3.7.5: an internationalised message cannot go to a server without it.
-        return all(Outcome::Permanent(format!(
-            "553 5.6.7 {host} does not support SMTPUTF8, which this message needs"
-        )));
+        return (
+            all(Outcome::Permanent(format!(
+                "553 5.6.7 {host} does not support SMTPUTF8, which this message needs"
+            ))),
+            true,
+        );
     }
     let mut mail = format!("MAIL FROM:<{}>", job.mail_from);
     if caps.capabilities & EXT_SIZE != 0 {
@@ -335,22 +397,25 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     if job.require_tls {
         if caps.capabilities & smtp_proto::EXT_REQUIRE_TLS == 0 {
             // RFC 8689 §4.2.1: never hand such a message to a hop that drops the flag.
-            let _ = conn.command("QUIT").await;
-            return HostResult::TlsRefused(format!("{host} does not support REQUIRETLS"));
+            return (
+                HostResult::TlsRefused(format!("{host} does not support REQUIRETLS")),
+                true,
+            );
         }
         mail.push_str(" REQUIRETLS");
     }
     match conn.command(&mail).await {
         Ok(r) if r.code == 250 => {}
-        Ok(r) => return all(outcome(host, &r)),
-        Err(e) => return HostResult::TryNext(format!("MAIL: {e}")),
+        // RFC 5321 §4.1.1.2: a refused MAIL starts no transaction.
+        Ok(r) => return (all(outcome(host, &r)), r.code != 421),
+        Err(e) => return (HostResult::TryNext(format!("MAIL: {e}")), false),
     }
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(job.rcpts.len());
     for rcpt in job.rcpts {
         match conn.command(&format!("RCPT TO:<{rcpt}>")).await {
             Ok(r) if r.code == 250 || r.code == 251 => outcomes.push(None),
             Ok(r) => outcomes.push(Some(outcome(host, &r))),
-            Err(e) => return HostResult::TryNext(format!("RCPT: {e}")),
+            Err(e) => return (HostResult::TryNext(format!("RCPT: {e}")), false),
         }
     }
     let finish = |outcomes: Vec<Option<Outcome>>, o: Outcome| {
@@ -362,13 +427,19 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
         )
     };
     if outcomes.iter().all(Option::is_some) {
-        let _ = conn.command("QUIT").await;
-        return finish(outcomes, Outcome::Delivered);
+        // Every recipient refused: RSET ends the transaction (RFC 5321 §4.1.1.5).
+        let reset = matches!(conn.command("RSET").await, Ok(r) if r.code == 250);
+        return (finish(outcomes, Outcome::Delivered), reset);
     }
     match conn.command("DATA").await {
         Ok(r) if r.code == 354 => {}
-        Ok(r) => return finish(outcomes, outcome(host, &r)),
-        Err(e) => return finish(outcomes, Outcome::Transient(format!("{host}: DATA: {e}"))),
+        Ok(r) => return (finish(outcomes, outcome(host, &r)), false),
+        Err(e) => {
+            return (
+                finish(outcomes, Outcome::Transient(format!("{host}: DATA: {e}"))),
+                false,
+            );
+        }
     }
     // RFC 5321 §4.5.3.2.6: allow the server 10 minutes for the final reply.
     let saved = conn.timeout;
@@ -379,14 +450,18 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
         Err(e) => Err(e),
     };
     conn.timeout = saved;
-    let result = match done {
-        Ok(r) if r.code == 250 => Outcome::Delivered,
-        Ok(r) => outcome(host, &r),
+    // After the final reply the server is between transactions (RFC 5321 §4.1.1.4),
+    // unless it is closing (421).
+    let (result, clean) = match done {
+        Ok(r) if r.code == 250 => (Outcome::Delivered, true),
+        Ok(r) => (outcome(host, &r), r.code != 421),
         // The server may have the message; RFC 5321 §6.1 prefers a duplicate to a loss.
-        Err(e) => Outcome::Transient(format!("{host}: end of data: {e}")),
+        Err(e) => (
+            Outcome::Transient(format!("{host}: end of data: {e}")),
+            false,
+        ),
     };
-    let _ = conn.command("QUIT").await;
-    finish(outcomes, result)
+    (finish(outcomes, result), clean)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod client;
 pub mod dane;
 pub mod mta_sts;
 pub mod mx;
+pub mod pool;
 pub mod tls;
 
 use palisade_config::DomainTlsPolicy;
@@ -46,6 +47,8 @@ pub struct RemoteDelivery {
     pub per_domain: PerDomainLimit,
     /// Told about every TLS outcome, for TLS-RPT (RFC 8460).
     pub tls_observer: Option<TlsObserver>,
+    /// Idle sessions for connection reuse.
+    pub sessions: Arc<pool::SessionPool>,
 }
 
 /// One outbound TLS outcome for TLS-RPT (RFC 8460 §4.3 names).
@@ -323,9 +326,13 @@ impl RemoteDelivery {
                         });
                     }
                 };
-                match client::deliver(&job).await {
+                let (result, new_session) = self.attempt(&job).await;
+                match result {
                     client::HostResult::Done(outcomes) => {
-                        observe("success");
+                        // RFC 8460 counts sessions: a reused one was counted when opened.
+                        if new_session {
+                            observe("success");
+                        }
                         return outcomes;
                     }
                     client::HostResult::TryNext(why) => {
@@ -350,6 +357,34 @@ impl RemoteDelivery {
             )));
         }
         all(Outcome::Transient(last_error))
+    }
+
+    /// One transaction to one address: on an idle session to the same server when
+    /// there is one, else on a new one; also whether a new session was opened. A reused
+    /// session that fails before DATA (the server closed it meanwhile) is replaced by a
+    /// new one, so nothing is sent twice.
+    async fn attempt(&self, job: &client::Job<'_>) -> (client::HostResult, bool) {
+        let key = pool::Key::of(job);
+        if let Some(mut session) = self.sessions.take(&key) {
+            match session.send(job).await {
+                client::HostResult::TryNext(why) => {
+                    tracing::debug!(host = job.mx_host, reason = %why, "reused session failed; reconnecting");
+                }
+                other => {
+                    metrics::counter!("palisade_outbound_sessions_reused_total").increment(1);
+                    self.sessions.put(key, session);
+                    return (other, false);
+                }
+            }
+        }
+        match client::open(job).await {
+            Ok(mut session) => {
+                let result = session.send(job).await;
+                self.sessions.put(key, session);
+                (result, true)
+            }
+            Err(e) => (e, true),
+        }
     }
 
     /// The TLS a host needs: DANE wherever validated TLSA records exist (RFC 7672),
