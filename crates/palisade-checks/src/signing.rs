@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::{Canonicalization, DkimSigner};
+use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 
 /// The header fields we sign. "From" is listed twice: the second, absent, instance
 /// is signed as empty, so a second From added in transit breaks the signature
@@ -124,55 +124,88 @@ pub struct SigningKey<'a> {
 }
 
 /// `DKIM-Signature` fields (each ending in CRLF) for `message`, one per key.
-pub fn sign(message: &[u8], keys: &[SigningKey<'_>]) -> Result<Vec<u8>, SigningError> {
-    // mail-auth 0.13.3 keeps trailing whitespace-only lines in the relaxed body hash
-    // (RFC 6376 §3.4.4 drops them): sign what a correct verifier will hash.
-    let normalised = without_trailing_blank_lines(message);
-    let input = normalised.as_deref().unwrap_or(message);
-    let mut out = Vec::new();
-    for k in keys {
-        let der = STANDARD
-            .decode(k.private_pkcs8)
-            .map_err(|e| SigningError::BadKey {
+/// Keys parsed once and reused for many messages: parsing (and checking) an RSA private
+/// key costs about as much as a signature, so the server keeps these per domain.
+pub struct PreparedKeys {
+    signers: Vec<(String, Prepared)>,
+}
+
+enum Prepared {
+    Ed25519(DkimSigner<Ed25519Key, Done>),
+    Rsa(DkimSigner<RsaKey<Sha256>, Done>),
+}
+
+impl PreparedKeys {
+    pub fn new(keys: &[SigningKey<'_>]) -> Result<PreparedKeys, SigningError> {
+        let mut signers = Vec::with_capacity(keys.len());
+        for k in keys {
+            let bad = |message: String| SigningError::BadKey {
                 algorithm: k.algorithm.name(),
                 selector: k.selector.to_string(),
-                message: e.to_string(),
-            })?;
-        let bad = |e: mail_auth::Error| SigningError::BadKey {
-            algorithm: k.algorithm.name(),
-            selector: k.selector.to_string(),
-            message: e.to_string(),
-        };
-        let signed = match k.algorithm {
-            KeyAlgorithm::Ed25519 => {
-                DkimSigner::from_key(Ed25519Key::from_pkcs8_der(&der).map_err(bad)?)
+                message,
+            };
+            let der = STANDARD
+                .decode(k.private_pkcs8)
+                .map_err(|e| bad(e.to_string()))?;
+            let prepared = match k.algorithm {
+                KeyAlgorithm::Ed25519 => Prepared::Ed25519(
+                    DkimSigner::from_key(
+                        Ed25519Key::from_pkcs8_der(&der).map_err(|e| bad(e.to_string()))?,
+                    )
                     .domain(k.domain)
                     .selector(k.selector)
                     .headers(SIGNED_HEADERS.iter().copied())
                     .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed)
-                    .sign(input)
-            }
-            KeyAlgorithm::Rsa => DkimSigner::from_key(
-                RsaKey::<Sha256>::from_key_der(rustls_pki_types::PrivateKeyDer::Pkcs8(
-                    rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
-                ))
-                .map_err(bad)?,
-            )
-            .domain(k.domain)
-            .selector(k.selector)
-            .headers(SIGNED_HEADERS.iter().copied())
-            .header_canonicalization(Canonicalization::Relaxed)
-            .body_canonicalization(Canonicalization::Relaxed)
-            .sign(input),
+                    .body_canonicalization(Canonicalization::Relaxed),
+                ),
+                KeyAlgorithm::Rsa => Prepared::Rsa(
+                    DkimSigner::from_key(
+                        RsaKey::<Sha256>::from_key_der(rustls_pki_types::PrivateKeyDer::Pkcs8(
+                            rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
+                        ))
+                        .map_err(|e| bad(e.to_string()))?,
+                    )
+                    .domain(k.domain)
+                    .selector(k.selector)
+                    .headers(SIGNED_HEADERS.iter().copied())
+                    .header_canonicalization(Canonicalization::Relaxed)
+                    .body_canonicalization(Canonicalization::Relaxed),
+                ),
+            };
+            signers.push((k.selector.to_string(), prepared));
         }
-        .map_err(|e| SigningError::Sign {
-            selector: k.selector.to_string(),
-            message: e.to_string(),
-        })?;
-        out.extend_from_slice(signed.to_header().as_bytes());
+        Ok(PreparedKeys { signers })
     }
-    Ok(out)
+
+    pub fn is_empty(&self) -> bool {
+        self.signers.is_empty()
+    }
+
+    /// DKIM-Signature fields, one per key, for `message`.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigningError> {
+        // mail-auth 0.13.3 keeps trailing whitespace-only lines in the relaxed body hash
+        // (RFC 6376 §3.4.4 drops them): sign what a correct verifier will hash.
+        let normalised = without_trailing_blank_lines(message);
+        let input = normalised.as_deref().unwrap_or(message);
+        let mut out = Vec::new();
+        for (selector, signer) in &self.signers {
+            let signed = match signer {
+                Prepared::Ed25519(s) => s.sign(input),
+                Prepared::Rsa(s) => s.sign(input),
+            }
+            .map_err(|e| SigningError::Sign {
+                selector: selector.clone(),
+                message: e.to_string(),
+            })?;
+            out.extend_from_slice(signed.to_header().as_bytes());
+        }
+        Ok(out)
+    }
+}
+
+/// Signs once with `keys` (see [`PreparedKeys`] to sign many messages).
+pub fn sign(message: &[u8], keys: &[SigningKey<'_>]) -> Result<Vec<u8>, SigningError> {
+    PreparedKeys::new(keys)?.sign(message)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use palisade_types::Address;
 pub struct DsnBouncer {
     pub spool: Spool,
     pub store: std::sync::Arc<dyn palisade_store::Store>,
+    pub keys: std::sync::Arc<crate::dkim_keys::DkimKeyCache>,
     pub hostname: String,
 }
 
@@ -60,6 +61,7 @@ impl Bouncer for DsnBouncer {
         let outbox = crate::outbox::Outbox::Spool {
             spool: &self.spool,
             store: self.store.as_ref(),
+            keys: &self.keys,
         };
         let result = outbox.send(&envelope, &body).await;
         match result {

@@ -102,10 +102,7 @@ async fn anomaly(shared: &Shared, cfg: &Config, user: &Address, now: i64) -> Opt
         }
     }
     if s.max_new_domains_per_hour > 0 {
-        let new = store
-            .count_new_domains(user, now - HOUR, now - 30 * DAY)
-            .await
-            .ok()?;
+        let new = store.count_new_domains(user, now - HOUR).await.ok()?;
         if new > s.max_new_domains_per_hour {
             return Some(format!(
                 "{new} new recipient domains within an hour (limit {})",
@@ -136,6 +133,7 @@ async fn notify_postmaster(shared: &Shared, cfg: &Config, user: &Address, reason
     let outbox = crate::outbox::Outbox::Spool {
         spool: &shared.spool,
         store: shared.store.as_ref(),
+        keys: &shared.dkim_keys,
     };
     let result = outbox.send(&envelope, body.as_bytes()).await;
     if let Err(e) = result {

@@ -15,6 +15,7 @@
 pub mod bounce;
 pub mod conn;
 pub mod containment;
+pub mod dkim_keys;
 pub mod limits;
 pub mod outbox;
 pub mod proxy;
@@ -95,6 +96,8 @@ pub struct Shared {
     pub check_memory: Arc<tokio::sync::Semaphore>,
     pub data_dir: PathBuf,
     pub dmarc_recorder: reports::Recorder,
+    /// Parsed DKIM keys of our domains, for signing.
+    pub dkim_keys: Arc<dkim_keys::DkimKeyCache>,
 }
 
 impl Shared {
@@ -189,6 +192,7 @@ impl Server {
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
         let (scheduler_stop, scheduler_rx) = watch::channel(false);
         let lookups = Arc::new(LookupCache::new());
+        let dkim_keys = Arc::new(dkim_keys::DkimKeyCache::default());
         let scheduler = Scheduler::new(
             SchedulerConfig {
                 queue_dir: queue_dir(data_dir),
@@ -230,6 +234,7 @@ impl Server {
             Some(Arc::new(bounce::DsnBouncer {
                 spool: spool.clone(),
                 store: store.clone(),
+                keys: dkim_keys.clone(),
                 hostname: config.hostname.to_string(),
             })),
         );
@@ -254,6 +259,7 @@ impl Server {
             check_memory: Arc::new(tokio::sync::Semaphore::new(CHECK_BUDGET_KIB as usize)),
             data_dir: data_dir.to_path_buf(),
             dmarc_recorder,
+            dkim_keys,
         });
         let mut bound = Vec::new();
         let mut accept_tasks = Vec::new();
@@ -377,6 +383,7 @@ async fn reports_loop(shared: Arc<Shared>) {
         let outbox = outbox::Outbox::Spool {
             spool: &shared.spool,
             store: shared.store.as_ref(),
+            keys: &shared.dkim_keys,
         };
         match reports::send_dmarc_reports(shared.store.as_ref(), &shared.dns(), &cfg, &outbox, now)
             .await

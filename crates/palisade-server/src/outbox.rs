@@ -2,6 +2,7 @@
 //! DKIM-signed with the active keys of its From domain (when it has any) and queued
 //! like any other message.
 
+use crate::dkim_keys::DkimKeyCache;
 use palisade_queue::{Spool, SpoolError};
 use palisade_store::Store;
 use palisade_types::{Address, BodyType, Envelope, QueueId};
@@ -14,6 +15,7 @@ pub enum Outbox<'a> {
     Spool {
         spool: &'a Spool,
         store: &'a dyn Store,
+        keys: &'a DkimKeyCache,
     },
     /// From the CLI, beside a server that may be running: written straight into the
     /// queue directory and marked due ([`palisade_queue::inject`]).
@@ -50,7 +52,15 @@ impl Outbox<'_> {
 
     /// Signs and queues `message`; `Ok` means it is on disk.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<QueueId, SpoolError> {
-        let signatures = match crate::submission::dkim_sign(self.store(), message, b"").await {
+        let fresh;
+        let keys = match self {
+            Outbox::Spool { keys, .. } => *keys,
+            Outbox::Offline { .. } => {
+                fresh = DkimKeyCache::default();
+                &fresh
+            }
+        };
+        let signatures = match keys.sign(self.store(), message, b"").await {
             Ok(s) => s,
             Err(e) => {
                 // Unsigned is better than lost: reports and DSNs still inform.

@@ -214,7 +214,11 @@ pub async fn check_message(
         ));
     }
     let mut prepend = prepend.into_bytes();
-    match dkim_sign(shared.store.as_ref(), &message, &prepend).await {
+    match shared
+        .dkim_keys
+        .sign(shared.store.as_ref(), &message, &prepend)
+        .await
+    {
         Ok(mut signatures) => {
             signatures.extend_from_slice(&prepend);
             prepend = signatures;
@@ -234,54 +238,4 @@ pub async fn check_message(
         authenticated: true,
         dmarc_row: None,
     }
-}
-
-/// The From domain (the first From address), lower case.
-fn from_domain(message: &[u8]) -> Option<palisade_types::Domain> {
-    let parsed = mail_parser::MessageParser::new().parse_headers(message)?;
-    let addr = parsed.from()?.first()?.address.as_deref()?.to_string();
-    let domain = addr.rsplit_once('@')?.1;
-    palisade_types::Domain::parse(domain).ok()
-}
-
-/// DKIM-Signature fields for a submitted message, one per active key of its From
-/// domain (Ed25519 and RSA: RFC 8463 §3). The caller has checked that the user owns
-/// the From address, so we never sign an identity the sender does not own. Signed over
-/// `added` (our Date/Message-ID) followed by the message; RSA runs on the blocking pool.
-pub(crate) async fn dkim_sign(
-    store: &dyn palisade_store::Store,
-    message: &[u8],
-    added: &[u8],
-) -> Result<Vec<u8>, String> {
-    let Some(domain) = from_domain(message) else {
-        return Ok(Vec::new());
-    };
-    let keys: Vec<palisade_store::DkimKey> = store
-        .list_dkim_keys(Some(&domain))
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|k| k.state == "active")
-        .collect();
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut input = added.to_vec();
-    input.extend_from_slice(message);
-    tokio::task::spawn_blocking(move || {
-        let signing: Vec<palisade_checks::signing::SigningKey<'_>> = keys
-            .iter()
-            .filter_map(|k| {
-                Some(palisade_checks::signing::SigningKey {
-                    domain: k.domain.as_str(),
-                    selector: &k.selector,
-                    algorithm: palisade_checks::signing::KeyAlgorithm::parse(&k.algorithm)?,
-                    private_pkcs8: &k.private_key,
-                })
-            })
-            .collect();
-        palisade_checks::signing::sign(&input, &signing).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
 }

@@ -194,7 +194,7 @@ pub trait Store: Send + Sync + 'static {
     async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError>;
     /// Removes and returns every result of days before `before_day`.
     async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError>;
-    /// Notes a submitted message of `user` and its recipient domains; prunes rows
+    /// Notes a submitted message of `user` and its recipient domains; forgets what is
     /// older than 30 days.
     async fn record_submission(
         &self,
@@ -202,16 +202,13 @@ pub trait Store: Send + Sync + 'static {
         time: i64,
         domains: &[String],
     ) -> Result<(), StoreError>;
-    /// Messages `user` submitted at or after `since`.
+    /// Messages `user` submitted at or after `since`, counted in 10-minute buckets: the
+    /// bucket holding `since` counts whole, so a window may include up to 10 minutes
+    /// more (quotas err on the strict side), and each check reads a few rows.
     async fn count_submissions(&self, user: &Address, since: i64) -> Result<u64, StoreError>;
-    /// Recipient domains `user` wrote to at or after `since` and not in
-    /// [`history_since`, `since`).
-    async fn count_new_domains(
-        &self,
-        user: &Address,
-        since: i64,
-        history_since: i64,
-    ) -> Result<u64, StoreError>;
+    /// Recipient domains `user` first wrote to at or after `since`, with no use in the
+    /// 30 days before.
+    async fn count_new_domains(&self, user: &Address, since: i64) -> Result<u64, StoreError>;
     async fn suspend_user(
         &self,
         user: &Address,

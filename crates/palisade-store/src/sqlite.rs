@@ -37,6 +37,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite has one writer at a time anyway; a few connections serve the readers.
 const MAX_CONNECTIONS: u32 = 4;
 
+/// Submissions are counted in buckets of this many seconds.
+const SUBMISSION_BUCKET: i64 = 600;
+/// Submission history kept (and the window a recipient domain counts as known), seconds.
+const SUBMISSION_HISTORY: i64 = 30 * 86_400;
+
 /// Schema steps in order; each runs once, in the same transaction that records it.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite/schema_v1.sql")),
@@ -45,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("sqlite/schema_v4.sql")),
     (5, include_str!("sqlite/schema_v5.sql")),
     (6, include_str!("sqlite/schema_v6.sql")),
+    (7, include_str!("sqlite/schema_v7.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -683,29 +689,47 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "recording a submission";
         let key = user.lookup_key();
         let mut tx = self.write_tx(CONTEXT).await?;
-        sqlx::query("INSERT INTO submissions (user, time) VALUES (?, ?)")
+        sqlx::query(
+            "INSERT INTO submission_counts (user, bucket, count) VALUES (?, ?, 1) \
+             ON CONFLICT (user, bucket) DO UPDATE SET count = count + 1",
+        )
+        .bind(key.clone())
+        .bind(time.div_euclid(SUBMISSION_BUCKET))
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        for d in domains {
+            // A domain unused for the whole history window is new again.
+            sqlx::query(
+                "INSERT INTO submission_recipient_domains (user, domain, first_seen, last_seen) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (user, domain) DO UPDATE SET \
+                 first_seen = CASE WHEN last_seen < excluded.last_seen - ? \
+                   THEN excluded.first_seen ELSE first_seen END, \
+                 last_seen = excluded.last_seen",
+            )
             .bind(key.clone())
+            .bind(d.clone())
             .bind(time)
+            .bind(time)
+            .bind(SUBMISSION_HISTORY)
             .execute(&mut *tx)
             .await
             .map_err(db(CONTEXT))?;
-        for d in domains {
-            sqlx::query("INSERT INTO submission_domains (user, time, domain) VALUES (?, ?, ?)")
-                .bind(key.clone())
-                .bind(time)
-                .bind(d.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(db(CONTEXT))?;
         }
-        let old = time - 30 * 86_400;
-        for prune in [
-            "DELETE FROM submissions WHERE user = ? AND time < ?",
-            "DELETE FROM submission_domains WHERE user = ? AND time < ?",
+        let old = time - SUBMISSION_HISTORY;
+        for (prune, before) in [
+            (
+                "DELETE FROM submission_counts WHERE user = ? AND bucket < ?",
+                old.div_euclid(SUBMISSION_BUCKET),
+            ),
+            (
+                "DELETE FROM submission_recipient_domains WHERE user = ? AND last_seen < ?",
+                old,
+            ),
         ] {
             sqlx::query(prune)
                 .bind(key.clone())
-                .bind(old)
+                .bind(before)
                 .execute(&mut *tx)
                 .await
                 .map_err(db(CONTEXT))?;
@@ -714,32 +738,23 @@ impl Store for SqliteStore {
     }
 
     async fn count_submissions(&self, user: &Address, since: i64) -> Result<u64, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE user = ? AND time >= ?")
-                .bind(user.lookup_key())
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db("counting submissions"))?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(count), 0) FROM submission_counts WHERE user = ? AND bucket >= ?",
+        )
+        .bind(user.lookup_key())
+        .bind(since.div_euclid(SUBMISSION_BUCKET))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting submissions"))?;
         Ok(n.max(0) as u64)
     }
 
-    async fn count_new_domains(
-        &self,
-        user: &Address,
-        since: i64,
-        history_since: i64,
-    ) -> Result<u64, StoreError> {
+    async fn count_new_domains(&self, user: &Address, since: i64) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT domain) FROM submission_domains d \
-             WHERE d.user = ? AND d.time >= ? AND NOT EXISTS ( \
-               SELECT 1 FROM submission_domains o WHERE o.user = d.user \
-               AND o.domain = d.domain AND o.time < ? AND o.time >= ?)",
+            "SELECT COUNT(*) FROM submission_recipient_domains WHERE user = ? AND first_seen >= ?",
         )
         .bind(user.lookup_key())
         .bind(since)
-        .bind(since)
-        .bind(history_since)
         .fetch_one(&self.pool)
         .await
         .map_err(db("counting new recipient domains"))?;
@@ -1028,13 +1043,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6],
+            vec![1, 2, 3, 4, 5, 6, 7],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1049,10 +1064,51 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 6
+                    supported: 7
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn schema_v7_carries_submission_history_over() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("memory db");
+        for (_, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 7) {
+            sqlx::raw_sql(*sql)
+                .execute(&pool)
+                .await
+                .expect("old schema");
+        }
+        sqlx::raw_sql(
+            "INSERT INTO submissions (user, time) VALUES ('a', 600), ('a', 1199), ('a', 1200); \
+             INSERT INTO submission_domains (user, time, domain) VALUES \
+               ('a', 600, 'x.test'), ('a', 1200, 'x.test'), ('a', 1200, 'y.test');",
+        )
+        .execute(&pool)
+        .await
+        .expect("old rows");
+        sqlx::raw_sql(MIGRATIONS[6].1)
+            .execute(&pool)
+            .await
+            .expect("v7");
+        let buckets: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT bucket, count FROM submission_counts ORDER BY bucket")
+                .fetch_all(&pool)
+                .await
+                .expect("counts");
+        assert_eq!(buckets, vec![(1, 2), (2, 1)]);
+        let domains: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT domain, first_seen, last_seen FROM submission_recipient_domains ORDER BY domain",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("domains");
+        assert_eq!(
+            domains,
+            vec![("x.test".into(), 600, 1200), ("y.test".into(), 1200, 1200)]
         );
     }
 

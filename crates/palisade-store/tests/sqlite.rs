@@ -569,3 +569,44 @@ async fn dmarc_evaluations_and_reports() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn submission_counts_by_bucket_and_new_recipient_domains() {
+    let (_d, s) = open().await;
+    let alice = addr("alice@example.org");
+    let bob = addr("bob@example.org");
+    let t = 1_800_000_000; // a bucket boundary (divisible by 600)
+    let day = 86_400;
+    // Thirty-one days ago alice wrote to old.test; a day ago to known.test.
+    s.record_submission(&alice, t - 31 * day, &["old.test".into()])
+        .await
+        .expect("record");
+    s.record_submission(&alice, t - day, &["known.test".into()])
+        .await
+        .expect("record");
+    // Now: three messages, to known.test, to new.test, and to old.test again.
+    for d in ["known.test", "new.test", "old.test"] {
+        s.record_submission(&alice, t + 5, &[d.into()])
+            .await
+            .expect("record");
+    }
+    s.record_submission(&bob, t + 5, &["x.test".into()])
+        .await
+        .expect("record");
+    assert_eq!(s.count_submissions(&alice, t).await.expect("count"), 3);
+    assert_eq!(
+        s.count_submissions(&alice, t - 2 * day)
+            .await
+            .expect("count"),
+        4
+    );
+    assert_eq!(
+        s.count_submissions(&alice, 0).await.expect("count"),
+        4,
+        "the message of 31 days ago was forgotten"
+    );
+    assert_eq!(s.count_submissions(&bob, t).await.expect("count"), 1);
+    // new.test is new; old.test too (unused for more than 30 days); known.test is not.
+    assert_eq!(s.count_new_domains(&alice, t).await.expect("count"), 2);
+    assert_eq!(s.count_new_domains(&bob, t).await.expect("count"), 1);
+}
