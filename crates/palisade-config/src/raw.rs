@@ -19,6 +19,22 @@ pub struct RawConfig {
     pub reports: Option<RawReports>,
     pub delivery: Option<RawDelivery>,
     pub submission: Option<RawSubmission>,
+    pub web: Option<RawWeb>,
+    pub mta_sts: Option<RawMtaSts>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMtaSts {
+    pub mode: Option<String>,
+    pub max_age_secs: Option<u64>,
+    pub mx: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -199,6 +199,36 @@ pub struct Config {
     pub reports: ReportsConfig,
     pub delivery: DeliveryConfig,
     pub submission: SubmissionConfig,
+    /// The HTTPS listener (MTA-STS policy); none unless configured.
+    pub web: Option<SocketAddr>,
+    pub mta_sts: MtaStsConfig,
+}
+
+/// Our MTA-STS policy (RFC 8461 §3.2), served for every local domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtaStsConfig {
+    /// `enforce`, `testing` or `none`.
+    pub mode: MtaStsMode,
+    pub max_age_secs: u64,
+    /// MX host names (patterns, `*.example.com` allowed) senders may use.
+    pub mx: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MtaStsMode {
+    Enforce,
+    Testing,
+    None,
+}
+
+impl MtaStsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MtaStsMode::Enforce => "enforce",
+            MtaStsMode::Testing => "testing",
+            MtaStsMode::None => "none",
+        }
+    }
 }
 
 pub const DEFAULT_HOSTNAME: &str = "localhost";
@@ -388,6 +418,48 @@ impl Config {
             None => None,
         };
         let reports = reports_config(raw.reports.unwrap_or_default(), &hostname)?;
+        let web = match raw.web.and_then(|w| w.address) {
+            Some(a) => Some(socket_addr("web.address", &a)?),
+            None => None,
+        };
+        let sts = raw.mta_sts.unwrap_or_default();
+        let mta_sts = MtaStsConfig {
+            // `auto`: enforce once an operator certificate is configured; with the
+            // generated self-signed one, senders could not validate us, so testing.
+            mode: match sts.mode.as_deref().unwrap_or("auto") {
+                "auto" if tls.is_some() => MtaStsMode::Enforce,
+                "auto" | "testing" => MtaStsMode::Testing,
+                "enforce" => MtaStsMode::Enforce,
+                "none" => MtaStsMode::None,
+                other => {
+                    return Err(invalid(
+                        "mta_sts.mode",
+                        format!("{other:?} is not auto, enforce, testing or none"),
+                    ));
+                }
+            },
+            // RFC 8461 §3.2: at most 31557600 (one year).
+            max_age_secs: count(
+                "mta_sts.max_age_secs",
+                sts.max_age_secs,
+                604_800,
+                86_400,
+                31_557_600,
+            )?,
+            mx: match sts.mx {
+                Some(list) if !list.is_empty() => list
+                    .into_iter()
+                    .map(|m| {
+                        let name = m.strip_prefix("*.").unwrap_or(&m);
+                        Domain::parse(name)
+                            .map(|_| m.to_ascii_lowercase())
+                            .map_err(|_| invalid("mta_sts.mx", format!("{m:?} is not a host name")))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(invalid("mta_sts.mx", "must list at least one MX host")),
+                None => vec![hostname.to_string()],
+            },
+        };
         let sub = raw.submission.unwrap_or_default();
         let submission = SubmissionConfig {
             hide_client_ip: sub.hide_client_ip.unwrap_or(false),
@@ -488,6 +560,8 @@ impl Config {
             reports,
             delivery,
             submission,
+            web,
+            mta_sts,
         })
     }
 }

@@ -285,6 +285,33 @@ impl Server {
                 accept_rx.clone(),
             )));
         }
+        if let Some(address) = shared.config().web {
+            let name = "web".to_string();
+            let bind_error = |source| ServerError::Bind {
+                name: name.clone(),
+                address,
+                source,
+            };
+            let socket = TcpListener::bind(address).await.map_err(bind_error)?;
+            bound.push((name.clone(), socket.local_addr().map_err(bind_error)?));
+            let state = Arc::new(palisade_web::WebState {
+                config: {
+                    let s = shared.clone();
+                    Arc::new(move || s.config())
+                },
+                store: shared.store.clone(),
+            });
+            let tls: palisade_web::TlsSource = {
+                let s = shared.clone();
+                Arc::new(move || s.tls.config())
+            };
+            accept_tasks.push(tokio::spawn(palisade_web::serve(
+                socket,
+                tls,
+                state,
+                accept_rx.clone(),
+            )));
+        }
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
         Ok(Server {

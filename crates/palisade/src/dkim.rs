@@ -186,11 +186,21 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
         println!("{}", record_line(k));
     }
     println!("_dmarc.{domain}. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}\"");
+    let policy = palisade_web::mta_sts::policy(&cfg.mta_sts);
+    // The id follows the policy: it changes when the policy does (RFC 8461 §3.1).
     println!(
         "_mta-sts.{domain}. TXT \"v=STSv1; id={}\"",
-        palisade_queue::now_secs()
+        palisade_web::mta_sts::policy_id(&policy)
     );
-    println!("mta-sts.{domain}. CNAME {host}.   ; serves /.well-known/mta-sts.txt over HTTPS");
+    let web = if cfg.web.is_some() {
+        "serves"
+    } else {
+        "would serve (set web.address)"
+    };
+    println!(
+        "mta-sts.{domain}. CNAME {host}.   ; {web} /.well-known/mta-sts.txt over HTTPS, mode {}; its certificate must name mta-sts.{domain}",
+        cfg.mta_sts.mode.as_str()
+    );
     println!("_smtp._tls.{domain}. TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"");
     let cert = match &cfg.tls {
         Some(t) => std::fs::read(&t.cert).ok(),

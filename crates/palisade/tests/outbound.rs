@@ -22,6 +22,15 @@ async fn pair_with(
     delivery_lines: &str,
     extra_sender: &str,
 ) -> (TestServer, TestServer) {
+    pair_with_receiver(extra_receiver, |_| delivery_lines.to_string(), extra_sender).await
+}
+
+/// [`pair_with`], the sender's `[delivery]` lines made once the receiver runs.
+async fn pair_with_receiver(
+    extra_receiver: &str,
+    delivery_lines: impl FnOnce(&TestServer) -> String,
+    extra_sender: &str,
+) -> (TestServer, TestServer) {
     let dns = DnsAuthority::start().await;
     dns.mx("receiver.test", 10, "mx.receiver.test")
         .a("mx.receiver.test", Ipv4Addr::LOCALHOST)
@@ -41,6 +50,7 @@ async fn pair_with(
         .a("implicit.test", Ipv4Addr::LOCALHOST);
     receiver.add_mailbox("dave@implicit.test").await;
     receiver.add_mailbox("carol@backup.test").await;
+    let delivery_lines = delivery_lines(&receiver);
     let sender = start_with_dns(
         &format!(
             "[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n\
@@ -906,6 +916,93 @@ async fn rfc5321_4_5_4_retry_reaches_a_host_that_comes_back_and_sessions_are_reu
     assert!(sender.store.list_queue_status().await.unwrap().is_empty());
     assert_eq!(receiver.mail("bob@later.test").len(), 3);
     relay.task.abort();
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8461_3_our_policy_is_served_over_https_and_a_sender_enforces_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("mx", &["mx.receiver.test", "mta-sts.receiver.test"]);
+    let (sender, receiver) = pair_with_receiver(
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[web]\naddress = \"127.0.0.1:0\"\n\
+             [mta_sts]\nmx = [\"mx.receiver.test\"]\n",
+            cert.display(),
+            key.display()
+        ),
+        |r| {
+            format!(
+                "extra_ca_file = \"{}\"\nmta_sts_port = {}\n",
+                ca.ca_file().display(),
+                r.addr("web").port()
+            )
+        },
+        "",
+    )
+    .await;
+    let web = receiver.addr("web");
+    // Fetched as any sender would: HTTPS, the certificate checked for mta-sts.<domain>.
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(ca.ca_file()).unwrap()).unwrap(),
+        )
+        .resolve("mta-sts.receiver.test", web)
+        .build()
+        .unwrap();
+    let url = format!(
+        "https://mta-sts.receiver.test:{}/.well-known/mta-sts.txt",
+        web.port()
+    );
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    let policy = r.text().await.unwrap();
+    // An operator certificate is configured, so `auto` means enforce.
+    assert_eq!(
+        policy,
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.receiver.test\r\nmax_age: 604800\r\n"
+    );
+    // Only local domains have a policy.
+    let r = client
+        .get(&url)
+        .header("Host", "mta-sts.elsewhere.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A sending Palisade finds the policy through DNS, fetches it from the receiver and
+    // delivers under it (a valid certificate for an MX the policy lists).
+    sender
+        .dns
+        .txt("_mta-sts.receiver.test", "v=STSv1; id=1")
+        .a("mta-sts.receiver.test", Ipv4Addr::LOCALHOST);
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@receiver.test",
+        "Subject: under our own policy\r\n\r\nx\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("under our own policy"), "{got}");
+    // The session was counted under the MTA-STS policy (TLS-RPT policy type `sts`).
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows.extend(sender.store.take_tls_results(i64::MAX).await.unwrap());
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        rows.iter().any(|r| r.domain == "receiver.test"
+            && r.policy_type == "sts"
+            && r.result == "success"),
+        "{rows:?}"
+    );
     sender.shutdown().await;
     receiver.shutdown().await;
 }

@@ -1,0 +1,121 @@
+//! The HTTPS listener. For now it serves our MTA-STS policy (RFC 8461 §3.3) at
+//! `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every local domain; the web
+//! UI and WKD come with later issues.
+//!
+//! TLS is rustls with the same certificate as SMTP (asked for per connection, so a
+//! reload reaches new connections). Handshakes run in their own tasks with a timeout,
+//! so a slow client cannot hold up others, and connections are capped.
+
+mod listener;
+pub mod mta_sts;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use palisade_config::Config;
+use palisade_store::Store;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Hands out the current configuration (it changes on reload).
+pub type ConfigSource = Arc<dyn Fn() -> Arc<Config> + Send + Sync>;
+/// Hands out the current TLS server configuration (it changes on reload).
+pub type TlsSource = Arc<dyn Fn() -> Arc<rustls::ServerConfig> + Send + Sync>;
+
+pub struct WebState {
+    pub config: ConfigSource,
+    pub store: Arc<dyn Store>,
+}
+
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/.well-known/mta-sts.txt", get(mta_sts_policy))
+        .with_state(state)
+}
+
+/// Serves until `stop` turns true.
+pub async fn serve(
+    socket: TcpListener,
+    tls: TlsSource,
+    state: Arc<WebState>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = listener::TlsListener::start(socket, tls);
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(
+            error = &e as &dyn std::error::Error,
+            "HTTPS listener stopped"
+        );
+    }
+}
+
+/// The domain an `mta-sts.<domain>` Host header names, lower case, without a port.
+fn policy_domain(headers: &HeaderMap) -> Option<palisade_types::Domain> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let domain = host
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+        .strip_prefix("mta-sts.")?
+        .to_string();
+    palisade_types::Domain::parse(&domain).ok()
+}
+
+/// RFC 8461 §3.3: the policy, `text/plain`, for a local domain; 404 for anything else.
+async fn mta_sts_policy(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(domain) = policy_domain(&headers) else {
+        return (StatusCode::NOT_FOUND, "no MTA-STS policy for this host\n").into_response();
+    };
+    match state.store.is_local_domain(&domain).await {
+        Ok(true) => {
+            let cfg = (state.config)();
+            (
+                [(header::CONTENT_TYPE, "text/plain")],
+                mta_sts::policy(&cfg.mta_sts),
+            )
+                .into_response()
+        }
+        Ok(false) => (StatusCode::NOT_FOUND, "no MTA-STS policy for this host\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "store error");
+            (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(h: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::HOST, h.parse().expect("header value"));
+        m
+    }
+
+    #[test]
+    fn the_policy_host_names_the_domain() {
+        let d = |h: &str| policy_domain(&host(h)).map(|d| d.to_string());
+        assert_eq!(d("mta-sts.example.com"), Some("example.com".into()));
+        assert_eq!(d("MTA-STS.Example.COM:443"), Some("example.com".into()));
+        assert_eq!(d("mta-sts.example.com."), Some("example.com".into()));
+        assert_eq!(d("example.com"), None);
+        assert_eq!(d("mta-sts."), None);
+        assert_eq!(d("www.mta-sts.example.com"), None);
+    }
+}
