@@ -228,6 +228,7 @@ impl Server {
                     mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
                         https_tls,
                         config.delivery.mta_sts_port,
+                        Some(store.clone()),
                     ),
                 },
             }),

@@ -68,6 +68,18 @@ pub struct Event {
     pub detail: String,
 }
 
+/// A cached MTA-STS policy of another domain (RFC 8461 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsPolicyRow {
+    pub domain: String,
+    /// The `id` of the `_mta-sts` record the policy was fetched under.
+    pub id: String,
+    /// The policy file as fetched.
+    pub policy: String,
+    /// Seconds since the epoch when `max_age` runs out.
+    pub expires: i64,
+}
+
 /// Outbound TLS results of one kind (RFC 8460): sessions to `mx` of `domain` on `day`
 /// (days since 1970) under `policy_type` (`sts`, `tlsa`, `no-policy-found`) with
 /// `result` (`success` or an RFC 8460 §4.3 failure type).
@@ -194,6 +206,10 @@ pub trait Store: Send + Sync + 'static {
     async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError>;
     /// Removes and returns every result of days before `before_day`.
     async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError>;
+    /// The MTA-STS policy cached for `domain` (lower case), expired or not.
+    async fn mta_sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRow>, StoreError>;
+    /// Caches a fetched policy (replacing the domain's previous one); forgets expired ones.
+    async fn put_mta_sts_policy(&self, row: &StsPolicyRow, now: i64) -> Result<(), StoreError>;
     /// Notes a submitted message of `user` and its recipient domains; forgets what is
     /// older than 30 days.
     async fn record_submission(

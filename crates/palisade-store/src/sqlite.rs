@@ -29,7 +29,7 @@ use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
     AliasSource, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store, StoreError,
-    TlsResultRow, User,
+    StsPolicyRow, TlsResultRow, User,
 };
 
 /// How long a statement waits for another connection's write lock.
@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("sqlite/schema_v5.sql")),
     (6, include_str!("sqlite/schema_v6.sql")),
     (7, include_str!("sqlite/schema_v7.sql")),
+    (8, include_str!("sqlite/schema_v8.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -647,6 +648,45 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db(CONTEXT))
     }
 
+    async fn mta_sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRow>, StoreError> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT domain, id, policy, expires FROM mta_sts_policies WHERE domain = ?",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading an MTA-STS policy"))?;
+        Ok(row.map(|(domain, id, policy, expires)| StsPolicyRow {
+            domain,
+            id,
+            policy,
+            expires,
+        }))
+    }
+
+    async fn put_mta_sts_policy(&self, row: &StsPolicyRow, now: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "caching an MTA-STS policy";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query(
+            "INSERT INTO mta_sts_policies (domain, id, policy, expires) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (domain) DO UPDATE SET id = excluded.id, policy = excluded.policy, \
+             expires = excluded.expires",
+        )
+        .bind(&row.domain)
+        .bind(&row.id)
+        .bind(&row.policy)
+        .bind(row.expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM mta_sts_policies WHERE expires < ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
     async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError> {
         const CONTEXT: &str = "taking TLS results";
         let mut tx = self.write_tx(CONTEXT).await?;
@@ -1043,13 +1083,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1064,7 +1104,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 7
+                    supported: 8
                 }
             ),
             "{err}"

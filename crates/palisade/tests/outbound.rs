@@ -616,7 +616,12 @@ async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
     let (mx_cert, mx_key) = ca.issue("mx", &["mx.sts.test"]);
     let (web_cert, web_key) = ca.issue(
         "web",
-        &["mta-sts.sts.test", "mta-sts.bad.test", "mta-sts.odd.test"],
+        &[
+            "mta-sts.sts.test",
+            "mta-sts.bad.test",
+            "mta-sts.odd.test",
+            "mta-sts.lax.test",
+        ],
     );
     let policy =
         |mx: &str| format!("version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n");
@@ -624,6 +629,10 @@ async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
         ("mta-sts.sts.test".to_string(), policy("mx.sts.test")),
         ("mta-sts.bad.test".to_string(), policy("mx.bad.test")),
         ("mta-sts.odd.test".to_string(), policy("listed.odd.test")),
+        (
+            "mta-sts.lax.test".to_string(),
+            policy("mx.lax.test").replace("enforce", "testing"),
+        ),
     ]);
     let (https_port, https) = sts_server(&web_cert, &web_key, policies).await;
     let (sender, receiver) = pair_with(
@@ -640,7 +649,7 @@ async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
     )
     .await;
     let lo = Ipv4Addr::LOCALHOST;
-    for d in ["sts.test", "bad.test", "odd.test"] {
+    for d in ["sts.test", "bad.test", "odd.test", "lax.test"] {
         sender
             .dns
             .txt(&format!("_mta-sts.{d}"), "v=STSv1; id=20261201")
@@ -713,6 +722,43 @@ async fn rfc8461_mta_sts_enforce_good_certificate_wrong_name_and_unlisted_mx() {
         remote_count(&receiver, "bob@bad.test") + remote_count(&receiver, "bob@odd.test"),
         0
     );
+    // lax.test publishes the same wrong-name certificate under a testing policy: the
+    // message goes (RFC 8461 §5), and TLS-RPT hears what enforce would have refused.
+    sender
+        .dns
+        .mx("lax.test", 10, "mx.lax.test")
+        .a("mx.lax.test", lo);
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@lax.test",
+        "Subject: testing mode\r\n\r\nx\r\n",
+    )
+    .await;
+    wait_for_remote_mail(&receiver, "bob@lax.test").await;
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows.extend(sender.store.take_tls_results(i64::MAX).await.unwrap());
+        if rows.iter().any(|r| r.domain == "lax.test") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        rows.iter().any(|r| r.domain == "lax.test"
+            && r.policy_type == "sts"
+            && r.result == "certificate-host-mismatch"),
+        "{rows:?}"
+    );
+    // Fetched policies are kept in the store, so a restart does not forget them.
+    let kept = sender
+        .store
+        .mta_sts_policy("sts.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.id, "20261201");
+    assert!(kept.policy.contains("mx: mx.sts.test"), "{}", kept.policy);
     https.abort();
     sender.shutdown().await;
     receiver.shutdown().await;

@@ -174,6 +174,8 @@ pub struct Session {
     caps: EhloResponse<String>,
     /// The server is between transactions (nothing pending, nothing half-sent).
     clean: bool,
+    /// The certificate check's verdict; `None` when the session is not encrypted.
+    pub verdict: Option<CertVerdict>,
     /// Transactions completed on this session.
     pub transactions: u32,
 }
@@ -213,18 +215,19 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         timeout: job.command_timeout,
     };
     let caps = hello(&mut conn, job).await.map_err(HostResult::TryNext)?;
-    let plain = |conn, caps| {
+    let session = |conn, caps, verdict| {
         Ok(Session {
             conn,
             caps,
             clean: true,
+            verdict,
             transactions: 0,
         })
     };
     use super::TlsRequirement as Req;
     let required = !matches!(job.requirement, Req::Opportunistic | Req::Plaintext);
     if *job.requirement == Req::Plaintext {
-        return plain(conn, caps);
+        return session(conn, caps, None);
     }
     if caps.capabilities & EXT_START_TLS == 0 {
         if required {
@@ -238,7 +241,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
             host = job.mx_host,
             "no STARTTLS offered: delivering without TLS"
         );
-        return plain(conn, caps);
+        return session(conn, caps, None);
     }
     match conn.command("STARTTLS").await {
         Ok(r) if r.code == 220 => {}
@@ -250,7 +253,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         }
         Ok(r) => {
             tracing::info!(host = job.mx_host, reply = %r.describe(), "STARTTLS refused");
-            return plain(conn, caps);
+            return session(conn, caps, None);
         }
         Err(e) => return Err(HostResult::TryNext(e)),
     }
@@ -329,7 +332,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         }
         Err(e) => return Err(HostResult::TryNext(e)),
     };
-    plain(conn, caps)
+    session(conn, caps, Some(verdict))
 }
 
 fn parse_ehlo(r: &Reply) -> EhloResponse<String> {

@@ -65,19 +65,34 @@ pub struct TlsOutcome {
 pub type TlsObserver = Arc<dyn Fn(TlsOutcome) + Send + Sync>;
 
 /// The RFC 8460 §4.3 result type for a TLS requirement failure.
+/// `why` is our refusal text, which quotes rustls's error (its Display, or Debug names
+/// such as `NotValidForName`), so both spellings are matched.
 fn failure_type(why: &str) -> &'static str {
-    if why.contains("STARTTLS") {
+    let w = why.to_ascii_lowercase();
+    if w.contains("starttls") {
         "starttls-not-supported"
-    } else if why.contains("DANE") {
+    } else if w.contains("dane") {
         "tlsa-invalid"
-    } else if why.contains("NotValidForName") {
+    } else if w.contains("notvalidforname") || w.contains("not valid for name") {
         "certificate-host-mismatch"
-    } else if why.contains("Expired") {
+    } else if w.contains("expired") {
         "certificate-expired"
-    } else if why.contains("UnknownIssuer") {
+    } else if w.contains("unknownissuer") || w.contains("unknown issuer") {
         "certificate-not-trusted"
     } else {
         "validation-failure"
+    }
+}
+
+/// What an enforced MTA-STS policy would have said of a session that went ahead under a
+/// testing one: its certificate verdict (`None`: no TLS) and whether the MX is listed.
+fn testing_result(verdict: Option<&tls::CertVerdict>, listed: bool) -> &'static str {
+    match verdict {
+        None => "starttls-not-supported",
+        Some(tls::CertVerdict::Invalid(why)) => failure_type(why),
+        Some(tls::CertVerdict::NotChecked) => "validation-failure",
+        Some(tls::CertVerdict::Valid) if !listed => "validation-failure",
+        Some(tls::CertVerdict::Valid) => "success",
     }
 }
 
@@ -152,6 +167,39 @@ impl PerDomainLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc8460_4_3_failure_types_from_rustls_errors() {
+        assert_eq!(
+            failure_type(
+                "invalid peer certificate: certificate not valid for name \"a\"; certificate names \"b\""
+            ),
+            "certificate-host-mismatch"
+        );
+        assert_eq!(
+            failure_type("certificate not valid for mx: Invalid(\"NotValidForName\")"),
+            "certificate-host-mismatch"
+        );
+        assert_eq!(
+            failure_type("invalid peer certificate: UnknownIssuer"),
+            "certificate-not-trusted"
+        );
+        assert_eq!(
+            failure_type(
+                "invalid peer certificate: certificate expired: verification time 2, but certificate is not valid after 1"
+            ),
+            "certificate-expired"
+        );
+        assert_eq!(
+            failure_type("STARTTLS not offered, but TLS is required"),
+            "starttls-not-supported"
+        );
+        assert_eq!(
+            failure_type("DANE: the certificate matches no TLSA record"),
+            "tlsa-invalid"
+        );
+        assert_eq!(failure_type("something else"), "validation-failure");
+    }
 
     #[test]
     fn rfc8689_5_tls_required_no_is_found_in_the_header_only() {
@@ -229,27 +277,31 @@ impl RemoteDelivery {
             }
         };
         // RFC 8461 §4: an enforced MTA-STS policy names the MX hosts that may be used and
-        // requires a valid certificate from each.
-        let sts_enforced = if policy == DomainTlsPolicy::None || policy_waived {
-            false
+        // requires a valid certificate from each; a testing one (§5) changes nothing but
+        // what TLS-RPT hears.
+        let sts = if policy == DomainTlsPolicy::None || policy_waived {
+            None
         } else {
-            match self.mta_sts.policy(&dns, domain).await {
-                Some(p) if p.mode == mta_sts::Mode::Enforce => {
-                    hosts.retain(|h| p.mx.iter().any(|pat| mta_sts::mx_matches(pat, h)));
-                    if hosts.is_empty() {
-                        return all(Outcome::Transient(format!(
-                            "451 4.7.5 no MX host of {domain} matches its MTA-STS policy"
-                        )));
-                    }
-                    true
-                }
-                Some(p) => {
-                    tracing::debug!(domain, mode = ?p.mode, "MTA-STS policy not enforced");
-                    false
-                }
-                None => false,
-            }
+            self.mta_sts
+                .policy(&dns, domain)
+                .await
+                .filter(|p| p.mode != mta_sts::Mode::None)
         };
+        let sts_enforced = sts
+            .as_ref()
+            .is_some_and(|p| p.mode == mta_sts::Mode::Enforce);
+        let listed = |host: &str| {
+            sts.as_ref()
+                .is_some_and(|p| p.mx.iter().any(|pat| mta_sts::mx_matches(pat, host)))
+        };
+        if sts_enforced {
+            hosts.retain(|h| listed(h));
+            if hosts.is_empty() {
+                return all(Outcome::Transient(format!(
+                    "451 4.7.5 no MX host of {domain} matches its MTA-STS policy"
+                )));
+            }
+        }
         let mail_from = msg
             .envelope
             .mail_from
@@ -306,9 +358,9 @@ impl RemoteDelivery {
                     requirement: &tls,
                     require_tls: msg.envelope.require_tls,
                 };
-                let policy_type = match (&tls, sts_enforced) {
+                let policy_type = match (&tls, &sts) {
                     (TlsRequirement::Dane(_), _) => "tlsa",
-                    (_, true) => "sts",
+                    (_, Some(_)) => "sts",
                     _ => "no-policy-found",
                 };
                 let observe = |result: &'static str| {
@@ -326,12 +378,18 @@ impl RemoteDelivery {
                         });
                     }
                 };
-                let (result, new_session) = self.attempt(&job).await;
+                let (result, opened) = self.attempt(&job).await;
                 match result {
                     client::HostResult::Done(outcomes) => {
                         // RFC 8460 counts sessions: a reused one was counted when opened.
-                        if new_session {
-                            observe("success");
+                        // Under a testing policy the message went anyway; what enforce
+                        // would have refused is reported (RFC 8461 §5).
+                        if let Some(verdict) = opened {
+                            observe(if policy_type == "sts" && !sts_enforced {
+                                testing_result(verdict.as_ref(), listed(&host))
+                            } else {
+                                "success"
+                            });
                         }
                         return outcomes;
                     }
@@ -363,7 +421,10 @@ impl RemoteDelivery {
     /// there is one, else on a new one; also whether a new session was opened. A reused
     /// session that fails before DATA (the server closed it meanwhile) is replaced by a
     /// new one, so nothing is sent twice.
-    async fn attempt(&self, job: &client::Job<'_>) -> (client::HostResult, bool) {
+    async fn attempt(
+        &self,
+        job: &client::Job<'_>,
+    ) -> (client::HostResult, Option<Option<tls::CertVerdict>>) {
         let key = pool::Key::of(job);
         if let Some(mut session) = self.sessions.take(&key) {
             match session.send(job).await {
@@ -373,17 +434,18 @@ impl RemoteDelivery {
                 other => {
                     metrics::counter!("palisade_outbound_sessions_reused_total").increment(1);
                     self.sessions.put(key, session);
-                    return (other, false);
+                    return (other, None);
                 }
             }
         }
         match client::open(job).await {
             Ok(mut session) => {
                 let result = session.send(job).await;
+                let verdict = session.verdict.clone();
                 self.sessions.put(key, session);
-                (result, true)
+                (result, Some(verdict))
             }
-            Err(e) => (e, true),
+            Err(e) => (e, None),
         }
     }
 

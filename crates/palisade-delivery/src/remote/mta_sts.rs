@@ -4,15 +4,19 @@
 //! The `_mta-sts` TXT record carries the policy id; the policy comes from
 //! `https://mta-sts.<domain>/.well-known/mta-sts.txt` (reqwest on rustls, WebPKI roots
 //! plus `delivery.extra_ca_file`; no redirects, at most 64 KiB, RFC 8461 §3.3), the host
-//! resolved through Palisade's own resolver. Policies are cached in memory for `max_age`
-//! and fetched again when the id changes. With `mode: enforce`, only MX hosts matching
-//! the policy are used and each needs TLS with a certificate valid for its name, or the
-//! message waits; `testing` only logs.
+//! resolved through Palisade's own resolver. Policies are cached for `max_age` in memory
+//! and in the store (so a restart does not forget them: a cached policy is what still
+//! protects delivery when an attacker strips the `_mta-sts` record, RFC 8461 §5.1 and
+//! §10.2), and fetched again when the id changes. With `mode: enforce`, only MX hosts
+//! matching the policy are used and each needs TLS with a certificate valid for its
+//! name, or the message waits; with `testing`, delivery goes on and the failures are
+//! reported through TLS-RPT.
 
 use palisade_dns::Dns;
+use palisade_store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// RFC 8461 §3.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +98,13 @@ pub fn mx_matches(pattern: &str, host: &str) -> bool {
 struct Cached {
     id: String,
     policy: Policy,
-    until: Instant,
+    /// Seconds since the epoch.
+    until: i64,
 }
+
+/// Domains whose policies are kept in memory (beyond it the memory cache starts over;
+/// the store still has them).
+const MAX_CACHED: usize = 100_000;
 
 /// Fetches and caches policies.
 pub struct MtaSts {
@@ -104,6 +113,7 @@ pub struct MtaSts {
     pub port: u16,
     timeout: Duration,
     cache: Mutex<HashMap<String, Cached>>,
+    store: Option<Arc<dyn Store>>,
 }
 
 /// The TXT record's id (RFC 8461 §3.1); `Ok(None)` when the domain has none.
@@ -128,28 +138,60 @@ async fn record_id(dns: &Dns, domain: &str) -> Result<Option<String>, String> {
 }
 
 impl MtaSts {
-    pub fn new(tls: Arc<rustls::ClientConfig>, port: u16) -> MtaSts {
+    /// `store`, when given, keeps fetched policies across restarts.
+    pub fn new(tls: Arc<rustls::ClientConfig>, port: u16, store: Option<Arc<dyn Store>>) -> MtaSts {
         MtaSts {
             tls,
             port,
             timeout: Duration::from_secs(60),
             cache: Mutex::new(HashMap::new()),
+            store,
         }
     }
 
-    fn cached(&self, domain: &str) -> Option<(String, Policy)> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(domain)
-            .filter(|c| c.until > Instant::now())
-            .map(|c| (c.id.clone(), c.policy.clone()))
+    fn remember(&self, domain: &str, id: String, policy: Policy, until: i64) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(domain.to_string(), Cached { id, policy, until });
+    }
+
+    /// The unexpired policy from memory, else from the store.
+    async fn cached(&self, domain: &str) -> Option<(String, Policy)> {
+        let now = palisade_queue::now_secs();
+        let in_memory = {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache
+                .get(domain)
+                .filter(|c| c.until > now)
+                .map(|c| (c.id.clone(), c.policy.clone()))
+        };
+        if in_memory.is_some() {
+            return in_memory;
+        }
+        let row = match self.store.as_ref()?.mta_sts_policy(domain).await {
+            Ok(Some(row)) if row.expires > now => row,
+            Ok(_) => return None,
+            Err(e) => {
+                tracing::warn!(
+                    domain,
+                    error = &e as &dyn std::error::Error,
+                    "reading the cached MTA-STS policy"
+                );
+                return None;
+            }
+        };
+        let policy = parse(&row.policy).ok()?;
+        self.remember(domain, row.id.clone(), policy.clone(), row.expires);
+        Some((row.id, policy))
     }
 
     /// The policy in force for `domain`, if any. Fetch failures fall back to a cached
     /// policy and otherwise to none (RFC 8461 §5.1), and are logged.
     pub async fn policy(&self, dns: &Dns, domain: &str) -> Option<Policy> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-        let cached = self.cached(&domain);
+        let cached = self.cached(&domain).await;
         let id = match record_id(dns, &domain).await {
             Ok(Some(id)) => id,
             Ok(None) => return cached.map(|(_, p)| p),
@@ -164,16 +206,25 @@ impl MtaSts {
             return Some(p.clone());
         }
         match self.fetch(dns, &domain).await {
-            Ok(policy) => {
-                let until = Instant::now() + Duration::from_secs(policy.max_age);
-                self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                    domain.clone(),
-                    Cached {
+            Ok((policy, text)) => {
+                let now = palisade_queue::now_secs();
+                let until = now.saturating_add(i64::try_from(policy.max_age).unwrap_or(i64::MAX));
+                self.remember(&domain, id.clone(), policy.clone(), until);
+                if let Some(store) = &self.store {
+                    let row = palisade_store::StsPolicyRow {
+                        domain: domain.clone(),
                         id,
-                        policy: policy.clone(),
-                        until,
-                    },
-                );
+                        policy: text,
+                        expires: until,
+                    };
+                    if let Err(e) = store.put_mta_sts_policy(&row, now).await {
+                        tracing::warn!(
+                            domain,
+                            error = &e as &dyn std::error::Error,
+                            "storing the MTA-STS policy"
+                        );
+                    }
+                }
                 tracing::info!(domain, mode = ?policy.mode, "MTA-STS policy fetched");
                 Some(policy)
             }
@@ -184,7 +235,8 @@ impl MtaSts {
         }
     }
 
-    async fn fetch(&self, dns: &Dns, domain: &str) -> Result<Policy, String> {
+    /// The parsed policy and its text.
+    async fn fetch(&self, dns: &Dns, domain: &str) -> Result<(Policy, String), String> {
         let host = format!("mta-sts.{domain}");
         let addr = super::mx::addresses(dns, &host)
             .await
@@ -211,7 +263,8 @@ impl MtaSts {
                 return Err(format!("{url}: policy larger than 64 KiB"));
             }
         }
-        parse(&String::from_utf8_lossy(&body))
+        let text = String::from_utf8_lossy(&body).into_owned();
+        Ok((parse(&text)?, text))
     }
 }
 
@@ -236,6 +289,71 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// RFC 8461 §5.1 and §10.2: once fetched, a policy outlives the process; a restarted
+    /// sender whose attacker strips the `_mta-sts` record still applies it.
+    #[tokio::test]
+    async fn a_stored_policy_survives_a_restart_and_a_stripped_record() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> = Arc::new(
+            palisade_store::SqliteStore::open(&dir.path().join("db"))
+                .await
+                .expect("store"),
+        );
+        let text = "version: STSv1\r\nmode: enforce\r\nmx: mx.kept.test\r\nmax_age: 86400\r\n";
+        let now = palisade_queue::now_secs();
+        store
+            .put_mta_sts_policy(
+                &palisade_store::StsPolicyRow {
+                    domain: "kept.test".into(),
+                    id: "7".into(),
+                    policy: text.into(),
+                    expires: now + 86_400,
+                },
+                now,
+            )
+            .await
+            .expect("put");
+        store
+            .put_mta_sts_policy(
+                &palisade_store::StsPolicyRow {
+                    domain: "old.test".into(),
+                    id: "1".into(),
+                    policy: text.into(),
+                    expires: now - 1,
+                },
+                now,
+            )
+            .await
+            .expect("put");
+        // The DNS has no _mta-sts record for either (stripped, or never there).
+        let authority = palisade_testkit::DnsAuthority::start().await;
+        let dns = Dns::new(&palisade_dns::DnsSettings {
+            nameservers: vec![authority.addr()],
+            timeout: Duration::from_secs(1),
+            attempts: 1,
+            dnssec_trusted: false,
+        })
+        .expect("dns");
+        let tls = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        );
+        // A fresh process: nothing in memory.
+        let sts = MtaSts::new(tls, 443, Some(store));
+        let p = sts
+            .policy(&dns, "Kept.Test")
+            .await
+            .expect("the stored policy");
+        assert_eq!(p.mode, Mode::Enforce);
+        assert_eq!(p.mx, ["mx.kept.test"]);
+        assert_eq!(sts.policy(&dns, "old.test").await, None, "expired");
     }
 
     #[test]
