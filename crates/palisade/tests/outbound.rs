@@ -1052,3 +1052,49 @@ async fn rfc8461_3_our_policy_is_served_over_https_and_a_sender_enforces_it() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc7672_3_1_2_dane_ta_anchor_in_the_presented_chain() {
+    use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (leaf, key) = ca.issue("mx", &["mx.receiver.test"]);
+    // The server presents its certificate and the CA's (RFC 7672 §3.1.2 asks for it).
+    let chain = certs.path().join("chain.pem");
+    let ca_pem = std::fs::read(ca.ca_file()).unwrap();
+    let mut both = std::fs::read(&leaf).unwrap();
+    both.extend_from_slice(&ca_pem);
+    std::fs::write(&chain, both).unwrap();
+    let (sender, receiver) = pair_with(
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            chain.display(),
+            key.display()
+        ),
+        "",
+        "",
+    )
+    .await;
+    let port = receiver.addr("inbound").port();
+    sender.dns.set_authentic(true);
+    sender.dns.record(
+        &format!("_{port}._tcp.mx.receiver.test"),
+        hickory_proto::rr::RData::TLSA(TLSA::new(
+            CertUsage::DaneTa,
+            Selector::Spki,
+            Matching::Sha256,
+            spki_sha256(&ca_pem),
+        )),
+    );
+    submit(
+        &sender,
+        "a@outside.test",
+        "bob@receiver.test",
+        "Subject: dane-ta\r\n\r\nx\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("Subject: dane-ta"), "{got}");
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

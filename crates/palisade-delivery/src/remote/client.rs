@@ -286,7 +286,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
             let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
             let matched = chain.split_first().is_some_and(|(ee, rest)| {
                 let rest: Vec<&[u8]> = rest.iter().map(|c| c.as_ref()).collect();
-                super::dane::verify(records, ee.as_ref(), &rest)
+                super::dane::verify(records, ee.as_ref(), &rest, job.mx_host)
             });
             if !matched {
                 return Err(HostResult::TlsRefused(

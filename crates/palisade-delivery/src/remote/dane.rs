@@ -5,9 +5,12 @@
 //! certificate must match one of them; a missing STARTTLS or a mismatch moves on to
 //! the next MX and finally defers the message, never sending it in the clear.
 //! DANE-EE(3) matches the server certificate alone (no name or expiry check,
-//! RFC 7672 §3.1.1). DANE-TA(2) is accepted when a certificate of the presented chain
-//! matches (full path validation to that anchor is not implemented yet). PKIX usages
-//! (0, 1) are not used for SMTP (RFC 7672 §3.1.3) and are ignored.
+//! RFC 7672 §3.1.1). DANE-TA(2) makes a certificate of the presented chain that matches
+//! the record a trust anchor: the server certificate must chain to it with valid
+//! signatures, be valid now and name the MX host (RFC 7672 §3.1.2, §3.2.2; rustls's
+//! WebPKI verifier with that one anchor). Matching a chain certificate is not enough:
+//! anyone can append a domain's CA certificate to their own chain. PKIX usages (0, 1)
+//! are not used for SMTP (RFC 7672 §3.1.3) and are ignored.
 
 use hickory_resolver::proto::rr::{RData, RecordType};
 use palisade_dns::Dns;
@@ -109,13 +112,49 @@ fn matches_cert(t: &Tlsa, cert_der: &[u8]) -> bool {
         .is_some_and(|d| d == t.data)
 }
 
-/// Whether the presented chain satisfies one of `records`.
-pub fn verify(records: &[Tlsa], end_entity: &[u8], intermediates: &[&[u8]]) -> bool {
+/// Whether the presented chain satisfies one of `records` for the MX host `name`.
+pub fn verify(records: &[Tlsa], end_entity: &[u8], intermediates: &[&[u8]], name: &str) -> bool {
     records.iter().any(|t| match t.usage {
         3 => matches_cert(t, end_entity),
-        2 => intermediates.iter().any(|c| matches_cert(t, c)),
+        2 => intermediates
+            .iter()
+            .filter(|c| matches_cert(t, c))
+            .any(|anchor| chains_to(anchor, end_entity, intermediates, name)),
         _ => false,
     })
+}
+
+/// DANE-TA(2): a valid path from `end_entity` (through `intermediates`) to `anchor`,
+/// the certificate valid now and for `name`.
+fn chains_to(anchor: &[u8], end_entity: &[u8], intermediates: &[&[u8]], name: &str) -> bool {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    let mut roots = rustls::RootCertStore::empty();
+    if roots.add(CertificateDer::from(anchor.to_vec())).is_err() {
+        return false;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let Ok(verifier) =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider).build()
+    else {
+        return false;
+    };
+    let Ok(server_name) = ServerName::try_from(name.to_string()) else {
+        return false;
+    };
+    let chain: Vec<CertificateDer<'static>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.to_vec()))
+        .collect();
+    verifier
+        .verify_server_cert(
+            &CertificateDer::from(end_entity.to_vec()),
+            &chain,
+            &server_name,
+            &[],
+            UnixTime::now(),
+        )
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -130,6 +169,107 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
             .der()
             .to_vec()
+    }
+
+    struct Ca {
+        issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    }
+
+    impl Ca {
+        fn new() -> Ca {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+                .unwrap_or_else(|e| panic!("{e}"));
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "DANE test CA");
+            let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+            Ca {
+                issuer: rcgen::CertifiedIssuer::self_signed(params, key)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            }
+        }
+
+        fn der(&self) -> Vec<u8> {
+            self.issuer.der().to_vec()
+        }
+
+        fn issue(&self, name: &str, expired: bool) -> Vec<u8> {
+            let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+            let mut params = rcgen::CertificateParams::new(vec![name.to_string()])
+                .unwrap_or_else(|e| panic!("{e}"));
+            if expired {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            params
+                .signed_by(&key, &self.issuer)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .der()
+                .to_vec()
+        }
+
+        /// TLSA 2 1 1 for this CA.
+        fn tlsa(&self) -> Tlsa {
+            let spki = selected(&self.der(), 1).unwrap_or_default();
+            Tlsa {
+                usage: 2,
+                selector: 1,
+                matching: 1,
+                data: digest(&spki, 1).unwrap_or_default(),
+            }
+        }
+    }
+
+    #[test]
+    fn rfc7672_3_1_2_dane_ta_validates_the_path_name_and_dates() {
+        let ca = Ca::new();
+        let ta = [ca.tlsa()];
+        let good = ca.issue("mx.example.test", false);
+        let anchor = ca.der();
+        assert!(verify(&ta, &good, &[anchor.as_slice()], "mx.example.test"));
+        assert!(
+            verify(&ta, &good, &[anchor.as_slice()], "MX.Example.Test"),
+            "names are case-insensitive"
+        );
+        // The anchor must be in the chain the server presents.
+        assert!(!verify(&ta, &good, &[], "mx.example.test"));
+        // Wrong name, and an expired certificate, fail even with the right anchor.
+        assert!(!verify(
+            &ta,
+            &good,
+            &[anchor.as_slice()],
+            "other.example.test"
+        ));
+        let expired = ca.issue("mx.example.test", true);
+        assert!(!verify(
+            &ta,
+            &expired,
+            &[anchor.as_slice()],
+            "mx.example.test"
+        ));
+        // An attacker's certificate with the domain's CA certificate appended: the CA
+        // matches the record, but the attacker's certificate does not chain to it.
+        let attacker = Ca::new().issue("mx.example.test", false);
+        assert!(!verify(
+            &ta,
+            &attacker,
+            &[anchor.as_slice()],
+            "mx.example.test"
+        ));
+        // A DANE-TA record matching only the server certificate is no anchor.
+        let leaf_as_ta = Tlsa {
+            usage: 2,
+            selector: 0,
+            matching: 1,
+            data: digest(&good, 1).unwrap_or_default(),
+        };
+        assert!(!verify(
+            &[leaf_as_ta],
+            &good,
+            &[anchor.as_slice()],
+            "mx.example.test"
+        ));
     }
 
     #[test]
@@ -149,7 +289,7 @@ mod tests {
                 data: data.unwrap_or_default(),
             };
             assert!(
-                verify(std::slice::from_ref(&t), &c, &[]),
+                verify(std::slice::from_ref(&t), &c, &[], "any.test"),
                 "3 {selector} {matching}"
             );
         }
@@ -159,16 +299,7 @@ mod tests {
             matching: 1,
             data: vec![0; 32],
         };
-        assert!(!verify(&[wrong], &c, &[]));
-        // DANE-TA matches a chain certificate, not the end entity alone.
-        let ta = Tlsa {
-            usage: 2,
-            selector: 1,
-            matching: 1,
-            data: digest(&spki, 1).unwrap_or_default(),
-        };
-        assert!(!verify(std::slice::from_ref(&ta), &c, &[]));
-        assert!(verify(&[ta], &cert(), &[c.as_slice()]));
+        assert!(!verify(&[wrong], &c, &[], "mx.example.test"));
         // PKIX usages are not usable for SMTP.
         assert!(
             !Tlsa {
