@@ -1098,3 +1098,140 @@ async fn rfc7672_3_1_2_dane_ta_anchor_in_the_presented_chain() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+/// A minimal SMTP server on 127.0.0.5:`port` without 8BITMIME (and without STARTTLS)
+/// that accepts everything and records, per read, what the client sent.
+async fn plain_sink(
+    port: u16,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.5", port))
+        .await
+        .unwrap();
+    let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = reads.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let _ = s.write_all(b"220 sink.test ESMTP\r\n").await;
+                let mut in_data = false;
+                let mut pending = Vec::new();
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let n = match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    pending.extend_from_slice(&buf[..n]);
+                    let mut out = String::new();
+                    loop {
+                        if in_data {
+                            // An empty message is a lone ".\r\n" right after the 354.
+                            let end = if pending.starts_with(b".\r\n") {
+                                Some(3)
+                            } else {
+                                pending
+                                    .windows(5)
+                                    .position(|w| w == b"\r\n.\r\n")
+                                    .map(|p| p + 5)
+                            };
+                            let Some(end) = end else {
+                                break;
+                            };
+                            pending.drain(..end);
+                            in_data = false;
+                            out.push_str("250 2.0.0 queued\r\n");
+                            continue;
+                        }
+                        let Some(end) = pending.windows(2).position(|w| w == b"\r\n") else {
+                            break;
+                        };
+                        let line: Vec<u8> = pending.drain(..end + 2).collect();
+                        let verb = String::from_utf8_lossy(&line).to_ascii_uppercase();
+                        out.push_str(if verb.starts_with("EHLO") {
+                            "250-sink.test\r\n250-PIPELINING\r\n250 SIZE 10000000\r\n"
+                        } else if verb.starts_with("DATA") {
+                            in_data = true;
+                            "354 go ahead\r\n"
+                        } else if verb.starts_with("QUIT") {
+                            "221 bye\r\n"
+                        } else {
+                            "250 ok\r\n"
+                        });
+                    }
+                    if !out.is_empty() && s.write_all(out.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (reads, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc2920_pipelined_envelope_and_rfc6152_8bit_only_to_8bitmime_servers() {
+    let (sender, receiver) = pair("").await;
+    let (reads, sink) = plain_sink(receiver.addr("inbound").port()).await;
+    sender
+        .dns
+        .mx("sink.test", 10, "mx.sink.test")
+        .a("mx.sink.test", Ipv4Addr::new(127, 0, 0, 5));
+    submit(
+        &sender,
+        "alice@local.test",
+        "bob@sink.test",
+        "From: alice@local.test\r\nSubject: ascii\r\n\r\nplain text\r\n",
+    )
+    .await;
+    // Delivered: MAIL, RCPT and DATA went in one write (RFC 2920), the body after 354.
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = reads.lock().unwrap().clone();
+        if seen.iter().any(|r| r.contains("plain text")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with("MAIL FROM:<alice@local.test>")
+                && r.contains("\r\nRCPT TO:<bob@sink.test>\r\nDATA\r\n")),
+        "{seen:?}"
+    );
+    // An 8-bit body to a server without 8BITMIME: refused for good, with a DSN (we do
+    // not down-convert), and no byte of it sent.
+    let mut c = connect(sender.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<alice@local.test> BODY=8BITMIME", "250")
+        .await;
+    c.expect("RCPT TO:<bob@sink.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(
+        "From: alice@local.test\r\nSubject: 8bit\r\n\r\ncaf\u{e9} cr\u{e8}me\r\n.\r\n".as_bytes(),
+    )
+    .await;
+    assert!(c.reply().await.starts_with("250 "));
+    let dsn =
+        String::from_utf8_lossy(&sender.wait_for_mail("alice", 1).await.remove(0)).into_owned();
+    assert!(dsn.contains("Status: 5.6.3"), "{dsn}");
+    assert!(dsn.contains("does not support 8BITMIME"), "{dsn}");
+    assert!(
+        !reads
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.contains("cr\u{e8}me")),
+        "the 8-bit body never reached the sink"
+    );
+    sink.abort();
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

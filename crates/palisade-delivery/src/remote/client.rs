@@ -4,7 +4,9 @@ use super::tls::{CertVerdict, TlsClient};
 use palisade_queue::Outcome;
 use palisade_types::Address;
 use rustls::pki_types::ServerName;
-use smtp_proto::{EXT_8BIT_MIME, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse};
+use smtp_proto::{
+    EXT_8BIT_MIME, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -369,6 +371,67 @@ fn outcome(host: &str, r: &Reply) -> Outcome {
     }
 }
 
+/// MAIL and RCPT one command at a time: each recipient's refusal, or MAIL's.
+async fn envelope_stepwise<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    job: &Job<'_>,
+    mail: &str,
+) -> Result<Result<Vec<Option<Outcome>>, Reply>, String> {
+    let r = conn.command(mail).await.map_err(|e| format!("MAIL: {e}"))?;
+    if r.code != 250 {
+        // RFC 5321 §4.1.1.2: a refused MAIL starts no transaction.
+        return Ok(Err(r));
+    }
+    let mut outcomes = Vec::with_capacity(job.rcpts.len());
+    for rcpt in job.rcpts {
+        let r = conn
+            .command(&format!("RCPT TO:<{rcpt}>"))
+            .await
+            .map_err(|e| format!("RCPT: {e}"))?;
+        outcomes.push((r.code != 250 && r.code != 251).then(|| outcome(job.mx_host, &r)));
+    }
+    Ok(Ok(outcomes))
+}
+
+enum Pipelined {
+    /// MAIL was refused (the other replies were read and dropped).
+    Refused(Reply),
+    /// Each recipient's refusal, and the reply to DATA.
+    Answered(Vec<Option<Outcome>>, Reply),
+}
+
+/// RFC 2920: MAIL, every RCPT and DATA in one write, then their replies in order. No
+/// message octet is sent before the reply to DATA, so a failure here sends nothing twice.
+async fn envelope_pipelined<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    job: &Job<'_>,
+    mail: &str,
+) -> Result<Pipelined, String> {
+    let mut batch = format!("{mail}\r\n");
+    for rcpt in job.rcpts {
+        batch.push_str(&format!("RCPT TO:<{rcpt}>\r\n"));
+    }
+    batch.push_str("DATA\r\n");
+    conn.send(batch.as_bytes())
+        .await
+        .map_err(|e| format!("MAIL: {e}"))?;
+    let mail_reply = conn.reply().await.map_err(|e| format!("MAIL: {e}"))?;
+    let mut outcomes = Vec::with_capacity(job.rcpts.len());
+    for _ in job.rcpts {
+        let r = conn.reply().await.map_err(|e| format!("RCPT: {e}"))?;
+        outcomes.push((r.code != 250 && r.code != 251).then(|| outcome(job.mx_host, &r)));
+    }
+    let data = conn.reply().await.map_err(|e| format!("DATA: {e}"))?;
+    if mail_reply.code != 250 {
+        if data.code == 354 {
+            // Cannot happen with a correct server; end the empty message all the same.
+            let _ = conn.command(".").await;
+        }
+        return Ok(Pipelined::Refused(mail_reply));
+    }
+    Ok(Pipelined::Answered(outcomes, data))
+}
+
 /// MAIL, RCPT for each recipient, DATA; also whether the session is left clean (between
 /// transactions, so another may follow).
 async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
@@ -383,6 +446,17 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
         return (
             all(Outcome::Permanent(format!(
                 "553 5.6.7 {host} does not support SMTPUTF8, which this message needs"
+            ))),
+            true,
+        );
+    }
+    if caps.capabilities & EXT_8BIT_MIME == 0 && job.message.iter().any(|b| *b >= 0x80) {
+        // RFC 6152 §3: 8-bit data must not go to a server without 8BITMIME; we do not
+        // down-convert (RFC 3463 5.6.3: conversion required but not supported). Decided
+        // before MAIL, so nothing is sent and the session stays usable.
+        return (
+            all(Outcome::Permanent(format!(
+                "554 5.6.3 {host} does not support 8BITMIME, which this message needs"
             ))),
             true,
         );
@@ -407,20 +481,6 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
         }
         mail.push_str(" REQUIRETLS");
     }
-    match conn.command(&mail).await {
-        Ok(r) if r.code == 250 => {}
-        // RFC 5321 §4.1.1.2: a refused MAIL starts no transaction.
-        Ok(r) => return (all(outcome(host, &r)), r.code != 421),
-        Err(e) => return (HostResult::TryNext(format!("MAIL: {e}")), false),
-    }
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(job.rcpts.len());
-    for rcpt in job.rcpts {
-        match conn.command(&format!("RCPT TO:<{rcpt}>")).await {
-            Ok(r) if r.code == 250 || r.code == 251 => outcomes.push(None),
-            Ok(r) => outcomes.push(Some(outcome(host, &r))),
-            Err(e) => return (HostResult::TryNext(format!("RCPT: {e}")), false),
-        }
-    }
     let finish = |outcomes: Vec<Option<Outcome>>, o: Outcome| {
         HostResult::Done(
             outcomes
@@ -429,12 +489,33 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
                 .collect(),
         )
     };
+    let (outcomes, data) = if caps.capabilities & EXT_PIPELINING != 0 {
+        match envelope_pipelined(conn, job, &mail).await {
+            Ok(Pipelined::Refused(r)) => return (all(outcome(host, &r)), r.code != 421),
+            Ok(Pipelined::Answered(o, data)) => (o, Some(data)),
+            Err(e) => return (HostResult::TryNext(e), false),
+        }
+    } else {
+        match envelope_stepwise(conn, job, &mail).await {
+            Ok(Ok(o)) => (o, None),
+            Ok(Err(r)) => return (all(outcome(host, &r)), r.code != 421),
+            Err(e) => return (HostResult::TryNext(e), false),
+        }
+    };
     if outcomes.iter().all(Option::is_some) {
+        if data.as_ref().is_some_and(|d| d.code == 354) {
+            // A server that said 354 with no recipient: end the (empty) message.
+            let _ = conn.command(".").await;
+        }
         // Every recipient refused: RSET ends the transaction (RFC 5321 §4.1.1.5).
         let reset = matches!(conn.command("RSET").await, Ok(r) if r.code == 250);
         return (finish(outcomes, Outcome::Delivered), reset);
     }
-    match conn.command("DATA").await {
+    let data = match data {
+        Some(r) => Ok(r),
+        None => conn.command("DATA").await,
+    };
+    match data {
         Ok(r) if r.code == 354 => {}
         Ok(r) => return (finish(outcomes, outcome(host, &r)), false),
         Err(e) => {
