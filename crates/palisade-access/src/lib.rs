@@ -17,9 +17,11 @@
 //! Hashing is deliberately slow (tens of milliseconds, 19 MiB): async callers run
 //! these functions on a blocking pool, never on an I/O thread.
 
+pub mod guard;
 pub mod login;
 pub mod sasl;
 pub mod sender;
+pub mod strength;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

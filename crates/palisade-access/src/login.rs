@@ -1,9 +1,14 @@
 //! Checking a login: Argon2id on the blocking pool, a bounded number at once, and the
-//! same work for unknown users as for known ones (no enumeration by timing).
+//! same work for unknown users as for known ones (no enumeration by timing); lockouts
+//! and bans through [`crate::guard`]; the stored hash upgraded when the parameters were
+//! raised since it was made.
 
-use crate::{hash_password, verify_password};
-use palisade_store::Store;
+use crate::guard::{self, Admission, Consequences};
+use crate::{hash_password, needs_rehash, verify_password};
+use palisade_config::SecurityConfig;
+use palisade_store::{Block, Store};
 use palisade_types::Address;
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
@@ -26,12 +31,33 @@ fn dummy_hash() -> &'static str {
 pub enum LoginError {
     #[error("account store")]
     Store(#[from] palisade_store::StoreError),
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
     #[error("password check task failed")]
     Task,
 }
 
+/// How a login attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Accepted(Address),
+    /// Wrong name or password (never said which), and what the failure led to.
+    Refused(Consequences),
+    /// The account is locked (by this failure or an earlier one).
+    Locked(Block),
+}
+
+/// Runs Argon2id for `password` against `hash` with a permit, on the blocking pool.
+async fn verify(hash: String, password: &str) -> Result<bool, LoginError> {
+    let _permit = permits().acquire().await.map_err(|_| LoginError::Task)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .map_err(|_| LoginError::Task)
+}
+
 /// The user, if `password` is theirs. Unknown users, locked accounts (hash `!`) and
-/// wrong passwords all give `Ok(None)` after the same Argon2id work.
+/// wrong passwords all cost the same Argon2id work.
 pub async fn check(
     store: &Arc<dyn Store>,
     username: &str,
@@ -46,10 +72,67 @@ pub async fn check(
         Some(h) if h.starts_with("$argon2") => (h, true),
         _ => (dummy_hash().to_string(), false),
     };
-    let _permit = permits().acquire().await.map_err(|_| LoginError::Task)?;
+    let ok = verify(hash.clone(), password).await?;
+    let Some(user) = user.filter(|_| ok && known) else {
+        return Ok(None);
+    };
+    if needs_rehash(&hash) {
+        rehash(store, &user, password).await;
+    }
+    Ok(Some(user))
+}
+
+/// Replaces a hash made with weaker parameters while the password is at hand.
+async fn rehash(store: &Arc<dyn Store>, user: &Address, password: &str) {
+    let Ok(_permit) = permits().acquire().await else {
+        return;
+    };
     let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
-        .map_err(|_| LoginError::Task)?;
-    Ok(if ok && known { user } else { None })
+    let Ok(Ok(new)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
+        return;
+    };
+    match store.set_password_hash(user, &new).await {
+        Ok(_) => tracing::info!(user = %user, "password hash upgraded to the current parameters"),
+        Err(e) => {
+            tracing::warn!(user = %user, error = &e as &dyn std::error::Error, "cannot upgrade the password hash")
+        }
+    }
+}
+
+/// A login attempt from `ip` with lockouts and bans: the check of [`check`], then the
+/// guard's bookkeeping. During a lockout the right password works only from an address
+/// the account logged in from recently (see [`guard`]).
+pub async fn attempt(
+    store: &Arc<dyn Store>,
+    cfg: &SecurityConfig,
+    username: &str,
+    password: &str,
+    ip: IpAddr,
+    now: i64,
+) -> Result<Login, LoginError> {
+    let account = guard::account_key(username);
+    let admission = guard::admission(store.as_ref(), &account, now).await?;
+    // The credentials are checked even when locked: the same work, whatever the state.
+    let user = check(store, username, password).await?;
+    match (user, admission) {
+        (Some(user), Admission::Open) => {
+            guard::succeeded(store.as_ref(), &account, ip, now).await?;
+            Ok(Login::Accepted(user))
+        }
+        (Some(user), Admission::Locked(block)) => {
+            if guard::known_address(store.as_ref(), cfg, &account, ip, now).await? {
+                guard::succeeded(store.as_ref(), &account, ip, now).await?;
+                Ok(Login::Accepted(user))
+            } else {
+                Ok(Login::Locked(block))
+            }
+        }
+        (None, admission) => {
+            let c = guard::failed(store.as_ref(), cfg, &account, password, ip, now).await?;
+            Ok(match (admission, &c.locked) {
+                (Admission::Locked(block), _) => Login::Locked(block),
+                _ => Login::Refused(c),
+            })
+        }
+    }
 }

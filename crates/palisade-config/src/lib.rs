@@ -14,8 +14,8 @@ mod validate;
 pub use raw::{RawConfig, RawListener};
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, Listener,
-    ListenerKind, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig, ReportsConfig, SmtpLimits,
-    SubmissionConfig, TlsFiles, nameserver,
+    ListenerKind, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig, ReportsConfig,
+    SecurityConfig, SmtpLimits, SubmissionConfig, TlsFiles, nameserver,
 };
 
 /// Parses and validates a TOML document.

@@ -20,7 +20,24 @@ pub struct RawConfig {
     pub delivery: Option<RawDelivery>,
     pub submission: Option<RawSubmission>,
     pub web: Option<RawWeb>,
+    pub security: Option<RawSecurity>,
     pub mta_sts: Option<RawMtaSts>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    pub max_login_failures: Option<u64>,
+    pub login_failure_window_secs: Option<u64>,
+    pub lockout_secs: Option<u64>,
+    pub max_ip_failures: Option<u64>,
+    pub ip_failure_window_secs: Option<u64>,
+    pub ban_secs: Option<u64>,
+    pub never_ban: Option<Vec<String>>,
+    pub max_relay_attempts: Option<u64>,
+    pub max_unknown_recipients: Option<u64>,
+    pub abuse_window_secs: Option<u64>,
+    pub known_ip_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -202,6 +202,40 @@ pub struct Config {
     /// The HTTPS listener (MTA-STS policy); none unless configured.
     pub web: Option<SocketAddr>,
     pub mta_sts: MtaStsConfig,
+    pub security: SecurityConfig,
+}
+
+/// Brute-force defences: account lockouts and IP bans (see palisade-access's guard).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// Distinct failed logins of one account within `login_failure_window` that lock it.
+    pub max_login_failures: u64,
+    pub login_failure_window: Duration,
+    /// The first lockout; each one in a row lasts twice as long (at most a day).
+    pub lockout: Duration,
+    /// Distinct failed logins from one address within `ip_failure_window` that ban it.
+    pub max_ip_failures: u64,
+    pub ip_failure_window: Duration,
+    /// The first ban; each one in a row lasts twice as long (at most a week).
+    pub ban: Duration,
+    /// Networks never banned (office, monitoring); loopback by default.
+    pub never_ban: Vec<IpNet>,
+    /// Relay attempts (RCPT to a foreign domain without AUTH) within `abuse_window`
+    /// that ban an address; 0: never.
+    pub max_relay_attempts: u64,
+    /// Unknown local recipients within `abuse_window` (directory harvesting) that ban
+    /// an address; 0: never.
+    pub max_unknown_recipients: u64,
+    pub abuse_window: Duration,
+    /// A locked account still accepts the right credentials from an address it logged
+    /// in from successfully within this many days.
+    pub known_ip_days: u64,
+}
+
+impl SecurityConfig {
+    pub fn never_banned(&self, ip: std::net::IpAddr) -> bool {
+        self.never_ban.iter().any(|n| n.contains(&ip))
+    }
 }
 
 /// Our MTA-STS policy (RFC 8461 §3.2), served for every local domain.
@@ -418,6 +452,72 @@ impl Config {
             None => None,
         };
         let reports = reports_config(raw.reports.unwrap_or_default(), &hostname)?;
+        let sec = raw.security.unwrap_or_default();
+        let security = SecurityConfig {
+            max_login_failures: count(
+                "security.max_login_failures",
+                sec.max_login_failures,
+                10,
+                1,
+                10_000,
+            )?,
+            login_failure_window: secs(
+                "security.login_failure_window_secs",
+                sec.login_failure_window_secs,
+                900,
+                1,
+                86_400,
+            )?,
+            lockout: secs("security.lockout_secs", sec.lockout_secs, 900, 1, 86_400)?,
+            max_ip_failures: count(
+                "security.max_ip_failures",
+                sec.max_ip_failures,
+                20,
+                1,
+                100_000,
+            )?,
+            ip_failure_window: secs(
+                "security.ip_failure_window_secs",
+                sec.ip_failure_window_secs,
+                600,
+                1,
+                86_400,
+            )?,
+            ban: secs("security.ban_secs", sec.ban_secs, 3600, 1, 7 * 86_400)?,
+            never_ban: match sec.never_ban {
+                Some(v) => networks("security.never_ban", Some(v))?,
+                None => vec![
+                    "127.0.0.0/8"
+                        .parse()
+                        .map_err(|_| invalid("security.never_ban", "default"))?,
+                    "::1/128"
+                        .parse()
+                        .map_err(|_| invalid("security.never_ban", "default"))?,
+                ],
+            },
+            max_relay_attempts: count(
+                "security.max_relay_attempts",
+                sec.max_relay_attempts,
+                20,
+                0,
+                100_000,
+            )?,
+            max_unknown_recipients: count(
+                "security.max_unknown_recipients",
+                sec.max_unknown_recipients,
+                50,
+                0,
+                100_000,
+            )?,
+            abuse_window: secs(
+                "security.abuse_window_secs",
+                sec.abuse_window_secs,
+                600,
+                1,
+                86_400,
+            )?,
+            known_ip_days: count("security.known_ip_days", sec.known_ip_days, 30, 0, 365)?,
+        };
         let web = match raw.web.and_then(|w| w.address) {
             Some(a) => Some(socket_addr("web.address", &a)?),
             None => None,
@@ -562,6 +662,7 @@ impl Config {
             submission,
             web,
             mta_sts,
+            security,
         })
     }
 }

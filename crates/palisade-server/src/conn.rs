@@ -146,7 +146,14 @@ pub async fn handle(
             tracing::Span::current().record("client", tracing::field::display(client));
         }
         let peer = client;
-        // Limits come before TLS or any allocation for the session.
+        // Bans and limits come before TLS or any allocation for the session; behind a
+        // trusted proxy it is the client that is banned, never the proxy.
+        if shared.bans.banned(peer.ip(), palisade_queue::now_secs()) {
+            rejected("banned");
+            tracing::info!("connection refused: address banned");
+            let _ = stream.try_write(&reply::BANNED.to_wire());
+            return;
+        }
         let Some(_slot) = shared.limits.try_acquire(peer.ip()) else {
             rejected("too_many_connections");
             tracing::info!("connection refused: limit reached");
@@ -203,6 +210,34 @@ async fn handshake(
 /// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
 /// only for authenticated users and clients in `policy.trusted_networks` (like Postfix's
 /// `permit_sasl_authenticated, permit_mynetworks`).
+/// Counts an SMTP-level abuse event; true when it got the address banned.
+async fn abuse_strike(shared: &Shared, cfg: &Config, ip: std::net::IpAddr, kind: &str) -> bool {
+    match palisade_access::guard::strike(
+        shared.store.as_ref(),
+        &cfg.security,
+        ip,
+        kind,
+        palisade_queue::now_secs(),
+    )
+    .await
+    {
+        Ok(Some(block)) => {
+            tracing::warn!(%ip, reason = %block.reason, "address banned");
+            metrics::counter!("palisade_bans_total", "why" => "abuse").increment(1);
+            shared.bans.insert(&block);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot record an abuse strike"
+            );
+            false
+        }
+    }
+}
+
 async fn check_recipient(
     shared: &Shared,
     cfg: &Config,
@@ -357,12 +392,17 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             } => {
                 let r = crate::submission::authenticate(
                     shared,
+                    cfg,
                     session.client_ip(),
                     mechanism,
                     &responses,
                 )
                 .await;
-                session.auth_result(r);
+                match r {
+                    // Banned by this failure: say so and hang up.
+                    Err(rep) if rep.code == 421 => session.abort(&rep),
+                    r => session.auth_result(r),
+                }
             }
             Step::CheckSender(from) => {
                 if let Some(user) = session.authenticated().map(str::to_string) {
@@ -389,7 +429,19 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     session.authenticated().is_some() || cfg.policy.is_trusted(session.client_ip());
                 let d = check_recipient(shared, cfg, relay_ok, &addr).await;
                 tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
+                let strike = match &d {
+                    RecipientDecision::Reject(r) if *r == reply::NO_RELAY => Some("relay"),
+                    RecipientDecision::Reject(r) if *r == reply::NO_SUCH_USER => {
+                        Some("unknown_rcpt")
+                    }
+                    _ => None,
+                };
                 session.recipient_decision(d);
+                if let Some(kind) = strike
+                    && abuse_strike(shared, cfg, session.client_ip(), kind).await
+                {
+                    session.abort(&reply::BANNED);
+                }
             }
             Step::StartMessage(env) => {
                 let hide_client = env.auth.is_some() && cfg.submission.hide_client_ip;

@@ -12,6 +12,7 @@
 //! `421 4.3.2`; the scheduler finishes deliveries in progress. Nothing acknowledged is
 //! lost: it is in `queue/active/` and delivered at the next start.
 
+pub mod bans;
 pub mod bounce;
 pub mod conn;
 pub mod containment;
@@ -62,6 +63,8 @@ pub enum ServerError {
     DataDirInUse(PathBuf),
     #[error("DNS resolver")]
     Dns(#[from] palisade_dns::DnsError),
+    #[error("reading the bans from the store")]
+    Store(#[from] palisade_store::StoreError),
     #[error("outbound TLS (delivery.extra_ca_file)")]
     OutboundTls(#[source] palisade_delivery::remote::tls::TlsSetupError),
 }
@@ -96,6 +99,8 @@ pub struct Shared {
     pub check_memory: Arc<tokio::sync::Semaphore>,
     pub data_dir: PathBuf,
     pub dmarc_recorder: reports::Recorder,
+    /// Addresses refused at connect (a copy of the store's bans).
+    pub bans: bans::BanList,
     /// Parsed DKIM keys of our domains, for signing.
     pub dkim_keys: Arc<dkim_keys::DkimKeyCache>,
 }
@@ -133,6 +138,7 @@ pub struct Server {
     scheduler: JoinHandle<()>,
     tls_watch: JoinHandle<()>,
     reports_task: JoinHandle<()>,
+    bans_task: JoinHandle<()>,
     /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
     _lock: std::fs::File,
 }
@@ -261,7 +267,12 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             dmarc_recorder,
             dkim_keys,
+            bans: bans::BanList::default(),
         });
+        // Bans apply from the first connection on, restarts included.
+        shared
+            .bans
+            .replace(&shared.store.list_bans(palisade_queue::now_secs()).await?);
         let mut bound = Vec::new();
         let mut accept_tasks = Vec::new();
         for l in listeners {
@@ -314,6 +325,7 @@ impl Server {
             )));
         }
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
+        let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
         Ok(Server {
             shared,
@@ -325,6 +337,7 @@ impl Server {
             scheduler,
             tls_watch,
             reports_task,
+            bans_task,
             _lock: lock,
         })
     }
@@ -393,6 +406,7 @@ impl Server {
         let _ = self.scheduler.await;
         self.tls_watch.abort();
         self.reports_task.abort();
+        self.bans_task.abort();
     }
 }
 

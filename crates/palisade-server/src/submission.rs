@@ -8,6 +8,7 @@
 
 use crate::Shared;
 use crate::sender_auth::Checked;
+use palisade_access::login::Login;
 use palisade_access::sasl::{self, SaslError};
 use palisade_checks::Verdict;
 use palisade_config::Config;
@@ -37,6 +38,7 @@ async fn event(shared: &Shared, kind: &str, subject: &str, detail: String) {
 /// Checks SASL responses; the identity on success (the user's address, canonical).
 pub async fn authenticate(
     shared: &Shared,
+    cfg: &Config,
     client: IpAddr,
     mechanism: Mechanism,
     responses: &[String],
@@ -55,13 +57,23 @@ pub async fn authenticate(
             return Err(reply::AUTH_FAILED);
         }
     };
-    match palisade_access::login::check(&shared.store, &creds.username, &creds.password).await {
-        Ok(Some(user)) => {
+    let now = palisade_queue::now_secs();
+    let login = palisade_access::login::attempt(
+        &shared.store,
+        &cfg.security,
+        &creds.username,
+        &creds.password,
+        client,
+        now,
+    )
+    .await;
+    match login {
+        Ok(Login::Accepted(user)) => {
             tracing::info!(user = %user, "AUTH succeeded");
             metrics::counter!("palisade_auth_total", "result" => "ok").increment(1);
             Ok(user.to_string())
         }
-        Ok(None) => {
+        Ok(Login::Refused(consequences)) => {
             tracing::info!(user = %creds.username, "AUTH failed");
             metrics::counter!("palisade_auth_total", "result" => "failed").increment(1);
             event(
@@ -71,7 +83,29 @@ pub async fn authenticate(
                 format!("from {client}"),
             )
             .await;
+            if let Some(block) = &consequences.locked {
+                tracing::warn!(user = %creds.username, reason = %block.reason, "account locked");
+                metrics::counter!("palisade_lockouts_total").increment(1);
+            }
+            if let Some(block) = &consequences.banned {
+                tracing::warn!(%client, reason = %block.reason, "address banned");
+                metrics::counter!("palisade_bans_total", "why" => "auth").increment(1);
+                shared.bans.insert(block);
+                return Err(reply::BANNED);
+            }
             Err(reply::AUTH_FAILED)
+        }
+        Ok(Login::Locked(block)) => {
+            tracing::info!(user = %creds.username, until = block.until, "AUTH refused: account locked");
+            metrics::counter!("palisade_auth_total", "result" => "locked").increment(1);
+            event(
+                shared,
+                "auth.locked",
+                &creds.username,
+                format!("from {client}: {}", block.reason),
+            )
+            .await;
+            Err(reply::ACCOUNT_LOCKED)
         }
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "AUTH check failed");

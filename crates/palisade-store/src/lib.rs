@@ -68,6 +68,19 @@ pub struct Event {
     pub detail: String,
 }
 
+/// A temporary block: an account that may not log in (`key` is the username as typed,
+/// lower case, so unknown names lock the same way and reveal nothing), or an address
+/// refused at connect (`key` is the IP). `strikes` counts blocks in a row: each lasts
+/// twice as long as the one before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub key: String,
+    pub since: i64,
+    pub until: i64,
+    pub strikes: u32,
+    pub reason: String,
+}
+
 /// A cached MTA-STS policy of another domain (RFC 8461 §5.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StsPolicyRow {
@@ -206,6 +219,44 @@ pub trait Store: Send + Sync + 'static {
     async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError>;
     /// Removes and returns every result of days before `before_day`.
     async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError>;
+    /// A failed login of `user` (as typed, lower case) from `ip`; forgets those older
+    /// than a day.
+    async fn record_auth_failure(
+        &self,
+        user: &str,
+        ip: &str,
+        fingerprint: &str,
+        time: i64,
+    ) -> Result<(), StoreError>;
+    /// Distinct (ip, fingerprint) failures of `user` since `since`.
+    async fn count_user_failures(&self, user: &str, since: i64) -> Result<u64, StoreError>;
+    /// Distinct (user, fingerprint) failures from `ip` since `since`.
+    async fn count_ip_failures(&self, ip: &str, since: i64) -> Result<u64, StoreError>;
+    /// Forgets `user`'s failures (after a successful login or an unlock).
+    async fn clear_user_failures(&self, user: &str) -> Result<(), StoreError>;
+    async fn lockout(&self, user: &str) -> Result<Option<Block>, StoreError>;
+    async fn put_lockout(&self, block: &Block) -> Result<(), StoreError>;
+    /// True if there was one.
+    async fn remove_lockout(&self, user: &str) -> Result<bool, StoreError>;
+    async fn ban(&self, ip: &str) -> Result<Option<Block>, StoreError>;
+    async fn put_ban(&self, block: &Block) -> Result<(), StoreError>;
+    /// Bans in force at `now`, newest first.
+    async fn list_bans(&self, now: i64) -> Result<Vec<Block>, StoreError>;
+    /// True if there was one.
+    async fn remove_ban(&self, ip: &str) -> Result<bool, StoreError>;
+    /// One SMTP-level abuse event (`kind`: `relay`, `unknown_rcpt`) from `ip`; forgets
+    /// those older than a day.
+    async fn record_strike(&self, ip: &str, kind: &str, time: i64) -> Result<(), StoreError>;
+    async fn count_strikes(&self, ip: &str, kind: &str, since: i64) -> Result<u64, StoreError>;
+    /// Notes a successful login of `user` from `ip`.
+    async fn record_login(&self, user: &str, ip: &str, time: i64) -> Result<(), StoreError>;
+    /// When `user` last logged in successfully from `ip`.
+    async fn last_login(&self, user: &str, ip: &str) -> Result<Option<i64>, StoreError>;
+    /// The secret of this installation called `name`: `fresh` (random bytes from the
+    /// caller) the first time, the stored one ever after.
+    async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Events at or after `since`, newest first, at most `limit`.
+    async fn events_since(&self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError>;
     /// The MTA-STS policy cached for `domain` (lower case), expired or not.
     async fn mta_sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRow>, StoreError>;
     /// Caches a fetched policy (replacing the domain's previous one); forgets expired ones.

@@ -28,8 +28,8 @@ use sqlx::{Sqlite, Transaction};
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
-    AliasSource, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store, StoreError,
-    StsPolicyRow, TlsResultRow, User,
+    AliasSource, Block, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store,
+    StoreError, StsPolicyRow, TlsResultRow, User,
 };
 
 /// How long a statement waits for another connection's write lock.
@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("sqlite/schema_v6.sql")),
     (7, include_str!("sqlite/schema_v7.sql")),
     (8, include_str!("sqlite/schema_v8.sql")),
+    (9, include_str!("sqlite/schema_v9.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -60,7 +61,65 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// A day in seconds: how long failed logins and abuse strikes are remembered.
+const DAY: i64 = 86_400;
+
+fn block_of((key, since, until, strikes, reason): (String, i64, i64, i64, String)) -> Block {
+    Block {
+        key,
+        since,
+        until,
+        strikes: u32::try_from(strikes).unwrap_or(u32::MAX),
+        reason,
+    }
+}
+
 impl SqliteStore {
+    // Lockouts and bans share a shape; `table` and `key` are fixed names from this file.
+    async fn block(
+        &self,
+        table: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<Block>, StoreError> {
+        let sql =
+            format!("SELECT {key}, since, until, strikes, reason FROM {table} WHERE {key} = ?");
+        let row: Option<(String, i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a block"))?;
+        Ok(row.map(block_of))
+    }
+
+    async fn put_block(&self, table: &str, key: &str, b: &Block) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {table} ({key}, since, until, strikes, reason) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT ({key}) DO UPDATE SET since = excluded.since, until = excluded.until, \
+             strikes = excluded.strikes, reason = excluded.reason"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&b.key)
+            .bind(b.since)
+            .bind(b.until)
+            .bind(i64::from(b.strikes))
+            .bind(&b.reason)
+            .execute(&self.pool)
+            .await
+            .map_err(db("writing a block"))?;
+        Ok(())
+    }
+
+    async fn remove_block(&self, table: &str, key: &str, value: &str) -> Result<bool, StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE {key} = ?");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing a block"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Opens the database at `path`, creating the file if missing, and brings its
     /// schema up to date. Refuses a file written by a newer schema.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -648,6 +707,192 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db(CONTEXT))
     }
 
+    async fn record_auth_failure(
+        &self,
+        user: &str,
+        ip: &str,
+        fingerprint: &str,
+        time: i64,
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording a failed login";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query("INSERT INTO auth_failures (user, ip, fingerprint, time) VALUES (?, ?, ?, ?)")
+            .bind(user)
+            .bind(ip)
+            .bind(fingerprint)
+            .bind(time)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM auth_failures WHERE user = ? AND time < ?")
+            .bind(user)
+            .bind(time - DAY)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn count_user_failures(&self, user: &str, since: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT ip, fingerprint FROM auth_failures \
+             WHERE user = ? AND time >= ?)",
+        )
+        .bind(user)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting failed logins"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn count_ip_failures(&self, ip: &str, since: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT user, fingerprint FROM auth_failures \
+             WHERE ip = ? AND time >= ?)",
+        )
+        .bind(ip)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting failed logins"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn clear_user_failures(&self, user: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM auth_failures WHERE user = ?")
+            .bind(user)
+            .execute(&self.pool)
+            .await
+            .map_err(db("clearing failed logins"))?;
+        Ok(())
+    }
+
+    async fn lockout(&self, user: &str) -> Result<Option<Block>, StoreError> {
+        self.block("lockouts", "user", user).await
+    }
+
+    async fn put_lockout(&self, block: &Block) -> Result<(), StoreError> {
+        self.put_block("lockouts", "user", block).await
+    }
+
+    async fn remove_lockout(&self, user: &str) -> Result<bool, StoreError> {
+        self.remove_block("lockouts", "user", user).await
+    }
+
+    async fn ban(&self, ip: &str) -> Result<Option<Block>, StoreError> {
+        self.block("bans", "ip", ip).await
+    }
+
+    async fn put_ban(&self, block: &Block) -> Result<(), StoreError> {
+        self.put_block("bans", "ip", block).await
+    }
+
+    async fn list_bans(&self, now: i64) -> Result<Vec<Block>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT ip, since, until, strikes, reason FROM bans WHERE until > ? ORDER BY since DESC",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing bans"))?;
+        Ok(rows.into_iter().map(block_of).collect())
+    }
+
+    async fn remove_ban(&self, ip: &str) -> Result<bool, StoreError> {
+        self.remove_block("bans", "ip", ip).await
+    }
+
+    async fn record_strike(&self, ip: &str, kind: &str, time: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording an abuse strike";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query("INSERT INTO abuse_strikes (ip, kind, time) VALUES (?, ?, ?)")
+            .bind(ip)
+            .bind(kind)
+            .bind(time)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM abuse_strikes WHERE ip = ? AND time < ?")
+            .bind(ip)
+            .bind(time - DAY)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn count_strikes(&self, ip: &str, kind: &str, since: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM abuse_strikes WHERE ip = ? AND kind = ? AND time >= ?",
+        )
+        .bind(ip)
+        .bind(kind)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting abuse strikes"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn record_login(&self, user: &str, ip: &str, time: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_successes (user, ip, time) VALUES (?, ?, ?) \
+             ON CONFLICT (user, ip) DO UPDATE SET time = excluded.time",
+        )
+        .bind(user)
+        .bind(ip)
+        .bind(time)
+        .execute(&self.pool)
+        .await
+        .map_err(db("recording a login"))?;
+        Ok(())
+    }
+
+    async fn last_login(&self, user: &str, ip: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT time FROM login_successes WHERE user = ? AND ip = ?")
+            .bind(user)
+            .bind(ip)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading the last login"))
+    }
+
+    async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await
+            .map_err(db("storing a server secret"))?;
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading a server secret"))
+    }
+
+    async fn events_since(&self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT time, kind, subject, detail FROM events WHERE time >= ? \
+             ORDER BY time DESC, seq DESC LIMIT ?",
+        )
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading events"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(time, kind, subject, detail)| Event {
+                time,
+                kind,
+                subject,
+                detail,
+            })
+            .collect())
+    }
+
     async fn mta_sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRow>, StoreError> {
         let row: Option<(String, String, String, i64)> = sqlx::query_as(
             "SELECT domain, id, policy, expires FROM mta_sts_policies WHERE domain = ?",
@@ -1083,13 +1328,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1104,7 +1349,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 8
+                    supported: 9
                 }
             ),
             "{err}"

@@ -157,6 +157,17 @@ pub const QUOTA_EXCEEDED: Reply = Reply::new(550, (5, 7, 1), "Submission quota e
 pub const AUTH_OK: Reply = Reply::new(235, (2, 7, 0), "Authentication successful");
 pub const AUTH_FAILED: Reply = Reply::new(535, (5, 7, 8), "Authentication credentials invalid");
 pub const SASL_TEMPFAIL: Reply = Reply::new(454, (4, 7, 0), "Temporary authentication failure");
+/// Lockouts apply to any name tried, known or not, so this reveals nothing about users.
+pub const ACCOUNT_LOCKED: Reply = Reply::new(
+    454,
+    (4, 7, 0),
+    "Too many failed logins for this account; try again later",
+);
+pub const BANNED: Reply = Reply::new(
+    421,
+    (4, 7, 0),
+    "Too many failed attempts from your address; try again later",
+);
 pub const TLS_REQUIRED: Reply = Reply::new(530, (5, 7, 0), "Must issue a STARTTLS command first");
 pub const AUTH_REQUIRED: Reply = Reply::new(530, (5, 7, 0), "Authentication required");
 pub const AUTH_CANCELLED: Reply = Reply::new(501, (5, 0, 0), "Authentication cancelled");

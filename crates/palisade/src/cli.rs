@@ -77,6 +77,42 @@ pub enum Command {
     /// The DNS records to publish.
     #[command(subcommand)]
     Dns(DnsCommand),
+    /// Failed logins, lockouts and bans.
+    #[command(subcommand)]
+    Security(SecurityCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecurityCommand {
+    /// Security events, newest first: failed logins, lockouts, bans, suspensions.
+    Events {
+        /// Only events about this user (as typed at login, or an address).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events about this address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// How far back: 30m, 1h, 2d (default 1d).
+        #[arg(long, default_value = "1d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Banned addresses.
+    #[command(subcommand)]
+    Bans(BansCommand),
+    /// End an account's lockout (the user can log in again at once).
+    Unlock { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BansCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a ban (a running server lets the address in within 5 seconds).
+    Remove { ip: String },
 }
 
 #[derive(Debug, Subcommand)]

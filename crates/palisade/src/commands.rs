@@ -46,6 +46,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             crate::reports::send_tls(&paths).await
         }
         Command::Dkim(c) => crate::dkim::run(&paths, c).await,
+        Command::Security(c) => crate::security::run(&paths, c).await,
         Command::Dns(crate::cli::DnsCommand::Records { domain }) => {
             crate::dkim::dns_records(&paths, &domain).await
         }
@@ -224,17 +225,11 @@ fn read_new_password(address: &Address) -> anyhow::Result<String> {
     Ok(pw)
 }
 
-/// The minimal policy until the access-control issue brings zxcvbn and breach screening.
+/// The password policy (palisade_access::strength): length, not the address, not a
+/// commonly breached password, zxcvbn score 3 or more. A refusal says why and what helps.
 fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
-    if pw.chars().count() < 12 {
-        return Err(usage("password too short: at least 12 characters"));
-    }
-    let name = address.local().to_lowercase();
-    // Very short names (a, bo) appear inside most passphrases by chance.
-    if name.chars().count() >= 3 && pw.to_lowercase().contains(&name) {
-        return Err(usage("password must not contain the user name"));
-    }
-    Ok(())
+    palisade_access::strength::check(pw, address, None)
+        .map_err(|refusal| usage(format!("password refused: {refusal}")))
 }
 
 async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ mod commands;
 mod dkim;
 mod quarantine;
 mod reports;
+mod security;
 mod serve;
 
 use clap::Parser;

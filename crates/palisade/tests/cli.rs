@@ -139,7 +139,27 @@ fn domains_users_aliases() {
         d,
         &["user", "add", "bob@example.com"],
         "short\n",
-        "at least 12 characters",
+        "at least 12 are needed",
+    );
+    // The password policy: breached, weak and self-referential passwords are refused
+    // with the reason and a suggestion.
+    usage_error(
+        d,
+        &["user", "add", "bob@example.com"],
+        "Q1w2e3r4t5y6\n",
+        "commonly used passwords",
+    );
+    usage_error(
+        d,
+        &["user", "add", "bob@example.com"],
+        "aaaaaaaaaaaaaaaa\n",
+        "too easy to guess",
+    );
+    usage_error(
+        d,
+        &["user", "add", "bob@example.com"],
+        "my bob@example.com password\n",
+        "contains the account's address",
     );
     ok(
         d,

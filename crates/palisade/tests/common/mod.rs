@@ -24,6 +24,8 @@ pub struct TestServer {
     pub store: Arc<SqliteStore>,
     /// The loopback DNS authority the server resolves with (empty zones: NXDOMAIN).
     pub dns: DnsAuthority,
+    /// The configuration it runs with (for [`TestServer::restart`]).
+    pub toml: String,
 }
 
 /// Starts a server with `extra` TOML appended (e.g. `[smtp]` limits), domain
@@ -73,6 +75,7 @@ pub async fn start_with_dns(extra: &str, dns: DnsAuthority) -> TestServer {
         server: Some(server),
         store,
         dns,
+        toml,
     }
 }
 
@@ -173,6 +176,17 @@ impl TestServer {
         .with_root_certificates(roots)
         .with_no_client_auth();
         tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    }
+
+    /// Stops the server and starts it again on the same data directory and store (the
+    /// listeners get new ports).
+    pub async fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown(Duration::from_secs(1)).await;
+        }
+        let config = palisade_config::parse(&self.toml).unwrap();
+        let store: Arc<dyn Store> = self.store.clone();
+        self.server = Some(Server::start(config, self.dir.path(), store).await.unwrap());
     }
 
     pub async fn shutdown(mut self) {

@@ -1,0 +1,57 @@
+//! The addresses refused at connect: a copy of the store's bans in memory, so the
+//! accept path never waits on the store. Bans made here go in at once; bans made by
+//! other nodes sharing the store (or removed with `palisade security bans remove`)
+//! arrive with the next refresh, every [`REFRESH`].
+
+use crate::Shared;
+use palisade_store::Block;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub const REFRESH: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct BanList {
+    until: RwLock<HashMap<IpAddr, i64>>,
+}
+
+impl BanList {
+    /// True if `ip` is banned at `now` (seconds since the epoch).
+    pub fn banned(&self, ip: IpAddr, now: i64) -> bool {
+        self.until
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ip)
+            .is_some_and(|until| *until > now)
+    }
+
+    pub fn insert(&self, block: &Block) {
+        if let Ok(ip) = block.key.parse::<IpAddr>() {
+            self.until
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(ip, block.until);
+        }
+    }
+
+    pub fn replace(&self, blocks: &[Block]) {
+        let fresh: HashMap<IpAddr, i64> = blocks
+            .iter()
+            .filter_map(|b| Some((b.key.parse().ok()?, b.until)))
+            .collect();
+        *self.until.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+}
+
+/// Keeps the list in step with the store (the server loads it once before accepting).
+pub async fn refresh_loop(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(REFRESH).await;
+        match shared.store.list_bans(palisade_queue::now_secs()).await {
+            Ok(bans) => shared.bans.replace(&bans),
+            Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "cannot read bans"),
+        }
+    }
+}

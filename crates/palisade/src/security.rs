@@ -1,0 +1,166 @@
+//! `palisade security events|bans|unlock`: what the brute-force defences saw and did.
+
+use crate::cli::{BansCommand, SecurityCommand};
+use crate::commands::Paths;
+use crate::usage;
+use palisade_store::{Event, Store};
+use serde_json::json;
+
+/// `30m`, `1h`, `2d`, `45s` or plain seconds.
+fn parse_since(text: &str) -> anyhow::Result<i64> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = digits.parse().map_err(|_| {
+        usage(format!(
+            "--since {text:?}: expected a number and s, m, h or d"
+        ))
+    })?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(usage(format!("--since {text:?}: the unit is s, m, h or d"))),
+    };
+    Ok(n.saturating_mul(factor))
+}
+
+/// `2026-12-01 16:58:40Z`.
+fn when(t: i64) -> String {
+    let (y, m, d) = palisade_server::trace::civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+pub async fn run(paths: &Paths, c: SecurityCommand) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    let now = palisade_queue::now_secs();
+    match c {
+        SecurityCommand::Events {
+            user,
+            ip,
+            since,
+            json,
+        } => {
+            let from = now - parse_since(&since)?;
+            let user = user.map(|u| palisade_access::guard::account_key(&u));
+            let events: Vec<Event> = store
+                .events_since(from, 10_000)
+                .await?
+                .into_iter()
+                .filter(|e| {
+                    e.kind.starts_with("security.")
+                        || e.kind.starts_with("auth.")
+                        || e.kind.starts_with("submission.")
+                })
+                .filter(|e| user.as_ref().is_none_or(|u| e.subject.to_lowercase() == *u))
+                .filter(|e| {
+                    ip.as_ref().is_none_or(|ip| {
+                        e.subject == *ip
+                            || e.detail
+                                .split(|c: char| c.is_whitespace() || c == ':' && !ip.contains(':'))
+                                .any(|w| w.trim_end_matches([':', ',', ')']) == ip)
+                    })
+                })
+                .collect();
+            if json {
+                let list: Vec<_> = events
+                    .iter()
+                    .map(|e| json!({"time": e.time, "kind": e.kind, "subject": e.subject, "detail": e.detail}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if events.is_empty() {
+                println!("no security events since {}", when(from));
+            } else {
+                for e in events {
+                    println!(
+                        "{}  {:<26} {:<30} {}",
+                        when(e.time),
+                        e.kind,
+                        e.subject,
+                        e.detail
+                    );
+                }
+            }
+        }
+        SecurityCommand::Bans(BansCommand::List { json }) => {
+            let bans = store.list_bans(now).await?;
+            if json {
+                let list: Vec<_> = bans
+                    .iter()
+                    .map(|b| json!({"ip": b.key, "since": b.since, "until": b.until, "strikes": b.strikes, "reason": b.reason}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if bans.is_empty() {
+                println!("no address is banned");
+            } else {
+                for b in bans {
+                    println!(
+                        "{:<40} until {}  (ban {} in a row) {}",
+                        b.key,
+                        when(b.until),
+                        b.strikes,
+                        b.reason
+                    );
+                }
+            }
+        }
+        SecurityCommand::Bans(BansCommand::Remove { ip }) => {
+            let parsed: std::net::IpAddr = ip
+                .parse()
+                .map_err(|_| usage(format!("{ip:?} is not an IP address")))?;
+            if !store.remove_ban(&parsed.to_string()).await? {
+                return Err(usage(format!("{parsed} is not banned")));
+            }
+            record(&store, now, "security.unbanned", &parsed.to_string()).await;
+            println!("{parsed} is no longer banned (a running server lets it in within 5 s)");
+        }
+        SecurityCommand::Unlock { user } => {
+            let account = palisade_access::guard::account_key(&user);
+            let lock = store.lockout(&account).await?;
+            if !store.remove_lockout(&account).await? {
+                return Err(usage(format!("{account} is not locked")));
+            }
+            store.clear_user_failures(&account).await?;
+            record(&store, now, "security.unlocked", &account).await;
+            match lock {
+                Some(l) if l.until > now => {
+                    println!("{account} unlocked (was locked: {})", l.reason)
+                }
+                _ => println!("{account} unlocked (its last lock had already expired)"),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn record(store: &impl Store, now: i64, kind: &str, subject: &str) {
+    let _ = store
+        .record_event(&Event {
+            time: now,
+            kind: kind.into(),
+            subject: subject.into(),
+            detail: "by the palisade command".into(),
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_units() {
+        assert_eq!(parse_since("45").ok(), Some(45));
+        assert_eq!(parse_since("30m").ok(), Some(1800));
+        assert_eq!(parse_since("1h").ok(), Some(3600));
+        assert_eq!(parse_since("2d").ok(), Some(172_800));
+        assert!(parse_since("1w").is_err());
+        assert!(parse_since("h").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! Access control on the real server: account lockouts, IP bans over both submission
+//! ports, bans refused at connect before TLS and kept across a restart, the security
+//! CLI, and AUTH timing that does not tell unknown users from known ones.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const PW: &str = "violet ferry granite spoon";
+
+fn b64(s: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn plain(user: &str, pw: &str) -> String {
+    format!("AUTH PLAIN {}", b64(format!("\0{user}\0{pw}").as_bytes()))
+}
+
+fn cli(ts: &TestServer, args: &[&str]) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// One AUTH over the submission port (STARTTLS) or the submissions port (implicit TLS):
+/// the reply, or `None` when the connection was refused or closed.
+async fn auth_once(ts: &TestServer, listener: &str, user: &str, pw: &str) -> Option<String> {
+    let tcp = tokio::net::TcpStream::connect(ts.addr(listener))
+        .await
+        .unwrap();
+    if listener == "submissions" {
+        let tls = ts
+            .tls_connector()
+            .connect(rustls_pki_types::ServerName::try_from(HOST).unwrap(), tcp)
+            .await
+            .ok()?;
+        let mut c = Raw::new(tls);
+        if !c.reply().await.starts_with("220") {
+            return None;
+        }
+        c.expect("EHLO client.test", "250").await;
+        return Some(c.cmd(&plain(user, pw)).await);
+    }
+    let mut c = Raw::new(tcp);
+    if !c.reply().await.starts_with("220") {
+        return None;
+    }
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, ts).await;
+    c.expect("EHLO client.test", "250").await;
+    Some(c.cmd(&plain(user, pw)).await)
+}
+
+/// The first line a plain TCP client reads on `listener`.
+async fn first_line(ts: &TestServer, listener: &str) -> String {
+    let tcp = tokio::net::TcpStream::connect(ts.addr(listener))
+        .await
+        .unwrap();
+    Raw::new(tcp).reply().await
+}
+
+const LIMITS: &str = "[security]\nnever_ban = []\nmax_login_failures = 3\nmax_ip_failures = 6\n\
+                      lockout_secs = 2\nban_secs = 3600\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_locks_the_account_then_bans_the_address_and_the_ban_survives_a_restart() {
+    let mut ts = start(LIMITS).await;
+    ts.set_password("alice@local.test", PW).await;
+    // A mail app retrying one stale password: however often, it counts once.
+    for _ in 0..5 {
+        let r = auth_once(&ts, "submission", "alice@local.test", "stale password")
+            .await
+            .unwrap();
+        assert!(r.starts_with("535 5.7.8"), "{r}");
+    }
+    // Two more different guesses make three: the account locks.
+    for guess in ["guess one", "guess two"] {
+        let r = auth_once(&ts, "submissions", "alice@local.test", guess)
+            .await
+            .unwrap();
+        assert!(r.starts_with("535 5.7.8"), "{r}");
+    }
+    let r = auth_once(&ts, "submission", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(
+        r.starts_with("454 4.7.0"),
+        "locked, even with the right password: {r}"
+    );
+    let (ok, events) = cli(&ts, &["security", "events", "--user", "alice@local.test"]);
+    assert!(ok && events.contains("security.locked"), "{events}");
+    // The lock is temporary (2 s here).
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let r = auth_once(&ts, "submissions", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("235"), "the lock expired: {r}");
+
+    // Guessing across accounts from this address: banned at the sixth distinct failure.
+    let mut banned_at = None;
+    for i in 0..10 {
+        let listener = if i % 2 == 0 {
+            "submission"
+        } else {
+            "submissions"
+        };
+        match auth_once(&ts, listener, &format!("user{i}@local.test"), "x").await {
+            Some(r) if r.starts_with("535") => {}
+            Some(r) if r.starts_with("421 4.7.0") => {
+                banned_at = Some(i);
+                break;
+            }
+            other => panic!("attempt {i}: {other:?}"),
+        }
+    }
+    // Alice's earlier failures were forgotten when she logged in: 6 guesses ban.
+    assert_eq!(banned_at, Some(5));
+    // Refused at connect, before any TLS, on every listener.
+    for l in ["inbound", "submission", "submissions"] {
+        let line = first_line(&ts, l).await;
+        assert!(line.starts_with("421 4.7.0"), "{l}: {line}");
+    }
+    let (ok, bans) = cli(&ts, &["security", "bans", "list"]);
+    assert!(
+        ok && bans.contains("127.0.0.1") && bans.contains("failed logins"),
+        "{bans}"
+    );
+
+    // Bans live in the store: a restart keeps them.
+    ts.restart().await;
+    let line = first_line(&ts, "submission").await;
+    assert!(line.starts_with("421 4.7.0"), "after restart: {line}");
+
+    // An administrator lifts it; the running server lets the address in within 5 s.
+    let (ok, out) = cli(&ts, &["security", "bans", "remove", "127.0.0.1"]);
+    assert!(ok, "{out}");
+    let mut open = false;
+    for _ in 0..80 {
+        if first_line(&ts, "inbound").await.starts_with("220") {
+            open = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(open, "the ban was lifted");
+    let (ok, events) = cli(
+        &ts,
+        &["security", "events", "--ip", "127.0.0.1", "--since", "1h"],
+    );
+    assert!(
+        ok && events.contains("security.banned") && events.contains("security.unbanned"),
+        "{events}"
+    );
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_account_still_works_from_an_address_it_used_and_an_admin_can_unlock() {
+    let ts = start(LIMITS).await;
+    ts.set_password("bob@local.test", PW).await;
+    // Bob logged in from here before.
+    let r = auth_once(&ts, "submission", "bob@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("235"), "{r}");
+    for guess in ["a1", "a2", "a3"] {
+        auth_once(&ts, "submission", "bob@local.test", guess)
+            .await
+            .unwrap();
+    }
+    // Locked, but the right password from an address Bob used recently still works.
+    let r = auth_once(&ts, "submission", "bob@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("235"), "known address: {r}");
+    // Lock an account never seen from here: refused until an administrator unlocks it.
+    ts.set_password("carol@local.test", PW).await;
+    for guess in ["b1", "b2", "b3"] {
+        auth_once(&ts, "submission", "carol@local.test", guess)
+            .await
+            .unwrap();
+    }
+    let r = auth_once(&ts, "submission", "carol@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("454 4.7.0"), "{r}");
+    let (ok, out) = cli(&ts, &["security", "unlock", "carol@local.test"]);
+    assert!(
+        ok && out.contains("failed logins"),
+        "says why it was locked: {out}"
+    );
+    let r = auth_once(&ts, "submission", "carol@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("235"), "{r}");
+    // Unknown names lock the same way: the lock says nothing about who exists.
+    for guess in ["c1", "c2", "c3"] {
+        auth_once(&ts, "submission", "nobody@local.test", guess)
+            .await
+            .unwrap();
+    }
+    let r = auth_once(&ts, "submission", "nobody@local.test", "c4")
+        .await
+        .unwrap();
+    assert!(r.starts_with("454 4.7.0"), "{r}");
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_time_does_not_tell_unknown_users_from_known_ones() {
+    let ts = start("[security]\nmax_login_failures = 10000\nmax_ip_failures = 10000\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut c = connect(ts.addr("submission")).await;
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, &ts).await;
+    c.expect("EHLO client.test", "250").await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    // Interleaved, so drift in machine load hits both alike. The session's error
+    // limit closes after a few failures: reconnect as needed.
+    for i in 0..40 {
+        for (user, times) in [
+            ("alice@local.test", &mut known),
+            ("ghost@local.test", &mut unknown),
+        ] {
+            let t = Instant::now();
+            let r = c.cmd(&plain(user, &format!("wrong {i}"))).await;
+            times.push(t.elapsed());
+            if !r.starts_with("535") {
+                assert!(r.starts_with("421"), "{r}");
+                let fresh = connect(ts.addr("submission")).await;
+                let mut fresh = fresh;
+                fresh.expect("EHLO client.test", "250").await;
+                c = starttls(fresh, &ts).await;
+                c.expect("EHLO client.test", "250").await;
+                times.pop();
+            }
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    let ratio = u.as_secs_f64() / k.as_secs_f64();
+    assert!(
+        (0.8..=1.2).contains(&ratio),
+        "median AUTH time known {k:?} vs unknown {u:?} (ratio {ratio:.2})"
+    );
+    ts.shutdown().await;
+}
