@@ -22,6 +22,7 @@ pub mod login;
 pub mod sasl;
 pub mod sender;
 pub mod strength;
+pub mod two_factor;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

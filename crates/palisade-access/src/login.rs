@@ -1,7 +1,8 @@
 //! Checking a login: Argon2id on the blocking pool, a bounded number at once, and the
 //! same work for unknown users as for known ones (no enumeration by timing); lockouts
-//! and bans through [`crate::guard`]; the stored hash upgraded when the parameters were
-//! raised since it was made.
+//! and bans through [`crate::guard`]; app passwords, and only they once two-factor is on
+//! ([`crate::two_factor`]); the stored hash upgraded when the parameters were raised
+//! since it was made.
 
 use crate::guard::{self, Admission, Consequences};
 use crate::{hash_password, needs_rehash, verify_password};
@@ -33,6 +34,8 @@ pub enum LoginError {
     Store(#[from] palisade_store::StoreError),
     #[error(transparent)]
     Guard(#[from] guard::GuardError),
+    #[error(transparent)]
+    TwoFactor(#[from] crate::two_factor::TwoFactorError),
     #[error("password check task failed")]
     Task,
 }
@@ -113,7 +116,23 @@ pub async fn attempt(
     let account = guard::account_key(username);
     let admission = guard::admission(store.as_ref(), &account, now).await?;
     // The credentials are checked even when locked: the same work, whatever the state.
-    let user = check(store, username, password).await?;
+    // Argon2id always runs; with two-factor on, only an app password is taken.
+    let user = match check(store, username, password).await? {
+        Some(u) if !crate::two_factor::enabled(store.as_ref(), &u).await? => Some(u),
+        _ => match Address::parse(username) {
+            Ok(u) => crate::two_factor::app_password_login(
+                store.as_ref(),
+                &u,
+                password,
+                "submission",
+                ip,
+                now,
+            )
+            .await?
+            .then_some(u),
+            Err(_) => None,
+        },
+    };
     match (user, admission) {
         (Some(user), Admission::Open) => {
             guard::succeeded(store.as_ref(), &account, ip, now).await?;

@@ -28,8 +28,8 @@ use sqlx::{Sqlite, Transaction};
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
-    AliasSource, Block, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport, Store,
-    StoreError, StsPolicyRow, TlsResultRow, User,
+    AliasSource, AppPassword, Block, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport,
+    Store, StoreError, StsPolicyRow, TlsResultRow, TotpState, User,
 };
 
 /// How long a statement waits for another connection's write lock.
@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("sqlite/schema_v7.sql")),
     (8, include_str!("sqlite/schema_v8.sql")),
     (9, include_str!("sqlite/schema_v9.sql")),
+    (10, include_str!("sqlite/schema_v10.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -71,6 +72,35 @@ fn block_of((key, since, until, strikes, reason): (String, i64, i64, i64, String
         until,
         strikes: u32::try_from(strikes).unwrap_or(u32::MAX),
         reason,
+    }
+}
+
+type AppPasswordRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+fn app_password_of(r: AppPasswordRow) -> AppPassword {
+    let (id, user, label, hash, scope, expires, from_net, created, last_used, last_ip) = r;
+    AppPassword {
+        id,
+        user,
+        label,
+        hash,
+        scope,
+        expires,
+        from_net,
+        created,
+        last_used,
+        last_ip,
     }
 }
 
@@ -893,6 +923,172 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn totp(&self, user: &Address) -> Result<Option<TotpState>, StoreError> {
+        let row: Option<(String, i64, i64)> =
+            sqlx::query_as("SELECT secret, enabled, last_step FROM totp WHERE user = ?")
+                .bind(user.lookup_key())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading two-factor state"))?;
+        Ok(row.map(|(secret, enabled, last_step)| TotpState {
+            secret,
+            enabled: enabled != 0,
+            last_step,
+        }))
+    }
+
+    async fn put_totp(
+        &self,
+        user: &Address,
+        secret: &str,
+        enabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO totp (user, secret, enabled, created) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user) DO UPDATE SET secret = excluded.secret, \
+             enabled = excluded.enabled, created = excluded.created, \
+             last_step = CASE WHEN totp.secret = excluded.secret THEN totp.last_step ELSE -1 END",
+        )
+        .bind(user.lookup_key())
+        .bind(secret)
+        .bind(i64::from(enabled))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db("writing two-factor state"))?;
+        Ok(())
+    }
+
+    async fn advance_totp_step(&self, user: &Address, step: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE totp SET last_step = ? WHERE user = ? AND last_step < ?")
+            .bind(step)
+            .bind(user.lookup_key())
+            .bind(step)
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording a TOTP step"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_totp(&self, user: &Address) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "turning two-factor off";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let done = sqlx::query("DELETE FROM totp WHERE user = ?")
+            .bind(user.lookup_key())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user = ?")
+            .bind(user.lookup_key())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_recovery_codes(
+        &self,
+        user: &Address,
+        hashes: &[String],
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "storing recovery codes";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user = ?")
+            .bind(user.lookup_key())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        for h in hashes {
+            sqlx::query("INSERT OR IGNORE INTO recovery_codes (user, hash) VALUES (?, ?)")
+                .bind(user.lookup_key())
+                .bind(h)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn use_recovery_code(&self, user: &Address, hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM recovery_codes WHERE user = ? AND hash = ?")
+            .bind(user.lookup_key())
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db("using a recovery code"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_app_password(&self, p: &AppPassword) -> Result<i64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO app_passwords (user, label, hash, scope, expires, from_net, created) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.user)
+        .bind(&p.label)
+        .bind(&p.hash)
+        .bind(&p.scope)
+        .bind(p.expires)
+        .bind(&p.from_net)
+        .bind(p.created)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(d) => Ok(d.last_insert_rowid()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                what: format!("app password {:?} of {}", p.label, p.user),
+            }),
+            Err(e) => Err(db("adding an app password")(e)),
+        }
+    }
+
+    async fn list_app_passwords(&self, user: &Address) -> Result<Vec<AppPassword>, StoreError> {
+        let rows: Vec<AppPasswordRow> = sqlx::query_as(
+            "SELECT id, user, label, hash, scope, expires, from_net, created, last_used, last_ip \
+             FROM app_passwords WHERE user = ? ORDER BY created, id",
+        )
+        .bind(user.lookup_key())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing app passwords"))?;
+        Ok(rows.into_iter().map(app_password_of).collect())
+    }
+
+    async fn app_password(&self, hash: &str) -> Result<Option<AppPassword>, StoreError> {
+        let row: Option<AppPasswordRow> = sqlx::query_as(
+            "SELECT id, user, label, hash, scope, expires, from_net, created, last_used, last_ip \
+             FROM app_passwords WHERE hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading an app password"))?;
+        Ok(row.map(app_password_of))
+    }
+
+    async fn revoke_app_password(&self, user: &Address, label: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM app_passwords WHERE user = ? AND label = ?")
+            .bind(user.lookup_key())
+            .bind(label)
+            .execute(&self.pool)
+            .await
+            .map_err(db("revoking an app password"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn touch_app_password(&self, id: i64, time: i64, ip: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE app_passwords SET last_used = ?, last_ip = ? WHERE id = ?")
+            .bind(time)
+            .bind(ip)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording app password use"))?;
+        Ok(())
+    }
+
     async fn mta_sts_policy(&self, domain: &str) -> Result<Option<StsPolicyRow>, StoreError> {
         let row: Option<(String, String, String, i64)> = sqlx::query_as(
             "SELECT domain, id, policy, expires FROM mta_sts_policies WHERE domain = ?",
@@ -1328,13 +1524,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1349,7 +1545,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 9
+                    supported: 10
                 }
             ),
             "{err}"

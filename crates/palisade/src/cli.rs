@@ -260,6 +260,49 @@ pub enum UserCommand {
     /// Addresses a user may send as besides their own and their aliases (audited).
     #[command(subcommand, name = "send-as")]
     SendAs(SendAsCommand),
+    /// Two-factor authentication (TOTP, RFC 6238).
+    #[command(subcommand, name = "2fa")]
+    TwoFactor(TwoFactorCommand),
+    /// Passwords for mail clients: once 2FA is on, the only ones SMTP AUTH takes.
+    #[command(subcommand, name = "app-password")]
+    AppPassword(AppPasswordCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TwoFactorCommand {
+    /// Show a new seed (otpauth:// URI and QR code), confirm it with one code, print
+    /// ten recovery codes. From then on SMTP AUTH takes app passwords only.
+    Enable { user: String },
+    /// Turn two-factor off (the account password works for SMTP AUTH again).
+    Disable { user: String },
+    /// Check one code (read from the terminal or stdin); each code works once.
+    Check { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppPasswordCommand {
+    /// Generate one (printed once, stored hashed).
+    Add {
+        user: String,
+        #[arg(long)]
+        label: String,
+        #[arg(long, default_value = "submission", value_parser = ["submission"])]
+        scope: String,
+        /// Lifetime, e.g. 90d or 12h.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Only from this network, e.g. 203.0.113.0/24.
+        #[arg(long)]
+        from_net: Option<String>,
+    },
+    /// Label, scope, expiry, created, last used (time and address).
+    List {
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Takes effect at the next AUTH.
+    Revoke { user: String, label: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -127,7 +127,7 @@ pub fn parse_domain(s: &str) -> anyhow::Result<Domain> {
     Domain::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
-fn parse_address(s: &str) -> anyhow::Result<Address> {
+pub(crate) fn parse_address(s: &str) -> anyhow::Result<Address> {
     Address::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
@@ -281,6 +281,8 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             println!("password changed for {a}");
         }
         UserCommand::SendAs(c) => send_as(&store, c).await?,
+        UserCommand::TwoFactor(c) => crate::two_factor::run(&store, c).await?,
+        UserCommand::AppPassword(c) => crate::two_factor::app_passwords(&store, c).await?,
         UserCommand::Resume { address } => {
             let a = parse_address(&address)?;
             if !store.resume_user(&a).await? {

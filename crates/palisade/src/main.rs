@@ -10,6 +10,7 @@ mod quarantine;
 mod reports;
 mod security;
 mod serve;
+mod two_factor;
 
 use clap::Parser;
 use std::process::ExitCode;

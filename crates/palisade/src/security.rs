@@ -7,7 +7,7 @@ use palisade_store::{Event, Store};
 use serde_json::json;
 
 /// `30m`, `1h`, `2d`, `45s` or plain seconds.
-fn parse_since(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_since(text: &str) -> anyhow::Result<i64> {
     let t = text.trim();
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: i64 = digits.parse().map_err(|_| {
@@ -26,7 +26,7 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
 }
 
 /// `2026-12-01 16:58:40Z`.
-fn when(t: i64) -> String {
+pub(crate) fn when(t: i64) -> String {
     let (y, m, d) = palisade_server::trace::civil_from_days(t.div_euclid(86_400));
     let s = t.rem_euclid(86_400);
     format!(

@@ -264,3 +264,127 @@ async fn auth_time_does_not_tell_unknown_users_from_known_ones() {
     );
     ts.shutdown().await;
 }
+
+/// The current code of the seed in `uri`, `offset` seconds from now.
+fn code_of(uri: &str, offset: u64) -> String {
+    let t = totp_rs::Totp::from_url(uri).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    t.generate(now + offset).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6238_two_factor_turns_smtp_auth_to_app_passwords_only() {
+    use std::io::{BufRead, BufReader, Write};
+    let ts = start("").await;
+    ts.set_password("alice@local.test", PW).await;
+    // Enable: the CLI shows the otpauth URI and waits for a code computed from it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(["user", "2fa", "enable", "alice@local.test"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut uri = String::new();
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
+        if line.starts_with("otpauth://totp/") {
+            uri = line.trim().to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(uri.contains("secret="), "{uri}");
+    let first_code = code_of(&uri, 0);
+    writeln!(child.stdin.take().unwrap(), "{first_code}").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("Two-factor authentication is on"), "{rest}");
+    let recovery = rest
+        .lines()
+        .filter(|l| l.trim().len() == 14 && l.trim().matches('-').count() == 2)
+        .count();
+    assert_eq!(recovery, 10, "{rest}");
+
+    // The account password no longer works for SMTP AUTH.
+    let r = auth_once(&ts, "submission", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("535 5.7.8"), "{r}");
+    // An app password does, on both ports, and its use is shown.
+    let (ok, added) = cli(
+        &ts,
+        &[
+            "user",
+            "app-password",
+            "add",
+            "alice@local.test",
+            "--label",
+            "phone",
+        ],
+    );
+    assert!(ok, "{added}");
+    let app = added
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
+        .unwrap()
+        .to_string();
+    for l in ["submission", "submissions"] {
+        let r = auth_once(&ts, l, "alice@local.test", &app).await.unwrap();
+        assert!(r.starts_with("235"), "{l}: {r}");
+    }
+    let (ok, list) = cli(&ts, &["user", "app-password", "list", "alice@local.test"]);
+    assert!(
+        ok && list.contains("phone") && list.contains("from 127.0.0.1"),
+        "{list}"
+    );
+    // Not someone else's: the app password is bound to its user.
+    let r = auth_once(&ts, "submission", "bob@local.test", &app)
+        .await
+        .unwrap();
+    assert!(r.starts_with("535"), "{r}");
+    // Revoked: refused at the next AUTH.
+    let (ok, out) = cli(
+        &ts,
+        &[
+            "user",
+            "app-password",
+            "revoke",
+            "alice@local.test",
+            "phone",
+        ],
+    );
+    assert!(ok, "{out}");
+    let r = auth_once(&ts, "submissions", "alice@local.test", &app)
+        .await
+        .unwrap();
+    assert!(r.starts_with("535"), "{r}");
+
+    // A TOTP code is accepted once (RFC 6238 §5.2): the one used to enable is spent, a
+    // later one works once.
+    let check = |code: String| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .arg("--data")
+            .arg(ts.dir.path())
+            .args(["user", "2fa", "check", "alice@local.test"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(c.stdin.take().unwrap(), "{code}").unwrap();
+        c.wait_with_output().unwrap().status.success()
+    };
+    assert!(!check(first_code), "a used code is refused");
+    let next = code_of(&uri, 30);
+    assert!(check(next.clone()), "the next code works");
+    assert!(!check(next), "once");
+    ts.shutdown().await;
+}
