@@ -57,7 +57,23 @@ pub fn after_submission(
     tokio::spawn(async move {
         let store = shared.store.as_ref();
         let now = palisade_queue::now_secs();
-        if let Err(e) = store.record_submission(&user, now, &domains).await {
+        // Only other organisations' domains are "new recipient domains": writing to a
+        // colleague is not what a hijacked account does.
+        let mut remote = Vec::with_capacity(domains.len());
+        for d in domains {
+            let local = match palisade_types::Domain::parse(&d) {
+                Ok(dom) => shared
+                    .lookups
+                    .is_local_domain(store, &dom)
+                    .await
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if !local {
+                remote.push(d);
+            }
+        }
+        if let Err(e) = store.record_submission(&user, now, &remote).await {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
                 "cannot record submission"
