@@ -25,6 +25,10 @@ hostname = "localhost"
 address = "$PAL"
 [smtp]
 max_connections_per_ip = 5000
+[security]
+# Like the Postfix peer (anvil off by default): no per-address rate limits.
+connections_per_ip_per_minute = 0
+messages_per_ip_per_hour = 0
 [policy]
 # Like the Postfix peer (no SPF/DKIM/DMARC milters): the receive path alone.
 # bench/sender-auth.sh measures the cost of the checks.

@@ -73,6 +73,10 @@ hostname = "mx.example.test"
 address = "127.0.0.1:$PAL_RECV"
 [smtp]
 max_connections_per_ip = 5000
+[security]
+# Like the Postfix peer (anvil off by default): no per-address rate limits.
+connections_per_ip_per_minute = 0
+messages_per_ip_per_hour = 0
 [dns]
 nameservers = ["$DNS"]
 [reports]
@@ -86,6 +90,10 @@ kind = "submission"
 allow_plaintext_auth = true
 [smtp]
 max_connections_per_ip = 5000
+[security]
+# Like the Postfix peer (anvil off by default): no per-address rate limits.
+connections_per_ip_per_minute = 0
+messages_per_ip_per_hour = 0
 [dns]
 nameservers = ["$DNS"]
 [delivery]
@@ -93,6 +101,7 @@ remote_port = $PAL_RECV
 [submission]
 max_messages_per_hour = 1000000
 max_messages_per_day = 1000000
+max_recipients_per_day = 100000000
 # The anomaly checks would suspend a user who sends 5,000 messages in a minute.
 burst_factor = 0
 max_new_domains_per_hour = 0

@@ -57,6 +57,10 @@ hostname = "mx.example.test"
 address = "127.0.0.1:$2"
 [smtp]
 max_connections_per_ip = 5000
+[security]
+# Like the Postfix peer (anvil off by default): no per-address rate limits.
+connections_per_ip_per_minute = 0
+messages_per_ip_per_hour = 0
 [dns]
 nameservers = ["$DNS"]
 [policy]

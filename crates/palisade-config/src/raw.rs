@@ -38,6 +38,8 @@ pub struct RawSecurity {
     pub max_unknown_recipients: Option<u64>,
     pub abuse_window_secs: Option<u64>,
     pub known_ip_days: Option<u64>,
+    pub connections_per_ip_per_minute: Option<u64>,
+    pub messages_per_ip_per_hour: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,4 +154,5 @@ pub struct RawSubmission {
     pub max_messages_per_day: Option<u64>,
     pub burst_factor: Option<u64>,
     pub max_new_domains_per_hour: Option<u64>,
+    pub max_recipients_per_day: Option<u64>,
 }

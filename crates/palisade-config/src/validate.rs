@@ -130,6 +130,9 @@ pub struct SubmissionConfig {
     /// Suspend a user who writes to more new recipient domains than this in an hour;
     /// 0 turns it off.
     pub max_new_domains_per_hour: u64,
+    /// Recipients a user may write to per day (counted over the last 24 hours); past
+    /// it RCPT gets 451 4.7.1.
+    pub max_recipients_per_day: u64,
 }
 
 /// `[reports]`: DMARC aggregate reports, sent and received.
@@ -230,6 +233,12 @@ pub struct SecurityConfig {
     /// A locked account still accepts the right credentials from an address it logged
     /// in from successfully within this many days.
     pub known_ip_days: u64,
+    /// New connections one address may open per minute (token bucket; 0: no limit).
+    /// Trusted networks are exempt.
+    pub connections_per_ip_per_minute: u64,
+    /// Messages one address may send per hour without AUTH (token bucket; 0: no
+    /// limit). Trusted networks are exempt.
+    pub messages_per_ip_per_hour: u64,
 }
 
 impl SecurityConfig {
@@ -517,6 +526,20 @@ impl Config {
                 86_400,
             )?,
             known_ip_days: count("security.known_ip_days", sec.known_ip_days, 30, 0, 365)?,
+            connections_per_ip_per_minute: count(
+                "security.connections_per_ip_per_minute",
+                sec.connections_per_ip_per_minute,
+                120,
+                0,
+                1_000_000,
+            )?,
+            messages_per_ip_per_hour: count(
+                "security.messages_per_ip_per_hour",
+                sec.messages_per_ip_per_hour,
+                3600,
+                0,
+                100_000_000,
+            )?,
         };
         let web = match raw.web.and_then(|w| w.address) {
             Some(a) => Some(socket_addr("web.address", &a)?),
@@ -584,6 +607,13 @@ impl Config {
                 30,
                 0,
                 100_000,
+            )?,
+            max_recipients_per_day: count(
+                "submission.max_recipients_per_day",
+                sub.max_recipients_per_day,
+                5000,
+                1,
+                100_000_000,
             )?,
         };
         let d = raw.delivery.unwrap_or_default();

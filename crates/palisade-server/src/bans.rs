@@ -47,8 +47,14 @@ impl BanList {
 
 /// Keeps the list in step with the store (the server loads it once before accepting).
 pub async fn refresh_loop(shared: Arc<Shared>) {
+    let mut round = 0u32;
     loop {
         tokio::time::sleep(REFRESH).await;
+        // The rate buckets' memory is bounded here too, once a minute.
+        round = round.wrapping_add(1);
+        if round.is_multiple_of(12) {
+            shared.rates.prune();
+        }
         match shared.store.list_bans(palisade_queue::now_secs()).await {
             Ok(bans) => shared.bans.replace(&bans),
             Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "cannot read bans"),

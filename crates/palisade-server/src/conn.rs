@@ -154,6 +154,12 @@ pub async fn handle(
             let _ = stream.try_write(&reply::BANNED.to_wire());
             return;
         }
+        if !cfg.policy.is_trusted(peer.ip()) && !shared.rates.connection(peer.ip()) {
+            rejected("connection_rate");
+            tracing::info!("connection refused: rate limit");
+            let _ = stream.try_write(&reply::CONNECTION_RATE.to_wire());
+            return;
+        }
         let Some(_slot) = shared.limits.try_acquire(peer.ip()) else {
             rejected("too_many_connections");
             tracing::info!("connection refused: limit reached");
@@ -210,6 +216,26 @@ async fn handshake(
 /// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
 /// only for authenticated users and clients in `policy.trusted_networks` (like Postfix's
 /// `permit_sasl_authenticated, permit_mynetworks`).
+/// Whether `user` has written to `submission.max_recipients_per_day` recipients in
+/// the last 24 hours (store errors let the message through: the hourly and daily
+/// message quotas still hold).
+async fn recipient_quota_reached(shared: &Shared, cfg: &Config, user: &str) -> bool {
+    let Ok(user) = Address::parse(user) else {
+        return false;
+    };
+    let since = palisade_queue::now_secs() - 86_400;
+    match shared.store.count_submission_recipients(&user, since).await {
+        Ok(n) => n >= cfg.submission.max_recipients_per_day,
+        Err(e) => {
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot count recipients"
+            );
+            false
+        }
+    }
+}
+
 /// Counts an SMTP-level abuse event; true when it got the address banned.
 async fn abuse_strike(shared: &Shared, cfg: &Config, ip: std::net::IpAddr, kind: &str) -> bool {
     match palisade_access::guard::strike(
@@ -411,6 +437,13 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     session.sender_decision(d);
                     continue;
                 }
+                let ip = session.client_ip();
+                if !cfg.policy.is_trusted(ip) && !shared.rates.message(ip) {
+                    rejected("message_rate");
+                    tracing::info!("MAIL refused: message rate limit");
+                    session.sender_decision(SenderDecision::Reject(reply::MESSAGE_RATE));
+                    continue;
+                }
                 if checks_on {
                     let helo = session.helo().unwrap_or_default().to_string();
                     // Replacing an earlier transaction's check aborts it (AbortOnDrop).
@@ -427,7 +460,13 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Step::CheckRecipient(addr) => {
                 let relay_ok =
                     session.authenticated().is_some() || cfg.policy.is_trusted(session.client_ip());
-                let d = check_recipient(shared, cfg, relay_ok, &addr).await;
+                let d = match session.authenticated() {
+                    Some(user) if recipient_quota_reached(shared, cfg, user).await => {
+                        rejected("recipient_quota");
+                        RecipientDecision::Reject(reply::RECIPIENT_QUOTA)
+                    }
+                    _ => check_recipient(shared, cfg, relay_ok, &addr).await,
+                };
                 tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
                 let strike = match &d {
                     RecipientDecision::Reject(r) if *r == reply::NO_RELAY => Some("relay"),
@@ -507,6 +546,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         shared.config(),
                         user,
                         domains,
+                        rcpts.len() as u64,
                     );
                 }
                 match reply {

@@ -53,6 +53,7 @@ pub fn after_submission(
     cfg: Arc<Config>,
     user: Address,
     domains: Vec<String>,
+    recipients: u64,
 ) {
     tokio::spawn(async move {
         let store = shared.store.as_ref();
@@ -73,7 +74,10 @@ pub fn after_submission(
                 remote.push(d);
             }
         }
-        if let Err(e) = store.record_submission(&user, now, &remote).await {
+        if let Err(e) = store
+            .record_submission(&user, now, &remote, recipients)
+            .await
+        {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
                 "cannot record submission"

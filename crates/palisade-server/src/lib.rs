@@ -20,6 +20,7 @@ pub mod dkim_keys;
 pub mod limits;
 pub mod outbox;
 pub mod proxy;
+pub mod rates;
 pub mod reports;
 pub mod sender_auth;
 pub mod submission;
@@ -101,6 +102,8 @@ pub struct Shared {
     pub dmarc_recorder: reports::Recorder,
     /// Addresses refused at connect (a copy of the store's bans).
     pub bans: bans::BanList,
+    /// Per-address token buckets (built at start; a reload does not change them).
+    pub rates: rates::Rates,
     /// Parsed DKIM keys of our domains, for signing.
     pub dkim_keys: Arc<dkim_keys::DkimKeyCache>,
 }
@@ -254,6 +257,7 @@ impl Server {
             config.smtp.max_connections_per_ip,
         );
         let dmarc_recorder = reports::recorder(store.clone());
+        let rates = rates::Rates::new(&config.security);
         let shared = Arc::new(Shared {
             config: RwLock::new(Arc::new(config)),
             store,
@@ -268,6 +272,7 @@ impl Server {
             dmarc_recorder,
             dkim_keys,
             bans: bans::BanList::default(),
+            rates,
         });
         // Bans apply from the first connection on, restarts included.
         shared

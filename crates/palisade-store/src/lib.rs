@@ -321,7 +321,15 @@ pub trait Store: Send + Sync + 'static {
         user: &Address,
         time: i64,
         domains: &[String],
+        recipients: u64,
     ) -> Result<(), StoreError>;
+    /// Recipients of `user`'s messages submitted at or after `since` (10-minute
+    /// buckets, like [`Store::count_submissions`]).
+    async fn count_submission_recipients(
+        &self,
+        user: &Address,
+        since: i64,
+    ) -> Result<u64, StoreError>;
     /// Messages `user` submitted at or after `since`, counted in 10-minute buckets: the
     /// bucket holding `since` counts whole, so a window may include up to 10 minutes
     /// more (quotas err on the strict side), and each check reads a few rows.

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("sqlite/schema_v8.sql")),
     (9, include_str!("sqlite/schema_v9.sql")),
     (10, include_str!("sqlite/schema_v10.sql")),
+    (11, include_str!("sqlite/schema_v11.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -1166,16 +1167,19 @@ impl Store for SqliteStore {
         user: &Address,
         time: i64,
         domains: &[String],
+        recipients: u64,
     ) -> Result<(), StoreError> {
         const CONTEXT: &str = "recording a submission";
         let key = user.lookup_key();
         let mut tx = self.write_tx(CONTEXT).await?;
         sqlx::query(
-            "INSERT INTO submission_counts (user, bucket, count) VALUES (?, ?, 1) \
-             ON CONFLICT (user, bucket) DO UPDATE SET count = count + 1",
+            "INSERT INTO submission_counts (user, bucket, count, recipients) VALUES (?, ?, 1, ?) \
+             ON CONFLICT (user, bucket) DO UPDATE SET count = count + 1, \
+             recipients = recipients + excluded.recipients",
         )
         .bind(key.clone())
         .bind(time.div_euclid(SUBMISSION_BUCKET))
+        .bind(i64::try_from(recipients).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await
         .map_err(db(CONTEXT))?;
@@ -1227,6 +1231,22 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(db("counting submissions"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn count_submission_recipients(
+        &self,
+        user: &Address,
+        since: i64,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(recipients), 0) FROM submission_counts WHERE user = ? AND bucket >= ?",
+        )
+        .bind(user.lookup_key())
+        .bind(since.div_euclid(SUBMISSION_BUCKET))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting recipients"))?;
         Ok(n.max(0) as u64)
     }
 
@@ -1524,13 +1544,16 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(
+            versions(&store).await,
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        );
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1545,7 +1568,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 10
+                    supported: 11
                 }
             ),
             "{err}"

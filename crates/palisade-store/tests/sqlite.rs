@@ -578,19 +578,19 @@ async fn submission_counts_by_bucket_and_new_recipient_domains() {
     let t = 1_800_000_000; // a bucket boundary (divisible by 600)
     let day = 86_400;
     // Thirty-one days ago alice wrote to old.test; a day ago to known.test.
-    s.record_submission(&alice, t - 31 * day, &["old.test".into()])
+    s.record_submission(&alice, t - 31 * day, &["old.test".into()], 1)
         .await
         .expect("record");
-    s.record_submission(&alice, t - day, &["known.test".into()])
+    s.record_submission(&alice, t - day, &["known.test".into()], 2)
         .await
         .expect("record");
     // Now: three messages, to known.test, to new.test, and to old.test again.
     for d in ["known.test", "new.test", "old.test"] {
-        s.record_submission(&alice, t + 5, &[d.into()])
+        s.record_submission(&alice, t + 5, &[d.into()], 3)
             .await
             .expect("record");
     }
-    s.record_submission(&bob, t + 5, &["x.test".into()])
+    s.record_submission(&bob, t + 5, &["x.test".into()], 1)
         .await
         .expect("record");
     assert_eq!(s.count_submissions(&alice, t).await.expect("count"), 3);
@@ -606,6 +606,18 @@ async fn submission_counts_by_bucket_and_new_recipient_domains() {
         "the message of 31 days ago was forgotten"
     );
     assert_eq!(s.count_submissions(&bob, t).await.expect("count"), 1);
+    assert_eq!(
+        s.count_submission_recipients(&alice, t)
+            .await
+            .expect("count"),
+        9
+    );
+    assert_eq!(
+        s.count_submission_recipients(&alice, t - 2 * day)
+            .await
+            .expect("count"),
+        11
+    );
     // new.test is new; old.test too (unused for more than 30 days); known.test is not.
     assert_eq!(s.count_new_domains(&alice, t).await.expect("count"), 2);
     assert_eq!(s.count_new_domains(&bob, t).await.expect("count"), 1);

@@ -163,6 +163,21 @@ pub const ACCOUNT_LOCKED: Reply = Reply::new(
     (4, 7, 0),
     "Too many failed logins for this account; try again later",
 );
+pub const CONNECTION_RATE: Reply = Reply::new(
+    421,
+    (4, 7, 0),
+    "Connection rate limit for your address reached; try again later",
+);
+pub const MESSAGE_RATE: Reply = Reply::new(
+    451,
+    (4, 7, 1),
+    "Message rate limit for your address reached; try again later",
+);
+pub const RECIPIENT_QUOTA: Reply = Reply::new(
+    451,
+    (4, 7, 1),
+    "Daily recipient limit of this account reached; try again later",
+);
 pub const BANNED: Reply = Reply::new(
     421,
     (4, 7, 0),

@@ -388,3 +388,57 @@ async fn rfc6238_two_factor_turns_smtp_auth_to_app_passwords_only() {
     assert!(!check(next), "once");
     ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_name_the_limit_that_was_hit() {
+    let ts = start(
+        "[security]\nconnections_per_ip_per_minute = 3\nmessages_per_ip_per_hour = 2\n\
+         [submission]\nmax_recipients_per_day = 2\n",
+    )
+    .await;
+    ts.set_password("alice@local.test", PW).await;
+    // Messages without AUTH from one address: two per hour here.
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    for _ in 0..2 {
+        c.expect("MAIL FROM:<a@remote.test>", "250").await;
+        c.expect("RSET", "250").await;
+    }
+    let r = c.cmd("MAIL FROM:<a@remote.test>").await;
+    assert!(r.starts_with("451 4.7.1 Message rate limit"), "{r}");
+    // A user's recipients per day (counted in the store): two here.
+    let mut s = connect(ts.addr("submission")).await;
+    s.expect("EHLO client.test", "250").await;
+    let mut s = starttls(s, &ts).await;
+    s.expect("EHLO client.test", "250").await;
+    s.expect(&plain("alice@local.test", PW), "235").await;
+    s.expect("MAIL FROM:<alice@local.test>", "250").await;
+    s.expect("RCPT TO:<bob@local.test>", "250").await;
+    s.expect("RCPT TO:<carol@local.test>", "250").await;
+    s.expect("DATA", "354").await;
+    s.send(b"From: alice@local.test\r\nSubject: two\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(s.reply().await.starts_with("250"));
+    let alice = palisade_types::Address::parse("alice@local.test").unwrap();
+    for _ in 0..200 {
+        if palisade_store::Store::count_submission_recipients(ts.store.as_ref(), &alice, 0)
+            .await
+            .unwrap()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.expect("MAIL FROM:<alice@local.test>", "250").await;
+    let r = s.cmd("RCPT TO:<bob@local.test>").await;
+    assert!(r.starts_with("451 4.7.1 Daily recipient limit"), "{r}");
+    // New connections per minute from one address: three here (two used above).
+    let _third = connect(ts.addr("inbound")).await;
+    let line = first_line(&ts, "inbound").await;
+    assert!(
+        line.starts_with("421 4.7.0 Connection rate limit"),
+        "{line}"
+    );
+    ts.shutdown().await;
+}
