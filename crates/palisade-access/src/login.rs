@@ -13,13 +13,16 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
-/// Argon2id runs at once (each takes ~19 MiB and tens of milliseconds): a flood of AUTH
-/// attempts queues here instead of starving the server.
-const CONCURRENT_HASHES: usize = 4;
+/// Argon2id runs at once (each takes ~19 MiB and tens of milliseconds of one core): half
+/// the cores, at least one, so a flood of AUTH attempts queues here and leaves the other
+/// half to everything else.
+fn concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 
 fn permits() -> &'static Semaphore {
     static P: OnceLock<Semaphore> = OnceLock::new();
-    P.get_or_init(|| Semaphore::new(CONCURRENT_HASHES))
+    P.get_or_init(|| Semaphore::new(concurrent_hashes()))
 }
 
 /// A hash of a random password, verified against for unknown users.

@@ -63,6 +63,19 @@ struct Args {
     /// Seconds to hold idle connections.
     #[arg(long, default_value_t = 10)]
     hold: u64,
+    /// TLS from the first byte (RFC 8314, port 465) instead of STARTTLS.
+    #[arg(long)]
+    implicit_tls: bool,
+    /// AUTH PLAIN with USER:PASS after EHLO (inside TLS).
+    #[arg(long)]
+    auth: Option<String>,
+    /// Count AUTH attempts instead of messages: each unit is one AUTH expecting
+    /// `--auth-expect` (235 for success, 535 for a flood of wrong passwords); the
+    /// connection is reopened when the server closes it.
+    #[arg(long)]
+    auth_only: bool,
+    #[arg(long, default_value_t = 235)]
+    auth_expect: u16,
 }
 
 /// A worker stops after this many failures in a row (a misconfigured run ends quickly).
@@ -109,7 +122,10 @@ impl Conn {
 
 fn tls_connector(args: &Args) -> anyhow::Result<tokio_rustls::TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
-    let path = args.cafile.as_ref().context("--starttls needs --cafile")?;
+    let path = args
+        .cafile
+        .as_ref()
+        .context("--starttls and --implicit-tls need --cafile")?;
     for c in rustls_pki_types::CertificateDer::pem_file_iter(path)? {
         roots.add(c?)?;
     }
@@ -122,17 +138,32 @@ fn tls_connector(args: &Args) -> anyhow::Result<tokio_rustls::TlsConnector> {
     Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
 }
 
+/// `AUTH PLAIN` for USER:PASS.
+fn auth_line(user_pass: &str) -> String {
+    let (u, p) = user_pass.split_once(':').unwrap_or((user_pass, ""));
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{u}\0{p}"));
+    format!("AUTH PLAIN {token}\r\n")
+}
+
 async fn open(args: &Args, tls: Option<&tokio_rustls::TlsConnector>) -> anyhow::Result<Conn> {
     let tcp = TcpStream::connect((args.host.as_str(), args.port)).await?;
     tcp.set_nodelay(true)?;
+    let stream: Box<dyn Io> = match (args.implicit_tls, tls) {
+        (true, Some(tls)) => Box::new(
+            tls.connect(ServerName::try_from(args.sni.clone())?, tcp)
+                .await?,
+        ),
+        _ => Box::new(tcp),
+    };
     let mut c = Conn {
-        io: BufReader::new(Box::new(tcp) as Box<dyn Io>),
+        io: BufReader::new(stream),
         line: String::new(),
     };
     c.expect(220).await?;
     c.send(b"EHLO bench.test\r\n").await?;
     c.expect(250).await?;
-    if let Some(tls) = tls {
+    if let (Some(tls), false) = (tls, args.implicit_tls) {
         c.send(b"STARTTLS\r\n").await?;
         c.expect(220).await?;
         // No bytes may be buffered past the 220: take the raw stream back out.
@@ -147,7 +178,56 @@ async fn open(args: &Args, tls: Option<&tokio_rustls::TlsConnector>) -> anyhow::
         c.send(b"EHLO bench.test\r\n").await?;
         c.expect(250).await?;
     }
+    if let (Some(up), false) = (&args.auth, args.auth_only) {
+        c.send(auth_line(up).as_bytes()).await?;
+        c.expect(235).await?;
+    }
     Ok(c)
+}
+
+/// `--auth-only`: AUTH attempts, each timed; reconnects when the server hangs up.
+async fn auth_worker(
+    args: Arc<Args>,
+    tls: Option<tokio_rustls::TlsConnector>,
+    next: Arc<AtomicUsize>,
+    deadline: Instant,
+) -> (Vec<Duration>, usize) {
+    let line = auth_line(args.auth.as_deref().unwrap_or("nobody:nothing"));
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut conn: Option<Conn> = None;
+    while Instant::now() < deadline && next.fetch_add(1, Ordering::Relaxed) < args.messages {
+        let t0 = Instant::now();
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match open(&args, tls.as_ref()).await {
+                Ok(c) => conn.insert(c),
+                Err(_) => {
+                    errors += 1;
+                    continue;
+                }
+            },
+        };
+        let ok = async {
+            c.send(line.as_bytes()).await?;
+            c.reply().await
+        }
+        .await;
+        match ok {
+            Ok(code) if code == args.auth_expect => {
+                latencies.push(t0.elapsed());
+                // A successful AUTH ends the session's usefulness: start a new one.
+                if code == 235 {
+                    conn = None;
+                }
+            }
+            _ => {
+                errors += 1;
+                conn = None;
+            }
+        }
+    }
+    (latencies, errors)
 }
 
 /// A message file as DATA: CRLF line ends, dot-stuffed (RFC 5321 §4.5.2), `.` at the end.
@@ -289,7 +369,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(n) = args.idle {
         return idle(&args, n).await;
     }
-    let tls = if args.starttls {
+    let tls = if args.starttls || args.implicit_tls {
         Some(tls_connector(&args)?)
     } else {
         None
@@ -304,6 +384,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
+        if args.auth_only {
+            tasks.push(tokio::spawn(auth_worker(
+                args.clone(),
+                tls.clone(),
+                next.clone(),
+                deadline,
+            )));
+            continue;
+        }
         tasks.push(tokio::spawn(worker(
             args.clone(),
             tls.clone(),
