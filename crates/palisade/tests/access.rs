@@ -442,3 +442,38 @@ async fn rate_limits_name_the_limit_that_was_hit() {
     );
     ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_harvesting_and_relay_attempts_ban_the_address() {
+    let ts =
+        start("[security]\nnever_ban = []\nmax_unknown_recipients = 3\nmax_relay_attempts = 2\n")
+            .await;
+    // Guessing mailboxes: the third unknown recipient bans.
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO harvester.test", "250").await;
+    c.expect("MAIL FROM:<x@harvester.test>", "250").await;
+    c.expect("RCPT TO:<alice@local.test>", "250").await;
+    c.expect("RCPT TO:<nosuch1@local.test>", "550").await;
+    c.expect("RCPT TO:<nosuch2@local.test>", "550").await;
+    // The third is refused like the others, then the session ends with 421.
+    c.expect("RCPT TO:<nosuch3@local.test>", "550").await;
+    let r = c.reply().await;
+    assert!(r.starts_with("421 4.7.0"), "{r}");
+    assert!(first_line(&ts, "inbound").await.starts_with("421 4.7.0"));
+    let (ok, bans) = cli(&ts, &["security", "bans", "list"]);
+    assert!(ok && bans.contains("unknown recipients"), "{bans}");
+    ts.shutdown().await;
+
+    // Relay attempts (RCPT to other domains without AUTH) ban the same way.
+    let ts = start("[security]\nnever_ban = []\nmax_relay_attempts = 2\n").await;
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO relay.test", "250").await;
+    c.expect("MAIL FROM:<x@relay.test>", "250").await;
+    c.expect("RCPT TO:<victim@elsewhere.test>", "5").await;
+    c.expect("RCPT TO:<victim2@elsewhere.test>", "5").await;
+    let r = c.reply().await;
+    assert!(r.starts_with("421 4.7.0"), "{r}");
+    let (ok, bans) = cli(&ts, &["security", "bans", "list"]);
+    assert!(ok && bans.contains("relay attempts"), "{bans}");
+    ts.shutdown().await;
+}
