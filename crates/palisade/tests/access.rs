@@ -477,3 +477,34 @@ async fn directory_harvesting_and_relay_attempts_ban_the_address() {
     assert!(ok && bans.contains("relay attempts"), "{bans}");
     ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_made_with_weaker_parameters_is_upgraded_at_login() {
+    use argon2::password_hash::PasswordHasher;
+    let ts = start("").await;
+    let params = argon2::Params::new(8 * 1024, 1, 1, Some(32)).unwrap();
+    let weak = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(PW.as_bytes())
+        .unwrap()
+        .to_string();
+    let alice = palisade_types::Address::parse("alice@local.test").unwrap();
+    assert!(
+        palisade_store::Store::set_password_hash(ts.store.as_ref(), &alice, &weak)
+            .await
+            .unwrap()
+    );
+    let r = auth_once(&ts, "submission", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("235"), "{r}");
+    let now = palisade_store::Store::password_hash(ts.store.as_ref(), &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(now.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{now}");
+    let r = auth_once(&ts, "submission", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(r.starts_with("235"), "the new hash verifies: {r}");
+    ts.shutdown().await;
+}

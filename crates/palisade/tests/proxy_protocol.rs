@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use palisade_store::Store;
 use palisade_testkit::DnsAuthority;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -125,5 +126,34 @@ async fn per_ip_limits_count_the_proxied_client() {
         .unwrap();
     let mut c = Raw::new(s);
     assert!(c.reply().await.starts_with("421 4.7.0"));
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_behind_the_proxy_is_banned_never_the_proxy() {
+    let ts = start(&format!(
+        "{LB}[security]\nnever_ban = []\nmax_unknown_recipients = 2\n"
+    ))
+    .await;
+    // 198.51.100.9, behind the load balancer, guesses mailboxes until banned.
+    let mut c = via_proxy(&ts, b"PROXY TCP4 198.51.100.9 127.0.0.1 40000 25\r\n").await;
+    c.expect("EHLO harvester.test", "250").await;
+    c.expect("MAIL FROM:<x@harvester.test>", "250").await;
+    c.expect("RCPT TO:<nosuch1@local.test>", "550").await;
+    c.expect("RCPT TO:<nosuch2@local.test>", "550").await;
+    assert!(c.reply().await.starts_with("421 4.7.0"));
+    // That client is refused right after the PROXY header ...
+    let mut s = TcpStream::connect(ts.addr("lb")).await.unwrap();
+    s.write_all(b"PROXY TCP4 198.51.100.9 127.0.0.1 40002 25\r\n")
+        .await
+        .unwrap();
+    let line = Raw::new(s).reply().await;
+    assert!(line.starts_with("421 4.7.0"), "{line}");
+    // ... but other clients of the same proxy, and the proxy's own address, are not.
+    via_proxy(&ts, b"PROXY TCP4 198.51.100.10 127.0.0.1 40003 25\r\n").await;
+    connect(ts.addr("inbound")).await;
+    let bans = ts.store.list_bans(0).await.unwrap();
+    assert_eq!(bans.len(), 1);
+    assert_eq!(bans[0].key, "198.51.100.9");
     ts.shutdown().await;
 }
