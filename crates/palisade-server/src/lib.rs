@@ -142,6 +142,7 @@ pub struct Server {
     tls_watch: JoinHandle<()>,
     reports_task: JoinHandle<()>,
     bans_task: JoinHandle<()>,
+    rates_task: JoinHandle<()>,
     /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
     _lock: std::fs::File,
 }
@@ -331,6 +332,7 @@ impl Server {
         }
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
+        let rates_task = tokio::spawn(rates::sync_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
         Ok(Server {
             shared,
@@ -343,6 +345,7 @@ impl Server {
             tls_watch,
             reports_task,
             bans_task,
+            rates_task,
             _lock: lock,
         })
     }
@@ -412,6 +415,7 @@ impl Server {
         self.tls_watch.abort();
         self.reports_task.abort();
         self.bans_task.abort();
+        self.rates_task.abort();
     }
 }
 

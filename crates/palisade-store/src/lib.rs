@@ -285,6 +285,22 @@ pub trait Store: Send + Sync + 'static {
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError>;
     /// Events at or after `since`, newest first, at most `limit`.
     async fn events_since(&self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError>;
+    /// Sets this `node`'s counts of `kind` events per address in `window` (replacing
+    /// what it wrote before for that window) and forgets windows before `window`.
+    async fn put_rate_counts(
+        &self,
+        kind: &str,
+        window: i64,
+        node: &str,
+        counts: &[(String, u64)],
+    ) -> Result<(), StoreError>;
+    /// Addresses whose `kind` events in `window`, summed over all nodes, reach `limit`.
+    async fn rate_exceeded(
+        &self,
+        kind: &str,
+        window: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
     async fn totp(&self, user: &Address) -> Result<Option<TotpState>, StoreError>;
     /// Sets `user`'s seed (replacing any) with `enabled`.
     async fn put_totp(

@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("sqlite/schema_v9.sql")),
     (10, include_str!("sqlite/schema_v10.sql")),
     (11, include_str!("sqlite/schema_v11.sql")),
+    (12, include_str!("sqlite/schema_v12.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -924,6 +925,56 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn put_rate_counts(
+        &self,
+        kind: &str,
+        window: i64,
+        node: &str,
+        counts: &[(String, u64)],
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "sharing rate counts";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        for (ip, n) in counts {
+            sqlx::query(
+                "INSERT INTO rate_counts (kind, window, ip, node, count) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (kind, window, ip, node) DO UPDATE SET count = excluded.count",
+            )
+            .bind(kind)
+            .bind(window)
+            .bind(ip)
+            .bind(node)
+            .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        }
+        sqlx::query("DELETE FROM rate_counts WHERE kind = ? AND window < ?")
+            .bind(kind)
+            .bind(window)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn rate_exceeded(
+        &self,
+        kind: &str,
+        window: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT ip FROM rate_counts WHERE kind = ? AND window = ? \
+             GROUP BY ip HAVING SUM(count) >= ?",
+        )
+        .bind(kind)
+        .bind(window)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading shared rate counts"))
+    }
+
     async fn totp(&self, user: &Address) -> Result<Option<TotpState>, StoreError> {
         let row: Option<(String, i64, i64)> =
             sqlx::query_as("SELECT secret, enabled, last_step FROM totp WHERE user = ?")
@@ -1546,14 +1597,14 @@ mod tests {
         let store = SqliteStore::open(&path).await.expect("create");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         );
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1568,7 +1619,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 11
+                    supported: 12
                 }
             ),
             "{err}"

@@ -508,3 +508,45 @@ async fn a_hash_made_with_weaker_parameters_is_upgraded_at_login() {
     assert!(r.starts_with("235"), "the new hash verifies: {r}");
     ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_a_store_enforce_one_connection_limit() {
+    // The counts are per fixed minute: keep clear of a minute boundary.
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 45 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+    }
+    let a = start("[security]\nconnections_per_ip_per_minute = 4\n").await;
+    // A second node: its own data directory, the same store.
+    let dir_b = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn palisade_store::Store> = a.store.clone();
+    let b = palisade_server::Server::start(
+        palisade_config::parse(&a.toml).unwrap(),
+        dir_b.path(),
+        store,
+    )
+    .await
+    .unwrap();
+    let b_addr = b.address("inbound").unwrap();
+    // Three connections to A and one to B: each node alone is below its limit of four.
+    for _ in 0..3 {
+        connect(a.addr("inbound")).await;
+    }
+    connect(b_addr).await;
+    // After the nodes have shared their counts (every 2 s), B refuses the next one,
+    // although its own bucket still has three tokens.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let line = Raw::new(tokio::net::TcpStream::connect(b_addr).await.unwrap())
+        .reply()
+        .await;
+    assert!(
+        line.starts_with("421 4.7.0 Connection rate limit"),
+        "{line}"
+    );
+    b.shutdown(Duration::from_secs(1)).await;
+    a.shutdown().await;
+}
