@@ -102,7 +102,7 @@ pub struct Shared {
     pub dmarc_recorder: reports::Recorder,
     /// Addresses refused at connect (a copy of the store's bans).
     pub bans: bans::BanList,
-    /// Per-address token buckets (built at start; a reload does not change them).
+    /// Per-address rate limits (rebuilt on reload when they change).
     pub rates: rates::Rates,
     /// Parsed DKIM keys of our domains, for signing.
     pub dkim_keys: Arc<dkim_keys::DkimKeyCache>,
@@ -385,6 +385,7 @@ impl Server {
             config.smtp.max_connections,
             config.smtp.max_connections_per_ip,
         );
+        self.shared.rates.reconfigure(&config.security);
         *self
             .shared
             .config

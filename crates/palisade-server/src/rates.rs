@@ -109,9 +109,33 @@ impl Limit {
     }
 }
 
-pub struct Rates {
+/// The limits of one configuration.
+struct Limits {
+    settings: (u64, u64),
     connections: Option<Limit>,
     messages: Option<Limit>,
+}
+
+impl Limits {
+    fn new(cfg: &SecurityConfig) -> Limits {
+        let (c, m) = (
+            cfg.connections_per_ip_per_minute,
+            cfg.messages_per_ip_per_hour,
+        );
+        Limits {
+            settings: (c, m),
+            connections: Limit::new("connections", Quota::per_minute, c, 60),
+            messages: Limit::new("messages", Quota::per_hour, m, 3600),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Limit> {
+        [&self.connections, &self.messages].into_iter().flatten()
+    }
+}
+
+pub struct Rates {
+    limits: RwLock<Arc<Limits>>,
     /// This node's name in the shared counts.
     node: String,
 }
@@ -119,37 +143,50 @@ pub struct Rates {
 impl Rates {
     pub fn new(cfg: &SecurityConfig) -> Rates {
         Rates {
-            connections: Limit::new(
-                "connections",
-                Quota::per_minute,
-                cfg.connections_per_ip_per_minute,
-                60,
-            ),
-            messages: Limit::new(
-                "messages",
-                Quota::per_hour,
-                cfg.messages_per_ip_per_hour,
-                3600,
-            ),
+            limits: RwLock::new(Arc::new(Limits::new(cfg))),
             node: palisade_types::QueueId::generate().to_string(),
+        }
+    }
+
+    fn current(&self) -> Arc<Limits> {
+        self.limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// On reload: changed limits start with full buckets; unchanged ones keep theirs.
+    pub fn reconfigure(&self, cfg: &SecurityConfig) {
+        let settings = (
+            cfg.connections_per_ip_per_minute,
+            cfg.messages_per_ip_per_hour,
+        );
+        if self.current().settings != settings {
+            *self.limits.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Limits::new(cfg));
         }
     }
 
     /// Takes a token for a new connection from `ip`; false: over the limit.
     pub fn connection(&self, ip: IpAddr) -> bool {
         let now = palisade_queue::now_secs();
-        self.connections.as_ref().is_none_or(|l| l.take(ip, now))
+        self.current()
+            .connections
+            .as_ref()
+            .is_none_or(|l| l.take(ip, now))
     }
 
     /// Takes a token for a message from `ip`; false: over the limit.
     pub fn message(&self, ip: IpAddr) -> bool {
         let now = palisade_queue::now_secs();
-        self.messages.as_ref().is_none_or(|l| l.take(ip, now))
+        self.current()
+            .messages
+            .as_ref()
+            .is_none_or(|l| l.take(ip, now))
     }
 
     /// Forgets addresses whose buckets are full again (bounds the memory).
     pub fn prune(&self) {
-        for l in [&self.connections, &self.messages].into_iter().flatten() {
+        for l in self.current().all() {
             l.bucket.retain_recent();
             l.bucket.shrink_to_fit();
         }
@@ -161,9 +198,9 @@ pub async fn sync_loop(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(SYNC).await;
         let now = palisade_queue::now_secs();
-        let rates = &shared.rates;
-        for l in [&rates.connections, &rates.messages].into_iter().flatten() {
-            l.sync(shared.store.as_ref(), &rates.node, now).await;
+        let limits = shared.rates.current();
+        for l in limits.all() {
+            l.sync(shared.store.as_ref(), &shared.rates.node, now).await;
         }
     }
 }
