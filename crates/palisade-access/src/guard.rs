@@ -76,6 +76,30 @@ fn duration(base: i64, strikes: u32, cap: i64) -> i64 {
     base.saturating_mul(factor).min(cap)
 }
 
+/// The next block of a series: `(base, series, cap)` are the first block's length, how
+/// soon after the last one ended a new one counts as a repeat (and doubles), and the
+/// longest block.
+fn next_block(
+    previous: Option<&Block>,
+    key: &str,
+    now: i64,
+    (base, series, cap): (std::time::Duration, i64, i64),
+    reason: String,
+) -> Block {
+    let strikes = match previous {
+        Some(b) if now - b.until < series => b.strikes + 1,
+        _ => 1,
+    };
+    let base = i64::try_from(base.as_secs()).unwrap_or(cap);
+    Block {
+        key: key.to_string(),
+        since: now,
+        until: now + duration(base, strikes, cap),
+        strikes,
+        reason,
+    }
+}
+
 /// Whether `account` may try to log in now.
 pub async fn admission(
     store: &dyn Store,
@@ -146,18 +170,13 @@ pub async fn failed(
     if failures >= cfg.max_login_failures {
         let previous = store.lockout(account).await?;
         if previous.as_ref().is_none_or(|b| b.until <= now) {
-            let strikes = match &previous {
-                Some(b) if now - b.until < 86_400 => b.strikes + 1,
-                _ => 1,
-            };
-            let base = i64::try_from(cfg.lockout.as_secs()).unwrap_or(900);
-            let block = Block {
-                key: account.to_string(),
-                since: now,
-                until: now + duration(base, strikes, MAX_LOCKOUT),
-                strikes,
-                reason: format!("{failures} failed logins within {} minutes", window / 60),
-            };
+            let block = next_block(
+                previous.as_ref(),
+                account,
+                now,
+                (cfg.lockout, 86_400, MAX_LOCKOUT),
+                format!("{failures} failed logins within {} minutes", window / 60),
+            );
             store.put_lockout(&block).await?;
             // The window starts again after the lock.
             store.clear_user_failures(account).await?;
@@ -233,18 +252,13 @@ async fn ban(
     if previous.as_ref().is_some_and(|b| b.until > now) {
         return Ok(None);
     }
-    let strikes = match &previous {
-        Some(b) if now - b.until < 7 * 86_400 => b.strikes + 1,
-        _ => 1,
-    };
-    let base = i64::try_from(cfg.ban.as_secs()).unwrap_or(3600);
-    let block = Block {
-        key: ip_text.clone(),
-        since: now,
-        until: now + duration(base, strikes, MAX_BAN),
-        strikes,
+    let block = next_block(
+        previous.as_ref(),
+        &ip_text,
+        now,
+        (cfg.ban, 7 * 86_400, MAX_BAN),
         reason,
-    };
+    );
     store.put_ban(&block).await?;
     event(store, now, "security.banned", &ip_text, &block).await;
     Ok(Some(block))
