@@ -1,0 +1,310 @@
+//! Lookalike domains: a domain that is not one of the protected ones but is made to look
+//! like one. Compared on registrable domains (public suffix list, compiled in), so
+//! `mail.example.com` is `example.com` and never a lookalike of it.
+//!
+//! Kinds, strongest first:
+//! - [`Kind::Confusable`]: the UTS #39 confusable skeletons are equal (`exаmple.com`
+//!   with a Cyrillic а, `examp1e.com` where the skeleton maps 1 to l). Skeletons are
+//!   only ever compared with each other, never shown.
+//! - [`Kind::NearMiss`]: the registrable labels differ by one edit (insertion, deletion,
+//!   substitution or transposition: omission, repetition, replacement, bit flips) after
+//!   the visual swaps `rn`→`m`, `vv`→`w`, `0`→`o`, `1`→`l` and hyphens are folded away
+//!   (hyphenation); two edits for labels of ten characters or more. Labels shorter than
+//!   four characters are too crowded for this to mean anything.
+//! - [`Kind::Embedded`]: the protected name appears whole inside the domain
+//!   (`paypal-secure-login.com`, `example.com.attacker.net`).
+//! - [`Kind::MixedScript`]: a label mixes scripts beyond UTS #39's "highly restrictive"
+//!   level (Latin with Cyrillic, say), whatever it imitates; a genuine `müller.de` is
+//!   single-script and passes.
+
+use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Confusable,
+    NearMiss,
+    Embedded,
+    MixedScript,
+}
+
+/// A finding: `domain` (as given, lower case, Unicode) imitates `imitates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookalike {
+    pub domain: String,
+    /// The protected registrable domain it imitates (empty for [`Kind::MixedScript`]).
+    pub imitates: String,
+    pub kind: Kind,
+}
+
+impl Lookalike {
+    /// One short phrase for a verdict.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            Kind::Confusable => format!(
+                "{} is written with look-alike characters to pass for {}",
+                self.domain, self.imitates
+            ),
+            Kind::NearMiss => format!("{} imitates {}", self.domain, self.imitates),
+            Kind::Embedded => format!(
+                "{} borrows the name {} but belongs to someone else",
+                self.domain, self.imitates
+            ),
+            Kind::MixedScript => format!("{} mixes alphabets in one name", self.domain),
+        }
+    }
+}
+
+struct Entry {
+    registrable: String,
+    /// The registrable domain without its public suffix (`example` of `example.co.uk`).
+    label: String,
+    skeleton: String,
+    folded: String,
+}
+
+/// The domains to protect, prepared once.
+pub struct Protected {
+    entries: Vec<Entry>,
+}
+
+/// Lower case, no trailing dot, Unicode form of IDNA labels (`xn--`).
+fn normalise(domain: &str) -> String {
+    let d = domain.trim().trim_end_matches('.').to_lowercase();
+    if d.split('.').any(|l| l.starts_with("xn--")) {
+        let (unicode, result) = idna::domain_to_unicode(&d);
+        if result.is_ok() {
+            return unicode;
+        }
+    }
+    d
+}
+
+/// The registrable domain and its label; the whole name when the list knows no suffix.
+fn registrable(domain: &str) -> (String, String) {
+    let ascii = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_string());
+    let reg_ascii = psl::domain_str(&ascii).unwrap_or(&ascii).to_string();
+    let suffix_len = psl::suffix_str(&ascii).map_or(0, |s| s.len() + 1);
+    let label_ascii = reg_ascii
+        .get(..reg_ascii.len().saturating_sub(suffix_len))
+        .unwrap_or(&reg_ascii)
+        .to_string();
+    let to_unicode = |s: &str| idna::domain_to_unicode(s).0;
+    (to_unicode(&reg_ascii), to_unicode(&label_ascii))
+}
+
+fn skeleton(s: &str) -> String {
+    unicode_security::skeleton(s).collect()
+}
+
+/// The visual swaps and hyphens folded away.
+fn fold(label: &str) -> String {
+    label
+        .replace("rn", "m")
+        .replace("vv", "w")
+        .replace('0', "o")
+        .replace('1', "l")
+        .replace('-', "")
+}
+
+/// Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions),
+/// giving up past `max`.
+fn distance(a: &str, b: &str, max: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    let d = prev[b.len()];
+    (d <= max).then_some(d)
+}
+
+impl Protected {
+    pub fn new<'a>(domains: impl IntoIterator<Item = &'a str>) -> Protected {
+        let mut entries: Vec<Entry> = Vec::new();
+        for d in domains {
+            let (registrable, label) = registrable(&normalise(d));
+            if label.chars().count() < 3 || entries.iter().any(|e| e.registrable == registrable) {
+                continue;
+            }
+            entries.push(Entry {
+                skeleton: skeleton(&registrable),
+                folded: fold(&label),
+                registrable,
+                label,
+            });
+        }
+        Protected { entries }
+    }
+
+    /// Whether `domain` imitates a protected domain (None for the real ones).
+    pub fn check(&self, domain: &str) -> Option<Lookalike> {
+        let domain = normalise(domain);
+        let (reg, label) = registrable(&domain);
+        if self.entries.iter().any(|e| e.registrable == reg) {
+            return None;
+        }
+        let found = |imitates: &str, kind| {
+            Some(Lookalike {
+                domain: domain.clone(),
+                imitates: imitates.to_string(),
+                kind,
+            })
+        };
+        let sk = skeleton(&reg);
+        if let Some(e) = self.entries.iter().find(|e| e.skeleton == sk) {
+            return found(&e.registrable, Kind::Confusable);
+        }
+        let folded = fold(&label);
+        let folded_skeleton = skeleton(&folded);
+        for e in &self.entries {
+            let n = e.label.chars().count();
+            if n < 4 {
+                continue;
+            }
+            let max = if n >= 10 { 2 } else { 1 };
+            if folded == e.folded
+                || folded_skeleton == skeleton(&e.folded)
+                || distance(&folded, &e.folded, max).is_some()
+            {
+                return found(&e.registrable, Kind::NearMiss);
+            }
+        }
+        for e in &self.entries {
+            let tokens = || domain.split(['.', '-']);
+            let embeds_name = e.label.chars().count() >= 4 && tokens().any(|t| t == e.label);
+            let embeds_domain = domain.starts_with(&format!("{}.", e.registrable))
+                || domain.contains(&format!(".{}.", e.registrable))
+                || domain.contains(&format!("{}-", e.registrable));
+            if embeds_name || embeds_domain {
+                return found(&e.registrable, Kind::Embedded);
+            }
+        }
+        let mixed = domain
+            .split('.')
+            .any(|l| l.detect_restriction_level() > RestrictionLevel::HighlyRestrictive);
+        if mixed {
+            return found("", Kind::MixedScript);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protected() -> Protected {
+        Protected::new(["example.com", "paypal.com", "bank.co.uk", "müller.de"])
+    }
+
+    fn kind(d: &str) -> Option<Kind> {
+        protected().check(d).map(|l| l.kind)
+    }
+
+    #[test]
+    fn the_real_domains_and_their_subdomains_pass() {
+        for d in [
+            "example.com",
+            "MAIL.Example.com.",
+            "paypal.com",
+            "www.bank.co.uk",
+            "müller.de",
+            "xn--mller-kva.de",
+        ] {
+            assert_eq!(kind(d), None, "{d}");
+        }
+    }
+
+    #[test]
+    fn unrelated_domains_pass_including_genuine_idns() {
+        for d in [
+            "gmail.com",
+            "bücher.de",
+            "münchen.de",
+            "exam.com",
+            "docusign.net",
+            "日本語.jp",
+        ] {
+            assert_eq!(kind(d), None, "{d}");
+        }
+    }
+
+    #[test]
+    fn uts39_confusables() {
+        assert_eq!(kind("exаmple.com"), Some(Kind::Confusable), "Cyrillic а");
+        assert_eq!(
+            kind("xn--exmple-4nf.com"),
+            Some(Kind::Confusable),
+            "punycode of the same"
+        );
+        assert_eq!(kind("examp1e.com"), Some(Kind::Confusable));
+        assert_eq!(kind("paypa1.com"), Some(Kind::Confusable));
+        assert_eq!(kind("exarnple.com"), Some(Kind::Confusable), "rn for m");
+    }
+
+    #[test]
+    fn near_misses_by_one_edit_or_visual_swap() {
+        for d in [
+            "exmple.com",   // omission
+            "exaample.com", // repetition
+            "examlpe.com",  // transposition
+            "exbmple.com",  // replacement
+            "exa-mple.com", // hyphenation
+            "gxample.com",  // bit flip e -> g
+            "exarnp1o.com", // rn -> m and 1 -> l, with one letter changed
+            "paypai.com",   // replacement
+            "example.net",  // same name, another suffix
+            "bank.com",     // same name, another suffix
+        ] {
+            assert_eq!(kind(d), Some(Kind::NearMiss), "{d}");
+        }
+    }
+
+    #[test]
+    fn embedded_names() {
+        assert_eq!(kind("paypal-secure-login.com"), Some(Kind::Embedded));
+        assert_eq!(kind("example.com.attacker.net"), Some(Kind::Embedded));
+        assert_eq!(kind("login.paypal.com-verify.net"), Some(Kind::Embedded));
+    }
+
+    #[test]
+    fn uts39_mixed_script_labels() {
+        assert_eq!(
+            kind("аpple.test"),
+            Some(Kind::MixedScript),
+            "Cyrillic а in a Latin label"
+        );
+        assert_eq!(kind("bücher.de"), None);
+    }
+
+    #[test]
+    fn descriptions_are_plain_words() {
+        let l = protected()
+            .check("examp1e.com")
+            .unwrap_or_else(|| panic!("found"));
+        assert_eq!(
+            l.describe(),
+            "examp1e.com is written with look-alike characters to pass for example.com"
+        );
+    }
+
+    #[test]
+    fn osa_distance() {
+        assert_eq!(distance("example", "exmaple", 2), Some(1));
+        assert_eq!(distance("example", "example", 1), Some(0));
+        assert_eq!(distance("example", "elpmaxe", 2), None);
+    }
+}
