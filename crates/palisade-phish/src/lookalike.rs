@@ -6,11 +6,12 @@
 //! - [`Kind::Confusable`]: the UTS #39 confusable skeletons are equal (`exаmple.com`
 //!   with a Cyrillic а, `examp1e.com` where the skeleton maps 1 to l). Skeletons are
 //!   only ever compared with each other, never shown.
-//! - [`Kind::NearMiss`]: the registrable labels differ by one edit (insertion, deletion,
-//!   substitution or transposition: omission, repetition, replacement, bit flips) after
-//!   the visual swaps `rn`→`m`, `vv`→`w`, `0`→`o`, `1`→`l` and hyphens are folded away
-//!   (hyphenation); two edits for labels of ten characters or more. Labels shorter than
-//!   four characters are too crowded for this to mean anything.
+//! - [`Kind::NearMiss`]: the registrable labels differ by at most one edit (insertion,
+//!   deletion, substitution or transposition: omission, repetition, replacement, bit
+//!   flips) once both are folded to what a reader sees (see [`fold`]: accents, UTS #39
+//!   confusables, look-alike letter classes, hyphens); two edits for labels of ten
+//!   characters or more. Labels shorter than four characters are too crowded for this
+//!   to mean anything.
 //! - [`Kind::Embedded`]: the protected name appears whole inside the domain
 //!   (`paypal-secure-login.com`, `example.com.attacker.net`).
 //! - [`Kind::MixedScript`]: a label mixes scripts beyond UTS #39's "highly restrictive"
@@ -59,7 +60,8 @@ struct Entry {
     /// The registrable domain without its public suffix (`example` of `example.co.uk`).
     label: String,
     skeleton: String,
-    folded: String,
+    /// [`fold`]ed with and without the two-letter look-alikes.
+    folded: [String; 2],
 }
 
 /// The domains to protect, prepared once.
@@ -92,18 +94,61 @@ fn registrable(domain: &str) -> (String, String) {
     (to_unicode(&reg_ascii), to_unicode(&label_ascii))
 }
 
-fn skeleton(s: &str) -> String {
-    unicode_security::skeleton(s).collect()
+fn skeleton(s: &str) -> impl Iterator<Item = char> + '_ {
+    unicode_security::skeleton(s)
 }
 
-/// The visual swaps and hyphens folded away.
-fn fold(label: &str) -> String {
-    label
-        .replace("rn", "m")
-        .replace("vv", "w")
-        .replace('0', "o")
-        .replace('1', "l")
-        .replace('-', "")
+/// What a reader sees, roughly: accents dropped, UTS #39 confusables mapped to their
+/// prototype, then the look-alikes that matter in domain names folded together (the
+/// classes dnstwist's homoglyph fuzzer draws from: rn/nn/rr/m, vv/w, cl/d, b/d,
+/// c/e, i/l/1, m/n/r, 0/o, g/q), and hyphens dropped.
+fn fold(label: &str, pairs: bool) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let plain: String = label.nfd().filter(|c| !is_combining_mark(*c)).collect();
+    // Skeletons can bring marks of their own (ŋ becomes n with a mark): drop them too.
+    let mut s: String = skeleton(&plain)
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    // Two letters for one (rn/m...) can also hide a plain edit (paypcl is paypal with
+    // one letter flipped, not paypd): callers compare both ways.
+    if pairs {
+        for (from, to) in [
+            ("rn", "m"),
+            ("nn", "m"),
+            ("rr", "m"),
+            ("vv", "w"),
+            ("cl", "d"),
+        ] {
+            s = s.replace(from, to);
+        }
+    }
+    s.chars()
+        .filter(|c| *c != '-')
+        .map(|c| match c {
+            // Letters with strokes and other extras that have no decomposition.
+            'ł' | 'ɫ' | 'ɨ' => 'l',
+            'ŋ' | 'ɍ' => 'm',
+            'ə' | 'ǝ' => 'a',
+            'ø' => 'o',
+            'đ' | 'ƀ' => 'd',
+            'ħ' => 'h',
+            'ɇ' | 'ȼ' => 'e',
+            'ʉ' => 'u',
+            'ƶ' => 'z',
+            'ŧ' => 't',
+            'ɏ' => 'y',
+            'ɉ' => 'j',
+            'b' => 'd',
+            'c' => 'e',
+            'i' | '1' => 'l',
+            'n' | 'r' => 'm',
+            '0' => 'o',
+            'q' => 'g',
+            other => other,
+        })
+        .collect()
 }
 
 /// Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions),
@@ -140,8 +185,8 @@ impl Protected {
                 continue;
             }
             entries.push(Entry {
-                skeleton: skeleton(&registrable),
-                folded: fold(&label),
+                skeleton: skeleton(&registrable).collect(),
+                folded: [fold(&label, true), fold(&label, false)],
                 registrable,
                 label,
             });
@@ -163,22 +208,22 @@ impl Protected {
                 kind,
             })
         };
-        let sk = skeleton(&reg);
+        let sk: String = skeleton(&reg).collect();
         if let Some(e) = self.entries.iter().find(|e| e.skeleton == sk) {
             return found(&e.registrable, Kind::Confusable);
         }
-        let folded = fold(&label);
-        let folded_skeleton = skeleton(&folded);
+        let folded = [fold(&label, true), fold(&label, false)];
         for e in &self.entries {
             let n = e.label.chars().count();
             if n < 4 {
                 continue;
             }
             let max = if n >= 10 { 2 } else { 1 };
-            if folded == e.folded
-                || folded_skeleton == skeleton(&e.folded)
-                || distance(&folded, &e.folded, max).is_some()
-            {
+            let near = folded
+                .iter()
+                .zip(&e.folded)
+                .any(|(a, b)| distance(a, b, max).is_some());
+            if near {
                 return found(&e.registrable, Kind::NearMiss);
             }
         }
