@@ -1,7 +1,9 @@
 //! Phishing and impersonation heuristics, as pure functions over parsed input.
 //!
-//! So far: [`lookalike`], which tells whether a domain imitates one of the protected
-//! domains (ours, partners', brands'). The other signals of the content engine (display
-//! names, Reply-To, links, attachments, headers) and the verdict come in later slices.
+//! So far: [`lookalike`], whether a domain imitates one of the protected domains (ours,
+//! partners', brands'), and [`impersonation`], display names that show another domain
+//! or a protected person's name, and Reply-To diversion. The other signals of the
+//! content engine (links, attachments, headers) and the verdict come in later slices.
 
+pub mod impersonation;
 pub mod lookalike;
