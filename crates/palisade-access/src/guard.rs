@@ -127,17 +127,16 @@ pub async fn known_address(
         .is_some_and(|t| t >= recent))
 }
 
-/// A successful login: remembered for lockouts, and the account's failures forgotten.
+/// A successful login: remembered for lockouts (the account's failures before it no
+/// longer count towards a lock; they still count towards the address's ban).
 pub async fn succeeded(
     store: &dyn Store,
     account: &str,
     ip: IpAddr,
     now: i64,
 ) -> Result<(), StoreError> {
-    store.record_login(account, &ip.to_string(), now).await?;
-    store.clear_user_failures(account).await
+    store.record_login(account, &ip.to_string(), now).await
 }
-
 /// What a failure led to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Consequences {
@@ -166,23 +165,30 @@ pub async fn failed(
         .await?;
     let mut out = Consequences::default();
     let window = i64::try_from(cfg.login_failure_window.as_secs()).unwrap_or(i64::MAX);
-    let failures = store.count_user_failures(account, now - window).await?;
-    if failures >= cfg.max_login_failures {
-        let previous = store.lockout(account).await?;
-        if previous.as_ref().is_none_or(|b| b.until <= now) {
-            let block = next_block(
-                previous.as_ref(),
-                account,
-                now,
-                (cfg.lockout, 86_400, MAX_LOCKOUT),
-                format!("{failures} failed logins within {} minutes", window / 60),
-            );
-            store.put_lockout(&block).await?;
-            // The window starts again after the lock.
-            store.clear_user_failures(account).await?;
-            event(store, now, "security.locked", account, &block).await;
-            out.locked = Some(block);
-        }
+    // An account's failures count from the window's start, or from its last lock's end
+    // or last successful login if later. Rows are never deleted here: the address's
+    // ban count needs them (deleting them let an attacker lock account after account
+    // without ever being banned).
+    let previous = store.lockout(account).await?;
+    let mut since = now - window;
+    if let Some(b) = &previous {
+        since = since.max(b.until);
+    }
+    if let Some(t) = store.last_login_any(account).await? {
+        since = since.max(t + 1);
+    }
+    let failures = store.count_user_failures(account, since).await?;
+    if failures >= cfg.max_login_failures && previous.as_ref().is_none_or(|b| b.until <= now) {
+        let block = next_block(
+            previous.as_ref(),
+            account,
+            now,
+            (cfg.lockout, 86_400, MAX_LOCKOUT),
+            format!("{failures} failed logins within {} minutes", window / 60),
+        );
+        store.put_lockout(&block).await?;
+        event(store, now, "security.locked", account, &block).await;
+        out.locked = Some(block);
     }
     let window = i64::try_from(cfg.ip_failure_window.as_secs()).unwrap_or(i64::MAX);
     let failures = store.count_ip_failures(&ip_text, now - window).await?;

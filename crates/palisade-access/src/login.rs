@@ -49,8 +49,9 @@ pub enum Login {
     Accepted(Address),
     /// Wrong name or password (never said which), and what the failure led to.
     Refused(Consequences),
-    /// The account is locked (by this failure or an earlier one).
-    Locked(Block),
+    /// The account is locked (by this failure or an earlier one), and what this attempt
+    /// led to (a failure during a lock still counts towards the address's ban).
+    Locked(Block, Consequences),
 }
 
 /// Runs Argon2id for `password` against `hash` with a permit, on the blocking pool.
@@ -146,14 +147,14 @@ pub async fn attempt(
                 guard::succeeded(store.as_ref(), &account, ip, now).await?;
                 Ok(Login::Accepted(user))
             } else {
-                Ok(Login::Locked(block))
+                Ok(Login::Locked(block, Consequences::default()))
             }
         }
         (None, admission) => {
             let c = guard::failed(store.as_ref(), cfg, &account, password, ip, now).await?;
-            Ok(match (admission, &c.locked) {
-                (Admission::Locked(block), _) => Login::Locked(block),
-                _ => Login::Refused(c),
+            Ok(match admission {
+                Admission::Locked(block) => Login::Locked(block, c),
+                Admission::Open => Login::Refused(c),
             })
         }
     }

@@ -173,7 +173,10 @@ pub async fn app_password_login(
         None => true,
         Some(n) => n.parse::<ipnet::IpNet>().is_ok_and(|n| n.contains(&ip)),
     };
-    let ok = p.user == user.lookup_key()
+    // The user must still exist (their rows go with them, but be sure).
+    let exists = store.password_hash(user).await?.is_some();
+    let ok = exists
+        && p.user == user.lookup_key()
         && (p.scope == scope || p.scope == "all")
         && p.expires.is_none_or(|e| e > now)
         && network_ok;

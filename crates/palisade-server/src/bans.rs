@@ -54,6 +54,16 @@ pub async fn refresh_loop(shared: Arc<Shared>) {
         round = round.wrapping_add(1);
         if round.is_multiple_of(12) {
             shared.rates.prune();
+            if let Err(e) = shared
+                .store
+                .prune_security(palisade_queue::now_secs())
+                .await
+            {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot prune security state"
+                );
+            }
         }
         match shared.store.list_bans(palisade_queue::now_secs()).await {
             Ok(bans) => shared.bans.replace(&bans),

@@ -145,7 +145,9 @@ pub async fn handle(
         if client != peer {
             tracing::Span::current().record("client", tracing::field::display(client));
         }
-        let peer = client;
+        // A listener on [::] sees IPv4 clients as ::ffff:a.b.c.d: use the plain IPv4
+        // address, or IPv4 networks in never_ban, trusted_networks and bans never match.
+        let peer = SocketAddr::new(client.ip().to_canonical(), client.port());
         // Bans and limits come before TLS or any allocation for the session; behind a
         // trusted proxy it is the client that is banned, never the proxy.
         if shared.bans.banned(peer.ip(), palisade_queue::now_secs()) {

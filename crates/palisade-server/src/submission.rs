@@ -58,6 +58,10 @@ pub async fn authenticate(
         }
     };
     let now = palisade_queue::now_secs();
+    // Banned since this session began (here or on another node): hang up.
+    if shared.bans.banned(client, now) {
+        return Err(reply::BANNED);
+    }
     let login = palisade_access::login::attempt(
         &shared.store,
         &cfg.security,
@@ -95,7 +99,13 @@ pub async fn authenticate(
             }
             Err(reply::AUTH_FAILED)
         }
-        Ok(Login::Locked(block)) => {
+        Ok(Login::Locked(block, consequences)) => {
+            if let Some(ban) = &consequences.banned {
+                tracing::warn!(%client, reason = %ban.reason, "address banned");
+                metrics::counter!("palisade_bans_total", "why" => "auth").increment(1);
+                shared.bans.insert(ban);
+                return Err(reply::BANNED);
+            }
             tracing::info!(user = %creds.username, until = block.until, "AUTH refused: account locked");
             metrics::counter!("palisade_auth_total", "result" => "locked").increment(1);
             event(

@@ -280,6 +280,11 @@ pub trait Store: Send + Sync + 'static {
     async fn record_login(&self, user: &str, ip: &str, time: i64) -> Result<(), StoreError>;
     /// When `user` last logged in successfully from `ip`.
     async fn last_login(&self, user: &str, ip: &str) -> Result<Option<i64>, StoreError>;
+    /// When `user` last logged in successfully from anywhere.
+    async fn last_login_any(&self, user: &str) -> Result<Option<i64>, StoreError>;
+    /// Forgets old security state: failures and strikes older than a day, lockouts
+    /// ended more than a day ago, bans ended more than a week ago.
+    async fn prune_security(&self, now: i64) -> Result<(), StoreError>;
     /// The secret of this installation called `name`: `fresh` (random bytes from the
     /// caller) the first time, the stored one ever after.
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError>;

@@ -433,11 +433,19 @@ impl Store for SqliteStore {
         const CONTEXT: &str = "removing a user";
         let key = a.lookup_key();
         let mut tx = self.write_tx(CONTEXT).await?;
-        sqlx::query("DELETE FROM aliases WHERE target = ?")
-            .bind(key.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(CONTEXT))?;
+        // Credentials go with the user: a re-created address must not inherit them.
+        for sql in [
+            "DELETE FROM aliases WHERE target = ?",
+            "DELETE FROM app_passwords WHERE user = ?",
+            "DELETE FROM totp WHERE user = ?",
+            "DELETE FROM recovery_codes WHERE user = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(key.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
         let removed = sqlx::query("DELETE FROM users WHERE address = ?")
             .bind(key)
             .execute(&mut *tx)
@@ -888,6 +896,32 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db("reading the last login"))
+    }
+
+    async fn last_login_any(&self, user: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT MAX(time) FROM login_successes WHERE user = ?")
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading the last login"))
+    }
+
+    async fn prune_security(&self, now: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "pruning security state";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        for (sql, before) in [
+            ("DELETE FROM auth_failures WHERE time < ?", now - DAY),
+            ("DELETE FROM abuse_strikes WHERE time < ?", now - DAY),
+            ("DELETE FROM lockouts WHERE until < ?", now - DAY),
+            ("DELETE FROM bans WHERE until < ?", now - 7 * DAY),
+        ] {
+            sqlx::query(sql)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {

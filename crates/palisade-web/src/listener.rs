@@ -14,16 +14,47 @@ use tokio_rustls::server::TlsStream;
 /// Connections open at once (handshaking or established).
 const MAX_CONNECTIONS: usize = 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no byte in either direction for this long is closed: without it,
+/// 1,024 silent clients would hold every permit (axum's serve sets no header timeout).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct TlsListener {
     ready: mpsc::Receiver<(Connection, std::net::SocketAddr)>,
     local: std::net::SocketAddr,
 }
 
-/// A TLS connection that gives its permit back when dropped.
+/// A TLS connection that gives its permit back when dropped and ends when idle.
 pub struct Connection {
     stream: TlsStream<TcpStream>,
     _permit: OwnedSemaphorePermit,
+    idle: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Connection {
+    /// After an I/O poll: progress pushes the deadline back; a pending poll past the
+    /// deadline fails the connection.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        use std::future::Future;
+        match r {
+            Poll::Ready(x) => {
+                self.idle
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                Poll::Ready(x)
+            }
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "idle HTTPS connection",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
 }
 
 impl TlsListener {
@@ -59,6 +90,7 @@ impl TlsListener {
                             let conn = Connection {
                                 stream,
                                 _permit: permit,
+                                idle: Box::pin(tokio::time::sleep(IDLE_TIMEOUT)),
                             };
                             let _ = tx.send((conn, peer)).await;
                         }
@@ -95,7 +127,8 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let r = Pin::new(&mut self.stream).poll_read(cx, buf);
+        self.watch(cx, r)
     }
 }
 
@@ -105,7 +138,8 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let r = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, r)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -128,8 +128,9 @@ async fn brute_force_locks_the_account_then_bans_the_address_and_the_ban_survive
             other => panic!("attempt {i}: {other:?}"),
         }
     }
-    // Alice's earlier failures were forgotten when she logged in: 6 guesses ban.
-    assert_eq!(banned_at, Some(5));
+    // Alice's three distinct failures still count for the address (her login reset her
+    // account's count, not the address's): three more guesses make six and ban.
+    assert_eq!(banned_at, Some(2));
     // Refused at connect, before any TLS, on every listener.
     for l in ["inbound", "submission", "submissions"] {
         let line = first_line(&ts, l).await;
@@ -171,7 +172,8 @@ async fn brute_force_locks_the_account_then_bans_the_address_and_the_ban_survive
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_still_works_from_an_address_it_used_and_an_admin_can_unlock() {
-    let ts = start(LIMITS).await;
+    // Accounts lock at three failures; the address is not banned in this test.
+    let ts = start(&LIMITS.replace("max_ip_failures = 6", "max_ip_failures = 100")).await;
     ts.set_password("bob@local.test", PW).await;
     // Bob logged in from here before.
     let r = auth_once(&ts, "submission", "bob@local.test", PW)
@@ -386,6 +388,67 @@ async fn rfc6238_two_factor_turns_smtp_auth_to_app_passwords_only() {
     let next = code_of(&uri, 30);
     assert!(check(next.clone()), "the next code works");
     assert!(!check(next), "once");
+    // A removed user's app passwords die with the account (and a re-created address
+    // does not inherit them).
+    let (_, added) = cli(
+        &ts,
+        &[
+            "user",
+            "app-password",
+            "add",
+            "alice@local.test",
+            "--label",
+            "laptop",
+        ],
+    );
+    let laptop = added
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
+        .unwrap()
+        .to_string();
+    assert!(
+        auth_once(&ts, "submission", "alice@local.test", &laptop)
+            .await
+            .unwrap()
+            .starts_with("235")
+    );
+    let (ok, out) = cli(&ts, &["user", "remove", "alice@local.test"]);
+    assert!(ok, "{out}");
+    ts.add_mailbox("alice@local.test").await;
+    ts.set_password("alice@local.test", PW).await;
+    let r = auth_once(&ts, "submission", "alice@local.test", &laptop)
+        .await
+        .unwrap();
+    assert!(r.starts_with("535"), "{r}");
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locking_account_after_account_still_gets_the_address_banned() {
+    // Regression: a lock used to forget the account's failures, so an attacker who
+    // stopped at each lock was never banned.
+    let ts = start(LIMITS).await;
+    let mut replies = Vec::new();
+    for user in ["u1@local.test", "u2@local.test"] {
+        for guess in ["g1", "g2", "g3"] {
+            replies.push(auth_once(&ts, "submission", user, guess).await);
+        }
+    }
+    // Six distinct failures: the sixth bans (and hangs up); the next connection is refused.
+    assert!(
+        replies[..5]
+            .iter()
+            .all(|r| r.as_deref().is_some_and(|r| r.starts_with("535"))),
+        "{replies:?}"
+    );
+    assert!(
+        replies[5]
+            .as_deref()
+            .is_some_and(|r| r.starts_with("421 4.7.0")),
+        "{replies:?}"
+    );
+    assert!(first_line(&ts, "submission").await.starts_with("421 4.7.0"));
     ts.shutdown().await;
 }
 

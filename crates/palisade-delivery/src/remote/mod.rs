@@ -260,15 +260,16 @@ impl RemoteDelivery {
         let all = |o: Outcome| vec![o; rcpts.len()];
         let _slot = self.per_domain.acquire(domain).await;
         let dns = (self.dns)();
-        // RFC 8689 §5: `TLS-Required: No` sets the recipient's TLS policies aside (TLS
-        // is still used when offered); REQUIRETLS on the envelope wins over it.
+        // RFC 8689 §5: `TLS-Required: No` sets the recipient's published TLS policies
+        // (DANE, MTA-STS) aside; TLS is still used when offered, REQUIRETLS on the
+        // envelope wins over it, and the operator's own per-domain policy still holds
+        // (a sender's header must not weaken what the operator configured).
         let policy_waived = !msg.envelope.require_tls && tls_required_no(message);
-        let policy = match self.tls_policy.get(&domain.to_ascii_lowercase()).copied() {
-            Some(DomainTlsPolicy::None) => DomainTlsPolicy::None,
-            _ if policy_waived => DomainTlsPolicy::May,
-            Some(p) => p,
-            None => DomainTlsPolicy::May,
-        };
+        let policy = self
+            .tls_policy
+            .get(&domain.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(DomainTlsPolicy::May);
         let (mut hosts, mx_validated) = match mx::route_validated(&dns, domain).await {
             Ok(h) => h,
             Err(e) => {
@@ -311,7 +312,7 @@ impl RemoteDelivery {
         let mut last_error = String::from("no mail server answered");
         let mut tls_refused = false;
         for host in hosts {
-            let required = if policy_waived {
+            let required = if policy_waived && policy == DomainTlsPolicy::May {
                 Ok(TlsRequirement::Opportunistic)
             } else {
                 self.requirement(&dns, policy, &host, mx_validated).await
@@ -430,6 +431,18 @@ impl RemoteDelivery {
             match session.send(job).await {
                 client::HostResult::TryNext(why) => {
                     tracing::debug!(host = job.mx_host, reason = %why, "reused session failed; reconnecting");
+                }
+                // A server that closed the idle session may have left its 421 unread:
+                // that is about the old session, not this message.
+                client::HostResult::Done(outcomes)
+                    if outcomes.iter().any(
+                        |o| matches!(o, Outcome::Transient(t) if t.contains(" said: 421")),
+                    ) =>
+                {
+                    tracing::debug!(
+                        host = job.mx_host,
+                        "reused session was closed (421); reconnecting"
+                    );
                 }
                 other => {
                     metrics::counter!("palisade_outbound_sessions_reused_total").increment(1);
