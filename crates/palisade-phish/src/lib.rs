@@ -3,9 +3,11 @@
 //! So far: [`lookalike`], whether a domain imitates one of the protected domains (ours,
 //! partners', brands'), and [`impersonation`], display names that show another domain
 //! or a protected person's name, and Reply-To diversion, and [`links`], deceptive links
-//! and password forms. The other signals of the content engine (attachments, headers,
-//! QR codes, first contact) and the verdict come in later slices.
+//! and password forms, and [`attachments`], dangerous attachments by name, type and
+//! content, archives listed within bounds. The other signals of the content engine
+//! (headers, QR codes, first contact) and the verdict come in later slices.
 
+pub mod attachments;
 pub mod impersonation;
 pub mod links;
 pub mod lookalike;
