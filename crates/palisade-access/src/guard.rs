@@ -41,6 +41,19 @@ pub enum Admission {
     Locked(Block),
 }
 
+/// The key an address is counted, banned and rate-limited under: IPv4 addresses as they
+/// are, IPv6 addresses by their /64 (one subscriber usually holds a whole /64 and can
+/// rotate through it at will; privacy extensions also change a device's address).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
+}
+
 /// The key accounts are counted under: the name as typed, lower case, bounded.
 pub fn account_key(username: &str) -> String {
     username.trim().to_lowercase().chars().take(320).collect()
@@ -122,7 +135,7 @@ pub async fn known_address(
 ) -> Result<bool, StoreError> {
     let recent = now - i64::try_from(cfg.known_ip_days).unwrap_or(0) * 86_400;
     Ok(store
-        .last_login(account, &ip.to_string())
+        .last_login(account, &address_key(ip).to_string())
         .await?
         .is_some_and(|t| t >= recent))
 }
@@ -135,7 +148,9 @@ pub async fn succeeded(
     ip: IpAddr,
     now: i64,
 ) -> Result<(), StoreError> {
-    store.record_login(account, &ip.to_string(), now).await
+    store
+        .record_login(account, &address_key(ip).to_string(), now)
+        .await
 }
 /// What a failure led to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,7 +169,7 @@ pub async fn failed(
     now: i64,
 ) -> Result<Consequences, GuardError> {
     let secret = fingerprint_secret(store).await?;
-    let ip_text = ip.to_string();
+    let ip_text = address_key(ip).to_string();
     store
         .record_auth_failure(
             account,
@@ -220,7 +235,7 @@ pub async fn strike(
     if limit == 0 || cfg.never_banned(ip) {
         return Ok(None);
     }
-    let ip_text = ip.to_string();
+    let ip_text = address_key(ip).to_string();
     store.record_strike(&ip_text, kind, now).await?;
     let window = i64::try_from(cfg.abuse_window.as_secs()).unwrap_or(i64::MAX);
     let n = store.count_strikes(&ip_text, kind, now - window).await?;
@@ -253,7 +268,7 @@ async fn ban(
     if cfg.never_banned(ip) {
         return Ok(None);
     }
-    let ip_text = ip.to_string();
+    let ip_text = address_key(ip).to_string();
     let previous = store.ban(&ip_text).await?;
     if previous.as_ref().is_some_and(|b| b.until > now) {
         return Ok(None);
@@ -308,6 +323,24 @@ mod tests {
         assert_ne!(a, fingerprint(b"k1", "alice@x", "hunter3"));
         assert_ne!(a, fingerprint(b"k1", "bob@x", "hunter2"));
         assert_ne!(a, fingerprint(b"k2", "alice@x", "hunter2"));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b: IpAddr = "2001:db8:1:2:bbbb::9"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        assert_eq!(address_key(a).to_string(), "2001:db8:1:2::");
+        let v4: IpAddr = "192.0.2.7".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(address_key(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(address_key(mapped), v4);
     }
 
     #[test]

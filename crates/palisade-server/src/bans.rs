@@ -23,7 +23,7 @@ impl BanList {
         self.until
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&ip)
+            .get(&palisade_access::guard::address_key(ip))
             .is_some_and(|until| *until > now)
     }
 

@@ -55,6 +55,8 @@ impl Limit {
 
     /// Counts an event from `ip` at `now`; false: over the limit (here or overall).
     fn take(&self, ip: IpAddr, now: i64) -> bool {
+        // IPv6 counts by /64, like bans (see palisade_access::guard::address_key).
+        let ip = palisade_access::guard::address_key(ip);
         let window = now.div_euclid(self.window_secs);
         {
             let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());

@@ -114,11 +114,13 @@ pub async fn run(paths: &Paths, c: SecurityCommand) -> anyhow::Result<()> {
             let parsed: std::net::IpAddr = ip
                 .parse()
                 .map_err(|_| usage(format!("{ip:?} is not an IP address")))?;
-            if !store.remove_ban(&parsed.to_string()).await? {
+            // IPv6 addresses are banned by their /64.
+            let key = palisade_access::guard::address_key(parsed).to_string();
+            if !store.remove_ban(&key).await? {
                 return Err(usage(format!("{parsed} is not banned")));
             }
-            record(&store, now, "security.unbanned", &parsed.to_string()).await;
-            println!("{parsed} is no longer banned (a running server lets it in within 5 s)");
+            record(&store, now, "security.unbanned", &key).await;
+            println!("{key} is no longer banned (a running server lets it in within 5 s)");
         }
         SecurityCommand::Unlock { user } => {
             let account = palisade_access::guard::account_key(&user);
