@@ -153,18 +153,6 @@ fn dot_stuff(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Delivers `job` to one address over a new connection, then says QUIT.
-pub async fn deliver(job: &Job<'_>) -> HostResult {
-    match open(job).await {
-        Ok(mut session) => {
-            let result = session.send(job).await;
-            session.quit().await;
-            result
-        }
-        Err(e) => e,
-    }
-}
-
 /// The byte stream under a session: plain TCP or TLS over it.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}

@@ -98,31 +98,16 @@ fn testing_result(verdict: Option<&tls::CertVerdict>, listed: bool) -> &'static 
 
 /// Whether the header section has `TLS-Required: No` (RFC 8689 §5), folded or not.
 fn tls_required_no(message: &[u8]) -> bool {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(message.len());
-    let head = String::from_utf8_lossy(&message[..end.min(256 * 1024)]);
-    let mut field = String::new();
-    let mut found = false;
-    let mut check = |field: &str| {
-        if let Some((name, value)) = field.split_once(':')
-            && name.trim().eq_ignore_ascii_case("TLS-Required")
-            && value.trim().eq_ignore_ascii_case("no")
-        {
-            found = true;
-        }
-    };
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            field.push_str(line);
-        } else {
-            check(&field);
-            field = line.to_string();
-        }
-    }
-    check(&field);
-    found
+    palisade_checks::forged::header_fields(message)
+        .into_iter()
+        .any(|r| {
+            String::from_utf8_lossy(&message[r])
+                .split_once(':')
+                .is_some_and(|(name, value)| {
+                    name.trim().eq_ignore_ascii_case("TLS-Required")
+                        && value.trim().eq_ignore_ascii_case("no")
+                })
+        })
 }
 
 /// Semaphores by destination domain, created on first use.

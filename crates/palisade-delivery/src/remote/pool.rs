@@ -124,9 +124,4 @@ impl SessionPool {
             }
         });
     }
-
-    /// Idle sessions now (for tests and metrics).
-    pub fn idle(&self) -> usize {
-        self.lock().total
-    }
 }
