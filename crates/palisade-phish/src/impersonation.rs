@@ -23,6 +23,17 @@ pub fn org_domain(address_or_host: &str) -> Option<String> {
     Some(idna::domain_to_unicode(reg).0)
 }
 
+/// [`org_domain`] of a host or address written in text, only if it ends in a suffix the
+/// public suffix list knows (so "Ph.D" or "J.Smith" are not taken for domains).
+pub fn written_org_domain(address_or_host: &str) -> Option<String> {
+    let host = address_or_host
+        .rsplit_once('@')
+        .map_or(address_or_host, |(_, d)| d);
+    let ascii = idna::domain_to_ascii(&host.to_lowercase()).ok()?;
+    psl::suffix(ascii.as_bytes()).filter(|s| s.is_known())?;
+    org_domain(host)
+}
+
 /// Address- or domain-like words in a display name whose organisational domain is not
 /// `sender_org`; the first one found.
 pub fn shown_foreign_domain(display: &str, sender_org: &str) -> Option<String> {
@@ -30,13 +41,7 @@ pub fn shown_foreign_domain(display: &str, sender_org: &str) -> Option<String> {
         .split(|c: char| c.is_whitespace() || "\"'()<>[],;:".contains(c))
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| w.contains('.') && w.len() > 3)
-        .filter_map(|w| {
-            // Only words the public suffix list knows end in a real suffix.
-            let host = w.rsplit_once('@').map_or(w, |(_, d)| d);
-            let ascii = idna::domain_to_ascii(&host.to_lowercase()).ok()?;
-            psl::suffix(ascii.as_bytes()).filter(|s| s.is_known())?;
-            org_domain(w)
-        })
+        .filter_map(written_org_domain)
         .find(|org| org != sender_org)
 }
 

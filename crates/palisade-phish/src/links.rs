@@ -7,7 +7,7 @@
 //! (`https://bank.com@evil.test/`); a punycode host; `data:` and `javascript:` URLs; a
 //! known URL shortener. Per HTML part: a form with a password field.
 
-use crate::impersonation::org_domain;
+use crate::impersonation::{org_domain, written_org_domain};
 use scraper::{Html, Selector};
 
 /// Links and forms read per part, at most (hostile parts can hold millions).
@@ -136,9 +136,7 @@ fn shown_domain(text: &str) -> Option<String> {
             _ if w.contains('.') && !w.contains('@') && !w.contains('/') => w.to_string(),
             _ => w.split('/').next().filter(|h| h.contains('.'))?.to_string(),
         };
-        let ascii = idna::domain_to_ascii(&host.to_lowercase()).ok()?;
-        psl::suffix(ascii.as_bytes()).filter(|s| s.is_known())?;
-        org_domain(&host)
+        written_org_domain(&host)
     })
 }
 
