@@ -113,16 +113,12 @@ fn next_block(
     }
 }
 
-/// Whether `account` may try to log in now.
-pub async fn admission(
-    store: &dyn Store,
-    account: &str,
-    now: i64,
-) -> Result<Admission, StoreError> {
-    Ok(match store.lockout(account).await? {
-        Some(b) if b.until > now => Admission::Locked(b),
+/// Whether an account with the lockout record `lock` may try to log in at `now`.
+pub fn admission(lock: Option<&Block>, now: i64) -> Admission {
+    match lock {
+        Some(b) if b.until > now => Admission::Locked(b.clone()),
         _ => Admission::Open,
-    })
+    }
 }
 
 /// Whether `ip` logged in to `account` successfully recently enough to pass a lockout.
@@ -159,13 +155,15 @@ pub struct Consequences {
     pub banned: Option<Block>,
 }
 
-/// Records a failed login and locks or bans when a limit is reached.
+/// Records a failed login and locks or bans when a limit is reached. `previous` is the
+/// account's lockout record as read before the attempt (current or expired).
 pub async fn failed(
     store: &dyn Store,
     cfg: &SecurityConfig,
     account: &str,
     password: &str,
     ip: IpAddr,
+    previous: Option<&Block>,
     now: i64,
 ) -> Result<Consequences, GuardError> {
     let secret = fingerprint_secret(store).await?;
@@ -184,18 +182,17 @@ pub async fn failed(
     // or last successful login if later. Rows are never deleted here: the address's
     // ban count needs them (deleting them let an attacker lock account after account
     // without ever being banned).
-    let previous = store.lockout(account).await?;
     let mut since = now - window;
-    if let Some(b) = &previous {
+    if let Some(b) = previous {
         since = since.max(b.until);
     }
     if let Some(t) = store.last_login_any(account).await? {
         since = since.max(t + 1);
     }
     let failures = store.count_user_failures(account, since).await?;
-    if failures >= cfg.max_login_failures && previous.as_ref().is_none_or(|b| b.until <= now) {
+    if failures >= cfg.max_login_failures && previous.is_none_or(|b| b.until <= now) {
         let block = next_block(
-            previous.as_ref(),
+            previous,
             account,
             now,
             (cfg.lockout, 86_400, MAX_LOCKOUT),

@@ -118,7 +118,9 @@ pub async fn attempt(
     now: i64,
 ) -> Result<Login, LoginError> {
     let account = guard::account_key(username);
-    let admission = guard::admission(store.as_ref(), &account, now).await?;
+    // Read once: it decides admission and, on failure, the next lock's length.
+    let lock = store.lockout(&account).await?;
+    let admission = guard::admission(lock.as_ref(), now);
     // The credentials are checked even when locked: the same work, whatever the state.
     // Argon2id always runs; with two-factor on, only an app password is taken.
     let user = match check(store, username, password).await? {
@@ -151,7 +153,16 @@ pub async fn attempt(
             }
         }
         (None, admission) => {
-            let c = guard::failed(store.as_ref(), cfg, &account, password, ip, now).await?;
+            let c = guard::failed(
+                store.as_ref(),
+                cfg,
+                &account,
+                password,
+                ip,
+                lock.as_ref(),
+                now,
+            )
+            .await?;
             Ok(match admission {
                 Admission::Locked(block) => Login::Locked(block, c),
                 Admission::Open => Login::Refused(c),

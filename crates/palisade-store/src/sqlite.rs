@@ -925,6 +925,16 @@ impl Store for SqliteStore {
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        // Read first: every failed login asks, and only the first ever needs a write.
+        let stored: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a server secret"))?;
+        if let Some(v) = stored {
+            return Ok(v);
+        }
         sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
             .bind(name)
             .bind(fresh)
