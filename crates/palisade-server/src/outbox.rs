@@ -43,6 +43,23 @@ pub fn envelope(mail_from: Option<Address>, rcpt_to: Vec<Address>, hostname: &st
     }
 }
 
+/// The envelope of a report (DMARC, TLS-RPT) from `reports.dmarc_from` to the
+/// mailto addresses `to` (ones that do not parse are left out).
+pub fn report_envelope<'a>(
+    cfg: &palisade_config::Config,
+    to: impl IntoIterator<Item = &'a str>,
+) -> Envelope {
+    let rcpts = to
+        .into_iter()
+        .filter_map(|a| Address::parse(a).ok())
+        .collect();
+    envelope(
+        Some(cfg.reports.dmarc_from.clone()),
+        rcpts,
+        cfg.hostname.as_str(),
+    )
+}
+
 impl Outbox<'_> {
     fn store(&self) -> &dyn Store {
         match self {

@@ -12,7 +12,7 @@ use palisade_checks::dmarc_report::{self, DmarcRow};
 use palisade_config::Config;
 use palisade_dns::Dns;
 use palisade_store::{DmarcEvaluation, ReceivedReport, Store, StoreError};
-use palisade_types::{Address, QueueId};
+use palisade_types::QueueId;
 
 /// Evaluations read per report run (older ones wait for the next run).
 const MAX_EVALUATIONS: u32 = 200_000;
@@ -257,12 +257,7 @@ async fn send_one(
         return Ok(out);
     }
     let message = build(&to)?;
-    let rcpts: Vec<Address> = to.iter().filter_map(|a| Address::parse(a).ok()).collect();
-    let envelope = crate::outbox::envelope(
-        Some(cfg.reports.dmarc_from.clone()),
-        rcpts,
-        cfg.hostname.as_str(),
-    );
+    let envelope = crate::outbox::report_envelope(cfg, to.iter().map(String::as_str));
     let id = outbox
         .send(&envelope, message.as_bytes())
         .await

@@ -10,7 +10,6 @@ use palisade_config::Config;
 use palisade_delivery::remote::TlsOutcome;
 use palisade_dns::Dns;
 use palisade_store::{Store, StoreError, TlsResultRow};
-use palisade_types::Address;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -178,15 +177,7 @@ pub async fn send(
                     // policy aside for this one message.
                     let mut bytes = b"TLS-Required: No\r\n".to_vec();
                     bytes.extend_from_slice(message.as_bytes());
-                    let rcpts = mailto
-                        .iter()
-                        .filter_map(|a| Address::parse(a).ok())
-                        .collect();
-                    let envelope = crate::outbox::envelope(
-                        Some(cfg.reports.dmarc_from.clone()),
-                        rcpts,
-                        cfg.hostname.as_str(),
-                    );
+                    let envelope = crate::outbox::report_envelope(cfg, mailto.iter().copied());
                     outbox.send(&envelope, &bytes).await.map_err(|source| {
                         TlsReportError::Queue {
                             domain: domain.clone(),
