@@ -267,6 +267,16 @@ async fn auth_time_does_not_tell_unknown_users_from_known_ones() {
     ts.shutdown().await;
 }
 
+/// The app password `user app-password add` printed (`xxxx-xxxx-xxxx-xxxx`).
+fn printed_app_password(output: &str) -> String {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
+        .unwrap()
+        .to_string()
+}
+
 /// The current code of the seed in `uri`, `offset` seconds from now.
 fn code_of(uri: &str, offset: u64) -> String {
     let t = totp_rs::Totp::from_url(uri).unwrap();
@@ -332,12 +342,7 @@ async fn rfc6238_two_factor_turns_smtp_auth_to_app_passwords_only() {
         ],
     );
     assert!(ok, "{added}");
-    let app = added
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
-        .unwrap()
-        .to_string();
+    let app = printed_app_password(&added);
     for l in ["submission", "submissions"] {
         let r = auth_once(&ts, l, "alice@local.test", &app).await.unwrap();
         assert!(r.starts_with("235"), "{l}: {r}");
@@ -401,12 +406,7 @@ async fn rfc6238_two_factor_turns_smtp_auth_to_app_passwords_only() {
             "laptop",
         ],
     );
-    let laptop = added
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 19 && l.matches('-').count() == 3)
-        .unwrap()
-        .to_string();
+    let laptop = printed_app_password(&added);
     assert!(
         auth_once(&ts, "submission", "alice@local.test", &laptop)
             .await
