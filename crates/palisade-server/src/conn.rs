@@ -215,9 +215,6 @@ async fn handshake(
     }
 }
 
-/// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
-/// only for authenticated users and clients in `policy.trusted_networks` (like Postfix's
-/// `permit_sasl_authenticated, permit_mynetworks`).
 /// Whether `user` has written to `submission.max_recipients_per_day` recipients in
 /// the last 24 hours (store errors let the message through: the hourly and daily
 /// message quotas still hold).
@@ -266,6 +263,9 @@ async fn abuse_strike(shared: &Shared, cfg: &Config, ip: std::net::IpAddr, kind:
     }
 }
 
+/// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
+/// only for authenticated users and clients in `policy.trusted_networks` (like Postfix's
+/// `permit_sasl_authenticated, permit_mynetworks`).
 async fn check_recipient(
     shared: &Shared,
     cfg: &Config,
