@@ -45,6 +45,14 @@ impl BanList {
     }
 }
 
+/// A ban this node just made (`why`: `auth` or `abuse`): logged, counted, and in force
+/// here at once (other nodes learn it at their next refresh).
+pub fn made(shared: &Shared, ip: IpAddr, block: &Block, why: &'static str) {
+    tracing::warn!(%ip, reason = %block.reason, "address banned");
+    metrics::counter!("palisade_bans_total", "why" => why).increment(1);
+    shared.bans.insert(block);
+}
+
 /// Keeps the list in step with the store (the server loads it once before accepting).
 pub async fn refresh_loop(shared: Arc<Shared>) {
     let mut round = 0u32;

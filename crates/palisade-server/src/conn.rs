@@ -247,9 +247,7 @@ async fn abuse_strike(shared: &Shared, cfg: &Config, ip: std::net::IpAddr, kind:
     .await
     {
         Ok(Some(block)) => {
-            tracing::warn!(%ip, reason = %block.reason, "address banned");
-            metrics::counter!("palisade_bans_total", "why" => "abuse").increment(1);
-            shared.bans.insert(&block);
+            crate::bans::made(shared, ip, &block, "abuse");
             true
         }
         Ok(None) => false,

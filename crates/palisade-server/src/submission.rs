@@ -92,18 +92,14 @@ pub async fn authenticate(
                 metrics::counter!("palisade_lockouts_total").increment(1);
             }
             if let Some(block) = &consequences.banned {
-                tracing::warn!(%client, reason = %block.reason, "address banned");
-                metrics::counter!("palisade_bans_total", "why" => "auth").increment(1);
-                shared.bans.insert(block);
+                crate::bans::made(shared, client, block, "auth");
                 return Err(reply::BANNED);
             }
             Err(reply::AUTH_FAILED)
         }
         Ok(Login::Locked(block, consequences)) => {
             if let Some(ban) = &consequences.banned {
-                tracing::warn!(%client, reason = %ban.reason, "address banned");
-                metrics::counter!("palisade_bans_total", "why" => "auth").increment(1);
-                shared.bans.insert(ban);
+                crate::bans::made(shared, client, ban, "auth");
                 return Err(reply::BANNED);
             }
             tracing::info!(user = %creds.username, until = block.until, "AUTH refused: account locked");
