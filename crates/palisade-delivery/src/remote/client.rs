@@ -179,7 +179,8 @@ impl Session {
     /// One transaction: MAIL, RCPT for each recipient, DATA.
     pub async fn send(&mut self, job: &Job<'_>) -> HostResult {
         self.clean = false;
-        let (result, clean) = transaction(&mut self.conn, job, &self.caps).await;
+        let reused = self.transactions > 0;
+        let (result, clean) = transaction(&mut self.conn, job, &self.caps, reused).await;
         self.clean = clean;
         self.transactions += 1;
         result
@@ -420,12 +421,31 @@ async fn envelope_pipelined<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(Pipelined::Answered(outcomes, data))
 }
 
+/// A refused MAIL (RFC 5321 §4.1.1.2: no transaction started). A 421 on a reused
+/// session is most likely the server's goodbye to the idle session, left unread: that
+/// says nothing about this message, so the caller gets a new connection.
+fn mail_refused(
+    host: &str,
+    r: &Reply,
+    reused: bool,
+    all: impl Fn(Outcome) -> HostResult,
+) -> (HostResult, bool) {
+    if r.code == 421 && reused {
+        return (
+            HostResult::TryNext(format!("reused session closed: {}", r.describe())),
+            false,
+        );
+    }
+    (all(outcome(host, r)), r.code != 421)
+}
+
 /// MAIL, RCPT for each recipient, DATA; also whether the session is left clean (between
 /// transactions, so another may follow).
 async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     job: &Job<'_>,
     caps: &EhloResponse<String>,
+    reused: bool,
 ) -> (HostResult, bool) {
     let host = job.mx_host;
     let all = |o: Outcome| HostResult::Done(vec![o; job.rcpts.len()]);
@@ -479,14 +499,14 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let (outcomes, data) = if caps.capabilities & EXT_PIPELINING != 0 {
         match envelope_pipelined(conn, job, &mail).await {
-            Ok(Pipelined::Refused(r)) => return (all(outcome(host, &r)), r.code != 421),
+            Ok(Pipelined::Refused(r)) => return mail_refused(host, &r, reused, all),
             Ok(Pipelined::Answered(o, data)) => (o, Some(data)),
             Err(e) => return (HostResult::TryNext(e), false),
         }
     } else {
         match envelope_stepwise(conn, job, &mail).await {
             Ok(Ok(o)) => (o, None),
-            Ok(Err(r)) => return (all(outcome(host, &r)), r.code != 421),
+            Ok(Err(r)) => return mail_refused(host, &r, reused, all),
             Err(e) => return (HostResult::TryNext(e), false),
         }
     };

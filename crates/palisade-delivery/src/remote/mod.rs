@@ -417,18 +417,6 @@ impl RemoteDelivery {
                 client::HostResult::TryNext(why) => {
                     tracing::debug!(host = job.mx_host, reason = %why, "reused session failed; reconnecting");
                 }
-                // A server that closed the idle session may have left its 421 unread:
-                // that is about the old session, not this message.
-                client::HostResult::Done(outcomes)
-                    if outcomes.iter().any(
-                        |o| matches!(o, Outcome::Transient(t) if t.contains(" said: 421")),
-                    ) =>
-                {
-                    tracing::debug!(
-                        host = job.mx_host,
-                        "reused session was closed (421); reconnecting"
-                    );
-                }
                 other => {
                     metrics::counter!("palisade_outbound_sessions_reused_total").increment(1);
                     self.sessions.put(key, session);
