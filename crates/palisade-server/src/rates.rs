@@ -113,7 +113,6 @@ impl Limit {
 
 /// The limits of one configuration.
 struct Limits {
-    settings: (u64, u64),
     connections: Option<Limit>,
     messages: Option<Limit>,
 }
@@ -125,10 +124,15 @@ impl Limits {
             cfg.messages_per_ip_per_hour,
         );
         Limits {
-            settings: (c, m),
             connections: Limit::new("connections", Quota::per_minute, c, 60),
             messages: Limit::new("messages", Quota::per_hour, m, 3600),
         }
+    }
+
+    /// The configured numbers (0: no limit).
+    fn settings(&self) -> (u64, u64) {
+        let n = |l: &Option<Limit>| l.as_ref().map_or(0, |l| l.limit);
+        (n(&self.connections), n(&self.messages))
     }
 
     fn all(&self) -> impl Iterator<Item = &Limit> {
@@ -163,7 +167,7 @@ impl Rates {
             cfg.connections_per_ip_per_minute,
             cfg.messages_per_ip_per_hour,
         );
-        if self.current().settings != settings {
+        if self.current().settings() != settings {
             *self.limits.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Limits::new(cfg));
         }
     }
