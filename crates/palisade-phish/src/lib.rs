@@ -1,15 +1,22 @@
-//! Phishing and impersonation heuristics, as pure functions over parsed input.
+//! The phishing and impersonation engine.
 //!
-//! So far: [`lookalike`], whether a domain imitates one of the protected domains (ours,
-//! partners', brands'), and [`impersonation`], display names that show another domain
-//! or a protected person's name, and Reply-To diversion, and [`links`], deceptive links
-//! and password forms, and [`attachments`], dangerous attachments by name, type and
-//! content, archives listed within bounds, and [`headers`], header anomalies. The other
-//! signals of the content engine (authentication context, QR codes, first contact) and
-//! the verdict come in later slices.
+//! Detectors are pure functions over parsed input: [`lookalike`] (domains that imitate
+//! ours, partners' and brands'), [`impersonation`] (display names, Reply-To diversion),
+//! [`links`] (deceptive links, password forms), [`attachments`] (by name, type and
+//! content; archives listed within bounds), [`headers`] (header anomalies) and [`qr`]
+//! (QR codes in images). [`engine`] runs them all over one message, weighs what fired
+//! by the sender-authentication context and adds it up; [`verdict`] maps the score to an
+//! action; [`banner`] writes the warning into a tagged message.
 
 pub mod attachments;
+pub mod banner;
+pub mod engine;
 pub mod headers;
 pub mod impersonation;
 pub mod links;
 pub mod lookalike;
+pub mod qr;
+pub mod verdict;
+
+pub use engine::{Analysis, Auth, Context, Engine, Settings, Signal};
+pub use verdict::{Action, Thresholds};

@@ -26,6 +26,9 @@ pub enum Kind {
     NearMiss,
     Embedded,
     MixedScript,
+    /// The same name under another public suffix (`paypal.co` for `paypal.com`): often
+    /// the brand's own country domain, sometimes a squatter's; weighed lower.
+    OtherSuffix,
 }
 
 /// A finding: `domain` (as given, lower case, Unicode) imitates `imitates`.
@@ -51,10 +54,15 @@ impl Lookalike {
                 self.domain, self.imitates
             ),
             Kind::MixedScript => format!("{} mixes alphabets in one name", self.domain),
+            Kind::OtherSuffix => format!(
+                "{} has the name of {} under another suffix",
+                self.domain, self.imitates
+            ),
         }
     }
 }
 
+#[derive(Debug)]
 struct Entry {
     registrable: String,
     /// The registrable domain without its public suffix (`example` of `example.co.uk`).
@@ -65,6 +73,7 @@ struct Entry {
 }
 
 /// The domains to protect, prepared once.
+#[derive(Debug)]
 pub struct Protected {
     entries: Vec<Entry>,
 }
@@ -194,6 +203,12 @@ impl Protected {
         Protected { entries }
     }
 
+    /// Whether `domain`'s registrable domain is one of the protected ones.
+    pub fn is_protected(&self, domain: &str) -> bool {
+        let (reg, _) = registrable(&normalise(domain));
+        self.entries.iter().any(|e| e.registrable == reg)
+    }
+
     /// Whether `domain` imitates a protected domain (None for the real ones).
     pub fn check(&self, domain: &str) -> Option<Lookalike> {
         let domain = normalise(domain);
@@ -211,6 +226,9 @@ impl Protected {
         let sk: String = skeleton(&reg).collect();
         if let Some(e) = self.entries.iter().find(|e| e.skeleton == sk) {
             return found(&e.registrable, Kind::Confusable);
+        }
+        if let Some(e) = self.entries.iter().find(|e| e.label == label) {
+            return found(&e.registrable, Kind::OtherSuffix);
         }
         let folded = [fold(&label, true), fold(&label, false)];
         for e in &self.entries {
@@ -311,10 +329,15 @@ mod tests {
             "gxample.com",  // bit flip e -> g
             "exarnp1o.com", // rn -> m and 1 -> l, with one letter changed
             "paypai.com",   // replacement
-            "example.net",  // same name, another suffix
-            "bank.com",     // same name, another suffix
         ] {
             assert_eq!(kind(d), Some(Kind::NearMiss), "{d}");
+        }
+    }
+
+    #[test]
+    fn the_same_name_under_another_suffix() {
+        for d in ["example.net", "bank.com", "paypal.co.uk"] {
+            assert_eq!(kind(d), Some(Kind::OtherSuffix), "{d}");
         }
     }
 

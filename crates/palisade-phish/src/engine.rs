@@ -1,0 +1,864 @@
+//! The content engine: one pass over a parsed message that runs every detector, weighs
+//! what fired against the sender-authentication context, and adds it up to a score.
+//!
+//! Weights are points; the context scales the signals that legitimate mail shows too
+//! (a Reply-To elsewhere, a tracker behind a link, a missing Date) by how well the
+//! sender is authenticated: a DMARC-aligned transactional mail whose Reply-To differs
+//! must not be quarantined for that alone, the same difference on unauthenticated mail
+//! weighs much more. Signals an attacker controls regardless of authentication (a
+//! lookalike domain authenticates perfectly, a program attachment is a program) are not
+//! scaled.
+//!
+//! Bounded: parts inspected, nested messages, and wall time per message. A scan that
+//! runs out of budget is a signal of its own ([`SCAN_LIMIT`]) that the verdict turns into
+//! at least a tag, never a silent pass.
+
+use crate::attachments::{self, Finding};
+use crate::headers::{self, Anomaly};
+use crate::impersonation::{People, org_domain, reply_to_diversion, shown_foreign_domain};
+use crate::links::{self, Issue, Link};
+use crate::lookalike::{Kind, Lookalike, Protected};
+use crate::qr;
+use crate::verdict::{Action, Thresholds};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The signal that records an incomplete scan.
+pub const SCAN_LIMIT: &str = "scan_limit";
+
+/// How a signal's weight depends on the sender's authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scaling {
+    /// Attacker-controlled whatever the authentication: counted as is.
+    Fixed,
+    /// Shown by legitimate mail too: scaled by [`Auth::factor`].
+    ByAuth,
+}
+
+/// Every signal: name (the key of `[phishing.weights]`), default weight, scaling.
+const SIGNALS: &[(&str, f32, Scaling)] = &[
+    ("lookalike_from", 10.0, Scaling::Fixed),
+    ("lookalike_envelope", 8.0, Scaling::Fixed),
+    ("lookalike_reply_to", 8.0, Scaling::Fixed),
+    ("lookalike_link", 8.0, Scaling::Fixed),
+    ("confusable_characters", 3.0, Scaling::Fixed),
+    ("mixed_script", 6.0, Scaling::Fixed),
+    ("other_suffix", 3.0, Scaling::ByAuth),
+    ("first_contact_lookalike", 6.0, Scaling::Fixed),
+    ("display_name_domain", 5.0, Scaling::ByAuth),
+    ("display_name_person", 8.0, Scaling::Fixed),
+    ("reply_to_other_org", 2.0, Scaling::ByAuth),
+    ("reply_to_free_mail", 5.0, Scaling::ByAuth),
+    ("link_text_mismatch", 5.0, Scaling::ByAuth),
+    ("link_ip", 6.0, Scaling::Fixed),
+    ("link_userinfo", 8.0, Scaling::Fixed),
+    ("link_punycode", 3.0, Scaling::ByAuth),
+    ("link_script", 6.0, Scaling::Fixed),
+    ("link_shortener", 2.0, Scaling::ByAuth),
+    ("credential_form", 8.0, Scaling::Fixed),
+    ("qr_link", 3.0, Scaling::ByAuth),
+    ("attachment_program", 10.0, Scaling::Fixed),
+    ("attachment_script", 10.0, Scaling::Fixed),
+    ("attachment_disk_image", 8.0, Scaling::Fixed),
+    ("attachment_macro", 8.0, Scaling::Fixed),
+    ("attachment_double_extension", 10.0, Scaling::Fixed),
+    ("attachment_bidi", 10.0, Scaling::Fixed),
+    ("attachment_disguised", 8.0, Scaling::Fixed),
+    ("attachment_active_html", 8.0, Scaling::Fixed),
+    ("attachment_encrypted_archive", 4.0, Scaling::ByAuth),
+    ("several_from", 6.0, Scaling::Fixed),
+    ("sender_other_org", 2.0, Scaling::ByAuth),
+    ("missing_date", 1.5, Scaling::ByAuth),
+    ("missing_message_id", 1.5, Scaling::ByAuth),
+    ("encoded_address", 8.0, Scaling::Fixed),
+    ("dmarc_fail", 3.0, Scaling::Fixed),
+    ("spoofed_protected", 10.0, Scaling::Fixed),
+    ("no_authentication", 1.5, Scaling::Fixed),
+    ("arc_only", 1.0, Scaling::Fixed),
+    ("malformed", 5.0, Scaling::Fixed),
+    (SCAN_LIMIT, 0.0, Scaling::Fixed),
+];
+
+/// What sender authentication established about the author (the From domain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// DMARC pass: SPF or DKIM aligned with the From domain.
+    Aligned,
+    /// DMARC failed, but a trusted ARC sealer saw it pass (a forwarder, a list).
+    ArcOnly,
+    /// No DMARC pass, but SPF or DKIM passed for some other domain.
+    Unaligned,
+    /// Nothing authenticated at all.
+    None,
+    /// DMARC failed (the domain publishes a policy and nothing aligned).
+    Failed,
+    /// Submitted by one of our authenticated users, or a trusted client.
+    Local,
+}
+
+impl Auth {
+    fn factor(self) -> f32 {
+        match self {
+            Auth::Aligned => 0.5,
+            Auth::ArcOnly | Auth::Unaligned | Auth::Local => 1.0,
+            Auth::None => 1.5,
+            Auth::Failed => 2.0,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Auth::Aligned => "aligned",
+            Auth::ArcOnly => "arc-only",
+            Auth::Unaligned => "unaligned",
+            Auth::None => "none",
+            Auth::Failed => "dmarc-fail",
+            Auth::Local => "local",
+        }
+    }
+}
+
+/// Bounds on one scan.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// MIME parts inspected (nested messages included).
+    pub max_parts: usize,
+    /// Wall time for the whole scan.
+    pub max_time: Duration,
+    /// Image pixels decoded for QR codes, per image.
+    pub max_qr_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_parts: 500,
+            max_time: Duration::from_millis(500),
+            max_qr_pixels: 4_000_000,
+        }
+    }
+}
+
+/// The engine's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Our own domains.
+    pub local_domains: Vec<String>,
+    /// Partners' and brands' domains, protected like ours.
+    pub protected_domains: Vec<String>,
+    /// Names to protect from display-name impersonation (local users, VIPs).
+    pub people: Vec<String>,
+    pub free_mail: Vec<String>,
+    pub shorteners: Vec<String>,
+    /// Weight overrides by signal name.
+    pub weights: BTreeMap<String, f32>,
+    pub thresholds: Thresholds,
+    pub limits: Limits,
+}
+
+/// The names of every signal, for configuration checks and documentation.
+pub fn signal_names() -> impl Iterator<Item = &'static str> {
+    SIGNALS.iter().map(|(n, _, _)| *n)
+}
+
+/// What the engine needs to know besides the message.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub auth: Auth,
+    /// The envelope sender (MAIL FROM), if not null.
+    pub envelope_from: Option<&'a str>,
+    /// Domains the recipients' organisation has corresponded with before.
+    pub correspondents: Option<&'a Protected>,
+    /// Whether this is the first message from the sender's domain (None: not known).
+    pub first_contact: Option<bool>,
+}
+
+impl Context<'_> {
+    pub fn new(auth: Auth) -> Context<'static> {
+        Context {
+            auth,
+            envelope_from: None,
+            correspondents: None,
+            first_contact: None,
+        }
+    }
+}
+
+/// One signal that fired.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Signal {
+    pub name: &'static str,
+    /// Points after scaling by the authentication context.
+    pub weight: f32,
+    /// One short phrase for a person ("sender domain examp1e.com imitates example.com").
+    pub reason: String,
+    /// Further occurrences (other links, other attachments), at most a few.
+    pub evidence: Vec<String>,
+}
+
+/// The engine's finding on one message.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Analysis {
+    pub score: f32,
+    pub action: Action,
+    pub auth: &'static str,
+    pub signals: Vec<Signal>,
+    /// The author's organisational domain is not one of ours.
+    pub external: bool,
+    /// The author's organisational domain, if it could be read.
+    pub sender_domain: Option<String>,
+    pub links: usize,
+    pub attachments: usize,
+    pub scan_limited: bool,
+}
+
+impl Analysis {
+    /// The phrases of the signals that fired, strongest first.
+    pub fn reasons(&self) -> Vec<&str> {
+        self.signals.iter().map(|s| s.reason.as_str()).collect()
+    }
+}
+
+/// The prepared engine: protected sets built once, shared by every scan.
+pub struct Engine {
+    local: Vec<String>,
+    protected: Protected,
+    people: People,
+    free_mail: Vec<String>,
+    shorteners: Vec<String>,
+    weights: BTreeMap<&'static str, (f32, Scaling)>,
+    thresholds: Thresholds,
+    limits: Limits,
+}
+
+impl Engine {
+    /// Fails on a weight for a signal that does not exist (a typo would silently do
+    /// nothing otherwise).
+    pub fn new(s: &Settings) -> Result<Engine, String> {
+        let mut weights: BTreeMap<&'static str, (f32, Scaling)> =
+            SIGNALS.iter().map(|(n, w, sc)| (*n, (*w, *sc))).collect();
+        for (name, w) in &s.weights {
+            let Some(entry) = weights.get_mut(name.as_str()) else {
+                return Err(format!(
+                    "unknown signal {name:?}; known: {}",
+                    signal_names().collect::<Vec<_>>().join(", ")
+                ));
+            };
+            if !w.is_finite() || *w < 0.0 {
+                return Err(format!("weight of {name} must be a number >= 0"));
+            }
+            entry.0 = *w;
+        }
+        let local: Vec<String> = s
+            .local_domains
+            .iter()
+            .filter_map(|d| org_domain(d))
+            .collect();
+        Ok(Engine {
+            protected: Protected::new(
+                s.local_domains
+                    .iter()
+                    .chain(&s.protected_domains)
+                    .map(String::as_str),
+            ),
+            local,
+            people: People::new(s.people.iter().map(String::as_str)),
+            free_mail: s.free_mail.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            shorteners: s
+                .shorteners
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            weights,
+            thresholds: s.thresholds,
+            limits: s.limits,
+        })
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// Whether an organisational domain is one of ours.
+    pub fn is_local(&self, org: &str) -> bool {
+        self.local.iter().any(|l| l == org)
+    }
+
+    /// Scans one message (as received: header section and body).
+    pub fn analyze(&self, message: &[u8], ctx: &Context<'_>) -> Analysis {
+        let mut scan = Scan {
+            engine: self,
+            ctx,
+            signals: BTreeMap::new(),
+            started: Instant::now(),
+            parts: 0,
+            links: Vec::new(),
+            attachments: 0,
+            limited: false,
+        };
+        let parsed = MessageParser::new().parse(message);
+        let sender_domain = match &parsed {
+            Some(m) => scan.addresses(m),
+            None => {
+                scan.fire("malformed", "the message cannot be read as email".into());
+                None
+            }
+        };
+        for a in headers::check(message) {
+            scan.anomaly(a);
+        }
+        if let Some(m) = &parsed {
+            scan.walk(m, 0);
+        }
+        scan.check_links();
+        scan.authentication(sender_domain.as_deref());
+        if scan.limited {
+            scan.fire(SCAN_LIMIT, "scan limit reached".into());
+        }
+        let external = sender_domain.as_deref().is_none_or(|d| !self.is_local(d));
+        let mut signals: Vec<Signal> = scan.signals.into_values().collect();
+        signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(b.name)));
+        let score = (signals.iter().map(|s| s.weight).sum::<f32>() * 10.0).round() / 10.0;
+        Analysis {
+            action: crate::verdict::decide(score, scan.limited, &self.thresholds),
+            score,
+            auth: ctx.auth.name(),
+            signals,
+            external,
+            sender_domain,
+            links: scan.links.len(),
+            attachments: scan.attachments,
+            scan_limited: scan.limited,
+        }
+    }
+}
+
+/// The state of one scan.
+struct Scan<'e, 'c> {
+    engine: &'e Engine,
+    ctx: &'c Context<'c>,
+    /// By signal name: one entry per signal, the strongest occurrence first.
+    signals: BTreeMap<&'static str, Signal>,
+    started: Instant,
+    parts: usize,
+    links: Vec<Link>,
+    attachments: usize,
+    limited: bool,
+}
+
+/// Evidence kept per signal, beyond the first reason.
+const MAX_EVIDENCE: usize = 5;
+/// Nested messages (message/rfc822 inside message/rfc822) followed at most.
+const MAX_DEPTH: usize = 4;
+
+impl Scan<'_, '_> {
+    fn fire(&mut self, name: &'static str, reason: String) {
+        self.fire_scaled(name, reason, 1.0);
+    }
+
+    fn fire_scaled(&mut self, name: &'static str, reason: String, factor: f32) {
+        let (base, scaling) = self
+            .engine
+            .weights
+            .get(name)
+            .copied()
+            .unwrap_or((0.0, Scaling::Fixed));
+        let weight = match scaling {
+            Scaling::Fixed => base,
+            Scaling::ByAuth => base * self.ctx.auth.factor(),
+        } * factor;
+        match self.signals.get_mut(name) {
+            Some(s) => {
+                if weight > s.weight {
+                    let old = std::mem::replace(&mut s.reason, reason);
+                    s.weight = weight;
+                    s.evidence.insert(0, old);
+                } else if s.evidence.len() < MAX_EVIDENCE && s.reason != reason {
+                    s.evidence.push(reason);
+                }
+                s.evidence.truncate(MAX_EVIDENCE);
+                s.evidence.dedup();
+            }
+            None => {
+                self.signals.insert(
+                    name,
+                    Signal {
+                        name,
+                        weight,
+                        reason,
+                        evidence: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn over_budget(&mut self) -> bool {
+        if !self.limited
+            && (self.parts >= self.engine.limits.max_parts
+                || self.started.elapsed() > self.engine.limits.max_time)
+        {
+            self.limited = true;
+        }
+        self.limited
+    }
+
+    fn lookalike(&mut self, name: &'static str, what: &str, l: &Lookalike) {
+        match l.kind {
+            Kind::OtherSuffix => self.fire(
+                "other_suffix",
+                format!("{what} {} has the name of {}", l.domain, l.imitates),
+            ),
+            Kind::MixedScript => self.fire(
+                "mixed_script",
+                format!("{what} {} mixes alphabets", l.domain),
+            ),
+            Kind::Confusable => {
+                self.fire(name, format!("{what} {} imitates {}", l.domain, l.imitates));
+                self.fire(
+                    "confusable_characters",
+                    format!("{} is spelt with look-alike characters", l.domain),
+                );
+            }
+            Kind::NearMiss | Kind::Embedded => {
+                self.fire(name, format!("{what} {} imitates {}", l.domain, l.imitates));
+            }
+        }
+    }
+
+    /// From, Reply-To, envelope: lookalikes, display names, diversion. Returns the
+    /// author's organisational domain.
+    fn addresses(&mut self, m: &Message<'_>) -> Option<String> {
+        let engine = self.engine;
+        let from = m.from().and_then(|a| a.first());
+        let from_addr = from.and_then(|a| a.address.as_deref()).unwrap_or_default();
+        let from_domain = from_addr.rsplit_once('@').map(|(_, d)| d.to_string());
+        let from_org = from_domain.as_deref().and_then(org_domain);
+        if let Some(d) = &from_domain
+            && let Some(l) = engine.protected.check(d)
+        {
+            self.lookalike("lookalike_from", "sender domain", &l);
+        }
+        if let (Some(corr), Some(d), Some(org)) = (self.ctx.correspondents, &from_domain, &from_org)
+            && !engine.is_local(org)
+            && self.ctx.first_contact != Some(false)
+            && let Some(l) = corr.check(d)
+            && l.kind != Kind::MixedScript
+        {
+            self.fire(
+                "first_contact_lookalike",
+                format!(
+                    "first message from {org}, which imitates your correspondent {}",
+                    l.imitates
+                ),
+            );
+        }
+        if let Some(env) = self.ctx.envelope_from
+            && let Some((_, d)) = env.rsplit_once('@')
+            && org_domain(d) != from_org
+            && let Some(l) = engine.protected.check(d)
+        {
+            self.lookalike("lookalike_envelope", "envelope sender domain", &l);
+        }
+        let external = from_org.as_deref().is_none_or(|o| !engine.is_local(o));
+        if let Some(name) = from.and_then(|a| a.name.as_deref()) {
+            if let Some(shown) = shown_foreign_domain(name, from_org.as_deref().unwrap_or("")) {
+                self.fire(
+                    "display_name_domain",
+                    format!("the sender's name shows {shown} but the mail comes from elsewhere"),
+                );
+            }
+            if external && let Some(person) = engine.people.impersonated(name) {
+                self.fire(
+                    "display_name_person",
+                    format!("the sender's name imitates {person}, but the mail comes from outside"),
+                );
+            }
+        }
+        let reply_to = m
+            .reply_to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address.as_deref());
+        if let Some(rt) = reply_to
+            && let Some((_, d)) = rt.rsplit_once('@')
+        {
+            if org_domain(d) != from_org
+                && let Some(l) = engine.protected.check(d)
+            {
+                self.lookalike("lookalike_reply_to", "reply address domain", &l);
+            }
+            let free: Vec<&str> = engine.free_mail.iter().map(String::as_str).collect();
+            if let Some(div) = reply_to_diversion(from_addr, rt, &free) {
+                let (name, kind) = if div.free_mail {
+                    ("reply_to_free_mail", "a free-mail address")
+                } else {
+                    ("reply_to_other_org", "another organisation")
+                };
+                self.fire(
+                    name,
+                    format!(
+                        "replies go to {kind} ({}), not the sender",
+                        div.reply_to_org
+                    ),
+                );
+            }
+        }
+        from_org
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        let name = match a {
+            Anomaly::SeveralFrom { .. } => "several_from",
+            Anomaly::SenderOfAnotherOrganisation { .. } => "sender_other_org",
+            Anomaly::MissingDate => "missing_date",
+            Anomaly::MissingMessageId => "missing_message_id",
+            Anomaly::EncodedAddress { .. } => "encoded_address",
+        };
+        self.fire(name, a.describe());
+    }
+
+    /// Every part, depth first, within the budget.
+    fn walk(&mut self, m: &Message<'_>, depth: usize) {
+        for part in &m.parts {
+            if self.over_budget() {
+                return;
+            }
+            self.parts += 1;
+            let ctype = part.content_type().map(|c| {
+                let sub = c.subtype().unwrap_or_default();
+                format!("{}/{}", c.ctype(), sub).to_ascii_lowercase()
+            });
+            let name = part.attachment_name();
+            match &part.body {
+                PartType::Html(html) if name.is_none() => {
+                    let (found, issues) = links::html(html);
+                    self.links.extend(found);
+                    for i in issues {
+                        self.link_issue(i);
+                    }
+                }
+                PartType::Text(text) if name.is_none() => {
+                    self.links.extend(links::text(text));
+                }
+                PartType::Message(inner) => {
+                    if depth + 1 >= MAX_DEPTH {
+                        self.limited = true;
+                        return;
+                    }
+                    self.walk(inner, depth + 1);
+                }
+                PartType::Multipart(_) => {}
+                PartType::Text(_) | PartType::Html(_) => self.attachment(
+                    name.unwrap_or("attachment"),
+                    ctype.as_deref(),
+                    part.contents(),
+                ),
+                PartType::Binary(data) | PartType::InlineBinary(data) => {
+                    let label = name.unwrap_or("inline part");
+                    self.attachment(label, ctype.as_deref(), data);
+                    if ctype.as_deref().is_some_and(|t| t.starts_with("image/")) {
+                        self.qr(label, data);
+                    }
+                }
+            }
+        }
+    }
+
+    fn attachment(&mut self, name: &str, ctype: Option<&str>, data: &[u8]) {
+        self.attachments += 1;
+        for f in attachments::inspect(name, ctype, data) {
+            self.finding(&f);
+        }
+    }
+
+    fn finding(&mut self, f: &Finding) {
+        let name = match f {
+            Finding::Executable { .. } => "attachment_program",
+            Finding::Script { .. } => "attachment_script",
+            Finding::DiskImage { .. } => "attachment_disk_image",
+            Finding::Macro { .. } => "attachment_macro",
+            Finding::DoubleExtension { .. } => "attachment_double_extension",
+            Finding::BidiControl { .. } => "attachment_bidi",
+            Finding::Disguised { .. } => "attachment_disguised",
+            Finding::ActiveHtml { .. } => "attachment_active_html",
+            Finding::EncryptedArchive { .. } => "attachment_encrypted_archive",
+            Finding::InArchive { entry, .. } => {
+                // Weighed as the entry, described with the archive.
+                let inner = entry.as_ref();
+                if matches!(inner, Finding::ScanLimit { .. }) {
+                    self.limited = true;
+                    return;
+                }
+                let reason = f.describe();
+                let name = match inner {
+                    Finding::Executable { .. } => "attachment_program",
+                    Finding::Script { .. } => "attachment_script",
+                    Finding::DiskImage { .. } => "attachment_disk_image",
+                    Finding::Macro { .. } => "attachment_macro",
+                    Finding::DoubleExtension { .. } => "attachment_double_extension",
+                    Finding::BidiControl { .. } => "attachment_bidi",
+                    Finding::ActiveHtml { .. } => "attachment_active_html",
+                    Finding::EncryptedArchive { .. } => "attachment_encrypted_archive",
+                    _ => "attachment_disguised",
+                };
+                self.fire(name, reason);
+                return;
+            }
+            Finding::ScanLimit { .. } => {
+                self.limited = true;
+                return;
+            }
+        };
+        self.fire(name, f.describe());
+    }
+
+    fn qr(&mut self, name: &str, data: &[u8]) {
+        if self.over_budget() {
+            return;
+        }
+        match qr::decode(data, self.engine.limits.max_qr_pixels) {
+            Ok(texts) => {
+                for t in texts {
+                    let found = links::text(&t);
+                    if let Some(l) = found.first() {
+                        self.fire(
+                            "qr_link",
+                            format!("the image {name} holds a QR code that opens {}", l.href),
+                        );
+                    }
+                    self.links.extend(found);
+                }
+            }
+            Err(qr::TooLarge) => self.limited = true,
+        }
+    }
+
+    fn link_issue(&mut self, i: Issue) {
+        let name = match i {
+            Issue::TextShowsAnotherDomain { .. } => "link_text_mismatch",
+            Issue::IpLiteral { .. } => "link_ip",
+            Issue::UserInfo { .. } => "link_userinfo",
+            Issue::Punycode { .. } => "link_punycode",
+            Issue::Scheme { .. } => "link_script",
+            Issue::Shortener { .. } => "link_shortener",
+            Issue::CredentialForm { .. } => "credential_form",
+        };
+        self.fire(name, i.describe());
+    }
+
+    /// Link checks and lookalike link targets, once per distinct link.
+    fn check_links(&mut self) {
+        let mut links = std::mem::take(&mut self.links);
+        links.sort_by(|a, b| (&a.href, &a.text).cmp(&(&b.href, &b.text)));
+        links.dedup();
+        let shorteners: Vec<&str> = self.engine.shorteners.iter().map(String::as_str).collect();
+        let mut hosts: Vec<String> = Vec::new();
+        for link in &links {
+            for i in links::check(link, &shorteners) {
+                self.link_issue(i);
+            }
+            if let Ok(u) = url::Url::parse(link.href.trim())
+                && let Some(url::Host::Domain(h)) = u.host()
+            {
+                hosts.push(h.to_ascii_lowercase());
+            }
+        }
+        hosts.sort();
+        hosts.dedup();
+        for h in hosts {
+            if let Some(l) = self.engine.protected.check(&h) {
+                self.lookalike("lookalike_link", "a link's domain", &l);
+            }
+        }
+        self.links = links;
+    }
+
+    fn authentication(&mut self, sender_org: Option<&str>) {
+        let protected = sender_org.is_some_and(|o| self.engine.protected.is_protected(o));
+        match self.ctx.auth {
+            Auth::Failed if protected => self.fire(
+                "spoofed_protected",
+                format!(
+                    "the message claims to be from {} but failed its authentication",
+                    sender_org.unwrap_or_default()
+                ),
+            ),
+            Auth::Failed => self.fire(
+                "dmarc_fail",
+                "the sender's domain says this message is not from it (DMARC failed)".into(),
+            ),
+            Auth::None => self.fire(
+                "no_authentication",
+                "nothing authenticates the sender".into(),
+            ),
+            Auth::ArcOnly => self.fire(
+                "arc_only",
+                "authenticated only by a forwarder's seal (ARC)".into(),
+            ),
+            Auth::Aligned | Auth::Unaligned | Auth::Local => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(&Settings {
+            local_domains: vec!["example.com".into()],
+            protected_domains: vec!["paypal.com".into(), "docusign.net".into()],
+            people: vec!["Alice Martin".into()],
+            free_mail: vec!["gmail.com".into()],
+            shorteners: vec!["bit.ly".into()],
+            ..Settings::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn msg(from: &str, extra: &str, body: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nTo: bob@example.com\r\nSubject: s\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@x>\r\n{extra}\r\n{body}"
+        )
+        .into_bytes()
+    }
+
+    fn names(a: &Analysis) -> Vec<&'static str> {
+        a.signals.iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn unknown_weights_are_refused() {
+        let s = Settings {
+            weights: [("lookalike_form".to_string(), 3.0)].into(),
+            ..Settings::default()
+        };
+        let e = Engine::new(&s).err().unwrap_or_default();
+        assert!(e.contains("unknown signal \"lookalike_form\""), "{e}");
+    }
+
+    #[test]
+    fn a_lookalike_sender_is_quarantined_even_when_it_authenticates() {
+        let a = engine().analyze(
+            &msg("PayPal <service@paypa1.com>", "", "Hello\r\n"),
+            &Context::new(Auth::Aligned),
+        );
+        assert_eq!(a.action, Action::Quarantine, "{a:?}");
+        assert_eq!(
+            a.signals[0].reason,
+            "sender domain paypa1.com imitates paypal.com"
+        );
+    }
+
+    #[test]
+    fn reply_to_elsewhere_weighs_by_authentication() {
+        let m = msg(
+            "DocuSign <dse@docusign.net>",
+            "Reply-To: someone@gmail.com\r\n",
+            "Please sign\r\n",
+        );
+        let aligned = engine().analyze(&m, &Context::new(Auth::Aligned));
+        assert_eq!(aligned.action, Action::Deliver, "{aligned:?}");
+        assert_eq!(names(&aligned), ["reply_to_free_mail"]);
+        let bare = engine().analyze(&m, &Context::new(Auth::None));
+        assert_eq!(bare.action, Action::Tag, "{bare:?}");
+        let failed = engine().analyze(&m, &Context::new(Auth::Failed));
+        assert_eq!(failed.action, Action::Quarantine, "{failed:?}");
+        assert!(names(&failed).contains(&"spoofed_protected"));
+    }
+
+    #[test]
+    fn a_genuine_idn_sender_is_clean() {
+        let a = engine().analyze(
+            &msg("Jörg Müller <joerg@xn--mller-kva.de>", "", "Grüße\r\n"),
+            &Context::new(Auth::Aligned),
+        );
+        assert_eq!((a.action, a.score), (Action::Deliver, 0.0), "{a:?}");
+        assert!(a.external);
+    }
+
+    #[test]
+    fn ceo_name_from_outside_but_not_from_inside() {
+        let outside = engine().analyze(
+            &msg(
+                "Alice Martin <alice.ceo@gmail.com>",
+                "",
+                "Wire 40k today\r\n",
+            ),
+            &Context::new(Auth::Aligned),
+        );
+        assert_eq!(names(&outside), ["display_name_person"]);
+        assert_eq!(outside.action, Action::Tag);
+        let inside = engine().analyze(
+            &msg("Alice Martin <alice@example.com>", "", "Lunch?\r\n"),
+            &Context::new(Auth::Local),
+        );
+        assert_eq!(inside.score, 0.0, "{inside:?}");
+        assert!(!inside.external);
+    }
+
+    #[test]
+    fn first_contact_from_a_lookalike_of_a_correspondent() {
+        let corr = Protected::new(["globex.com"]);
+        let m = msg(
+            "Accounts <ar@g1obex.com>",
+            "",
+            "New bank details attached\r\n",
+        );
+        let ctx = Context {
+            correspondents: Some(&corr),
+            first_contact: Some(true),
+            ..Context::new(Auth::Aligned)
+        };
+        let a = engine().analyze(&m, &ctx);
+        assert_eq!(names(&a), ["first_contact_lookalike"]);
+        assert_eq!(
+            a.signals[0].reason,
+            "first message from g1obex.com, which imitates your correspondent globex.com"
+        );
+        let known = Context {
+            first_contact: Some(false),
+            ..ctx
+        };
+        assert_eq!(engine().analyze(&m, &known).score, 0.0);
+    }
+
+    #[test]
+    fn links_and_attachments_count_once_per_signal() {
+        let body = "--b\r\nContent-Type: text/html\r\n\r\n<a href=\"http://203.0.113.5/a\">x</a><a href=\"http://203.0.113.6/b\">y</a>\r\n--b\r\nContent-Type: application/octet-stream; name=run.exe\r\nContent-Disposition: attachment; filename=run.exe\r\nContent-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--b--\r\n";
+        let m = msg(
+            "a@shop.test",
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n",
+            body,
+        );
+        let a = engine().analyze(&m, &Context::new(Auth::Aligned));
+        assert_eq!(names(&a), ["attachment_program", "link_ip"], "{a:?}");
+        let ip = &a.signals[1];
+        assert_eq!(ip.evidence.len(), 1, "{ip:?}");
+        assert_eq!((a.links, a.attachments), (2, 1));
+        assert_eq!(a.action, Action::Quarantine);
+    }
+
+    #[test]
+    fn a_scan_over_budget_is_tagged_never_passed() {
+        let mut body = String::new();
+        for i in 0..50 {
+            body.push_str(&format!(
+                "--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n"
+            ));
+        }
+        body.push_str("--b--\r\n");
+        let m = msg(
+            "a@shop.test",
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n",
+            &body,
+        );
+        let mut e = engine();
+        e.limits.max_parts = 10;
+        let a = e.analyze(&m, &Context::new(Auth::Aligned));
+        assert!(a.scan_limited);
+        assert_eq!(a.action, Action::Tag);
+        assert_eq!(a.reasons(), ["scan limit reached"]);
+    }
+}
