@@ -35,6 +35,27 @@ pub fn forged_auth_results(message: &[u8], authserv_id: &str) -> Vec<Range<usize
     out
 }
 
+/// Trust-header hygiene: the forged `Authentication-Results` fields plus every
+/// `X-Spam-*` and `X-Palisade-*` field, which only we may set (a sender must not be
+/// able to pre-label its own mail as clean). Sorted byte ranges, as
+/// [`forged_auth_results`].
+/// `authserv_id` `None`: `Authentication-Results` fields all stay (a trusted client).
+pub fn untrusted_fields(message: &[u8], authserv_id: Option<&str>) -> Vec<Range<usize>> {
+    let mut out = authserv_id.map_or_else(Vec::new, |id| forged_auth_results(message, id));
+    for field in header_fields(message) {
+        let name = &message[field.start..field.end.min(field.start + 11)];
+        let ours = |prefix: &[u8]| {
+            name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+        };
+        if ours(b"x-spam-") || ours(b"x-palisade-") {
+            out.push(field);
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    out.dedup();
+    out
+}
+
 /// The header fields of a message, as byte ranges (folded lines and CRLF included), up
 /// to the empty line.
 pub fn header_fields(message: &[u8]) -> Vec<Range<usize>> {
@@ -111,6 +132,24 @@ mod tests {
             out.drain(r);
         }
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn pre_labelled_spam_and_verdict_fields_go_too() {
+        let m = b"X-Spam-Flag: NO\r\nFrom: a@b.test\r\nx-spam-status: No,\r\n score=-5\r\n\
+X-Palisade-Verdict: deliver; score=0\r\nAuthentication-Results: mx.example.com; dmarc=pass\r\n\
+X-Spamming: stays\r\nX-Mailer: stays\r\n\r\nX-Spam-Flag: NO in the body stays\r\n";
+        let mut out = m.to_vec();
+        for r in untrusted_fields(m, Some("mx.example.com"))
+            .into_iter()
+            .rev()
+        {
+            out.drain(r);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "From: a@b.test\r\nX-Spamming: stays\r\nX-Mailer: stays\r\n\r\nX-Spam-Flag: NO in the body stays\r\n"
+        );
     }
 
     #[test]

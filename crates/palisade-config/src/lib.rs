@@ -8,9 +8,11 @@
 //! The defaults are the embedded, loopback-only setup that `palisade serve` runs with on a
 //! fresh machine; [`production_toml`] is what `palisade init` writes.
 
+mod phishing;
 mod raw;
 mod validate;
 
+pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, Listener,

@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub web: Option<RawWeb>,
     pub security: Option<RawSecurity>,
     pub mta_sts: Option<RawMtaSts>,
+    pub phishing: Option<crate::phishing::RawPhishing>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -18,7 +18,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         problem: problem.into(),
@@ -206,6 +206,7 @@ pub struct Config {
     pub web: Option<SocketAddr>,
     pub mta_sts: MtaStsConfig,
     pub security: SecurityConfig,
+    pub phishing: crate::phishing::PhishingConfig,
 }
 
 /// Brute-force defences: account lockouts and IP bans (see palisade-access's guard).
@@ -693,6 +694,7 @@ impl Config {
             web,
             mta_sts,
             security,
+            phishing: crate::phishing::phishing_config(raw.phishing)?,
         })
     }
 }

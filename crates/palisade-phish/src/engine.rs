@@ -47,17 +47,20 @@ const SIGNALS: &[(&str, f32, Scaling)] = &[
     ("other_suffix", 3.0, Scaling::ByAuth),
     ("first_contact_lookalike", 6.0, Scaling::Fixed),
     ("display_name_domain", 5.0, Scaling::ByAuth),
+    ("display_name_brand", 7.0, Scaling::Fixed),
     ("display_name_person", 8.0, Scaling::Fixed),
-    ("reply_to_other_org", 2.0, Scaling::ByAuth),
+    ("reply_to_other_org", 3.0, Scaling::ByAuth),
     ("reply_to_free_mail", 5.0, Scaling::ByAuth),
     ("link_text_mismatch", 5.0, Scaling::ByAuth),
+    ("link_text_brand", 7.0, Scaling::Fixed),
     ("link_ip", 6.0, Scaling::Fixed),
     ("link_userinfo", 8.0, Scaling::Fixed),
     ("link_punycode", 3.0, Scaling::ByAuth),
     ("link_script", 6.0, Scaling::Fixed),
-    ("link_shortener", 2.0, Scaling::ByAuth),
+    ("link_shortener", 3.0, Scaling::ByAuth),
     ("credential_form", 8.0, Scaling::Fixed),
-    ("qr_link", 3.0, Scaling::ByAuth),
+    ("qr_link", 4.0, Scaling::ByAuth),
+    ("lure_language", 1.5, Scaling::ByAuth),
     ("attachment_program", 10.0, Scaling::Fixed),
     ("attachment_script", 10.0, Scaling::Fixed),
     ("attachment_disk_image", 8.0, Scaling::Fixed),
@@ -68,9 +71,10 @@ const SIGNALS: &[(&str, f32, Scaling)] = &[
     ("attachment_active_html", 8.0, Scaling::Fixed),
     ("attachment_encrypted_archive", 4.0, Scaling::ByAuth),
     ("several_from", 6.0, Scaling::Fixed),
+    ("several_from_with_sender", 2.0, Scaling::ByAuth),
     ("sender_other_org", 2.0, Scaling::ByAuth),
-    ("missing_date", 1.5, Scaling::ByAuth),
-    ("missing_message_id", 1.5, Scaling::ByAuth),
+    ("missing_date", 1.0, Scaling::ByAuth),
+    ("missing_message_id", 0.5, Scaling::ByAuth),
     ("encoded_address", 8.0, Scaling::Fixed),
     ("dmarc_fail", 3.0, Scaling::Fixed),
     ("spoofed_protected", 10.0, Scaling::Fixed),
@@ -98,9 +102,14 @@ pub enum Auth {
 }
 
 impl Auth {
-    fn factor(self) -> f32 {
+    /// How much the signals legitimate mail shows too count. `known`: the sender's
+    /// organisation is ours, protected, or has written to us before; authentication
+    /// proves who sent a message, not that they deserve trust, so a domain seen for the
+    /// first time gets less credit for it.
+    fn factor(self, known: bool) -> f32 {
         match self {
-            Auth::Aligned => 0.5,
+            Auth::Aligned if known => 0.5,
+            Auth::Aligned => 0.75,
             Auth::ArcOnly | Auth::Unaligned | Auth::Local => 1.0,
             Auth::None => 1.5,
             Auth::Failed => 2.0,
@@ -195,6 +204,45 @@ pub struct Signal {
     pub reason: String,
     /// Further occurrences (other links, other attachments), at most a few.
     pub evidence: Vec<String>,
+}
+
+impl Signal {
+    /// The reason in ASCII, for header fields and SMTP replies: international domain
+    /// names as their A-labels (which also shows the deception), any other non-ASCII
+    /// character as `?`.
+    pub fn ascii_reason(&self) -> String {
+        ascii(&self.reason)
+    }
+}
+
+/// `s` with non-ASCII words written as A-labels where they are domain names.
+pub fn ascii(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            if w.is_ascii() {
+                return w.to_string();
+            }
+            let (core, tail) = match w.strip_suffix([',', ')', ';']) {
+                Some(c) => (c, &w[c.len()..]),
+                None => (w, ""),
+            };
+            match idna::domain_to_ascii(core) {
+                Ok(a) if core.contains('.') => format!("{a}{tail}"),
+                _ => w
+                    .chars()
+                    .map(|c| if c.is_ascii() { c } else { '?' })
+                    .collect(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The organisational domain of a message's (first) author, from its header section.
+pub fn author_org(message: &[u8]) -> Option<String> {
+    let parsed = MessageParser::new().parse_headers(message)?;
+    let from = parsed.from()?.first()?.address.as_deref()?.to_string();
+    org_domain(&from)
 }
 
 /// The engine's finding on one message.
@@ -296,10 +344,28 @@ impl Engine {
             links: Vec::new(),
             attachments: 0,
             limited: false,
+            sender_org: None,
+            text: String::new(),
+            factor: ctx.auth.factor(false),
         };
         let parsed = MessageParser::new().parse(message);
         let sender_domain = match &parsed {
-            Some(m) => scan.addresses(m),
+            Some(m) => {
+                let from = m
+                    .from()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address.as_deref());
+                let known = ctx.first_contact == Some(false)
+                    || from
+                        .and_then(|f| f.rsplit_once('@'))
+                        .is_some_and(|(_, d)| self.protected.is_protected(d));
+                scan.factor = ctx.auth.factor(known);
+                let org = scan.addresses(m);
+                scan.sender_org = org.clone();
+                scan.text.push_str(m.subject().unwrap_or_default());
+                scan.text.push('\n');
+                org
+            }
             None => {
                 scan.fire("malformed", "the message cannot be read as email".into());
                 None
@@ -312,6 +378,7 @@ impl Engine {
             scan.walk(m, 0);
         }
         scan.check_links();
+        scan.wording();
         scan.authentication(sender_domain.as_deref());
         if scan.limited {
             scan.fire(SCAN_LIMIT, "scan limit reached".into());
@@ -319,7 +386,8 @@ impl Engine {
         let external = sender_domain.as_deref().is_none_or(|d| !self.is_local(d));
         let mut signals: Vec<Signal> = scan.signals.into_values().collect();
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(b.name)));
-        let score = (signals.iter().map(|s| s.weight).sum::<f32>() * 10.0).round() / 10.0;
+        // `+ 0.0`: an empty float sum is -0.0.
+        let score = (signals.iter().map(|s| s.weight).sum::<f32>() * 10.0).round() / 10.0 + 0.0;
         Analysis {
             action: crate::verdict::decide(score, scan.limited, &self.thresholds),
             score,
@@ -345,7 +413,86 @@ struct Scan<'e, 'c> {
     links: Vec<Link>,
     attachments: usize,
     limited: bool,
+    /// The author's organisational domain.
+    sender_org: Option<String>,
+    /// Subject and body text, for the wording checks (bounded).
+    text: String,
+    /// What [`Scaling::ByAuth`] signals are multiplied by.
+    factor: f32,
 }
+
+/// Words that, next to a brand's name, still make a display name the brand's own
+/// ("PayPal Service", "Microsoft 365 Security Team"); any other word makes it a
+/// person's or another company's ("Chase Smith").
+const CORPORATE_WORDS: &[&str] = &[
+    "service",
+    "services",
+    "support",
+    "team",
+    "security",
+    "billing",
+    "account",
+    "accounts",
+    "customer",
+    "customers",
+    "care",
+    "notification",
+    "notifications",
+    "alert",
+    "alerts",
+    "help",
+    "helpdesk",
+    "desk",
+    "center",
+    "centre",
+    "online",
+    "noreply",
+    "no",
+    "reply",
+    "info",
+    "admin",
+    "administrator",
+    "it",
+    "express",
+    "payment",
+    "payments",
+    "bank",
+    "banking",
+    "mail",
+    "email",
+    "delivery",
+    "shipping",
+    "verification",
+    "official",
+    "inc",
+    "ltd",
+    "llc",
+    "corp",
+    "the",
+    "your",
+    "department",
+    "dept",
+    "message",
+    "messages",
+    "member",
+    "members",
+    "premium",
+    "prime",
+    "pay",
+    "wallet",
+    "cloud",
+    "drive",
+    "docs",
+    "sign",
+    "id",
+    "office",
+    "outlook",
+    "teams",
+    "store",
+];
+
+/// Text kept for the wording checks, at most.
+const MAX_TEXT: usize = 128 * 1024;
 
 /// Evidence kept per signal, beyond the first reason.
 const MAX_EVIDENCE: usize = 5;
@@ -366,7 +513,7 @@ impl Scan<'_, '_> {
             .unwrap_or((0.0, Scaling::Fixed));
         let weight = match scaling {
             Scaling::Fixed => base,
-            Scaling::ByAuth => base * self.ctx.auth.factor(),
+            Scaling::ByAuth => base * self.factor,
         } * factor;
         match self.signals.get_mut(name) {
             Some(s) => {
@@ -457,17 +604,44 @@ impl Scan<'_, '_> {
         if let Some(env) = self.ctx.envelope_from
             && let Some((_, d)) = env.rsplit_once('@')
             && org_domain(d) != from_org
-            && let Some(l) = engine.protected.check(d)
+            && let Some(l) = self.imitation(d)
         {
             self.lookalike("lookalike_envelope", "envelope sender domain", &l);
         }
         let external = from_org.as_deref().is_none_or(|o| !engine.is_local(o));
         if let Some(name) = from.and_then(|a| a.name.as_deref()) {
-            if let Some(shown) = shown_foreign_domain(name, from_org.as_deref().unwrap_or("")) {
-                self.fire(
+            let sender = from_org.as_deref().unwrap_or("");
+            let real = if sender.is_empty() {
+                "elsewhere"
+            } else {
+                sender
+            };
+            match shown_foreign_domain(name, sender) {
+                Some(shown)
+                    if engine.protected.is_protected(&shown)
+                        || engine.protected.check(&shown).is_some() =>
+                {
+                    self.fire(
+                        "display_name_brand",
+                        format!("the sender's name shows {shown} but the mail comes from {real}"),
+                    );
+                }
+                Some(shown) => self.fire(
                     "display_name_domain",
-                    format!("the sender's name shows {shown} but the mail comes from elsewhere"),
-                );
+                    format!("the sender's name shows {shown} but the mail comes from {real}"),
+                ),
+                None => {
+                    if let Some((word, brand)) = self.brand_in_name(name)
+                        && org_domain(&brand).as_deref() != from_org.as_deref()
+                    {
+                        self.fire(
+                            "display_name_brand",
+                            format!(
+                                "the sender's name says {word} ({brand}) but the mail comes from {real}"
+                            ),
+                        );
+                    }
+                }
             }
             if external && let Some(person) = engine.people.impersonated(name) {
                 self.fire(
@@ -484,7 +658,7 @@ impl Scan<'_, '_> {
             && let Some((_, d)) = rt.rsplit_once('@')
         {
             if org_domain(d) != from_org
-                && let Some(l) = engine.protected.check(d)
+                && let Some(l) = self.imitation(d)
             {
                 self.lookalike("lookalike_reply_to", "reply address domain", &l);
             }
@@ -509,6 +683,9 @@ impl Scan<'_, '_> {
 
     fn anomaly(&mut self, a: Anomaly) {
         let name = match a {
+            Anomaly::SeveralFrom {
+                with_sender: true, ..
+            } => "several_from_with_sender",
             Anomaly::SeveralFrom { .. } => "several_from",
             Anomaly::SenderOfAnotherOrganisation { .. } => "sender_other_org",
             Anomaly::MissingDate => "missing_date",
@@ -532,13 +709,15 @@ impl Scan<'_, '_> {
             let name = part.attachment_name();
             match &part.body {
                 PartType::Html(html) if name.is_none() => {
-                    let (found, issues) = links::html(html);
+                    let (found, issues, text) = links::html(html);
+                    self.add_text(&text);
                     self.links.extend(found);
                     for i in issues {
                         self.link_issue(i);
                     }
                 }
                 PartType::Text(text) if name.is_none() => {
+                    self.add_text(text);
                     self.links.extend(links::text(text));
                 }
                 PartType::Message(inner) => {
@@ -634,8 +813,67 @@ impl Scan<'_, '_> {
         }
     }
 
+    /// What `domain` imitates: a protected domain, or a correspondent of ours.
+    fn imitation(&self, domain: &str) -> Option<Lookalike> {
+        self.engine.protected.check(domain).or_else(|| {
+            self.ctx
+                .correspondents?
+                .check(domain)
+                .filter(|l| l.kind != Kind::MixedScript)
+        })
+    }
+
+    /// A protected name in a display name that is otherwise only corporate words.
+    fn brand_in_name(&self, name: &str) -> Option<(String, String)> {
+        let words: Vec<String> = name
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut found = None;
+        for w in &words {
+            if CORPORATE_WORDS.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            match self.engine.protected.named(w) {
+                Some(brand) if found.is_none() => found = Some((w.clone(), brand.to_string())),
+                _ => return None,
+            }
+        }
+        found
+    }
+
+    fn add_text(&mut self, text: &str) {
+        let room = MAX_TEXT.saturating_sub(self.text.len());
+        let mut end = room.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&text[..end]);
+        self.text.push('\n');
+    }
+
+    fn wording(&mut self) {
+        let found = crate::lure::find(&self.text);
+        if !found.is_empty() {
+            let kinds: Vec<&str> = found.iter().map(|l| l.describe()).collect();
+            self.fire_scaled(
+                "lure_language",
+                format!("the text {}", kinds.join(" and ")),
+                found.len() as f32,
+            );
+        }
+    }
+
     fn link_issue(&mut self, i: Issue) {
-        let name = match i {
+        let name = match &i {
+            Issue::TextShowsAnotherDomain { shown, .. }
+                if self.engine.protected.is_protected(shown)
+                    && !(self.ctx.auth == Auth::Aligned
+                        && self.sender_org.as_deref() == Some(shown.as_str())) =>
+            {
+                "link_text_brand"
+            }
             Issue::TextShowsAnotherDomain { .. } => "link_text_mismatch",
             Issue::IpLiteral { .. } => "link_ip",
             Issue::UserInfo { .. } => "link_userinfo",
@@ -667,7 +905,14 @@ impl Scan<'_, '_> {
         hosts.sort();
         hosts.dedup();
         for h in hosts {
-            if let Some(l) = self.engine.protected.check(&h) {
+            let Some(l) = self.imitation(&h) else {
+                continue;
+            };
+            // An authenticated brand linking to its own other domains
+            // (paypal.com mail with links to paypal-communication.com).
+            let own = self.ctx.auth == Auth::Aligned
+                && self.sender_org.as_deref() == Some(l.imitates.as_str());
+            if !own {
                 self.lookalike("lookalike_link", "a link's domain", &l);
             }
         }
@@ -726,6 +971,19 @@ mod tests {
 
     fn names(a: &Analysis) -> Vec<&'static str> {
         a.signals.iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn reasons_in_ascii() {
+        assert_eq!(
+            ascii("sender domain pаypal.com imitates paypal.com"),
+            "sender domain xn--pypal-4ve.com imitates paypal.com"
+        );
+        assert_eq!(ascii("the name (Jörg) shows"), "the name (J?rg) shows");
+        assert_eq!(
+            author_org(b"From: A <a@mail.Example.co.uk>\r\n\r\n").as_deref(),
+            Some("example.co.uk")
+        );
     }
 
     #[test]
@@ -801,11 +1059,7 @@ mod tests {
     #[test]
     fn first_contact_from_a_lookalike_of_a_correspondent() {
         let corr = Protected::new(["globex.com"]);
-        let m = msg(
-            "Accounts <ar@g1obex.com>",
-            "",
-            "New bank details attached\r\n",
-        );
+        let m = msg("Accounts <ar@g1obex.com>", "", "Invoice 4411 attached\r\n");
         let ctx = Context {
             correspondents: Some(&corr),
             first_contact: Some(true),

@@ -9,8 +9,10 @@ use mail_parser::{HeaderName, MessageParser};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anomaly {
+    /// Several authors; with a Sender this is valid (RFC 5322 §3.6.2) but rare.
     SeveralFrom {
         count: usize,
+        with_sender: bool,
     },
     SenderOfAnotherOrganisation {
         from: String,
@@ -27,7 +29,9 @@ pub enum Anomaly {
 impl Anomaly {
     pub fn describe(&self) -> String {
         match self {
-            Anomaly::SeveralFrom { count } => format!("the message claims {count} senders at once"),
+            Anomaly::SeveralFrom { count, .. } => {
+                format!("the message claims {count} senders at once")
+            }
             Anomaly::SenderOfAnotherOrganisation { from, sender } => {
                 format!("it is from {from} but was sent by {sender}")
             }
@@ -66,7 +70,10 @@ pub fn check(message: &[u8]) -> Vec<Anomaly> {
         .unwrap_or_default();
     let count = from.len().max(from_fields);
     if count > 1 {
-        out.push(Anomaly::SeveralFrom { count });
+        out.push(Anomaly::SeveralFrom {
+            count,
+            with_sender: parsed.sender().is_some(),
+        });
     }
     if let (Some((_, f)), Some(sender)) = (
         from.first(),
@@ -126,13 +133,21 @@ mod tests {
         assert_eq!(
             check(m.as_bytes()),
             vec![
-                Anomaly::SeveralFrom { count: 2 },
+                Anomaly::SeveralFrom {
+                    count: 2,
+                    with_sender: false
+                },
                 Anomaly::MissingDate,
                 Anomaly::MissingMessageId
             ]
         );
         let two_fields = OK.replace("Date:", "From: ceo@example.com\r\nDate:");
-        assert!(check(two_fields.as_bytes()).contains(&Anomaly::SeveralFrom { count: 2 }));
+        assert!(
+            check(two_fields.as_bytes()).contains(&Anomaly::SeveralFrom {
+                count: 2,
+                with_sender: false
+            })
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod headers;
 pub mod impersonation;
 pub mod links;
 pub mod lookalike;
+pub mod lure;
 pub mod qr;
 pub mod verdict;
 

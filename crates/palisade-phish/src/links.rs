@@ -77,9 +77,29 @@ fn selector(s: &str) -> Option<Selector> {
     Selector::parse(s).ok()
 }
 
-/// Anchors and password forms of an HTML part.
-pub fn html(markup: &str) -> (Vec<Link>, Vec<Issue>) {
+/// Visible text kept per HTML part, at most (for the wording checks).
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// Anchors and password forms of an HTML part, and its text (script and style
+/// contents left out), from one parse.
+pub fn html(markup: &str) -> (Vec<Link>, Vec<Issue>, String) {
     let doc = Html::parse_document(markup);
+    let mut text = String::new();
+    for node in doc.root_element().descendants() {
+        if text.len() >= MAX_TEXT {
+            break;
+        }
+        if let Some(t) = node.value().as_text() {
+            let hidden = node
+                .parent()
+                .and_then(|p| p.value().as_element())
+                .is_some_and(|e| matches!(e.name(), "script" | "style" | "title" | "head"));
+            if !hidden {
+                text.push_str(t);
+                text.push(' ');
+            }
+        }
+    }
     let mut links = Vec::new();
     if let Some(a) = selector("a[href]") {
         for el in doc.select(&a).take(MAX_LINKS) {
@@ -110,7 +130,7 @@ pub fn html(markup: &str) -> (Vec<Link>, Vec<Issue>) {
             }
         }
     }
-    (links, issues)
+    (links, issues, text)
 }
 
 /// URLs in plain text.
@@ -209,7 +229,7 @@ mod tests {
     const SHORT: &[&str] = &["bit.ly", "tinyurl.com"];
 
     fn issues(html_part: &str) -> Vec<Issue> {
-        let (links, mut found) = html(html_part);
+        let (links, mut found, _) = html(html_part);
         for l in &links {
             found.extend(check(l, SHORT));
         }

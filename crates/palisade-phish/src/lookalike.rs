@@ -203,6 +203,20 @@ impl Protected {
         Protected { entries }
     }
 
+    /// The protected registrable domain whose name `word` is, or looks like
+    /// ("PayPal", "Micros0ft", "DHL"): for names that show a brand.
+    pub fn named(&self, word: &str) -> Option<&str> {
+        let w = word.trim().to_lowercase();
+        if w.chars().count() < 3 {
+            return None;
+        }
+        let folded = [fold(&w, true), fold(&w, false)];
+        self.entries
+            .iter()
+            .find(|e| e.label == w || folded[0] == e.folded[0] || folded[1] == e.folded[1])
+            .map(|e| e.registrable.as_str())
+    }
+
     /// Whether `domain`'s registrable domain is one of the protected ones.
     pub fn is_protected(&self, domain: &str) -> bool {
         let (reg, _) = registrable(&normalise(domain));
@@ -245,9 +259,20 @@ impl Protected {
                 return found(&e.registrable, Kind::NearMiss);
             }
         }
+        // Words of the registrable label only: a protected name as a subdomain of
+        // someone else's domain is how SaaS tenants are named (northwind.slack.com);
+        // in the registrable label it is someone borrowing the name
+        // (paypal-secure-login.com, micros0ft-login.top).
+        let words: Vec<[String; 2]> = label
+            .split('-')
+            .filter(|w| w.chars().count() >= 3)
+            .map(|w| [fold(w, true), fold(w, false)])
+            .collect();
         for e in &self.entries {
-            let tokens = || domain.split(['.', '-']);
-            let embeds_name = e.label.chars().count() >= 4 && tokens().any(|t| t == e.label);
+            let embeds_name = label.contains('-')
+                && words
+                    .iter()
+                    .any(|w| w[0] == e.folded[0] || w[1] == e.folded[1]);
             let embeds_domain = domain.starts_with(&format!("{}.", e.registrable))
                 || domain.contains(&format!(".{}.", e.registrable))
                 || domain.contains(&format!("{}-", e.registrable));
@@ -346,6 +371,15 @@ mod tests {
         assert_eq!(kind("paypal-secure-login.com"), Some(Kind::Embedded));
         assert_eq!(kind("example.com.attacker.net"), Some(Kind::Embedded));
         assert_eq!(kind("login.paypal.com-verify.net"), Some(Kind::Embedded));
+        assert_eq!(
+            kind("paypa1-login.top"),
+            Some(Kind::Embedded),
+            "look-alike word"
+        );
+        assert_eq!(kind("secure-bank.net"), Some(Kind::Embedded));
+        // A tenant subdomain of a service is not borrowing the name.
+        assert_eq!(kind("example.slack.com"), None);
+        assert_eq!(kind("paypalsecure.com"), None, "no word boundary");
     }
 
     #[test]

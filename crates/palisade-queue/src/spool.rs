@@ -62,11 +62,14 @@ pub struct Edit {
     pub prepend: Vec<u8>,
     /// Ranges relative to the first byte the client sent; sorted, not overlapping.
     pub remove: Vec<Range<usize>>,
+    /// The message to store instead of what the client sent (a tagged message with its
+    /// banner); `remove` does not apply then, `prepend` still goes first.
+    pub replace: Option<Vec<u8>>,
 }
 
 impl Edit {
     fn is_empty(&self) -> bool {
-        self.prepend.is_empty() && self.remove.is_empty()
+        self.prepend.is_empty() && self.remove.is_empty() && self.replace.is_none()
     }
 }
 
@@ -264,7 +267,10 @@ impl SpoolWriter {
         if !self.flushed {
             let message = self.buffer.split_off(self.message_start);
             self.buffer.extend_from_slice(&edit.prepend);
-            copy_kept(&message, &edit.remove, &mut self.buffer);
+            match &edit.replace {
+                Some(m) => self.buffer.extend_from_slice(m),
+                None => copy_kept(&message, &edit.remove, &mut self.buffer),
+            }
             return Ok(());
         }
         // Large message: copy the kept ranges file to file, never the whole in memory.
@@ -277,6 +283,12 @@ impl SpoolWriter {
         let write = |e| io_err("writing", &edited)(e);
         std::io::copy(&mut (&mut src).take(self.message_start as u64), &mut out).map_err(write)?;
         out.write_all(&edit.prepend).map_err(write)?;
+        if let Some(m) = &edit.replace {
+            out.write_all(m).map_err(write)?;
+            std::fs::rename(&edited, &self.path).map_err(io_err("replacing", &self.path))?;
+            self.file = Some(out);
+            return Ok(());
+        }
         let mut pos = self.message_start as u64;
         let keep = |from: u64, to: u64, src: &mut File, out: &mut File| {
             if to > from {
@@ -495,6 +507,26 @@ mod tests {
         Edit {
             prepend: b"Authentication-Results: us; dmarc=fail\r\n".to_vec(),
             remove: std::iter::once(start..start + forged.len()).collect(),
+            replace: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replacement_message_small_and_large() {
+        for size in [10, 600_000] {
+            let mut msg = b"Subject: a\r\n\r\n".to_vec();
+            msg.extend(std::iter::repeat_n(b'x', size));
+            let mut replacement = b"Subject: [TAGGED] a\r\n\r\nBANNER\r\n".to_vec();
+            replacement.extend(std::iter::repeat_n(b'y', size));
+            let edit = Edit {
+                prepend: b"X-Palisade-Verdict: tag\r\n".to_vec(),
+                remove: std::iter::once(0..5).collect(),
+                replace: Some(replacement.clone()),
+            };
+            let (_, stored) = round_trip(&msg, edit, Destination::Active).await;
+            let mut want = b"Received: by us\r\nX-Palisade-Verdict: tag\r\n".to_vec();
+            want.extend_from_slice(&replacement);
+            assert!(stored == want, "size {size}");
         }
     }
 

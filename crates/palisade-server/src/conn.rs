@@ -382,6 +382,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     let strip_forged = !checks_on && !cfg.policy.is_trusted(session.client_ip());
     let mut spf: Option<AbortOnDrop<SpfCheck>> = None;
     let mut rcpts: Vec<Address> = Vec::new();
+    let mut mail_from: Option<Address> = None;
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
     let mut deadlines = Deadlines {
@@ -485,6 +486,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Step::StartMessage(env) => {
                 let hide_client = env.auth.is_some() && cfg.submission.hide_client_ip;
                 rcpts = env.rcpt_to.clone();
+                mail_from = env.mail_from.clone();
                 let now = SystemTime::now();
                 let arrived = now
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -521,16 +523,30 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 // Memory for the checks is budgeted by message size, held until commit.
                 let user = session.authenticated().map(str::to_string);
                 let _budget = match writer.as_ref() {
-                    Some(w) if checks_on || strip_forged || user.is_some() => {
-                        Some(shared.check_budget(w.message_len()).await)
-                    }
-                    _ => None,
+                    Some(w) => Some(shared.check_budget(w.message_len()).await),
+                    None => None,
                 };
-                let checked = match (user, spf.take(), writer.as_mut()) {
-                    (Some(user), _, Some(w)) => Some(submitted(shared, cfg, &user, w).await),
+                let checked = match (user.as_deref(), spf.take(), writer.as_mut()) {
+                    (Some(user), _, Some(w)) => Some(submitted(shared, cfg, user, w).await),
                     (None, Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
                     (None, None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
                     _ => None,
+                };
+                // Hygiene and the phishing engine, for every message.
+                let checked = match writer.as_mut() {
+                    Some(w) => Some(
+                        crate::phishing::screen_session(
+                            shared,
+                            cfg,
+                            checked.unwrap_or_else(Checked::trusted),
+                            w,
+                            (mail_from.as_ref(), &rcpts),
+                            user.as_deref(),
+                            cfg.policy.is_trusted(session.client_ip()),
+                        )
+                        .await,
+                    ),
+                    None => checked,
                 };
                 let submitter = session.authenticated().map(str::to_string);
                 let reply = end_message(shared, cfg, checked, writer.take(), &rcpts).await;

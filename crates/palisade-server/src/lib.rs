@@ -19,6 +19,7 @@ pub mod containment;
 pub mod dkim_keys;
 pub mod limits;
 pub mod outbox;
+pub mod phishing;
 pub mod proxy;
 pub mod rates;
 pub mod reports;
@@ -106,6 +107,8 @@ pub struct Shared {
     pub rates: rates::Rates,
     /// Parsed DKIM keys of our domains, for signing.
     pub dkim_keys: Arc<dkim_keys::DkimKeyCache>,
+    /// The phishing engine and the correspondence history.
+    pub phishing: phishing::PhishState,
 }
 
 impl Shared {
@@ -143,6 +146,7 @@ pub struct Server {
     reports_task: JoinHandle<()>,
     bans_task: JoinHandle<()>,
     rates_task: JoinHandle<()>,
+    history_task: JoinHandle<()>,
     /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
     _lock: std::fs::File,
 }
@@ -274,6 +278,7 @@ impl Server {
             dkim_keys,
             bans: bans::BanList::default(),
             rates,
+            phishing: phishing::PhishState::default(),
         });
         // Bans apply from the first connection on, restarts included.
         shared
@@ -333,6 +338,7 @@ impl Server {
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
         let rates_task = tokio::spawn(rates::sync_loop(shared.clone()));
+        let history_task = tokio::spawn(phishing::history_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
         Ok(Server {
             shared,
@@ -346,6 +352,7 @@ impl Server {
             reports_task,
             bans_task,
             rates_task,
+            history_task,
             _lock: lock,
         })
     }
@@ -417,6 +424,9 @@ impl Server {
         self.reports_task.abort();
         self.bans_task.abort();
         self.rates_task.abort();
+        self.history_task.abort();
+        // What the history loop had not written yet.
+        self.shared.phishing.flush(self.shared.store.as_ref()).await;
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Checked {
     /// The evaluation for the aggregate report, recorded only once the message is
     /// committed (a deferred or failed commit comes back and would count twice).
     pub dmarc_row: Option<palisade_checks::dmarc_report::DmarcRow>,
+    /// What the phishing engine weighs signals by.
+    pub auth: palisade_phish::Auth,
 }
 
 impl Checked {
@@ -41,6 +43,7 @@ impl Checked {
             message: None,
             authenticated: false,
             dmarc_row: None,
+            auth: palisade_phish::Auth::None,
         }
     }
 
@@ -52,6 +55,7 @@ impl Checked {
             message: None,
             authenticated: true,
             dmarc_row: None,
+            auth: palisade_phish::Auth::Local,
         }
     }
 }
@@ -194,10 +198,12 @@ pub async fn check_message(
         edit: Edit {
             prepend: prepend.into_bytes(),
             remove: palisade_checks::forged::forged_auth_results(&message, &hostname),
+            replace: None,
         },
         authenticated: report.dmarc.result == "pass",
         message: Some(message),
         dmarc_row,
+        auth: crate::phishing::auth_of(&report, &policy),
     }
 }
 
@@ -271,11 +277,14 @@ pub fn strip_only(cfg: &Config, writer: &mut palisade_queue::SpoolWriter) -> Che
         edit: Edit {
             prepend: Vec::new(),
             remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
+            replace: None,
         },
         message: Some(Arc::new(message)),
         // Checks are off: nothing vouches for the author (reports are not accepted).
         authenticated: false,
         dmarc_row: None,
+        // Nothing was checked: neither for nor against the sender.
+        auth: palisade_phish::Auth::Unaligned,
     }
 }
 

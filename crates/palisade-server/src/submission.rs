@@ -273,9 +273,11 @@ pub async fn check_message(
         edit: Edit {
             prepend,
             remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
+            replace: None,
         },
-        message: None,
+        message: Some(Arc::new(message)),
         authenticated: true,
         dmarc_row: None,
+        auth: palisade_phish::Auth::Local,
     }
 }

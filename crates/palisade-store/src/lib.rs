@@ -36,6 +36,8 @@ pub struct User {
     pub address: Address,
     /// When the user was added, in seconds since the Unix epoch.
     pub created: i64,
+    /// The user's display name ("" if not set); protected from impersonation.
+    pub name: String,
 }
 
 /// The scheduler's bookkeeping for one spooled message; the message itself is
@@ -274,6 +276,19 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_ban(&self, ip: &str) -> Result<bool, StoreError>;
     /// One SMTP-level abuse event (`kind`: `relay`, `unknown_rcpt`) from `ip`; forgets
     /// those older than a day.
+    /// Sets a user's display name; false if there is no such user.
+    async fn set_user_name(&self, a: &Address, name: &str) -> Result<bool, StoreError>;
+    /// Notes that the organisation of local domain `local` exchanged a message with each
+    /// of `senders` (organisational domains) at `time`.
+    async fn record_correspondents(
+        &self,
+        local: &str,
+        senders: &[String],
+        time: i64,
+    ) -> Result<(), StoreError>;
+    /// The organisations `local` corresponds with most, at most `limit`.
+    async fn correspondents(&self, local: &str, limit: u32) -> Result<Vec<String>, StoreError>;
+    async fn is_correspondent(&self, local: &str, sender: &str) -> Result<bool, StoreError>;
     async fn record_strike(&self, ip: &str, kind: &str, time: i64) -> Result<(), StoreError>;
     async fn count_strikes(&self, ip: &str, kind: &str, since: i64) -> Result<u64, StoreError>;
     /// Notes a successful login of `user` from `ip`.

@@ -56,6 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("sqlite/schema_v10.sql")),
     (11, include_str!("sqlite/schema_v11.sql")),
     (12, include_str!("sqlite/schema_v12.sql")),
+    (13, include_str!("sqlite/schema_v13.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -477,21 +478,22 @@ impl Store for SqliteStore {
 
     async fn list_users(&self, domain: Option<&Domain>) -> Result<Vec<User>, StoreError> {
         let query = match domain {
-            Some(d) => sqlx::query_as::<_, (String, i64)>(
-                "SELECT address, created FROM users WHERE domain = ? ORDER BY address",
+            Some(d) => sqlx::query_as::<_, (String, i64, String)>(
+                "SELECT address, created, name FROM users WHERE domain = ? ORDER BY address",
             )
             .bind(d.as_str().to_owned()),
-            None => sqlx::query_as("SELECT address, created FROM users ORDER BY address"),
+            None => sqlx::query_as("SELECT address, created, name FROM users ORDER BY address"),
         };
         let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(db("listing users"))?;
         rows.into_iter()
-            .map(|(address, created)| {
+            .map(|(address, created, name)| {
                 Ok(User {
                     address: parse_address(address)?,
                     created,
+                    name,
                 })
             })
             .collect()
@@ -841,6 +843,73 @@ impl Store for SqliteStore {
 
     async fn remove_ban(&self, ip: &str) -> Result<bool, StoreError> {
         self.remove_block("bans", "ip", ip).await
+    }
+
+    async fn set_user_name(&self, a: &Address, name: &str) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "setting a user's name";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let done = sqlx::query("UPDATE users SET name = ? WHERE address = ?")
+            .bind(name)
+            .bind(a.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?
+            .rows_affected()
+            > 0;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(done)
+    }
+
+    async fn record_correspondents(
+        &self,
+        local: &str,
+        senders: &[String],
+        time: i64,
+    ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording correspondents";
+        if senders.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_tx(CONTEXT).await?;
+        for sender in senders {
+            sqlx::query(
+                "INSERT INTO correspondents (local, sender, first_seen, last_seen, messages) \
+                 VALUES (?, ?, ?, ?, 1) ON CONFLICT (local, sender) DO UPDATE SET \
+                 last_seen = MAX(last_seen, excluded.last_seen), messages = messages + 1",
+            )
+            .bind(local)
+            .bind(sender)
+            .bind(time)
+            .bind(time)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn correspondents(&self, local: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT sender FROM correspondents WHERE local = ? \
+             ORDER BY messages DESC, sender LIMIT ?",
+        )
+        .bind(local)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing correspondents"))
+    }
+
+    async fn is_correspondent(&self, local: &str, sender: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM correspondents WHERE local = ? AND sender = ?",
+        )
+        .bind(local)
+        .bind(sender)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("reading correspondents"))?;
+        Ok(n > 0)
     }
 
     async fn record_strike(&self, ip: &str, kind: &str, time: i64) -> Result<(), StoreError> {
@@ -1641,14 +1710,14 @@ mod tests {
         let store = SqliteStore::open(&path).await.expect("create");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
         );
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1663,7 +1732,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 12
+                    supported: 13
                 }
             ),
             "{err}"

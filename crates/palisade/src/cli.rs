@@ -242,9 +242,18 @@ pub enum UserCommand {
     /// Add a user; the password is read from the terminal (or one line of stdin).
     Add {
         address: String,
+        /// The user's display name ("Alice Martin"): mail from outside that shows it,
+        /// or a look-alike of it, is flagged as impersonation.
+        #[arg(long)]
+        name: Option<String>,
     },
     List {
         domain: Option<String>,
+    },
+    /// Set a user's display name (protected from impersonation; "" clears it).
+    Name {
+        address: String,
+        name: String,
     },
     Remove {
         address: String,

@@ -235,7 +235,7 @@ fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
 async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
     let store = paths.store().await?;
     match c {
-        UserCommand::Add { address } => {
+        UserCommand::Add { address, name } => {
             let a = parse_address(&address)?;
             if !store.is_local_domain(a.domain()).await? {
                 return Err(usage(format!(
@@ -248,6 +248,9 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             let hash =
                 tokio::task::spawn_blocking(move || palisade_access::hash_password(&pw)).await??;
             store_result(store.add_user(&a, &hash).await)?;
+            if let Some(n) = name.as_deref().map(display_name).transpose()? {
+                store.set_user_name(&a, &n).await?;
+            }
             println!(
                 "added user {a}; mail lands in {}",
                 palisade_server::mail_dir(&paths.data)
@@ -259,8 +262,20 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
         UserCommand::List { domain } => {
             let d = domain.as_deref().map(parse_domain).transpose()?;
             for u in store.list_users(d.as_ref()).await? {
-                println!("{}", u.address);
+                if u.name.is_empty() {
+                    println!("{}", u.address);
+                } else {
+                    println!("{}  ({})", u.address, u.name);
+                }
             }
+        }
+        UserCommand::Name { address, name } => {
+            let a = parse_address(&address)?;
+            let n = display_name(&name)?;
+            if !store.set_user_name(&a, &n).await? {
+                return Err(usage(format!("no user {a}")));
+            }
+            println!("{a} is now called {n:?}");
         }
         UserCommand::Remove { address } => {
             let a = parse_address(&address)?;
@@ -494,4 +509,16 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A display name as given on the command line: one line, printable, at most 100
+/// characters.
+fn display_name(name: &str) -> anyhow::Result<String> {
+    let n = name.trim();
+    if n.chars().count() > 100 || n.chars().any(char::is_control) {
+        return Err(usage(
+            "a name is one line of at most 100 characters".to_string(),
+        ));
+    }
+    Ok(n.to_string())
 }

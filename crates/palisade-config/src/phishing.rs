@@ -1,0 +1,257 @@
+//! `[phishing]`: the content engine's lists, thresholds and actions. Signal names in
+//! `weights` are checked by the engine when the server starts (this crate does not know
+//! them).
+
+use crate::validate::{ConfigError, invalid};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhishing {
+    pub enabled: Option<bool>,
+    pub partners: Option<Vec<String>>,
+    pub brands: Option<Vec<String>>,
+    pub vips: Option<Vec<String>>,
+    pub free_mail: Option<Vec<String>>,
+    pub shorteners: Option<Vec<String>>,
+    pub tag_score: Option<f64>,
+    pub quarantine_score: Option<f64>,
+    pub reject_score: Option<f64>,
+    pub subject_prefix: Option<String>,
+    pub external_banner: Option<bool>,
+    pub first_contact_note: Option<bool>,
+    pub attach_original: Option<bool>,
+    pub outbound_action: Option<String>,
+    pub scan_time_ms: Option<u64>,
+    pub max_parts: Option<u64>,
+    pub max_qr_pixels: Option<u64>,
+    pub quarantine_retention_days: Option<u64>,
+    pub weights: Option<BTreeMap<String, f64>>,
+}
+
+/// What happens to submitted mail the engine would quarantine or reject (a user's
+/// account sending phishing is most likely compromised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundAction {
+    /// Deliver, log a security event.
+    Log,
+    /// Hold in the quarantine for an operator.
+    Quarantine,
+    /// Refuse with `550 5.7.1`.
+    Reject,
+}
+
+impl OutboundAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundAction::Log => "log",
+            OutboundAction::Quarantine => "quarantine",
+            OutboundAction::Reject => "reject",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhishingConfig {
+    pub enabled: bool,
+    pub partners: Vec<String>,
+    pub brands: Vec<String>,
+    pub vips: Vec<String>,
+    pub free_mail: Vec<String>,
+    pub shorteners: Vec<String>,
+    /// Scores at which a message is tagged, quarantined, rejected; `None`: never.
+    pub tag_score: Option<f32>,
+    pub quarantine_score: Option<f32>,
+    pub reject_score: Option<f32>,
+    pub subject_prefix: Option<String>,
+    pub external_banner: bool,
+    pub first_contact_note: bool,
+    pub attach_original: bool,
+    pub outbound_action: OutboundAction,
+    pub scan_time: Duration,
+    pub max_parts: usize,
+    pub max_qr_pixels: u64,
+    pub quarantine_retention: Duration,
+    pub weights: BTreeMap<String, f32>,
+}
+
+/// Brands phishing imitates most (public reports of the last years); extend with
+/// `brands`, replace by setting it.
+pub const DEFAULT_BRANDS: &[&str] = &[
+    "microsoft.com",
+    "office.com",
+    "outlook.com",
+    "live.com",
+    "apple.com",
+    "icloud.com",
+    "google.com",
+    "gmail.com",
+    "amazon.com",
+    "paypal.com",
+    "docusign.net",
+    "docusign.com",
+    "dhl.com",
+    "fedex.com",
+    "ups.com",
+    "usps.com",
+    "linkedin.com",
+    "facebook.com",
+    "instagram.com",
+    "whatsapp.com",
+    "netflix.com",
+    "dropbox.com",
+    "adobe.com",
+    "wetransfer.com",
+    "chase.com",
+    "wellsfargo.com",
+    "bankofamerica.com",
+    "americanexpress.com",
+    "coinbase.com",
+    "binance.com",
+];
+
+pub const DEFAULT_FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "mail.ru",
+    "yandex.ru",
+    "zoho.com",
+    "mail.com",
+    "qq.com",
+    "163.com",
+];
+
+pub const DEFAULT_SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "t.ly",
+    "rb.gy",
+    "tiny.cc",
+    "s.id",
+    "bl.ink",
+];
+
+fn list(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
+    v.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect())
+        .into_iter()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn score(key: &str, v: Option<f64>, default: f32) -> Result<Option<f32>, ConfigError> {
+    match v {
+        None => Ok(Some(default)),
+        Some(0.0) => Ok(None),
+        Some(x) if x.is_finite() && x > 0.0 && x < 1000.0 => Ok(Some(x as f32)),
+        Some(_) => Err(invalid(key, "must be a number between 0 (off) and 1000")),
+    }
+}
+
+pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigError> {
+    let p = p.unwrap_or_default();
+    let tag_score = score("phishing.tag_score", p.tag_score, 5.0)?;
+    let quarantine_score = score("phishing.quarantine_score", p.quarantine_score, 10.0)?;
+    let reject_score = score("phishing.reject_score", p.reject_score, 25.0)?;
+    let ordered = [tag_score, quarantine_score, reject_score];
+    let on: Vec<f32> = ordered.iter().flatten().copied().collect();
+    if on.windows(2).any(|w| w[0] > w[1]) {
+        return Err(invalid(
+            "phishing.quarantine_score",
+            "scores must rise: tag_score <= quarantine_score <= reject_score",
+        ));
+    }
+    let outbound_action = match p.outbound_action.as_deref().unwrap_or("quarantine") {
+        "log" => OutboundAction::Log,
+        "quarantine" => OutboundAction::Quarantine,
+        "reject" => OutboundAction::Reject,
+        other => {
+            return Err(invalid(
+                "phishing.outbound_action",
+                format!("{other:?}: expected log, quarantine or reject"),
+            ));
+        }
+    };
+    let mut weights = BTreeMap::new();
+    for (k, w) in p.weights.unwrap_or_default() {
+        if !w.is_finite() || !(0.0..=100.0).contains(&w) {
+            return Err(invalid(
+                format!("phishing.weights.{k}"),
+                "must be a number between 0 and 100",
+            ));
+        }
+        weights.insert(k, w as f32);
+    }
+    let ms = p.scan_time_ms.unwrap_or(500);
+    if !(10..=60_000).contains(&ms) {
+        return Err(invalid("phishing.scan_time_ms", "must be 10..=60000"));
+    }
+    let max_parts = p.max_parts.unwrap_or(500);
+    if !(1..=100_000).contains(&max_parts) {
+        return Err(invalid("phishing.max_parts", "must be 1..=100000"));
+    }
+    let days = p.quarantine_retention_days.unwrap_or(30);
+    if !(1..=3650).contains(&days) {
+        return Err(invalid(
+            "phishing.quarantine_retention_days",
+            "must be 1..=3650",
+        ));
+    }
+    Ok(PhishingConfig {
+        enabled: p.enabled.unwrap_or(true),
+        partners: list(p.partners, &[]),
+        brands: list(p.brands, DEFAULT_BRANDS),
+        vips: p
+            .vips
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        free_mail: list(p.free_mail, DEFAULT_FREE_MAIL),
+        shorteners: list(p.shorteners, DEFAULT_SHORTENERS),
+        tag_score,
+        quarantine_score,
+        reject_score,
+        subject_prefix: p
+            .subject_prefix
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        external_banner: p.external_banner.unwrap_or(false),
+        first_contact_note: p.first_contact_note.unwrap_or(false),
+        attach_original: p.attach_original.unwrap_or(false),
+        outbound_action,
+        scan_time: Duration::from_millis(ms),
+        max_parts: max_parts as usize,
+        max_qr_pixels: p
+            .max_qr_pixels
+            .unwrap_or(4_000_000)
+            .clamp(10_000, 100_000_000),
+        quarantine_retention: Duration::from_secs(days * 86_400),
+        weights,
+    })
+}

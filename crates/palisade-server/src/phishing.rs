@@ -1,0 +1,703 @@
+//! The phishing engine at the end of data, for every message a session accepts.
+//!
+//! Trust-header hygiene first: `X-Spam-*`, `X-Palisade-*` and forged
+//! `Authentication-Results` fields go, always (a sender must not pre-label its mail).
+//! Then, with `[phishing] enabled`, the engine scans the message on the blocking pool
+//! and its action joins the sender-authentication verdict: `tag` rewrites the message
+//! with a banner, `quarantine` holds it, `reject` refuses it with `550 5.7.1`. Every
+//! inbound message gets `X-Palisade-Verdict`, `X-Palisade-Reasons`, `X-Spam-Flag` and
+//! `X-Spam-Status`. Submitted mail is scanned too: a user's account sending phishing is
+//! most likely compromised (`outbound_action`); its content is never changed.
+//!
+//! The correspondence history (which organisations each local domain has exchanged
+//! mail with) feeds the first-contact signal; it is noted in memory and written to the
+//! store in batches, off the message path.
+
+use crate::Shared;
+use crate::sender_auth::Checked;
+use palisade_checks::{AuthPolicy, AuthReport, Verdict};
+use palisade_config::{Config, OutboundAction};
+use palisade_phish::banner::{self, Banner};
+use palisade_phish::engine::{Limits, author_org};
+use palisade_phish::lookalike::Protected;
+use palisade_phish::{Action, Analysis, Auth, Context, Engine, Settings, Thresholds};
+use palisade_store::{Event, Store};
+use palisade_types::reply;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a built engine (local domains, users' names) is used before it is rebuilt.
+const ENGINE_TTL: Duration = Duration::from_secs(60);
+/// How long a local domain's correspondents are used before they are read again.
+const HISTORY_TTL: Duration = Duration::from_secs(300);
+/// Correspondents read per local domain (most frequent first); beyond, the store is
+/// asked per message.
+const HISTORY_LOADED: u32 = 5000;
+/// Correspondents protected from lookalikes per local domain (most frequent first).
+const LOOKALIKE_SET: usize = 2000;
+
+/// The engine's settings from the configuration and the store.
+pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, String> {
+    let p = &cfg.phishing;
+    let domains = store
+        .list_domains()
+        .await
+        .map_err(|e| format!("reading local domains: {e}"))?;
+    let users = store
+        .list_users(None)
+        .await
+        .map_err(|e| format!("reading users: {e}"))?;
+    Engine::new(&Settings {
+        local_domains: domains.iter().map(|d| d.to_string()).collect(),
+        protected_domains: p.partners.iter().chain(&p.brands).cloned().collect(),
+        people: users
+            .into_iter()
+            .map(|u| u.name)
+            .filter(|n| !n.is_empty())
+            .chain(p.vips.iter().cloned())
+            .collect(),
+        free_mail: p.free_mail.clone(),
+        shorteners: p.shorteners.clone(),
+        weights: p.weights.clone(),
+        thresholds: Thresholds {
+            tag: p.tag_score,
+            quarantine: p.quarantine_score,
+            reject: p.reject_score,
+        },
+        limits: Limits {
+            max_parts: p.max_parts,
+            max_time: p.scan_time,
+            max_qr_pixels: p.max_qr_pixels,
+        },
+    })
+    .map_err(|e| format!("phishing.weights: {e}"))
+}
+
+/// The authentication context the engine weighs signals by.
+pub fn auth_of(report: &AuthReport, policy: &AuthPolicy) -> Auth {
+    match report.dmarc.result {
+        "pass" => Auth::Aligned,
+        "fail" if palisade_checks::verdict::arc_vouches(report, policy).is_some() => Auth::ArcOnly,
+        "fail" => Auth::Failed,
+        _ if report.spf.result == "pass" || report.dkim.iter().any(|d| d.result == "pass") => {
+            Auth::Unaligned
+        }
+        _ => Auth::None,
+    }
+}
+
+struct Known {
+    loaded: Instant,
+    senders: HashSet<String>,
+    /// All of them were loaded (fewer than [`HISTORY_LOADED`]).
+    complete: bool,
+    lookalikes: Arc<Protected>,
+}
+
+/// The engine and the correspondence history, shared by sessions.
+#[derive(Default)]
+pub struct PhishState {
+    engine: Mutex<Option<(Arc<Engine>, Instant, usize)>>,
+    known: Mutex<HashMap<String, Arc<Known>>>,
+    /// Pairs (local org, sender org) noted since they were last written.
+    pending: Mutex<HashSet<(String, String)>>,
+}
+
+impl PhishState {
+    /// The engine for `cfg` (rebuilt when the configuration changed or it is older than
+    /// [`ENGINE_TTL`]); `None` if it cannot be built (logged).
+    pub async fn engine(&self, store: &dyn Store, cfg: &Arc<Config>) -> Option<Arc<Engine>> {
+        let key = Arc::as_ptr(cfg) as usize;
+        if let Some((e, built, k)) = &*self.engine.lock().unwrap_or_else(|e| e.into_inner())
+            && *k == key
+            && built.elapsed() < ENGINE_TTL
+        {
+            return Some(e.clone());
+        }
+        match build_engine(store, cfg).await {
+            Ok(e) => {
+                let e = Arc::new(e);
+                *self.engine.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((e.clone(), Instant::now(), key));
+                Some(e)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "phishing engine unavailable");
+                None
+            }
+        }
+    }
+
+    async fn known(&self, store: &dyn Store, local: &str) -> Option<Arc<Known>> {
+        if let Some(k) = self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(local)
+            .filter(|k| k.loaded.elapsed() < HISTORY_TTL)
+        {
+            return Some(k.clone());
+        }
+        let senders = match store.correspondents(local, HISTORY_LOADED).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the correspondence history");
+                return None;
+            }
+        };
+        let k = Arc::new(Known {
+            loaded: Instant::now(),
+            complete: senders.len() < HISTORY_LOADED as usize,
+            lookalikes: Arc::new(Protected::new(
+                senders.iter().take(LOOKALIKE_SET).map(String::as_str),
+            )),
+            senders: senders.into_iter().collect(),
+        });
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(local.to_string(), k.clone());
+        Some(k)
+    }
+
+    /// Whether `sender` is new to `local`'s organisation; `None` if unknown.
+    async fn first_contact(
+        &self,
+        store: &dyn Store,
+        known: &Known,
+        local: &str,
+        sender: &str,
+    ) -> Option<bool> {
+        let pair = (local.to_string(), sender.to_string());
+        if known.senders.contains(sender)
+            || self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&pair)
+        {
+            return Some(false);
+        }
+        if known.complete {
+            return Some(true);
+        }
+        store
+            .is_correspondent(local, sender)
+            .await
+            .ok()
+            .map(|seen| !seen)
+    }
+
+    fn note(&self, local: &str, senders: impl IntoIterator<Item = String>) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for s in senders {
+            if s != local && p.len() < 100_000 {
+                p.insert((local.to_string(), s));
+            }
+        }
+    }
+
+    /// Writes the noted correspondence to the store.
+    pub async fn flush(&self, store: &dyn Store) {
+        let pending: Vec<(String, String)> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain().collect()
+        };
+        let mut by_local: HashMap<String, Vec<String>> = HashMap::new();
+        for (l, s) in pending {
+            by_local.entry(l).or_default().push(s);
+        }
+        let now = palisade_queue::now_secs();
+        for (local, senders) in by_local {
+            if let Err(e) = store.record_correspondents(&local, &senders, now).await {
+                tracing::warn!(error = %e, "cannot record the correspondence history");
+            }
+        }
+    }
+}
+
+/// Writes the correspondence history every few seconds.
+pub async fn history_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        shared.phishing.flush(shared.store.as_ref()).await;
+    }
+}
+
+/// What the engine's verdict adds to a message.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// `X-Palisade-Verdict`, `X-Palisade-Reasons`, `X-Spam-Flag`, `X-Spam-Status`.
+    pub fields: String,
+    /// The banner to write into the message, if any.
+    pub banner: Option<Banner>,
+}
+
+/// One header field value: printable ASCII, at most `max` octets.
+fn field_value(s: &str, max: usize) -> String {
+    palisade_phish::engine::ascii(s)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+/// The header fields and banner for a verdict. Pure.
+pub fn render(a: &Analysis, p: &palisade_config::PhishingConfig, first_contact: bool) -> Rendered {
+    let mut fields = format!(
+        "X-Palisade-Verdict: {}; score={:.1}\r\n",
+        a.action.name(),
+        a.score
+    );
+    if !a.signals.is_empty() {
+        let reasons: Vec<String> = a.signals.iter().map(|s| s.ascii_reason()).collect();
+        fields.push_str(&format!(
+            "X-Palisade-Reasons: {}\r\n",
+            fold(&field_value(&reasons.join("; "), 1800))
+        ));
+    }
+    let spam = a.action != Action::Deliver;
+    let required = p.tag_score.or(p.quarantine_score).unwrap_or(0.0);
+    let tests: Vec<&str> = a.signals.iter().map(|s| s.name).collect();
+    fields.push_str(&format!(
+        "X-Spam-Flag: {}\r\nX-Spam-Status: {}, score={:.1} required={:.1} tests={}\r\n",
+        if spam { "YES" } else { "NO" },
+        if spam { "Yes" } else { "No" },
+        a.score,
+        required,
+        fold(&tests.join(","))
+    ));
+    let mut lines = Vec::new();
+    if a.action == Action::Tag {
+        lines.push(format!(
+            "CAUTION: this message may be phishing (score {:.1}). Check before you click, open or answer:",
+            a.score
+        ));
+        lines.extend(a.signals.iter().map(|s| format!("- {}", s.reason)));
+    }
+    let sender = a.sender_domain.as_deref().unwrap_or("an unknown domain");
+    if p.external_banner && a.external {
+        lines.push(format!(
+            "This message comes from outside your organisation ({sender})."
+        ));
+    }
+    if p.first_contact_note && first_contact && a.external {
+        lines.push(format!(
+            "This is the first message your organisation receives from {sender}."
+        ));
+    }
+    let prefix = if a.action == Action::Tag {
+        p.subject_prefix.clone()
+    } else {
+        None
+    };
+    let banner = (!lines.is_empty() || prefix.is_some()).then(|| Banner {
+        lines,
+        subject_prefix: prefix,
+        attach_original: p.attach_original && a.action == Action::Tag,
+    });
+    Rendered { fields, banner }
+}
+
+/// A long header value folded at spaces or commas (RFC 5322 §2.2.3: lines of at most
+/// 78 characters where possible).
+fn fold(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 16);
+    let mut line = 20; // room for the field name
+    for piece in value.split_inclusive([' ', ',']) {
+        if !out.is_empty() && line + piece.len() > 76 {
+            if out.ends_with(' ') {
+                out.pop();
+            }
+            out.push_str("\r\n ");
+            line = 1;
+        }
+        out.push_str(piece);
+        line += piece.len();
+    }
+    out.trim_end().to_string()
+}
+
+/// `message` without the byte ranges `remove` (sorted).
+fn without(message: &[u8], remove: &[std::ops::Range<usize>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut pos = 0;
+    for r in remove {
+        if r.start >= pos && r.end <= message.len() {
+            out.extend_from_slice(&message[pos..r.start]);
+            pos = r.end;
+        }
+    }
+    out.extend_from_slice(&message[pos..]);
+    out
+}
+
+/// Who the message is from, as far as the engine is concerned.
+pub struct Origin<'a> {
+    pub auth: Auth,
+    pub mail_from: Option<String>,
+    /// The organisational domain of the recipients' organisation (inbound) or of the
+    /// submitting user (outbound).
+    pub local_org: Option<String>,
+    /// The organisational domains of the recipients (outbound: noted as correspondents).
+    pub rcpt_orgs: Vec<String>,
+    /// The authenticated user, for submitted mail.
+    pub submitter: Option<&'a str>,
+    /// The client is in `policy.trusted_networks`.
+    pub trusted: bool,
+}
+
+/// [`screen`] for a session's message: reads it back if the checks did not, and works
+/// out its origin from the envelope.
+pub async fn screen_session(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    checked: Checked,
+    writer: &mut palisade_queue::SpoolWriter,
+    env: (Option<&palisade_types::Address>, &[palisade_types::Address]),
+    submitter: Option<&str>,
+    trusted: bool,
+) -> Checked {
+    if matches!(
+        checked.verdict,
+        Verdict::Reject { .. } | Verdict::Defer { .. }
+    ) {
+        return checked;
+    }
+    let message = match &checked.message {
+        Some(m) => m.clone(),
+        None => match crate::sender_auth::read_message(writer) {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+                return Checked::deferred("cannot read the spooled message");
+            }
+        },
+    };
+    let (mail_from, rcpts) = env;
+    let org = |d: &str| palisade_phish::impersonation::org_domain(d);
+    let local_org = match submitter {
+        Some(u) => org(u),
+        None => rcpts.first().and_then(|r| org(r.domain().as_str())),
+    };
+    let mut rcpt_orgs: Vec<String> = rcpts
+        .iter()
+        .filter_map(|r| org(r.domain().as_str()))
+        .filter(|o| Some(o) != local_org.as_ref())
+        .collect();
+    rcpt_orgs.sort();
+    rcpt_orgs.dedup();
+    let origin = Origin {
+        auth: checked.auth,
+        mail_from: mail_from.map(|a| a.to_string()),
+        local_org,
+        rcpt_orgs,
+        submitter,
+        trusted,
+    };
+    screen(shared, cfg, checked, message, origin).await
+}
+
+/// The end-of-data step: hygiene, scan, and the combined verdict.
+pub async fn screen(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    mut checked: Checked,
+    message: Arc<Vec<u8>>,
+    origin: Origin<'_>,
+) -> Checked {
+    if matches!(
+        checked.verdict,
+        Verdict::Reject { .. } | Verdict::Defer { .. }
+    ) {
+        return checked;
+    }
+    // Trusted networks are inside our trust boundary for Authentication-Results
+    // (RFC 8601 §5); our own X-Palisade-* and the X-Spam-* verdicts come only from us.
+    let authserv_id = (!origin.trusted).then_some(cfg.hostname.as_str());
+    let hygiene = palisade_checks::forged::untrusted_fields(&message, authserv_id);
+    checked.edit.remove = hygiene.clone();
+    if !cfg.phishing.enabled {
+        return checked;
+    }
+    let Some(engine) = shared
+        .phishing
+        .engine(shared.store.as_ref(), &shared.config())
+        .await
+    else {
+        return checked;
+    };
+    let store = shared.store.as_ref();
+    let sender_org = author_org(&message);
+    let (mut known, mut first_contact) = (None, None);
+    if let (Some(local), Some(sender)) = (&origin.local_org, &sender_org)
+        && origin.submitter.is_none()
+        && !engine.is_local(sender)
+    {
+        known = shared.phishing.known(store, local).await;
+        if let Some(k) = &known {
+            first_contact = shared.phishing.first_contact(store, k, local, sender).await;
+        }
+    }
+    let scanned = {
+        let msg = message.clone();
+        let engine = engine.clone();
+        let mail_from = origin.mail_from.clone();
+        let auth = origin.auth;
+        let lookalikes = known.as_ref().map(|k| k.lookalikes.clone());
+        tokio::task::spawn_blocking(move || {
+            let ctx = Context {
+                auth,
+                envelope_from: mail_from.as_deref(),
+                correspondents: lookalikes.as_deref(),
+                first_contact,
+            };
+            engine.analyze(&msg, &ctx)
+        })
+        .await
+    };
+    let analysis = match scanned {
+        Ok(a) => a,
+        Err(e) => {
+            // A panic in a detector must not pass the message unscanned.
+            tracing::error!(error = %e, "phishing scan failed");
+            return Checked::deferred("phishing scan failed");
+        }
+    };
+    record(&analysis, origin.submitter);
+    if let Some(user) = origin.submitter {
+        return outbound(shared, cfg, checked, &analysis, user, &origin).await;
+    }
+    if let (Some(local), Some(sender)) = (&origin.local_org, &analysis.sender_domain)
+        && analysis.action == Action::Deliver
+        && origin.auth == Auth::Aligned
+    {
+        shared.phishing.note(local, [sender.clone()]);
+    }
+    let rendered = render(&analysis, &cfg.phishing, first_contact == Some(true));
+    checked
+        .edit
+        .prepend
+        .extend_from_slice(rendered.fields.as_bytes());
+    let reasons: Vec<String> = analysis.signals.iter().map(|s| s.ascii_reason()).collect();
+    match analysis.action {
+        Action::Reject => {
+            let first = reasons.first().cloned().unwrap_or_default();
+            checked.verdict = Verdict::Reject {
+                reply: reply::Reply::new(550, (5, 7, 1), "").with_text(format!(
+                    "Message refused as likely phishing: {}",
+                    field_value(&first, 300)
+                )),
+                reason: format!(
+                    "phishing score {:.1}: {}",
+                    analysis.score,
+                    reasons.join("; ")
+                ),
+            };
+            return checked;
+        }
+        Action::Quarantine if !matches!(checked.verdict, Verdict::Quarantine { .. }) => {
+            let reason = format!(
+                "phishing score {:.1}: {}",
+                analysis.score,
+                reasons.join("; ")
+            );
+            checked.edit.prepend.extend_from_slice(
+                format!("X-Palisade-Quarantine: {}\r\n", field_value(&reason, 900)).as_bytes(),
+            );
+            checked.verdict = Verdict::Quarantine { reason };
+        }
+        _ => {}
+    }
+    if let Some(b) = rendered.banner
+        && matches!(checked.verdict, Verdict::Accept { .. })
+    {
+        let clean = without(&message, &hygiene);
+        let bannered = tokio::task::spawn_blocking(move || banner::apply(&clean, &b))
+            .await
+            .ok()
+            .flatten();
+        if let Some(m) = bannered {
+            checked.edit.replace = Some(m);
+            checked.edit.remove.clear();
+        }
+    }
+    checked
+}
+
+/// Submitted mail: never rewritten; what the engine would quarantine or reject is
+/// held, refused or only logged (`outbound_action`), with a security event.
+async fn outbound(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    mut checked: Checked,
+    a: &Analysis,
+    user: &str,
+    origin: &Origin<'_>,
+) -> Checked {
+    if a.action < Action::Quarantine {
+        if let Some(local) = &origin.local_org {
+            shared
+                .phishing
+                .note(local, origin.rcpt_orgs.iter().cloned());
+        }
+        return checked;
+    }
+    let reasons: Vec<String> = a.signals.iter().map(|s| s.ascii_reason()).collect();
+    let detail = format!(
+        "submitted mail scored {:.1} ({}): {}",
+        a.score,
+        cfg.phishing.outbound_action.as_str(),
+        reasons.join("; ")
+    );
+    tracing::warn!(user, score = a.score, reasons = %reasons.join("; "), "outbound phishing");
+    let e = Event {
+        time: palisade_queue::now_secs(),
+        kind: "phishing.outbound".into(),
+        subject: user.to_string(),
+        detail: detail.clone(),
+    };
+    if let Err(err) = shared.store.record_event(&e).await {
+        tracing::warn!(error = %err, "cannot record event");
+    }
+    match cfg.phishing.outbound_action {
+        OutboundAction::Log => {}
+        OutboundAction::Quarantine => {
+            checked.edit.prepend.extend_from_slice(
+                format!("X-Palisade-Quarantine: {}\r\n", field_value(&detail, 900)).as_bytes(),
+            );
+            checked.verdict = Verdict::Quarantine { reason: detail };
+        }
+        OutboundAction::Reject => {
+            checked.verdict = Verdict::Reject {
+                reply: reply::Reply::new(
+                    550,
+                    (5, 7, 1),
+                    "Message refused: it looks like phishing; your administrator has been told",
+                ),
+                reason: detail,
+            };
+        }
+    }
+    checked
+}
+
+fn record(a: &Analysis, submitter: Option<&str>) {
+    let direction = if submitter.is_some() {
+        "outbound"
+    } else {
+        "inbound"
+    };
+    metrics::counter!("palisade_phishing_verdicts_total", "direction" => direction, "action" => a.action.name())
+        .increment(1);
+    for s in &a.signals {
+        metrics::counter!("palisade_phishing_signals_total", "signal" => s.name).increment(1);
+    }
+    if a.action != Action::Deliver {
+        tracing::info!(
+            direction,
+            action = a.action.name(),
+            score = a.score,
+            reasons = %a.reasons().join("; "),
+            "phishing verdict"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(action: Action, score: f32, reasons: &[(&'static str, &str)]) -> Analysis {
+        Analysis {
+            score,
+            action,
+            auth: "none",
+            signals: reasons
+                .iter()
+                .map(|(n, r)| palisade_phish::Signal {
+                    name: n,
+                    weight: 1.0,
+                    reason: r.to_string(),
+                    evidence: vec![],
+                })
+                .collect(),
+            external: true,
+            sender_domain: Some("pаypal.com".into()),
+            links: 0,
+            attachments: 0,
+            scan_limited: false,
+        }
+    }
+
+    fn config(extra: &str) -> palisade_config::PhishingConfig {
+        palisade_config::parse(&format!("[phishing]\n{extra}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .phishing
+    }
+
+    #[test]
+    fn a_clean_message_gets_the_fields_and_no_banner() {
+        let r = render(&analysis(Action::Deliver, 0.0, &[]), &config(""), false);
+        assert_eq!(
+            r.fields,
+            "X-Palisade-Verdict: deliver; score=0.0\r\nX-Spam-Flag: NO\r\nX-Spam-Status: No, score=0.0 required=5.0 tests=\r\n"
+        );
+        assert_eq!(r.banner.map(|b| b.lines), None);
+    }
+
+    #[test]
+    fn a_tagged_message_gets_reasons_in_ascii_a_banner_and_the_prefix() {
+        let a = analysis(
+            Action::Tag,
+            7.5,
+            &[(
+                "lookalike_from",
+                "sender domain pаypal.com imitates paypal.com",
+            )],
+        );
+        let r = render(&a, &config("subject_prefix = \"[SUSPICIOUS]\""), false);
+        assert!(r.fields.contains(
+            "X-Palisade-Reasons: sender domain xn--pypal-4ve.com imitates paypal.com\r\n"
+        ));
+        assert!(r.fields.contains("X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.5 required=5.0 tests=lookalike_from\r\n"));
+        let b = r.banner.unwrap_or_else(|| panic!("banner"));
+        assert_eq!(b.subject_prefix.as_deref(), Some("[SUSPICIOUS]"));
+        assert_eq!(b.lines[1], "- sender domain pаypal.com imitates paypal.com");
+    }
+
+    #[test]
+    fn external_and_first_contact_notes_by_config() {
+        let a = analysis(Action::Deliver, 0.0, &[]);
+        assert!(render(&a, &config(""), true).banner.is_none());
+        let r = render(
+            &a,
+            &config("external_banner = true\nfirst_contact_note = true"),
+            true,
+        );
+        let b = r.banner.unwrap_or_else(|| panic!("banner"));
+        assert_eq!(
+            b.lines,
+            [
+                "This message comes from outside your organisation (pаypal.com).",
+                "This is the first message your organisation receives from pаypal.com."
+            ]
+        );
+        assert_eq!(b.subject_prefix, None, "only tagged mail gets the prefix");
+    }
+
+    #[test]
+    fn long_values_are_folded() {
+        let v = fold(&["word"; 40].join(" "));
+        assert!(v.split("\r\n").all(|l| l.len() <= 78), "{v}");
+        assert_eq!(v.replace("\r\n ", " "), ["word"; 40].join(" "));
+    }
+}
