@@ -62,9 +62,9 @@ pub struct PhishingConfig {
     pub free_mail: Vec<String>,
     pub shorteners: Vec<String>,
     /// Scores at which a message is tagged, quarantined, rejected; `None`: never.
-    pub tag_score: Option<f32>,
-    pub quarantine_score: Option<f32>,
-    pub reject_score: Option<f32>,
+    pub tag_score: Option<f64>,
+    pub quarantine_score: Option<f64>,
+    pub reject_score: Option<f64>,
     pub subject_prefix: Option<String>,
     pub external_banner: bool,
     pub first_contact_note: bool,
@@ -74,7 +74,7 @@ pub struct PhishingConfig {
     pub max_parts: usize,
     pub max_qr_pixels: u64,
     pub quarantine_retention: Duration,
-    pub weights: BTreeMap<String, f32>,
+    pub weights: BTreeMap<String, f64>,
 }
 
 /// Brands phishing imitates most (public reports of the last years); extend with
@@ -163,11 +163,11 @@ fn list(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn score(key: &str, v: Option<f64>, default: f32) -> Result<Option<f32>, ConfigError> {
+fn score(key: &str, v: Option<f64>, default: f64) -> Result<Option<f64>, ConfigError> {
     match v {
         None => Ok(Some(default)),
         Some(0.0) => Ok(None),
-        Some(x) if x.is_finite() && x > 0.0 && x < 1000.0 => Ok(Some(x as f32)),
+        Some(x) if x.is_finite() && x > 0.0 && x < 1000.0 => Ok(Some(x)),
         Some(_) => Err(invalid(key, "must be a number between 0 (off) and 1000")),
     }
 }
@@ -178,7 +178,7 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
     let quarantine_score = score("phishing.quarantine_score", p.quarantine_score, 10.0)?;
     let reject_score = score("phishing.reject_score", p.reject_score, 25.0)?;
     let ordered = [tag_score, quarantine_score, reject_score];
-    let on: Vec<f32> = ordered.iter().flatten().copied().collect();
+    let on: Vec<f64> = ordered.iter().flatten().copied().collect();
     if on.windows(2).any(|w| w[0] > w[1]) {
         return Err(invalid(
             "phishing.quarantine_score",
@@ -204,7 +204,7 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
                 "must be a number between 0 and 100",
             ));
         }
-        weights.insert(k, w as f32);
+        weights.insert(k, w);
     }
     let ms = p.scan_time_ms.unwrap_or(500);
     if !(10..=60_000).contains(&ms) {

@@ -37,7 +37,7 @@ enum Scaling {
 }
 
 /// Every signal: name (the key of `[phishing.weights]`), default weight, scaling.
-const SIGNALS: &[(&str, f32, Scaling)] = &[
+const SIGNALS: &[(&str, f64, Scaling)] = &[
     ("lookalike_from", 10.0, Scaling::Fixed),
     ("lookalike_envelope", 8.0, Scaling::Fixed),
     ("lookalike_reply_to", 8.0, Scaling::Fixed),
@@ -106,7 +106,7 @@ impl Auth {
     /// organisation is ours, protected, or has written to us before; authentication
     /// proves who sent a message, not that they deserve trust, so a domain seen for the
     /// first time gets less credit for it.
-    fn factor(self, known: bool) -> f32 {
+    fn factor(self, known: bool) -> f64 {
         match self {
             Auth::Aligned if known => 0.5,
             Auth::Aligned => 0.75,
@@ -161,7 +161,7 @@ pub struct Settings {
     pub free_mail: Vec<String>,
     pub shorteners: Vec<String>,
     /// Weight overrides by signal name.
-    pub weights: BTreeMap<String, f32>,
+    pub weights: BTreeMap<String, f64>,
     pub thresholds: Thresholds,
     pub limits: Limits,
 }
@@ -199,7 +199,7 @@ impl Context<'_> {
 pub struct Signal {
     pub name: &'static str,
     /// Points after scaling by the authentication context.
-    pub weight: f32,
+    pub weight: f64,
     /// One short phrase for a person ("sender domain examp1e.com imitates example.com").
     pub reason: String,
     /// Further occurrences (other links, other attachments), at most a few.
@@ -248,7 +248,7 @@ pub fn author_org(message: &[u8]) -> Option<String> {
 /// The engine's finding on one message.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Analysis {
-    pub score: f32,
+    pub score: f64,
     pub action: Action,
     pub auth: &'static str,
     pub signals: Vec<Signal>,
@@ -275,7 +275,7 @@ pub struct Engine {
     people: People,
     free_mail: Vec<String>,
     shorteners: Vec<String>,
-    weights: BTreeMap<&'static str, (f32, Scaling)>,
+    weights: BTreeMap<&'static str, (f64, Scaling)>,
     thresholds: Thresholds,
     limits: Limits,
 }
@@ -284,7 +284,7 @@ impl Engine {
     /// Fails on a weight for a signal that does not exist (a typo would silently do
     /// nothing otherwise).
     pub fn new(s: &Settings) -> Result<Engine, String> {
-        let mut weights: BTreeMap<&'static str, (f32, Scaling)> =
+        let mut weights: BTreeMap<&'static str, (f64, Scaling)> =
             SIGNALS.iter().map(|(n, w, sc)| (*n, (*w, *sc))).collect();
         for (name, w) in &s.weights {
             let Some(entry) = weights.get_mut(name.as_str()) else {
@@ -387,7 +387,7 @@ impl Engine {
         let mut signals: Vec<Signal> = scan.signals.into_values().collect();
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(b.name)));
         // `+ 0.0`: an empty float sum is -0.0.
-        let score = (signals.iter().map(|s| s.weight).sum::<f32>() * 10.0).round() / 10.0 + 0.0;
+        let score = (signals.iter().map(|s| s.weight).sum::<f64>() * 10.0).round() / 10.0 + 0.0;
         Analysis {
             action: crate::verdict::decide(score, scan.limited, &self.thresholds),
             score,
@@ -418,7 +418,7 @@ struct Scan<'e, 'c> {
     /// Subject and body text, for the wording checks (bounded).
     text: String,
     /// What [`Scaling::ByAuth`] signals are multiplied by.
-    factor: f32,
+    factor: f64,
 }
 
 /// Words that, next to a brand's name, still make a display name the brand's own
@@ -504,7 +504,7 @@ impl Scan<'_, '_> {
         self.fire_scaled(name, reason, 1.0);
     }
 
-    fn fire_scaled(&mut self, name: &'static str, reason: String, factor: f32) {
+    fn fire_scaled(&mut self, name: &'static str, reason: String, factor: f64) {
         let (base, scaling) = self
             .engine
             .weights
@@ -860,7 +860,7 @@ impl Scan<'_, '_> {
             self.fire_scaled(
                 "lure_language",
                 format!("the text {}", kinds.join(" and ")),
-                found.len() as f32,
+                found.len() as f64,
             );
         }
     }

@@ -28,9 +28,9 @@ impl Action {
 /// Scores at which each action starts; `None` turns that action off.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
-    pub tag: Option<f32>,
-    pub quarantine: Option<f32>,
-    pub reject: Option<f32>,
+    pub tag: Option<f64>,
+    pub quarantine: Option<f64>,
+    pub reject: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -45,8 +45,8 @@ impl Default for Thresholds {
 
 /// The action for a score. A scan that hit its limits is tagged at least: what was
 /// not read cannot be vouched for.
-pub fn decide(score: f32, scan_limited: bool, t: &Thresholds) -> Action {
-    let reached = |th: Option<f32>| th.is_some_and(|th| score >= th);
+pub fn decide(score: f64, scan_limited: bool, t: &Thresholds) -> Action {
+    let reached = |th: Option<f64>| th.is_some_and(|th| score >= th);
     let by_score = if reached(t.reject) {
         Action::Reject
     } else if reached(t.quarantine) {

@@ -130,7 +130,7 @@ fn corpus_detection_and_false_positives() {
     let mut matrix = [[0usize; 2]; 2]; // [truth: phish, ham][flagged, passed]
     let mut misses = Vec::new();
     let mut by_action = std::collections::BTreeMap::new();
-    let mut ham_scores: Vec<(f32, String)> = Vec::new();
+    let mut ham_scores: Vec<(f64, String)> = Vec::new();
     for (truth, label) in [(0, "phish"), (1, "ham")] {
         for path in corpus(label) {
             let s = sample(&path);

@@ -111,6 +111,25 @@ impl Spool {
         Self::list_dir(&Self::quarantine_dir(queue_dir))
     }
 
+    /// Deletes quarantined messages that arrived before `before` (seconds since the
+    /// epoch): the retention period. Returns how many went.
+    pub fn expire_quarantine(queue_dir: &Path, before: i64) -> Result<usize, SpoolError> {
+        let dir = Self::quarantine_dir(queue_dir);
+        let mut removed = 0;
+        for id in Self::list_quarantine(queue_dir)? {
+            let path = dir.join(id.to_string());
+            // Unreadable files stay for an operator to look at.
+            if crate::SpooledMessage::open(&path, id).is_ok_and(|m| m.arrived < before) {
+                std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&dir).map_err(io_err("syncing", &dir))?;
+        }
+        Ok(removed)
+    }
+
     fn list_dir(dir: &Path) -> Result<Vec<QueueId>, SpoolError> {
         let dir = dir.to_path_buf();
         let mut ids = Vec::new();
@@ -509,6 +528,27 @@ mod tests {
             remove: std::iter::once(start..start + forged.len()).collect(),
             replace: None,
         }
+    }
+
+    #[tokio::test]
+    async fn quarantine_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let spool = Spool::open(dir.path(), tx).unwrap();
+        let mut ids = Vec::new();
+        for arrived in [1_000, 5_000] {
+            let mut w = spool.create(&envelope(), arrived, |_| Vec::new()).unwrap();
+            w.append(b"Subject: held\r\n\r\nx\r\n").unwrap();
+            ids.push(
+                w.commit_to(Edit::default(), Destination::Quarantine)
+                    .await
+                    .unwrap()
+                    .id(),
+            );
+        }
+        assert_eq!(Spool::expire_quarantine(dir.path(), 2_000).unwrap(), 1);
+        assert_eq!(Spool::list_quarantine(dir.path()).unwrap(), vec![ids[1]]);
+        assert_eq!(Spool::expire_quarantine(dir.path(), 2_000).unwrap(), 0);
     }
 
     #[tokio::test]

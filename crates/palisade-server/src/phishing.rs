@@ -37,23 +37,14 @@ const HISTORY_LOADED: u32 = 5000;
 /// Correspondents protected from lookalikes per local domain (most frequent first).
 const LOOKALIKE_SET: usize = 2000;
 
-/// The engine's settings from the configuration and the store.
-pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, String> {
+/// The engine's settings from the configuration, our domains and users' names.
+pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) -> Settings {
     let p = &cfg.phishing;
-    let domains = store
-        .list_domains()
-        .await
-        .map_err(|e| format!("reading local domains: {e}"))?;
-    let users = store
-        .list_users(None)
-        .await
-        .map_err(|e| format!("reading users: {e}"))?;
-    Engine::new(&Settings {
-        local_domains: domains.iter().map(|d| d.to_string()).collect(),
+    Settings {
+        local_domains,
         protected_domains: p.partners.iter().chain(&p.brands).cloned().collect(),
-        people: users
+        people: names
             .into_iter()
-            .map(|u| u.name)
             .filter(|n| !n.is_empty())
             .chain(p.vips.iter().cloned())
             .collect(),
@@ -70,7 +61,24 @@ pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, Str
             max_time: p.scan_time,
             max_qr_pixels: p.max_qr_pixels,
         },
-    })
+    }
+}
+
+/// The engine from the configuration and the store.
+pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, String> {
+    let domains = store
+        .list_domains()
+        .await
+        .map_err(|e| format!("reading local domains: {e}"))?;
+    let users = store
+        .list_users(None)
+        .await
+        .map_err(|e| format!("reading users: {e}"))?;
+    Engine::new(&settings(
+        cfg,
+        domains.iter().map(|d| d.to_string()).collect(),
+        users.into_iter().map(|u| u.name).collect(),
+    ))
     .map_err(|e| format!("phishing.weights: {e}"))
 }
 
@@ -217,12 +225,30 @@ impl PhishState {
     }
 }
 
-/// Writes the correspondence history every few seconds.
+/// Writes the correspondence history every few seconds, and applies the quarantine's
+/// retention period at start and then hourly.
 pub async fn history_loop(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_expiry: Option<Instant> = None;
     loop {
         tick.tick().await;
         shared.phishing.flush(shared.store.as_ref()).await;
+        if last_expiry.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_expiry = Some(Instant::now());
+            let retention = shared.config().phishing.quarantine_retention;
+            let before = palisade_queue::now_secs() - retention.as_secs() as i64;
+            let qdir = crate::queue_dir(&shared.data_dir);
+            match tokio::task::spawn_blocking(move || {
+                palisade_queue::Spool::expire_quarantine(&qdir, before)
+            })
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(deleted = n, "quarantine retention applied"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "quarantine retention failed"),
+                Err(e) => tracing::warn!(error = %e, "quarantine retention task failed"),
+            }
+        }
     }
 }
 
@@ -616,7 +642,7 @@ fn record(a: &Analysis, submitter: Option<&str>) {
 mod tests {
     use super::*;
 
-    fn analysis(action: Action, score: f32, reasons: &[(&'static str, &str)]) -> Analysis {
+    fn analysis(action: Action, score: f64, reasons: &[(&'static str, &str)]) -> Analysis {
         Analysis {
             score,
             action,

@@ -1,5 +1,5 @@
-//! `palisade audit spf|dkim|dmarc`: the inbound checks, on demand, for analysts and
-//! scripts. Plain output starts with the result word; `--json` prints one object.
+//! `palisade audit spf|dkim|dmarc|message`: the inbound checks, on demand, for analysts
+//! and scripts. Plain output starts with the result word; `--json` prints one object.
 
 use crate::cli::AuditCommand;
 use crate::commands::Paths;
@@ -107,6 +107,29 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                 print_dmarc(&report, pct, &verdict);
             }
         }
+        AuditCommand::Message {
+            file,
+            ip,
+            helo,
+            mail_from,
+            json,
+        } => {
+            let raw = read_message(&file)?;
+            if !palisade_checks::is_message(&raw) {
+                return Err(usage(format!("{}: not an email message", file.display())));
+            }
+            crate::audit_message::run(
+                paths,
+                &cfg,
+                &dns,
+                &raw,
+                ip.as_deref(),
+                &helo,
+                &mail_from,
+                json,
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -134,7 +157,7 @@ fn read_message(file: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(raw)
 }
 
-async fn spf(
+pub(crate) async fn spf(
     dns: &Dns,
     ip: &str,
     helo: &str,

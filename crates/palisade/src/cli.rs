@@ -222,6 +222,22 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The phishing verdict of a message (FILE, or - for stdin): every signal with its
+    /// evidence and weight, the authentication it was weighed by, and the action
+    /// `serve` would take. Without --ip, SPF is not evaluated (DKIM and DMARC are).
+    Message {
+        file: PathBuf,
+        /// The connecting client's address.
+        #[arg(long)]
+        ip: Option<String>,
+        #[arg(long, default_value = "")]
+        helo: String,
+        /// The envelope sender (MAIL FROM).
+        #[arg(long = "mail-from", default_value = "")]
+        mail_from: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,7 @@
-//! `palisade quarantine list|show|release|delete`: messages held by DMARC `p=quarantine`.
+//! `palisade quarantine list|show|release|delete`: messages held by DMARC `p=quarantine`,
+//! by the phishing engine, or submitted by an account that looks compromised. The reason
+//! is the message's `X-Palisade-Quarantine` field; `[phishing] quarantine_retention_days`
+//! deletes old ones. Release delivers without scanning again.
 //!
 //! Quarantined messages are ordinary spool files in `queue/quarantine/`, committed with
 //! the same fsync discipline as the queue. Release moves one into `queue/active/` (then

@@ -497,3 +497,68 @@ async fn rfc8617_arc_chain_valid_and_broken() {
     let v = a.json(&args, broken.as_bytes());
     assert_eq!(v["arc"]["result"], "fail", "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_verdict_with_signals_weights_and_authentication() {
+    let a = Audit::new().await;
+    let keys = Keys::generate(a.dir.path());
+    dkim_zones(&a.dns, &keys);
+    a.dns.txt("_dmarc.sender.test", "v=DMARC1; p=reject");
+    let msg =
+        b"From: PayPal Billing <billing@sender.test>\r\nReply-To: payments.desk@gmail.com\r\n\
+To: alice@local.test\r\nSubject: Invoice\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\
+Message-ID: <inv@sender.test>\r\n\r\nPlease pay the attached invoice.\r\n";
+    let signed = sign(
+        msg,
+        "sender.test",
+        "rsa",
+        &keys.rsa,
+        "rsa",
+        "relaxed/relaxed",
+        false,
+    );
+    let v = a.json(
+        &["message", "-", "--mail-from", "billing@sender.test"],
+        &signed,
+    );
+    assert_eq!(v["authentication"]["dmarc"], "pass", "{v}");
+    assert_eq!(v["authentication"]["dkim"][0]["result"], "pass", "{v}");
+    assert_eq!(v["authentication"]["spf"], "not evaluated");
+    assert_eq!(v["auth"], "aligned");
+    let signal = |name: &str| {
+        v["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}: {v}"))
+    };
+    // A brand's name on someone else's domain counts in full, authenticated or not;
+    // a Reply-To at a free-mail provider counts three quarters (aligned, but a domain
+    // never seen before).
+    assert_eq!(signal("display_name_brand")["weight"], 7.0);
+    assert_eq!(
+        signal("display_name_brand")["reason"],
+        "the sender's name says paypal (paypal.com) but the mail comes from sender.test"
+    );
+    assert_eq!(signal("reply_to_free_mail")["weight"], 3.75);
+    assert_eq!(v["score"], 10.8);
+    assert_eq!(v["action"], "quarantine");
+    let text = a.ok(&["message", "-"], &signed);
+    assert!(text.starts_with("quarantine (score 10.8)\n"), "{text}");
+    assert!(
+        text.contains("dmarc=pass (from sender.test), weighed as aligned"),
+        "{text}"
+    );
+    assert!(text.contains("   7.0  display_name_brand"), "{text}");
+    // Tampered in transit: DKIM and DMARC fail, and so the same message weighs more.
+    let tampered = String::from_utf8_lossy(&signed).replace("Please pay", "Kindly pay");
+    let v = a.json(&["message", "-"], tampered.as_bytes());
+    assert_eq!(v["auth"], "dmarc-fail", "{v}");
+    assert_eq!(v["score"], 20.0, "{v}");
+    assert_eq!(v["action"], "quarantine", "{v}");
+    // Not a message at all: a usage error.
+    let o = a.run(&["message", "-"], b"\x00\x01 not mail");
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,0 +1,177 @@
+//! `palisade audit message`: the phishing verdict `serve` would reach, with every signal,
+//! its evidence and weight, and the sender authentication it was weighed by.
+
+use crate::commands::Paths;
+use palisade_checks::SpfCheck;
+use palisade_config::Config;
+use palisade_dns::Dns;
+use palisade_phish::lookalike::Protected;
+use palisade_phish::{Analysis, Context, Engine};
+use palisade_store::Store;
+use serde_json::json;
+
+/// SPF, DKIM, ARC and DMARC of the message; SPF only with a client address.
+async fn authenticate(
+    dns: &Dns,
+    raw: &[u8],
+    ip: Option<&str>,
+    helo: &str,
+    mail_from: &str,
+    hostname: &str,
+) -> anyhow::Result<palisade_checks::AuthReport> {
+    let spf = match ip {
+        Some(ip) => crate::audit::spf(dns, ip, helo, mail_from, hostname).await?,
+        None => {
+            let domain = mail_from.rsplit_once('@').map_or(mail_from, |(_, d)| d);
+            SpfCheck {
+                output: mail_auth::SpfOutput::new(domain.to_string()),
+                identity: palisade_checks::spf::SpfIdentity::MailFrom(mail_from.to_string()),
+                ip: std::net::IpAddr::from([0, 0, 0, 0]),
+                helo: helo.to_string(),
+            }
+        }
+    };
+    Ok(palisade_checks::authenticate(dns, raw, &spf, hostname).await)
+}
+
+/// The engine as `serve` builds it: with the data directory's domains, users' names and
+/// correspondence history when there is a store, from the configuration alone if not.
+async fn engine_and_history(
+    paths: &Paths,
+    cfg: &Config,
+    raw: &[u8],
+) -> anyhow::Result<(Engine, Option<Protected>, Option<bool>)> {
+    if !paths.store_path().exists() {
+        let engine = Engine::new(&palisade_server::phishing::settings(cfg, vec![], vec![]))
+            .map_err(|e| anyhow::anyhow!("phishing.weights: {e}"))?;
+        return Ok((engine, None, None));
+    }
+    let store = paths.store().await?;
+    let engine = palisade_server::phishing::build_engine(&store, cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    // The recipients' organisation: the first To address in a local domain.
+    let parsed = mail_parser::MessageParser::new().parse_headers(raw);
+    let local = parsed
+        .as_ref()
+        .and_then(|m| m.to())
+        .into_iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address.as_deref())
+        .filter_map(palisade_phish::impersonation::org_domain)
+        .find(|o| engine.is_local(o));
+    let sender = palisade_phish::engine::author_org(raw);
+    let (Some(local), Some(sender)) = (local, sender) else {
+        return Ok((engine, None, None));
+    };
+    let known = store.correspondents(&local, 2000).await?;
+    let first = !store.is_correspondent(&local, &sender).await?;
+    Ok((
+        engine,
+        Some(Protected::new(known.iter().map(String::as_str))),
+        Some(first),
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    paths: &Paths,
+    cfg: &Config,
+    dns: &Dns,
+    raw: &[u8],
+    ip: Option<&str>,
+    helo: &str,
+    mail_from: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let report = authenticate(dns, raw, ip, helo, mail_from, cfg.hostname.as_str()).await?;
+    let policy = palisade_server::sender_auth::policy(cfg);
+    let auth = palisade_server::phishing::auth_of(&report, &policy);
+    let (engine, correspondents, first_contact) = engine_and_history(paths, cfg, raw).await?;
+    let ctx = Context {
+        auth,
+        envelope_from: Some(mail_from).filter(|m| m.contains('@')),
+        correspondents: correspondents.as_ref(),
+        first_contact,
+    };
+    let a = engine.analyze(raw, &ctx);
+    if json {
+        let mut v = serde_json::to_value(&a)?;
+        v["authentication"] = json!({
+            "spf": if ip.is_some() { report.spf.result } else { "not evaluated" },
+            "dkim": report.dkim.iter().map(|d| json!({"d": d.d, "result": d.result})).collect::<Vec<_>>(),
+            "arc": report.arc.result,
+            "dmarc": report.dmarc.result,
+            "from_domain": report.dmarc.domain,
+        });
+        v["first_contact"] = json!(first_contact);
+        v["thresholds"] = json!({
+            "tag": cfg.phishing.tag_score,
+            "quarantine": cfg.phishing.quarantine_score,
+            "reject": cfg.phishing.reject_score,
+        });
+        println!("{v}");
+    } else {
+        print(&a, &report, ip.is_some(), first_contact);
+    }
+    Ok(())
+}
+
+fn print(a: &Analysis, report: &palisade_checks::AuthReport, spf: bool, first: Option<bool>) {
+    println!("{} (score {:.1})", a.action.name(), a.score);
+    let dkim: Vec<String> = report
+        .dkim
+        .iter()
+        .map(|d| format!("{}={}", d.d, d.result))
+        .collect();
+    println!(
+        "authentication: spf={} dkim={} arc={} dmarc={} (from {}), weighed as {}",
+        if spf {
+            report.spf.result
+        } else {
+            "not-evaluated"
+        },
+        if dkim.is_empty() {
+            "none".to_string()
+        } else {
+            dkim.join(",")
+        },
+        report.arc.result,
+        report.dmarc.result,
+        if report.dmarc.domain.is_empty() {
+            "?"
+        } else {
+            &report.dmarc.domain
+        },
+        a.auth
+    );
+    if let Some(first) = first {
+        println!(
+            "first contact: {}",
+            if first {
+                "yes, never corresponded with"
+            } else {
+                "no, a known correspondent"
+            }
+        );
+    }
+    println!(
+        "scanned: {} link(s), {} attachment(s){}",
+        a.links,
+        a.attachments,
+        if a.scan_limited {
+            ", stopped at the scan limit"
+        } else {
+            ""
+        }
+    );
+    if a.signals.is_empty() {
+        println!("no signals");
+    }
+    for s in &a.signals {
+        println!("{:>6.1}  {:<28} {}", s.weight, s.name, s.reason);
+        for e in &s.evidence {
+            println!("{:>6}  {:<28} also: {e}", "", "");
+        }
+    }
+}
