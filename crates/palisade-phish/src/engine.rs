@@ -347,6 +347,8 @@ impl Engine {
             sender_org: None,
             text: String::new(),
             factor: ctx.auth.factor(false),
+            html_text: false,
+            subject_len: 0,
         };
         let parsed = MessageParser::new().parse(message);
         let sender_domain = match &parsed {
@@ -364,6 +366,7 @@ impl Engine {
                 scan.sender_org = org.clone();
                 scan.text.push_str(m.subject().unwrap_or_default());
                 scan.text.push('\n');
+                scan.subject_len = scan.text.len();
                 org
             }
             None => {
@@ -419,6 +422,10 @@ struct Scan<'e, 'c> {
     text: String,
     /// What [`Scaling::ByAuth`] signals are multiplied by.
     factor: f64,
+    /// `text` holds HTML text (plain-text bodies are then left out).
+    html_text: bool,
+    /// Where the subject ends in `text`.
+    subject_len: usize,
 }
 
 /// Words that, next to a brand's name, still make a display name the brand's own
@@ -710,14 +717,16 @@ impl Scan<'_, '_> {
             match &part.body {
                 PartType::Html(html) if name.is_none() => {
                     let (found, issues, text) = links::html(html);
-                    self.add_text(&text);
+                    self.add_html_text(&text);
                     self.links.extend(found);
                     for i in issues {
                         self.link_issue(i);
                     }
                 }
                 PartType::Text(text) if name.is_none() => {
-                    self.add_text(text);
+                    if !self.html_text {
+                        self.add_text(text);
+                    }
                     self.links.extend(links::text(text));
                 }
                 PartType::Message(inner) => {
@@ -843,6 +852,16 @@ impl Scan<'_, '_> {
         found
     }
 
+    /// The text of an HTML body replaces what the plain-text bodies gave (usually the
+    /// same words, an alternative of it), so the wording is read once.
+    fn add_html_text(&mut self, text: &str) {
+        if !self.html_text {
+            self.html_text = true;
+            self.text.truncate(self.subject_len);
+        }
+        self.add_text(text);
+    }
+
     fn add_text(&mut self, text: &str) {
         let room = MAX_TEXT.saturating_sub(self.text.len());
         let mut end = room.min(text.len());
@@ -892,15 +911,13 @@ impl Scan<'_, '_> {
         links.dedup();
         let shorteners: Vec<&str> = self.engine.shorteners.iter().map(String::as_str).collect();
         let mut hosts: Vec<String> = Vec::new();
+        let mut orgs = links::Orgs::default();
         for link in &links {
-            for i in links::check(link, &shorteners) {
+            let (issues, host) = links::inspect(link, &shorteners, &mut orgs);
+            for i in issues {
                 self.link_issue(i);
             }
-            if let Ok(u) = url::Url::parse(link.href.trim())
-                && let Some(url::Host::Domain(h)) = u.host()
-            {
-                hosts.push(h.to_ascii_lowercase());
-            }
+            hosts.extend(host);
         }
         hosts.sort();
         hosts.dedup();

@@ -162,22 +162,33 @@ fn shown_domain(text: &str) -> Option<String> {
 
 /// The issues of one link.
 pub fn check(link: &Link, shorteners: &[&str]) -> Vec<Issue> {
+    inspect(link, shorteners, &mut Orgs::default()).0
+}
+
+/// Organisational domains of hosts already seen in one message (links repeat hosts).
+pub type Orgs = std::collections::HashMap<String, Option<String>>;
+
+/// The issues of one link, and its host when it is a domain name (lower case).
+pub fn inspect(link: &Link, shorteners: &[&str], orgs: &mut Orgs) -> (Vec<Issue>, Option<String>) {
     let mut out = Vec::new();
     let href = link.href.trim();
     let lower = href.to_ascii_lowercase();
     for scheme in ["javascript", "data", "vbscript"] {
-        if lower.starts_with(&format!("{scheme}:")) {
+        if lower
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.starts_with(':'))
+        {
             out.push(Issue::Scheme {
                 scheme: scheme.into(),
             });
-            return out;
+            return (out, None);
         }
     }
     let Ok(u) = url::Url::parse(href) else {
-        return out;
+        return (out, None);
     };
     if !matches!(u.scheme(), "http" | "https") {
-        return out;
+        return (out, None);
     }
     let host = match u.host() {
         Some(url::Host::Domain(d)) => d.to_string(),
@@ -185,17 +196,22 @@ pub fn check(link: &Link, shorteners: &[&str]) -> Vec<Issue> {
             out.push(Issue::IpLiteral {
                 host: ip.to_string(),
             });
-            return out;
+            return (out, None);
         }
         Some(url::Host::Ipv6(ip)) => {
             out.push(Issue::IpLiteral {
                 host: ip.to_string(),
             });
-            return out;
+            return (out, None);
         }
-        None => return out,
+        None => return (out, None),
     };
-    let actual = org_domain(&host).unwrap_or_else(|| host.clone());
+    let host = host.to_ascii_lowercase();
+    let actual = orgs
+        .entry(host.clone())
+        .or_insert_with(|| org_domain(&host))
+        .clone()
+        .unwrap_or_else(|| host.clone());
     if !u.username().is_empty() {
         let shown = u.username().to_string();
         if shown.contains('.') {
@@ -208,10 +224,11 @@ pub fn check(link: &Link, shorteners: &[&str]) -> Vec<Issue> {
     if host.split('.').any(|l| l.starts_with("xn--")) {
         out.push(Issue::Punycode { host: host.clone() });
     }
-    if shorteners
-        .iter()
-        .any(|s| host.eq_ignore_ascii_case(s) || host.ends_with(&format!(".{s}")))
-    {
+    let on = |s: &str| {
+        host.strip_suffix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    };
+    if shorteners.iter().any(|s| on(s)) {
         out.push(Issue::Shortener { host: host.clone() });
     }
     if let Some(shown) = link.text.as_deref().and_then(shown_domain)
@@ -219,7 +236,7 @@ pub fn check(link: &Link, shorteners: &[&str]) -> Vec<Issue> {
     {
         out.push(Issue::TextShowsAnotherDomain { shown, actual });
     }
-    out
+    (out, Some(host))
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! kinds at once is the pattern.
 //!
 //! Phrases, not single words, matched on lower-cased text with whitespace collapsed;
-//! English, German, French and Spanish.
+//! English, German, French and Spanish, found in one pass (aho-corasick).
+
+use aho_corasick::AhoCorasick;
+use std::sync::LazyLock;
 
 /// The kinds of pressure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,23 +141,48 @@ const QR: &[&str] = &[
     "qr-code",
 ];
 
+const KINDS: [(Lure, &[&str]); 4] = [
+    (Lure::Credentials, CREDENTIALS),
+    (Lure::Threat, THREAT),
+    (Lure::Money, MONEY),
+    (Lure::QrCode, QR),
+];
+
+/// Every phrase in one automaton (one pass over the text), with its kind.
+static PHRASES: LazyLock<(AhoCorasick, Vec<Lure>)> = LazyLock::new(|| {
+    let (kinds, phrases): (Vec<Lure>, Vec<&str>) = KINDS
+        .iter()
+        .flat_map(|(kind, list)| list.iter().map(move |p| (*kind, *p)))
+        .unzip();
+    let ac = AhoCorasick::builder()
+        .build(phrases)
+        .unwrap_or_else(|e| panic!("lure phrases: {e}"));
+    (ac, kinds)
+});
+
 /// The kinds of lure in `text` (subject and body text), each once, in order.
 pub fn find(text: &str) -> Vec<Lure> {
-    let lower: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
-    [
-        (Lure::Credentials, CREDENTIALS),
-        (Lure::Threat, THREAT),
-        (Lure::Money, MONEY),
-        (Lure::QrCode, QR),
-    ]
-    .into_iter()
-    .filter(|(_, phrases)| phrases.iter().any(|p| lower.contains(p)))
-    .map(|(l, _)| l)
-    .collect()
+    // Whitespace runs (line breaks, indentation) count as one space; letters are
+    // compared lower-cased (the phrases are written in lower case).
+    let mut flat = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !flat.is_empty() {
+            flat.push(' ');
+        }
+        if word.is_ascii() {
+            flat.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            flat.extend(word.chars().flat_map(char::to_lowercase));
+        }
+    }
+    let (ac, kinds) = &*PHRASES;
+    let mut found: Vec<Lure> = ac
+        .find_overlapping_iter(&flat)
+        .map(|m| kinds[m.pattern().as_usize()])
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 #[cfg(test)]
