@@ -205,11 +205,8 @@ pub fn inspect(name: &str, declared_type: Option<&str>, data: &[u8]) -> Vec<Find
 
 fn active_html(data: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&data[..data.len().min(2 * 1024 * 1024)]);
-    let doc = scraper::Html::parse_document(&text);
-    ["script", "form"]
-        .iter()
-        .filter_map(|s| scraper::Selector::parse(s).ok())
-        .any(|s| doc.select(&s).next().is_some())
+    let s = crate::html::scan(&text);
+    s.has_script || s.has_form
 }
 
 /// Lists a ZIP archive's entries (OOXML documents are ZIP archives too).

@@ -12,6 +12,7 @@ pub mod attachments;
 pub mod banner;
 pub mod engine;
 pub mod headers;
+pub mod html;
 pub mod impersonation;
 pub mod links;
 pub mod lookalike;

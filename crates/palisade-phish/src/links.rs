@@ -1,5 +1,5 @@
 //! Deceptive links in HTML and text parts. URLs come from a real HTML parser
-//! (html5ever through scraper: `<a href>`, `<form action>`) and from linkify for plain
+//! (html5ever's tokenizer: `<a href>`, `<form action>`) and from linkify for plain
 //! text, never from regular expressions over markup; both are bounded.
 //!
 //! Per link: anchor text that shows a URL or domain of another organisation than the
@@ -8,10 +8,9 @@
 //! known URL shortener. Per HTML part: a form with a password field.
 
 use crate::impersonation::{org_domain, written_org_domain};
-use scraper::{Html, Selector};
 
 /// Links and forms read per part, at most (hostile parts can hold millions).
-pub const MAX_LINKS: usize = 2000;
+pub const MAX_LINKS: usize = crate::html::MAX_ELEMENTS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -73,64 +72,24 @@ impl Issue {
     }
 }
 
-fn selector(s: &str) -> Option<Selector> {
-    Selector::parse(s).ok()
-}
-
-/// Visible text kept per HTML part, at most (for the wording checks).
-pub const MAX_TEXT: usize = 64 * 1024;
-
-/// Anchors and password forms of an HTML part, and its text (script and style
-/// contents left out), from one parse.
+/// Anchors and password forms of an HTML part, and its visible text, from one pass of
+/// the HTML tokenizer (see [`crate::html`]).
 pub fn html(markup: &str) -> (Vec<Link>, Vec<Issue>, String) {
-    let doc = Html::parse_document(markup);
-    let mut text = String::new();
-    for node in doc.root_element().descendants() {
-        if text.len() >= MAX_TEXT {
-            break;
-        }
-        if let Some(t) = node.value().as_text() {
-            let hidden = node
-                .parent()
-                .and_then(|p| p.value().as_element())
-                .is_some_and(|e| matches!(e.name(), "script" | "style" | "title" | "head"));
-            if !hidden {
-                text.push_str(t);
-                text.push(' ');
-            }
-        }
-    }
-    let mut links = Vec::new();
-    if let Some(a) = selector("a[href]") {
-        for el in doc.select(&a).take(MAX_LINKS) {
-            let href = el
-                .value()
-                .attr("href")
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            let text: String = el.text().collect::<Vec<_>>().join(" ");
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            links.push(Link {
-                href,
-                text: Some(text).filter(|t| !t.is_empty()),
-            });
-        }
-    }
-    let mut issues = Vec::new();
-    if let (Some(form), Some(pw)) = (selector("form"), selector("input[type=password i]")) {
-        for f in doc.select(&form).take(MAX_LINKS) {
-            if f.select(&pw).next().is_some() {
-                let action = f
-                    .value()
-                    .attr("action")
-                    .unwrap_or("(this page)")
-                    .to_string();
-                issues.push(Issue::CredentialForm { action });
-            }
-        }
-    }
-    (links, issues, text)
+    let scanned = crate::html::scan(markup);
+    let links = scanned
+        .anchors
+        .into_iter()
+        .map(|(href, text)| Link {
+            href,
+            text: Some(text).filter(|t| !t.is_empty()),
+        })
+        .collect();
+    let issues = scanned
+        .password_forms
+        .into_iter()
+        .map(|action| Issue::CredentialForm { action })
+        .collect();
+    (links, issues, scanned.text)
 }
 
 /// URLs in plain text.
