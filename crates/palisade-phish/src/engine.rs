@@ -1112,6 +1112,39 @@ mod tests {
     }
 
     #[test]
+    fn hostile_structures_end_in_a_verdict() {
+        let e = engine();
+        let ctx = Context::new(Auth::None);
+        // 3,000 nested multiparts, each one level deeper.
+        let mut deep = String::from("From: a@shop.test\r\nMIME-Version: 1.0\r\n");
+        for i in 0..3000 {
+            deep.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        deep.push_str("Content-Type: text/plain\r\n\r\nhi\r\n");
+        let a = e.analyze(deep.as_bytes(), &ctx);
+        assert!(a.score.is_finite());
+        // Messages inside messages, 50 deep: followed to a bound, then a scan limit.
+        let mut nested = String::from("Subject: in\r\n\r\nhello\r\n");
+        for _ in 0..50 {
+            nested = format!("From: a@shop.test\r\nContent-Type: message/rfc822\r\n\r\n{nested}");
+        }
+        let a = e.analyze(nested.as_bytes(), &ctx);
+        assert!(a.scan_limited, "{a:?}");
+        assert_eq!(a.action, Action::Tag);
+        // A 1 MiB header field, broken encodings, malformed HTML.
+        let huge = format!(
+            "From: a@shop.test\r\nSubject: {}\r\nContent-Type: text/html; charset=x-unknown\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n@@@not base64 <a href=\"</a>\r\n",
+            "x".repeat(1 << 20)
+        );
+        assert!(e.analyze(huge.as_bytes(), &ctx).score.is_finite());
+        assert!(e.analyze(b"", &ctx).score.is_finite());
+        assert!(e.analyze(&[0xff; 4096], &ctx).score.is_finite());
+    }
+
+    #[test]
     fn a_scan_over_budget_is_tagged_never_passed() {
         let mut body = String::new();
         for i in 0..50 {
