@@ -165,24 +165,35 @@ pub fn find(text: &str) -> Vec<Lure> {
     // Whitespace runs (line breaks, indentation) count as one space; letters are
     // compared lower-cased (the phrases are written in lower case).
     let mut flat = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !flat.is_empty() {
-            flat.push(' ');
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !flat.is_empty();
+            continue;
         }
-        if word.is_ascii() {
-            flat.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        if space {
+            flat.push(' ');
+            space = false;
+        }
+        if c.is_ascii() {
+            flat.push(c.to_ascii_lowercase());
         } else {
-            flat.extend(word.chars().flat_map(char::to_lowercase));
+            flat.extend(c.to_lowercase());
         }
     }
     let (ac, kinds) = &*PHRASES;
-    let mut found: Vec<Lure> = ac
-        .find_overlapping_iter(&flat)
-        .map(|m| kinds[m.pattern().as_usize()])
-        .collect();
-    found.sort();
-    found.dedup();
-    found
+    let mut seen = [false; KINDS.len()];
+    for m in ac.find_overlapping_iter(&flat) {
+        seen[kinds[m.pattern().as_usize()] as usize] = true;
+        if seen.iter().all(|s| *s) {
+            break;
+        }
+    }
+    KINDS
+        .iter()
+        .map(|(l, _)| *l)
+        .filter(|l| seen[*l as usize])
+        .collect()
 }
 
 #[cfg(test)]
