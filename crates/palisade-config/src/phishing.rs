@@ -1,6 +1,7 @@
 //! `[phishing]`: the content engine's lists, thresholds and actions. Signal names in
-//! `weights` are checked by the engine when the server starts (this crate does not know
-//! them).
+//! `weights` are checked by `palisade_server::phishing::check_config` (this crate does
+//! not know them): `config check`, server start and reload refuse a name that does not
+//! exist.
 
 use crate::validate::{ConfigError, invalid};
 use serde::Deserialize;

@@ -61,13 +61,17 @@ pub fn apply(message: &[u8], banner: &Banner) -> Option<Vec<u8>> {
                 .as_bytes(),
             );
             out.extend_from_slice(&base64_lines(text.as_bytes()));
-            if message[body..end].ends_with(b"\r\n") {
+            // The delimiter that follows must start a line (RFC 2046 §5.1.1), whether or
+            // not the part's end included the line break before it (an empty part's
+            // does not).
+            if !message[end..].starts_with(b"\r\n") {
                 out.extend_from_slice(b"\r\n");
             }
             edits.push((start, end, out));
         }
     }
     edits.sort_by_key(|e| e.0);
+    let rewritten = !edits.is_empty();
     let mut out = Vec::with_capacity(message.len() + 4096);
     let mut pos = 0;
     for (start, end, bytes) in edits {
@@ -80,6 +84,15 @@ pub fn apply(message: &[u8], banner: &Banner) -> Option<Vec<u8>> {
         pos = end;
     }
     out.extend_from_slice(&message[pos..]);
+    let head = header_len(&out);
+    if rewritten
+        && !fields(&out[..head])
+            .iter()
+            .any(|f| field_is(f, "mime-version"))
+    {
+        // Base64 bodies mean nothing to a reader of plain RFC 5322 mail.
+        out.splice(0..0, b"MIME-Version: 1.0\r\n".iter().copied());
+    }
     if let Some(prefix) = &banner.subject_prefix {
         out = with_subject_prefix(&out, prefix);
     }
@@ -117,8 +130,9 @@ fn escape_html(s: &str) -> String {
 
 fn with_html_banner(html: &str, lines: &[String]) -> String {
     let mut div = String::from(
-        "<div style=\"border:2px solid #b00020;background:#fff4f4;color:#000;padding:8px 12px;\
-         margin:0 0 12px 0;font:14px/1.4 sans-serif\">",
+        "<div style=\"display:block!important;visibility:visible!important;opacity:1!important;\
+         border:2px solid #b00020!important;background:#fff4f4!important;color:#000!important;\
+         padding:8px 12px;margin:0 0 12px 0;font:14px/1.4 sans-serif\">",
     );
     for (i, l) in lines.iter().enumerate() {
         if i == 0 {
@@ -128,12 +142,16 @@ fn with_html_banner(html: &str, lines: &[String]) -> String {
         }
     }
     div.push_str("</div>");
-    // After the opening <body ...> tag, if there is one; otherwise first.
-    let lower = html.to_ascii_lowercase();
-    let at = lower
-        .find("<body")
-        .and_then(|b| lower[b..].find('>').map(|e| b + e + 1))
-        .unwrap_or(0);
+    // First in the document (after a doctype, which must stay first): a browser's tree
+    // builder moves it into the body. Looking for "<body" instead could land it in a
+    // comment or the title, where a sender can hide it.
+    let trimmed = html.trim_start();
+    let at = if trimmed.len() > 9 && trimmed[..9].eq_ignore_ascii_case("<!doctype") {
+        let start = html.len() - trimmed.len();
+        trimmed.find('>').map_or(0, |e| start + e + 1)
+    } else {
+        0
+    };
     format!("{}{div}{}", &html[..at], &html[at..])
 }
 
@@ -202,14 +220,25 @@ fn with_subject_prefix(message: &[u8], prefix: &str) -> Vec<u8> {
         if !done && field_is(f, "subject") {
             done = true;
             let colon = f.iter().position(|b| *b == b':').unwrap_or(0);
+            // Only blanks go: the value's own line end (and folding) must stay.
             let value = &f[colon + 1..];
-            if value.trim_ascii_start().starts_with(prefix.as_bytes()) {
+            let start = value
+                .iter()
+                .position(|b| *b != b' ' && *b != b'\t')
+                .unwrap_or(value.len());
+            let value = &value[start..];
+            if value.starts_with(prefix.as_bytes()) {
                 out.extend_from_slice(f);
             } else {
                 out.extend_from_slice(b"Subject: ");
                 out.extend_from_slice(prefix.as_bytes());
-                out.push(b' ');
-                out.extend_from_slice(value.trim_ascii_start());
+                if !value.starts_with(b"\r\n") && !value.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(value);
+                if !value.ends_with(b"\r\n") {
+                    out.extend_from_slice(b"\r\n");
+                }
             }
         } else {
             out.extend_from_slice(f);
@@ -229,17 +258,20 @@ fn with_original(rewritten: &[u8], original: &[u8]) -> Vec<u8> {
     let fs = fields(&rewritten[..head]);
     let is_content =
         |f: &[u8]| field_is(f, "content-type") || field_is(f, "content-transfer-encoding");
-    // A boundary that cannot occur in either message (RFC 2046 §5.1.1).
-    let mut n = 0u32;
-    let boundary = loop {
-        let b = format!("palisade-original-{n}");
-        if memchr::memmem::find(rewritten, b.as_bytes()).is_none()
-            && memchr::memmem::find(original, b.as_bytes()).is_none()
-        {
-            break b;
-        }
-        n += 1;
-    };
+    // A boundary that occurs in neither message (RFC 2046 §5.1.1): random, so a sender
+    // cannot plant it; checked anyway, a few tries at most.
+    let boundary = (0..8)
+        .map(|_| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(rewritten.len());
+            format!("palisade-original-{:016x}", h.finish())
+        })
+        .find(|b| {
+            memchr::memmem::find(rewritten, b.as_bytes()).is_none()
+                && memchr::memmem::find(original, b.as_bytes()).is_none()
+        })
+        .unwrap_or_else(|| "palisade-original-=_fallback_=".to_string());
     let mut out = Vec::with_capacity(rewritten.len() + original.len() + 512);
     for f in fs
         .iter()
@@ -313,7 +345,9 @@ mod tests {
         assert!(texts[0].contains("may be phishing"));
         assert!(texts[0].ends_with("Café invoice\r\n"), "{texts:?}");
         let s = String::from_utf8_lossy(&out);
-        assert!(s.starts_with("From: a@examp1e.com\r\nSubject: Pay now\r\nDKIM-Signature"));
+        assert!(s.starts_with(
+            "MIME-Version: 1.0\r\nFrom: a@examp1e.com\r\nSubject: Pay now\r\nDKIM-Signature"
+        ));
         assert_eq!(s.matches("Content-Type").count(), 1, "{s}");
     }
 
@@ -327,11 +361,11 @@ mod tests {
             "{texts:?}"
         );
         assert!(
-            htmls[0].starts_with("<html><BODY class=x><div style="),
+            htmls[0].starts_with("<div style=\"display:block!important"),
             "{htmls:?}"
         );
         assert!(htmls[0].contains("<strong>Caution: this message may be phishing.</strong>"));
-        assert!(htmls[0].ends_with("<p>Hello & bye</p></body></html>"));
+        assert!(htmls[0].ends_with("</div><html><BODY class=x><p>Hello & bye</p></body></html>"));
         let m = MessageParser::new()
             .parse(&out)
             .unwrap_or_else(|| panic!("parses"));
@@ -341,6 +375,53 @@ mod tests {
             .unwrap_or_else(|| panic!("attachment"));
         assert_eq!(att.attachment_name(), Some("x.pdf"));
         assert_eq!(att.contents(), b"%PDF-1.4\n");
+    }
+
+    #[test]
+    fn empty_subjects_parts_and_plain_rfc5322() {
+        let b = Banner {
+            subject_prefix: Some("[SUSPICIOUS]".into()),
+            ..banner()
+        };
+        // An empty Subject keeps its line end: the next field stays a field.
+        for subject in ["Subject:\r\n", "Subject: \r\n"] {
+            let msg = format!(
+                "{subject}From: a@b.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\nAuthentication-Results: forged\r\n\r\n--a\r\nContent-Type: text/plain\r\n\r\n--a\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--a--\r\n"
+            );
+            let out = apply(msg.as_bytes(), &b).unwrap_or_else(|| panic!("applied"));
+            let s = String::from_utf8_lossy(&out).into_owned();
+            assert!(
+                s.starts_with("Subject: [SUSPICIOUS]\r\nFrom: a@b.test\r\n"),
+                "{s}"
+            );
+            let head = &s[..s.find("\r\n\r\n").unwrap_or(0)];
+            assert!(!head.contains("Authentication-Results"), "{head}");
+            // The empty text part and the HTML part both carry the banner; the
+            // delimiters still start lines.
+            let (texts, htmls) = bodies(&out);
+            assert!(texts[0].contains("may be phishing"), "{texts:?}");
+            assert!(htmls[0].contains("may be phishing"), "{htmls:?}");
+            assert!(!s.contains("=--a"), "{s}");
+        }
+        // Plain RFC 5322 mail becomes MIME: MIME-Version comes with the base64 body.
+        let out = apply(b"From: a@b.test\r\n\r\nhello\r\n", &banner())
+            .unwrap_or_else(|| panic!("applied"));
+        let s = String::from_utf8_lossy(&out);
+        assert!(
+            s.starts_with("MIME-Version: 1.0\r\nFrom: a@b.test\r\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_banner_is_not_hidden_in_a_comment_and_keeps_the_doctype_first() {
+        let msg = b"Content-Type: text/html\r\n\r\n<!DOCTYPE html><!--<body>--><html><body><p>x</p></body></html>";
+        let out = apply(msg, &banner()).unwrap_or_else(|| panic!("applied"));
+        let (_, htmls) = bodies(&out);
+        assert!(
+            htmls[0].starts_with("<!DOCTYPE html><div style="),
+            "{htmls:?}"
+        );
     }
 
     #[test]
@@ -368,7 +449,7 @@ mod tests {
         let out = apply(msg, &b).unwrap_or_else(|| panic!("applied"));
         let s = String::from_utf8_lossy(&out).into_owned();
         assert!(
-            s.starts_with("Subject: [SUSPICIOUS] Invoice\r\n due\r\nFrom:"),
+            s.starts_with("MIME-Version: 1.0\r\nSubject: [SUSPICIOUS] Invoice\r\n due\r\nFrom:"),
             "{s}"
         );
         let again = apply(
@@ -379,7 +460,10 @@ mod tests {
             },
         )
         .unwrap_or_else(|| panic!("applied"));
-        assert!(String::from_utf8_lossy(&again).starts_with("Subject: [SUSPICIOUS] Invoice\r\n"));
+        assert!(
+            String::from_utf8_lossy(&again)
+                .contains("\r\nSubject: [SUSPICIOUS] Invoice\r\n due\r\n")
+        );
         let none =
             apply(b"From: a@b.test\r\n\r\nbody\r\n", &b).unwrap_or_else(|| panic!("applied"));
         assert!(String::from_utf8_lossy(&none).contains("Subject: [SUSPICIOUS]\r\n"));

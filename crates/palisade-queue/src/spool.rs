@@ -112,19 +112,23 @@ impl Spool {
     }
 
     /// Deletes quarantined messages that arrived before `before` (seconds since the
-    /// epoch): the retention period. Returns how many went.
-    pub fn expire_quarantine(queue_dir: &Path, before: i64) -> Result<usize, SpoolError> {
+    /// epoch): the retention period. Returns the ids that went.
+    pub fn expire_quarantine(queue_dir: &Path, before: i64) -> Result<Vec<QueueId>, SpoolError> {
         let dir = Self::quarantine_dir(queue_dir);
-        let mut removed = 0;
+        let mut removed = Vec::new();
         for id in Self::list_quarantine(queue_dir)? {
             let path = dir.join(id.to_string());
             // Unreadable files stay for an operator to look at.
             if crate::SpooledMessage::open(&path, id).is_ok_and(|m| m.arrived < before) {
-                std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
-                removed += 1;
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed.push(id),
+                    // Released or deleted meanwhile.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err("removing", &path)(e)),
+                }
             }
         }
-        if removed > 0 {
+        if !removed.is_empty() {
             sync_dir(&dir).map_err(io_err("syncing", &dir))?;
         }
         Ok(removed)
@@ -546,9 +550,16 @@ mod tests {
                     .id(),
             );
         }
-        assert_eq!(Spool::expire_quarantine(dir.path(), 2_000).unwrap(), 1);
+        assert_eq!(
+            Spool::expire_quarantine(dir.path(), 2_000).unwrap(),
+            vec![ids[0]]
+        );
         assert_eq!(Spool::list_quarantine(dir.path()).unwrap(), vec![ids[1]]);
-        assert_eq!(Spool::expire_quarantine(dir.path(), 2_000).unwrap(), 0);
+        assert!(
+            Spool::expire_quarantine(dir.path(), 2_000)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -69,6 +69,8 @@ pub enum ServerError {
     Store(#[from] palisade_store::StoreError),
     #[error("outbound TLS (delivery.extra_ca_file)")]
     OutboundTls(#[source] palisade_delivery::remote::tls::TlsSetupError),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// The resolver settings of a config.
@@ -187,6 +189,8 @@ impl Server {
         data_dir: &Path,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServerError> {
+        // A weight for a signal that does not exist would leave mail unscanned.
+        phishing::check_config(&config).map_err(ServerError::Config)?;
         // Two servers on one spool would delete each other's messages in recovery.
         let lock = lock_data_dir(data_dir)?;
         let dns = Arc::new(RwLock::new(Arc::new(Dns::new(&dns_settings(&config))?)));
@@ -367,6 +371,10 @@ impl Server {
     /// SIGHUP: new limits, timeouts and certificates take effect for new sessions.
     /// Listener addresses need a restart (logged when they differ).
     pub fn reload(&self, config: Config) {
+        if let Err(e) = phishing::check_config(&config) {
+            tracing::error!(error = %e, "new configuration refused; keeping the old one");
+            return;
+        }
         let old = self.shared.config();
         if old
             .listeners

@@ -64,6 +64,13 @@ pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) ->
     }
 }
 
+/// Whether the `[phishing]` section builds an engine (signal names in `weights`).
+pub fn check_config(cfg: &Config) -> Result<(), String> {
+    Engine::new(&settings(cfg, vec![], vec![]))
+        .map(|_| ())
+        .map_err(|e| format!("phishing.weights: {e}"))
+}
+
 /// The engine from the configuration and the store.
 pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, String> {
     let domains = store
@@ -243,8 +250,11 @@ pub async fn history_loop(shared: Arc<Shared>) {
             })
             .await
             {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(deleted = n, "quarantine retention applied"),
+                Ok(Ok(ids)) => {
+                    for id in ids {
+                        tracing::info!(queue_id = %id, "quarantined message past its retention deleted");
+                    }
+                }
                 Ok(Err(e)) => tracing::warn!(error = %e, "quarantine retention failed"),
                 Err(e) => tracing::warn!(error = %e, "quarantine retention task failed"),
             }
@@ -366,7 +376,8 @@ fn without(message: &[u8], remove: &[std::ops::Range<usize>]) -> Vec<u8> {
     out
 }
 
-/// Who the message is from, as far as the engine is concerned.
+/// Who the message is from, as far as the engine is concerned. `local_org` is `None`
+/// for mail relayed to other domains.
 pub struct Origin<'a> {
     pub auth: Auth,
     pub mail_from: Option<String>,
@@ -410,10 +421,23 @@ pub async fn screen_session(
     };
     let (mail_from, rcpts) = env;
     let org = |d: &str| palisade_phish::impersonation::org_domain(d);
-    let local_org = match submitter {
-        Some(u) => org(u),
-        None => rcpts.first().and_then(|r| org(r.domain().as_str())),
-    };
+    // Inbound: the organisation of the first local recipient (a trusted client may
+    // relay to other domains: then there is none, and the mail is treated as outbound).
+    let mut local_org = None;
+    for r in rcpts.iter().take(16) {
+        if shared
+            .lookups
+            .is_local_domain(shared.store.as_ref(), r.domain())
+            .await
+            .unwrap_or(false)
+        {
+            local_org = org(r.domain().as_str());
+            break;
+        }
+    }
+    if let Some(u) = submitter {
+        local_org = org(u);
+    }
     let mut rcpt_orgs: Vec<String> = rcpts
         .iter()
         .filter_map(|r| org(r.domain().as_str()))
@@ -448,9 +472,21 @@ pub async fn screen(
     }
     // Trusted networks are inside our trust boundary for Authentication-Results
     // (RFC 8601 §5); our own X-Palisade-* and the X-Spam-* verdicts come only from us.
-    let authserv_id = (!origin.trusted).then_some(cfg.hostname.as_str());
-    let hygiene = palisade_checks::forged::untrusted_fields(&message, authserv_id);
-    checked.edit.remove = hygiene.clone();
+    let authserv_id =
+        (!origin.trusted || origin.submitter.is_some()).then_some(cfg.hostname.as_str());
+    let mut remove = palisade_checks::forged::untrusted_fields(&message, authserv_id);
+    remove.extend(std::mem::take(&mut checked.edit.remove));
+    remove.sort_by_key(|r| (r.start, r.end));
+    remove.dedup();
+    // Overlapping ranges (one field found twice) merge into one.
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(remove.len());
+    for r in remove {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    checked.edit.remove = merged;
     if !cfg.phishing.enabled {
         return checked;
     }
@@ -479,7 +515,7 @@ pub async fn screen(
         let mail_from = origin.mail_from.clone();
         let auth = origin.auth;
         let lookalikes = known.as_ref().map(|k| k.lookalikes.clone());
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let ctx = Context {
                 auth,
                 envelope_from: mail_from.as_deref(),
@@ -487,20 +523,31 @@ pub async fn screen(
                 first_contact,
             };
             engine.analyze(&msg, &ctx)
-        })
-        .await
+        });
+        // The engine keeps its own budget; this bounds the wait if a detector does not
+        // (the task is left to finish, the session goes on).
+        let deadline = cfg.phishing.scan_time * 4 + Duration::from_secs(2);
+        match tokio::time::timeout(deadline, task).await {
+            Ok(joined) => joined.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no verdict within {deadline:?}")),
+        }
     };
     let analysis = match scanned {
         Ok(a) => a,
         Err(e) => {
-            // A panic in a detector must not pass the message unscanned.
+            // A panic in a detector must not pass the message unscanned, nor defer it
+            // for ever (it would panic again at every retry): the scan limit's verdict.
             tracing::error!(error = %e, "phishing scan failed");
-            return Checked::deferred("phishing scan failed");
+            engine.scan_failed(origin.auth)
         }
     };
     record(&analysis, origin.submitter);
     if let Some(user) = origin.submitter {
         return outbound(shared, cfg, checked, &analysis, user, &origin).await;
+    }
+    if origin.local_org.is_none() {
+        // Relayed for a trusted client to other domains: outbound mail, never rewritten.
+        return outbound(shared, cfg, checked, &analysis, "a trusted client", &origin).await;
     }
     if let (Some(local), Some(sender)) = (&origin.local_org, &analysis.sender_domain)
         && analysis.action == Action::Deliver
@@ -530,23 +577,31 @@ pub async fn screen(
             };
             return checked;
         }
-        Action::Quarantine if !matches!(checked.verdict, Verdict::Quarantine { .. }) => {
+        Action::Quarantine | Action::Tag => {
             let reason = format!(
                 "phishing score {:.1}: {}",
                 analysis.score,
                 reasons.join("; ")
             );
-            checked.edit.prepend.extend_from_slice(
-                format!("X-Palisade-Quarantine: {}\r\n", field_value(&reason, 900)).as_bytes(),
-            );
-            checked.verdict = Verdict::Quarantine { reason };
+            // Held already (DMARC p=quarantine): the engine's reason goes on record too,
+            // so whoever reads the quarantine sees both.
+            let held = matches!(checked.verdict, Verdict::Quarantine { .. });
+            if held || analysis.action == Action::Quarantine {
+                checked.edit.prepend.extend_from_slice(
+                    format!("X-Palisade-Quarantine: {}\r\n", field_value(&reason, 900)).as_bytes(),
+                );
+            }
+            if !held && analysis.action == Action::Quarantine {
+                checked.verdict = Verdict::Quarantine { reason };
+            }
         }
-        _ => {}
+        Action::Deliver => {}
     }
+    // The banner also goes on held mail: a release delivers without scanning again.
     if let Some(b) = rendered.banner
-        && matches!(checked.verdict, Verdict::Accept { .. })
+        && analysis.action != Action::Quarantine
     {
-        let clean = without(&message, &hygiene);
+        let clean = without(&message, &checked.edit.remove);
         let bannered = tokio::task::spawn_blocking(move || banner::apply(&clean, &b))
             .await
             .ok()

@@ -274,8 +274,6 @@ pub trait Store: Send + Sync + 'static {
     async fn list_bans(&self, now: i64) -> Result<Vec<Block>, StoreError>;
     /// True if there was one.
     async fn remove_ban(&self, ip: &str) -> Result<bool, StoreError>;
-    /// One SMTP-level abuse event (`kind`: `relay`, `unknown_rcpt`) from `ip`; forgets
-    /// those older than a day.
     /// Sets a user's display name; false if there is no such user.
     async fn set_user_name(&self, a: &Address, name: &str) -> Result<bool, StoreError>;
     /// Notes that the organisation of local domain `local` exchanged a message with each
@@ -289,6 +287,8 @@ pub trait Store: Send + Sync + 'static {
     /// The organisations `local` corresponds with most, at most `limit`.
     async fn correspondents(&self, local: &str, limit: u32) -> Result<Vec<String>, StoreError>;
     async fn is_correspondent(&self, local: &str, sender: &str) -> Result<bool, StoreError>;
+    /// One SMTP-level abuse event (`kind`: `relay`, `unknown_rcpt`) from `ip`; forgets
+    /// those older than a day.
     async fn record_strike(&self, ip: &str, kind: &str, time: i64) -> Result<(), StoreError>;
     async fn count_strikes(&self, ip: &str, kind: &str, since: i64) -> Result<u64, StoreError>;
     /// Notes a successful login of `user` from `ip`.

@@ -25,6 +25,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         } => init(&paths, &domain, &hostname, force).await,
         Command::Config(ConfigCommand::Check) => {
             let cfg = paths.load_config()?;
+            palisade_server::phishing::check_config(&cfg).map_err(usage)?;
             println!(
                 "{}: OK (hostname {}, {} listeners)",
                 paths.config.display(),

@@ -362,3 +362,35 @@ async fn a_compromised_account_sending_phishing_is_held() {
     );
     ts.shutdown().await;
 }
+
+#[test]
+fn a_weight_for_an_unknown_signal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("palisade.toml");
+    std::fs::write(
+        &file,
+        "hostname = \"mx.local.test\"\n[phishing.weights]\nlookalike_frm = 3\n",
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown signal \"lookalike_frm\""), "{err}");
+    std::fs::write(
+        &file,
+        "hostname = \"mx.local.test\"\n[phishing.weights]\nlookalike_from = 3\n",
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
