@@ -215,6 +215,14 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
     if !(1..=100_000).contains(&max_parts) {
         return Err(invalid("phishing.max_parts", "must be 1..=100000"));
     }
+    if let Some(prefix) = &p.subject_prefix
+        && (prefix.len() > 40 || !prefix.chars().all(|c| c.is_ascii_graphic() || c == ' '))
+    {
+        return Err(invalid(
+            "phishing.subject_prefix",
+            "at most 40 printable ASCII characters",
+        ));
+    }
     let days = p.quarantine_retention_days.unwrap_or(30);
     if !(1..=3650).contains(&days) {
         return Err(invalid(

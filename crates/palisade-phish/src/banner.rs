@@ -11,7 +11,7 @@
 //! kept as an attachment ([`Banner::attach_original`]).
 
 use base64::Engine as _;
-use mail_parser::{MessageParser, PartType};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 /// What to add to a message.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,35 @@ pub struct Banner {
 /// caller then delivers it as it is, with the verdict headers only).
 pub fn apply(message: &[u8], banner: &Banner) -> Option<Vec<u8>> {
     let parsed = MessageParser::new().parse(message)?;
+    // Signed content (S/MIME, PGP/MIME: RFC 1847 multipart/signed, or an opaque
+    // signature) must not change: the warning goes in a part of its own, and the
+    // message, untouched, after it.
+    let signed = parsed.parts.iter().any(|p| {
+        p.content_type().is_some_and(|c| {
+            let sub = c.subtype().unwrap_or_default();
+            (c.ctype().eq_ignore_ascii_case("multipart") && sub.eq_ignore_ascii_case("signed"))
+                || (c.ctype().eq_ignore_ascii_case("application")
+                    && (sub.eq_ignore_ascii_case("pkcs7-mime")
+                        || sub.eq_ignore_ascii_case("x-pkcs7-mime")))
+        })
+    });
+    if signed && !banner.lines.is_empty() {
+        let mut head =
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                .to_vec();
+        head.extend_from_slice(&base64_lines(plain(&banner.lines).as_bytes()));
+        head.extend_from_slice(b"\r\n");
+        // The original's header section (trace, From, Subject...) on top, its content
+        // fields replaced by the banner part's.
+        let h = header_len(message);
+        let mut notice = without_content_fields(&message[..h]);
+        notice.extend_from_slice(&head);
+        let mut out = with_original(&notice, message);
+        if let Some(prefix) = &banner.subject_prefix {
+            out = with_subject_prefix(&out, prefix);
+        }
+        return Some(out);
+    }
     let mut ids: Vec<u32> = parsed
         .text_body
         .iter()
@@ -308,7 +337,6 @@ fn with_original(rewritten: &[u8], original: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mail_parser::MimeHeaders;
 
     fn banner() -> Banner {
         Banner {
@@ -421,6 +449,28 @@ mod tests {
         assert!(
             htmls[0].starts_with("<!DOCTYPE html><div style="),
             "{htmls:?}"
+        );
+    }
+
+    #[test]
+    fn signed_mail_is_wrapped_not_rewritten() {
+        let msg = b"From: a@b.test\r\nSubject: Signed\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=s\r\n\r\n--s\r\nContent-Type: text/plain\r\n\r\nHello\r\n--s\r\nContent-Type: application/pkcs7-signature\r\n\r\nMIAG\r\n--s--\r\n";
+        let out = apply(msg, &banner()).unwrap_or_else(|| panic!("applied"));
+        let m = MessageParser::new()
+            .parse(&out)
+            .unwrap_or_else(|| panic!("parses"));
+        assert_eq!(m.subject(), Some("Signed"));
+        let (texts, _) = bodies(&out);
+        assert!(texts[0].contains("may be phishing"), "{texts:?}");
+        let att = m
+            .attachments()
+            .next()
+            .unwrap_or_else(|| panic!("original attached"));
+        let inner = att.message().unwrap_or_else(|| panic!("a message/rfc822"));
+        assert_eq!(
+            inner.raw_message(),
+            &msg[..],
+            "the signed original, byte for byte"
         );
     }
 
