@@ -376,14 +376,15 @@ fn without(message: &[u8], remove: &[std::ops::Range<usize>]) -> Vec<u8> {
     out
 }
 
-/// Who the message is from, as far as the engine is concerned. `local_org` is `None`
-/// for mail relayed to other domains.
+/// Who the message is from, as far as the engine is concerned.
 pub struct Origin<'a> {
     pub auth: Auth,
     pub mail_from: Option<String>,
     /// The organisational domain of the recipients' organisation (inbound) or of the
     /// submitting user (outbound).
     pub local_org: Option<String>,
+    /// Relayed for a trusted client to other domains only: outbound mail.
+    pub relayed: bool,
     /// The organisational domains of the recipients (outbound: noted as correspondents).
     pub rcpt_orgs: Vec<String>,
     /// The authenticated user, for submitted mail.
@@ -423,6 +424,8 @@ pub async fn screen_session(
     let org = |d: &str| palisade_phish::impersonation::org_domain(d);
     // Inbound: the organisation of the first local recipient (a trusted client may
     // relay to other domains: then there is none, and the mail is treated as outbound).
+    // A local domain without a registrable form (localhost) stands for itself.
+    let org_or_self = |d: &str| Some(org(d).unwrap_or_else(|| d.to_ascii_lowercase()));
     let mut local_org = None;
     for r in rcpts.iter().take(16) {
         if shared
@@ -431,12 +434,13 @@ pub async fn screen_session(
             .await
             .unwrap_or(false)
         {
-            local_org = org(r.domain().as_str());
+            local_org = org_or_self(r.domain().as_str());
             break;
         }
     }
+    let relayed = submitter.is_none() && local_org.is_none();
     if let Some(u) = submitter {
-        local_org = org(u);
+        local_org = u.rsplit_once('@').and_then(|(_, d)| org_or_self(d));
     }
     let mut rcpt_orgs: Vec<String> = rcpts
         .iter()
@@ -449,6 +453,7 @@ pub async fn screen_session(
         auth: checked.auth,
         mail_from: mail_from.map(|a| a.to_string()),
         local_org,
+        relayed,
         rcpt_orgs,
         submitter,
         trusted,
@@ -545,7 +550,7 @@ pub async fn screen(
     if let Some(user) = origin.submitter {
         return outbound(shared, cfg, checked, &analysis, user, &origin).await;
     }
-    if origin.local_org.is_none() {
+    if origin.relayed {
         // Relayed for a trusted client to other domains: outbound mail, never rewritten.
         return outbound(shared, cfg, checked, &analysis, "a trusted client", &origin).await;
     }

@@ -394,3 +394,27 @@ fn a_weight_for_an_unknown_signal_is_refused() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_from_a_trusted_client_to_local_users_is_screened_too() {
+    let ts = start("[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n").await;
+    let c = inbound(&ts);
+    let m = mail(
+        "PayPal <service@paypa1.com>",
+        "Account limited",
+        "X-Palisade-Verdict: deliver; score=-1\r\n",
+        "Please sign in.\r\n",
+    );
+    assert!(
+        send(&c, "app@local.test", "alice@local.test", &m)
+            .await
+            .unwrap()
+            .starts_with("250")
+    );
+    let list = cli(&ts, &["quarantine", "list"]);
+    assert!(
+        list.contains("sender domain paypa1.com imitates paypal.com"),
+        "{list}"
+    );
+    ts.shutdown().await;
+}
