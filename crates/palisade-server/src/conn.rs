@@ -523,7 +523,16 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 // Memory for the checks is budgeted by message size, held until commit.
                 let user = session.authenticated().map(str::to_string);
                 let _budget = match writer.as_ref() {
-                    Some(w) => Some(shared.check_budget(w.message_len()).await),
+                    // The phishing scan holds about four more copies of the message
+                    // (parsed parts, the cleaned and the bannered message).
+                    Some(w) => {
+                        let copies = if cfg.phishing.enabled { 5 } else { 1 };
+                        Some(
+                            shared
+                                .check_budget(w.message_len().saturating_mul(copies))
+                                .await,
+                        )
+                    }
                     None => None,
                 };
                 let checked = match (user.as_deref(), spf.take(), writer.as_mut()) {
