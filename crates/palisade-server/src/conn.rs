@@ -583,6 +583,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     Err(r) => {
                         rejected(if r == reply::LOCAL_ERROR {
                             "local_error"
+                        } else if r.text.starts_with(crate::phishing::REFUSED) {
+                            "phishing"
                         } else if r.is_transient() {
                             "sender_authentication_deferred"
                         } else {

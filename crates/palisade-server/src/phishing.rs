@@ -27,6 +27,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How the `550` for phishing starts (metrics tell it from sender authentication's).
+pub const REFUSED: &str = "Message refused as likely phishing";
+
 /// How long a built engine (local domains, users' names) is used before it is rebuilt.
 const ENGINE_TTL: Duration = Duration::from_secs(60);
 /// How long a local domain's correspondents are used before they are read again.
@@ -570,10 +573,8 @@ pub async fn screen(
         Action::Reject => {
             let first = reasons.first().cloned().unwrap_or_default();
             checked.verdict = Verdict::Reject {
-                reply: reply::Reply::new(550, (5, 7, 1), "").with_text(format!(
-                    "Message refused as likely phishing: {}",
-                    field_value(&first, 300)
-                )),
+                reply: reply::Reply::new(550, (5, 7, 1), "")
+                    .with_text(format!("{REFUSED}: {}", field_value(&first, 300))),
                 reason: format!(
                     "phishing score {:.1}: {}",
                     analysis.score,
