@@ -523,6 +523,23 @@ const CORPORATE_WORDS: &[&str] = &[
 /// Text kept for the wording checks, at most.
 const MAX_TEXT: usize = 128 * 1024;
 
+/// The signal an attachment finding fires; `None` for one beyond the scan limit.
+fn signal_of(f: &Finding) -> Option<&'static str> {
+    Some(match f {
+        Finding::Executable { .. } => "attachment_program",
+        Finding::Script { .. } => "attachment_script",
+        Finding::DiskImage { .. } => "attachment_disk_image",
+        Finding::Macro { .. } => "attachment_macro",
+        Finding::DoubleExtension { .. } => "attachment_double_extension",
+        Finding::BidiControl { .. } => "attachment_bidi",
+        Finding::Disguised { .. } => "attachment_disguised",
+        Finding::ActiveHtml { .. } => "attachment_active_html",
+        Finding::EncryptedArchive { .. } => "attachment_encrypted_archive",
+        Finding::InArchive { entry, .. } => return signal_of(entry),
+        Finding::ScanLimit { .. } => return None,
+    })
+}
+
 /// Evidence kept per signal, beyond the first reason.
 const MAX_EVIDENCE: usize = 5;
 /// Nested messages (message/rfc822 inside message/rfc822) followed at most.
@@ -854,44 +871,11 @@ impl Scan<'_, '_> {
     }
 
     fn finding(&mut self, f: &Finding) {
-        let name = match f {
-            Finding::Executable { .. } => "attachment_program",
-            Finding::Script { .. } => "attachment_script",
-            Finding::DiskImage { .. } => "attachment_disk_image",
-            Finding::Macro { .. } => "attachment_macro",
-            Finding::DoubleExtension { .. } => "attachment_double_extension",
-            Finding::BidiControl { .. } => "attachment_bidi",
-            Finding::Disguised { .. } => "attachment_disguised",
-            Finding::ActiveHtml { .. } => "attachment_active_html",
-            Finding::EncryptedArchive { .. } => "attachment_encrypted_archive",
-            Finding::InArchive { entry, .. } => {
-                // Weighed as the entry, described with the archive.
-                let inner = entry.as_ref();
-                if matches!(inner, Finding::ScanLimit { .. }) {
-                    self.limited = true;
-                    return;
-                }
-                let reason = f.describe();
-                let name = match inner {
-                    Finding::Executable { .. } => "attachment_program",
-                    Finding::Script { .. } => "attachment_script",
-                    Finding::DiskImage { .. } => "attachment_disk_image",
-                    Finding::Macro { .. } => "attachment_macro",
-                    Finding::DoubleExtension { .. } => "attachment_double_extension",
-                    Finding::BidiControl { .. } => "attachment_bidi",
-                    Finding::ActiveHtml { .. } => "attachment_active_html",
-                    Finding::EncryptedArchive { .. } => "attachment_encrypted_archive",
-                    _ => "attachment_disguised",
-                };
-                self.fire(name, reason);
-                return;
-            }
-            Finding::ScanLimit { .. } => {
-                self.limited = true;
-                return;
-            }
-        };
-        self.fire(name, f.describe());
+        match signal_of(f) {
+            // An entry of an archive is weighed as the entry, described with the archive.
+            Some(name) => self.fire(name, f.describe()),
+            None => self.limited = true,
+        }
     }
 
     fn qr(&mut self, name: &str, data: &[u8]) {

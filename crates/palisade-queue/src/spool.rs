@@ -389,7 +389,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Appends `message` without the `remove` ranges (sorted, clamped to the message).
-fn copy_kept(message: &[u8], remove: &[Range<usize>], out: &mut Vec<u8>) {
+pub fn copy_kept(message: &[u8], remove: &[Range<usize>], out: &mut Vec<u8>) {
     let mut pos = 0;
     for r in remove {
         let (start, end) = (r.start.min(message.len()), r.end.min(message.len()));

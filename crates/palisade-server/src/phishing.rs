@@ -274,19 +274,9 @@ pub struct Rendered {
     pub banner: Option<Banner>,
 }
 
-/// One header field value: printable ASCII, at most `max` octets.
+/// One header field value: IDNs as A-labels, then printable ASCII, at most `max` octets.
 fn field_value(s: &str, max: usize) -> String {
-    palisade_phish::engine::ascii(s)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .take(max)
-        .collect()
+    crate::sender_auth::header_safe(&palisade_phish::engine::ascii(s), max)
 }
 
 /// The header fields and banner for a verdict. Pure.
@@ -363,20 +353,6 @@ fn fold(value: &str) -> String {
         line += piece.len();
     }
     out.trim_end().to_string()
-}
-
-/// `message` without the byte ranges `remove` (sorted).
-fn without(message: &[u8], remove: &[std::ops::Range<usize>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    let mut pos = 0;
-    for r in remove {
-        if r.start >= pos && r.end <= message.len() {
-            out.extend_from_slice(&message[pos..r.start]);
-            pos = r.end;
-        }
-    }
-    out.extend_from_slice(&message[pos..]);
-    out
 }
 
 /// Who the message is from, as far as the engine is concerned.
@@ -607,7 +583,8 @@ pub async fn screen(
     if let Some(b) = rendered.banner
         && analysis.action != Action::Quarantine
     {
-        let clean = without(&message, &checked.edit.remove);
+        let mut clean = Vec::with_capacity(message.len());
+        palisade_queue::copy_kept(&message, &checked.edit.remove, &mut clean);
         let bannered = tokio::task::spawn_blocking(move || banner::apply(&clean, &b))
             .await
             .ok()

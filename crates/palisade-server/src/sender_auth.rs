@@ -190,7 +190,7 @@ pub async fn check_message(
     if let Verdict::Quarantine { reason } = &verdict {
         prepend.push_str(&format!(
             "X-Palisade-Quarantine: {}\r\n",
-            header_safe(reason)
+            header_safe(reason, 900)
         ));
     }
     Checked {
@@ -353,8 +353,8 @@ fn record(report: &AuthReport, verdict: &Verdict) {
     metrics::counter!("palisade_sender_verdicts_total", "verdict" => verdict.name()).increment(1);
 }
 
-/// A header field value on one line, printable ASCII only, at most 900 octets.
-fn header_safe(s: &str) -> String {
+/// A header field value on one line, printable ASCII only, at most `max` octets.
+pub(crate) fn header_safe(s: &str, max: usize) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -363,6 +363,6 @@ fn header_safe(s: &str) -> String {
                 '?'
             }
         })
-        .take(900)
+        .take(max)
         .collect()
 }

@@ -367,31 +367,25 @@ async fn a_compromised_account_sending_phishing_is_held() {
 fn a_weight_for_an_unknown_signal_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("palisade.toml");
-    std::fs::write(
-        &file,
-        "hostname = \"mx.local.test\"\n[phishing.weights]\nlookalike_frm = 3\n",
-    )
-    .unwrap();
-    let o = Command::new(BIN)
-        .arg("--config")
-        .arg(&file)
-        .args(["config", "check"])
-        .output()
+    // `config check` on a configuration with one weight for `signal`.
+    let check = |signal: &str| {
+        std::fs::write(
+            &file,
+            format!("hostname = \"mx.local.test\"\n[phishing.weights]\n{signal} = 3\n"),
+        )
         .unwrap();
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&file)
+            .args(["config", "check"])
+            .output()
+            .unwrap()
+    };
+    let o = check("lookalike_frm");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("unknown signal \"lookalike_frm\""), "{err}");
-    std::fs::write(
-        &file,
-        "hostname = \"mx.local.test\"\n[phishing.weights]\nlookalike_from = 3\n",
-    )
-    .unwrap();
-    let o = Command::new(BIN)
-        .arg("--config")
-        .arg(&file)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let o = check("lookalike_from");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
