@@ -113,10 +113,15 @@ struct Known {
     lookalikes: Arc<Protected>,
 }
 
+/// An engine, when it was built, and from which configuration.
+type BuiltEngine = (Arc<Engine>, Instant, Arc<Config>);
+
 /// The engine and the correspondence history, shared by sessions.
 #[derive(Default)]
 pub struct PhishState {
-    engine: Mutex<Option<(Arc<Engine>, Instant, usize)>>,
+    /// The engine, when it was built, and the configuration it was built from (held,
+    /// so that a newer configuration can never be mistaken for it by address).
+    engine: Mutex<Option<BuiltEngine>>,
     known: Mutex<HashMap<String, Arc<Known>>>,
     /// Pairs (local org, sender org) noted since they were last written.
     pending: Mutex<HashSet<(String, String)>>,
@@ -126,9 +131,8 @@ impl PhishState {
     /// The engine for `cfg` (rebuilt when the configuration changed or it is older than
     /// [`ENGINE_TTL`]); `None` if it cannot be built (logged).
     pub async fn engine(&self, store: &dyn Store, cfg: &Arc<Config>) -> Option<Arc<Engine>> {
-        let key = Arc::as_ptr(cfg) as usize;
-        if let Some((e, built, k)) = &*self.engine.lock().unwrap_or_else(|e| e.into_inner())
-            && *k == key
+        if let Some((e, built, from)) = &*self.engine.lock().unwrap_or_else(|e| e.into_inner())
+            && Arc::ptr_eq(from, cfg)
             && built.elapsed() < ENGINE_TTL
         {
             return Some(e.clone());
@@ -137,7 +141,7 @@ impl PhishState {
             Ok(e) => {
                 let e = Arc::new(e);
                 *self.engine.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((e.clone(), Instant::now(), key));
+                    Some((e.clone(), Instant::now(), cfg.clone()));
                 Some(e)
             }
             Err(e) => {
