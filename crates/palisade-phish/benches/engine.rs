@@ -10,6 +10,7 @@ use palisade_phish::{Auth, Context, Engine, Settings};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+/// Iterations per message, unless `--iterations N` says otherwise (callgrind wants few).
 const ITERATIONS: usize = 2000;
 
 fn b64(data: &[u8]) -> String {
@@ -154,13 +155,13 @@ fn engine() -> Engine {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn measure(name: &str, engine: &Engine, msg: &[u8]) {
+fn measure(name: &str, engine: &Engine, msg: &[u8], iterations: usize) {
     let ctx = Context::new(Auth::Aligned);
     // Warm-up, and a check that the message is what it claims to be.
     let a = engine.analyze(msg, &ctx);
     assert!(a.attachments >= 2, "{a:?}");
     assert!(!a.scan_limited, "{a:?}");
-    let mut times: Vec<Duration> = (0..ITERATIONS)
+    let mut times: Vec<Duration> = (0..iterations)
         .map(|_| {
             let t = Instant::now();
             std::hint::black_box(engine.analyze(std::hint::black_box(msg), &ctx));
@@ -172,8 +173,8 @@ fn measure(name: &str, engine: &Engine, msg: &[u8]) {
     println!(
         "{name:<44} {:>6.1} KiB  median {:.3} ms  p99 {:.3} ms  ({} links, {} attachments, verdict {} {:.1})",
         msg.len() as f64 / 1024.0,
-        ms(times[ITERATIONS / 2]),
-        ms(times[ITERATIONS * 99 / 100]),
+        ms(times[iterations / 2]),
+        ms(times[iterations * 99 / 100]),
         a.links,
         a.attachments,
         a.action.name(),
@@ -193,12 +194,24 @@ fn main() {
     let engine = engine();
     // `-- typical`: the first variant only (for profiling).
     let only_typical = args.iter().any(|a| a == "typical");
-    measure("50 KiB HTML + PDF + XLSX", &engine, &sample(false));
+    let iterations = args
+        .iter()
+        .position(|a| a == "--iterations")
+        .and_then(|i| args.get(i + 1)?.parse::<usize>().ok())
+        .unwrap_or(ITERATIONS)
+        .clamp(1, 1_000_000);
+    measure(
+        "50 KiB HTML + PDF + XLSX",
+        &engine,
+        &sample(false),
+        iterations,
+    );
     if !only_typical {
         measure(
             "50 KiB HTML + PDF + XLSX + 640x480 JPEG",
             &engine,
             &sample(true),
+            iterations,
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Deceptive links in HTML and text parts. URLs come from a real HTML parser
-//! (html5ever's tokenizer: `<a href>`, `<form action>`) and from linkify for plain
+//! (html5gum's tokenizer: `<a href>`, `<form action>`) and from linkify for plain
 //! text, never from regular expressions over markup; both are bounded.
 //!
 //! Per link: anchor text that shows a URL or domain of another organisation than the

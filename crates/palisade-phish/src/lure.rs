@@ -7,7 +7,7 @@
 //! Phrases, not single words, matched on lower-cased text with whitespace collapsed;
 //! English, German, French and Spanish, found in one pass (aho-corasick).
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use std::sync::LazyLock;
 
 /// The kinds of pressure.
@@ -154,7 +154,9 @@ static PHRASES: LazyLock<(AhoCorasick, Vec<Lure>)> = LazyLock::new(|| {
         .iter()
         .flat_map(|(kind, list)| list.iter().map(move |p| (*kind, *p)))
         .unzip();
+    // A DFA: a few hundred KiB once, the fastest search for every message.
     let ac = AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::DFA))
         .build(phrases)
         .unwrap_or_else(|e| panic!("lure phrases: {e}"));
     (ac, kinds)
@@ -162,28 +164,10 @@ static PHRASES: LazyLock<(AhoCorasick, Vec<Lure>)> = LazyLock::new(|| {
 
 /// The kinds of lure in `text` (subject and body text), each once, in order.
 pub fn find(text: &str) -> Vec<Lure> {
-    // Whitespace runs (line breaks, indentation) count as one space; letters are
-    // compared lower-cased (the phrases are written in lower case).
-    let mut flat = String::with_capacity(text.len());
-    let mut space = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            space = !flat.is_empty();
-            continue;
-        }
-        if space {
-            flat.push(' ');
-            space = false;
-        }
-        if c.is_ascii() {
-            flat.push(c.to_ascii_lowercase());
-        } else {
-            flat.extend(c.to_lowercase());
-        }
-    }
+    let flat = fold(text);
     let (ac, kinds) = &*PHRASES;
     let mut seen = [false; KINDS.len()];
-    for m in ac.find_overlapping_iter(&flat) {
+    for m in ac.find_overlapping_iter(flat.as_slice()) {
         seen[kinds[m.pattern().as_usize()] as usize] = true;
         if seen.iter().all(|s| *s) {
             break;
@@ -194,6 +178,78 @@ pub fn find(text: &str) -> Vec<Lure> {
         .map(|(l, _)| *l)
         .filter(|l| seen[*l as usize])
         .collect()
+}
+
+/// `text` as the phrases are written: whitespace runs (line breaks, indentation) as
+/// one space, letters lower-cased. Runs of printable ASCII, most of any text, are
+/// copied and lower-cased in one go; other characters are decoded one by one.
+fn fold(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut flat = Vec::with_capacity(bytes.len());
+    // A whitespace run is pending: written as one space before the next word.
+    let mut space = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .position(|b| !b.is_ascii_graphic())
+            .unwrap_or(bytes.len() - i);
+        let piece = if run > 0 {
+            Piece::Ascii(&bytes[i..i + run])
+        } else if bytes[i].is_ascii() {
+            match bytes[i] {
+                b if b.is_ascii_whitespace() || b == 0x0b => Piece::Space(1),
+                _ => Piece::Ascii(&bytes[i..=i]),
+            }
+        } else {
+            // `i` is always on a character boundary: it moves by whole characters.
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) if c.is_whitespace() => Piece::Space(c.len_utf8()),
+                Some(c) => Piece::Other(c),
+                None => break,
+            }
+        };
+        i += piece.len();
+        if let Piece::Space(_) = piece {
+            space = !flat.is_empty();
+            continue;
+        }
+        if space {
+            flat.push(b' ');
+            space = false;
+        }
+        match piece {
+            Piece::Ascii(word) => flat.extend(word.iter().map(u8::to_ascii_lowercase)),
+            Piece::Other(c) => {
+                let mut buf = [0; 4];
+                for l in c.to_lowercase() {
+                    flat.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            Piece::Space(_) => {}
+        }
+    }
+    flat
+}
+
+/// A piece of text [`fold`] reads at once.
+enum Piece<'t> {
+    /// Printable ASCII, or one control character.
+    Ascii(&'t [u8]),
+    /// One whitespace character, of this many bytes.
+    Space(usize),
+    /// One other character.
+    Other(char),
+}
+
+impl Piece<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Ascii(b) => b.len(),
+            Piece::Space(n) => *n,
+            Piece::Other(c) => c.len_utf8(),
+        }
+    }
 }
 
 #[cfg(test)]
