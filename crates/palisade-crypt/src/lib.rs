@@ -1,0 +1,5 @@
+//! OpenPGP and S/MIME for Palisade: users' keys (checked on import) and messages sealed
+//! to them before they are stored.
+
+pub mod at_rest;
+pub mod openpgp;
