@@ -83,6 +83,22 @@ pub struct Block {
     pub reason: String,
 }
 
+/// A user's public key, as imported (checked) by `palisade user key import`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserKey {
+    /// `openpgp` (S/MIME certificates will be `smime`).
+    pub kind: String,
+    /// Upper-case hex.
+    pub fingerprint: String,
+    /// The key, ASCII-armoured.
+    pub data: String,
+    /// The key's User IDs, one per line.
+    pub user_ids: String,
+    /// When it expires (Unix time), if it does.
+    pub expires: Option<i64>,
+    pub added: i64,
+}
+
 /// A user's TOTP seed (base32) and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpState {
@@ -276,6 +292,17 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_ban(&self, ip: &str) -> Result<bool, StoreError>;
     /// Sets a user's display name; false if there is no such user.
     async fn set_user_name(&self, a: &Address, name: &str) -> Result<bool, StoreError>;
+    /// Adds (or replaces, by fingerprint) a public key of a user; false if there is no
+    /// such user. The key was checked by the caller.
+    async fn add_user_key(&self, a: &Address, key: &UserKey) -> Result<bool, StoreError>;
+    /// A user's keys, oldest first.
+    async fn user_keys(&self, a: &Address) -> Result<Vec<UserKey>, StoreError>;
+    /// True if there was one.
+    async fn remove_user_key(&self, a: &Address, fingerprint: &str) -> Result<bool, StoreError>;
+    /// Turns encryption at rest on or off for a user; false if there is no such user.
+    async fn set_encrypt_at_rest(&self, a: &Address, on: bool) -> Result<bool, StoreError>;
+    /// Whether a user's mail is encrypted before it is stored.
+    async fn encrypt_at_rest(&self, a: &Address) -> Result<bool, StoreError>;
     /// Notes that the organisation of local domain `local` exchanged a message with each
     /// of `senders` (organisational domains) at `time`.
     async fn record_correspondents(

@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+use crate::UserKey;
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
@@ -57,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("sqlite/schema_v11.sql")),
     (12, include_str!("sqlite/schema_v12.sql")),
     (13, include_str!("sqlite/schema_v13.sql")),
+    (14, include_str!("sqlite/schema_v14.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -440,6 +442,7 @@ impl Store for SqliteStore {
             "DELETE FROM app_passwords WHERE user = ?",
             "DELETE FROM totp WHERE user = ?",
             "DELETE FROM recovery_codes WHERE user = ?",
+            "DELETE FROM user_keys WHERE user = ?",
         ] {
             sqlx::query(sql)
                 .bind(key.clone())
@@ -850,7 +853,7 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx(CONTEXT).await?;
         let done = sqlx::query("UPDATE users SET name = ? WHERE address = ?")
             .bind(name)
-            .bind(a.to_string())
+            .bind(a.lookup_key())
             .execute(&mut *tx)
             .await
             .map_err(db(CONTEXT))?
@@ -858,6 +861,94 @@ impl Store for SqliteStore {
             > 0;
         tx.commit().await.map_err(db(CONTEXT))?;
         Ok(done)
+    }
+
+    async fn add_user_key(&self, a: &Address, key: &UserKey) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "adding a user's key";
+        let user = a.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM users WHERE address = ?")
+            .bind(&user)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO user_keys (user, kind, fingerprint, data, user_ids, expires, added) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user, fingerprint) DO UPDATE SET \
+             kind = excluded.kind, data = excluded.data, user_ids = excluded.user_ids, \
+             expires = excluded.expires, added = excluded.added",
+        )
+        .bind(&user)
+        .bind(&key.kind)
+        .bind(&key.fingerprint)
+        .bind(&key.data)
+        .bind(&key.user_ids)
+        .bind(key.expires)
+        .bind(key.added)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(true)
+    }
+
+    async fn user_keys(&self, a: &Address) -> Result<Vec<UserKey>, StoreError> {
+        let rows: Vec<(String, String, String, String, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT kind, fingerprint, data, user_ids, expires, added FROM user_keys \
+             WHERE user = ? ORDER BY added, fingerprint",
+        )
+        .bind(a.lookup_key())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading a user's keys"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kind, fingerprint, data, user_ids, expires, added)| UserKey {
+                    kind,
+                    fingerprint,
+                    data,
+                    user_ids,
+                    expires,
+                    added,
+                },
+            )
+            .collect())
+    }
+
+    async fn remove_user_key(&self, a: &Address, fingerprint: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM user_keys WHERE user = ? AND fingerprint = ?")
+            .bind(a.lookup_key())
+            .bind(fingerprint.to_ascii_uppercase())
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing a user's key"))?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+
+    async fn set_encrypt_at_rest(&self, a: &Address, on: bool) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE users SET encrypt_at_rest = ? WHERE address = ?")
+            .bind(i64::from(on))
+            .bind(a.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting encryption at rest"))?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn encrypt_at_rest(&self, a: &Address) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT encrypt_at_rest FROM users WHERE address = ?")
+                .bind(a.lookup_key())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading encryption at rest"))?;
+        Ok(row.is_some_and(|(on,)| on != 0))
     }
 
     async fn record_correspondents(
@@ -1710,14 +1801,14 @@ mod tests {
         let store = SqliteStore::open(&path).await.expect("create");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
         );
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1732,7 +1823,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 13
+                    supported: 14
                 }
             ),
             "{err}"

@@ -3,7 +3,7 @@
 
 use palisade_store::{
     AliasSource, DmarcEvaluation, Event, QueueStatus, ReceivedReport, SqliteStore, Store,
-    StoreError,
+    StoreError, UserKey,
 };
 use palisade_types::{Address, Domain, QueueId};
 use tempfile::TempDir;
@@ -621,4 +621,99 @@ async fn submission_counts_by_bucket_and_new_recipient_domains() {
     // new.test is new; old.test too (unused for more than 30 days); known.test is not.
     assert_eq!(s.count_new_domains(&alice, t).await.expect("count"), 2);
     assert_eq!(s.count_new_domains(&bob, t).await.expect("count"), 1);
+}
+
+#[tokio::test]
+async fn user_keys_and_encryption_at_rest() {
+    let (_dir, s) = populated().await;
+    let key = |fpr: &str| UserKey {
+        kind: "openpgp".into(),
+        fingerprint: fpr.into(),
+        data: "-----BEGIN PGP PUBLIC KEY BLOCK-----".into(),
+        user_ids: "Alice <alice@example.org>".into(),
+        expires: Some(2_000_000_000),
+        added: 1_700_000_000,
+    };
+    assert!(
+        !s.add_user_key(&addr("nobody@example.org"), &key("AA"))
+            .await
+            .expect("add")
+    );
+    assert!(
+        s.add_user_key(&addr("Alice@example.org"), &key("AA"))
+            .await
+            .expect("add")
+    );
+    assert!(
+        s.add_user_key(&addr("alice@example.org"), &key("BB"))
+            .await
+            .expect("add")
+    );
+    // The same fingerprint again replaces, not duplicates.
+    assert!(
+        s.add_user_key(&addr("alice@example.org"), &key("AA"))
+            .await
+            .expect("add")
+    );
+    let keys = s.user_keys(&addr("alice@example.org")).await.expect("list");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], key("AA"));
+    assert!(
+        s.user_keys(&addr("bob@example.org"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        s.remove_user_key(&addr("alice@example.org"), "bb")
+            .await
+            .expect("rm")
+    );
+    assert!(
+        !s.remove_user_key(&addr("alice@example.org"), "BB")
+            .await
+            .expect("rm")
+    );
+
+    assert!(
+        !s.encrypt_at_rest(&addr("alice@example.org"))
+            .await
+            .expect("read")
+    );
+    assert!(
+        s.set_encrypt_at_rest(&addr("ALICE@example.org"), true)
+            .await
+            .expect("set")
+    );
+    assert!(
+        s.encrypt_at_rest(&addr("alice@example.org"))
+            .await
+            .expect("read")
+    );
+    assert!(
+        !s.set_encrypt_at_rest(&addr("nobody@example.org"), true)
+            .await
+            .expect("set")
+    );
+
+    // A removed user's keys go with it: a re-created address starts without them.
+    assert!(
+        s.remove_user(&addr("alice@example.org"))
+            .await
+            .expect("remove")
+    );
+    s.add_user(&addr("alice@example.org"), "$hash")
+        .await
+        .expect("user");
+    assert!(
+        s.user_keys(&addr("alice@example.org"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        !s.encrypt_at_rest(&addr("alice@example.org"))
+            .await
+            .expect("read")
+    );
 }
