@@ -15,8 +15,8 @@ mod validate;
 pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
 pub use validate::{
-    BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, Listener,
-    ListenerKind, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig, ReportsConfig,
+    BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, EncryptionConfig,
+    Listener, ListenerKind, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig, ReportsConfig,
     SecurityConfig, SmtpLimits, SubmissionConfig, TlsFiles, nameserver,
 };
 

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub security: Option<RawSecurity>,
     pub mta_sts: Option<RawMtaSts>,
     pub phishing: Option<crate::phishing::RawPhishing>,
+    pub encryption: Option<RawEncryption>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +132,12 @@ pub struct RawReports {
     pub dmarc_from: Option<String>,
     pub org_name: Option<String>,
     pub dmarc_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEncryption {
+    pub protect_subject: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -207,6 +207,15 @@ pub struct Config {
     pub mta_sts: MtaStsConfig,
     pub security: SecurityConfig,
     pub phishing: crate::phishing::PhishingConfig,
+    pub encryption: EncryptionConfig,
+}
+
+/// Encryption at rest (for users who turned it on and imported a key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionConfig {
+    /// Move the Subject inside the encrypted part (protected headers) and store `...`
+    /// outside. Default true.
+    pub protect_subject: bool,
 }
 
 /// Brute-force defences: account lockouts and IP bans (see palisade-access's guard).
@@ -695,6 +704,12 @@ impl Config {
             mta_sts,
             security,
             phishing: crate::phishing::phishing_config(raw.phishing)?,
+            encryption: EncryptionConfig {
+                protect_subject: raw
+                    .encryption
+                    .and_then(|e| e.protect_subject)
+                    .unwrap_or(true),
+            },
         })
     }
 }

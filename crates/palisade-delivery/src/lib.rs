@@ -10,6 +10,8 @@ pub mod maildir;
 pub mod remote;
 pub mod router;
 
+use palisade_crypt::at_rest::Sealed;
+use palisade_crypt::openpgp::{KeyError, OpenPgpKey};
 use palisade_queue::{Outcome, SpooledMessage, Target};
 use palisade_store::{LookupCache, Store};
 use palisade_types::Address;
@@ -23,6 +25,46 @@ pub struct LocalDelivery {
     pub lookups: Arc<LookupCache>,
     pub root: PathBuf,
     pub hostname: String,
+    /// For users with encryption at rest: move the Subject inside.
+    pub protect_subject: bool,
+}
+
+/// Why a local delivery failed.
+enum Failed {
+    Io(std::io::Error),
+    Seal(KeyError),
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Self {
+        Failed::Io(e)
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl LocalDelivery {
+    /// The key `mailbox`'s mail is sealed to, if its user turned encryption at rest on
+    /// (the newest OpenPGP key that still parses); `Err` if it is on without one.
+    async fn seal_key(
+        &self,
+        mailbox: &Address,
+    ) -> Result<Option<Result<OpenPgpKey, KeyError>>, palisade_store::StoreError> {
+        if !self.store.encrypt_at_rest(mailbox).await? {
+            return Ok(None);
+        }
+        let keys = self.store.user_keys(mailbox).await?;
+        let newest = keys
+            .iter()
+            .rev()
+            .filter(|k| k.kind == "openpgp")
+            .find_map(|k| OpenPgpKey::stored(&k.data).ok());
+        Ok(Some(newest.ok_or(KeyError::NoEncryptionKey)))
+    }
 }
 
 #[async_trait::async_trait]
@@ -63,19 +105,42 @@ impl Target for LocalDelivery {
             let m = msg.clone();
             // RFC 5321 §4.4: the delivering MTA adds Return-Path with the reverse-path.
             let return_path = format!("Return-Path: {}\r\n", msg.envelope.return_path());
+            let seal = match self.seal_key(&mailbox).await {
+                Ok(k) => k,
+                Err(e) => {
+                    outcomes.push(Outcome::Transient(format!("451 4.3.0 store: {e}")));
+                    continue;
+                }
+            };
+            let protect_subject = self.protect_subject;
             let result = tokio::task::spawn_blocking(move || {
                 let reader = m.message_reader().map_err(std::io::Error::other)?;
-                maildir::deliver(
-                    &dir,
-                    &name,
-                    return_path.as_bytes().chain(reader),
-                    recovering,
-                )
+                let mut message = return_path.as_bytes().chain(reader);
+                let Some(key) = seal else {
+                    return maildir::deliver(&dir, &name, message, recovering).map_err(Failed::Io);
+                };
+                let key = key.map_err(Failed::Seal)?;
+                let mut clear = Vec::new();
+                message.read_to_end(&mut clear)?;
+                let opts = palisade_crypt::at_rest::Options { protect_subject };
+                let sealed = palisade_crypt::at_rest::seal_openpgp(&clear, &key, opts, now_secs())
+                    .map_err(Failed::Seal)?;
+                let stored = match &sealed {
+                    Sealed::Encrypted(bytes) => bytes.as_slice(),
+                    Sealed::AlreadyEncrypted => clear.as_slice(),
+                };
+                maildir::deliver(&dir, &name, stored, recovering).map_err(Failed::Io)
             })
             .await;
             let outcome = match result {
                 Ok(Ok(())) => Outcome::Delivered,
-                Ok(Err(e)) => Outcome::Transient(format!("451 4.3.0 maildir: {e}")),
+                Ok(Err(Failed::Io(e))) => Outcome::Transient(format!("451 4.3.0 maildir: {e}")),
+                // Never stored in clear for a user who asked otherwise: the message waits
+                // in the queue (and is bounced at its end) until the key is fixed.
+                Ok(Err(Failed::Seal(e))) => {
+                    tracing::error!(user = %mailbox, error = %e, "encryption at rest failed");
+                    Outcome::Transient(format!("451 4.7.0 encryption at rest: {e}"))
+                }
                 Err(e) => Outcome::Transient(format!("451 4.3.0 delivery task: {e}")),
             };
             done.push((mailbox, outcome.clone()));

@@ -226,6 +226,7 @@ impl Server {
                     lookups: lookups.clone(),
                     root: mail_dir(data_dir),
                     hostname: config.hostname.to_string(),
+                    protect_subject: config.encryption.protect_subject,
                 },
                 remote: RemoteDelivery {
                     dns: dns_source,

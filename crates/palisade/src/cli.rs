@@ -291,6 +291,35 @@ pub enum UserCommand {
     /// Passwords for mail clients: once 2FA is on, the only ones SMTP AUTH takes.
     #[command(subcommand, name = "app-password")]
     AppPassword(AppPasswordCommand),
+    /// A user's public keys (OpenPGP), to which their mail is encrypted at rest.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Encrypt a user's mail to their key before it is stored (PGP/MIME; routing
+    /// headers stay readable, the Subject is protected).
+    #[command(name = "encrypt-at-rest")]
+    EncryptAtRest {
+        address: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Import an ASCII-armoured OpenPGP public key (`gpg --export --armor ADDRESS`)
+    /// from FILE, or stdin with `-`. It must verify, not be expired or revoked, have a
+    /// subkey that may encrypt, and a User ID naming the user or one of their aliases.
+    Import {
+        user: String,
+        file: PathBuf,
+    },
+    List {
+        user: String,
+    },
+    Remove {
+        user: String,
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -299,6 +299,10 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
         UserCommand::SendAs(c) => send_as(&store, c).await?,
         UserCommand::TwoFactor(c) => crate::two_factor::run(&store, c).await?,
         UserCommand::AppPassword(c) => crate::two_factor::app_passwords(&store, c).await?,
+        UserCommand::Key(c) => crate::keys::run(&store, c).await?,
+        UserCommand::EncryptAtRest { address, state } => {
+            crate::keys::encrypt_at_rest(&store, &address, state == "on").await?
+        }
         UserCommand::Resume { address } => {
             let a = parse_address(&address)?;
             if !store.resume_user(&a).await? {

@@ -7,6 +7,7 @@ mod audit_message;
 mod cli;
 mod commands;
 mod dkim;
+mod keys;
 mod quarantine;
 mod reports;
 mod security;

@@ -1,0 +1,113 @@
+//! `palisade user key import|list|remove` and `palisade user encrypt-at-rest`.
+
+use crate::cli::KeyCommand;
+use crate::commands::parse_address;
+use crate::usage;
+use palisade_crypt::openpgp::OpenPgpKey;
+use palisade_store::{SqliteStore, Store, UserKey};
+use palisade_types::Address;
+use std::io::Read;
+
+/// The addresses a key may name for `user`: the user's own and the aliases that deliver
+/// to it (a catch-all names no one).
+async fn addresses_of(store: &SqliteStore, user: &Address) -> anyhow::Result<Vec<String>> {
+    let mut out = vec![user.to_string()];
+    for (source, target) in store.list_aliases().await? {
+        let source = source.to_string();
+        if target.lookup_key() == user.lookup_key() && !source.starts_with("*@") {
+            out.push(source);
+        }
+    }
+    Ok(out)
+}
+
+fn read_key(file: &std::path::Path) -> anyhow::Result<String> {
+    let mut text = String::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().take(1 << 20).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|f| f.take(1 << 20).read_to_string(&mut text))
+    };
+    read.map_err(|e| usage(format!("{}: {e}", file.display())))?;
+    Ok(text)
+}
+
+pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
+    match c {
+        KeyCommand::Import { user, file } => {
+            let a = parse_address(&user)?;
+            if store.password_hash(&a).await?.is_none() {
+                return Err(usage(format!("no user {a}")));
+            }
+            let text = read_key(&file)?;
+            let addresses = addresses_of(store, &a).await?;
+            let (key, info) = OpenPgpKey::check(&text, &addresses, palisade_queue::now_secs())
+                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            let row = UserKey {
+                kind: "openpgp".into(),
+                fingerprint: info.fingerprint.clone(),
+                // Stored as rPGP writes it back: what is kept is what was checked.
+                data: key.armored()?,
+                user_ids: info.user_ids.join("\n"),
+                expires: info.expires,
+                added: palisade_queue::now_secs(),
+            };
+            store.add_user_key(&a, &row).await?;
+            println!(
+                "imported OpenPGP key {} for {a} ({})",
+                info.fingerprint,
+                info.user_ids.join(", ")
+            );
+        }
+        KeyCommand::List { user } => {
+            let a = parse_address(&user)?;
+            for k in store.user_keys(&a).await? {
+                let expires = k
+                    .expires
+                    .map_or("never expires".to_string(), |e| format!("expires {e}"));
+                println!(
+                    "{} {}  {}  ({})",
+                    k.kind,
+                    k.fingerprint,
+                    expires,
+                    k.user_ids.replace('\n', ", ")
+                );
+            }
+        }
+        KeyCommand::Remove { user, fingerprint } => {
+            let a = parse_address(&user)?;
+            let keys = store.user_keys(&a).await?;
+            let last = keys.len() == 1 && keys[0].fingerprint.eq_ignore_ascii_case(&fingerprint);
+            if last && store.encrypt_at_rest(&a).await? {
+                // Mail for the user would have no key to be sealed to.
+                return Err(usage(format!(
+                    "{fingerprint} is {a}'s only key and encryption at rest is on: \
+                     turn it off first (palisade user encrypt-at-rest {a} off)"
+                )));
+            }
+            if !store.remove_user_key(&a, &fingerprint).await? {
+                return Err(usage(format!("{a} has no key {fingerprint}")));
+            }
+            println!("removed key {fingerprint} of {a}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyhow::Result<()> {
+    let a = parse_address(user)?;
+    if on && store.user_keys(&a).await?.is_empty() {
+        return Err(usage(format!(
+            "{a} has no key: import one first (palisade user key import {a} FILE)"
+        )));
+    }
+    if !store.set_encrypt_at_rest(&a, on).await? {
+        return Err(usage(format!("no user {a}")));
+    }
+    if on {
+        println!("mail for {a} is now encrypted to their key before it is stored");
+    } else {
+        println!("mail for {a} is now stored as it arrives");
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Encryption at rest inside `serve`, over real SMTP (lettre) and with GnuPG: a user
+//! imports a key gpg made, turns encryption at rest on, and the mail that lands in the
+//! Maildir opens with `gpg --decrypt` to the body that was sent, byte for byte.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use lettre::address::Envelope;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+fn cli(ts: &TestServer, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn gpg(home: &Path, args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
+    let mut child = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gpg is installed (.ci/run installs gnupg)");
+    if let Some(i) = input {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(i).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+async fn send(ts: &TestServer, to: &str, message: &str) {
+    let addr = ts.addr("inbound");
+    let client = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    let env = Envelope::new(
+        Some("bob@sender.test".parse().unwrap()),
+        vec![to.parse().unwrap()],
+    )
+    .unwrap();
+    let r = client.send_raw(&env, message.as_bytes()).await.unwrap();
+    assert_eq!(r.code().to_string(), "250");
+}
+
+#[tokio::test]
+async fn mail_for_a_user_with_a_key_is_stored_encrypted_and_gpg_opens_it() {
+    let ts = start("").await;
+    let home = tempfile::tempdir().unwrap();
+    gpg(
+        home.path(),
+        &[
+            "--quick-gen-key",
+            "Alice <alice@local.test>",
+            "future-default",
+            "default",
+            "1y",
+        ],
+        None,
+    );
+    let public = gpg(
+        home.path(),
+        &["--armor", "--export", "alice@local.test"],
+        None,
+    );
+    let key_file = home.path().join("alice.asc");
+    std::fs::write(&key_file, &public).unwrap();
+    let key = key_file.to_str().unwrap();
+
+    // Refusals, each with exit code 2 and the reason.
+    let o = cli(&ts, &["user", "key", "import", "bob@local.test", key]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no User ID of the key names"));
+    let o = cli(&ts, &["user", "encrypt-at-rest", "alice@local.test", "on"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no key"));
+
+    let o = cli(&ts, &["user", "key", "import", "alice@local.test", key]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listed =
+        String::from_utf8(cli(&ts, &["user", "key", "list", "alice@local.test"]).stdout).unwrap();
+    assert!(listed.starts_with("openpgp ") && listed.contains("Alice <alice@local.test>"));
+    let fingerprint = listed.split_whitespace().nth(1).unwrap().to_string();
+    assert!(
+        cli(&ts, &["user", "encrypt-at-rest", "alice@local.test", "on"])
+            .status
+            .success()
+    );
+    let o = cli(
+        &ts,
+        &["user", "key", "remove", "alice@local.test", &fingerprint],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the only key of a user with encryption on stays"
+    );
+
+    let body = "Dear Alice,\r\n\r\nthe payroll figures for November: 42,000.\r\n\r\n-- \r\nBob\r\n";
+    let message = format!(
+        "From: Bob <bob@sender.test>\r\nTo: Alice <alice@local.test>\r\nSubject: Payroll\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <payroll@sender.test>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    );
+    send(&ts, "alice@local.test", &message).await;
+    let stored = ts.wait_for_mail("alice", 1).await.remove(0);
+    let stored = String::from_utf8(stored).unwrap();
+    let (outer, _) = stored.split_once("\r\n\r\n").unwrap();
+    for readable in [
+        "Return-Path: <bob@sender.test>",
+        "From: Bob <bob@sender.test>",
+        "To: Alice <alice@local.test>",
+        "Message-ID: <payroll@sender.test>",
+        "Date: Tue, 01 Dec 2026 10:00:00 +0000",
+        "Subject: ...",
+        "X-Palisade-Verdict:",
+        "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"",
+    ] {
+        assert!(outer.contains(readable), "{readable} in\n{outer}");
+    }
+    assert!(!stored.contains("Payroll") && !stored.contains("42,000"));
+
+    let start = stored.find("-----BEGIN PGP MESSAGE-----").unwrap();
+    let end = stored.find("-----END PGP MESSAGE-----").unwrap() + 25;
+    let clear = gpg(
+        home.path(),
+        &["--decrypt"],
+        Some(&stored.as_bytes()[start..end]),
+    );
+    let clear = String::from_utf8(clear).unwrap();
+    let (inner, inner_body) = clear.split_once("\r\n\r\n").unwrap();
+    // lettre ends DATA with CRLF "." CRLF after the message's own last CRLF, so what
+    // arrives is the body and one empty line: that is what comes back, byte for byte.
+    assert_eq!(
+        inner_body,
+        format!("{body}\r\n"),
+        "the body as received, byte for byte"
+    );
+    assert!(inner.contains("Subject: Payroll\r\n"));
+    assert!(
+        inner.contains("Content-Type: text/plain; charset=utf-8;\r\n protected-headers=\"v1\"")
+    );
+
+    // Bob has no key: his mail is stored as it arrives, with the same body.
+    send(&ts, "bob@local.test", &message.replace("alice@", "bob@")).await;
+    let bobs = String::from_utf8(ts.wait_for_mail("bob", 1).await.remove(0)).unwrap();
+    assert_eq!(bobs.split_once("\r\n\r\n").unwrap().1, inner_body);
+
+    // Off again: stored as it arrives.
+    assert!(
+        cli(&ts, &["user", "encrypt-at-rest", "alice@local.test", "off"])
+            .status
+            .success()
+    );
+    send(
+        &ts,
+        "alice@local.test",
+        &message.replace("payroll@", "second@"),
+    )
+    .await;
+    let both = ts.wait_for_mail("alice", 2).await;
+    assert!(
+        both.iter()
+            .any(|m| String::from_utf8_lossy(m).contains("42,000"))
+    );
+    ts.shutdown().await;
+}
