@@ -146,9 +146,26 @@ impl OpenPgpKey {
         !self.encryption_keys(now).is_empty()
     }
 
-    /// The subkeys that may encrypt at `now`: flagged for it by their newest binding,
-    /// not revoked, not expired.
-    fn encryption_keys(&self, now: i64) -> Vec<&SignedPublicSubKey> {
+    /// The primary key's newest self-signature (User ID binding or direct-key).
+    fn self_signature(&self) -> Option<&Signature> {
+        newest(
+            self.key
+                .details
+                .users
+                .iter()
+                .flat_map(|u| u.signatures.iter())
+                .chain(self.key.details.direct_signatures.iter()),
+        )
+    }
+
+    /// The keys that may encrypt at `now`: subkeys flagged for it by their newest
+    /// binding, not revoked, not expired; or the primary key, when its own
+    /// self-signature flags it so (older RSA keys often have no subkey).
+    fn encryption_keys(&self, now: i64) -> Vec<Target<'_>> {
+        let may_encrypt = |s: Option<&Signature>| {
+            s.map(|s| s.key_flags())
+                .is_some_and(|f| f.encrypt_comms() || f.encrypt_storage())
+        };
         let mut keys = Vec::new();
         for sub in &self.key.public_subkeys {
             let revoked = sub
@@ -160,18 +177,22 @@ impl OpenPgpKey {
                     .iter()
                     .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding)),
             );
-            let flags = binding.map(|b| b.key_flags());
-            let may_encrypt = flags.is_some_and(|f| f.encrypt_comms() || f.encrypt_storage());
             let expired =
                 expiry(sub.key.created_at().as_secs(), binding).is_some_and(|at| at <= now);
-            if may_encrypt && !revoked && !expired {
-                keys.push(sub);
+            if may_encrypt(binding) && !revoked && !expired {
+                keys.push(Target::Subkey(sub));
             }
+        }
+        let primary = self.self_signature();
+        let expired = expiry(self.key.primary_key.created_at().as_secs(), primary)
+            .is_some_and(|at| at <= now);
+        if keys.is_empty() && may_encrypt(primary) && !expired {
+            keys.push(Target::Primary(&self.key));
         }
         keys
     }
 
-    /// `data` encrypted to every usable encryption subkey (SEIPD v1 with AES-256, which
+    /// `data` encrypted to every usable encryption key (SEIPD v1 with AES-256, which
     /// every OpenPGP implementation reads), ASCII-armoured.
     pub fn encrypt(&self, data: &[u8], now: i64) -> Result<String, KeyError> {
         let keys = self.encryption_keys(now);
@@ -182,14 +203,22 @@ impl OpenPgpKey {
         let mut builder = MessageBuilder::from_bytes("", data.to_vec())
             .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
         for k in keys {
-            builder
-                .encrypt_to_key(&mut rng, k)
-                .map_err(|e| KeyError::Parse(e.to_string()))?;
+            match k {
+                Target::Subkey(k) => builder.encrypt_to_key(&mut rng, k),
+                Target::Primary(k) => builder.encrypt_to_key(&mut rng, k),
+            }
+            .map_err(|e| KeyError::Parse(e.to_string()))?;
         }
         builder
             .to_armored_string(rng, ArmorOptions::default())
             .map_err(|e| KeyError::Parse(e.to_string()))
     }
+}
+
+/// A key a message is encrypted to.
+enum Target<'k> {
+    Subkey(&'k SignedPublicSubKey),
+    Primary(&'k SignedPublicKey),
 }
 
 #[cfg(test)]

@@ -80,6 +80,32 @@ fn gpg_keys_are_checked() {
         Err(KeyError::Expired(_))
     ));
 
+    // An RSA primary key that encrypts itself (no subkey), as older keys are.
+    let rsa_home = tempfile::tempdir().unwrap();
+    gpg(
+        rsa_home.path(),
+        &[
+            "--quick-gen-key",
+            "Dave <dave@example.test>",
+            "rsa3072",
+            "sign,encr",
+            "never",
+        ],
+        None,
+    );
+    let rsa = String::from_utf8(gpg(
+        rsa_home.path(),
+        &["--armor", "--export", "dave@example.test"],
+        None,
+    ))
+    .unwrap();
+    let (rsa_key, _) = OpenPgpKey::check(&rsa, &["dave@example.test".into()], now()).unwrap();
+    let sealed = rsa_key.encrypt(b"to the primary key", now()).unwrap();
+    assert_eq!(
+        gpg(rsa_home.path(), &["--decrypt"], Some(sealed.as_bytes())),
+        b"to the primary key"
+    );
+
     let (_h, signing_only) = key("Carol <carol@example.test>", false, "never");
     assert_eq!(
         OpenPgpKey::check(&signing_only, &["carol@example.test".into()], now()).unwrap_err(),

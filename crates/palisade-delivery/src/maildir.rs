@@ -10,6 +10,7 @@ use palisade_types::{Address, QueueId};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
@@ -137,6 +138,16 @@ fn ensure_maildir(dir: &Path) -> std::io::Result<()> {
     for sub in ["tmp", "new", "cur"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
+    // The user's mail: only the server's user (and the mail reader running as it) may
+    // enter the mailbox.
+    for d in [
+        dir.to_path_buf(),
+        dir.join("tmp"),
+        dir.join("new"),
+        dir.join("cur"),
+    ] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+    }
     sync_dir(dir)?;
     if let Some(parent) = dir.parent() {
         sync_dir(parent)?;
@@ -162,6 +173,7 @@ pub fn deliver(
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(0o600)
             .open(&tmp)?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -235,6 +247,12 @@ mod tests {
             b"Subject: a\r\n\r\nb\r\n"
         );
         assert!(mb.ends_with("example.test/alice"));
+        // Only the server's user may read a user's mail.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&mb), 0o700);
+        assert_eq!(mode(&mb.join("new")), 0o700);
+        assert_eq!(mode(&mb.join("new").join(&name)), 0o600);
         // The reader moved it to cur/ with flags; a retry must not deliver again.
         std::fs::rename(
             mb.join("new").join(&name),

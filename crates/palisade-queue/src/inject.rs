@@ -14,6 +14,7 @@ use crate::spool::{Spool, SpoolError, io_err as io};
 use palisade_store::{QueueStatus, Store};
 use palisade_types::{Envelope, QueueId};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Writes `message` with `envelope` into `queue_dir` and makes it due now.
@@ -34,6 +35,7 @@ pub async fn inject(
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
         {
             Ok(mut f) => {

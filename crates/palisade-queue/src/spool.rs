@@ -5,6 +5,7 @@ use palisade_types::{Envelope, QueueId};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, oneshot};
 
@@ -88,6 +89,11 @@ pub struct Spool {
     committer: mpsc::UnboundedSender<CommitRequest>,
 }
 
+/// Makes `dir` enterable by its owner only (0700).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 impl Spool {
     pub fn incoming_dir(queue_dir: &Path) -> PathBuf {
         queue_dir.join("incoming")
@@ -165,6 +171,11 @@ impl Spool {
         for d in [&incoming, &active, &quarantine] {
             std::fs::create_dir_all(d).map_err(io_err("creating", d))?;
         }
+        // Message bodies are in clear here: only the server's user may enter (also
+        // fixes a queue made by an older version).
+        for d in [queue_dir, &incoming, &active, &quarantine] {
+            private_dir(d).map_err(io_err("restricting", d))?;
+        }
         for entry in std::fs::read_dir(&incoming).map_err(io_err("listing", &incoming))? {
             let entry = entry.map_err(io_err("listing", &incoming))?;
             let path = entry.path();
@@ -204,7 +215,12 @@ impl Spool {
         loop {
             let id = QueueId::generate();
             let path = self.incoming.join(id.to_string());
-            let file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+            let file = match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(io_err("creating", &path)(e)),
@@ -302,7 +318,13 @@ impl SpoolWriter {
         let total = self.message_start as u64 + self.appended;
         let read = io_err("reading", &self.path);
         let mut src = File::open(&self.path).map_err(read)?;
-        let mut out = File::create(&edited).map_err(io_err("creating", &edited))?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&edited)
+            .map_err(io_err("creating", &edited))?;
         let write = |e| io_err("writing", &edited)(e);
         std::io::copy(&mut (&mut src).take(self.message_start as u64), &mut out).map_err(write)?;
         out.write_all(&edit.prepend).map_err(write)?;

@@ -161,6 +161,21 @@ async fn mail_for_a_user_with_a_key_is_stored_encrypted_and_gpg_opens_it() {
         inner.contains("Content-Type: text/plain; charset=utf-8;\r\n protected-headers=\"v1\"")
     );
 
+    // What is not sealed is private to the server's user: the queue (bodies in clear
+    // between 250 and delivery, and the quarantine) and every mailbox.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for d in [
+        "queue",
+        "queue/incoming",
+        "queue/active",
+        "queue/quarantine",
+    ] {
+        assert_eq!(mode(&ts.dir.path().join(d)), 0o700, "{d}");
+    }
+    assert_eq!(mode(&ts.maildir("alice")), 0o700);
+    assert_eq!(mode(ts.maildir("alice").parent().unwrap()), 0o700);
+
     // Bob has no key: his mail is stored as it arrives, with the same body.
     send(&ts, "bob@local.test", &message.replace("alice@", "bob@")).await;
     let bobs = String::from_utf8(ts.wait_for_mail("bob", 1).await.remove(0)).unwrap();
