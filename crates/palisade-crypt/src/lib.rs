@@ -3,3 +3,4 @@
 
 pub mod at_rest;
 pub mod openpgp;
+pub mod wkd;

@@ -11,6 +11,7 @@ use pgp::composed::{
 };
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::{Signature, SignatureType};
+use pgp::ser::Serialize;
 use pgp::types::KeyDetails;
 
 /// Why a key is refused (each message says what to fix).
@@ -133,6 +134,22 @@ impl OpenPgpKey {
         let (key, _) = SignedPublicKey::from_armor_single(armored.as_bytes())
             .map_err(|e| KeyError::Parse(e.to_string()))?;
         Ok(OpenPgpKey { key })
+    }
+
+    /// The key as a Web Key Directory serves it for `address`: binary, with only the
+    /// User IDs that name that address (the others are not anyone's business).
+    pub fn for_wkd(&self, address: &str) -> Result<Vec<u8>, KeyError> {
+        let mut key = self.key.clone();
+        key.details.users.retain(|u| {
+            address_of(&String::from_utf8_lossy(u.id.id())).eq_ignore_ascii_case(address)
+        });
+        if key.details.users.is_empty() {
+            return Err(KeyError::NoMatchingUserId {
+                wanted: address.to_string(),
+                found: String::new(),
+            });
+        }
+        key.to_bytes().map_err(|e| KeyError::Parse(e.to_string()))
     }
 
     /// The armoured public key, as gpg writes it.

@@ -1,6 +1,6 @@
-//! The HTTPS listener. For now it serves our MTA-STS policy (RFC 8461 §3.3) at
-//! `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every local domain; the web
-//! UI and WKD come with later issues.
+//! The HTTPS listener: our MTA-STS policy (RFC 8461 §3.3) at
+//! `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every local domain, and our
+//! users' OpenPGP keys over the Web Key Directory ([`wkd`]); the web UI comes later.
 //!
 //! TLS is rustls with the same certificate as SMTP (asked for per connection, so a
 //! reload reaches new connections). Handshakes run in their own tasks with a timeout,
@@ -8,6 +8,7 @@
 
 mod listener;
 pub mod mta_sts;
+mod wkd;
 
 use axum::Router;
 use axum::extract::State;
@@ -33,6 +34,7 @@ pub struct WebState {
 pub fn router(state: Arc<WebState>) -> Router {
     Router::new()
         .route("/.well-known/mta-sts.txt", get(mta_sts_policy))
+        .route("/.well-known/openpgpkey/{*path}", get(wkd::serve))
         .with_state(state)
 }
 

@@ -200,3 +200,160 @@ async fn mail_for_a_user_with_a_key_is_stored_encrypted_and_gpg_opens_it() {
     );
     ts.shutdown().await;
 }
+
+/// WKD, both methods, as a client finds keys: over HTTPS with the certificate checked
+/// for the WKD host names. (gpg's own `--locate-keys` resolves the domain through the
+/// system resolver and cannot be pointed at a loopback server here; the key it would
+/// receive is checked by importing it into GnuPG instead.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wkd_serves_a_users_key_with_only_its_own_user_id() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("web", &["openpgpkey.local.test", "local.test"]);
+    let ts = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[web]\naddress = \"127.0.0.1:0\"\n",
+        cert.display(),
+        key.display()
+    ))
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    gpg(
+        home.path(),
+        &[
+            "--quick-gen-key",
+            "Alice <alice@local.test>",
+            "future-default",
+            "default",
+            "never",
+        ],
+        None,
+    );
+    // A second identity the directory must not reveal.
+    let fpr = String::from_utf8(gpg(
+        home.path(),
+        &["--with-colons", "--list-keys", "alice@local.test"],
+        None,
+    ))
+    .unwrap()
+    .lines()
+    .find_map(|l| {
+        l.strip_prefix("fpr:")
+            .map(|r| r.trim_matches(':').to_string())
+    })
+    .unwrap();
+    gpg(
+        home.path(),
+        &[
+            "--quick-add-uid",
+            &fpr,
+            "Alice at home <alice@home.example>",
+        ],
+        None,
+    );
+    let key_file = home.path().join("alice.asc");
+    std::fs::write(
+        &key_file,
+        gpg(home.path(), &["--armor", "--export", &fpr], None),
+    )
+    .unwrap();
+    let o = cli(
+        &ts,
+        &[
+            "user",
+            "key",
+            "import",
+            "alice@local.test",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let web = ts.addr("web");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(ca.ca_file()).unwrap()).unwrap(),
+        )
+        .resolve("openpgpkey.local.test", web)
+        .resolve("local.test", web)
+        .build()
+        .unwrap();
+    let hash = "kei1q4tipxxu1yj79k9kfukdhfy631xe"; // z-base-32(SHA-1("alice"))
+    let advanced = format!(
+        "https://openpgpkey.local.test:{}/.well-known/openpgpkey/local.test/hu/{hash}?l=alice",
+        web.port()
+    );
+    let direct = format!(
+        "https://local.test:{}/.well-known/openpgpkey/hu/{hash}?l=alice",
+        web.port()
+    );
+    for url in [&advanced, &direct] {
+        let r = client.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        let body = r.bytes().await.unwrap();
+        // GnuPG takes what the directory serves.
+        let fresh = tempfile::tempdir().unwrap();
+        gpg(fresh.path(), &["--import"], Some(&body));
+        let listed =
+            String::from_utf8(gpg(fresh.path(), &["--with-colons", "--list-keys"], None)).unwrap();
+        assert!(listed.contains(&fpr), "{listed}");
+        assert!(listed.contains("alice@local.test"));
+        assert!(
+            !listed.contains("home.example"),
+            "only the asked address's User ID"
+        );
+    }
+    for (url, status) in [
+        (
+            format!(
+                "https://local.test:{}/.well-known/openpgpkey/policy",
+                web.port()
+            ),
+            200,
+        ),
+        (
+            format!(
+                "https://openpgpkey.local.test:{}/.well-known/openpgpkey/local.test/policy",
+                web.port()
+            ),
+            200,
+        ),
+        // bob (jycb...: z-base-32 of SHA-1("bob")) has no key; nobody has the second hash.
+        (
+            format!(
+                "https://local.test:{}/.well-known/openpgpkey/hu/{}",
+                web.port(),
+                "jycbiujnsxs47xrkethgtj69xuunurok"
+            ),
+            404,
+        ),
+        (
+            format!(
+                "https://local.test:{}/.well-known/openpgpkey/hu/{}",
+                web.port(),
+                "y".repeat(32)
+            ),
+            404,
+        ),
+        (
+            format!(
+                "https://local.test:{}/.well-known/openpgpkey/hu/../../palisade.db",
+                web.port()
+            ),
+            404,
+        ),
+    ] {
+        let r = client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), status, "{url}");
+    }
+    // Another host's domain is not ours to serve.
+    let r = client
+        .get(&direct)
+        .header("Host", "elsewhere.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    ts.shutdown().await;
+}

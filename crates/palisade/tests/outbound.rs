@@ -501,50 +501,6 @@ async fn rfc8689_requiretls_bounces_without_a_validated_hop_and_passes_with_dane
     receiver.shutdown().await;
 }
 
-/// A test CA and certificates it issues, as PEM files in `dir`.
-struct TestCa {
-    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-    dir: std::path::PathBuf,
-}
-
-impl TestCa {
-    fn new(dir: &std::path::Path) -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Palisade test CA");
-        let issuer =
-            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        std::fs::write(dir.join("ca.pem"), issuer.pem()).unwrap();
-        TestCa {
-            issuer,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn ca_file(&self) -> std::path::PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    /// Issues a certificate for `names`; returns (cert path, key path).
-    fn issue(&self, file: &str, names: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let params =
-            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let (c, k) = (
-            self.dir.join(format!("{file}.pem")),
-            self.dir.join(format!("{file}.key")),
-        );
-        std::fs::write(&c, cert.pem()).unwrap();
-        std::fs::write(&k, key.serialize_pem()).unwrap();
-        (c, k)
-    }
-}
-
 /// An HTTPS server on 127.0.0.4:`port` serving `policies` (by Host) at the MTA-STS path.
 async fn sts_server(
     cert: &std::path::Path,
