@@ -5,7 +5,7 @@
 //! `cargo bench -p palisade-crypt --bench seal` prints median and p99 per key type.
 //! Bounded: a fixed number of iterations.
 
-use palisade_crypt::at_rest::{Options, Sealed, seal_openpgp};
+use palisade_crypt::at_rest::{Options, Recipient, Sealed, seal};
 use palisade_crypt::openpgp::OpenPgpKey;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -78,21 +78,19 @@ fn main() {
         ("RSA-3072", "rsa3072"),
     ] {
         let armored = gpg_key(algo);
-        let key = OpenPgpKey::stored(&armored).unwrap_or_else(|e| panic!("{e}"));
+        let to = Recipient::OpenPgp(OpenPgpKey::stored(&armored).unwrap_or_else(|e| panic!("{e}")));
         let opts = Options {
             protect_subject: true,
         };
         let now = 1_800_000_000;
-        let sealed = seal_openpgp(&msg, &key, opts, now).unwrap_or_else(|e| panic!("{e}"));
+        let sealed = seal(&msg, &to, opts, now).unwrap_or_else(|e| panic!("{e}"));
         let Sealed::Encrypted(out) = sealed else {
             panic!("plain mail is sealed")
         };
         let mut times: Vec<Duration> = (0..ITERATIONS)
             .map(|_| {
                 let t = Instant::now();
-                std::hint::black_box(
-                    seal_openpgp(std::hint::black_box(&msg), &key, opts, now).ok(),
-                );
+                std::hint::black_box(seal(std::hint::black_box(&msg), &to, opts, now).ok());
                 t.elapsed()
             })
             .collect();

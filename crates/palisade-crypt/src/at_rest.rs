@@ -1,5 +1,5 @@
 //! A message sealed before it reaches the Maildir: PGP/MIME (RFC 3156 §4) to the
-//! user's OpenPGP key.
+//! user's OpenPGP key, or S/MIME enveloped data (RFC 8551 §3.3) to their certificate.
 //!
 //! The header fields that route and sort mail stay readable outside (From, To, Date,
 //! Message-ID, Received, the verdict and authentication results...); the body and every
@@ -11,6 +11,8 @@
 //! Subject is `...`. The body inside is the received body, byte for byte.
 
 use crate::openpgp::{KeyError, OpenPgpKey};
+use crate::smime::{CertError, SmimeCert};
+use base64::Engine;
 use palisade_checks::forged::header_fields;
 use rand08::Rng;
 
@@ -19,6 +21,22 @@ use rand08::Rng;
 pub struct Options {
     /// Move the Subject inside and show `...` outside.
     pub protect_subject: bool,
+}
+
+/// Whom a message is sealed to.
+#[derive(Debug, Clone)]
+pub enum Recipient {
+    OpenPgp(OpenPgpKey),
+    Smime(SmimeCert),
+}
+
+/// Why a message could not be sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error(transparent)]
+    OpenPgp(#[from] KeyError),
+    #[error(transparent)]
+    Smime(#[from] CertError),
 }
 
 /// What became of a message.
@@ -91,13 +109,10 @@ fn crlf(text: &str) -> Vec<u8> {
     out
 }
 
-/// Seals `message` (header section and body, CRLF line ends) to `key`.
-pub fn seal_openpgp(
-    message: &[u8],
-    key: &OpenPgpKey,
-    opts: Options,
-    now: i64,
-) -> Result<Sealed, KeyError> {
+/// `message` taken apart: the fields that stay outside, and the MIME entity that goes
+/// inside (content fields, the shown fields, the body byte for byte). `None` for a
+/// message that is encrypted already.
+fn split(message: &[u8], opts: Options) -> Option<(Vec<u8>, Vec<u8>)> {
     let fields = header_fields(message);
     let header_end = fields.last().map_or(0, |f| f.end);
     let body_start = if message[header_end..].starts_with(b"\r\n") {
@@ -111,7 +126,7 @@ pub fn seal_openpgp(
         .find(|f| name_of(&message[(*f).clone()]) == "content-type")
         .map(|f| value_of(&message[f.clone()]));
     if is_encrypted(content_type.as_deref(), body) {
-        return Ok(Sealed::AlreadyEncrypted);
+        return None;
     }
 
     let mut outer = Vec::with_capacity(header_end + 256);
@@ -129,7 +144,7 @@ pub fn seal_openpgp(
         } else if name.starts_with("content-") {
             inner.extend_from_slice(raw);
         } else if name == "mime-version" {
-            // Written once, outside, below.
+            // Written once, outside, by the caller.
         } else {
             if SHOWN.contains(&name.as_str()) {
                 inner.extend_from_slice(raw);
@@ -149,22 +164,37 @@ pub fn seal_openpgp(
     }
     inner.extend_from_slice(b"\r\n");
     inner.extend_from_slice(body);
+    Some((outer, inner))
+}
 
-    let armored = key.encrypt(&inner, now)?;
+/// Seals `message` (header section and body, CRLF line ends) to `to`.
+pub fn seal(message: &[u8], to: &Recipient, opts: Options, now: i64) -> Result<Sealed, SealError> {
+    let Some((mut outer, inner)) = split(message, opts) else {
+        return Ok(Sealed::AlreadyEncrypted);
+    };
+    outer.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    match to {
+        Recipient::OpenPgp(key) => pgp_mime(&mut outer, &key.encrypt(&inner, now)?),
+        Recipient::Smime(cert) => smime(&mut outer, &cert.encrypt(&inner)?),
+    }
+    Ok(Sealed::Encrypted(outer))
+}
+
+/// RFC 3156 §4: multipart/encrypted, a version part and the armoured message.
+fn pgp_mime(out: &mut Vec<u8>, armored: &str) {
     let boundary = format!(
         "=_palisade_{:024x}",
         rand08::rngs::OsRng.r#gen::<u128>() >> 32
     );
-    outer.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    outer.extend_from_slice(
+    out.extend_from_slice(
         format!(
             "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n \
              boundary=\"{boundary}\"\r\n\r\n"
         )
         .as_bytes(),
     );
-    outer.extend_from_slice(b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n");
-    outer.extend_from_slice(
+    out.extend_from_slice(b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n");
+    out.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Type: application/pgp-encrypted\r\n\
              Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n\
@@ -174,9 +204,24 @@ pub fn seal_openpgp(
         )
         .as_bytes(),
     );
-    outer.extend_from_slice(&crlf(&armored));
-    outer.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    Ok(Sealed::Encrypted(outer))
+    out.extend_from_slice(&crlf(armored));
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+}
+
+/// RFC 8551 §3.3: application/pkcs7-mime with smime-type=enveloped-data, base64 in
+/// lines of 76 (RFC 2045 §6.8).
+fn smime(out: &mut Vec<u8>, der: &[u8]) {
+    out.extend_from_slice(
+        b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n \
+          name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\
+          Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\
+          Content-Description: S/MIME encrypted message\r\n\r\n",
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    for line in b64.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]

@@ -3,4 +3,5 @@
 
 pub mod at_rest;
 pub mod openpgp;
+pub mod smime;
 pub mod wkd;

@@ -2,7 +2,7 @@
 //! should be, and what Palisade seals, `gpg --decrypt` opens, byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use palisade_crypt::at_rest::{Options, Sealed, seal_openpgp};
+use palisade_crypt::at_rest::{Options, Recipient, Sealed, seal};
 use palisade_crypt::openpgp::{KeyError, OpenPgpKey};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -139,6 +139,7 @@ fn gpg_keys_are_checked() {
 fn what_palisade_seals_gpg_opens_byte_for_byte() {
     let (home, public) = key("Alice <alice@example.test>", true, "never");
     let (checked, _) = OpenPgpKey::check(&public, &["alice@example.test".into()], now()).unwrap();
+    let to = Recipient::OpenPgp(checked);
     let body = "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGr\u{fc}\u{df}e, the \
                 figures are attached.\r\n--b1\r\nContent-Type: application/pdf; name=a.pdf\r\n\
                 Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n";
@@ -148,9 +149,9 @@ fn what_palisade_seals_gpg_opens_byte_for_byte() {
          figures\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <q4@example.net>\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\r\n{body}"
     );
-    let Sealed::Encrypted(sealed) = seal_openpgp(
+    let Sealed::Encrypted(sealed) = seal(
         message.as_bytes(),
-        &checked,
+        &to,
         Options {
             protect_subject: true,
         },
@@ -191,9 +192,9 @@ fn what_palisade_seals_gpg_opens_byte_for_byte() {
 
     // Mail that arrives encrypted is stored as it is.
     assert!(matches!(
-        seal_openpgp(
+        seal(
             &sealed,
-            &checked,
+            &to,
             Options {
                 protect_subject: true
             },

@@ -10,8 +10,9 @@ pub mod maildir;
 pub mod remote;
 pub mod router;
 
-use palisade_crypt::at_rest::Sealed;
+use palisade_crypt::at_rest::{Recipient, SealError, Sealed};
 use palisade_crypt::openpgp::{KeyError, OpenPgpKey};
+use palisade_crypt::smime::SmimeCert;
 use palisade_queue::{Outcome, SpooledMessage, Target};
 use palisade_store::{LookupCache, Store};
 use palisade_types::Address;
@@ -32,7 +33,7 @@ pub struct LocalDelivery {
 /// Why a local delivery failed.
 enum Failed {
     Io(std::io::Error),
-    Seal(KeyError),
+    Seal(SealError),
 }
 
 impl From<std::io::Error> for Failed {
@@ -48,22 +49,24 @@ fn now_secs() -> i64 {
 }
 
 impl LocalDelivery {
-    /// The key `mailbox`'s mail is sealed to, if its user turned encryption at rest on
-    /// (the newest OpenPGP key that still parses); `Err` if it is on without one.
+    /// Whom `mailbox`'s mail is sealed to, if its user turned encryption at rest on:
+    /// the newest key or certificate that still parses; `Err` if it is on without one.
     async fn seal_key(
         &self,
         mailbox: &Address,
-    ) -> Result<Option<Result<OpenPgpKey, KeyError>>, palisade_store::StoreError> {
+    ) -> Result<Option<Result<Recipient, SealError>>, palisade_store::StoreError> {
         if !self.store.encrypt_at_rest(mailbox).await? {
             return Ok(None);
         }
         let keys = self.store.user_keys(mailbox).await?;
-        let newest = keys
-            .iter()
-            .rev()
-            .filter(|k| k.kind == "openpgp")
-            .find_map(|k| OpenPgpKey::stored(&k.data).ok());
-        Ok(Some(newest.ok_or(KeyError::NoEncryptionKey)))
+        let newest = keys.iter().rev().find_map(|k| match k.kind.as_str() {
+            "openpgp" => OpenPgpKey::stored(&k.data).ok().map(Recipient::OpenPgp),
+            "smime" => SmimeCert::stored(&k.data).ok().map(Recipient::Smime),
+            _ => None,
+        });
+        Ok(Some(
+            newest.ok_or(SealError::OpenPgp(KeyError::NoEncryptionKey)),
+        ))
     }
 }
 
@@ -123,7 +126,7 @@ impl Target for LocalDelivery {
                 let mut clear = Vec::new();
                 message.read_to_end(&mut clear)?;
                 let opts = palisade_crypt::at_rest::Options { protect_subject };
-                let sealed = palisade_crypt::at_rest::seal_openpgp(&clear, &key, opts, now_secs())
+                let sealed = palisade_crypt::at_rest::seal(&clear, &key, opts, now_secs())
                     .map_err(Failed::Seal)?;
                 let stored = match &sealed {
                     Sealed::Encrypted(bytes) => bytes.as_slice(),

@@ -306,9 +306,12 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Import an ASCII-armoured OpenPGP public key (`gpg --export --armor ADDRESS`)
-    /// from FILE, or stdin with `-`. It must verify, not be expired or revoked, have a
-    /// subkey that may encrypt, and a User ID naming the user or one of their aliases.
+    /// Import an ASCII-armoured OpenPGP public key (`gpg --export --armor ADDRESS`) or
+    /// a PEM S/MIME certificate from FILE, or stdin with `-`. A key must verify, not be
+    /// expired or revoked, have a subkey that may encrypt, and a User ID naming the user
+    /// or one of their aliases; a certificate must be valid now, allow key encipherment
+    /// and e-mail protection, name the user in its subject alternative names, and have
+    /// an RSA key.
     Import {
         user: String,
         file: PathBuf,

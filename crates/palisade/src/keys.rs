@@ -4,6 +4,7 @@ use crate::cli::KeyCommand;
 use crate::commands::parse_address;
 use crate::usage;
 use palisade_crypt::openpgp::OpenPgpKey;
+use palisade_crypt::smime::SmimeCert;
 use palisade_store::{SqliteStore, Store, UserKey};
 use palisade_types::Address;
 use std::io::Read;
@@ -41,22 +42,42 @@ pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
             }
             let text = read_key(&file)?;
             let addresses = addresses_of(store, &a).await?;
-            let (key, info) = OpenPgpKey::check(&text, &addresses, palisade_queue::now_secs())
-                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
-            let row = UserKey {
-                kind: "openpgp".into(),
-                fingerprint: info.fingerprint.clone(),
-                // Stored as rPGP writes it back: what is kept is what was checked.
-                data: key.armored()?,
-                user_ids: info.user_ids.join("\n"),
-                expires: info.expires,
-                added: palisade_queue::now_secs(),
+            let now = palisade_queue::now_secs();
+            let refused = |e: &dyn std::fmt::Display| usage(format!("{}: {e}", file.display()));
+            let row = if text.contains("-----BEGIN CERTIFICATE-----") {
+                let (cert, info) =
+                    SmimeCert::check(&text, &addresses, now).map_err(|e| refused(&e))?;
+                UserKey {
+                    kind: "smime".into(),
+                    fingerprint: info.fingerprint,
+                    data: cert.pem()?,
+                    user_ids: info.addresses.join("\n"),
+                    expires: Some(info.expires),
+                    added: now,
+                }
+            } else {
+                let (key, info) =
+                    OpenPgpKey::check(&text, &addresses, now).map_err(|e| refused(&e))?;
+                UserKey {
+                    kind: "openpgp".into(),
+                    fingerprint: info.fingerprint,
+                    // Stored as rPGP writes it back: what is kept is what was checked.
+                    data: key.armored()?,
+                    user_ids: info.user_ids.join("\n"),
+                    expires: info.expires,
+                    added: now,
+                }
             };
             store.add_user_key(&a, &row).await?;
+            let kind = if row.kind == "smime" {
+                "S/MIME certificate"
+            } else {
+                "OpenPGP key"
+            };
             println!(
-                "imported OpenPGP key {} for {a} ({})",
-                info.fingerprint,
-                info.user_ids.join(", ")
+                "imported {kind} {} for {a} ({})",
+                row.fingerprint,
+                row.user_ids.replace('\n', ", ")
             );
         }
         KeyCommand::List { user } => {
