@@ -1,12 +1,14 @@
 //! Time to seal a 100 KiB message at rest (PGP/MIME to the user's key), on one core:
 //! a text part and a base64 attachment, to a Curve25519 subkey and to an RSA-3072
-//! primary key that encrypts (both made by GnuPG, which must be installed).
+//! primary key that encrypts (made by GnuPG), and as S/MIME to an RSA-2048 certificate
+//! (made by OpenSSL); both tools must be installed.
 //!
 //! `cargo bench -p palisade-crypt --bench seal` prints median and p99 per key type.
 //! Bounded: a fixed number of iterations.
 
 use palisade_crypt::at_rest::{Options, Recipient, Sealed, seal};
 use palisade_crypt::openpgp::OpenPgpKey;
+use palisade_crypt::smime::SmimeCert;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -71,14 +73,42 @@ fn message() -> Vec<u8> {
     m.into_bytes()
 }
 
+/// A self-signed RSA-2048 S/MIME certificate made by OpenSSL.
+fn openssl_cert() -> String {
+    let dir =
+        std::env::temp_dir().join(format!("palisade-seal-bench-smime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=B",
+        ])
+        .arg("-keyout")
+        .arg(&k)
+        .arg("-out")
+        .arg(&c)
+        .args(["-addext", "subjectAltName=email:bench@example.test"])
+        .output()
+        .unwrap_or_else(|e| panic!("openssl: {e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pem = std::fs::read_to_string(&c).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    pem
+}
+
 fn main() {
     let msg = message();
-    for (name, algo) in [
-        ("Curve25519 (gpg future-default)", "future-default"),
-        ("RSA-3072", "rsa3072"),
-    ] {
-        let armored = gpg_key(algo);
-        let to = Recipient::OpenPgp(OpenPgpKey::stored(&armored).unwrap_or_else(|e| panic!("{e}")));
+    let recipients = [
+        ("OpenPGP, Curve25519 (gpg future-default)", "future-default"),
+        ("OpenPGP, RSA-3072", "rsa3072"),
+        ("S/MIME, RSA-2048 (openssl)", "smime"),
+    ];
+    for (name, algo) in recipients {
+        let to = if algo == "smime" {
+            Recipient::Smime(SmimeCert::stored(&openssl_cert()).unwrap_or_else(|e| panic!("{e}")))
+        } else {
+            Recipient::OpenPgp(OpenPgpKey::stored(&gpg_key(algo)).unwrap_or_else(|e| panic!("{e}")))
+        };
         let opts = Options {
             protect_subject: true,
         };
@@ -97,7 +127,7 @@ fn main() {
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         println!(
-            "{name:<32} {:.1} KiB -> {:.1} KiB  median {:.3} ms  p99 {:.3} ms",
+            "{name:<42} {:.1} KiB -> {:.1} KiB  median {:.3} ms  p99 {:.3} ms",
             msg.len() as f64 / 1024.0,
             out.len() as f64 / 1024.0,
             ms(times[ITERATIONS / 2]),
