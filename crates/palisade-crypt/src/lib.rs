@@ -3,5 +3,6 @@
 
 pub mod at_rest;
 pub mod openpgp;
+pub mod signed;
 pub mod smime;
 pub mod wkd;

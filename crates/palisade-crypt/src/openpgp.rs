@@ -152,6 +152,20 @@ impl OpenPgpKey {
         key.to_bytes().map_err(|e| KeyError::Parse(e.to_string()))
     }
 
+    pub(crate) fn inner(&self) -> &SignedPublicKey {
+        &self.key
+    }
+
+    /// The addresses the key's User IDs name.
+    pub fn addresses(&self) -> Vec<String> {
+        self.key
+            .details
+            .users
+            .iter()
+            .map(|u| address_of(&String::from_utf8_lossy(u.id.id())).to_string())
+            .collect()
+    }
+
     /// The armoured public key, as gpg writes it.
     pub fn armored(&self) -> Result<String, KeyError> {
         self.key
