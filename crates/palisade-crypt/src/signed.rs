@@ -91,6 +91,54 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// True for a multipart/signed message (a cheap look at its Content-Type).
+pub fn is_signed(message: &[u8]) -> bool {
+    mail_parser::MessageParser::new()
+        .parse_headers(message)
+        .and_then(|m| {
+            m.content_type().map(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// The Authentication-Results method and result for a check (RFC 7281 registers
+/// `smime`; OpenPGP has no registered method, so `x-pgp`), and a comment.
+pub fn auth_result(c: &SignatureCheck) -> (&'static str, &'static str, String) {
+    let method = match c.kind {
+        Kind::OpenPgp => "x-pgp",
+        Kind::Smime => "smime",
+    };
+    let (result, what) = match &c.status {
+        Status::Valid => ("pass", "signature verifies".to_string()),
+        Status::Invalid(why) => ("fail", why.clone()),
+        Status::UnknownKey => (
+            "neutral",
+            "signed by a key this server does not have".into(),
+        ),
+        Status::Unsupported(what) => ("permerror", format!("unsupported: {what}")),
+    };
+    let known = if c.known {
+        "; key known to this server"
+    } else {
+        ""
+    };
+    let from = if c.matches_from {
+        "; signer is the From address"
+    } else {
+        ""
+    };
+    (
+        method,
+        result,
+        format!("{what}{known}{from}; signer {}", c.signer),
+    )
+}
+
 /// The signature of `message`, checked; `None` if it is not multipart/signed with a
 /// protocol this knows.
 pub fn check(

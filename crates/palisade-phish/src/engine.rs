@@ -80,6 +80,8 @@ const SIGNALS: &[(&str, f64, Scaling)] = &[
     ("spoofed_protected", 10.0, Scaling::Fixed),
     ("no_authentication", 1.5, Scaling::Fixed),
     ("arc_only", 1.0, Scaling::Fixed),
+    ("signature_invalid", 8.0, Scaling::Fixed),
+    ("signature_other_signer", 3.0, Scaling::Fixed),
     ("malformed", 5.0, Scaling::Fixed),
     ("mime_confusion", 10.0, Scaling::Fixed),
     (SCAN_LIMIT, 0.0, Scaling::Fixed),
@@ -182,6 +184,19 @@ pub struct Context<'a> {
     pub correspondents: Option<&'a Protected>,
     /// Whether this is the first message from the sender's domain (None: not known).
     pub first_contact: Option<bool>,
+    /// The message's OpenPGP or S/MIME signature, as the caller checked it.
+    pub signature: Option<&'a SignatureState>,
+}
+
+/// A cryptographic signature on the message (PGP/MIME or S/MIME), checked by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureState {
+    /// It verifies; `matches_from`: the signer's key or certificate names the From address.
+    Valid { matches_from: bool },
+    /// It does not verify: why.
+    Invalid(String),
+    /// It cannot be checked (a key this server does not have, an unsupported algorithm).
+    Unchecked,
 }
 
 impl Context<'_> {
@@ -191,6 +206,7 @@ impl Context<'_> {
             envelope_from: None,
             correspondents: None,
             first_contact: None,
+            signature: None,
         }
     }
 }
@@ -1042,6 +1058,22 @@ impl Scan<'_, '_> {
             ),
             Auth::Aligned | Auth::Unaligned | Auth::Local => {}
         }
+        // A signature that does not verify: the signed part was changed on the way, or
+        // the signature is made up to look trustworthy.
+        match self.ctx.signature {
+            Some(SignatureState::Invalid(why)) => self.fire(
+                "signature_invalid",
+                format!("the message's signature does not verify ({why})"),
+            ),
+            Some(SignatureState::Valid {
+                matches_from: false,
+            }) => self.fire(
+                "signature_other_signer",
+                "the message is signed, but not by its sender's address".into(),
+            ),
+            Some(SignatureState::Valid { matches_from: true } | SignatureState::Unchecked)
+            | None => {}
+        }
     }
 }
 
@@ -1238,6 +1270,31 @@ mod tests {
         assert!(a.scan_limited);
         assert!(names(&a).contains(&"attachment_program"), "{a:?}");
         assert_eq!(a.action, Action::Quarantine);
+    }
+
+    #[test]
+    fn a_signature_that_does_not_verify_is_a_signal() {
+        let m = msg("Bob <bob@partner.test>", "", "Hello");
+        let with = |sig: &SignatureState| {
+            let ctx = Context {
+                signature: Some(sig),
+                ..Context::new(Auth::Aligned)
+            };
+            engine().analyze(&m, &ctx)
+        };
+        let a = with(&SignatureState::Invalid("digest mismatch".into()));
+        assert_eq!(names(&a), ["signature_invalid"]);
+        assert!(a.signals[0].reason.contains("digest mismatch"));
+        let a = with(&SignatureState::Valid {
+            matches_from: false,
+        });
+        assert_eq!(names(&a), ["signature_other_signer"]);
+        for fine in [
+            SignatureState::Valid { matches_from: true },
+            SignatureState::Unchecked,
+        ] {
+            assert!(names(&with(&fine)).is_empty());
+        }
     }
 
     #[test]

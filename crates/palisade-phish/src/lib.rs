@@ -20,5 +20,5 @@ pub mod lure;
 pub mod qr;
 pub mod verdict;
 
-pub use engine::{Analysis, Auth, Context, Engine, Settings, Signal};
+pub use engine::{Analysis, Auth, Context, Engine, Settings, Signal, SignatureState};
 pub use verdict::{Action, Thresholds};

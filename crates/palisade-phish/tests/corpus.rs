@@ -143,6 +143,8 @@ fn corpus_detection_and_false_positives() {
                 envelope_from: s.mail_from.as_deref(),
                 correspondents: Some(&correspondents),
                 first_contact,
+                // No message of the corpus is signed.
+                signature: None,
             };
             let a = engine.analyze(&s.message, &ctx);
             let flagged = a.action != Action::Deliver;

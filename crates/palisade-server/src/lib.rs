@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod rates;
 pub mod reports;
 pub mod sender_auth;
+pub mod signatures;
 pub mod submission;
 pub mod tls;
 pub mod tlsrpt;

@@ -475,6 +475,16 @@ pub async fn screen(
         }
     }
     checked.edit.remove = merged;
+    // Inbound signed mail: the signature's result for the reader and for the engine.
+    let signature = match origin.submitter {
+        None => crate::signatures::check(Some(shared.store.as_ref()), message.clone()).await,
+        Some(_) => None,
+    };
+    if let Some(c) = &signature {
+        let field = crate::signatures::field(cfg.hostname.as_str(), c);
+        checked.edit.prepend.extend_from_slice(field.as_bytes());
+    }
+    let signature = signature.as_ref().map(crate::signatures::state);
     if !cfg.phishing.enabled {
         return checked;
     }
@@ -503,12 +513,14 @@ pub async fn screen(
         let mail_from = origin.mail_from.clone();
         let auth = origin.auth;
         let lookalikes = known.as_ref().map(|k| k.lookalikes.clone());
+        let signature = signature.clone();
         let task = tokio::task::spawn_blocking(move || {
             let ctx = Context {
                 auth,
                 envelope_from: mail_from.as_deref(),
                 correspondents: lookalikes.as_deref(),
                 first_contact,
+                signature: signature.as_ref(),
             };
             engine.analyze(&msg, &ctx)
         });

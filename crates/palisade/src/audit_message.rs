@@ -88,11 +88,20 @@ pub async fn run(
     let policy = palisade_server::sender_auth::policy(cfg);
     let auth = palisade_server::phishing::auth_of(&report, &policy);
     let (engine, correspondents, first_contact) = engine_and_history(paths, cfg, raw).await?;
+    let message = std::sync::Arc::new(raw.to_vec());
+    let signature = if paths.store_path().exists() {
+        let store = paths.store().await?;
+        palisade_server::signatures::check(Some(&store), message).await
+    } else {
+        palisade_server::signatures::check(None, message).await
+    };
+    let state = signature.as_ref().map(palisade_server::signatures::state);
     let ctx = Context {
         auth,
         envelope_from: Some(mail_from).filter(|m| m.contains('@')),
         correspondents: correspondents.as_ref(),
         first_contact,
+        signature: state.as_ref(),
     };
     let a = engine.analyze(raw, &ctx);
     if json {
@@ -105,6 +114,21 @@ pub async fn run(
             "from_domain": report.dmarc.domain,
         });
         v["first_contact"] = json!(first_contact);
+        v["signature"] = match &signature {
+            Some(c) => {
+                let (method, result, comment) = palisade_crypt::signed::auth_result(c);
+                json!({
+                    "method": method,
+                    "result": result,
+                    "comment": comment,
+                    "signer": c.signer,
+                    "addresses": c.addresses,
+                    "known": c.known,
+                    "matches_from": c.matches_from,
+                })
+            }
+            None => json!(null),
+        };
         v["thresholds"] = json!({
             "tag": cfg.phishing.tag_score,
             "quarantine": cfg.phishing.quarantine_score,
@@ -113,6 +137,13 @@ pub async fn run(
         println!("{v}");
     } else {
         print(&a, &report, ip.is_some(), first_contact);
+        match &signature {
+            Some(c) => {
+                let (method, result, comment) = palisade_crypt::signed::auth_result(c);
+                println!("signature: {method}={result} ({comment})");
+            }
+            None => println!("signature: none"),
+        }
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! Encryption at rest inside `serve`, over real SMTP (lettre) and with GnuPG: a user
-//! imports a key gpg made, turns encryption at rest on, and the mail that lands in the
-//! Maildir opens with `gpg --decrypt` to the body that was sent, byte for byte.
+//! OpenPGP and S/MIME inside `serve`, over real SMTP (lettre), with GnuPG and OpenSSL:
+//! encryption at rest (a user imports a key or certificate, turns encryption at rest on,
+//! and the mail that lands in the Maildir opens with `gpg --decrypt` or `openssl cms
+//! -decrypt` to the body that was sent, byte for byte), WKD, and signed inbound mail
+//! checked into Authentication-Results and the verdict.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -424,5 +426,129 @@ async fn mail_for_a_user_with_a_certificate_opens_with_openssl() {
     // The body as received (lettre's DATA adds one empty line; see the OpenPGP test).
     assert_eq!(inner_body, format!("{body}\r\n"));
     assert!(inner.contains("Subject: Draft"));
+    ts.shutdown().await;
+}
+
+/// Signed inbound mail: an S/MIME signature OpenSSL made, as sent and tampered with, and a
+/// PGP/MIME signature by a key the server does not have.
+#[tokio::test]
+async fn signed_mail_is_checked_into_authentication_results_and_the_verdict() {
+    let ts = start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("p.pem"), dir.path().join("p.key"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/CN=Partner", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-addext", "subjectAltName=email:bob@sender.test"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let entity = dir.path().join("entity");
+    std::fs::write(
+        &entity,
+        "Content-Type: text/plain\r\n\r\nOur bank details are unchanged.\r\n",
+    )
+    .unwrap();
+    let o = Command::new("openssl")
+        .args([
+            "cms", "-sign", "-binary", "-crlfeol", "-md", "sha256", "-in",
+        ])
+        .arg(&entity)
+        .arg("-signer")
+        .arg(&cert)
+        .arg("-inkey")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let signed = format!(
+        "From: Bob <bob@sender.test>\r\nTo: alice@local.test\r\nSubject: Details\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <details@sender.test>\r\n{}",
+        // openssl ends some lines of its own with a bare LF: CRLF for SMTP (the signed
+        // part is CRLF already, so it is unchanged).
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n")
+    );
+    send(&ts, "alice@local.test", &signed).await;
+    send(
+        &ts,
+        "bob@local.test",
+        &signed.replace("unchanged", "changed"),
+    )
+    .await;
+    let good = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(
+        good.contains("Authentication-Results: mx.local.test;\r\n\tsmime=pass (signature verifies; signer is the From address"),
+        "{good}"
+    );
+    // Tampered with, from a sender nothing authenticates: held in the quarantine, the
+    // failed signature among the reasons, and in the held copy's Authentication-Results.
+    let list = String::from_utf8(cli(&ts, &["quarantine", "list"]).stdout).unwrap();
+    assert!(list.contains("signature does not verify"), "{list}");
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let show = String::from_utf8(cli(&ts, &["quarantine", "show", &id]).stdout).unwrap();
+    assert!(show.contains("\tsmime=fail ("), "{show}");
+
+    // audit message shows the same.
+    let file = dir.path().join("signed.eml");
+    std::fs::write(&file, &signed).unwrap();
+    let o = cli(&ts, &["audit", "message", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("signature: smime=pass"));
+
+    // PGP/MIME from outside, by a key the server does not have: reported, not failed
+    // (a user's own key is checked in palisade-crypt's tests).
+    let home = tempfile::tempdir().unwrap();
+    gpg(
+        home.path(),
+        &[
+            "--quick-gen-key",
+            "Carol <carol@sender.test>",
+            "future-default",
+            "default",
+            "never",
+        ],
+        None,
+    );
+    let content = "Content-Type: text/plain\r\n\r\nLunch at noon?\r\n";
+    let sig = String::from_utf8(gpg(
+        home.path(),
+        &["--armor", "--detach-sign", "--digest-algo", "SHA256"],
+        Some(content.as_bytes()),
+    ))
+    .unwrap();
+    let pgp = format!(
+        "From: Carol <carol@sender.test>\r\nTo: alice@local.test\r\nSubject: Lunch\r\n\
+         Date: Tue, 01 Dec 2026 11:00:00 +0000\r\nMessage-ID: <lunch@sender.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg=pgp-sha256;\r\n \
+         protocol=\"application/pgp-signature\"; boundary=\"s\"\r\n\r\n--s\r\n{content}\r\n\
+         --s\r\nContent-Type: application/pgp-signature\r\n\r\n{}\r\n--s--\r\n",
+        sig.replace('\n', "\r\n").trim_end()
+    );
+    send(&ts, "alice@local.test", &pgp).await;
+    let mail = ts.wait_for_mail("alice", 2).await;
+    let lunch = mail
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .find(|m| m.contains("Lunch"))
+        .unwrap();
+    assert!(
+        lunch.contains("\tx-pgp=neutral (signed by a key this server does not have; signer "),
+        "{lunch}"
+    );
     ts.shutdown().await;
 }
