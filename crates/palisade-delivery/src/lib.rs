@@ -49,13 +49,15 @@ fn now_secs() -> i64 {
 }
 
 impl LocalDelivery {
-    /// Whom `mailbox`'s mail is sealed to, if its user turned encryption at rest on:
-    /// the newest key or certificate that still parses; `Err` if it is on without one.
+    /// Whom `mailbox`'s mail is sealed to: the newest key or certificate that still
+    /// parses, if its user turned encryption at rest on (`Err` if they have none) or
+    /// its domain's default is on (a user without a key is then stored as received).
     async fn seal_key(
         &self,
         mailbox: &Address,
     ) -> Result<Option<Result<Recipient, SealError>>, palisade_store::StoreError> {
-        if !self.store.encrypt_at_rest(mailbox).await? {
+        let user_on = self.store.encrypt_at_rest(mailbox).await?;
+        if !user_on && !self.store.domain_encrypt_at_rest(mailbox.domain()).await? {
             return Ok(None);
         }
         let keys = self.store.user_keys(mailbox).await?;
@@ -64,9 +66,11 @@ impl LocalDelivery {
             "smime" => SmimeCert::stored(&k.data).ok().map(Recipient::Smime),
             _ => None,
         });
-        Ok(Some(
-            newest.ok_or(SealError::OpenPgp(KeyError::NoEncryptionKey)),
-        ))
+        Ok(match newest {
+            Some(to) => Some(Ok(to)),
+            None if user_on => Some(Err(SealError::OpenPgp(KeyError::NoEncryptionKey))),
+            None => None,
+        })
     }
 }
 

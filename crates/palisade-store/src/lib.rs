@@ -303,6 +303,11 @@ pub trait Store: Send + Sync + 'static {
     async fn set_encrypt_at_rest(&self, a: &Address, on: bool) -> Result<bool, StoreError>;
     /// Whether a user's mail is encrypted before it is stored.
     async fn encrypt_at_rest(&self, a: &Address) -> Result<bool, StoreError>;
+    /// Turns a domain's default on or off: its users' mail is encrypted to their key
+    /// when they have one. False if there is no such domain.
+    async fn set_domain_encrypt_at_rest(&self, d: &Domain, on: bool) -> Result<bool, StoreError>;
+    /// A domain's default for encryption at rest.
+    async fn domain_encrypt_at_rest(&self, d: &Domain) -> Result<bool, StoreError>;
     /// Notes that the organisation of local domain `local` exchanged a message with each
     /// of `senders` (organisational domains) at `time`.
     async fn record_correspondents(

@@ -941,6 +941,27 @@ impl Store for SqliteStore {
         Ok(updated > 0)
     }
 
+    async fn set_domain_encrypt_at_rest(&self, d: &Domain, on: bool) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE domains SET encrypt_at_rest = ? WHERE name = ?")
+            .bind(i64::from(on))
+            .bind(d.as_str().to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting a domain's encryption at rest"))?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn domain_encrypt_at_rest(&self, d: &Domain) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT encrypt_at_rest FROM domains WHERE name = ?")
+                .bind(d.as_str().to_owned())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a domain's encryption at rest"))?;
+        Ok(row.is_some_and(|(on,)| on != 0))
+    }
+
     async fn encrypt_at_rest(&self, a: &Address) -> Result<bool, StoreError> {
         let row: Option<(i64,)> =
             sqlx::query_as("SELECT encrypt_at_rest FROM users WHERE address = ?")

@@ -696,6 +696,27 @@ async fn user_keys_and_encryption_at_rest() {
             .expect("set")
     );
 
+    assert!(
+        !s.domain_encrypt_at_rest(&dom("example.org"))
+            .await
+            .expect("read")
+    );
+    assert!(
+        s.set_domain_encrypt_at_rest(&dom("example.org"), true)
+            .await
+            .expect("set")
+    );
+    assert!(
+        s.domain_encrypt_at_rest(&dom("example.org"))
+            .await
+            .expect("read")
+    );
+    assert!(
+        !s.set_domain_encrypt_at_rest(&dom("nowhere.example"), true)
+            .await
+            .expect("set")
+    );
+
     // A removed user's keys go with it: a re-created address starts without them.
     assert!(
         s.remove_user(&addr("alice@example.org"))

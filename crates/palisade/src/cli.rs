@@ -248,9 +248,22 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
-    Add { domain: String },
+    Add {
+        domain: String,
+    },
     List,
-    Remove { domain: String },
+    Remove {
+        domain: String,
+    },
+    /// The domain's default for encryption at rest: its users' mail is encrypted to their
+    /// key (`palisade user key import`) when they have one; users without one get their
+    /// mail as it arrives.
+    #[command(name = "encrypt-at-rest")]
+    EncryptAtRest {
+        domain: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

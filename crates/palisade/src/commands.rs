@@ -204,6 +204,17 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
             }
             println!("removed domain {d}");
         }
+        DomainCommand::EncryptAtRest { domain, state } => {
+            let d = parse_domain(&domain)?;
+            if !store.set_domain_encrypt_at_rest(&d, state == "on").await? {
+                return Err(usage(format!("no domain {d}")));
+            }
+            if state == "on" {
+                println!("mail for users of {d} with a key is now encrypted before it is stored");
+            } else {
+                println!("{d}'s default is now to store mail as it arrives");
+            }
+        }
     }
     Ok(())
 }

@@ -200,6 +200,30 @@ async fn mail_for_a_user_with_a_key_is_stored_encrypted_and_gpg_opens_it() {
         both.iter()
             .any(|m| String::from_utf8_lossy(m).contains("42,000"))
     );
+
+    // The domain's default: alice (who has a key) is sealed again, bob (who has none)
+    // still gets his mail as it arrives, not deferred.
+    let o = cli(&ts, &["domain", "encrypt-at-rest", "local.test", "on"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    send(
+        &ts,
+        "alice@local.test",
+        &message.replace("payroll@", "third@"),
+    )
+    .await;
+    send(&ts, "bob@local.test", &message.replace("payroll@", "bobs@")).await;
+    let three = ts.wait_for_mail("alice", 3).await;
+    let third = three
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .find(|m| m.contains("<third@sender.test>"))
+        .unwrap();
+    assert!(third.contains("multipart/encrypted") && !third.contains("42,000"));
+    let bobs = ts.wait_for_mail("bob", 2).await;
+    assert!(
+        bobs.iter()
+            .all(|m| String::from_utf8_lossy(m).contains("42,000"))
+    );
     ts.shutdown().await;
 }
 

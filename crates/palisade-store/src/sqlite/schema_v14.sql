@@ -12,3 +12,6 @@ CREATE TABLE user_keys (
 ) WITHOUT ROWID;
 
 ALTER TABLE users ADD COLUMN encrypt_at_rest INTEGER NOT NULL DEFAULT 0;
+
+-- A domain's default: its users' mail is encrypted to their key when they have one.
+ALTER TABLE domains ADD COLUMN encrypt_at_rest INTEGER NOT NULL DEFAULT 0;
