@@ -6,3 +6,8 @@ pub mod openpgp;
 pub mod signed;
 pub mod smime;
 pub mod wkd;
+
+/// Bytes as upper-case hex, as gpg and openssl print fingerprints.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}

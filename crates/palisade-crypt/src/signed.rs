@@ -22,8 +22,6 @@ use pgp::types::KeyDetails;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
-use x509_cert::ext::pkix::SubjectAltName;
-use x509_cert::ext::pkix::name::GeneralName;
 
 /// Which kind of signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +83,6 @@ fn parts<'m>(body: &'m [u8], boundary: &str) -> Option<(&'m [u8], &'m [u8])> {
         + memchr::memmem::find(&body[sig_start..], next.as_bytes())
             .unwrap_or(body.len() - sig_start);
     Some((&body[start..end], &body[sig_start..sig_end]))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// True for a multipart/signed message (a cheap look at its Content-Type).
@@ -203,7 +197,7 @@ fn openpgp(content: &[u8], armored: &[u8], keys: &[OpenPgpKey]) -> SignatureChec
     let key_ids: Vec<String> = sig
         .issuer_key_id()
         .iter()
-        .map(|k| hex(k.as_ref()))
+        .map(|k| crate::hex(k.as_ref()))
         .collect();
     out.signer = fingerprints
         .first()
@@ -301,16 +295,8 @@ fn smime_verify(
         .ok_or_else(|| {
             Status::Invalid("the signer's certificate is not in the signature".into())
         })?;
-    out.signer = hex(&Sha256::digest(cert.to_der().map_err(unreadable)?));
-    if let Ok(Some((_, SubjectAltName(names)))) = cert.tbs_certificate.get::<SubjectAltName>() {
-        out.addresses = names
-            .iter()
-            .filter_map(|n| match n {
-                GeneralName::Rfc822Name(a) => Some(a.as_str().to_string()),
-                _ => None,
-            })
-            .collect();
-    }
+    out.signer = crate::smime::fingerprint(cert).map_err(unreadable)?;
+    out.addresses = crate::smime::email_names(cert).unwrap_or_default();
 
     let digest_oid = signer.digest_alg.oid.to_string();
     let digest = |data: &[u8]| -> Result<Vec<u8>, Status> {
@@ -341,16 +327,8 @@ fn smime_verify(
         }
         None => content.to_vec(),
     };
-    let key = {
-        use rsa::pkcs8::DecodePublicKey;
-        let spki = cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .map_err(unreadable)?;
-        rsa::RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|_| Status::Unsupported("a certificate key other than RSA".into()))?
-    };
+    let key = crate::smime::rsa_key(cert)
+        .ok_or_else(|| Status::Unsupported("a certificate key other than RSA".into()))?;
     let sig_alg = signer.signature_algorithm.oid.to_string();
     if !matches!(
         sig_alg.as_str(),

@@ -65,15 +65,35 @@ pub struct SmimeCert {
     key: rsa::RsaPublicKey,
 }
 
+/// The certificate's RSA public key; `None` for any other kind of key.
+pub(crate) fn rsa_key(cert: &Certificate) -> Option<rsa::RsaPublicKey> {
+    let spki = cert.tbs_certificate.subject_public_key_info.to_der().ok()?;
+    rsa::RsaPublicKey::from_public_key_der(&spki).ok()
+}
+
+/// The e-mail addresses (rfc822Name) among the certificate's subject alternative names.
+pub(crate) fn email_names(cert: &Certificate) -> Result<Vec<String>, x509_cert::der::Error> {
+    Ok(match cert.tbs_certificate.get::<SubjectAltName>()? {
+        Some((_, SubjectAltName(names))) => names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::Rfc822Name(a) => Some(a.as_str().to_string()),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    })
+}
+
+/// SHA-256 of the DER certificate, upper-case hex.
+pub(crate) fn fingerprint(cert: &Certificate) -> Result<String, x509_cert::der::Error> {
+    Ok(crate::hex(&Sha256::digest(cert.to_der()?)))
+}
+
 fn parse(pem: &str) -> Result<(Certificate, rsa::RsaPublicKey), CertError> {
     let cert = Certificate::from_pem(pem.trim().as_bytes())
         .map_err(|e| CertError::Parse(e.to_string()))?;
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| CertError::Parse(e.to_string()))?;
-    let key = rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|_| CertError::NotRsa)?;
+    let key = rsa_key(&cert).ok_or(CertError::NotRsa)?;
     Ok((cert, key))
 }
 
@@ -104,16 +124,7 @@ impl SmimeCert {
         {
             return Err(CertError::ExtendedKeyUsage);
         }
-        let names: Vec<String> = match tbs.get::<SubjectAltName>().map_err(bad)? {
-            Some((_, SubjectAltName(names))) => names
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::Rfc822Name(a) => Some(a.as_str().to_string()),
-                    _ => None,
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        let names = email_names(&cert).map_err(bad)?;
         if !names
             .iter()
             .any(|n| addresses.iter().any(|a| a.eq_ignore_ascii_case(n)))
@@ -123,13 +134,8 @@ impl SmimeCert {
                 found: names.join(", "),
             });
         }
-        let der = cert.to_der().map_err(bad)?;
-        let fingerprint = Sha256::digest(&der)
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect();
         let info = CertInfo {
-            fingerprint,
+            fingerprint: fingerprint(&cert).map_err(bad)?,
             expires: not_after,
             addresses: names,
         };

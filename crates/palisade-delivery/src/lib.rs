@@ -42,12 +42,6 @@ impl From<std::io::Error> for Failed {
     }
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 impl LocalDelivery {
     /// Whom `mailbox`'s mail is sealed to: the newest key or certificate that still
     /// parses, if its user turned encryption at rest on (`Err` if they have none) or
@@ -130,8 +124,9 @@ impl Target for LocalDelivery {
                 let mut clear = Vec::new();
                 message.read_to_end(&mut clear)?;
                 let opts = palisade_crypt::at_rest::Options { protect_subject };
-                let sealed = palisade_crypt::at_rest::seal(&clear, &key, opts, now_secs())
-                    .map_err(Failed::Seal)?;
+                let sealed =
+                    palisade_crypt::at_rest::seal(&clear, &key, opts, palisade_queue::now_secs())
+                        .map_err(Failed::Seal)?;
                 let stored = match &sealed {
                     Sealed::Encrypted(bytes) => bytes.as_slice(),
                     Sealed::AlreadyEncrypted => clear.as_slice(),
