@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -48,6 +48,30 @@ fn gpg(home: &Path, args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// A self-signed RSA certificate for `address` made by OpenSSL, with `extensions`
+/// besides the subject alternative name: (certificate, key) files in `dir`.
+fn smime_cert(dir: &Path, address: &str, extensions: &[&str]) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{address}.pem")),
+        dir.join(format!("{address}.key")),
+    );
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+    ])
+    .args(["-subj", "/CN=Test", "-keyout"])
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert)
+    .args(["-addext", &format!("subjectAltName=email:{address}")]);
+    for e in extensions {
+        cmd.args(["-addext", e]);
+    }
+    let o = cmd.output().expect("openssl is installed");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (cert, key)
 }
 
 async fn send(ts: &TestServer, to: &str, message: &str) {
@@ -390,21 +414,14 @@ async fn wkd_serves_a_users_key_with_only_its_own_user_id() {
 async fn mail_for_a_user_with_a_certificate_opens_with_openssl() {
     let ts = start("").await;
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("carol.pem"), dir.path().join("carol.key"));
-    let o = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args(["-subj", "/CN=Carol", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-addext", "subjectAltName=email:carol@local.test"])
-        .args(["-addext", "keyUsage=digitalSignature,keyEncipherment"])
-        .args(["-addext", "extendedKeyUsage=emailProtection"])
-        .output()
-        .expect("openssl is installed");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (cert, key) = smime_cert(
+        dir.path(),
+        "carol@local.test",
+        &[
+            "keyUsage=digitalSignature,keyEncipherment",
+            "extendedKeyUsage=emailProtection",
+        ],
+    );
     let o = cli(
         &ts,
         &[
@@ -459,19 +476,7 @@ async fn mail_for_a_user_with_a_certificate_opens_with_openssl() {
 async fn signed_mail_is_checked_into_authentication_results_and_the_verdict() {
     let ts = start("").await;
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("p.pem"), dir.path().join("p.key"));
-    let o = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args(["-subj", "/CN=Partner", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-addext", "subjectAltName=email:bob@sender.test"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let (cert, key) = smime_cert(dir.path(), "bob@sender.test", &[]);
     let entity = dir.path().join("entity");
     std::fs::write(
         &entity,
