@@ -149,6 +149,7 @@ pub struct RawDelivery {
     pub command_timeout_secs: Option<u64>,
     pub tls_policy: Option<BTreeMap<String, String>>,
     pub mta_sts_port: Option<u64>,
+    pub wkd_port: Option<u64>,
     pub max_connections_per_domain: Option<u64>,
     pub connection_idle_secs: Option<u64>,
     pub max_messages_per_connection: Option<u64>,

@@ -107,6 +107,7 @@ fn every_key_is_documented() {
         "delivery.command_timeout_secs",
         "delivery.tls_policy",
         "delivery.mta_sts_port",
+        "delivery.wkd_port",
         "delivery.max_connections_per_domain",
         "delivery.connection_idle_secs",
         "delivery.max_messages_per_connection",

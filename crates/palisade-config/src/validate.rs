@@ -177,6 +177,8 @@ pub struct DeliveryConfig {
     pub tls_policy: std::collections::BTreeMap<String, DomainTlsPolicy>,
     /// HTTPS port of `mta-sts.<domain>` (443; other values are for tests).
     pub mta_sts_port: u16,
+    /// HTTPS port of Web Key Directories (443; other values are for tests).
+    pub wkd_port: u16,
     /// Outbound connections at once to one destination domain.
     pub max_connections_per_domain: usize,
     /// How long a session that finished a message waits for the next one to the same
@@ -650,6 +652,7 @@ impl Config {
         let delivery = DeliveryConfig {
             tls_policy,
             mta_sts_port: count("delivery.mta_sts_port", d.mta_sts_port, 443, 1, 65_535)? as u16,
+            wkd_port: count("delivery.wkd_port", d.wkd_port, 443, 1, 65_535)? as u16,
             max_connections_per_domain: count(
                 "delivery.max_connections_per_domain",
                 d.max_connections_per_domain,

@@ -3,6 +3,7 @@
 
 pub mod at_rest;
 pub mod openpgp;
+pub mod policy;
 pub mod signed;
 pub mod smime;
 pub mod wkd;

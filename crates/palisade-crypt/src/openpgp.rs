@@ -81,6 +81,25 @@ impl OpenPgpKey {
         }
         let (key, _) = SignedPublicKey::from_armor_single(armored.as_bytes())
             .map_err(|e| KeyError::Parse(e.to_string()))?;
+        Self::check_parsed(key, addresses, now)
+    }
+
+    /// A key as a Web Key Directory serves it (binary, draft-koch-openpgp-webkey-service
+    /// §3.1), checked as [`OpenPgpKey::check`] does for the address it was asked for.
+    pub fn check_binary(
+        bytes: &[u8],
+        addresses: &[String],
+        now: i64,
+    ) -> Result<(Self, KeyInfo), KeyError> {
+        let key = SignedPublicKey::from_bytes(bytes).map_err(|e| KeyError::Parse(e.to_string()))?;
+        Self::check_parsed(key, addresses, now)
+    }
+
+    fn check_parsed(
+        key: SignedPublicKey,
+        addresses: &[String],
+        now: i64,
+    ) -> Result<(Self, KeyInfo), KeyError> {
         key.verify_bindings()
             .map_err(|e| KeyError::BadSignature(e.to_string()))?;
         if !key.details.revocation_signatures.is_empty() {

@@ -2,17 +2,21 @@
 //!
 //! [`LocalDelivery`] resolves each recipient to a local mailbox through the store
 //! (user, alias or catch-all) and writes the message into that user's Maildir with
-//! [`maildir::deliver`]. Remote delivery (MX, TLS policy, DKIM) comes with the
-//! submission issue.
+//! [`maildir::deliver`], sealed first when encryption at rest or the submitter's
+//! outbound policy says so; [`remote`] delivers to other servers and [`router`] picks
+//! between the two.
 
 pub mod dsn;
+pub mod end_to_end;
+pub mod https;
 pub mod maildir;
 pub mod remote;
 pub mod router;
+pub mod wkd;
 
 use palisade_crypt::at_rest::{Recipient, SealError, Sealed};
-use palisade_crypt::openpgp::{KeyError, OpenPgpKey};
-use palisade_crypt::smime::SmimeCert;
+use palisade_crypt::openpgp::KeyError;
+use palisade_crypt::policy::OutboundPolicy;
 use palisade_queue::{Outcome, SpooledMessage, Target};
 use palisade_store::{LookupCache, Store};
 use palisade_types::Address;
@@ -42,29 +46,44 @@ impl From<std::io::Error> for Failed {
     }
 }
 
+/// How a local recipient's copy is stored.
+enum Seal {
+    Clear,
+    To(Box<Recipient>),
+    /// Encryption at rest is on but there is no usable key: wait, never store in clear.
+    NoKey(SealError),
+    /// The submitter's policy requires encryption and the recipient has no key.
+    Refused(Outcome),
+}
+
 impl LocalDelivery {
-    /// Whom `mailbox`'s mail is sealed to: the newest key or certificate that still
-    /// parses, if its user turned encryption at rest on (`Err` if they have none) or
-    /// its domain's default is on (a user without a key is then stored as received).
-    async fn seal_key(
+    /// How `mailbox`'s copy (addressed to `rcpt`) is stored: sealed to the newest key or
+    /// certificate that still parses if its user turned encryption at rest on (no key:
+    /// [`Seal::NoKey`]), if its domain's default is on (no key: in clear), or if the
+    /// submitter's outbound policy asks (no key under `required`: refused).
+    async fn seal_for(
         &self,
+        rcpt: &Address,
         mailbox: &Address,
-    ) -> Result<Option<Result<Recipient, SealError>>, palisade_store::StoreError> {
+        outbound: OutboundPolicy,
+    ) -> Result<Seal, palisade_store::StoreError> {
         let user_on = self.store.encrypt_at_rest(mailbox).await?;
-        if !user_on && !self.store.domain_encrypt_at_rest(mailbox.domain()).await? {
-            return Ok(None);
+        if !user_on
+            && outbound == OutboundPolicy::Never
+            && !self.store.domain_encrypt_at_rest(mailbox.domain()).await?
+        {
+            return Ok(Seal::Clear);
         }
-        let keys = self.store.user_keys(mailbox).await?;
-        let newest = keys.iter().rev().find_map(|k| match k.kind.as_str() {
-            "openpgp" => OpenPgpKey::stored(&k.data).ok().map(Recipient::OpenPgp),
-            "smime" => SmimeCert::stored(&k.data).ok().map(Recipient::Smime),
-            _ => None,
-        });
-        Ok(match newest {
-            Some(to) => Some(Ok(to)),
-            None if user_on => Some(Err(SealError::OpenPgp(KeyError::NoEncryptionKey))),
-            None => None,
-        })
+        Ok(
+            match end_to_end::registered_key(self.store.as_ref(), mailbox).await? {
+                Some(to) => Seal::To(Box::new(to)),
+                None if user_on => Seal::NoKey(SealError::OpenPgp(KeyError::NoEncryptionKey)),
+                None if outbound == OutboundPolicy::Required => {
+                    Seal::Refused(end_to_end::no_key_outcome(rcpt))
+                }
+                None => Seal::Clear,
+            },
+        )
     }
 }
 
@@ -76,6 +95,10 @@ impl Target for LocalDelivery {
         rcpts: &[Address],
         recovering: bool,
     ) -> Vec<Outcome> {
+        let outbound = match end_to_end::policy_of(self.store.as_ref(), msg).await {
+            Ok(p) => p,
+            Err(o) => return vec![o; rcpts.len()],
+        };
         let mut outcomes = Vec::with_capacity(rcpts.len());
         // Two recipients (say an alias and its user) may share a mailbox: one copy each.
         let mut done: Vec<(Address, Outcome)> = Vec::new();
@@ -106,8 +129,15 @@ impl Target for LocalDelivery {
             let m = msg.clone();
             // RFC 5321 §4.4: the delivering MTA adds Return-Path with the reverse-path.
             let return_path = format!("Return-Path: {}\r\n", msg.envelope.return_path());
-            let seal = match self.seal_key(&mailbox).await {
-                Ok(k) => k,
+            let seal = match self.seal_for(rcpt, &mailbox, outbound).await {
+                Ok(Seal::Clear) => None,
+                Ok(Seal::To(to)) => Some(Ok(*to)),
+                Ok(Seal::NoKey(e)) => Some(Err(e)),
+                Ok(Seal::Refused(o)) => {
+                    done.push((mailbox, o.clone()));
+                    outcomes.push(o);
+                    continue;
+                }
                 Err(e) => {
                     outcomes.push(Outcome::Transient(format!("451 4.3.0 store: {e}")));
                     continue;

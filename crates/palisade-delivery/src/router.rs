@@ -1,7 +1,9 @@
 //! The delivery target: local domains go to Maildirs, everything else to other servers.
 
 use crate::LocalDelivery;
+use crate::end_to_end::{self, EndToEnd, Plan};
 use crate::remote::RemoteDelivery;
+use palisade_crypt::policy::OutboundPolicy;
 use palisade_queue::{Outcome, SpooledMessage, Target};
 use palisade_types::Address;
 use std::collections::BTreeMap;
@@ -9,6 +11,9 @@ use std::collections::BTreeMap;
 pub struct Router {
     pub local: LocalDelivery,
     pub remote: RemoteDelivery,
+    /// Outbound encryption of submitted mail to other servers (local recipients are
+    /// sealed by [`LocalDelivery`]).
+    pub end_to_end: Option<EndToEnd>,
 }
 
 #[async_trait::async_trait]
@@ -58,13 +63,45 @@ impl Target for Router {
                     return finish(outcomes);
                 }
             };
+            let policy = match &self.end_to_end {
+                Some(e2e) => match end_to_end::policy_of(e2e.store.as_ref(), msg).await {
+                    Ok(p) => p,
+                    Err(o) => {
+                        for idx in remote.values().flatten() {
+                            outcomes[*idx] = Some(o.clone());
+                        }
+                        return finish(outcomes);
+                    }
+                },
+                None => OutboundPolicy::Never,
+            };
             for (domain, idx) in &remote {
-                let these: Vec<Address> = idx.iter().map(|&i| rcpts[i].clone()).collect();
+                let mut as_is = Vec::with_capacity(idx.len());
+                if let (Some(e2e), true) = (&self.end_to_end, policy != OutboundPolicy::Never) {
+                    let dns = (self.remote.dns)();
+                    for &i in idx {
+                        match e2e.plan(&dns, policy, &message, &rcpts[i]).await {
+                            Plan::AsIs => as_is.push(i),
+                            Plan::Refused(o) => outcomes[i] = Some(o),
+                            Plan::Encrypted(copy) => {
+                                let one = std::slice::from_ref(&rcpts[i]);
+                                let got = self.remote.deliver_domain(msg, &copy, domain, one).await;
+                                outcomes[i] = got.into_iter().next();
+                            }
+                        }
+                    }
+                } else {
+                    as_is.extend_from_slice(idx);
+                }
+                if as_is.is_empty() {
+                    continue;
+                }
+                let these: Vec<Address> = as_is.iter().map(|&i| rcpts[i].clone()).collect();
                 let got = self
                     .remote
                     .deliver_domain(msg, &message, domain, &these)
                     .await;
-                for (&i, o) in idx.iter().zip(got) {
+                for (&i, o) in as_is.iter().zip(got) {
                     outcomes[i] = Some(o);
                 }
             }

@@ -101,3 +101,16 @@ impl DkimKeyCache {
             .map_err(|e| e.to_string())?
     }
 }
+
+/// Signs again what delivery changed on a sender's behalf (outbound encryption).
+pub struct Resigner {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<DkimKeyCache>,
+}
+
+#[async_trait::async_trait]
+impl palisade_delivery::end_to_end::Resign for Resigner {
+    async fn signatures(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.keys.sign(self.store.as_ref(), message, b"").await
+    }
+}

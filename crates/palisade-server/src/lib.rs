@@ -246,11 +246,23 @@ impl Server {
                         config.delivery.max_connections_per_domain,
                     ),
                     mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
-                        https_tls,
+                        https_tls.clone(),
                         config.delivery.mta_sts_port,
                         Some(store.clone()),
                     ),
                 },
+                end_to_end: Some(palisade_delivery::end_to_end::EndToEnd {
+                    store: store.clone(),
+                    wkd: palisade_delivery::wkd::WkdClient::new(
+                        https_tls,
+                        config.delivery.wkd_port,
+                    ),
+                    resign: Arc::new(dkim_keys::Resigner {
+                        store: store.clone(),
+                        keys: dkim_keys.clone(),
+                    }),
+                    protect_subject: config.encryption.protect_subject,
+                }),
             }),
             Some(Arc::new(bounce::DsnBouncer {
                 spool: spool.clone(),

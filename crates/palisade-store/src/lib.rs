@@ -83,6 +83,20 @@ pub struct Block {
     pub reason: String,
 }
 
+/// A user's S/MIME signing identity, as imported by `palisade user signing import`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    /// The certificate and any intermediates, PEM.
+    pub certificate: String,
+    /// The PKCS #8 private key, sealed with the server's secret.
+    pub sealed_key: Vec<u8>,
+    /// SHA-256 of the certificate, upper-case hex.
+    pub fingerprint: String,
+    /// When the certificate expires (Unix time).
+    pub expires: i64,
+    pub added: i64,
+}
+
 /// A user's public key, as imported (checked) by `palisade user key import`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserKey {
@@ -308,6 +322,27 @@ pub trait Store: Send + Sync + 'static {
     async fn set_domain_encrypt_at_rest(&self, d: &Domain, on: bool) -> Result<bool, StoreError>;
     /// A domain's default for encryption at rest.
     async fn domain_encrypt_at_rest(&self, d: &Domain) -> Result<bool, StoreError>;
+    /// Sets a user's outbound encryption policy (`None`: their domain's); false if
+    /// there is no such user.
+    async fn set_outbound_encryption(
+        &self,
+        a: &Address,
+        policy: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Sets a domain's outbound encryption policy; false if there is no such domain.
+    async fn set_domain_outbound_encryption(
+        &self,
+        d: &Domain,
+        policy: &str,
+    ) -> Result<bool, StoreError>;
+    /// The outbound encryption policy for mail `a` submits: theirs, else their domain's.
+    async fn outbound_encryption(&self, a: &Address) -> Result<Option<String>, StoreError>;
+    /// Sets (or replaces) a user's S/MIME signing identity; false if there is no such
+    /// user.
+    async fn put_signing_key(&self, a: &Address, key: &SigningKey) -> Result<bool, StoreError>;
+    async fn signing_key(&self, a: &Address) -> Result<Option<SigningKey>, StoreError>;
+    /// True if there was one.
+    async fn remove_signing_key(&self, a: &Address) -> Result<bool, StoreError>;
     /// Notes that the organisation of local domain `local` exchanged a message with each
     /// of `senders` (organisational domains) at `time`.
     async fn record_correspondents(

@@ -25,13 +25,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::UserKey;
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
     AliasSource, AppPassword, Block, DkimKey, DmarcEvaluation, Event, QueueStatus, ReceivedReport,
     Store, StoreError, StsPolicyRow, TlsResultRow, TotpState, User,
 };
+use crate::{SigningKey, UserKey};
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,6 +59,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("sqlite/schema_v12.sql")),
     (13, include_str!("sqlite/schema_v13.sql")),
     (14, include_str!("sqlite/schema_v14.sql")),
+    (15, include_str!("sqlite/schema_v15.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -972,6 +973,113 @@ impl Store for SqliteStore {
         Ok(row.is_some_and(|(on,)| on != 0))
     }
 
+    async fn set_outbound_encryption(
+        &self,
+        a: &Address,
+        policy: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE users SET outbound_encryption = ? WHERE address = ?")
+            .bind(policy)
+            .bind(a.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting outbound encryption"))?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn set_domain_outbound_encryption(
+        &self,
+        d: &Domain,
+        policy: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE domains SET outbound_encryption = ? WHERE name = ?")
+            .bind(policy)
+            .bind(d.as_str().to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting a domain's outbound encryption"))?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn outbound_encryption(&self, a: &Address) -> Result<Option<String>, StoreError> {
+        // The user's own setting, else their domain's (a user of no domain row has none).
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT COALESCE( \
+                 (SELECT outbound_encryption FROM users WHERE address = ?), \
+                 (SELECT outbound_encryption FROM domains WHERE name = ?))",
+        )
+        .bind(a.lookup_key())
+        .bind(a.domain().as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading outbound encryption"))?;
+        Ok(row.and_then(|(p,)| p))
+    }
+
+    async fn put_signing_key(&self, a: &Address, key: &SigningKey) -> Result<bool, StoreError> {
+        const CONTEXT: &str = "storing a signing key";
+        let user = a.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT address FROM users WHERE address = ?")
+                .bind(&user)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (user, certificate, sealed_key, fingerprint, expires, added) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user) DO UPDATE SET \
+             certificate = excluded.certificate, sealed_key = excluded.sealed_key, \
+             fingerprint = excluded.fingerprint, expires = excluded.expires, added = excluded.added",
+        )
+        .bind(&user)
+        .bind(&key.certificate)
+        .bind(&key.sealed_key)
+        .bind(&key.fingerprint)
+        .bind(key.expires)
+        .bind(key.added)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(true)
+    }
+
+    async fn signing_key(&self, a: &Address) -> Result<Option<SigningKey>, StoreError> {
+        let row: Option<(String, Vec<u8>, String, i64, i64)> = sqlx::query_as(
+            "SELECT certificate, sealed_key, fingerprint, expires, added FROM signing_keys \
+             WHERE user = ?",
+        )
+        .bind(a.lookup_key())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a signing key"))?;
+        Ok(row.map(
+            |(certificate, sealed_key, fingerprint, expires, added)| SigningKey {
+                certificate,
+                sealed_key,
+                fingerprint,
+                expires,
+                added,
+            },
+        ))
+    }
+
+    async fn remove_signing_key(&self, a: &Address) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM signing_keys WHERE user = ?")
+            .bind(a.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing a signing key"))?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+
     async fn record_correspondents(
         &self,
         local: &str,
@@ -1822,14 +1930,14 @@ mod tests {
         let store = SqliteStore::open(&path).await.expect("create");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
         );
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1844,7 +1952,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 14
+                    supported: 15
                 }
             ),
             "{err}"

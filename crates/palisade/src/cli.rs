@@ -264,6 +264,16 @@ pub enum DomainCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// The domain's outbound encryption policy for mail its users submit: `never`,
+    /// `opportunistic` (encrypted to every recipient whose key is known: registered
+    /// here or in their domain's Web Key Directory) or `required` (a recipient without
+    /// a key is not sent the message; the sender gets a DSN saying why).
+    #[command(name = "encrypt-outbound")]
+    EncryptOutbound {
+        domain: String,
+        #[arg(value_parser = ["never", "opportunistic", "required"])]
+        policy: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +324,14 @@ pub enum UserCommand {
         address: String,
         #[arg(value_parser = ["on", "off"])]
         state: String,
+    },
+    /// The user's outbound encryption policy (see `palisade domain encrypt-outbound`);
+    /// `domain` follows their domain's.
+    #[command(name = "encrypt-outbound")]
+    EncryptOutbound {
+        address: String,
+        #[arg(value_parser = ["never", "opportunistic", "required", "domain"])]
+        policy: String,
     },
 }
 

@@ -215,6 +215,13 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
                 println!("{d}'s default is now to store mail as it arrives");
             }
         }
+        DomainCommand::EncryptOutbound { domain, policy } => {
+            let d = parse_domain(&domain)?;
+            if !store.set_domain_outbound_encryption(&d, &policy).await? {
+                return Err(usage(format!("no domain {d}")));
+            }
+            println!("outbound encryption for users of {d}: {policy}");
+        }
     }
     Ok(())
 }
@@ -313,6 +320,21 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
         UserCommand::Key(c) => crate::keys::run(&store, c).await?,
         UserCommand::EncryptAtRest { address, state } => {
             crate::keys::encrypt_at_rest(&store, &address, state == "on").await?
+        }
+        UserCommand::EncryptOutbound { address, policy } => {
+            let a = parse_address(&address)?;
+            let own = (policy != "domain").then_some(policy.as_str());
+            if !store.set_outbound_encryption(&a, own).await? {
+                return Err(usage(format!("no user {a}")));
+            }
+            let now = store
+                .outbound_encryption(&a)
+                .await?
+                .unwrap_or_else(|| "never".into());
+            match own {
+                Some(_) => println!("outbound encryption for {a}: {now}"),
+                None => println!("outbound encryption for {a}: {now} (the domain's)"),
+            }
         }
         UserCommand::Resume { address } => {
             let a = parse_address(&address)?;

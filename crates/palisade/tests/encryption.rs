@@ -581,3 +581,229 @@ async fn signed_mail_is_checked_into_authentication_results_and_the_verdict() {
     );
     ts.shutdown().await;
 }
+
+/// Generates a Curve25519 key for `uid` in a fresh GnuPG home; the home and the
+/// ASCII-armoured public key file.
+fn gpg_key(uid: &str) -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    gpg(
+        home.path(),
+        &["--quick-gen-key", uid, "future-default", "default", "1y"],
+        None,
+    );
+    let file = home.path().join("public.asc");
+    std::fs::write(&file, gpg(home.path(), &["--armor", "--export"], None)).unwrap();
+    (home, file)
+}
+
+/// Outbound encryption over two real servers: alice (local.test) submits to bob and
+/// carol at receiver.test, another Palisade that publishes bob's key in its Web Key
+/// Directory. Under `required`, bob's copy is found by WKD over HTTPS, encrypted to
+/// him alone, DKIM-signed again (it verifies at the receiver) and opens with gpg to the
+/// body alice wrote; carol has no key, so she is not sent it and alice gets a DSN that
+/// says why. Under `opportunistic`, carol gets it as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_mail_is_encrypted_to_keys_found_by_wkd_as_the_policy_says() {
+    use palisade_checks::signing::{self, KeyAlgorithm};
+    use palisade_store::Store;
+    use palisade_testkit::DnsAuthority;
+    use std::net::Ipv4Addr;
+
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue(
+        "receiver",
+        &["mx.receiver.test", "openpgpkey.receiver.test"],
+    );
+    let receiver = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[web]\naddress = \"127.0.0.1:0\"\n",
+        cert.display(),
+        key.display()
+    ))
+    .await;
+    receiver.add_mailbox("bob@receiver.test").await;
+    receiver.add_mailbox("carol@receiver.test").await;
+    let (bob_home, bob_key) = gpg_key("Bob <bob@receiver.test>");
+    let o = cli(
+        &receiver,
+        &[
+            "user",
+            "key",
+            "import",
+            "bob@receiver.test",
+            bob_key.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let dns = DnsAuthority::start().await;
+    dns.mx("receiver.test", 10, "mx.receiver.test")
+        .a("mx.receiver.test", Ipv4Addr::LOCALHOST)
+        .a("openpgpkey.receiver.test", Ipv4Addr::LOCALHOST);
+    let sender = start_with_dns(
+        &format!(
+            "[delivery]\nremote_port = {}\nextra_ca_file = \"{}\"\nwkd_port = {}\n\
+             [queue]\nretry_initial_secs = 1\n",
+            receiver.addr("inbound").port(),
+            ca.ca_file().display(),
+            receiver.addr("web").port()
+        ),
+        dns,
+    )
+    .await;
+    let k = signing::generate(KeyAlgorithm::Ed25519).unwrap();
+    receiver.dns.txt(
+        "ed1._domainkey.local.test",
+        &signing::dns_record(KeyAlgorithm::Ed25519, &k.public),
+    );
+    sender
+        .store
+        .add_dkim_key(&palisade_store::DkimKey {
+            domain: palisade_types::Domain::parse("local.test").unwrap(),
+            selector: "ed1".into(),
+            algorithm: KeyAlgorithm::Ed25519.name().into(),
+            private_key: k.private_pkcs8,
+            public_key: k.public,
+            state: "active".into(),
+            created: 0,
+        })
+        .await
+        .unwrap();
+    let pw = "correct horse battery staple";
+    sender.set_password("alice@local.test", pw).await;
+    let o = cli(
+        &sender,
+        &["user", "encrypt-outbound", "alice@local.test", "required"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "outbound encryption for alice@local.test: required"
+    );
+
+    let body = "Bob, Carol,\r\n\r\nthe merger closes on Friday.\r\n";
+    let message = format!(
+        "From: Alice <alice@local.test>\r\nTo: bob@receiver.test, carol@receiver.test\r\n\
+         Subject: Merger\r\nMessage-ID: <merger@local.test>\r\n\r\n{body}"
+    );
+    // carol@local.test, a user here without a key, is held to the same policy.
+    submit(
+        &sender,
+        pw,
+        &[
+            "bob@receiver.test",
+            "carol@receiver.test",
+            "carol@local.test",
+        ],
+        &message,
+    )
+    .await;
+
+    let bobs = String::from_utf8(
+        receiver
+            .wait_for_mail("bob@receiver.test", 1)
+            .await
+            .remove(0),
+    )
+    .unwrap();
+    let (outer, _) = bobs.split_once("\r\n\r\n").unwrap();
+    assert!(outer.contains("multipart/encrypted"), "{outer}");
+    assert!(outer.contains("Subject: ...") && !bobs.contains("merger closes"));
+    assert!(
+        outer.contains("dkim=pass") && outer.contains("header.d=local.test"),
+        "signed again after encryption, and it verifies: {outer}"
+    );
+    let start = bobs.find("-----BEGIN PGP MESSAGE-----").unwrap();
+    let end = bobs.find("-----END PGP MESSAGE-----").unwrap() + 25;
+    let clear = gpg(
+        bob_home.path(),
+        &["--decrypt"],
+        Some(&bobs.as_bytes()[start..end]),
+    );
+    let clear = String::from_utf8(clear).unwrap();
+    let (inner, inner_body) = clear.split_once("\r\n\r\n").unwrap();
+    assert_eq!(inner_body, format!("{body}\r\n"), "what alice wrote");
+    assert!(inner.contains("Subject: Merger\r\n"), "{inner}");
+
+    // Carol: no key anywhere, so no copy, and a DSN to alice that says why.
+    let dsn = String::from_utf8(sender.wait_for_mail("alice", 1).await.remove(0)).unwrap();
+    assert!(dsn.contains("carol@receiver.test"), "{dsn}");
+    assert!(
+        dsn.contains("5.7.5") && dsn.contains("requires encryption"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; carol@local.test"),
+        "{dsn}"
+    );
+    assert_eq!(
+        dsn.matches("Final-Recipient:").count(),
+        2,
+        "bob's was delivered: {dsn}"
+    );
+    assert!(receiver.mail("carol@receiver.test").is_empty());
+    assert!(sender.mail("carol").is_empty());
+
+    // Opportunistic (the domain's policy, which alice now follows): carol gets it as
+    // written.
+    for args in [
+        &["domain", "encrypt-outbound", "local.test", "opportunistic"][..],
+        &["user", "encrypt-outbound", "alice@local.test", "domain"][..],
+    ] {
+        let o = cli(&sender, args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(
+        sender
+            .store
+            .outbound_encryption(&palisade_types::Address::parse("alice@local.test").unwrap())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("opportunistic")
+    );
+    submit(
+        &sender,
+        pw,
+        &["carol@receiver.test"],
+        &message.replace("<merger@", "<m2@"),
+    )
+    .await;
+    let carols = String::from_utf8(
+        receiver
+            .wait_for_mail("carol@receiver.test", 1)
+            .await
+            .remove(0),
+    )
+    .unwrap();
+    assert!(carols.contains("merger closes") && !carols.contains("multipart/encrypted"));
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+/// Submits `message` as alice over the submission port (STARTTLS, AUTH PLAIN).
+async fn submit(ts: &TestServer, password: &str, to: &[&str], message: &str) {
+    use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let addr = ts.addr("submission");
+    let tls = TlsParameters::builder(HOST.to_string())
+        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .build_rustls()
+        .unwrap();
+    let client = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(Tls::Required(tls))
+        .credentials(Credentials::new("alice@local.test".into(), password.into()))
+        .authentication(vec![Mechanism::Plain])
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    let envelope = Envelope::new(
+        Some("alice@local.test".parse().unwrap()),
+        to.iter().map(|t| t.parse().unwrap()).collect(),
+    )
+    .unwrap();
+    client
+        .send_raw(&envelope, message.as_bytes())
+        .await
+        .unwrap();
+}

@@ -235,34 +235,19 @@ impl MtaSts {
         }
     }
 
-    /// The parsed policy and its text.
+    /// The parsed policy and its text (RFC 8461 §3.3: at most 64 KiB, no redirects).
     async fn fetch(&self, dns: &Dns, domain: &str) -> Result<(Policy, String), String> {
         let host = format!("mta-sts.{domain}");
-        let addr = super::mx::addresses(dns, &host)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("{host} has no address"))?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured((*self.tls).clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(&host, std::net::SocketAddr::new(addr, self.port))
-            .timeout(self.timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let url = format!("https://{host}:{}/.well-known/mta-sts.txt", self.port);
-        let mut resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("{url}: HTTP {}", resp.status()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-            body.extend_from_slice(&chunk);
-            if body.len() > 64 * 1024 {
-                return Err(format!("{url}: policy larger than 64 KiB"));
-            }
-        }
+        let limits = crate::https::Limits {
+            timeout: self.timeout,
+            max_body: 64 * 1024,
+        };
+        let path = "/.well-known/mta-sts.txt";
+        let body = match crate::https::get(&self.tls, dns, &host, self.port, path, limits).await {
+            Ok(crate::https::Fetched::Body(b)) => b,
+            Ok(crate::https::Fetched::NotFound) => return Err(format!("{host}{path}: HTTP 404")),
+            Err(e) => return Err(e.to_string()),
+        };
         let text = String::from_utf8_lossy(&body).into_owned();
         Ok((parse(&text)?, text))
     }
