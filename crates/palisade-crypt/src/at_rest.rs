@@ -112,7 +112,7 @@ fn crlf(text: &str) -> Vec<u8> {
 /// `message` taken apart: the fields that stay outside, and the MIME entity that goes
 /// inside (content fields, the shown fields, the body byte for byte). `None` for a
 /// message that is encrypted already.
-fn split(message: &[u8], opts: Options) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn split(message: &[u8], opts: Options) -> Option<(Vec<u8>, Vec<u8>)> {
     let fields = header_fields(message);
     let header_end = fields.last().map_or(0, |f| f.end);
     let body_start = if message[header_end..].starts_with(b"\r\n") {
@@ -180,12 +180,17 @@ pub fn seal(message: &[u8], to: &Recipient, opts: Options, now: i64) -> Result<S
     Ok(Sealed::Encrypted(outer))
 }
 
-/// RFC 3156 §4: multipart/encrypted, a version part and the armoured message.
-fn pgp_mime(out: &mut Vec<u8>, armored: &str) {
-    let boundary = format!(
+/// A fresh MIME boundary (random: it cannot occur in the content it encloses).
+pub(crate) fn boundary() -> String {
+    format!(
         "=_palisade_{:024x}",
         rand08::rngs::OsRng.r#gen::<u128>() >> 32
-    );
+    )
+}
+
+/// RFC 3156 §4: multipart/encrypted, a version part and the armoured message.
+fn pgp_mime(out: &mut Vec<u8>, armored: &str) {
+    let boundary = boundary();
     out.extend_from_slice(
         format!(
             "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n \

@@ -4,6 +4,8 @@
 pub mod at_rest;
 pub mod openpgp;
 pub mod policy;
+pub mod secret;
+pub mod sign;
 pub mod signed;
 pub mod smime;
 pub mod wkd;

@@ -36,8 +36,8 @@ pub enum CertError {
     NotYetValid(i64),
     #[error("the certificate expired at {0} (Unix time)")]
     Expired(i64),
-    #[error("the certificate's key usage does not allow key encipherment")]
-    KeyUsage,
+    #[error("the certificate's key usage does not allow {0}")]
+    KeyUsage(&'static str),
     #[error("the certificate's extended key usage does not allow e-mail protection")]
     ExtendedKeyUsage,
     #[error("no subject alternative name of the certificate is {wanted}; it names: {found}")]
@@ -97,10 +97,23 @@ fn parse(pem: &str) -> Result<(Certificate, rsa::RsaPublicKey), CertError> {
     Ok((cert, key))
 }
 
-impl SmimeCert {
-    /// Parses a PEM certificate and checks it for a user with `addresses`, at `now`.
-    pub fn check(pem: &str, addresses: &[String], now: i64) -> Result<(Self, CertInfo), CertError> {
-        let (cert, key) = parse(pem)?;
+/// What a certificate is checked for: its key usage must allow this, if it says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Use {
+    Encryption,
+    Signing,
+}
+
+/// The checks every user certificate passes (RFC 8550 §3, §4.4): valid at `now`, key
+/// usage (if present) allowing `purpose`, extended key usage (if present) allowing
+/// e-mail protection, and one of `addresses` among its subject alternative names.
+pub(crate) fn check_cert(
+    cert: &Certificate,
+    addresses: &[String],
+    now: i64,
+    purpose: Use,
+) -> Result<CertInfo, CertError> {
+    {
         let tbs = &cert.tbs_certificate;
         let not_before = tbs.validity.not_before.to_unix_duration().as_secs() as i64;
         let not_after = tbs.validity.not_after.to_unix_duration().as_secs() as i64;
@@ -111,10 +124,14 @@ impl SmimeCert {
             return Err(CertError::Expired(not_after));
         }
         let bad = |e: x509_cert::der::Error| CertError::Parse(e.to_string());
+        let (wanted, named) = match purpose {
+            Use::Encryption => (KeyUsages::KeyEncipherment, "key encipherment"),
+            Use::Signing => (KeyUsages::DigitalSignature, "digital signatures"),
+        };
         if let Some((_, KeyUsage(usage))) = tbs.get::<KeyUsage>().map_err(bad)?
-            && !usage.contains(KeyUsages::KeyEncipherment)
+            && !usage.contains(wanted)
         {
-            return Err(CertError::KeyUsage);
+            return Err(CertError::KeyUsage(named));
         }
         if let Some((_, ExtendedKeyUsage(oids))) = tbs.get::<ExtendedKeyUsage>().map_err(bad)?
             && !oids.iter().any(|o| {
@@ -124,7 +141,7 @@ impl SmimeCert {
         {
             return Err(CertError::ExtendedKeyUsage);
         }
-        let names = email_names(&cert).map_err(bad)?;
+        let names = email_names(cert).map_err(bad)?;
         if !names
             .iter()
             .any(|n| addresses.iter().any(|a| a.eq_ignore_ascii_case(n)))
@@ -134,11 +151,19 @@ impl SmimeCert {
                 found: names.join(", "),
             });
         }
-        let info = CertInfo {
-            fingerprint: fingerprint(&cert).map_err(bad)?,
+        Ok(CertInfo {
+            fingerprint: fingerprint(cert).map_err(bad)?,
             expires: not_after,
             addresses: names,
-        };
+        })
+    }
+}
+
+impl SmimeCert {
+    /// Parses a PEM certificate and checks it for a user with `addresses`, at `now`.
+    pub fn check(pem: &str, addresses: &[String], now: i64) -> Result<(Self, CertInfo), CertError> {
+        let (cert, key) = parse(pem)?;
+        let info = check_cert(&cert, addresses, now, Use::Encryption)?;
         Ok((SmimeCert { cert, key }, info))
     }
 

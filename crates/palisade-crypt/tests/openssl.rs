@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use palisade_crypt::at_rest::{Options, Recipient, Sealed, seal};
+use palisade_crypt::sign::{SignError, SigningIdentity};
+use palisade_crypt::signed::{Kind, Known, Status, check};
 use palisade_crypt::smime::{CertError, SmimeCert};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,7 +106,7 @@ fn openssl_certificates_are_checked() {
                 "keyUsage=digitalSignature"
             ]
         ),
-        CertError::KeyUsage
+        CertError::KeyUsage("key encipherment")
     );
     assert!(matches!(
         refused("nosan", "rsa:2048", &["keyUsage=keyEncipherment"]),
@@ -167,5 +169,141 @@ fn what_palisade_seals_openssl_opens_byte_for_byte() {
     assert!(matches!(
         seal(&sealed, &Recipient::Smime(checked), opts, now()).unwrap(),
         Sealed::AlreadyEncrypted
+    ));
+}
+
+/// `openssl cms -verify` of a signed message file against `ca`, in S/MIME's text mode
+/// (what a mail client does: `-binary` would read the CRLFs of the multipart as
+/// content); its output (the signed content) on success, `None` when it does not verify.
+fn openssl_verifies(dir: &Path, message: &[u8], ca: &Path) -> Option<Vec<u8>> {
+    let (file, out) = (dir.join("signed.eml"), dir.join("content"));
+    std::fs::write(&file, message).unwrap();
+    let status = Command::new("openssl")
+        .args(["cms", "-verify", "-purpose", "any", "-in"])
+        .arg(&file)
+        .arg("-CAfile")
+        .arg(ca)
+        .arg("-out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    status
+        .status
+        .success()
+        .then(|| std::fs::read(&out).unwrap())
+}
+
+#[test]
+fn what_palisade_signs_openssl_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = ["alice@example.test".to_string()];
+    let body = "Bob,\r\n\r\nthe contract is attached in spirit.\r\n";
+    let message = format!(
+        "From: Alice <alice@example.test>\r\nTo: bob@example.net\r\nSubject: Contract\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    );
+    for (name, kind) in [("rsa", "rsa:2048"), ("ec", "ec")] {
+        let (c, k) = cert(dir.path(), name, kind, GOOD);
+        let cert_pem = std::fs::read_to_string(&c).unwrap();
+        let key_pem = std::fs::read_to_string(&k).unwrap();
+        let (id, info) = SigningIdentity::check(&cert_pem, &key_pem, &alice, now()).unwrap();
+        assert_eq!(info.addresses, alice);
+        let signed = id.sign(message.as_bytes()).unwrap().expect("signed");
+        let text = String::from_utf8(signed.clone()).unwrap();
+        assert!(
+            text.contains("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;"),
+            "{text}"
+        );
+        assert!(text.starts_with("From: Alice <alice@example.test>\r\n"));
+        let content = openssl_verifies(dir.path(), &signed, &c)
+            .unwrap_or_else(|| panic!("{name}: openssl verifies:\n{text}"));
+        let content = String::from_utf8(content).unwrap();
+        let (inner, inner_body) = content.split_once("\r\n\r\n").unwrap();
+        assert_eq!(inner_body, body, "{name}: the body, byte for byte");
+        assert!(
+            inner.contains("Subject: Contract\r\n"),
+            "protected: {inner}"
+        );
+
+        // A changed word in the signed part, and the signature no longer verifies.
+        let tampered = text.replacen("in spirit", "in blood!", 1);
+        assert!(openssl_verifies(dir.path(), tampered.as_bytes(), &c).is_none());
+
+        // Signed or encrypted already: left as it is.
+        assert!(id.sign(&signed).unwrap().is_none());
+        if name == "rsa" {
+            // Palisade's own inbound check agrees (it verifies RSA signatures).
+            let c = check(
+                &signed,
+                &Known::default(),
+                Some("alice@example.test"),
+                now(),
+            )
+            .unwrap();
+            assert_eq!((c.kind, &c.status), (Kind::Smime, &Status::Valid), "{c:?}");
+            assert!(c.matches_from);
+            let c = check(tampered.as_bytes(), &Known::default(), None, now()).unwrap();
+            assert!(matches!(c.status, Status::Invalid(_)), "{c:?}");
+            let Sealed::Encrypted(sealed) = seal(
+                message.as_bytes(),
+                &Recipient::Smime(SmimeCert::stored(&cert_pem).unwrap()),
+                Options {
+                    protect_subject: false,
+                },
+                now(),
+            )
+            .unwrap() else {
+                panic!("sealed")
+            };
+            assert!(id.sign(&sealed).unwrap().is_none());
+        }
+    }
+
+    // Refusals: another certificate's key, an encrypted key, a certificate that may not
+    // sign, none for this user.
+    let (c, _) = cert(dir.path(), "a", "rsa:2048", GOOD);
+    let (_, other_key) = cert(dir.path(), "b", "rsa:2048", GOOD);
+    let pem = |p: &Path| std::fs::read_to_string(p).unwrap();
+    assert!(matches!(
+        SigningIdentity::check(&pem(&c), &pem(&other_key), &alice, now()),
+        Err(SignError::KeyMismatch)
+    ));
+    let locked = dir.path().join("locked.key");
+    openssl(&[
+        "pkey",
+        "-in",
+        other_key.to_str().unwrap(),
+        "-aes256",
+        "-passout",
+        "pass:x",
+        "-out",
+        locked.to_str().unwrap(),
+    ]);
+    assert!(matches!(
+        SigningIdentity::check(&pem(&c), &pem(&locked), &alice, now()),
+        Err(SignError::KeyEncrypted)
+    ));
+    let (c, k) = cert(
+        dir.path(),
+        "enc-only",
+        "rsa:2048",
+        &[
+            "subjectAltName=email:alice@example.test",
+            "keyUsage=keyEncipherment",
+        ],
+    );
+    assert!(matches!(
+        SigningIdentity::check(&pem(&c), &pem(&k), &alice, now()),
+        Err(SignError::Cert(CertError::KeyUsage("digital signatures")))
+    ));
+    let (c, k) = cert(dir.path(), "alice2", "rsa:2048", GOOD);
+    assert!(matches!(
+        SigningIdentity::check(&pem(&c), &pem(&k), &["carol@example.test".into()], now()),
+        Err(SignError::Cert(CertError::NoMatchingAddress { .. }))
+    ));
+    assert!(matches!(
+        SigningIdentity::check(&pem(&c), "no key here", &alice, now()),
+        Err(SignError::NoKey)
     ));
 }

@@ -25,6 +25,7 @@ pub mod rates;
 pub mod reports;
 pub mod sender_auth;
 pub mod signatures;
+pub mod smime_signing;
 pub mod submission;
 pub mod tls;
 pub mod tlsrpt;

@@ -254,11 +254,48 @@ pub async fn check_message(
         ));
     }
     let mut prepend = prepend.into_bytes();
-    match shared
-        .dkim_keys
-        .sign(shared.store.as_ref(), &message, &prepend)
-        .await
+    let message = Arc::new(message);
+    // S/MIME first (the user's signature covers what they wrote), DKIM over the result.
+    let signing = match crate::smime_signing::identity(
+        shared.store.as_ref(),
+        &shared.data_dir,
+        &user,
+    )
+    .await
     {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
+    let replace = match signing {
+        Some(id) => {
+            let host = cfg.hostname.to_string();
+            match crate::smime_signing::sign(id, message.clone(), prepend.clone(), host).await {
+                Ok(Some(signed)) => {
+                    // The added fields are inside the signed message now.
+                    prepend.clear();
+                    Some(signed)
+                }
+                Ok(None) => None,
+                Err(refused) => return refused,
+            }
+        }
+        None => None,
+    };
+    let dkim = match &replace {
+        Some(signed) => {
+            shared
+                .dkim_keys
+                .sign(shared.store.as_ref(), signed, b"")
+                .await
+        }
+        None => {
+            shared
+                .dkim_keys
+                .sign(shared.store.as_ref(), &message, &prepend)
+                .await
+        }
+    };
+    match dkim {
         Ok(mut signatures) => {
             signatures.extend_from_slice(&prepend);
             prepend = signatures;
@@ -273,9 +310,9 @@ pub async fn check_message(
         edit: Edit {
             prepend,
             remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
-            replace: None,
+            replace,
         },
-        message: Some(Arc::new(message)),
+        message: Some(message),
         authenticated: true,
         dmarc_row: None,
         auth: palisade_phish::Auth::Local,

@@ -317,6 +317,10 @@ pub enum UserCommand {
     /// A user's public keys (OpenPGP), to which their mail is encrypted at rest.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// A user's S/MIME signing certificate and private key: their submitted mail is
+    /// signed with it (multipart/signed, RFC 8551).
+    #[command(subcommand)]
+    Signing(SigningCommand),
     /// Encrypt a user's mail to their key before it is stored (PGP/MIME; routing
     /// headers stay readable, the Subject is protected).
     #[command(name = "encrypt-at-rest")]
@@ -354,6 +358,24 @@ pub enum KeyCommand {
         user: String,
         fingerprint: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningCommand {
+    /// Import a PEM certificate (intermediates may follow it in the same file) and its
+    /// unencrypted PEM private key (RSA or ECDSA P-256). The certificate must be valid
+    /// now, allow digital signatures and e-mail protection, and name the user; the key
+    /// must be its own. The key is stored sealed with the server's secret
+    /// (signing-keys.secret in the data directory), never in clear.
+    Import {
+        user: String,
+        certificate: PathBuf,
+        key: PathBuf,
+    },
+    /// The certificate in use (fingerprint, expiry).
+    Show { user: String },
+    /// Stop signing the user's mail (the key is deleted).
+    Remove { user: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -318,6 +318,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
         UserCommand::TwoFactor(c) => crate::two_factor::run(&store, c).await?,
         UserCommand::AppPassword(c) => crate::two_factor::app_passwords(&store, c).await?,
         UserCommand::Key(c) => crate::keys::run(&store, c).await?,
+        UserCommand::Signing(c) => crate::keys::signing(&store, &paths.data, c).await?,
         UserCommand::EncryptAtRest { address, state } => {
             crate::keys::encrypt_at_rest(&store, &address, state == "on").await?
         }

@@ -1,6 +1,7 @@
-//! `palisade user key import|list|remove` and `palisade user encrypt-at-rest`.
+//! `palisade user key import|list|remove`, `palisade user encrypt-at-rest` and
+//! `palisade user signing import|show|remove`.
 
-use crate::cli::KeyCommand;
+use crate::cli::{KeyCommand, SigningCommand};
 use crate::commands::parse_address;
 use crate::usage;
 use palisade_crypt::openpgp::OpenPgpKey;
@@ -129,6 +130,67 @@ pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyho
         println!("mail for {a} is now encrypted to their key before it is stored");
     } else {
         println!("mail for {a} is now stored as it arrives");
+    }
+    Ok(())
+}
+
+pub async fn signing(
+    store: &SqliteStore,
+    data: &std::path::Path,
+    c: SigningCommand,
+) -> anyhow::Result<()> {
+    use palisade_crypt::secret::Secret;
+    use palisade_crypt::sign::SigningIdentity;
+    use palisade_server::smime_signing::{seal_context, secret_path};
+    match c {
+        SigningCommand::Import {
+            user,
+            certificate,
+            key,
+        } => {
+            let a = parse_address(&user)?;
+            if store.password_hash(&a).await?.is_none() {
+                return Err(usage(format!("no user {a}")));
+            }
+            let cert_pem = read_key(&certificate)?;
+            let key_pem = read_key(&key)?;
+            let addresses = addresses_of(store, &a).await?;
+            let now = palisade_queue::now_secs();
+            let (_, info) = SigningIdentity::check(&cert_pem, &key_pem, &addresses, now)
+                .map_err(|e| usage(format!("{}: {e}", certificate.display())))?;
+            std::fs::create_dir_all(data)?;
+            let secret = Secret::load_or_create(&secret_path(data))?;
+            let row = palisade_store::SigningKey {
+                certificate: cert_pem,
+                sealed_key: secret.seal(key_pem.as_bytes(), &seal_context(&a)),
+                fingerprint: info.fingerprint,
+                expires: info.expires,
+                added: now,
+            };
+            if !store.put_signing_key(&a, &row).await? {
+                return Err(usage(format!("no user {a}")));
+            }
+            println!(
+                "{a}'s mail is now signed with certificate {} (expires {}; {})",
+                row.fingerprint,
+                row.expires,
+                info.addresses.join(", ")
+            );
+        }
+        SigningCommand::Show { user } => {
+            let a = parse_address(&user)?;
+            match store.signing_key(&a).await? {
+                Some(k) => println!("smime {}  expires {}", k.fingerprint, k.expires),
+                None => println!("{a} does not sign their mail"),
+            }
+        }
+        SigningCommand::Remove { user } => {
+            let a = parse_address(&user)?;
+            if !store.remove_signing_key(&a).await? {
+                return Err(usage(format!("{a} has no signing certificate")));
+            }
+            println!("{a}'s mail is no longer signed; the key is deleted");
+        }
     }
     Ok(())
 }

@@ -807,3 +807,108 @@ async fn submit(ts: &TestServer, password: &str, to: &[&str], message: &str) {
         .await
         .unwrap();
 }
+
+/// S/MIME signing of submitted mail: alice imports a certificate and key made by
+/// OpenSSL; what she submits arrives multipart/signed and `openssl cms -verify` checks
+/// it to the body she wrote. The key is not in the store in clear, a key that is not
+/// the certificate's is refused, and after `remove` her mail goes unsigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_mail_is_signed_with_the_users_certificate() {
+    let ts = start("").await;
+    let pw = "correct horse battery staple";
+    ts.set_password("alice@local.test", pw).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ext = [
+        "keyUsage=digitalSignature",
+        "extendedKeyUsage=emailProtection",
+    ];
+    let (cert, key) = smime_cert(dir.path(), "alice@local.test", &ext);
+    let (_, other_key) = smime_cert(dir.path(), "other@local.test", &ext);
+    let o = cli(
+        &ts,
+        &[
+            "user",
+            "signing",
+            "import",
+            "alice@local.test",
+            cert.to_str().unwrap(),
+            other_key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not belong to the certificate"));
+    let o = cli(
+        &ts,
+        &[
+            "user",
+            "signing",
+            "import",
+            "alice@local.test",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shown =
+        String::from_utf8(cli(&ts, &["user", "signing", "show", "alice@local.test"]).stdout)
+            .unwrap();
+    assert!(shown.starts_with("smime "), "{shown}");
+
+    // The private key is sealed: neither its PEM body nor its DER is in the database.
+    let key_pem = std::fs::read_to_string(&key).unwrap();
+    let key_line = key_pem.lines().nth(1).unwrap();
+    let db = std::fs::read(ts.dir.path().join("palisade.db")).unwrap();
+    assert!(!db.windows(key_line.len()).any(|w| w == key_line.as_bytes()));
+    use std::os::unix::fs::PermissionsExt;
+    let secret = ts.dir.path().join("signing-keys.secret");
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let body = "Bob,\r\n\r\nplease approve the budget.\r\n";
+    let message = format!(
+        "From: Alice <alice@local.test>\r\nTo: bob@local.test\r\nSubject: Budget\r\n\r\n{body}"
+    );
+    submit(&ts, pw, &["bob@local.test"], &message).await;
+    let got = String::from_utf8(ts.wait_for_mail("bob", 1).await.remove(0)).unwrap();
+    assert!(
+        got.contains("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\""),
+        "{got}"
+    );
+    let file = dir.path().join("got.eml");
+    std::fs::write(&file, &got).unwrap();
+    let out = Command::new("openssl")
+        .args(["cms", "-verify", "-purpose", "any", "-CAfile"])
+        .arg(&cert)
+        .arg("-in")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{got}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let content = String::from_utf8(out.stdout).unwrap();
+    let (inner, inner_body) = content.split_once("\r\n\r\n").unwrap();
+    assert_eq!(inner_body, format!("{body}\r\n"), "what alice wrote");
+    assert!(
+        inner.contains("Subject: Budget\r\n") && inner.contains("Date: "),
+        "{inner}"
+    );
+
+    assert!(
+        cli(&ts, &["user", "signing", "remove", "alice@local.test"])
+            .status
+            .success()
+    );
+    submit(&ts, pw, &["bob@local.test"], &message).await;
+    let both = ts.wait_for_mail("bob", 2).await;
+    assert!(
+        both.iter()
+            .any(|m| !String::from_utf8_lossy(m).contains("multipart/signed")),
+        "unsigned after remove"
+    );
+    ts.shutdown().await;
+}
