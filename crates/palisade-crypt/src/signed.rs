@@ -85,19 +85,32 @@ fn parts<'m>(body: &'m [u8], boundary: &str) -> Option<(&'m [u8], &'m [u8])> {
     Some((&body[start..end], &body[sig_start..sig_end]))
 }
 
-/// True for a multipart/signed message (a cheap look at its Content-Type).
+/// True for a multipart/signed message or S/MIME opaque signed data (a cheap look at
+/// its Content-Type).
 pub fn is_signed(message: &[u8]) -> bool {
     mail_parser::MessageParser::new()
         .parse_headers(message)
-        .and_then(|m| {
-            m.content_type().map(|ct| {
-                ct.ctype().eq_ignore_ascii_case("multipart")
-                    && ct
-                        .subtype()
-                        .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
-            })
-        })
+        .and_then(|m| m.content_type().map(is_signed_type))
         .unwrap_or(false)
+}
+
+fn is_signed_type(ct: &mail_parser::ContentType<'_>) -> bool {
+    let subtype = ct.subtype().unwrap_or_default();
+    if ct.ctype().eq_ignore_ascii_case("multipart") {
+        return subtype.eq_ignore_ascii_case("signed");
+    }
+    is_opaque_signed(ct)
+}
+
+/// RFC 8551 §3.5.2: application/pkcs7-mime with smime-type=signed-data.
+fn is_opaque_signed(ct: &mail_parser::ContentType<'_>) -> bool {
+    ct.ctype().eq_ignore_ascii_case("application")
+        && ct.subtype().is_some_and(|s| {
+            s.eq_ignore_ascii_case("pkcs7-mime") || s.eq_ignore_ascii_case("x-pkcs7-mime")
+        })
+        && ct
+            .attribute("smime-type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("signed-data"))
 }
 
 /// The Authentication-Results method and result for a check (RFC 7281 registers
@@ -133,8 +146,8 @@ pub fn auth_result(c: &SignatureCheck) -> (&'static str, &'static str, String) {
     )
 }
 
-/// The signature of `message`, checked; `None` if it is not multipart/signed with a
-/// protocol this knows.
+/// The signature of `message`, checked; `None` if it is neither multipart/signed with a
+/// protocol this knows nor S/MIME opaque signed data.
 pub fn check(
     message: &[u8],
     known: &Known<'_>,
@@ -143,6 +156,15 @@ pub fn check(
 ) -> Option<SignatureCheck> {
     let parsed = mail_parser::MessageParser::new().parse_headers(message)?;
     let ct = parsed.content_type()?;
+    if is_opaque_signed(ct) {
+        // RFC 8551 §3.5.2: opaque signing, the content inside the SignedData.
+        let whole = mail_parser::MessageParser::new().parse(message)?;
+        let der = whole.parts.first()?.contents().to_vec();
+        let mut checked = smime(None, &der, known.smime, now);
+        checked.matches_from =
+            from.is_some_and(|f| checked.addresses.iter().any(|a| a.eq_ignore_ascii_case(f)));
+        return Some(checked);
+    }
     if !ct.ctype().eq_ignore_ascii_case("multipart")
         || !ct
             .subtype()
@@ -164,7 +186,7 @@ pub fn check(
     let mut checked = match protocol.as_str() {
         "application/pgp-signature" => openpgp(content, &signature, known.openpgp),
         "application/pkcs7-signature" | "application/x-pkcs7-signature" => {
-            smime(content, &signature, known.smime, now)
+            smime(Some(content), &signature, known.smime, now)
         }
         _ => return None,
     };
@@ -231,7 +253,8 @@ fn openpgp(content: &[u8], armored: &[u8], keys: &[OpenPgpKey]) -> SignatureChec
     out
 }
 
-fn smime(content: &[u8], der: &[u8], known: &[String], now: i64) -> SignatureCheck {
+/// `content`: the signed part of multipart/signed; `None` for opaque signed data.
+fn smime(content: Option<&[u8]>, der: &[u8], known: &[String], now: i64) -> SignatureCheck {
     let mut out = SignatureCheck {
         kind: Kind::Smime,
         status: Status::Valid,
@@ -248,7 +271,7 @@ fn smime(content: &[u8], der: &[u8], known: &[String], now: i64) -> SignatureChe
 }
 
 fn smime_verify(
-    content: &[u8],
+    content: Option<&[u8]>,
     der: &[u8],
     now: i64,
     out: &mut SignatureCheck,
@@ -263,6 +286,20 @@ fn smime_verify(
         )));
     }
     let signed: SignedData = info.content.decode_as().map_err(unreadable)?;
+    let encapsulated;
+    let content = match content {
+        Some(c) => c,
+        None => {
+            encapsulated = signed
+                .encap_content_info
+                .econtent
+                .as_ref()
+                .ok_or_else(|| Status::Invalid("opaque signed data without content".into()))?
+                .decode_as::<x509_cert::der::asn1::OctetString>()
+                .map_err(unreadable)?;
+            encapsulated.as_bytes()
+        }
+    };
     let signer = signed
         .signer_infos
         .0
@@ -327,27 +364,10 @@ fn smime_verify(
         }
         None => content.to_vec(),
     };
-    let key = crate::smime::rsa_key(cert)
-        .ok_or_else(|| Status::Unsupported("a certificate key other than RSA".into()))?;
-    let sig_alg = signer.signature_algorithm.oid.to_string();
-    if !matches!(
-        sig_alg.as_str(),
-        "1.2.840.113549.1.1.1"
-            | "1.2.840.113549.1.1.11"
-            | "1.2.840.113549.1.1.12"
-            | "1.2.840.113549.1.1.13"
-    ) {
-        return Err(Status::Unsupported(format!(
-            "signature algorithm {sig_alg}"
-        )));
-    }
-    let hashed = digest(&signed_bytes)?;
-    let scheme = match digest_oid.as_str() {
-        "2.16.840.1.101.3.4.2.1" => rsa::Pkcs1v15Sign::new::<Sha256>(),
-        "2.16.840.1.101.3.4.2.2" => rsa::Pkcs1v15Sign::new::<Sha384>(),
-        _ => rsa::Pkcs1v15Sign::new::<Sha512>(),
-    };
-    key.verify(scheme, &hashed, signer.signature.as_bytes())
+    let algorithm = verification_algorithm(cert, &signer.signature_algorithm.oid, &digest_oid)?;
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    aws_lc_rs::signature::UnparsedPublicKey::new(algorithm, spki.subject_public_key.raw_bytes())
+        .verify(&signed_bytes, signer.signature.as_bytes())
         .map_err(|_| Status::Invalid("the signature does not verify".into()))?;
     let not_after = cert
         .tbs_certificate
@@ -367,6 +387,69 @@ fn smime_verify(
         ));
     }
     Ok(())
+}
+
+/// The aws-lc-rs algorithm for a signer's key, signature algorithm and digest: RSA
+/// PKCS #1 v1.5 (RFC 3370 §3.2, `rsaEncryption` or `shaNNNWithRSAEncryption`) and ECDSA
+/// on P-256 or P-384 (RFC 5753 §2.1.1; the digest named by `digestAlgorithm`).
+fn verification_algorithm(
+    cert: &Certificate,
+    signature_oid: &const_oid::ObjectIdentifier,
+    digest_oid: &str,
+) -> Result<&'static dyn aws_lc_rs::signature::VerificationAlgorithm, Status> {
+    use aws_lc_rs::signature as sig;
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let key_oid = spki.algorithm.oid.to_string();
+    let signature_oid = signature_oid.to_string();
+    let unsupported = || {
+        Status::Unsupported(format!(
+            "signature algorithm {signature_oid} with a {key_oid} key and digest {digest_oid}"
+        ))
+    };
+    const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+    const SHA384: &str = "2.16.840.1.101.3.4.2.2";
+    const SHA512: &str = "2.16.840.1.101.3.4.2.3";
+    match key_oid.as_str() {
+        "1.2.840.113549.1.1.1" => {
+            if !matches!(
+                signature_oid.as_str(),
+                "1.2.840.113549.1.1.1"
+                    | "1.2.840.113549.1.1.11"
+                    | "1.2.840.113549.1.1.12"
+                    | "1.2.840.113549.1.1.13"
+            ) {
+                return Err(unsupported());
+            }
+            Ok(match digest_oid {
+                SHA256 => &sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                SHA384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                SHA512 => &sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+                _ => return Err(unsupported()),
+            })
+        }
+        "1.2.840.10045.2.1" => {
+            if !signature_oid.starts_with("1.2.840.10045.4.3.") && signature_oid != key_oid {
+                return Err(unsupported());
+            }
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<const_oid::ObjectIdentifier>().ok())
+                .map(|o| o.to_string())
+                .unwrap_or_default();
+            Ok(match (curve.as_str(), digest_oid) {
+                ("1.2.840.10045.3.1.7", SHA256) => &sig::ECDSA_P256_SHA256_ASN1,
+                ("1.2.840.10045.3.1.7", SHA384) => &sig::ECDSA_P256_SHA384_ASN1,
+                ("1.2.840.10045.3.1.7", SHA512) => &sig::ECDSA_P256_SHA512_ASN1,
+                ("1.3.132.0.34", SHA256) => &sig::ECDSA_P384_SHA256_ASN1,
+                ("1.3.132.0.34", SHA384) => &sig::ECDSA_P384_SHA384_ASN1,
+                ("1.3.132.0.34", SHA512) => &sig::ECDSA_P384_SHA512_ASN1,
+                _ => return Err(unsupported()),
+            })
+        }
+        _ => Err(unsupported()),
+    }
 }
 
 #[cfg(test)]

@@ -234,17 +234,17 @@ fn what_palisade_signs_openssl_verifies() {
         assert!(id.sign(&signed).unwrap().is_none());
         if name == "rsa" {
             // Palisade's own inbound check agrees (it verifies RSA signatures).
-            let c = check(
+            let v = check(
                 &signed,
                 &Known::default(),
                 Some("alice@example.test"),
                 now(),
             )
             .unwrap();
-            assert_eq!((c.kind, &c.status), (Kind::Smime, &Status::Valid), "{c:?}");
-            assert!(c.matches_from);
-            let c = check(tampered.as_bytes(), &Known::default(), None, now()).unwrap();
-            assert!(matches!(c.status, Status::Invalid(_)), "{c:?}");
+            assert_eq!((v.kind, &v.status), (Kind::Smime, &Status::Valid), "{v:?}");
+            assert!(v.matches_from);
+            let v = check(tampered.as_bytes(), &Known::default(), None, now()).unwrap();
+            assert!(matches!(v.status, Status::Invalid(_)), "{v:?}");
             let Sealed::Encrypted(sealed) = seal(
                 message.as_bytes(),
                 &Recipient::Smime(SmimeCert::stored(&cert_pem).unwrap()),
@@ -257,6 +257,34 @@ fn what_palisade_signs_openssl_verifies() {
                 panic!("sealed")
             };
             assert!(id.sign(&sealed).unwrap().is_none());
+            // Signed, then encrypted (what outbound encryption does with signed mail):
+            // OpenSSL decrypts, then verifies what it decrypted.
+            let Sealed::Encrypted(both) = seal(
+                &signed,
+                &Recipient::Smime(SmimeCert::stored(&cert_pem).unwrap()),
+                Options {
+                    protect_subject: true,
+                },
+                now(),
+            )
+            .unwrap() else {
+                panic!("signed mail is sealed")
+            };
+            let file = dir.path().join("both.eml");
+            std::fs::write(&file, &both).unwrap();
+            let opened = openssl(&[
+                "cms",
+                "-decrypt",
+                "-binary",
+                "-in",
+                file.to_str().unwrap(),
+                "-recip",
+                c.to_str().unwrap(),
+                "-inkey",
+                k.to_str().unwrap(),
+            ]);
+            let content = openssl_verifies(dir.path(), &opened, &c).expect("verifies");
+            assert!(String::from_utf8(content).unwrap().ends_with(body));
         }
     }
 

@@ -214,3 +214,90 @@ fn smime_signed_by_openssl() {
     .unwrap();
     assert!(matches!(c.status, Status::Invalid(_)), "{c:?}");
 }
+
+/// S/MIME as other clients send it: opaque signed data (`-nodetach`, RFC 8551 §3.5.2)
+/// as well as multipart/signed, and ECDSA P-256 keys as well as RSA.
+#[test]
+fn smime_opaque_and_ecdsa_signed_by_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let entity = dir.path().join("entity");
+    std::fs::write(&entity, ENTITY).unwrap();
+    for key in ["rsa:2048", "ec"] {
+        let (cert, pkey) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let mut args = os(&["req", "-x509", "-newkey", key]);
+        if key == "ec" {
+            args.extend(os(&["-pkeyopt", "ec_paramgen_curve:P-256"]));
+        }
+        args.extend(os(&[
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Alice",
+            "-keyout",
+        ]));
+        args.extend([pkey.clone().into(), "-out".into(), cert.clone().into()]);
+        args.extend(os(&["-addext", "subjectAltName=email:alice@example.test"]));
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        run("openssl", &refs);
+        for opaque in [false, true] {
+            let signed = dir.path().join("signed");
+            let mut args = os(&["cms", "-sign", "-binary", "-crlfeol", "-md", "sha256"]);
+            if opaque {
+                args.extend(os(&["-nodetach"]));
+            }
+            args.extend([
+                "-in".into(),
+                entity.clone().into(),
+                "-signer".into(),
+                cert.clone().into(),
+                "-inkey".into(),
+                pkey.clone().into(),
+                "-out".into(),
+                signed.clone().into(),
+            ]);
+            let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            run("openssl", &refs);
+            let message = format!(
+                "From: alice@example.test\r\nSubject: Invoice\r\n{}",
+                String::from_utf8(std::fs::read(&signed).unwrap()).unwrap()
+            );
+            assert_eq!(
+                message.contains("smime-type=signed-data"),
+                opaque,
+                "{message}"
+            );
+            let c = check(
+                message.as_bytes(),
+                &Known::default(),
+                Some("alice@example.test"),
+                now(),
+            )
+            .unwrap_or_else(|| panic!("{key} opaque={opaque}: recognised"));
+            assert_eq!(
+                (c.kind, &c.status),
+                (Kind::Smime, &Status::Valid),
+                "{key} opaque={opaque}: {c:?}"
+            );
+            assert!(c.matches_from);
+            // Opaque content is inside the base64 DER: change it there.
+            let broken = if opaque {
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let (head, body) = message.split_once("\r\n\r\n").unwrap();
+                let der = b64.decode(body.replace(['\r', '\n'], "")).unwrap();
+                let at = der.windows(12).position(|w| w == b"invoice 4471").unwrap();
+                let mut der = der;
+                der[at + 11] = b'2';
+                format!("{head}\r\n\r\n{}\r\n", b64.encode(der))
+            } else {
+                tamper(&message)
+            };
+            let c = check(broken.as_bytes(), &Known::default(), None, now()).unwrap();
+            assert!(
+                matches!(c.status, Status::Invalid(_)),
+                "{key} opaque={opaque}: {c:?}"
+            );
+        }
+    }
+}
