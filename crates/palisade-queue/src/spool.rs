@@ -86,6 +86,7 @@ struct CommitRequest {
 pub struct Spool {
     incoming: PathBuf,
     active: PathBuf,
+    quarantine: PathBuf,
     committer: mpsc::UnboundedSender<CommitRequest>,
 }
 
@@ -189,12 +190,13 @@ impl Spool {
         tokio::spawn(committer(
             rx,
             incoming.clone(),
-            [active.clone(), quarantine],
+            [active.clone(), quarantine.clone()],
             committed,
         ));
         Ok(Spool {
             incoming,
             active,
+            quarantine,
             committer: tx,
         })
     }
@@ -214,6 +216,11 @@ impl Spool {
         let header = write_header(envelope, arrived).map_err(SpoolError::BadEnvelope)?;
         loop {
             let id = QueueId::generate();
+            // An id still in use elsewhere in the spool (another process's, from the
+            // same second) would replace that message at commit: take another.
+            if self.active_path(id).exists() || self.quarantine.join(id.to_string()).exists() {
+                continue;
+            }
             let path = self.incoming.join(id.to_string());
             let file = match OpenOptions::new()
                 .write(true)
@@ -423,6 +430,13 @@ pub fn copy_kept(message: &[u8], remove: &[Range<usize>], out: &mut Vec<u8>) {
     out.extend_from_slice(&message[pos..]);
 }
 
+/// Moves a spool file into place unless a file of that name is there already (a
+/// `rename` would silently replace an acknowledged message): link, then unlink.
+fn commit_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from)
+}
+
 /// The group committer: one directory fsync per batch of renames (per destination).
 async fn committer(
     mut rx: mpsc::UnboundedReceiver<CommitRequest>,
@@ -444,7 +458,7 @@ async fn committer(
                 .iter()
                 .map(|(id, dest)| {
                     let from = inc.join(id.to_string());
-                    std::fs::rename(&from, dir_of(*dest).join(id.to_string()))
+                    commit_no_replace(&from, &dir_of(*dest).join(id.to_string()))
                         .map_err(io_err("committing", &from))
                 })
                 .collect();
@@ -541,6 +555,27 @@ mod tests {
             .read_message()
             .unwrap();
         (seen, stored)
+    }
+
+    /// A committed message is never replaced: if its id's file appeared in `active/`
+    /// meanwhile (another process, the same second), the commit fails (the client gets
+    /// a 4xx and sends again) and the file that was there is untouched.
+    #[tokio::test]
+    async fn a_commit_never_replaces_a_committed_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let spool = Spool::open(dir.path(), tx).unwrap();
+        let mut w = spool.create(&envelope(), 1, |_| Vec::new()).unwrap();
+        w.append(b"Subject: second\r\n\r\nx\r\n").unwrap();
+        let taken = spool.active_path(w.id());
+        std::fs::write(&taken, b"the first message").unwrap();
+        assert!(w.commit().await.is_err());
+        assert_eq!(std::fs::read(&taken).unwrap(), b"the first message");
+        // And a new message does not take an id whose file exists.
+        for _ in 0..1000 {
+            let w = spool.create(&envelope(), 1, |_| Vec::new()).unwrap();
+            assert!(!spool.active_path(w.id()).exists());
+        }
     }
 
     fn edit_for(message: &[u8]) -> Edit {
