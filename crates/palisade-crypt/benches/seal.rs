@@ -1,13 +1,15 @@
 //! Time to seal a 100 KiB message at rest (PGP/MIME to the user's key), on one core:
 //! a text part and a base64 attachment, to a Curve25519 subkey and to an RSA-3072
 //! primary key that encrypts (made by GnuPG), and as S/MIME to an RSA-2048 certificate
-//! (made by OpenSSL); both tools must be installed.
+//! (made by OpenSSL); then the time to sign it with S/MIME (RSA-2048 and ECDSA P-256
+//! keys OpenSSL made). Both tools must be installed.
 //!
 //! `cargo bench -p palisade-crypt --bench seal` prints median and p99 per key type.
 //! Bounded: a fixed number of iterations.
 
 use palisade_crypt::at_rest::{Options, Recipient, Sealed, seal};
 use palisade_crypt::openpgp::OpenPgpKey;
+use palisade_crypt::sign::SigningIdentity;
 use palisade_crypt::smime::SmimeCert;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -73,17 +75,20 @@ fn message() -> Vec<u8> {
     m.into_bytes()
 }
 
-/// A self-signed RSA-2048 S/MIME certificate made by OpenSSL.
-fn openssl_cert() -> String {
+/// A self-signed S/MIME certificate made by OpenSSL for `newkey` (`rsa:2048`, `ec`):
+/// the certificate and its private key, PEM.
+fn openssl_cert(newkey: &str) -> (String, String) {
     let dir =
         std::env::temp_dir().join(format!("palisade-seal-bench-smime-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
-    let o = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=B",
-        ])
-        .arg("-keyout")
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req", "-x509", "-newkey", newkey]);
+    if newkey == "ec" {
+        cmd.args(["-pkeyopt", "ec_paramgen_curve:P-256"]);
+    }
+    let o = cmd
+        .args(["-nodes", "-days", "30", "-subj", "/CN=B", "-keyout"])
         .arg(&k)
         .arg("-out")
         .arg(&c)
@@ -91,9 +96,24 @@ fn openssl_cert() -> String {
         .output()
         .unwrap_or_else(|e| panic!("openssl: {e}"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let pem = std::fs::read_to_string(&c).unwrap_or_else(|e| panic!("{e}"));
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
+    let pair = (read(&c), read(&k));
     let _ = std::fs::remove_dir_all(&dir);
-    pem
+    pair
+}
+
+/// Median and p99 of `ITERATIONS` runs of `f`.
+fn time(mut f: impl FnMut()) -> (f64, f64) {
+    let mut times: Vec<Duration> = (0..ITERATIONS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(times[ITERATIONS / 2]), ms(times[ITERATIONS * 99 / 100]))
 }
 
 fn main() {
@@ -105,7 +125,8 @@ fn main() {
     ];
     for (name, algo) in recipients {
         let to = if algo == "smime" {
-            Recipient::Smime(SmimeCert::stored(&openssl_cert()).unwrap_or_else(|e| panic!("{e}")))
+            let (cert, _) = openssl_cert("rsa:2048");
+            Recipient::Smime(SmimeCert::stored(&cert).unwrap_or_else(|e| panic!("{e}")))
         } else {
             Recipient::OpenPgp(OpenPgpKey::stored(&gpg_key(algo)).unwrap_or_else(|e| panic!("{e}")))
         };
@@ -117,21 +138,33 @@ fn main() {
         let Sealed::Encrypted(out) = sealed else {
             panic!("plain mail is sealed")
         };
-        let mut times: Vec<Duration> = (0..ITERATIONS)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(seal(std::hint::black_box(&msg), &to, opts, now).ok());
-                t.elapsed()
-            })
-            .collect();
-        times.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (median, p99) = time(|| {
+            std::hint::black_box(seal(std::hint::black_box(&msg), &to, opts, now).ok());
+        });
         println!(
-            "{name:<42} {:.1} KiB -> {:.1} KiB  median {:.3} ms  p99 {:.3} ms",
+            "{name:<42} {:.1} KiB -> {:.1} KiB  median {median:.3} ms  p99 {p99:.3} ms",
             msg.len() as f64 / 1024.0,
             out.len() as f64 / 1024.0,
-            ms(times[ITERATIONS / 2]),
-            ms(times[ITERATIONS * 99 / 100]),
+        );
+    }
+    // S/MIME signing of the same message (multipart/signed, SHA-256, aws-lc-rs).
+    for (name, newkey) in [
+        ("S/MIME signing, RSA-2048", "rsa:2048"),
+        ("S/MIME signing, ECDSA P-256", "ec"),
+    ] {
+        let (cert, key) = openssl_cert(newkey);
+        let id = SigningIdentity::stored(&cert, &key).unwrap_or_else(|e| panic!("{e}"));
+        let out = id
+            .sign(&msg)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("signed"));
+        let (median, p99) = time(|| {
+            std::hint::black_box(id.sign(std::hint::black_box(&msg)).ok());
+        });
+        println!(
+            "{name:<42} {:.1} KiB -> {:.1} KiB  median {median:.3} ms  p99 {p99:.3} ms",
+            msg.len() as f64 / 1024.0,
+            out.len() as f64 / 1024.0,
         );
     }
 }
