@@ -18,7 +18,7 @@
 pub mod dmarc_report;
 pub mod forged;
 pub mod message;
-mod pct;
+pub mod pct;
 pub mod relaxed_body;
 pub mod signing;
 pub mod spf;

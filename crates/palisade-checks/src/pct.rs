@@ -28,7 +28,7 @@ pub async fn dmarc_pct(dns: &Dns, author_domain: &str) -> u8 {
     100
 }
 
-fn is_dmarc(record: &str) -> bool {
+pub fn is_dmarc(record: &str) -> bool {
     record
         .split(';')
         .next()
@@ -36,7 +36,7 @@ fn is_dmarc(record: &str) -> bool {
 }
 
 /// `pct=N` (0..=100); anything else counts as 100 (RFC 7489 §6.3: default 100).
-fn pct_of(record: &str) -> u8 {
+pub fn pct_of(record: &str) -> u8 {
     record
         .split(';')
         .filter_map(|tag| tag.split_once('='))

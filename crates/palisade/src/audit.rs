@@ -16,6 +16,34 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
     let hostname = cfg.hostname.to_string();
     match c {
+        AuditCommand::Domain {
+            domain,
+            selectors,
+            json,
+        } => {
+            let domain = palisade_types::Domain::parse(&domain)
+                .map_err(|e| usage(format!("{domain}: {e}")))?;
+            let tls = palisade_delivery::remote::tls::TlsClient::new(
+                cfg.delivery.extra_ca_file.as_deref(),
+            )?
+            .https_config()?;
+            let settings = palisade_audit::Settings {
+                selectors,
+                https: palisade_audit::posture::transport::Https {
+                    tls,
+                    port: cfg.delivery.mta_sts_port,
+                    timeout: std::time::Duration::from_secs(20),
+                },
+            };
+            let report = palisade_audit::audit_domain(&dns, domain.as_str(), &settings).await;
+            if json {
+                println!("{}", palisade_audit::render::json(&report));
+            } else {
+                use std::io::IsTerminal;
+                let colour = std::io::stdout().is_terminal();
+                print!("{}", palisade_audit::render::text(&report, colour));
+            }
+        }
         AuditCommand::Spf {
             ip,
             helo,

@@ -191,6 +191,18 @@ pub enum QuarantineCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// How secure DOMAIN's email is, from what it publishes: MX, SPF, DMARC, DKIM,
+    /// MTA-STS, TLS-RPT, DNSSEC and DANE, each finding with its evidence and fix, and a
+    /// 0-100 score per category (transport, authentication, policy, hygiene). Resolves
+    /// with the configured (or --dns) resolver; judges DNSSEC only if dns.dnssec_trusted.
+    Domain {
+        domain: String,
+        /// A DKIM selector to check (repeatable); common ones are tried too.
+        #[arg(long = "selector")]
+        selectors: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate SPF (RFC 7208) for a client IP, HELO name and MAIL FROM address.
     Spf {
         #[arg(long)]

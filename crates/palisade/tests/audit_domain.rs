@@ -1,0 +1,262 @@
+//! `palisade audit domain` against zones on a loopback DNS authority built to trigger
+//! the findings, and a clean zone (with its MTA-STS policy served by a real Palisade
+//! over HTTPS) that scores 100.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use hickory_proto::rr::RData;
+use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
+use palisade_testkit::DnsAuthority;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+const ED25519: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+/// A 768-bit RSA public key (SPKI), made by OpenSSL.
+const RSA768: &str = "MHwwDQYJKoZIhvcNAQEBBQADawAwaAJhALXICnAt5q/eHuEwi+6ZqAWUI608HjjvbwnTgMkk6RbDcp8OlWD8xLru7QDAy372v3Zggz6qVjnzFH4SKbuBeyji90s6/LoKzoaBrd08fsk9+q+wQN0F8DzZmNczCH59kwIDAQAB";
+
+fn tlsa(usage: CertUsage, selector: Selector, byte: u8) -> RData {
+    RData::TLSA(TLSA::new(usage, selector, Matching::Sha256, vec![byte; 32]))
+}
+
+/// Runs `palisade audit domain DOMAIN --json` with `config`; the parsed report.
+fn audit(config: &std::path::Path, domain: &str, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("--data")
+        .arg(config.parent().unwrap())
+        .args(["audit", "domain", domain, "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The findings with `id`: their statuses.
+fn statuses(report: &serde_json::Value, id: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .map(|f| f["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_domain_scores_100_and_a_weak_one_shows_every_problem() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("web", &["mta-sts.local.test", "mx.local.test"]);
+    // The policy's publisher: a Palisade for local.test with its MTA-STS policy.
+    let server = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[web]\naddress = \"127.0.0.1:0\"\n\
+         [mta_sts]\nmx = [\"mx.local.test\"]\n",
+        cert.display(),
+        key.display()
+    ))
+    .await;
+
+    let dns = DnsAuthority::start().await;
+    dns.set_authentic(true);
+    let lo = Ipv4Addr::LOCALHOST;
+    dns.mx("local.test", 10, "mx.local.test")
+        .a("mx.local.test", lo)
+        .ptr(IpAddr::V4(lo), "mx.local.test")
+        .a("local.test", lo)
+        .txt("local.test", "v=spf1 mx -all")
+        .txt(
+            "_dmarc.local.test",
+            "v=DMARC1; p=reject; rua=mailto:dmarc@local.test",
+        )
+        .txt(
+            "ed1._domainkey.local.test",
+            &format!("v=DKIM1; k=ed25519; p={ED25519}"),
+        )
+        .txt("_mta-sts.local.test", "v=STSv1; id=20261202")
+        .a("mta-sts.local.test", lo)
+        .txt(
+            "_smtp._tls.local.test",
+            "v=TLSRPTv1; rua=mailto:tls@local.test",
+        )
+        .record(
+            "_25._tcp.mx.local.test",
+            tlsa(CertUsage::DaneEe, Selector::Spki, 1),
+        )
+        .record(
+            "_25._tcp.mx.local.test",
+            tlsa(CertUsage::DaneEe, Selector::Spki, 2),
+        );
+
+    // weak.test: each line a problem.
+    dns.mx("weak.test", 10, "mx.weak.test") // no address
+        .txt(
+            "weak.test",
+            "v=spf1 include:i1.weak.test include:i2.weak.test include:i3.weak.test \
+             include:i4.weak.test include:i5.weak.test include:i6.weak.test \
+             include:i7.weak.test include:i8.weak.test a:gone1.weak.test \
+             a:gone2.weak.test a:gone3.weak.test ptr +all",
+        )
+        .txt(
+            "_dmarc.weak.test",
+            "v=DMARC1; p=quarantine; sp=none; pct=50; rua=mailto:r@elsewhere.test",
+        )
+        .txt(
+            "s1._domainkey.weak.test",
+            &format!("v=DKIM1; t=y; p={RSA768}"),
+        )
+        .txt("_mta-sts.weak.test", "v=STSv1; id=1") // mta-sts.weak.test has no address
+        .txt("_smtp._tls.weak.test", "v=TLSRPTv1;")
+        .record(
+            "_25._tcp.mx.weak.test",
+            tlsa(CertUsage::PkixEe, Selector::Full, 3),
+        );
+    for i in 1..=8 {
+        dns.txt(&format!("i{i}.weak.test"), "v=spf1 ip4:192.0.2.1 -all");
+    }
+    // nomail.test: a null MX and an SPF that says so.
+    dns.mx("nomail.test", 0, ".")
+        .txt("nomail.test", "v=spf1 -all")
+        .txt("_dmarc.nomail.test", "v=DMARC1; p=reject");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"auditor.test\"\n{}[delivery]\nextra_ca_file = \"{}\"\nmta_sts_port = {}\n",
+            dns_toml(&dns),
+            ca.ca_file().display(),
+            server.addr("web").port()
+        ),
+    )
+    .unwrap();
+
+    let clean = audit(&config, "local.test", &["--selector", "ed1"]);
+    let not_pass: Vec<&serde_json::Value> = clean["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] != "pass" && f["status"] != "info")
+        .collect();
+    assert!(not_pass.is_empty(), "{not_pass:#?}");
+    assert_eq!(clean["score"], 100, "{clean:#}");
+    assert_eq!(clean["grade"], "A+");
+    for id in [
+        "mx.present",
+        "mx.fcrdns",
+        "spf.all",
+        "spf.lookups",
+        "dmarc.policy",
+        "dkim.key",
+        "mta_sts.mode",
+        "tlsrpt.record",
+        "dnssec.domain",
+        "dane.tlsa",
+    ] {
+        assert_eq!(statuses(&clean, id), ["pass"], "{id}: {clean:#}");
+    }
+
+    let weak = audit(&config, "weak.test", &[]);
+    for (id, status) in [
+        ("mx.no_address", "fail"),
+        ("spf.all_pass", "fail"),
+        ("spf.ptr", "warn"),
+        ("spf.lookups", "fail"),
+        ("spf.void_lookups", "fail"),
+        ("dmarc.policy", "warn"),
+        ("dmarc.sp", "warn"),
+        ("dmarc.pct", "warn"),
+        ("dmarc.external_report", "fail"),
+        ("dkim.rsa_weak", "fail"),
+        ("dkim.testing", "warn"),
+        ("mta_sts.fetch", "fail"),
+        ("tlsrpt.record", "fail"),
+        ("dane.pkix_usage", "warn"),
+        ("dane.params", "fail"),
+    ] {
+        assert_eq!(statuses(&weak, id), [status], "{id}: {weak:#}");
+    }
+    let finding = |id: &str| {
+        weak["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    // Eight includes, three a terms and a ptr.
+    let lookups = finding("spf.lookups")["evidence"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(lookups.starts_with("12 DNS-querying terms"), "{lookups}");
+    assert!(
+        finding("dkim.rsa_weak")["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("768 bits")
+    );
+    assert!(
+        !finding("dmarc.external_report")["advice"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    // Every lost point is listed with the finding that cost it.
+    let lost: u64 = weak["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["deduction"].as_u64().unwrap())
+        .sum();
+    assert!(lost > 0 && weak["score"].as_u64().unwrap() < 60, "{weak:#}");
+    for (name, score) in weak["categories"].as_object().unwrap() {
+        let lost_here: u64 = weak["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["category"] == name.as_str())
+            .map(|f| f["deduction"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            score.as_u64().unwrap(),
+            100u64.saturating_sub(lost_here),
+            "{name}"
+        );
+    }
+
+    let nomail = audit(&config, "nomail.test", &[]);
+    assert_eq!(statuses(&nomail, "mx.null"), ["info"]);
+    assert_eq!(statuses(&nomail, "spf.all"), ["pass"]);
+    assert!(
+        statuses(&nomail, "dkim.none").is_empty(),
+        "a domain that sends no mail needs no DKIM"
+    );
+
+    // The terminal form: the score line, categories, and each fix.
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.path())
+        .args(["audit", "domain", "weak.test"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("weak.test: "), "{text}");
+    assert!(
+        text.contains("FAIL spf.all_pass (-40): ") && text.contains("fix: Replace +all with -all."),
+        "{text}"
+    );
+    server.shutdown().await;
+}
