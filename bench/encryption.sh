@@ -82,6 +82,9 @@ run() { # name port dir
   now=$(date +%s.%N)
   printf '%-22s %s delivered_per_s=%.0f\n' "$1" "$res" \
     "$(echo "($(count "$3") - $before) / ($now - $t0)" | bc -l)"
+  # Every acknowledged message must reach the Maildir (the generator counts 250s).
+  local missing=$((before + MSGS - $(count "$3")))
+  [ "$missing" -le 0 ] || echo "MISSING $missing message(s) not in the Maildir after 120 s"
 }
 $BIN/palisade-bench --port $ON -c 2 -m 200 --message "$WORK/sample.eml" --from news@shop.example --to alice@northwind.example >/dev/null
 $BIN/palisade-bench --port $OFF -c 2 -m 200 --message "$WORK/sample.eml" --from news@shop.example --to alice@northwind.example >/dev/null
