@@ -7,6 +7,7 @@
 //! sending server would; nothing connects to the domain's mail servers (the live probes
 //! come with `--probe`, later).
 
+pub mod doctor;
 pub mod finding;
 pub mod posture;
 pub mod render;

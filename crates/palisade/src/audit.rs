@@ -11,6 +11,61 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
+/// How `audit domain` and `doctor` fetch HTTPS: like delivery does (WebPKI roots plus
+/// `delivery.extra_ca_file`, `delivery.mta_sts_port`).
+fn audit_settings(
+    cfg: &palisade_config::Config,
+    selectors: Vec<String>,
+) -> anyhow::Result<palisade_audit::Settings> {
+    let tls =
+        palisade_delivery::remote::tls::TlsClient::new(cfg.delivery.extra_ca_file.as_deref())?
+            .https_config()?;
+    Ok(palisade_audit::Settings {
+        selectors,
+        https: palisade_audit::posture::transport::Https {
+            tls,
+            port: cfg.delivery.mta_sts_port,
+            timeout: std::time::Duration::from_secs(20),
+        },
+    })
+}
+
+fn print_report(report: &palisade_audit::Report) {
+    use std::io::IsTerminal;
+    print!(
+        "{}",
+        palisade_audit::render::text(report, std::io::stdout().is_terminal())
+    );
+}
+
+/// `palisade doctor`: every local domain, audited and compared with what we expect.
+pub async fn doctor(paths: &Paths, json: bool) -> anyhow::Result<()> {
+    let cfg = paths.load_config_or_default()?;
+    let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
+    let store = paths.store().await?;
+    let settings = audit_settings(&cfg, Vec::new())?;
+    let reports = palisade_audit::doctor::run(&cfg, &store, &paths.data, &dns, &settings).await?;
+    if json {
+        let all: Vec<serde_json::Value> =
+            reports.iter().map(palisade_audit::render::json).collect();
+        println!("{}", serde_json::Value::Array(all));
+    } else {
+        for (i, r) in reports.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            print_report(r);
+        }
+        if reports.is_empty() {
+            println!("no local domains (palisade domain add DOMAIN)");
+        }
+    }
+    match palisade_audit::doctor::exit_code(&reports) {
+        0 => Ok(()),
+        code => Err(crate::ExitWith(code).into()),
+    }
+}
+
 pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
     let cfg = paths.load_config_or_default()?;
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
@@ -23,25 +78,12 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
         } => {
             let domain = palisade_types::Domain::parse(&domain)
                 .map_err(|e| usage(format!("{domain}: {e}")))?;
-            let tls = palisade_delivery::remote::tls::TlsClient::new(
-                cfg.delivery.extra_ca_file.as_deref(),
-            )?
-            .https_config()?;
-            let settings = palisade_audit::Settings {
-                selectors,
-                https: palisade_audit::posture::transport::Https {
-                    tls,
-                    port: cfg.delivery.mta_sts_port,
-                    timeout: std::time::Duration::from_secs(20),
-                },
-            };
+            let settings = audit_settings(&cfg, selectors)?;
             let report = palisade_audit::audit_domain(&dns, domain.as_str(), &settings).await;
             if json {
                 println!("{}", palisade_audit::render::json(&report));
             } else {
-                use std::io::IsTerminal;
-                let colour = std::io::stdout().is_terminal();
-                print!("{}", palisade_audit::render::text(&report, colour));
+                print_report(&report);
             }
         }
         AuditCommand::Spf {

@@ -77,6 +77,13 @@ pub enum Command {
     /// The DNS records to publish.
     #[command(subcommand)]
     Dns(DnsCommand),
+    /// Audit every local domain and compare what is published with what this server
+    /// expects (MX, SPF for our address, the active DKIM keys, our MTA-STS policy, TLSA
+    /// for our certificate, DMARC reports to us). Exit code 0 ok, 1 warnings, 2 failures.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Failed logins, lockouts and bans.
     #[command(subcommand)]
     Security(SecurityCommand),

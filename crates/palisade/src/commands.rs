@@ -51,6 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Dns(crate::cli::DnsCommand::Records { domain }) => {
             crate::dkim::dns_records(&paths, &domain).await
         }
+        Command::Doctor { json } => crate::audit::doctor(&paths, json).await,
     }
 }
 

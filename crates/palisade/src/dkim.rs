@@ -152,20 +152,6 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SHA-256 of the certificate's SubjectPublicKeyInfo: TLSA 3 1 1 (RFC 7671 §5.1).
-fn tlsa_3_1_1(cert_pem: &[u8]) -> Option<String> {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::pem_slice_iter(cert_pem)
-        .next()?
-        .ok()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        cert.tbs_certificate.subject_pki.raw,
-    );
-    Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
     let domain = parse_domain(domain)?;
     let cfg = paths.load_config_or_default()?;
@@ -206,7 +192,12 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
         Some(t) => std::fs::read(&t.cert).ok(),
         None => std::fs::read(paths.data.join("tls/self-signed-cert.pem")).ok(),
     };
-    match cert.as_deref().and_then(tlsa_3_1_1) {
+    let hex = |h: Vec<u8>| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    match cert
+        .as_deref()
+        .and_then(palisade_audit::doctor::tlsa_3_1_1)
+        .map(|(h, _)| hex(h))
+    {
         Some(hash) => println!("_25._tcp.{host}. TLSA 3 1 1 {hash}   ; DANE-EE, needs DNSSEC"),
         None => println!("; TLSA: no certificate yet (start the server once, or set [tls])"),
     }

@@ -34,8 +34,23 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }
 
+/// A command that printed its result and ends with this exit code (`doctor`: 1 for
+/// warnings, 2 for failures), not an error to report.
+#[derive(Debug)]
+pub struct ExitWith(pub u8);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
 fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<UsageError>().is_some()
+    if let Some(ExitWith(code)) = e.downcast_ref::<ExitWith>() {
+        *code
+    } else if e.downcast_ref::<UsageError>().is_some()
         || e.downcast_ref::<palisade_config::ConfigError>().is_some()
     {
         2
@@ -59,7 +74,9 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("palisade: {e:#}");
+            if e.downcast_ref::<ExitWith>().is_none() {
+                eprintln!("palisade: {e:#}");
+            }
             ExitCode::from(exit_code(&e))
         }
     }

@@ -260,3 +260,158 @@ async fn a_clean_domain_scores_100_and_a_weak_one_shows_every_problem() {
     );
     server.shutdown().await;
 }
+
+/// `palisade doctor` on a running server's data: every record as `dns records` says
+/// (exit 0, score 100), then an active DKIM key that is not published (exit 2, the
+/// finding names the selector).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_compares_what_is_published_with_what_the_server_expects() {
+    use palisade_checks::signing::{self, KeyAlgorithm};
+    use palisade_store::Store;
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("web", &["mta-sts.local.test", HOST]);
+    let server = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n[web]\naddress = \"127.0.0.1:0\"\n\
+         [mta_sts]\nmx = [\"{HOST}\"]\n[reports]\ndmarc_address = \"dmarc@local.test\"\n",
+        cert.display(),
+        key.display()
+    ))
+    .await;
+    let k = signing::generate(KeyAlgorithm::Ed25519).unwrap();
+    let dkim = |selector: &str, public: &str| palisade_store::DkimKey {
+        domain: palisade_types::Domain::parse("local.test").unwrap(),
+        selector: selector.into(),
+        algorithm: KeyAlgorithm::Ed25519.name().into(),
+        private_key: k.private_pkcs8.clone(),
+        public_key: public.into(),
+        state: "active".into(),
+        created: 0,
+    };
+    server
+        .store
+        .add_dkim_key(&dkim("ed1", &k.public))
+        .await
+        .unwrap();
+    // The CLI reads the server's configuration, plus how to reach its HTTPS listener.
+    let config = server.dir.path().join("palisade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[delivery]\nextra_ca_file = \"{}\"\nmta_sts_port = {}\n",
+            server.toml,
+            ca.ca_file().display(),
+            server.addr("web").port()
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data")
+            .arg(server.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Publish exactly what `dns records` prints.
+    let records = String::from_utf8(cli(&["dns", "records", "local.test"]).stdout).unwrap();
+    let field = |prefix: &str| {
+        records
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in\n{records}"))
+            .to_string()
+    };
+    let quoted = |line: String| line.split('"').nth(1).unwrap().to_string();
+    let tlsa_hex = field(&format!("_25._tcp.{HOST}. TLSA 3 1 1 "))
+        .split_whitespace()
+        .nth(5)
+        .unwrap()
+        .to_string();
+    let tlsa_bytes: Vec<u8> = (0..tlsa_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&tlsa_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let lo = Ipv4Addr::LOCALHOST;
+    let dns = &server.dns;
+    dns.set_authentic(true);
+    dns.mx("local.test", 10, HOST)
+        .a(HOST, lo)
+        .ptr(IpAddr::V4(lo), HOST)
+        .a("mta-sts.local.test", lo)
+        .txt("local.test", &quoted(field("local.test. TXT")))
+        .txt(
+            "ed1._domainkey.local.test",
+            &quoted(field("ed1._domainkey.local.test. TXT")),
+        )
+        .txt(
+            "_dmarc.local.test",
+            "v=DMARC1; p=reject; rua=mailto:dmarc@local.test",
+        )
+        .txt(
+            "_mta-sts.local.test",
+            &quoted(field("_mta-sts.local.test. TXT")),
+        )
+        .txt(
+            "_smtp._tls.local.test",
+            &quoted(field("_smtp._tls.local.test. TXT")),
+        )
+        .record(
+            &format!("_25._tcp.{HOST}"),
+            RData::TLSA(TLSA::new(
+                CertUsage::DaneEe,
+                Selector::Spki,
+                Matching::Sha256,
+                tlsa_bytes,
+            )),
+        )
+        // The next key's record, published ahead of a renewal.
+        .record(
+            &format!("_25._tcp.{HOST}"),
+            tlsa(CertUsage::DaneEe, Selector::Spki, 7),
+        );
+
+    let out = cli(&["doctor", "--json"]);
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &reports[0];
+    assert_eq!(report["domain"], "local.test");
+    let not_pass: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "warn" || f["status"] == "fail")
+        .collect();
+    assert!(not_pass.is_empty(), "{not_pass:#?}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for id in [
+        "doctor.mx",
+        "doctor.spf",
+        "doctor.dkim",
+        "doctor.mta_sts",
+        "doctor.tlsa",
+        "doctor.dmarc_rua",
+    ] {
+        assert_eq!(statuses(report, id), ["pass"], "{id}: {report:#}");
+    }
+    assert_eq!(report["score"], 100);
+
+    // A second active key nobody published: receivers cannot verify those signatures.
+    server
+        .store
+        .add_dkim_key(&dkim("ed2", &k.public))
+        .await
+        .unwrap();
+    let out = cli(&["doctor"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("FAIL doctor.dkim (-40): ed2._domainkey.local.test has no key"),
+        "{text}"
+    );
+    server.shutdown().await;
+}
