@@ -24,6 +24,13 @@ pub struct RawConfig {
     pub mta_sts: Option<RawMtaSts>,
     pub phishing: Option<crate::phishing::RawPhishing>,
     pub encryption: Option<RawEncryption>,
+    pub doctor: Option<RawDoctor>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDoctor {
+    pub interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

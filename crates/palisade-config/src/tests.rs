@@ -153,6 +153,7 @@ fn every_key_is_documented() {
         "phishing.max_qr_pixels",
         "phishing.quarantine_retention_days",
         "phishing.weights",
+        "doctor.interval_secs",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),

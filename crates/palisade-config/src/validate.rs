@@ -210,6 +210,8 @@ pub struct Config {
     pub security: SecurityConfig,
     pub phishing: crate::phishing::PhishingConfig,
     pub encryption: EncryptionConfig,
+    /// How often `serve` runs `palisade doctor` on its domains (zero: never).
+    pub doctor_interval: Duration,
 }
 
 /// Encryption at rest (for users who turned it on and imported a key).
@@ -713,6 +715,13 @@ impl Config {
                     .and_then(|e| e.protect_subject)
                     .unwrap_or(true),
             },
+            doctor_interval: secs(
+                "doctor.interval_secs",
+                raw.doctor.and_then(|d| d.interval_secs),
+                86_400,
+                0,
+                31 * 86_400,
+            )?,
         })
     }
 }

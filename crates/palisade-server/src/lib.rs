@@ -148,6 +148,7 @@ pub struct Server {
     scheduler: JoinHandle<()>,
     tls_watch: JoinHandle<()>,
     reports_task: JoinHandle<()>,
+    doctor_task: JoinHandle<()>,
     bans_task: JoinHandle<()>,
     rates_task: JoinHandle<()>,
     history_task: JoinHandle<()>,
@@ -359,6 +360,7 @@ impl Server {
         let rates_task = tokio::spawn(rates::sync_loop(shared.clone()));
         let history_task = tokio::spawn(phishing::history_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
+        let doctor_task = tokio::spawn(doctor_loop(shared.clone()));
         Ok(Server {
             shared,
             bound,
@@ -369,6 +371,7 @@ impl Server {
             scheduler,
             tls_watch,
             reports_task,
+            doctor_task,
             bans_task,
             rates_task,
             history_task,
@@ -445,11 +448,74 @@ impl Server {
         let _ = self.scheduler.await;
         self.tls_watch.abort();
         self.reports_task.abort();
+        self.doctor_task.abort();
         self.bans_task.abort();
         self.rates_task.abort();
         self.history_task.abort();
         // What the history loop had not written yet.
         self.shared.phishing.flush(self.shared.store.as_ref()).await;
+    }
+}
+
+/// Runs `palisade doctor` every `doctor.interval_secs` (read anew each round): the
+/// findings that are not a pass go to the log, each domain's score to the
+/// `palisade_doctor_score` gauge.
+async fn doctor_loop(shared: Arc<Shared>) {
+    loop {
+        let interval = shared.config().doctor_interval;
+        if interval.is_zero() {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            continue;
+        }
+        tokio::time::sleep(interval).await;
+        let cfg = shared.config();
+        let tls = match palisade_delivery::remote::tls::TlsClient::new(
+            cfg.delivery.extra_ca_file.as_deref(),
+        )
+        .and_then(|c| c.https_config())
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "doctor: no HTTPS client");
+                continue;
+            }
+        };
+        let settings = palisade_audit::Settings {
+            selectors: Vec::new(),
+            https: palisade_audit::posture::transport::Https {
+                tls,
+                port: cfg.delivery.mta_sts_port,
+                timeout: Duration::from_secs(20),
+            },
+        };
+        let reports = palisade_audit::doctor::run(
+            &cfg,
+            shared.store.as_ref(),
+            &shared.data_dir,
+            &shared.dns(),
+            &settings,
+        )
+        .await;
+        let reports = match reports {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = &e as &dyn std::error::Error, "doctor: store");
+                continue;
+            }
+        };
+        for r in reports {
+            metrics::gauge!("palisade_doctor_score", "domain" => r.domain.clone())
+                .set(f64::from(r.score.overall));
+            for f in r.findings.iter().filter(|f| {
+                matches!(
+                    f.status,
+                    palisade_audit::Status::Warn | palisade_audit::Status::Fail
+                )
+            }) {
+                tracing::warn!(domain = %r.domain, finding = f.id, status = ?f.status, evidence = %f.evidence, fix = %f.advice, "doctor");
+            }
+            tracing::info!(domain = %r.domain, score = r.score.overall, grade = r.score.grade, "doctor");
+        }
     }
 }
 

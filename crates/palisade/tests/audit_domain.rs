@@ -415,3 +415,75 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
     );
     server.shutdown().await;
 }
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Inside `serve`, the doctor runs on its interval: the score is a Prometheus gauge per
+/// domain and what is wrong goes to the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_doctor_and_exports_the_score() {
+    let dns = DnsAuthority::start().await;
+    // Only an SPF record: no MX pointing at us, no DMARC.
+    dns.txt("local.test", "v=spf1 -all");
+    let dir = tempfile::tempdir().unwrap();
+    let (smtp, metrics) = (free_port(), free_port());
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        format!(
+            "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:{smtp}\"\n\
+             [metrics]\naddress = \"127.0.0.1:{metrics}\"\n[doctor]\ninterval_secs = 1\n{}",
+            dns_toml(&dns)
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["domain", "add", "local.test"]).status.success());
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(dir.path())
+        .arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{metrics}/metrics");
+    let mut gauge = None;
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(&url).await
+            && let Ok(body) = r.text().await
+            && let Some(line) = body
+                .lines()
+                .find(|l| l.starts_with("palisade_doctor_score{domain=\"local.test\"}"))
+        {
+            gauge = Some(line.to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let gauge = gauge.expect("the doctor's gauge is exported");
+    let score: f64 = gauge.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..100.0).contains(&score), "{gauge}");
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(
+        log.contains("doctor") && log.contains("doctor.mx") && log.contains("dmarc.missing"),
+        "{log}"
+    );
+}
