@@ -132,16 +132,19 @@ pub async fn check(dns: &Dns, domain: &str, selectors: &[String], out: &mut Vec<
             tried.push((*s).to_string());
         }
     }
+    let names: Vec<String> = tried
+        .iter()
+        .map(|s| format!("{s}._domainkey.{domain}"))
+        .collect();
+    // Every selector at once.
+    let answers = futures_util::future::join_all(names.iter().map(|n| dns.txt(n))).await;
     let mut found = false;
-    for s in &tried {
-        let name = format!("{s}._domainkey.{domain}");
-        let Ok(txt) = dns.txt(&name).await else {
-            continue;
-        };
+    for (name, txt) in names.iter().zip(answers) {
+        let Ok(txt) = txt else { continue };
         // A key record has p=; some publish v=DKIM1 first, some do not.
         for record in txt.iter().filter(|r| r.contains("p=")) {
             found = true;
-            out.extend(key_findings(&name, record));
+            out.extend(key_findings(name, record));
         }
     }
     if !found {
