@@ -80,3 +80,133 @@ pub fn json(r: &Report) -> serde_json::Value {
         })).collect::<Vec<_>>(),
     })
 }
+
+/// The CSS colour of a status.
+fn colour(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "#1a7f37",
+        Status::Warn => "#9a6700",
+        Status::Fail => "#cf222e",
+        Status::Info => "#0969da",
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Warn => "warning",
+        Status::Fail => "failure",
+        Status::Info => "note",
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
+padding:0 1rem;color:#1f2328}h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid \
+#d0d7de;padding-bottom:.3rem}.summary{display:flex;gap:2rem;align-items:center}\
+.cats{list-style:none;padding:0}.cats li{margin:.3rem 0}.bar{display:inline-block;height:.7rem;\
+background:#d0d7de;width:12rem;vertical-align:middle;margin-left:.5rem}.bar span{display:block;\
+height:100%}.finding{border-left:4px solid;padding:.3rem .8rem;margin:.6rem 0}\
+.finding .id{font-family:monospace;color:#57606a}.badge{color:#fff;border-radius:.3rem;\
+padding:0 .4rem;font-size:.8rem;margin-right:.4rem}.fix{margin-top:.2rem}\
+.evidence{word-break:break-word}footer{margin-top:2rem;color:#57606a;font-size:.8rem}";
+
+/// A self-contained page a non-expert can read and share: the score as a gauge, each
+/// category's score, then the findings grouped by category, each with what was seen,
+/// what it cost and how to fix it. No script, no outside resource; every published
+/// value is escaped (maud escapes what it interpolates).
+pub fn html(r: &Report) -> String {
+    use maud::{DOCTYPE, PreEscaped, html};
+    let score = r.score.overall;
+    // The gauge: a circle whose stroke covers score% of its circumference.
+    let circumference = 2.0 * std::f64::consts::PI * 52.0;
+    let filled = circumference * f64::from(score) / 100.0;
+    let gauge_colour = match score {
+        90.. => colour(Status::Pass),
+        65..=89 => colour(Status::Warn),
+        _ => colour(Status::Fail),
+    };
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Mail security of " (r.domain) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "Mail security of " (r.domain) }
+                div.summary {
+                    svg width="140" height="140" viewBox="0 0 140 140" role="img"
+                        aria-label=(format!("score {score} of 100")) {
+                        circle cx="70" cy="70" r="52" fill="none" stroke="#d0d7de" stroke-width="14" {}
+                        circle cx="70" cy="70" r="52" fill="none" stroke=(gauge_colour)
+                            stroke-width="14" transform="rotate(-90 70 70)"
+                            stroke-dasharray=(format!("{filled:.1} {circumference:.1}")) {}
+                        text x="70" y="78" text-anchor="middle" font-size="30" font-weight="bold" {
+                            (score)
+                        }
+                    }
+                    div {
+                        p id="score" { "Score " strong { (score) " / 100" } ", grade " strong { (r.score.grade) } }
+                        ul.cats {
+                            @for (c, s) in &r.score.categories {
+                                li {
+                                    (c.name()) ": " (s)
+                                    span.bar { span style=(format!("width:{s}%;background:{}", if *s >= 90 { colour(Status::Pass) } else if *s >= 65 { colour(Status::Warn) } else { colour(Status::Fail) })) {} }
+                                }
+                            }
+                        }
+                    }
+                }
+                @for c in Category::ALL {
+                    @let these: Vec<_> = r.findings.iter().filter(|f| f.category == c).collect();
+                    @if !these.is_empty() {
+                        h2 { (c.name()) }
+                        @for f in these {
+                            div.finding style=(format!("border-color:{}", colour(f.status))) {
+                                span.badge style=(format!("background:{}", colour(f.status))) { (status_name(f.status)) }
+                                span.id { (f.id) }
+                                @if f.deduction() > 0 { " (-" (f.deduction()) ")" }
+                                div.evidence { (f.evidence) }
+                                @if !f.advice.is_empty() && f.status != Status::Pass {
+                                    div.fix { strong { "Fix: " } (f.advice) }
+                                }
+                            }
+                        }
+                    }
+                }
+                footer { "Made by Palisade (palisade audit domain). Each category starts at 100; a failure costs its weight, a warning half." }
+            }
+        }
+    };
+    page.into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, score};
+
+    #[test]
+    fn published_values_are_escaped_in_the_page() {
+        let findings = vec![
+            Finding::new("spf.syntax", Category::Authentication, Status::Fail, 40)
+                .evidence("\"v=spf1 <script>alert(1)</script>\"")
+                .advice("Fix & publish"),
+        ];
+        let r = Report {
+            domain: "example.test".into(),
+            score: score(&findings),
+            findings,
+        };
+        let page = html(&r);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("Fix &amp; publish"));
+        assert!(
+            page.contains("Score <strong>90 / 100</strong>, grade <strong>A</strong>"),
+            "{page}"
+        );
+    }
+}

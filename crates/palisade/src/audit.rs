@@ -75,11 +75,16 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             domain,
             selectors,
             json,
+            html,
         } => {
             let domain = palisade_types::Domain::parse(&domain)
                 .map_err(|e| usage(format!("{domain}: {e}")))?;
             let settings = audit_settings(&cfg, selectors)?;
             let report = palisade_audit::audit_domain(&dns, domain.as_str(), &settings).await;
+            if let Some(file) = &html {
+                std::fs::write(file, palisade_audit::render::html(&report))
+                    .map_err(|e| usage(format!("{}: {e}", file.display())))?;
+            }
             if json {
                 println!("{}", palisade_audit::render::json(&report));
             } else {

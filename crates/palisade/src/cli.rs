@@ -209,6 +209,9 @@ pub enum AuditCommand {
         selectors: Vec<String>,
         #[arg(long)]
         json: bool,
+        /// Also write the report as a self-contained HTML page to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Evaluate SPF (RFC 7208) for a client IP, HELO name and MAIL FROM address.
     Spf {

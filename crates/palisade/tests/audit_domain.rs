@@ -243,6 +243,39 @@ async fn a_clean_domain_scores_100_and_a_weak_one_shows_every_problem() {
         "a domain that sends no mail needs no DKIM"
     );
 
+    // The HTML page, rendered by headless Chromium: it loads without a console error
+    // and its text shows the score and the fixes.
+    let page = dir.path().join("weak.html");
+    audit(&config, "weak.test", &["--html", page.to_str().unwrap()]);
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8(out.stdout).unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(!errors.contains("CONSOLE"), "console messages: {errors}");
+    let shown = format!(
+        "Score <strong>{} / 100</strong>, grade <strong>{}</strong>",
+        weak["score"],
+        weak["grade"].as_str().unwrap()
+    );
+    assert!(dom.contains(&shown), "{shown} in {dom}");
+    assert!(dom.contains("<title>Mail security of weak.test</title>"));
+    assert!(dom.contains("Replace +all with -all."));
+
     // The terminal form: the score line, categories, and each fix.
     let out = Command::new(BIN)
         .arg("--config")
