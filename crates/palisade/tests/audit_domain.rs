@@ -520,3 +520,114 @@ async fn serve_runs_the_doctor_and_exports_the_score() {
         "{log}"
     );
 }
+
+/// checkdmarc's JSON for `domain`, asking the authority at `ns` (port 53).
+fn checkdmarc(domain: &str, ns: &str) -> serde_json::Value {
+    let out = Command::new("checkdmarc")
+        .args([domain, "-n", ns, "-f", "json", "-t", "2"])
+        .output()
+        .expect("checkdmarc is installed (.ci/run installs it from PyPI)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// An independent tool on the same zones: checkdmarc (PyPI) agrees with our SPF, DMARC,
+/// MTA-STS and TLS-RPT findings. It only asks port 53, so the authority binds
+/// 127.53.0.1:53 (CI runs as root). Where the two differ, the test says who is right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkdmarc_agrees_on_spf_dmarc_mta_sts_and_tls_rpt() {
+    let ns = "127.53.0.1";
+    let dns = DnsAuthority::bind(format!("{ns}:53").parse().unwrap())
+        .await
+        .expect("bind 127.53.0.1:53 (needs root)");
+    let includes: Vec<String> = (1..=8).map(|i| format!("include:i{i}.weak.test")).collect();
+    dns.mx("good.test", 10, "mx.good.test")
+        .a("mx.good.test", Ipv4Addr::LOCALHOST)
+        .txt("good.test", "v=spf1 mx -all")
+        .txt(
+            "_dmarc.good.test",
+            "v=DMARC1; p=reject; rua=mailto:d@good.test",
+        )
+        .txt("_smtp._tls.good.test", "v=TLSRPTv1; rua=mailto:t@good.test")
+        .mx("weak.test", 10, "mx.weak.test")
+        .txt(
+            "weak.test",
+            &format!(
+                "v=spf1 {} a:gone1.weak.test a:gone2.weak.test a:gone3.weak.test ptr +all",
+                includes.join(" ")
+            ),
+        )
+        .txt(
+            "_dmarc.weak.test",
+            "v=DMARC1; p=quarantine; sp=none; pct=50; rua=mailto:r@elsewhere.test",
+        )
+        .txt("_mta-sts.weak.test", "v=STSv1; id=1")
+        .txt("_smtp._tls.weak.test", "v=TLSRPTv1;");
+    for i in 1..=8 {
+        dns.txt(&format!("i{i}.weak.test"), "v=spf1 ip4:192.0.2.1 -all");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        format!("hostname = \"auditor.test\"\n{}", dns_toml(&dns)),
+    )
+    .unwrap();
+
+    let ours = audit(&config, "good.test", &[]);
+    let theirs = checkdmarc("good.test", ns);
+    assert_eq!(statuses(&ours, "spf.all"), ["pass"]);
+    assert_eq!(statuses(&ours, "spf.lookups"), ["pass"]);
+    assert_eq!(theirs["spf"]["valid"], true, "{theirs:#}");
+    assert_eq!(theirs["spf"]["dns_lookups"], 1);
+    assert_eq!(statuses(&ours, "dmarc.policy"), ["pass"]);
+    assert_eq!(theirs["dmarc"]["valid"], true);
+    assert_eq!(theirs["dmarc"]["warnings"], serde_json::json!([]));
+    assert_eq!(statuses(&ours, "tlsrpt.record"), ["pass"]);
+    assert_eq!(theirs["smtp_tls_reporting"]["valid"], true);
+    assert_eq!(statuses(&ours, "mta_sts.missing"), ["warn"]);
+    assert_eq!(theirs["mta_sts"]["valid"], false);
+
+    let ours = audit(&config, "weak.test", &[]);
+    let theirs = checkdmarc("weak.test", ns);
+    // SPF: both count 12 DNS-querying terms, past the limit of 10.
+    assert_eq!(statuses(&ours, "spf.lookups"), ["fail"]);
+    let lookups = ours["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "spf.lookups")
+        .unwrap()["evidence"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(lookups.starts_with("12 "), "{lookups}");
+    assert_eq!(theirs["spf"]["valid"], false, "{theirs:#}");
+    assert_eq!(theirs["spf"]["dns_lookups"], 12);
+    // DMARC: sp weaker than p, pct below 100, an outside report address that did not
+    // agree to receive (RFC 7489 §7.1).
+    let warnings = theirs["dmarc"]["warnings"].to_string();
+    assert_eq!(statuses(&ours, "dmarc.sp"), ["warn"]);
+    assert!(warnings.contains("An sp tag value of none"), "{warnings}");
+    assert_eq!(statuses(&ours, "dmarc.pct"), ["warn"]);
+    assert!(warnings.contains("pct"), "{warnings}");
+    assert_eq!(statuses(&ours, "dmarc.external_report"), ["fail"]);
+    assert!(
+        warnings.contains("does not indicate that it accepts DMARC reports about weak.test"),
+        "{warnings}"
+    );
+    // MTA-STS: the policy host does not resolve; TLS-RPT: no rua.
+    assert_eq!(statuses(&ours, "mta_sts.fetch"), ["fail"]);
+    assert_eq!(theirs["mta_sts"]["valid"], false);
+    assert_eq!(statuses(&ours, "tlsrpt.record"), ["fail"]);
+    assert_eq!(theirs["smtp_tls_reporting"]["valid"], false);
+    // One difference, written down: three void lookups (gone1..3). checkdmarc stops
+    // counting at two; RFC 7208 §4.6.4 makes the third a permerror, and we report it
+    // (spf.void_lookups fail, "3 lookups find nothing").
+    assert_eq!(statuses(&ours, "spf.void_lookups"), ["fail"]);
+    assert_eq!(theirs["spf"]["void_dns_lookups"], 2);
+}
