@@ -9,6 +9,7 @@
 
 pub mod doctor;
 pub mod finding;
+pub mod message;
 pub mod posture;
 pub mod render;
 

@@ -100,7 +100,7 @@ fn status_name(s: Status) -> &'static str {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
 padding:0 1rem;color:#1f2328}h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid \
 #d0d7de;padding-bottom:.3rem}.summary{display:flex;gap:2rem;align-items:center}\
 .cats{list-style:none;padding:0}.cats li{margin:.3rem 0}.bar{display:inline-block;height:.7rem;\

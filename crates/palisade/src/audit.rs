@@ -188,6 +188,8 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             helo,
             mail_from,
             json,
+            report,
+            html,
         } => {
             let raw = read_message(&file)?;
             if !palisade_checks::is_message(&raw) {
@@ -201,7 +203,11 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                 ip.as_deref(),
                 &helo,
                 &mail_from,
-                json,
+                crate::audit_message::Output {
+                    json,
+                    report: report || html.is_some(),
+                    html,
+                },
             )
             .await?;
         }

@@ -73,6 +73,15 @@ async fn engine_and_history(
     ))
 }
 
+/// How the result is shown.
+pub struct Output {
+    pub json: bool,
+    /// With the message's path and transport facts.
+    pub report: bool,
+    /// Also as a page in this file.
+    pub html: Option<std::path::PathBuf>,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     paths: &Paths,
@@ -82,8 +91,10 @@ pub async fn run(
     ip: Option<&str>,
     helo: &str,
     mail_from: &str,
-    json: bool,
+    out: Output,
 ) -> anyhow::Result<()> {
+    let json = out.json;
+    let transport = out.report.then(|| palisade_audit::message::transport(raw));
     let report = authenticate(dns, raw, ip, helo, mail_from, cfg.hostname.as_str()).await?;
     let policy = palisade_server::sender_auth::policy(cfg);
     let auth = palisade_server::phishing::auth_of(&report, &policy);
@@ -134,8 +145,14 @@ pub async fn run(
             "quarantine": cfg.phishing.quarantine_score,
             "reject": cfg.phishing.reject_score,
         });
+        if let Some(t) = &transport {
+            v["transport"] = serde_json::to_value(t)?;
+        }
         println!("{v}");
     } else {
+        if let Some(t) = &transport {
+            print!("{}", palisade_audit::message::text(t));
+        }
         print(&a, &report, ip.is_some(), first_contact);
         match &signature {
             Some(c) => {
@@ -144,6 +161,50 @@ pub async fn run(
             }
             None => println!("signature: none"),
         }
+    }
+    if let (Some(file), Some(t)) = (&out.html, &transport) {
+        let dkim: Vec<String> = report
+            .dkim
+            .iter()
+            .map(|d| format!("{}={}", d.d, d.result))
+            .collect();
+        let verdict = palisade_audit::message::Verdict {
+            action: a.action.name().to_string(),
+            score: a.score,
+            authentication: format!(
+                "spf={} dkim={} arc={} dmarc={}",
+                if ip.is_some() {
+                    report.spf.result
+                } else {
+                    "not-evaluated"
+                },
+                if dkim.is_empty() {
+                    "none".to_string()
+                } else {
+                    dkim.join(",")
+                },
+                report.arc.result,
+                report.dmarc.result
+            ),
+            signature: match &signature {
+                Some(c) => {
+                    let (method, result, comment) = palisade_crypt::signed::auth_result(c);
+                    format!("{method}={result} ({comment})")
+                }
+                None => "none".into(),
+            },
+            signals: a
+                .signals
+                .iter()
+                .map(|s| (s.name.to_string(), s.weight, s.reason.clone()))
+                .collect(),
+        };
+        let subject = mail_parser::MessageParser::new()
+            .parse_headers(raw)
+            .and_then(|m| m.subject().map(str::to_string))
+            .unwrap_or_default();
+        std::fs::write(file, palisade_audit::message::html(&subject, t, &verdict))
+            .map_err(|e| crate::usage(format!("{}: {e}", file.display())))?;
     }
     Ok(())
 }

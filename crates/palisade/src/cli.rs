@@ -259,6 +259,14 @@ pub enum AuditCommand {
         mail_from: String,
         #[arg(long)]
         json: bool,
+        /// Add the message's path (each Received hop and whether it used TLS, and which
+        /// version), the authentication results recorded on the way, TLS-Required and
+        /// whether the body is encrypted.
+        #[arg(long)]
+        report: bool,
+        /// Also write the report as a self-contained HTML page to FILE (implies --report).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
 }
 

@@ -631,3 +631,70 @@ async fn checkdmarc_agrees_on_spf_dmarc_mta_sts_and_tls_rpt() {
     assert_eq!(statuses(&ours, "spf.void_lookups"), ["fail"]);
     assert_eq!(theirs["spf"]["void_dns_lookups"], 2);
 }
+
+/// `audit message --report`: the path rebuilt from Received fields, oldest first, with
+/// each hop's encryption; in JSON, in the terminal, and as a page Chromium renders.
+#[test]
+fn message_report_shows_the_path_and_which_hops_were_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.eml");
+    std::fs::write(
+        &file,
+        "Received: from mx.b.test (mx.b.test [192.0.2.2]) by mx.c.test with ESMTPS id 1\r\n\
+         \t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384); Tue, 1 Dec 2026 10:00:02 +0000\r\n\
+         Received: from client.a.test (client.a.test [192.0.2.1]) by mx.b.test with ESMTP id 2;\r\n\
+         \tTue, 1 Dec 2026 10:00:01 +0000\r\n\
+         Authentication-Results: mx.c.test; spf=pass smtp.mailfrom=a.test\r\n\
+         From: Ann <ann@a.test>\r\nTo: bob@c.test\r\nSubject: Quarterly figures\r\n\
+         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <q@a.test>\r\n\r\nHello.\r\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data")
+            .arg(dir.path())
+            .args(["audit", "message"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&run(&["--report", "--json"])).unwrap();
+    let t = &v["transport"];
+    assert_eq!(t["hops"][0]["by"], "mx.b.test", "{t:#}");
+    assert_eq!(t["hops"][0]["encrypted"], false);
+    assert_eq!(t["hops"][1]["tls_version"], "TLSv1.3");
+    assert_eq!(t["plain_hops"], 1);
+    assert_eq!(t["encrypted_body"], false);
+    assert!(v["action"].is_string(), "the verdict is there too: {v:#}");
+
+    let text = run(&["--report"]);
+    assert!(
+        text.contains("1. client.a.test -> mx.b.test with ESMTP: NOT ENCRYPTED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. mx.b.test -> mx.c.test with ESMTPS: TLS TLSv1.3"),
+        "{text}"
+    );
+
+    let page = dir.path().join("m.html");
+    run(&["--html", page.to_str().unwrap()]);
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is installed (.ci/run installs it)");
+    let dom = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        dom.contains("Quarterly figures") && dom.contains("<strong>not encrypted</strong>"),
+        "{dom}"
+    );
+    assert!(dom.contains("TLS TLSv1.3"), "{dom}");
+}
