@@ -86,6 +86,7 @@ fn main() {
                 port: 443,
                 timeout: Duration::from_secs(5),
             },
+            probe: None,
         };
         for domain in ["clean.test", "weak.test"] {
             let mut times = Vec::with_capacity(RUNS);

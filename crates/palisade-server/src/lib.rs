@@ -487,6 +487,7 @@ async fn doctor_loop(shared: Arc<Shared>) {
                 port: cfg.delivery.mta_sts_port,
                 timeout: Duration::from_secs(20),
             },
+            probe: None,
         };
         let reports = palisade_audit::doctor::run(
             &cfg,

@@ -9,3 +9,8 @@
 mod dns;
 
 pub use dns::DnsAuthority;
+
+mod weak_smtp;
+
+/// A deliberately weak SMTP server, for the audit probes.
+pub use weak_smtp::WeakSmtp;

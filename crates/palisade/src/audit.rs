@@ -16,10 +16,11 @@ use std::path::Path;
 fn audit_settings(
     cfg: &palisade_config::Config,
     selectors: Vec<String>,
+    probe_port: Option<u16>,
 ) -> anyhow::Result<palisade_audit::Settings> {
-    let tls =
-        palisade_delivery::remote::tls::TlsClient::new(cfg.delivery.extra_ca_file.as_deref())?
-            .https_config()?;
+    let client =
+        palisade_delivery::remote::tls::TlsClient::new(cfg.delivery.extra_ca_file.as_deref())?;
+    let tls = client.https_config()?;
     Ok(palisade_audit::Settings {
         selectors,
         https: palisade_audit::posture::transport::Https {
@@ -27,6 +28,12 @@ fn audit_settings(
             port: cfg.delivery.mta_sts_port,
             timeout: std::time::Duration::from_secs(20),
         },
+        probe: probe_port.map(|port| palisade_audit::probe::ProbeSettings {
+            port,
+            timeout: std::time::Duration::from_secs(10),
+            helo: cfg.hostname.to_string(),
+            tls: client,
+        }),
     })
 }
 
@@ -43,7 +50,7 @@ pub async fn doctor(paths: &Paths, json: bool) -> anyhow::Result<()> {
     let cfg = paths.load_config_or_default()?;
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
     let store = paths.store().await?;
-    let settings = audit_settings(&cfg, Vec::new())?;
+    let settings = audit_settings(&cfg, Vec::new(), None)?;
     let reports = palisade_audit::doctor::run(&cfg, &store, &paths.data, &dns, &settings).await?;
     if json {
         let all: Vec<serde_json::Value> =
@@ -76,10 +83,12 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             selectors,
             json,
             html,
+            probe,
+            port,
         } => {
             let domain = palisade_types::Domain::parse(&domain)
                 .map_err(|e| usage(format!("{domain}: {e}")))?;
-            let settings = audit_settings(&cfg, selectors)?;
+            let settings = audit_settings(&cfg, selectors, probe.then_some(port))?;
             let report = palisade_audit::audit_domain(&dns, domain.as_str(), &settings).await;
             if let Some(file) = &html {
                 std::fs::write(file, palisade_audit::render::html(&report))

@@ -212,6 +212,14 @@ pub enum AuditCommand {
         /// Also write the report as a self-contained HTML page to FILE.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Also connect to each MX (harmless probes: STARTTLS, TLS and certificate,
+        /// the STARTTLS injection bug, AUTH before TLS, VRFY/EXPN, relaying without
+        /// ever sending DATA).
+        #[arg(long)]
+        probe: bool,
+        /// The SMTP port probed.
+        #[arg(long, default_value_t = 25)]
+        port: u16,
     },
     /// Evaluate SPF (RFC 7208) for a client IP, HELO name and MAIL FROM address.
     Spf {

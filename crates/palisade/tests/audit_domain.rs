@@ -698,3 +698,81 @@ fn message_report_shows_the_path_and_which_hops_were_encrypted() {
     );
     assert!(dom.contains("TLS TLSv1.3"), "{dom}");
 }
+
+/// `--probe` against a deliberately weak server (AUTH before TLS, VRFY/EXPN, an open
+/// relay, the STARTTLS injection bug, a self-signed certificate) and against Palisade
+/// itself (none of these).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_find_a_weak_server_out_and_pass_palisade() {
+    let weak = palisade_testkit::WeakSmtp::start().await;
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("mx", &[HOST]);
+    let server = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    ))
+    .await;
+    let dns = DnsAuthority::start().await;
+    dns.mx("weak-mx.test", 10, "mx.weak.test")
+        .a("mx.weak.test", Ipv4Addr::LOCALHOST)
+        .mx("local.test", 10, HOST)
+        .a(HOST, Ipv4Addr::LOCALHOST);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"auditor.test\"\n{}[delivery]\nextra_ca_file = \"{}\"\n",
+            dns_toml(&dns),
+            ca.ca_file().display()
+        ),
+    )
+    .unwrap();
+    let port = |a: std::net::SocketAddr| a.port().to_string();
+
+    let started = std::time::Instant::now();
+    let r = audit(
+        &config,
+        "weak-mx.test",
+        &["--probe", "--port", &port(weak.addr())],
+    );
+    let weak_secs = started.elapsed().as_secs_f64();
+    for (id, status) in [
+        ("probe.starttls", "pass"),
+        ("probe.auth_plaintext", "fail"),
+        ("probe.vrfy", "warn"),
+        ("probe.expn", "warn"),
+        ("probe.open_relay", "fail"),
+        ("probe.tls", "pass"),
+        ("probe.starttls_injection", "fail"),
+        ("probe.certificate", "fail"),
+    ] {
+        assert_eq!(statuses(&r, id), [status], "{id}: {r:#}");
+    }
+
+    let inbound = server.addr("inbound");
+    let started = std::time::Instant::now();
+    let r = audit(
+        &config,
+        "local.test",
+        &["--probe", "--port", &port(inbound)],
+    );
+    let ours_secs = started.elapsed().as_secs_f64();
+    for (id, status) in [
+        ("probe.starttls", "pass"),
+        ("probe.open_relay", "pass"),
+        ("probe.tls", "pass"),
+        ("probe.starttls_injection", "pass"),
+        ("probe.certificate", "pass"),
+    ] {
+        assert_eq!(statuses(&r, id), [status], "{id}: {r:#}");
+    }
+    for id in ["probe.auth_plaintext", "probe.vrfy", "probe.expn"] {
+        assert!(statuses(&r, id).is_empty(), "{id}: {r:#}");
+    }
+    // Not a timed assertion (benchmarks hold targets): printed for BENCHMARKS.md.
+    println!("probe times: weak {weak_secs:.2} s, palisade {ours_secs:.2} s");
+    server.shutdown().await;
+}

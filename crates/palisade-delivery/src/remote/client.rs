@@ -56,7 +56,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn text(&self) -> String {
+    /// The reply's text lines without their codes, joined by spaces.
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.raw)
             .lines()
             .map(|l| l.get(4..).unwrap_or_default().trim_end())
@@ -70,15 +71,25 @@ impl Reply {
     }
 }
 
-/// Reads replies off a stream, bounded in size and time.
-struct Conn<S> {
-    stream: S,
-    buf: Vec<u8>,
-    timeout: Duration,
+/// Reads replies off a stream, bounded in size and time (also what `audit domain
+/// --probe` talks through).
+pub struct Conn<S> {
+    pub stream: S,
+    /// Bytes read past the last reply.
+    pub buf: Vec<u8>,
+    pub timeout: Duration,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    async fn reply(&mut self) -> Result<Reply, String> {
+    pub fn new(stream: S, timeout: Duration) -> Conn<S> {
+        Conn {
+            stream,
+            buf: Vec::new(),
+            timeout,
+        }
+    }
+
+    pub async fn reply(&mut self) -> Result<Reply, String> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             if let Some(end) = complete_reply(&self.buf) {
@@ -105,7 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         tokio::time::timeout(self.timeout, async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
@@ -115,7 +126,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         .map_err(|e| format!("write: {e}"))
     }
 
-    async fn command(&mut self, line: &str) -> Result<Reply, String> {
+    pub async fn command(&mut self, line: &str) -> Result<Reply, String> {
         self.send(format!("{line}\r\n").as_bytes()).await?;
         self.reply().await
     }

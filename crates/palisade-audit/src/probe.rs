@@ -1,0 +1,281 @@
+//! `audit domain --probe`: what each MX host does, asked over SMTP on loopback or the
+//! internet, harmlessly: banner and EHLO, STARTTLS offered, AUTH offered before TLS,
+//! VRFY and EXPN answered, relaying (RCPT to an outside domain without AUTH, then RSET
+//! before any DATA, so nothing is ever sent), the STARTTLS command-injection bug
+//! (CVE-2011-0411: a command pipelined after STARTTLS in clear must be discarded, RFC
+//! 3207 §4.2), and the TLS session itself (version, cipher, the certificate against the
+//! WebPKI roots and the MX name, its expiry and key size).
+//!
+//! One connection at a time per host, each read bounded by the timeout; at most
+//! [`MAX_HOSTS`] hosts. TLS 1.0/1.1 acceptance is not probed: rustls speaks TLS 1.2 and
+//! 1.3 only, and the finding says so.
+
+use crate::finding::{Category, Finding, Status};
+use palisade_delivery::remote::client::Conn;
+use palisade_delivery::remote::tls::{CertVerdict, TlsClient};
+use palisade_dns::Dns;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Hosts probed per domain at most.
+pub const MAX_HOSTS: usize = 5;
+
+pub struct ProbeSettings {
+    /// 25; tests use another port.
+    pub port: u16,
+    /// Each connect, reply and handshake.
+    pub timeout: Duration,
+    /// Our name in EHLO.
+    pub helo: String,
+    pub tls: TlsClient,
+}
+
+const CAT: Category = Category::Transport;
+const HYG: Category = Category::Hygiene;
+
+/// Probes each of `hosts` (the domain's MX hosts, best first).
+pub async fn probe(dns: &Dns, hosts: &[String], s: &ProbeSettings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for host in hosts.iter().take(MAX_HOSTS) {
+        out.extend(probe_host(dns, host, s).await);
+    }
+    out
+}
+
+fn caps(ehlo: &palisade_delivery::remote::client::Reply) -> Vec<String> {
+    String::from_utf8_lossy(&ehlo.raw)
+        .lines()
+        .skip(1)
+        .map(|l| l.get(4..).unwrap_or_default().trim().to_ascii_uppercase())
+        .collect()
+}
+
+async fn connect(
+    host: &str,
+    addr: std::net::IpAddr,
+    s: &ProbeSettings,
+) -> Result<Conn<TcpStream>, Finding> {
+    match tokio::time::timeout(s.timeout, TcpStream::connect((addr, s.port))).await {
+        Ok(Ok(t)) => Ok(Conn::new(t, s.timeout)),
+        Ok(Err(e)) => Err(Finding::new("probe.connect", CAT, Status::Fail, 40)
+            .evidence(format!("{host} ({addr}) port {}: {e}", s.port))
+            .advice("Make the MX host reachable on port 25.")),
+        Err(_) => Err(Finding::new("probe.connect", CAT, Status::Fail, 40)
+            .evidence(format!(
+                "{host} ({addr}) port {}: no answer in {:?}",
+                s.port, s.timeout
+            ))
+            .advice("Make the MX host reachable on port 25.")),
+    }
+}
+
+async fn probe_host(dns: &Dns, host: &str, s: &ProbeSettings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(addr) = palisade_delivery::remote::mx::addresses(dns, host)
+        .await
+        .ok()
+        .and_then(|a| a.into_iter().next())
+    else {
+        return out; // mx.no_address says it already
+    };
+    let mut c = match connect(host, addr, s).await {
+        Ok(c) => c,
+        Err(f) => return vec![f],
+    };
+    let failed = |what: &str, e: String| {
+        Finding::new("probe.session", CAT, Status::Fail, 40)
+            .evidence(format!("{host}: {what}: {e}"))
+            .advice("Check the server's SMTP service.")
+    };
+    match c.reply().await {
+        Ok(r) if r.code == 220 => out.push(
+            Finding::new("probe.banner", HYG, Status::Info, 0)
+                .evidence(format!("{host}: {}", r.describe())),
+        ),
+        Ok(r) => return vec![failed("banner", r.describe())],
+        Err(e) => return vec![failed("banner", e)],
+    }
+    let ehlo = match c.command(&format!("EHLO {}", s.helo)).await {
+        Ok(r) if r.code == 250 => r,
+        Ok(r) => return vec![failed("EHLO", r.describe())],
+        Err(e) => return vec![failed("EHLO", e)],
+    };
+    let caps = caps(&ehlo);
+    let starttls = caps.iter().any(|c| c == "STARTTLS");
+    out.push(if starttls {
+        Finding::new("probe.starttls", CAT, Status::Pass, 40)
+            .evidence(format!("{host} offers STARTTLS"))
+    } else {
+        Finding::new("probe.starttls", CAT, Status::Fail, 40)
+            .evidence(format!(
+                "{host} does not offer STARTTLS: mail to it travels in clear"
+            ))
+            .advice("Configure a certificate and offer STARTTLS (RFC 3207).")
+    });
+    if let Some(auth) = caps.iter().find(|c| c.starts_with("AUTH")) {
+        out.push(
+            Finding::new("probe.auth_plaintext", CAT, Status::Fail, 20)
+                .evidence(format!(
+                    "{host} offers {auth} before TLS: passwords can cross in clear"
+                ))
+                .advice("Offer AUTH only after STARTTLS (and submission on 587/465, not on 25)."),
+        );
+    }
+    for (verb, id) in [("VRFY", "probe.vrfy"), ("EXPN", "probe.expn")] {
+        if let Ok(r) = c.command(&format!("{verb} postmaster")).await
+            && matches!(r.code, 250 | 251)
+        {
+            out.push(
+                Finding::new(id, HYG, Status::Warn, 10)
+                    .evidence(format!("{host} answers {verb}: {}", r.describe()))
+                    .advice(format!(
+                        "Disable {verb} (or answer 252) so addresses cannot be harvested."
+                    )),
+            );
+        }
+    }
+    // Relaying: an outside sender to an outside recipient, without AUTH; RSET before DATA.
+    let relay = match c.command("MAIL FROM:<probe@example.org>").await {
+        Ok(r) if r.code == 250 => c.command("RCPT TO:<relay-probe@example.net>").await.ok(),
+        _ => None,
+    };
+    let _ = c.command("RSET").await;
+    out.push(match relay {
+        Some(r) if matches!(r.code, 250 | 251) => Finding::new("probe.open_relay", HYG, Status::Fail, 60)
+            .evidence(format!("{host} accepted RCPT TO:<relay-probe@example.net> from an outside sender without AUTH: an open relay (nothing was sent)"))
+            .advice("Accept mail only for your own domains, or from authenticated users."),
+        _ => Finding::new("probe.open_relay", HYG, Status::Pass, 60)
+            .evidence(format!("{host} refused to relay to an outside domain")),
+    });
+    if !starttls {
+        return out;
+    }
+    // CVE-2011-0411: STARTTLS and a command in one write, in clear.
+    if let Err(e) = c.send(b"STARTTLS\r\nRSET\r\n").await {
+        out.push(failed("STARTTLS", e));
+        return out;
+    }
+    match c.reply().await {
+        Ok(r) if r.code == 220 => {}
+        Ok(r) => {
+            out.push(failed("STARTTLS", r.describe()));
+            return out;
+        }
+        Err(e) => {
+            out.push(failed("STARTTLS", e));
+            return out;
+        }
+    }
+    let Ok((connector, verdict)) = s.tls.connector() else {
+        return out;
+    };
+    let Ok(name) = rustls::pki_types::ServerName::try_from(host.to_string()) else {
+        return out;
+    };
+    let tls = match tokio::time::timeout(s.timeout, connector.connect(name, c.stream)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            out.push(
+                Finding::new("probe.tls", CAT, Status::Fail, 40)
+                    .evidence(format!("{host}: the TLS handshake failed: {e}"))
+                    .advice("Offer TLS 1.2 or 1.3 with a current certificate."),
+            );
+            return out;
+        }
+        Err(_) => {
+            out.push(
+                Finding::new("probe.tls", CAT, Status::Fail, 40)
+                    .evidence(format!("{host}: the TLS handshake timed out"))
+                    .advice("Offer TLS 1.2 or 1.3 with a current certificate."),
+            );
+            return out;
+        }
+    };
+    let (version, suite, peer) = {
+        let (_, session) = tls.get_ref();
+        (
+            session
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            session
+                .negotiated_cipher_suite()
+                .map(|c| format!("{:?}", c.suite()))
+                .unwrap_or_default(),
+            session
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.to_vec()),
+        )
+    };
+    out.push(
+        Finding::new("probe.tls", CAT, Status::Pass, 40)
+            .evidence(format!("{host}: {version} with {suite}")),
+    );
+    let mut c = Conn::new(tls, s.timeout);
+    // A reply now, before we said anything, answers the RSET sent in clear.
+    let mut quick = Conn {
+        timeout: Duration::from_millis(1500),
+        ..c
+    };
+    let injected = quick.reply().await.ok();
+    c = Conn {
+        timeout: s.timeout,
+        ..quick
+    };
+    out.push(match injected {
+        Some(r) => Finding::new("probe.starttls_injection", CAT, Status::Fail, 40)
+            .evidence(format!("{host} answered ({}) inside TLS a command sent in clear before the handshake (CVE-2011-0411)", r.describe()))
+            .advice("Upgrade the MTA: it must discard what was pipelined after STARTTLS (RFC 3207 §4.2)."),
+        None => Finding::new("probe.starttls_injection", CAT, Status::Pass, 40)
+            .evidence(format!("{host} discarded a command pipelined after STARTTLS")),
+    });
+    out.push(match &*verdict.lock().unwrap_or_else(|e| e.into_inner()) {
+        CertVerdict::Valid => Finding::new("probe.certificate", CAT, Status::Pass, 30)
+            .evidence(format!("{host}: the certificate chains to a trusted root and names {host}")),
+        CertVerdict::Invalid(why) => Finding::new("probe.certificate", CAT, Status::Fail, 30)
+            .evidence(format!("{host}: {why}"))
+            .advice(format!("Use a certificate from a public CA that names {host} (senders with MTA-STS or DANE refuse this one).")),
+        CertVerdict::NotChecked => Finding::new("probe.certificate", CAT, Status::Info, 0)
+            .evidence(format!("{host}: the certificate was not checked")),
+    });
+    if let Some(der) = peer
+        && let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der)
+    {
+        let left = cert.validity().not_after.timestamp() - palisade_queue::now_secs();
+        if left < 14 * 86_400 {
+            out.push(
+                Finding::new(
+                    "probe.expiry",
+                    CAT,
+                    if left <= 0 {
+                        Status::Fail
+                    } else {
+                        Status::Warn
+                    },
+                    30,
+                )
+                .evidence(format!(
+                    "{host}: the certificate expires in {} days",
+                    left / 86_400
+                ))
+                .advice("Renew the certificate (and publish the new key's TLSA record first)."),
+            );
+        }
+        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = cert.public_key().parsed()
+            && rsa.key_size() < 2048
+        {
+            out.push(
+                Finding::new("probe.key_size", CAT, Status::Warn, 10)
+                    .evidence(format!("{host}: RSA key of {} bits", rsa.key_size()))
+                    .advice("Use a 2048-bit (or larger) RSA or an ECDSA key."),
+            );
+        }
+    }
+    out.push(
+        Finding::new("probe.old_tls", CAT, Status::Info, 0)
+            .evidence("TLS 1.0/1.1 acceptance not probed (the client speaks TLS 1.2 and 1.3 only)"),
+    );
+    let _ = c.command("QUIT").await;
+    out
+}

@@ -1,0 +1,126 @@
+//! A deliberately weak SMTP server for the audit probes: it offers AUTH before TLS,
+//! answers VRFY and EXPN, relays for anyone, and has the STARTTLS command-injection bug
+//! (CVE-2011-0411: commands pipelined after STARTTLS in clear are executed after the
+//! handshake, inside TLS). Its certificate is self-signed for `mx.weak.test`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+pub struct WeakSmtp {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for WeakSmtp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The next CRLF-terminated line from `buf` or the stream (at most 8 KiB pending).
+async fn next_line<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line: Vec<u8> = buf.drain(..p + 2).collect();
+            return Some(String::from_utf8_lossy(&line[..p]).into_owned());
+        }
+        if buf.len() > 8192 {
+            return None;
+        }
+        let mut chunk = [0u8; 1024];
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Answers one command; `false` when the session ends.
+async fn answer<S: AsyncWrite + Unpin>(s: &mut S, line: &str) -> bool {
+    let verb = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let reply: &[u8] = match verb.as_str() {
+        "EHLO" => b"250-mx.weak.test\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+        "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 ok\r\n",
+        "VRFY" | "EXPN" => b"250 <postmaster@weak.test>\r\n",
+        "QUIT" => {
+            let _ = s.write_all(b"221 bye\r\n").await;
+            return false;
+        }
+        _ => b"500 unknown\r\n",
+    };
+    s.write_all(reply).await.is_ok()
+}
+
+async fn session(mut tcp: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
+    if tcp.write_all(b"220 mx.weak.test ESMTP\r\n").await.is_err() {
+        return;
+    }
+    let mut buf = Vec::new();
+    loop {
+        let Some(line) = next_line(&mut tcp, &mut buf).await else {
+            return;
+        };
+        if line.eq_ignore_ascii_case("STARTTLS") {
+            if tcp.write_all(b"220 go ahead\r\n").await.is_err() {
+                return;
+            }
+            break;
+        }
+        if !answer(&mut tcp, &line).await {
+            return;
+        }
+    }
+    let Ok(mut tls) = acceptor.accept(tcp).await else {
+        return;
+    };
+    // The bug: `buf` still holds what was pipelined in clear, and is served now.
+    while let Some(line) = next_line(&mut tls, &mut buf).await {
+        if !answer(&mut tls, &line).await {
+            return;
+        }
+    }
+}
+
+impl WeakSmtp {
+    pub async fn start() -> WeakSmtp {
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
+        let cert = rcgen::CertificateParams::new(vec!["mx.weak.test".to_string()])
+            .and_then(|p| p.self_signed(&key))
+            .unwrap_or_else(|e| panic!("certificate: {e}"));
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(session(tcp, acceptor.clone()));
+            }
+        });
+        WeakSmtp { addr, task }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
