@@ -89,7 +89,16 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             let domain = palisade_types::Domain::parse(&domain)
                 .map_err(|e| usage(format!("{domain}: {e}")))?;
             let settings = audit_settings(&cfg, selectors, probe.then_some(port))?;
+            // Probes take seconds: say so on a terminal, then clear the line.
+            use std::io::IsTerminal;
+            let progress = probe && std::io::stderr().is_terminal();
+            if progress {
+                eprint!("auditing {domain} and probing its MX hosts on port {port}...");
+            }
             let report = palisade_audit::audit_domain(&dns, domain.as_str(), &settings).await;
+            if progress {
+                eprint!("\r\x1b[K");
+            }
             if let Some(file) = &html {
                 std::fs::write(file, palisade_audit::render::html(&report))
                     .map_err(|e| usage(format!("{}: {e}", file.display())))?;
