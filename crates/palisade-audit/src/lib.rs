@@ -9,6 +9,7 @@
 
 pub mod doctor;
 pub mod finding;
+pub mod legacy_tls;
 pub mod message;
 pub mod posture;
 pub mod probe;

@@ -6,11 +6,15 @@
 //! 3207 §4.2), and the TLS session itself (version, cipher, the certificate against the
 //! WebPKI roots and the MX name, its expiry and key size).
 //!
+//! Then three short sessions ask whether the host still accepts TLS 1.0, TLS 1.1, or RSA
+//! key exchange (no forward secrecy) at TLS 1.2 ([`legacy_tls`]: one ClientHello each,
+//! abandoned at the server's answer).
+//!
 //! One connection at a time per host, each read bounded by the timeout; at most
-//! [`MAX_HOSTS`] hosts. TLS 1.0/1.1 acceptance is not probed: rustls speaks TLS 1.2 and
-//! 1.3 only, and the finding says so.
+//! [`MAX_HOSTS`] hosts.
 
 use crate::finding::{Category, Finding, Status};
+use crate::legacy_tls;
 use palisade_delivery::remote::client::Conn;
 use palisade_delivery::remote::tls::{CertVerdict, TlsClient};
 use palisade_dns::Dns;
@@ -272,10 +276,79 @@ async fn probe_host(dns: &Dns, host: &str, s: &ProbeSettings) -> Vec<Finding> {
             );
         }
     }
-    out.push(
-        Finding::new("probe.old_tls", CAT, Status::Info, 0)
-            .evidence("TLS 1.0/1.1 acceptance not probed (the client speaks TLS 1.2 and 1.3 only)"),
-    );
     let _ = c.command("QUIT").await;
+    out.extend(legacy(host, addr, s).await);
+    out
+}
+
+/// One STARTTLS session that sends a ClientHello offering only `version` and `suites`.
+async fn offer(
+    host: &str,
+    addr: std::net::IpAddr,
+    s: &ProbeSettings,
+    version: u16,
+    suites: &[u16],
+) -> Result<legacy_tls::Answer, String> {
+    let mut c = connect(host, addr, s).await.map_err(|f| f.evidence)?;
+    let ok = |r: Result<palisade_delivery::remote::client::Reply, String>, code| match r {
+        Ok(r) if r.code == code => Ok(()),
+        Ok(r) => Err(r.describe()),
+        Err(e) => Err(e),
+    };
+    ok(c.reply().await, 220)?;
+    ok(c.command(&format!("EHLO {}", s.helo)).await, 250)?;
+    ok(c.command("STARTTLS").await, 220)?;
+    let mut random = [0u8; 32];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| "no randomness".to_string())?;
+    c.send(&legacy_tls::client_hello(version, suites, host, random))
+        .await?;
+    let mut got = std::mem::take(&mut c.buf);
+    let deadline = tokio::time::Instant::now() + s.timeout;
+    loop {
+        match legacy_tls::answer(&got) {
+            legacy_tls::Answer::Incomplete if got.len() < 16 * 1024 => {}
+            other => return Ok(other),
+        }
+        let mut chunk = [0u8; 4096];
+        use tokio::io::AsyncReadExt;
+        match tokio::time::timeout_at(deadline, c.stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&chunk[..n]),
+            // Closed, failed or silent: not accepted.
+            _ => return Ok(legacy_tls::Answer::Refused),
+        }
+    }
+}
+
+/// TLS 1.0, TLS 1.1, and key exchange without forward secrecy at TLS 1.2.
+async fn legacy(host: &str, addr: std::net::IpAddr, s: &ProbeSettings) -> Vec<Finding> {
+    use legacy_tls::{Answer, LEGACY_SUITES, NO_FORWARD_SECRECY, TLS1_0, TLS1_1, TLS1_2};
+    let mut out = Vec::new();
+    for (version, name, id) in [
+        (TLS1_0, "TLS 1.0", "probe.tls1_0"),
+        (TLS1_1, "TLS 1.1", "probe.tls1_1"),
+    ] {
+        out.push(match offer(host, addr, s, version, LEGACY_SUITES).await {
+            Ok(Answer::Hello { version: v, .. }) if v == version => {
+                Finding::new(id, CAT, Status::Fail, 20)
+                    .evidence(format!("{host} accepts {name} (deprecated by RFC 8996)"))
+                    .advice("Allow TLS 1.2 and 1.3 only.")
+            }
+            Ok(_) => {
+                Finding::new(id, CAT, Status::Pass, 20).evidence(format!("{host} refuses {name}"))
+            }
+            Err(e) => Finding::new(id, CAT, Status::Info, 0)
+                .evidence(format!("{host}: {name} not probed: {e}")),
+        });
+    }
+    out.push(match offer(host, addr, s, TLS1_2, NO_FORWARD_SECRECY).await {
+        Ok(Answer::Hello { suite, .. }) => Finding::new("probe.forward_secrecy", CAT, Status::Warn, 20)
+            .evidence(format!("{host} accepts RSA key exchange (suite 0x{suite:04x}): recorded traffic can be decrypted once the key leaks"))
+            .advice("Offer only ECDHE (or DHE) suites."),
+        Ok(_) => Finding::new("probe.forward_secrecy", CAT, Status::Pass, 20)
+            .evidence(format!("{host} refuses suites without forward secrecy")),
+        Err(e) => Finding::new("probe.forward_secrecy", CAT, Status::Info, 0)
+            .evidence(format!("{host}: not probed: {e}")),
+    });
     out
 }

@@ -1,7 +1,9 @@
 //! A deliberately weak SMTP server for the audit probes: it offers AUTH before TLS,
 //! answers VRFY and EXPN, relays for anyone, and has the STARTTLS command-injection bug
 //! (CVE-2011-0411: commands pipelined after STARTTLS in clear are executed after the
-//! handshake, inside TLS). Its certificate is self-signed for `mx.weak.test`.
+//! handshake, inside TLS), and "accepts" TLS 1.0/1.1 and RSA key exchange (it answers
+//! such a ClientHello with a ServerHello, then hangs up: the probes stop there). Its
+//! certificate is self-signed for `mx.weak.test`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +79,13 @@ async fn session(mut tcp: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
             return;
         }
     }
+    // An old-style hello (TLS 1.0/1.1, or 1.2 without TLS 1.3's supported_versions) is
+    // answered with a ServerHello choosing its version and first suite: this server
+    // "accepts" TLS 1.0 and RSA key exchange. rustls's own hellos go to rustls.
+    if let Some((version, suite)) = legacy_hello(&tcp).await {
+        let _ = tcp.write_all(&server_hello(version, suite)).await;
+        return;
+    }
     let Ok(mut tls) = acceptor.accept(tcp).await else {
         return;
     };
@@ -86,6 +95,52 @@ async fn session(mut tcp: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
             return;
         }
     }
+}
+
+/// Peeks at the ClientHello: `Some((version, first suite))` when it has no
+/// supported_versions extension (0x002b), the mark of a TLS 1.3 client.
+async fn legacy_hello(tcp: &TcpStream) -> Option<(u16, u16)> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut n = 0;
+    for _ in 0..50 {
+        n = tcp.peek(&mut buf).await.ok()?;
+        if n >= 5 && n >= 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let hs = buf.get(5..n)?;
+    if *hs.first()? != 1 {
+        return None;
+    }
+    let version = u16::from_be_bytes([*hs.get(4)?, *hs.get(5)?]);
+    let mut at = 39 + usize::from(*hs.get(38)?);
+    let suites = usize::from(u16::from_be_bytes([*hs.get(at)?, *hs.get(at + 1)?]));
+    let first = u16::from_be_bytes([*hs.get(at + 2)?, *hs.get(at + 3)?]);
+    at += 2 + suites;
+    at += 1 + usize::from(*hs.get(at)?);
+    let end = at + 2 + usize::from(u16::from_be_bytes([*hs.get(at)?, *hs.get(at + 1)?]));
+    let mut e = at + 2;
+    while e + 4 <= end.min(hs.len()) {
+        if u16::from_be_bytes([hs[e], hs[e + 1]]) == 0x002b {
+            return None;
+        }
+        e += 4 + usize::from(u16::from_be_bytes([hs[e + 2], hs[e + 3]]));
+    }
+    Some((version, first))
+}
+
+/// A ServerHello record choosing `version` and `suite`.
+fn server_hello(version: u16, suite: u16) -> Vec<u8> {
+    let mut body = version.to_be_bytes().to_vec();
+    body.extend_from_slice(&[7u8; 32]);
+    body.push(0);
+    body.extend_from_slice(&suite.to_be_bytes());
+    body.push(0);
+    let len = body.len();
+    let mut rec = vec![0x16, 0x03, 0x01, 0, (len + 4) as u8, 2, 0, 0, len as u8];
+    rec.extend_from_slice(&body);
+    rec
 }
 
 impl WeakSmtp {

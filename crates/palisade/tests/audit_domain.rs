@@ -748,6 +748,9 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
         ("probe.tls", "pass"),
         ("probe.starttls_injection", "fail"),
         ("probe.certificate", "fail"),
+        ("probe.tls1_0", "fail"),
+        ("probe.tls1_1", "fail"),
+        ("probe.forward_secrecy", "warn"),
     ] {
         assert_eq!(statuses(&r, id), [status], "{id}: {r:#}");
     }
@@ -766,6 +769,9 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
         ("probe.tls", "pass"),
         ("probe.starttls_injection", "pass"),
         ("probe.certificate", "pass"),
+        ("probe.tls1_0", "pass"),
+        ("probe.tls1_1", "pass"),
+        ("probe.forward_secrecy", "pass"),
     ] {
         assert_eq!(statuses(&r, id), [status], "{id}: {r:#}");
     }
