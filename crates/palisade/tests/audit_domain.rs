@@ -782,3 +782,118 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
     println!("probe times: weak {weak_secs:.2} s, palisade {ours_secs:.2} s");
     server.shutdown().await;
 }
+
+/// testssl.sh's findings of one server: its JSON by id (`--starttls smtp`, protocols and
+/// the server defaults, with `ca` added to its trust store, connecting to 127.0.0.1 as
+/// `name`).
+fn testssl(
+    name: &str,
+    port: u16,
+    ca: &std::path::Path,
+) -> std::collections::HashMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("t.json");
+    let out = Command::new("testssl")
+        .args([
+            "--starttls",
+            "smtp",
+            "-p",
+            "-S",
+            "--warnings",
+            "off",
+            "--quiet",
+            "--color",
+            "0",
+        ])
+        .args(["--ip", "127.0.0.1", "--add-ca"])
+        .arg(ca)
+        .arg("--jsonfile")
+        .arg(&json)
+        .arg(format!("{name}:{port}"))
+        .output()
+        .expect("testssl.sh is installed (.ci/run installs it)");
+    let findings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap_or_default()).unwrap_or_else(|e| {
+            panic!(
+                "testssl JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap_or_default().to_string(),
+                f["finding"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// An independent tool on the same servers: testssl.sh agrees with the probes on the
+/// protocol versions (TLS 1.0/1.1 refused by Palisade, accepted by the weak server; TLS
+/// 1.3 offered) and on Palisade's certificate (trusted, when given the test CA).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testssl_agrees_on_protocol_versions_and_the_certificate() {
+    let weak = palisade_testkit::WeakSmtp::start().await;
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("mx", &[HOST]);
+    let server = start(&format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    ))
+    .await;
+    let dns = DnsAuthority::start().await;
+    dns.mx("weak-mx.test", 10, "mx.weak.test")
+        .a("mx.weak.test", Ipv4Addr::LOCALHOST)
+        .mx("local.test", 10, HOST)
+        .a(HOST, Ipv4Addr::LOCALHOST);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"auditor.test\"\n{}[delivery]\nextra_ca_file = \"{}\"\n",
+            dns_toml(&dns),
+            ca.ca_file().display()
+        ),
+    )
+    .unwrap();
+    let inbound = server.addr("inbound").port();
+
+    let ours = audit(
+        &config,
+        "local.test",
+        &["--probe", "--port", &inbound.to_string()],
+    );
+    let theirs = testssl(HOST, inbound, &ca.ca_file());
+    assert_eq!(statuses(&ours, "probe.tls1_0"), ["pass"]);
+    assert!(theirs["TLS1"].contains("not offered"), "{theirs:?}");
+    assert_eq!(statuses(&ours, "probe.tls1_1"), ["pass"]);
+    assert!(theirs["TLS1_1"].contains("not offered"), "{theirs:?}");
+    assert!(theirs["TLS1_3"].starts_with("offered"), "{theirs:?}");
+    assert_eq!(statuses(&ours, "probe.certificate"), ["pass"]);
+    assert_eq!(theirs["cert_chain_of_trust"], "passed.", "{theirs:?}");
+
+    let port = weak.addr().port();
+    let ours = audit(
+        &config,
+        "weak-mx.test",
+        &["--probe", "--port", &port.to_string()],
+    );
+    let theirs = testssl("mx.weak.test", port, &ca.ca_file());
+    assert_eq!(statuses(&ours, "probe.tls1_0"), ["fail"]);
+    assert!(!theirs["TLS1"].contains("not offered"), "{theirs:?}");
+    assert_eq!(statuses(&ours, "probe.tls1_1"), ["fail"]);
+    assert!(!theirs["TLS1_1"].contains("not offered"), "{theirs:?}");
+    assert_eq!(statuses(&ours, "probe.certificate"), ["fail"]);
+    assert!(
+        theirs["cert_chain_of_trust"].contains("failed"),
+        "{theirs:?}"
+    );
+    server.shutdown().await;
+}
