@@ -32,6 +32,9 @@ pub struct ProbeSettings {
     /// Our name in EHLO.
     pub helo: String,
     pub tls: TlsClient,
+    /// `--probe-intrusive --rcpt ADDRESS`: also the SMTP smuggling probe, which
+    /// completes DATA to this address (one the user controls).
+    pub intrusive_rcpt: Option<String>,
 }
 
 const CAT: Category = Category::Transport;
@@ -42,6 +45,9 @@ pub async fn probe(dns: &Dns, hosts: &[String], s: &ProbeSettings) -> Vec<Findin
     let mut out = Vec::new();
     for host in hosts.iter().take(MAX_HOSTS) {
         out.extend(probe_host(dns, host, s).await);
+    }
+    if let Some(rcpt) = &s.intrusive_rcpt {
+        out.extend(smuggling(dns, hosts, s, rcpt).await);
     }
     out
 }
@@ -279,6 +285,97 @@ async fn probe_host(dns: &Dns, host: &str, s: &ProbeSettings) -> Vec<Finding> {
     let _ = c.command("QUIT").await;
     out.extend(legacy(host, addr, s).await);
     out
+}
+
+/// The end-of-data look-alikes some servers take for `<CRLF>.<CRLF>` (SMTP smuggling).
+const SMUGGLING_ENDS: [(&str, &[u8]); 3] = [
+    ("<LF>.<LF>", b"\n.\n"),
+    ("<LF>.<CRLF>", b"\n.\r\n"),
+    ("<CR>.<CR>", b"\r.\r"),
+];
+
+/// SMTP smuggling (`--probe-intrusive`): one message to `rcpt` per end-of-data
+/// look-alike, each carrying a second, smuggled transaction after it. A server that
+/// answers more than once after our real `<CRLF>.<CRLF>` ended the data early and ran
+/// the smuggled commands. This completes DATA, so it only runs with an address the user
+/// controls.
+pub async fn smuggling(dns: &Dns, hosts: &[String], s: &ProbeSettings, rcpt: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for host in hosts.iter().take(MAX_HOSTS) {
+        let Some(addr) = palisade_delivery::remote::mx::addresses(dns, host)
+            .await
+            .ok()
+            .and_then(|a| a.into_iter().next())
+        else {
+            continue;
+        };
+        let mut vulnerable = Vec::new();
+        let mut refused = None;
+        for (name, end) in SMUGGLING_ENDS {
+            match smuggle(host, addr, s, rcpt, end).await {
+                Ok(true) => vulnerable.push(name),
+                Ok(false) => {}
+                Err(e) => refused = Some(e),
+            }
+        }
+        out.push(if !vulnerable.is_empty() {
+            Finding::new("probe.smuggling", CAT, Status::Fail, 40)
+                .evidence(format!("{host} ends DATA at {} and runs what follows: SMTP smuggling lets anyone send mail that passes SPF as any of its users", vulnerable.join(", ")))
+                .advice("Accept only <CRLF>.<CRLF> as the end of data and refuse bare CR and LF (RFC 5321 §4.1.1.4, §2.3.8).")
+        } else if let Some(e) = refused {
+            Finding::new("probe.smuggling", CAT, Status::Info, 0)
+                .evidence(format!("{host}: smuggling not fully probed: {e}"))
+        } else {
+            Finding::new("probe.smuggling", CAT, Status::Pass, 40)
+                .evidence(format!("{host} did not end DATA at a bare-LF or bare-CR dot"))
+        });
+    }
+    out
+}
+
+/// One message with `end` in its body; true when the server answered more than once.
+async fn smuggle(
+    host: &str,
+    addr: std::net::IpAddr,
+    s: &ProbeSettings,
+    rcpt: &str,
+    end: &[u8],
+) -> Result<bool, String> {
+    let mut c = connect(host, addr, s).await.map_err(|f| f.evidence)?;
+    let expect =
+        |r: Result<palisade_delivery::remote::client::Reply, String>, codes: &[u16]| match r {
+            Ok(r) if codes.contains(&r.code) => Ok(()),
+            Ok(r) => Err(r.describe()),
+            Err(e) => Err(e),
+        };
+    expect(c.reply().await, &[220])?;
+    expect(c.command(&format!("EHLO {}", s.helo)).await, &[250])?;
+    expect(c.command("MAIL FROM:<>").await, &[250])?;
+    expect(c.command(&format!("RCPT TO:<{rcpt}>")).await, &[250, 251])?;
+    expect(c.command("DATA").await, &[354])?;
+    let mut body = format!(
+        "From: <postmaster@{host}>\r\nTo: <{rcpt}>\r\nSubject: Palisade SMTP smuggling probe\r\n\r\n\
+         This message tests whether {host} ends DATA early (palisade audit domain --probe-intrusive).\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(end);
+    body.extend_from_slice(
+        format!(
+            "MAIL FROM:<>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\nSubject: smuggled\r\n\r\n\
+             If you read this, {host} is open to SMTP smuggling.\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(b"\r\n.\r\n");
+    c.send(&body).await?;
+    // The one answer every server gives...
+    c.reply().await?;
+    // ...and any other, which only a server that ran the smuggled commands sends.
+    c.timeout = Duration::from_millis(1500);
+    let extra = c.reply().await.is_ok();
+    c.timeout = s.timeout;
+    let _ = c.command("QUIT").await;
+    Ok(extra)
 }
 
 /// One STARTTLS session that sends a ClientHello offering only `version` and `suites`.

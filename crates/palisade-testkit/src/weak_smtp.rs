@@ -3,7 +3,8 @@
 //! (CVE-2011-0411: commands pipelined after STARTTLS in clear are executed after the
 //! handshake, inside TLS), and "accepts" TLS 1.0/1.1 and RSA key exchange (it answers
 //! such a ClientHello with a ServerHello, then hangs up: the probes stop there). Its
-//! certificate is self-signed for `mx.weak.test`.
+//! certificate is self-signed for `mx.weak.test`. In clear, a bare LF before and after
+//! the dot also ends DATA (SMTP smuggling).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +36,36 @@ async fn next_line<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option
         let mut chunk = [0u8; 1024];
         match s.read(&mut chunk).await {
             Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// DATA the weak way: a bare LF before and after the dot ends it too (so what follows
+/// in the body is read as commands: SMTP smuggling).
+async fn data<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> bool {
+    if s.write_all(b"354 go ahead\r\n").await.is_err() {
+        return false;
+    }
+    loop {
+        let end = [&b"\r\n.\r\n"[..], b"\n.\n"]
+            .iter()
+            .filter_map(|t| {
+                buf.windows(t.len())
+                    .position(|w| w == *t)
+                    .map(|p| p + t.len())
+            })
+            .min();
+        if let Some(end) = end {
+            buf.drain(..end);
+            return s.write_all(b"250 queued\r\n").await.is_ok();
+        }
+        if buf.len() > 1 << 20 {
+            return false;
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
@@ -74,6 +105,12 @@ async fn session(mut tcp: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
                 return;
             }
             break;
+        }
+        if line.eq_ignore_ascii_case("DATA") {
+            if !data(&mut tcp, &mut buf).await {
+                return;
+            }
+            continue;
         }
         if !answer(&mut tcp, &line).await {
             return;

@@ -17,6 +17,7 @@ fn audit_settings(
     cfg: &palisade_config::Config,
     selectors: Vec<String>,
     probe_port: Option<u16>,
+    intrusive_rcpt: Option<String>,
 ) -> anyhow::Result<palisade_audit::Settings> {
     let client =
         palisade_delivery::remote::tls::TlsClient::new(cfg.delivery.extra_ca_file.as_deref())?;
@@ -33,6 +34,7 @@ fn audit_settings(
             timeout: std::time::Duration::from_secs(10),
             helo: cfg.hostname.to_string(),
             tls: client,
+            intrusive_rcpt,
         }),
     })
 }
@@ -50,7 +52,7 @@ pub async fn doctor(paths: &Paths, json: bool) -> anyhow::Result<()> {
     let cfg = paths.load_config_or_default()?;
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
     let store = paths.store().await?;
-    let settings = audit_settings(&cfg, Vec::new(), None)?;
+    let settings = audit_settings(&cfg, Vec::new(), None, None)?;
     let reports = palisade_audit::doctor::run(&cfg, &store, &paths.data, &dns, &settings).await?;
     if json {
         let all: Vec<serde_json::Value> =
@@ -85,10 +87,26 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             html,
             probe,
             port,
+            probe_intrusive,
+            rcpt,
         } => {
+            let probe = probe || probe_intrusive;
+            let rcpt = match (probe_intrusive, rcpt) {
+                (true, Some(r)) => Some(
+                    palisade_types::Address::parse(&r)
+                        .map_err(|e| usage(format!("--rcpt {r}: {e}")))?
+                        .to_string(),
+                ),
+                (true, None) => {
+                    return Err(usage(
+                        "--probe-intrusive needs --rcpt ADDRESS (an address you control: the probe sends it mail)",
+                    ));
+                }
+                (false, _) => None,
+            };
             let domain = palisade_types::Domain::parse(&domain)
                 .map_err(|e| usage(format!("{domain}: {e}")))?;
-            let settings = audit_settings(&cfg, selectors, probe.then_some(port))?;
+            let settings = audit_settings(&cfg, selectors, probe.then_some(port), rcpt)?;
             // Probes take seconds: say so on a terminal, then clear the line.
             use std::io::IsTerminal;
             let progress = probe && std::io::stderr().is_terminal();

@@ -220,6 +220,13 @@ pub enum AuditCommand {
         /// The SMTP port probed.
         #[arg(long, default_value_t = 25)]
         port: u16,
+        /// Also the SMTP smuggling probe, which completes DATA: up to three messages go
+        /// to the --rcpt address (which must be yours). Implies --probe.
+        #[arg(long = "probe-intrusive")]
+        probe_intrusive: bool,
+        /// The address the intrusive probe sends to.
+        #[arg(long, value_name = "ADDRESS")]
+        rcpt: Option<String>,
     },
     /// Evaluate SPF (RFC 7208) for a client IP, HELO name and MAIL FROM address.
     Spf {

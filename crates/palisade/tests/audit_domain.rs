@@ -780,6 +780,40 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
     }
     // Not a timed assertion (benchmarks hold targets): printed for BENCHMARKS.md.
     println!("probe times: weak {weak_secs:.2} s, palisade {ours_secs:.2} s");
+
+    // SMTP smuggling, only with --probe-intrusive and an address to send to.
+    let needs_rcpt = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["audit", "domain", "local.test", "--probe-intrusive"])
+        .output()
+        .unwrap();
+    assert_eq!(needs_rcpt.status.code(), Some(2));
+    let intrusive = |domain: &str, p: u16, rcpt: &str| {
+        audit(
+            &config,
+            domain,
+            &[
+                "--probe-intrusive",
+                "--rcpt",
+                rcpt,
+                "--port",
+                &p.to_string(),
+            ],
+        )
+    };
+    let r = intrusive("weak-mx.test", weak.addr().port(), "me@weak-mx.test");
+    assert_eq!(statuses(&r, "probe.smuggling"), ["fail"], "{r:#}");
+    let r = intrusive("local.test", inbound.port(), "bob@local.test");
+    assert_eq!(statuses(&r, "probe.smuggling"), ["pass"], "{r:#}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for m in server.mail("bob") {
+        let m = String::from_utf8_lossy(&m).into_owned();
+        assert!(
+            !m.contains("Subject: smuggled\r\n\r\n"),
+            "smuggled through: {m}"
+        );
+    }
     server.shutdown().await;
 }
 
