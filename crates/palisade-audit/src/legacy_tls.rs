@@ -5,7 +5,8 @@
 //! closed connection "refused". No key exchange ever happens: there is no cryptography
 //! here, only the handshake's first message and its reply's header fields.
 
-/// TLS 1.0 and 1.1 (RFC 8996 deprecates both).
+/// SSL 3.0 (RFC 7568 forbids it), TLS 1.0 and 1.1 (RFC 8996 deprecates both).
+pub const SSL3: u16 = 0x0300;
 pub const TLS1_0: u16 = 0x0301;
 pub const TLS1_1: u16 = 0x0302;
 pub const TLS1_2: u16 = 0x0303;
@@ -14,6 +15,11 @@ pub const TLS1_2: u16 = 0x0303;
 /// exchange with AES-CBC, 3DES.
 pub const LEGACY_SUITES: &[u16] = &[
     0xc014, 0xc013, 0xc00a, 0xc009, 0x0039, 0x0033, 0x0035, 0x002f, 0x000a,
+];
+/// Broken ciphers only: RC4 (RFC 7465), NULL, EXPORT and single DES, and 3DES (SWEET32).
+pub const WEAK_CIPHERS: &[u16] = &[
+    0xc011, 0xc007, 0x0005, 0x0004, 0x0003, 0x0006, 0x0008, 0x0009, 0x0001, 0x0002, 0x003b, 0xc012,
+    0x000a, 0x0016,
 ];
 /// RSA key exchange only (no forward secrecy), at TLS 1.2.
 pub const NO_FORWARD_SECRECY: &[u16] = &[0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f, 0x000a];

@@ -214,10 +214,12 @@ async fn probe_host(dns: &Dns, host: &str, s: &ProbeSettings) -> Vec<Finding> {
                 .unwrap_or_default(),
             session
                 .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| c.to_vec()),
+                .map(|c| c.iter().map(|c| c.to_vec()).collect::<Vec<_>>())
+                .unwrap_or_default(),
         )
     };
+    out.extend(dane_match(dns, host, &peer).await);
+    let peer = peer.into_iter().next();
     out.push(
         Finding::new("probe.tls", CAT, Status::Pass, 40)
             .evidence(format!("{host}: {version} with {suite}")),
@@ -285,6 +287,45 @@ async fn probe_host(dns: &Dns, host: &str, s: &ProbeSettings) -> Vec<Finding> {
     let _ = c.command("QUIT").await;
     out.extend(legacy(host, addr, s).await);
     out
+}
+
+/// RFC 7672 §3: whether the TLSA records published for `host` match the certificate
+/// chain it presented (a mismatch makes DANE senders refuse to deliver).
+async fn dane_match(dns: &Dns, host: &str, chain: &[Vec<u8>]) -> Vec<Finding> {
+    use hickory_resolver::proto::rr::{RData, RecordType};
+    use palisade_delivery::remote::dane::{Tlsa, verify};
+    let name = format!("_25._tcp.{host}");
+    let Ok(answer) = dns.lookup_validated(&name, RecordType::TLSA).await else {
+        return Vec::new();
+    };
+    let records: Vec<Tlsa> = answer
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            RData::TLSA(t) => Some(Tlsa {
+                usage: u8::from(t.cert_usage),
+                selector: u8::from(t.selector),
+                matching: u8::from(t.matching),
+                data: t.cert_data.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let Some((end_entity, rest)) = chain.split_first() else {
+        return Vec::new();
+    };
+    if records.is_empty() {
+        return Vec::new();
+    }
+    let intermediates: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+    vec![if verify(&records, end_entity, &intermediates, host) {
+        Finding::new("probe.dane_match", CAT, Status::Pass, 30)
+            .evidence(format!("{name} matches the certificate {host} presents"))
+    } else {
+        Finding::new("probe.dane_match", CAT, Status::Fail, 30)
+            .evidence(format!("no TLSA record at {name} matches the certificate {host} presents: DANE senders will not deliver"))
+            .advice("Publish the TLSA record of the current key (3 1 1), keeping the old one until the change is done.")
+    }]
 }
 
 /// The end-of-data look-alikes some servers take for `<CRLF>.<CRLF>` (SMTP smuggling).
@@ -419,9 +460,12 @@ async fn offer(
 
 /// TLS 1.0, TLS 1.1, and key exchange without forward secrecy at TLS 1.2.
 async fn legacy(host: &str, addr: std::net::IpAddr, s: &ProbeSettings) -> Vec<Finding> {
-    use legacy_tls::{Answer, LEGACY_SUITES, NO_FORWARD_SECRECY, TLS1_0, TLS1_1, TLS1_2};
+    use legacy_tls::{
+        Answer, LEGACY_SUITES, NO_FORWARD_SECRECY, SSL3, TLS1_0, TLS1_1, TLS1_2, WEAK_CIPHERS,
+    };
     let mut out = Vec::new();
     for (version, name, id) in [
+        (SSL3, "SSL 3.0", "probe.ssl3"),
         (TLS1_0, "TLS 1.0", "probe.tls1_0"),
         (TLS1_1, "TLS 1.1", "probe.tls1_1"),
     ] {
@@ -445,6 +489,22 @@ async fn legacy(host: &str, addr: std::net::IpAddr, s: &ProbeSettings) -> Vec<Fi
         Ok(_) => Finding::new("probe.forward_secrecy", CAT, Status::Pass, 20)
             .evidence(format!("{host} refuses suites without forward secrecy")),
         Err(e) => Finding::new("probe.forward_secrecy", CAT, Status::Info, 0)
+            .evidence(format!("{host}: not probed: {e}")),
+    });
+    out.push(match offer(host, addr, s, TLS1_2, WEAK_CIPHERS).await {
+        Ok(Answer::Hello { suite, .. }) => Finding::new(
+            "probe.weak_ciphers",
+            CAT,
+            Status::Fail,
+            30,
+        )
+        .evidence(format!(
+            "{host} accepts a broken cipher (suite 0x{suite:04x}: RC4, NULL, EXPORT, DES or 3DES)"
+        ))
+        .advice("Remove RC4, NULL, EXPORT, DES and 3DES suites (RFC 7465, SWEET32)."),
+        Ok(_) => Finding::new("probe.weak_ciphers", CAT, Status::Pass, 30)
+            .evidence(format!("{host} refuses RC4, NULL, EXPORT, DES and 3DES")),
+        Err(e) => Finding::new("probe.weak_ciphers", CAT, Status::Info, 0)
             .evidence(format!("{host}: not probed: {e}")),
     });
     out

@@ -718,7 +718,22 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
     dns.mx("weak-mx.test", 10, "mx.weak.test")
         .a("mx.weak.test", Ipv4Addr::LOCALHOST)
         .mx("local.test", 10, HOST)
-        .a(HOST, Ipv4Addr::LOCALHOST);
+        .a(HOST, Ipv4Addr::LOCALHOST)
+        // DANE: Palisade's key as published, a stale record for the weak server.
+        .record(&format!("_25._tcp.{HOST}"), {
+            let (spki, _) =
+                palisade_audit::doctor::tlsa_3_1_1(&std::fs::read(&cert).unwrap()).unwrap();
+            RData::TLSA(TLSA::new(
+                CertUsage::DaneEe,
+                Selector::Spki,
+                Matching::Sha256,
+                spki,
+            ))
+        })
+        .record(
+            "_25._tcp.mx.weak.test",
+            tlsa(CertUsage::DaneEe, Selector::Spki, 9),
+        );
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("audit.toml");
     std::fs::write(
@@ -748,9 +763,12 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
         ("probe.tls", "pass"),
         ("probe.starttls_injection", "fail"),
         ("probe.certificate", "fail"),
+        ("probe.ssl3", "fail"),
         ("probe.tls1_0", "fail"),
         ("probe.tls1_1", "fail"),
         ("probe.forward_secrecy", "warn"),
+        ("probe.weak_ciphers", "fail"),
+        ("probe.dane_match", "fail"),
     ] {
         assert_eq!(statuses(&r, id), [status], "{id}: {r:#}");
     }
@@ -769,9 +787,12 @@ async fn probes_find_a_weak_server_out_and_pass_palisade() {
         ("probe.tls", "pass"),
         ("probe.starttls_injection", "pass"),
         ("probe.certificate", "pass"),
+        ("probe.ssl3", "pass"),
         ("probe.tls1_0", "pass"),
         ("probe.tls1_1", "pass"),
         ("probe.forward_secrecy", "pass"),
+        ("probe.weak_ciphers", "pass"),
+        ("probe.dane_match", "pass"),
     ] {
         assert_eq!(statuses(&r, id), [status], "{id}: {r:#}");
     }
