@@ -122,6 +122,15 @@ async fn a_clean_domain_scores_100_and_a_weak_one_shows_every_problem() {
     for i in 1..=8 {
         dns.txt(&format!("i{i}.weak.test"), "v=spf1 ip4:192.0.2.1 -all");
     }
+    // Signed zones: one TLSA record only (no rollover), and none at all.
+    dns.mx("single.test", 10, "mx.single.test")
+        .a("mx.single.test", lo)
+        .record(
+            "_25._tcp.mx.single.test",
+            tlsa(CertUsage::DaneEe, Selector::Spki, 4),
+        )
+        .mx("nodane.test", 10, "mx.nodane.test")
+        .a("mx.nodane.test", lo);
     // nomail.test: a null MX and an SPF that says so.
     dns.mx("nomail.test", 0, ".")
         .txt("nomail.test", "v=spf1 -all")
@@ -234,6 +243,15 @@ async fn a_clean_domain_scores_100_and_a_weak_one_shows_every_problem() {
             "{name}"
         );
     }
+
+    assert_eq!(
+        statuses(&audit(&config, "single.test", &[]), "dane.rollover"),
+        ["warn"]
+    );
+    assert_eq!(
+        statuses(&audit(&config, "nodane.test", &[]), "dane.missing"),
+        ["warn"]
+    );
 
     let nomail = audit(&config, "nomail.test", &[]);
     assert_eq!(statuses(&nomail, "mx.null"), ["info"]);
@@ -951,4 +969,242 @@ async fn testssl_agrees_on_protocol_versions_and_the_certificate() {
         "{theirs:?}"
     );
     server.shutdown().await;
+}
+
+/// An HTTPS server answering every request with the body mapped to its Host (the
+/// MTA-STS policies of the zones below), with a certificate from `ca` for `names`.
+async fn policy_server(
+    ca: &TestCa,
+    names: &[&str],
+    bodies: std::collections::HashMap<String, String>,
+) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = ca.issue("policies", names);
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(bodies);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, bodies) = (acceptor.clone(), bodies.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut req = vec![0u8; 4096];
+                let n = tls.read(&mut req).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&req[..n]).to_ascii_lowercase();
+                let host = req
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: "))
+                    .map(|h| h.split(':').next().unwrap_or_default().trim().to_string())
+                    .unwrap_or_default();
+                let resp = match bodies.get(&host) {
+                    Some(b) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}",
+                        b.len()
+                    ),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .into()
+                    }
+                };
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// One zone per defect: each audit must report that finding (the rest of the
+/// catalogue is covered by the tests above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_finding_has_a_zone_that_triggers_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let policy = |mode: &str, mx: &str, max_age: u32| {
+        format!("version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: {max_age}\r\n")
+    };
+    let policies: std::collections::HashMap<String, String> = [
+        (
+            "mta-sts.testing.test",
+            policy("testing", "mx.testing.test", 604_800),
+        ),
+        (
+            "mta-sts.none.test",
+            "version: STSv1\r\nmode: none\r\nmax_age: 604800\r\n".to_string(),
+        ),
+        (
+            "mta-sts.short.test",
+            policy("enforce", "mx.short.test", 3600),
+        ),
+        (
+            "mta-sts.elsewhere.test",
+            policy("enforce", "mx.other.test", 604_800),
+        ),
+        ("mta-sts.garbled.test", "this is not a policy".to_string()),
+    ]
+    .into_iter()
+    .map(|(h, b)| (h.to_string(), b))
+    .collect();
+    let names: Vec<&str> = policies.keys().map(String::as_str).collect();
+    let port = policy_server(&ca, &names, policies.clone()).await;
+    // A 1024-bit RSA DKIM key, made by OpenSSL.
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("k1024.pem");
+    let o = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-out",
+        ])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let der = Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap()
+        .stdout;
+    let rsa1024 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(der)
+    };
+
+    let dns = DnsAuthority::start().await;
+    let lo = Ipv4Addr::LOCALHOST;
+    for d in [
+        "multi",
+        "neutral",
+        "soft",
+        "noall",
+        "nodmarc",
+        "twodmarc",
+        "baddmarc",
+        "tdmarc",
+        "npdmarc",
+        "pnone",
+        "rsa1024",
+        "revoked",
+        "testing",
+        "none",
+        "short",
+        "elsewhere",
+        "garbled",
+        "tworec",
+        "unval",
+    ] {
+        let domain = format!("{d}.test");
+        let mx = format!("mx.{domain}");
+        dns.mx(&domain, 10, &mx)
+            .a(&mx, lo)
+            .a(&format!("mta-sts.{domain}"), lo);
+        if !matches!(d, "multi" | "neutral" | "soft" | "noall") {
+            dns.txt(&domain, "v=spf1 mx -all");
+        }
+        if !matches!(
+            d,
+            "nodmarc" | "twodmarc" | "baddmarc" | "tdmarc" | "npdmarc" | "pnone"
+        ) {
+            dns.txt(
+                &format!("_dmarc.{domain}"),
+                "v=DMARC1; p=reject; rua=mailto:d@x.test",
+            );
+        }
+        if matches!(d, "testing" | "none" | "short" | "elsewhere" | "garbled") {
+            dns.txt(&format!("_mta-sts.{domain}"), "v=STSv1; id=1");
+        }
+    }
+    dns.txt("multi.test", "v=spf1 mx -all")
+        .txt("multi.test", "v=spf1 a -all")
+        .txt("neutral.test", "v=spf1 mx ?all")
+        .txt("soft.test", "v=spf1 mx ~all")
+        .txt("noall.test", "v=spf1 mx")
+        .txt("_dmarc.twodmarc.test", "v=DMARC1; p=reject")
+        .txt("_dmarc.twodmarc.test", "v=DMARC1; p=none")
+        .txt("_dmarc.baddmarc.test", "v=DMARC1; p=rejected; adkim=x")
+        .txt("_dmarc.tdmarc.test", "v=DMARC1; p=reject; t=y")
+        .txt("_dmarc.npdmarc.test", "v=DMARC1; p=reject; np=none")
+        .txt("_dmarc.pnone.test", "v=DMARC1; p=none")
+        .txt(
+            "s1._domainkey.rsa1024.test",
+            &format!("v=DKIM1; p={rsa1024}"),
+        )
+        .txt("s1._domainkey.revoked.test", "v=DKIM1; p=")
+        .txt("_mta-sts.tworec.test", "v=STSv1; id=1")
+        .txt("_mta-sts.tworec.test", "v=STSv1; id=2")
+        .record(
+            "_25._tcp.mx.unval.test",
+            tlsa(CertUsage::DaneEe, Selector::Spki, 1),
+        );
+    // No MX and no address; no MX but an address; an address without PTR is every MX.
+    dns.a("implicit.test", lo);
+    // An MX address with no PTR record (127.0.0.1 has one, from /etc/hosts).
+    dns.mx("noptr.test", 10, "mx.noptr.test")
+        .a("mx.noptr.test", Ipv4Addr::new(127, 0, 0, 9));
+
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let config = cfg_dir.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname = \"auditor.test\"\n{}[delivery]\nextra_ca_file = \"{}\"\nmta_sts_port = {port}\n",
+            dns_toml(&dns),
+            ca.ca_file().display()
+        ),
+    )
+    .unwrap();
+    for (domain, id, status) in [
+        ("multi.test", "spf.multiple", "fail"),
+        ("neutral.test", "spf.all_neutral", "warn"),
+        ("soft.test", "spf.softfail", "warn"),
+        ("noall.test", "spf.no_all", "warn"),
+        ("nodmarc.test", "dmarc.missing", "fail"),
+        ("twodmarc.test", "dmarc.multiple", "fail"),
+        ("baddmarc.test", "dmarc.syntax", "fail"),
+        ("tdmarc.test", "dmarc.testing", "warn"),
+        ("npdmarc.test", "dmarc.np", "warn"),
+        ("pnone.test", "dmarc.policy", "fail"),
+        ("rsa1024.test", "dkim.rsa_short", "warn"),
+        ("revoked.test", "dkim.revoked", "info"),
+        ("nodmarc.test", "dkim.none", "warn"),
+        ("testing.test", "mta_sts.mode", "warn"),
+        ("none.test", "mta_sts.mode", "fail"),
+        ("short.test", "mta_sts.max_age", "warn"),
+        ("elsewhere.test", "mta_sts.mx_mismatch", "fail"),
+        ("garbled.test", "mta_sts.policy", "fail"),
+        ("tworec.test", "mta_sts.record", "fail"),
+        ("nodmarc.test", "tlsrpt.missing", "warn"),
+        ("noptr.test", "mx.fcrdns", "warn"),
+        ("nodmarc.test", "dnssec.domain", "warn"),
+        ("unval.test", "dane.unvalidated", "fail"),
+        ("gone.test", "mx.none", "fail"),
+        ("implicit.test", "mx.implicit", "warn"),
+    ] {
+        let r = audit(&config, domain, &["--selector", "s1"]);
+        assert!(
+            statuses(&r, id).contains(&status.to_string()),
+            "{domain}: {id} {status}: {r:#}"
+        );
+    }
 }
