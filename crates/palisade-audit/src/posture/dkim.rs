@@ -46,8 +46,8 @@ fn tags(record: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One key record's findings.
-fn key_findings(name: &str, record: &str) -> Vec<Finding> {
+/// One key record's findings (`name` is where it was found).
+pub fn key_findings(name: &str, record: &str) -> Vec<Finding> {
     let tags = tags(record);
     let tag = |k: &str| tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.as_str());
     let mut out = Vec::new();
