@@ -9,6 +9,7 @@ use crate::finding::{Category, Finding, Status};
 use crate::posture::transport::Https;
 use crate::{Report, Settings, audit_domain, finding};
 use palisade_delivery::https::{self, Fetched, Limits};
+use palisade_delivery::remote::dane::Tlsa;
 use palisade_dns::Dns;
 use palisade_store::Store;
 use std::path::Path;
@@ -246,30 +247,17 @@ pub async fn compare(dns: &Dns, e: &Expected, web: &Https) -> Vec<Finding> {
     // TLSA: our certificate matches the published records, and will after a renewal.
     if let Some((hash, expires)) = &e.tlsa {
         let name = format!("_25._tcp.{host}");
-        let records: Vec<(u8, u8, u8, Vec<u8>)> = dns
+        let records = dns
             .lookup_validated(&name, hickory_resolver::proto::rr::RecordType::TLSA)
             .await
-            .map(|a| {
-                a.records
-                    .iter()
-                    .filter_map(|r| match r {
-                        hickory_resolver::proto::rr::RData::TLSA(t) => Some((
-                            u8::from(t.cert_usage),
-                            u8::from(t.selector),
-                            u8::from(t.matching),
-                            t.cert_data.clone(),
-                        )),
-                        _ => None,
-                    })
-                    .collect()
-            })
+            .map(|a| Tlsa::from_answers(&a.records))
             .unwrap_or_default();
         let cat = Category::Transport;
         let matching = records
             .iter()
-            .any(|(u, s, m, data)| *u == 3 && *s == 1 && *m == 1 && data == hash);
+            .any(|t| t.usage == 3 && t.selector == 1 && t.matching == 1 && t.data == *hash);
         let soon = *expires - palisade_queue::now_secs() < 30 * 86_400;
-        let others = records.len() > 1 || records.iter().any(|(u, ..)| *u == 2);
+        let others = records.len() > 1 || records.iter().any(|t| t.usage == 2);
         if records.is_empty() {
             out.push(
                 Finding::new("doctor.tlsa", cat, Status::Info, 0)

@@ -292,25 +292,13 @@ async fn probe_host(dns: &Dns, host: &str, s: &ProbeSettings) -> Vec<Finding> {
 /// RFC 7672 §3: whether the TLSA records published for `host` match the certificate
 /// chain it presented (a mismatch makes DANE senders refuse to deliver).
 async fn dane_match(dns: &Dns, host: &str, chain: &[Vec<u8>]) -> Vec<Finding> {
-    use hickory_resolver::proto::rr::{RData, RecordType};
+    use hickory_resolver::proto::rr::RecordType;
     use palisade_delivery::remote::dane::{Tlsa, verify};
     let name = format!("_25._tcp.{host}");
     let Ok(answer) = dns.lookup_validated(&name, RecordType::TLSA).await else {
         return Vec::new();
     };
-    let records: Vec<Tlsa> = answer
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            RData::TLSA(t) => Some(Tlsa {
-                usage: u8::from(t.cert_usage),
-                selector: u8::from(t.selector),
-                matching: u8::from(t.matching),
-                data: t.cert_data.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
+    let records = Tlsa::from_answers(&answer.records);
     let Some((end_entity, rest)) = chain.split_first() else {
         return Vec::new();
     };

@@ -154,45 +154,14 @@ pub async fn run(
             print!("{}", palisade_audit::message::text(t));
         }
         print(&a, &report, ip.is_some(), first_contact);
-        match &signature {
-            Some(c) => {
-                let (method, result, comment) = palisade_crypt::signed::auth_result(c);
-                println!("signature: {method}={result} ({comment})");
-            }
-            None => println!("signature: none"),
-        }
+        println!("signature: {}", signature_line(signature.as_ref()));
     }
     if let (Some(file), Some(t)) = (&out.html, &transport) {
-        let dkim: Vec<String> = report
-            .dkim
-            .iter()
-            .map(|d| format!("{}={}", d.d, d.result))
-            .collect();
         let verdict = palisade_audit::message::Verdict {
             action: a.action.name().to_string(),
             score: a.score,
-            authentication: format!(
-                "spf={} dkim={} arc={} dmarc={}",
-                if ip.is_some() {
-                    report.spf.result
-                } else {
-                    "not-evaluated"
-                },
-                if dkim.is_empty() {
-                    "none".to_string()
-                } else {
-                    dkim.join(",")
-                },
-                report.arc.result,
-                report.dmarc.result
-            ),
-            signature: match &signature {
-                Some(c) => {
-                    let (method, result, comment) = palisade_crypt::signed::auth_result(c);
-                    format!("{method}={result} ({comment})")
-                }
-                None => "none".into(),
-            },
+            authentication: authentication_line(&report, ip.is_some()),
+            signature: signature_line(signature.as_ref()),
             signals: a
                 .signals
                 .iter()
@@ -209,15 +178,26 @@ pub async fn run(
     Ok(())
 }
 
-fn print(a: &Analysis, report: &palisade_checks::AuthReport, spf: bool, first: Option<bool>) {
-    println!("{} (score {:.1})", a.action.name(), a.score);
+/// `method=result (comment)` of a signature check, or `none`.
+fn signature_line(c: Option<&palisade_crypt::signed::SignatureCheck>) -> String {
+    match c {
+        Some(c) => {
+            let (method, result, comment) = palisade_crypt::signed::auth_result(c);
+            format!("{method}={result} ({comment})")
+        }
+        None => "none".into(),
+    }
+}
+
+/// `spf=... dkim=d=result,... arc=... dmarc=...`; SPF only when it was evaluated.
+fn authentication_line(report: &palisade_checks::AuthReport, spf: bool) -> String {
     let dkim: Vec<String> = report
         .dkim
         .iter()
         .map(|d| format!("{}={}", d.d, d.result))
         .collect();
-    println!(
-        "authentication: spf={} dkim={} arc={} dmarc={} (from {}), weighed as {}",
+    format!(
+        "spf={} dkim={} arc={} dmarc={}",
         if spf {
             report.spf.result
         } else {
@@ -230,6 +210,14 @@ fn print(a: &Analysis, report: &palisade_checks::AuthReport, spf: bool, first: O
         },
         report.arc.result,
         report.dmarc.result,
+    )
+}
+
+fn print(a: &Analysis, report: &palisade_checks::AuthReport, spf: bool, first: Option<bool>) {
+    println!("{} (score {:.1})", a.action.name(), a.score);
+    println!(
+        "authentication: {} (from {}), weighed as {}",
+        authentication_line(report, spf),
         if report.dmarc.domain.is_empty() {
             "?"
         } else {

@@ -4,10 +4,11 @@
 
 use super::mx::MailHosts;
 use crate::finding::{Category, Finding, Status};
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::proto::rr::RecordType;
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::mta_sts::{ReportUri, TlsRpt};
 use palisade_delivery::https::{self, Fetched, Limits};
+use palisade_delivery::remote::dane::Tlsa;
 use palisade_delivery::remote::mta_sts::{self, Mode};
 use palisade_dns::Dns;
 use std::sync::Arc;
@@ -179,18 +180,7 @@ pub async fn check_dane(dns: &Dns, mx: &MailHosts, out: &mut Vec<Finding>) {
         let Ok(answer) = dns.lookup_validated(&name, RecordType::TLSA).await else {
             continue;
         };
-        let records: Vec<(u8, u8, u8)> = answer
-            .records
-            .iter()
-            .filter_map(|r| match r {
-                RData::TLSA(t) => Some((
-                    u8::from(t.cert_usage),
-                    u8::from(t.selector),
-                    u8::from(t.matching),
-                )),
-                _ => None,
-            })
-            .collect();
+        let records = Tlsa::from_answers(&answer.records);
         if records.is_empty() {
             let zone_signed = dns
                 .lookup_validated(host, RecordType::A)
@@ -218,14 +208,11 @@ pub async fn check_dane(dns: &Dns, mx: &MailHosts, out: &mut Vec<Finding>) {
         }
         let described = records
             .iter()
-            .map(|(u, s, m)| format!("{u} {s} {m}"))
+            .map(|t| format!("{} {} {}", t.usage, t.selector, t.matching))
             .collect::<Vec<_>>()
             .join(", ");
-        let usable: Vec<&(u8, u8, u8)> = records
-            .iter()
-            .filter(|(u, s, m)| matches!(u, 2 | 3) && *s <= 1 && *m <= 2)
-            .collect();
-        if records.iter().any(|(u, _, _)| *u <= 1) {
+        let usable: Vec<&Tlsa> = records.iter().filter(|t| t.usable()).collect();
+        if records.iter().any(|t| t.usage <= 1) {
             out.push(
                 Finding::new("dane.pkix_usage", CAT, Status::Warn, 10)
                     .evidence(format!(
@@ -242,7 +229,7 @@ pub async fn check_dane(dns: &Dns, mx: &MailHosts, out: &mut Vec<Finding>) {
             );
             continue;
         }
-        let ready = usable.len() >= 2 || usable.iter().any(|(u, _, _)| *u == 2);
+        let ready = usable.len() >= 2 || usable.iter().any(|t| t.usage == 2);
         out.push(if ready {
             Finding::new("dane.tlsa", CAT, Status::Pass, 30)
                 .evidence(format!("{name}: {described}, validated, ready for a key rollover"))

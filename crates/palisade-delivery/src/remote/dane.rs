@@ -25,8 +25,26 @@ pub struct Tlsa {
 }
 
 impl Tlsa {
-    fn usable(&self) -> bool {
+    /// RFC 7672 §3.1: usages 2 and 3 with known selector and matching types are the ones
+    /// SMTP uses.
+    pub fn usable(&self) -> bool {
         matches!(self.usage, 2 | 3) && self.selector <= 1 && self.matching <= 2
+    }
+
+    /// The TLSA records among `answers`.
+    pub fn from_answers(answers: &[RData]) -> Vec<Tlsa> {
+        answers
+            .iter()
+            .filter_map(|r| match r {
+                RData::TLSA(t) => Some(Tlsa {
+                    usage: u8::from(t.cert_usage),
+                    selector: u8::from(t.selector),
+                    matching: u8::from(t.matching),
+                    data: t.cert_data.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -58,18 +76,8 @@ pub async fn lookup(
     if !answer.validated {
         return Ok(DaneState::NotApplicable);
     }
-    let records: Vec<Tlsa> = answer
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            RData::TLSA(t) => Some(Tlsa {
-                usage: u8::from(t.cert_usage),
-                selector: u8::from(t.selector),
-                matching: u8::from(t.matching),
-                data: t.cert_data.clone(),
-            }),
-            _ => None,
-        })
+    let records: Vec<Tlsa> = Tlsa::from_answers(&answer.records)
+        .into_iter()
         .filter(Tlsa::usable)
         .collect();
     Ok(if records.is_empty() {
