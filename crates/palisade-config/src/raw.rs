@@ -102,6 +102,7 @@ pub struct RawQueue {
     pub retry_initial_secs: Option<u64>,
     pub retry_max_secs: Option<u64>,
     pub max_age_secs: Option<u64>,
+    pub attempt_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

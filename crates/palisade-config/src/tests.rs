@@ -84,6 +84,7 @@ fn every_key_is_documented() {
         "queue.retry_initial_secs",
         "queue.retry_max_secs",
         "queue.max_age_secs",
+        "queue.attempt_timeout_secs",
         "metrics.address",
         "listener.NAME.proxy_protocol_from",
         "dns.nameservers",

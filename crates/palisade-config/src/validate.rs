@@ -85,6 +85,8 @@ pub struct QueueConfig {
     pub retry_max: Duration,
     /// A message still undeliverable after this long bounces.
     pub max_age: Duration,
+    /// One delivery attempt running longer is cancelled and retried later.
+    pub attempt_timeout: Duration,
 }
 
 /// `[dns]`: the one resolver everything shares.
@@ -462,6 +464,13 @@ impl Config {
                 5 * 86_400,
                 60,
                 30 * 86_400,
+            )?,
+            attempt_timeout: secs(
+                "queue.attempt_timeout_secs",
+                q.attempt_timeout_secs,
+                600,
+                5,
+                7200,
             )?,
         };
         if queue.retry_max < queue.retry_initial {

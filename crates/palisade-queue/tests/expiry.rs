@@ -53,6 +53,7 @@ async fn transient_failures_until_max_age_expire_with_a_bounce() {
             retry_max: Duration::from_secs(1),
             max_age: Duration::from_secs(3),
             concurrency: 4,
+            attempt_timeout: Duration::from_secs(60),
         },
         store.clone(),
         target.clone(),

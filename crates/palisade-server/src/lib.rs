@@ -221,6 +221,7 @@ impl Server {
                 retry_max: config.queue.retry_max,
                 max_age: config.queue.max_age,
                 concurrency: 32,
+                attempt_timeout: config.queue.attempt_timeout,
             },
             store.clone(),
             Arc::new(Router {
