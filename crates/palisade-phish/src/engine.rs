@@ -898,9 +898,17 @@ impl Scan<'_, '_> {
         if self.over_budget() {
             return;
         }
-        // A photo too large to search (`Err(TooLarge)`) is not a reason to distrust
-        // the message: it is skipped.
-        if let Ok(texts) = qr::decode(data, self.engine.limits.max_qr_pixels) {
+        let texts = match qr::decode(data, self.engine.limits.max_qr_pixels) {
+            Ok(texts) => texts,
+            // A photo too large to search is not a reason to distrust the message.
+            Err(qr::Skipped::TooLarge) => return,
+            // An image built to exhaust the search is beyond the scan limit.
+            Err(qr::Skipped::TooComplex) => {
+                self.limited = true;
+                return;
+            }
+        };
+        {
             for t in texts {
                 let found = links::text(&t);
                 if let Some(l) = found.first() {

@@ -71,7 +71,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::run(args)) {
+    let result = runtime.block_on(commands::run(args));
+    // Every command awaits its own work; what is left are detached blocking tasks (a
+    // message scan whose session gave up on it): exit without waiting for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.downcast_ref::<ExitWith>().is_none() {

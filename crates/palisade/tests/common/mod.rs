@@ -336,3 +336,38 @@ impl TestCa {
         (c, k)
     }
 }
+
+/// Issue 15's QR bomb: a `side` x `side` PNG of a few KB tiled with QR finder-pattern
+/// look-alikes (`module` pixels per module, one module apart), which kept the QR
+/// decoder busy for minutes.
+pub fn finder_pattern_bomb(side: u32, module: u32) -> Vec<u8> {
+    let cell = 8 * module;
+    let img = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x % cell) / module, (y % cell) / module);
+        let ring = mx < 7 && my < 7 && (mx == 0 || mx == 6 || my == 0 || my == 6);
+        let stone = (2..5).contains(&mx) && (2..5).contains(&my);
+        image::Luma([if ring || stone { 0 } else { 255 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A message from `from` to `to` carrying `png` as an attachment.
+pub fn with_image(from: &str, to: &str, png: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: scan this\r\nMessage-ID: <qr@x>\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         See the picture.\r\n--b\r\nContent-Type: image/png; name=code.png\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    )
+}
