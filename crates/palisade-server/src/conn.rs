@@ -360,13 +360,23 @@ impl Deadlines {
     }
 }
 
-async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> bool {
+/// Writes the session's pending replies; false when the client is gone or has not
+/// taken them within the idle timeout. A client that stops reading must not hold its
+/// connection slot forever (60 of them once filled `max_connections`).
+async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session, cfg: &Config) -> bool {
     if !session.has_output() {
         return true;
     }
     let out = session.take_output();
     // One write per batch of replies: no Nagle/delayed-ACK stalls (see shared/bench).
-    stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok()
+    let write = async { stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok() };
+    match tokio::time::timeout(cfg.smtp.idle_timeout, write).await {
+        Ok(written) => written,
+        Err(_) => {
+            tracing::info!("write timeout: the client does not read its replies");
+            false
+        }
+    }
 }
 
 /// The session loop over one stream.
@@ -393,7 +403,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         match session.next_step() {
             Step::NeedInput => {
-                if !flush(&mut stream, &mut session).await {
+                if !flush(&mut stream, &mut session, cfg).await {
                     return Exit::Closed;
                 }
                 let deadline = deadlines.next(&session, cfg);
@@ -600,14 +610,16 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::StartTls => {
-                if !flush(&mut stream, &mut session).await {
+                if !flush(&mut stream, &mut session, cfg).await {
                     return Exit::Closed;
                 }
                 return Exit::StartTls(stream, Box::new(session));
             }
             Step::Close => {
-                let _ = flush(&mut stream, &mut session).await;
-                let _ = stream.shutdown().await;
+                if flush(&mut stream, &mut session, cfg).await {
+                    // TLS close_notify is a write too: bounded like every other.
+                    let _ = tokio::time::timeout(cfg.smtp.idle_timeout, stream.shutdown()).await;
+                }
                 return Exit::Closed;
             }
         }

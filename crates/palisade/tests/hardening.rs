@@ -42,3 +42,40 @@ async fn qr_finder_pattern_bomb_is_answered_as_a_scan_limit() {
     assert!(h.contains("scan limit reached"), "{h}");
     ts.shutdown().await;
 }
+
+/// High 3: replies were written without a deadline, so clients that stop reading held
+/// their slots for ever (60 of them filled `max_connections = 60`). Here one slot: a
+/// client floods commands and never reads; once its replies stop moving for the idle
+/// timeout it is dropped, and the next client gets its banner, not `421`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_stops_reading_loses_its_slot() {
+    use tokio::io::AsyncWriteExt;
+    let ts = start("[smtp]\nmax_connections = 1\nidle_timeout_secs = 2\n").await;
+    let addr = ts.addr("inbound");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut mute = socket.connect(addr).await.unwrap();
+    // Writes until the server stops reading (its replies are stuck), then until it
+    // hangs up; bounded by the number of commands.
+    let flood = tokio::spawn(async move {
+        let batch = b"NOOP\r\n".repeat(10_000);
+        for _ in 0..200 {
+            if mute.write_all(&batch).await.is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    let mut banner = String::new();
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut c = Raw::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+        banner = c.reply().await;
+        if banner.starts_with("220") {
+            break;
+        }
+    }
+    assert!(banner.starts_with("220"), "slot never freed: {banner}");
+    assert!(flood.await.unwrap(), "the mute client was disconnected");
+    ts.shutdown().await;
+}
