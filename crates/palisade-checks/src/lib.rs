@@ -15,6 +15,7 @@
 //! All SPF, DKIM, ARC and DMARC logic is mail-auth's; this crate only wires, records and
 //! decides.
 
+pub mod dkim_bounds;
 pub mod dmarc_report;
 pub mod forged;
 pub mod message;

@@ -1,5 +1,6 @@
 //! DKIM, ARC and DMARC over a whole message, at the end of DATA/BDAT.
 
+use crate::dkim_bounds;
 use crate::relaxed_body::without_trailing_blank_lines;
 use crate::spf::{SpfCheck, SpfIdentity};
 use mail_auth::arc::ArcError;
@@ -232,7 +233,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
         }
         SpfIdentity::Helo(helo) => results.with_spf_ehlo_result(&spf.output, spf.ip, helo),
     };
-    let Some(msg) = AuthenticatedMessage::parse(raw) else {
+    let Some(mut msg) = AuthenticatedMessage::parse(raw) else {
         // No header section to speak of: nothing is signed and there is no author.
         return AuthReport {
             spf: spf_report,
@@ -258,10 +259,9 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
             dmarc_row: None,
         };
     };
+    let screened = dkim_bounds::screen(&mut msg);
     let normalised_raw = without_trailing_blank_lines(raw);
-    let normalised = normalised_raw
-        .as_deref()
-        .and_then(AuthenticatedMessage::parse);
+    let normalised = normalised_raw.as_deref().and_then(parse_screened);
     let dkim = verify_dkim(dns, &msg, normalised.as_ref()).await;
     let arc = verify_arc(dns, &msg, normalised.as_ref()).await;
     let dmarc = dns
@@ -274,11 +274,17 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
         )))
         .await;
     let header_from = msg.from.first().cloned().unwrap_or_default();
-    results = results
-        .with_dkim_results(&dkim, &header_from)
-        .with_arc_result(&arc, spf.ip)
-        .with_dmarc_result(&dmarc);
-    let dkim_reports = dkim.iter().map(dkim_report).collect();
+    results = results.with_dkim_results(&dkim, &header_from);
+    if screened.arc.is_none() {
+        results = results.with_arc_result(&arc, spf.ip);
+    }
+    results = results.with_dmarc_result(&dmarc);
+    let dkim_reports = all_dkim_reports(&dkim, &screened);
+    let mut arc_report = arc_report(&msg, &arc);
+    if let Some(reason) = &screened.arc {
+        arc_report.result = "fail";
+        arc_report.reason = reason.clone();
+    }
     let dmarc_reason = match (dmarc.spf_result(), dmarc.dkim_result()) {
         (DmarcResult::Pass, _) | (_, DmarcResult::Pass) => String::new(),
         (s, d) => format!("SPF: {}; DKIM: {}", dmarc_reason(s), dmarc_reason(d)),
@@ -286,7 +292,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
     AuthReport {
         spf: spf_report,
         dkim: dkim_reports,
-        arc: arc_report(&msg, &arc),
+        arc: arc_report,
         dmarc: DmarcReport {
             result: dmarc_result(&dmarc.result()),
             domain: dmarc.domain().to_string(),
@@ -297,7 +303,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
             reason: dmarc_reason,
         },
         header_from: msg.from.clone(),
-        authentication_results: header_value(&results),
+        authentication_results: header_value(&results) + &dkim_bounds::results(&screened),
         dmarc_row: crate::dmarc_report::row(&dkim, spf, &dmarc),
     }
 }
@@ -315,13 +321,31 @@ fn dkim_report(o: &DkimOutput<'_>) -> DkimReport {
 
 /// DKIM alone (for `palisade audit dkim`); `None` when `raw` has no header section.
 pub async fn verify_dkim_reports(dns: &Dns, raw: &[u8]) -> Option<Vec<DkimReport>> {
-    let msg = AuthenticatedMessage::parse(raw)?;
+    let mut msg = AuthenticatedMessage::parse(raw)?;
+    let screened = dkim_bounds::screen(&mut msg);
     let normalised_raw = without_trailing_blank_lines(raw);
-    let normalised = normalised_raw
-        .as_deref()
-        .and_then(AuthenticatedMessage::parse);
+    let normalised = normalised_raw.as_deref().and_then(parse_screened);
     let dkim = verify_dkim(dns, &msg, normalised.as_ref()).await;
-    Some(dkim.iter().map(dkim_report).collect())
+    Some(all_dkim_reports(&dkim, &screened))
+}
+
+/// Parses and applies the same bounds (for the second, normalised-body pass).
+fn parse_screened(raw: &[u8]) -> Option<AuthenticatedMessage<'_>> {
+    let mut msg = AuthenticatedMessage::parse(raw)?;
+    dkim_bounds::screen(&mut msg);
+    Some(msg)
+}
+
+/// Every signature's report: those verified, then those the bounds refused.
+fn all_dkim_reports(dkim: &[DkimOutput<'_>], screened: &dkim_bounds::Screened) -> Vec<DkimReport> {
+    let refused = screened.dkim.iter().map(|r| DkimReport {
+        d: r.d.clone(),
+        s: r.s.clone(),
+        algorithm: r.algorithm,
+        result: "policy",
+        reason: r.reason.clone(),
+    });
+    dkim.iter().map(dkim_report).chain(refused).collect()
 }
 
 /// True when `raw` has a header section mail-auth can read.

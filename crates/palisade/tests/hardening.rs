@@ -79,3 +79,38 @@ async fn client_that_stops_reading_loses_its_slot() {
     assert!(flood.await.unwrap(), "the mute client was disconnected");
     ts.shutdown().await;
 }
+
+/// Medium 6: DKIM `h=` selection was quadratic (a 1 MB message, 10 s of CPU; 4.4 MB,
+/// 65 s and a 451 that made the sender pay again). A real signature (dkimpy) over
+/// 3,000 fields is now refused up front: accepted, and reported as `dkim=policy`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkim_h_tag_over_thousands_of_fields_is_a_policy_result_not_a_451() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dkim::Keys::generate(dir.path());
+    dns.txt("rsa._domainkey.sender.test", &keys.rsa_record())
+        .txt("sender.test", "v=spf1 ip4:127.0.0.1 -all");
+    let ts = start_with_dns("", dns).await;
+    let mut msg = String::from("From: a@sender.test\r\nTo: alice@local.test\r\n");
+    for i in 0..3000 {
+        msg.push_str(&format!("X-F{i}: {i}\r\n"));
+    }
+    msg.push_str("Subject: many fields\r\n\r\nbody\r\n");
+    let signed = dkim::sign_all_headers(msg.as_bytes(), "sender.test", "rsa", &keys.rsa);
+    let env = Envelope::new(
+        Some("a@sender.test".parse().unwrap()),
+        vec!["alice@local.test".parse().unwrap()],
+    )
+    .unwrap();
+    let reply = inbound(&ts).send_raw(&env, &signed).await.unwrap();
+    assert_eq!(reply.code().to_string(), "250");
+    let got = ts.wait_for_mail("alice", 1).await;
+    let h = header(&got[0]);
+    assert!(
+        h.contains("dkim=policy reason=\"the header section has 3004 fields"),
+        "{}",
+        &h[..h.len().min(2000)]
+    );
+    assert!(h.contains("header.d=sender.test header.s=rsa"));
+    ts.shutdown().await;
+}

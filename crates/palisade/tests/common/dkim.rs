@@ -73,6 +73,28 @@ fn tool(args: &[&str], input: &[u8]) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// Signs with dkimpy over every field the message has (`h=` naming them all).
+pub fn sign_all_headers(msg: &[u8], domain: &str, selector: &str, key: &Path) -> Vec<u8> {
+    let key = key.to_str().unwrap();
+    let args = [
+        "sign",
+        "--domain",
+        domain,
+        "--selector",
+        selector,
+        "--key",
+        key,
+        "--all-headers",
+    ];
+    let o = tool(&args, msg);
+    assert!(
+        o.status.success(),
+        "dkimpy: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
 /// Signs with dkimpy. `algo` is `rsa` or `ed25519`; `canon` like `relaxed/simple`.
 pub fn sign(
     msg: &[u8],

@@ -2,7 +2,7 @@
 """Independent DKIM/ARC signer for Palisade's interop tests (dkimpy, not mail-auth).
 
   dkim_tool.py sign   --domain D --selector S --key FILE [--algo rsa|ed25519]
-                      [--canon relaxed/relaxed] [--length] < msg > signed
+                      [--canon relaxed/relaxed] [--length] [--all-headers] < msg > signed
   dkim_tool.py arc    --domain D --selector S --key FILE --srv-id ID < msg > sealed
   dkim_tool.py verify < msg        (exit 0 when every DKIM signature verifies; uses DNS
                                     given by --dns HOST:PORT)
@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--algo", default="rsa")
     ap.add_argument("--canon", default="relaxed/relaxed")
     ap.add_argument("--length", action="store_true")
+    ap.add_argument("--all-headers", action="store_true", help="sign every field present")
     ap.add_argument("--srv-id")
     ap.add_argument("--dns")
     a = ap.parse_args()
@@ -59,7 +60,7 @@ def main():
             key,
             canonicalize=(ch.encode(), cb.encode()),
             signature_algorithm=b"ed25519-sha256" if a.algo == "ed25519" else b"rsa-sha256",
-            include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+            include_headers=all_names(msg) if a.all_headers else [b"from", b"to", b"subject", b"date", b"message-id"],
             length=a.length,
         )
     else:
@@ -74,6 +75,13 @@ def main():
             )
         )
     sys.stdout.buffer.write(sig + msg)
+
+
+def all_names(msg):
+    """Every field name of the header section, once each."""
+    head = msg.split(b"\r\n\r\n", 1)[0]
+    names = [l.split(b":", 1)[0].lower() for l in head.split(b"\r\n") if l[:1] not in (b" ", b"\t")]
+    return list(dict.fromkeys(names))
 
 
 if __name__ == "__main__":
