@@ -54,9 +54,11 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The key accounts are counted under: the name as typed, lower case, bounded.
+/// The key accounts are counted under: the identity of the name typed (one for every
+/// spelling of a mailbox: case, trailing dot, quoting, IDNA), so a lock holds whatever
+/// spelling the next attempt uses.
 pub fn account_key(username: &str) -> String {
-    username.trim().to_lowercase().chars().take(320).collect()
+    palisade_types::identity(username)
 }
 
 /// 32 bits of HMAC-SHA256 over the account and the password tried: enough to tell a

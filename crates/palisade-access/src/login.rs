@@ -139,6 +139,9 @@ pub async fn attempt(
             Err(_) => None,
         },
     };
+    // Whatever spelling logged in, the session carries the mailbox's own: rate limits,
+    // quotas and the sender binding are keyed on it.
+    let user = user.and_then(|u| Address::parse(&u.lookup_key()).ok());
     match (user, admission) {
         (Some(user), Admission::Open) => {
             guard::succeeded(store.as_ref(), &account, ip, now).await?;

@@ -83,7 +83,7 @@ pub async fn authenticate(
             event(
                 shared,
                 "auth.fail",
-                &creds.username,
+                &palisade_types::identity(&creds.username),
                 format!("from {client}"),
             )
             .await;
@@ -107,7 +107,7 @@ pub async fn authenticate(
             event(
                 shared,
                 "auth.locked",
-                &creds.username,
+                &palisade_types::identity(&creds.username),
                 format!("from {client}: {}", block.reason),
             )
             .await;

@@ -119,9 +119,21 @@ impl Address {
             return Err(AddressError::BadLocalPart);
         }
         Ok(Address {
-            local: local.to_string(),
+            local: unquoted(local).unwrap_or(local).to_string(),
             domain: Domain::parse(domain)?,
         })
+    }
+
+    /// The identity every security decision about this address is keyed on (lockouts,
+    /// failure counts, bans, rate limits, quotas, sender binding): the local part with
+    /// ASCII letters lower-cased (as mailbox lookups fold them), `@`, the domain in
+    /// lower-case A-labels without a trailing dot. Each spelling a client may type for
+    /// one mailbox (`ALICE@Example.COM.`, `"alice"@example.com`, `alice@bücher.example`
+    /// and `alice@xn--bcher-kva.example`) has one identity.
+    pub fn identity(&self) -> String {
+        let domain = idna::domain_to_ascii(self.domain.as_str())
+            .unwrap_or_else(|_| self.domain.as_str().to_string());
+        format!("{}@{}", self.local.to_ascii_lowercase(), domain)
     }
 
     pub fn local(&self) -> &str {
@@ -148,6 +160,29 @@ impl Address {
     /// (`İ` is 2 octets, its lower case 3), and a key must stay a valid address.
     pub fn lookup_key(&self) -> String {
         format!("{}@{}", self.local.to_ascii_lowercase(), self.domain)
+    }
+}
+
+/// The content of a quoted local part that needs no quoting (a dot-atom, RFC 5322
+/// §3.4.1): `"alice"` and `alice` are the same mailbox (RFC 5321 §4.1.2), so it is kept
+/// in the plain form. `None` for anything else, which stays quoted as sent.
+fn unquoted(local: &str) -> Option<&str> {
+    let inner = local.strip_prefix('"')?.strip_suffix('"')?;
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = !inner.is_empty()
+        && inner
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    dot_atom.then_some(inner)
+}
+
+/// The identity of what a client typed as a user name (see [`Address::identity`]); for
+/// a name that is no address, the typed text trimmed and lower-cased, bounded, so that
+/// failures under it are still counted under one key.
+pub fn identity(typed: &str) -> String {
+    match Address::parse(typed.trim()) {
+        Ok(a) => a.identity(),
+        Err(_) => typed.trim().to_lowercase().chars().take(320).collect(),
     }
 }
 
@@ -224,5 +259,41 @@ mod tests {
     fn utf8_addresses() {
         let a = Address::parse("θσερ@παράδειγμα.δοκιμή").expect("valid");
         assert!(!a.is_ascii());
+    }
+
+    /// Issue 15, Medium 7: one identity for every spelling of one mailbox.
+    #[test]
+    fn identity_is_one_for_every_spelling() {
+        for typed in [
+            "alice@example.com",
+            "ALICE@Example.COM",
+            "alice@example.com.",
+            " Alice@EXAMPLE.com. ",
+            "\"alice\"@example.com",
+        ] {
+            assert_eq!(identity(typed), "alice@example.com", "{typed}");
+        }
+        assert_eq!(
+            identity("alice@bücher.example"),
+            identity("alice@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            identity("alice@BÜCHER.example"),
+            "alice@xn--bcher-kva.example"
+        );
+        // Quoting that matters stays.
+        assert_eq!(identity("\"a b\"@example.com"), "\"a b\"@example.com");
+        assert_eq!(identity("not an address"), "not an address");
+    }
+
+    #[test]
+    fn rfc5321_4_1_2_quoted_dot_atom_is_the_plain_local_part() {
+        let a = Address::parse("\"john.smith\"@example.com").expect("valid");
+        assert_eq!(a.local(), "john.smith");
+        assert_eq!(
+            Address::parse("\"a..b\"@x.org").expect("valid").local(),
+            "\"a..b\""
+        );
+        assert_eq!(Address::parse("\"\"@x.org").expect("valid").local(), "\"\"");
     }
 }

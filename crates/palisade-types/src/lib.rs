@@ -13,7 +13,7 @@ pub mod envelope;
 pub mod id;
 pub mod reply;
 
-pub use address::{Address, AddressError, Domain};
+pub use address::{Address, AddressError, Domain, identity};
 pub use envelope::{BodyType, Envelope, TlsInfo};
 pub use id::{QueueId, SessionId};
 pub use reply::Reply;

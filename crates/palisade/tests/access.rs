@@ -613,3 +613,54 @@ async fn nodes_sharing_a_store_enforce_one_connection_limit() {
     b.shutdown(Duration::from_secs(1)).await;
     a.shutdown().await;
 }
+
+/// Issue 15, Medium 7: after a lock (`454 4.7.0`), the right password typed as
+/// `alice@local.test.` or in another case logged in, and every spelling had its own
+/// guesses. Now every spelling is one identity: guesses under three spellings make
+/// one lock, no spelling gets past it, and once it expires any spelling logs in as
+/// the mailbox itself (the sender binding then holds for its own address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockout_bypass_by_spelling_is_closed() {
+    let ts = start(
+        "[security]\nnever_ban = []\nmax_login_failures = 3\nmax_ip_failures = 100\n\
+         lockout_secs = 3\n",
+    )
+    .await;
+    ts.set_password("alice@local.test", PW).await;
+    for (user, guess) in [
+        ("alice@local.test", "guess one"),
+        ("ALICE@Local.Test", "guess two"),
+        ("alice@local.test.", "guess three"),
+    ] {
+        let r = auth_once(&ts, "submission", user, guess).await.unwrap();
+        assert!(r.starts_with("535 5.7.8"), "{user}: {r}");
+    }
+    for user in [
+        "alice@local.test",
+        "alice@local.test.",
+        "ALICE@LOCAL.TEST",
+        "\"alice\"@local.test",
+        " Alice@Local.Test. ",
+    ] {
+        let r = auth_once(&ts, "submissions", user, PW).await.unwrap();
+        assert!(
+            r.starts_with("454 4.7.0"),
+            "{user:?} got past the lock: {r}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let tcp = tokio::net::TcpStream::connect(ts.addr("submissions"))
+        .await
+        .unwrap();
+    let tls = ts
+        .tls_connector()
+        .connect(rustls_pki_types::ServerName::try_from(HOST).unwrap(), tcp)
+        .await
+        .unwrap();
+    let mut c = Raw::new(tls);
+    assert!(c.reply().await.starts_with("220"));
+    c.expect("EHLO client.test", "250").await;
+    c.expect(&plain("\"ALICE\"@Local.Test.", PW), "235").await;
+    c.expect("MAIL FROM:<alice@local.test>", "250").await;
+    ts.shutdown().await;
+}
