@@ -79,10 +79,31 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Internal errors would go through eprintln!, which panics when stderr cannot be
+    // written: logging must never take mail down with it.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
+        .log_internal_errors(false)
         .try_init();
+}
+
+/// Standard error that never fails: a line it cannot write (a full disk, a closed
+/// pipe) is dropped and counted in `palisade_log_lines_dropped_total`.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::io::stderr().write_all(buf).is_err() {
+            metrics::counter!("palisade_log_lines_dropped_total").increment(1);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// A fresh install gets the domain `localhost` and the mailbox `postmaster@localhost`,
@@ -97,7 +118,10 @@ async fn seed_first_mailbox(store: &SqliteStore) -> anyhow::Result<()> {
 }
 
 fn print_banner(paths: &Paths, config: &Config, server: &Server) {
-    println!(
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "Palisade {} is running as {}.",
         env!("CARGO_PKG_VERSION"),
         config.hostname
@@ -109,10 +133,10 @@ fn print_banner(paths: &Paths, config: &Config, server: &Server) {
             ListenerKind::Submission => "submission (STARTTLS)",
             ListenerKind::Submissions => "submission (implicit TLS)",
         };
-        println!("  {:<12} {addr:<22} {what}", l.name);
+        let _ = writeln!(out, "  {:<12} {addr:<22} {what}", l.name);
     }
     if let Some(m) = config.metrics {
-        println!("  {:<12} http://{m}/metrics", "metrics");
+        let _ = writeln!(out, "  {:<12} http://{m}/metrics", "metrics");
     }
     if let Some(smtp) = config
         .listeners
@@ -120,13 +144,15 @@ fn print_banner(paths: &Paths, config: &Config, server: &Server) {
         .find(|l| l.kind == ListenerKind::Smtp)
     {
         let addr = server.address(&smtp.name).unwrap_or(smtp.address);
-        println!("\nSend a test message:");
-        println!(
+        let _ = writeln!(out, "\nSend a test message:");
+        let _ = writeln!(
+            out,
             "  python3 -c \"import smtplib; smtplib.SMTP('{}', {}).sendmail('you@example.org', ['{FIRST_USER}'], b'Subject: hello\\r\\n\\r\\nIt works.\\r\\n')\"",
             addr.ip(),
             addr.port()
         );
-        println!(
+        let _ = writeln!(
+            out,
             "It lands in {}/ (see the queue with: palisade --data {} queue list)",
             palisade_server::mail_dir(&paths.data)
                 .join("localhost")
@@ -136,5 +162,10 @@ fn print_banner(paths: &Paths, config: &Config, server: &Server) {
             paths.data.display()
         );
     }
-    println!("Stop with Ctrl-C (SIGTERM); reload config and certificates with SIGHUP.");
+    let _ = writeln!(
+        out,
+        "Stop with Ctrl-C (SIGTERM); reload config and certificates with SIGHUP."
+    );
+    // A closed or full standard output must not stop the server from starting.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
 }

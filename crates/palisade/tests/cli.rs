@@ -506,3 +506,62 @@ fn dkim_keys_rotation_and_dns_records() {
         .mode();
     assert_eq!(mode & 0o077, 0, "palisade.db mode {mode:o}");
 }
+
+/// Issue 15, Medium 8: with standard error on a full disk, every session panicked at
+/// its first log line (26 of 30 in a row). Here both outputs go to /dev/full (every
+/// write fails with ENOSPC): every message is still accepted and delivered.
+#[test]
+fn a_full_log_disk_does_not_stop_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!(
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+             [policy]\nsender_checks = false\n"
+        ),
+    )
+    .unwrap();
+    ok(d, &["domain", "add", "local.test"], "");
+    ok(
+        d,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let mut server = Command::new(BIN)
+        .args(["--data", d.to_str().unwrap(), "serve"])
+        .stdout(full())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    for _ in 0..30 {
+        send(addr, "alice@local.test");
+    }
+    let new = d.join("mail/local.test/alice/new");
+    let mut delivered = 0;
+    for _ in 0..400 {
+        delivered = std::fs::read_dir(&new).map_or(0, |r| r.count());
+        if delivered == 30 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(delivered, 30);
+    assert!(server.try_wait().unwrap().is_none(), "still running");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
