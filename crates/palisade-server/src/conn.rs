@@ -458,13 +458,16 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 if checks_on {
                     let helo = session.helo().unwrap_or_default().to_string();
                     // Replacing an earlier transaction's check aborts it (AbortOnDrop).
-                    spf = Some(sender_auth::start_spf(
-                        shared,
-                        cfg,
-                        session.client_ip(),
-                        &helo,
-                        from.as_ref(),
-                    ));
+                    spf = None;
+                    let ip = session.client_ip();
+                    match sender_auth::check_sender(shared, cfg, ip, &helo, from.as_ref()).await {
+                        Ok(check) => spf = Some(check),
+                        Err(r) => {
+                            rejected("own_domain_sender");
+                            session.sender_decision(SenderDecision::Reject(r));
+                            continue;
+                        }
+                    }
                 }
                 session.sender_decision(SenderDecision::Accept);
             }

@@ -100,6 +100,67 @@ pub fn start_spf(
     }))
 }
 
+/// The sender check at MAIL FROM for a client sender checks apply to. One of our own
+/// domains (or a subdomain, or our host name) is a claim only our users (through
+/// submission), trusted networks and the hosts our SPF authorises may make: its SPF is
+/// evaluated now and anything but `pass` is refused here, whatever `spf_fail` says
+/// (`451` for a DNS failure). Any other sender's SPF runs in the background.
+pub async fn check_sender(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    ip: IpAddr,
+    helo: &str,
+    mail_from: Option<&Address>,
+) -> Result<AbortOnDrop<SpfCheck>, reply::Reply> {
+    let Some(from) = mail_from else {
+        return Ok(start_spf(shared, cfg, ip, helo, mail_from));
+    };
+    if !domain_is_ours(shared, cfg, from.domain().as_str()).await {
+        return Ok(start_spf(shared, cfg, ip, helo, mail_from));
+    }
+    let dns = shared.dns();
+    let hostname = cfg.hostname.to_string();
+    let from_text = from.to_string();
+    let check = palisade_checks::check_spf(&dns, ip, helo, Some(&from_text), &hostname);
+    match tokio::time::timeout(SPF_DEADLINE, check).await {
+        Ok(spf) if spf.result_name() == "pass" => {
+            Ok(AbortOnDrop(tokio::spawn(std::future::ready(spf))))
+        }
+        Ok(spf) if spf.result_name() == "temperror" => Err(reply::SPF_TEMPFAIL),
+        Err(_) => Err(reply::SPF_TEMPFAIL),
+        Ok(spf) => {
+            tracing::info!(from = %from, spf = spf.result_name(), "MAIL refused: our domain, not authorised");
+            Err(reply::SPOOFED_LOCAL_SENDER)
+        }
+    }
+}
+
+/// Whether `domain` is ours: one of our local domains or a subdomain of one (up to its
+/// organisational domain, RFC 7489 §3.2), our host name, or a name under it.
+pub async fn domain_is_ours(shared: &Shared, cfg: &Config, domain: &str) -> bool {
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    let host = cfg.hostname.as_str();
+    if d == host || d.ends_with(&format!(".{host}")) {
+        return true;
+    }
+    let org = palisade_checks::dmarc_report::organizational_domain(&d);
+    let mut name = d.as_str();
+    loop {
+        if let Ok(domain) = palisade_types::Domain::parse(name)
+            && let Ok(true) = shared
+                .lookups
+                .is_local_domain(shared.store.as_ref(), &domain)
+                .await
+        {
+            return true;
+        }
+        match name.split_once('.') {
+            Some((_, parent)) if name != org && parent.len() >= org.len() => name = parent,
+            _ => return false,
+        }
+    }
+}
+
 /// The `[policy]` section as the verdict reads it.
 pub fn policy(cfg: &Config) -> AuthPolicy {
     AuthPolicy {
@@ -158,7 +219,7 @@ pub async fn check_message(
         }
     };
     let (report, message) = report;
-    let from_is_local = author_is_local(shared, &report).await;
+    let from_is_local = author_is_local(shared, cfg, &report).await;
     let sampled = if report.dmarc.result == "fail" && report.dmarc.policy != "none" {
         let pct = palisade_checks::dmarc_pct(&shared.dns(), &report.dmarc.domain).await;
         pct >= 100 || rand::random_range(0..100u8) < pct
@@ -302,7 +363,7 @@ pub fn read_message(
     }
 }
 
-async fn author_is_local(shared: &Shared, report: &AuthReport) -> bool {
+async fn author_is_local(shared: &Shared, cfg: &Config, report: &AuthReport) -> bool {
     let mut domains: Vec<String> = report
         .header_from
         .iter()
@@ -315,14 +376,8 @@ async fn author_is_local(shared: &Shared, report: &AuthReport) -> bool {
     domains.dedup();
     // A message with many author domains is refused by decide(); a few lookups suffice.
     for d in domains.iter().take(8) {
-        let Ok(domain) = palisade_types::Domain::parse(d) else {
-            continue;
-        };
-        if let Ok(true) = shared
-            .lookups
-            .is_local_domain(shared.store.as_ref(), &domain)
-            .await
-        {
+        // A subdomain of ours, our host name included, is us too.
+        if domain_is_ours(shared, cfg, d).await {
             return true;
         }
     }

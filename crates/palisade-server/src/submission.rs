@@ -163,27 +163,69 @@ pub async fn check_sender(
     }
 }
 
-/// The addresses in the From and Sender fields (every instance of each).
-fn header_senders(message: &[u8]) -> Vec<String> {
-    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(message) else {
-        return Vec::new();
+/// What the From and Sender fields claim, every instance of each.
+struct HeaderSenders {
+    /// From fields present.
+    from_fields: usize,
+    /// A From or Sender field with no mailbox address (a bare name, an empty group).
+    missing_address: bool,
+    /// Addresses claimed: each mailbox's address and every address its display name
+    /// shows once RFC 2047 words are decoded (a name reading `bob@example.com` is a
+    /// claim to be bob, whatever address follows it).
+    claimed: Vec<String>,
+}
+
+fn header_senders(message: &[u8]) -> HeaderSenders {
+    let mut out = HeaderSenders {
+        from_fields: 0,
+        missing_address: false,
+        claimed: Vec::new(),
     };
-    parsed
-        .headers()
-        .iter()
-        .filter(|h| {
-            matches!(
-                h.name,
-                mail_parser::HeaderName::From | mail_parser::HeaderName::Sender
-            )
+    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(message) else {
+        return out;
+    };
+    for h in parsed.headers() {
+        let from = h.name == mail_parser::HeaderName::From;
+        if !from && h.name != mail_parser::HeaderName::Sender {
+            continue;
+        }
+        out.from_fields += usize::from(from);
+        let Some(list) = h.value.as_address() else {
+            out.missing_address = true;
+            continue;
+        };
+        let mut mailboxes = 0;
+        for addr in list.iter() {
+            mailboxes += 1;
+            match addr.address.as_deref() {
+                Some(a) => out.claimed.push(a.to_string()),
+                None => out.missing_address = true,
+            }
+            out.claimed
+                .extend(addresses_in(addr.name.as_deref().unwrap_or("")));
+        }
+        out.missing_address |= mailboxes == 0;
+    }
+    out
+}
+
+/// Address-like words of a display name: `local@domain.tld`, stripped of the
+/// punctuation around them.
+fn addresses_in(name: &str) -> Vec<String> {
+    name.split(|c: char| c.is_whitespace() || "<>()[]\"',;:".contains(c))
+        .filter(|w| {
+            w.rsplit_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
         })
-        .filter_map(|h| h.value.as_address())
-        .flat_map(|a| {
-            a.iter()
-                .filter_map(|x| x.address.as_deref().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
+        .map(str::to_string)
         .collect()
+}
+
+fn refused(reply: reply::Reply, reason: String) -> Checked {
+    Checked {
+        verdict: Verdict::Reject { reply, reason },
+        ..Checked::trusted()
+    }
 }
 
 fn has_field(message: &[u8], name: &[u8]) -> bool {
@@ -208,7 +250,17 @@ pub async fn check_message(
     let Some(user) = user_of(identity) else {
         return Checked::deferred("authenticated identity is not an address");
     };
-    for addr in header_senders(&message) {
+    let senders = header_senders(&message);
+    if senders.from_fields == 0 || senders.missing_address {
+        let why = if senders.from_fields == 0 {
+            "no From field"
+        } else {
+            "a From or Sender field without an address"
+        };
+        tracing::info!(user = %user, "{why}");
+        return refused(reply::NO_FROM, why.to_string());
+    }
+    for addr in senders.claimed {
         let owned = match Address::parse(&addr) {
             Ok(a) => palisade_access::sender::owns(shared.store.as_ref(), &user, &a).await,
             Err(_) => Ok(false),
@@ -224,13 +276,10 @@ pub async fn check_message(
                     format!("From/Sender {addr}"),
                 )
                 .await;
-                return Checked {
-                    verdict: Verdict::Reject {
-                        reply: reply::HEADER_NOT_OWNED,
-                        reason: format!("{addr} is not owned by {user}"),
-                    },
-                    ..Checked::trusted()
-                };
+                return refused(
+                    reply::HEADER_NOT_OWNED,
+                    format!("{addr} is not owned by {user}"),
+                );
             }
             Err(e) => {
                 tracing::error!(error = &e as &dyn std::error::Error, "store error");

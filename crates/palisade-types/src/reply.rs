@@ -195,6 +195,12 @@ pub const HEADER_NOT_OWNED: Reply = Reply::new(
     (5, 7, 1),
     "From or Sender header not owned by the authenticated user",
 );
+/// RFC 5322 §3.6: every message has exactly one From field, made of mailboxes.
+pub const NO_FROM: Reply = Reply::new(
+    550,
+    (5, 6, 0),
+    "A message must have a From header field with an address (RFC 5322 section 3.6)",
+);
 
 // Sender authentication (RFC 7372 §3 codes where one fits). The checks replace the text
 // with the reason; these texts are the fallback.
@@ -207,6 +213,12 @@ pub const SPOOFED_LOCAL_DOMAIN: Reply = Reply::new(
     550,
     (5, 7, 1),
     "The From domain is ours but the message is not authenticated as ours",
+);
+/// MAIL FROM in one of our domains from a client that is not authorised to use it.
+pub const SPOOFED_LOCAL_SENDER: Reply = Reply::new(
+    550,
+    (5, 7, 1),
+    "The sender domain is ours; authenticate on the submission port to send as it",
 );
 pub const SPF_REJECT: Reply = Reply::new(550, (5, 7, 23), "SPF validation failed");
 pub const SPF_TEMPFAIL: Reply = Reply::new(

@@ -656,6 +656,9 @@ async fn submitted_mail_is_encrypted_to_keys_found_by_wkd_as_the_policy_says() {
         "ed1._domainkey.local.test",
         &signing::dns_record(KeyAlgorithm::Ed25519, &k.public),
     );
+    // Both servers have local.test: the receiver takes it from outside only from a
+    // host its SPF authorises (issue 15, Medium 9).
+    receiver.dns.txt("local.test", "v=spf1 ip4:127.0.0.1 -all");
     sender
         .store
         .add_dkim_key(&palisade_store::DkimKey {

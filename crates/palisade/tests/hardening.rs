@@ -114,3 +114,77 @@ async fn dkim_h_tag_over_thousands_of_fields_is_a_policy_result_not_a_451() {
     assert!(h.contains("header.d=sender.test header.s=rsa"));
     ts.shutdown().await;
 }
+
+/// A raw inbound dialog up to MAIL FROM; the reply to it.
+async fn mail_from(ts: &TestServer, from: &str) -> (Raw<tokio::net::TcpStream>, String) {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.example", "250").await;
+    let r = c.cmd(&format!("MAIL FROM:<{from}>")).await;
+    (c, r)
+}
+
+/// Medium 9: our own domain in MAIL FROM from outside was accepted (the SPF fail only
+/// tagged), even with our SPF `-all` and DMARC `p=reject`. Now refused at MAIL FROM,
+/// for the domain, its subdomains and our host name, whatever `spf_fail` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_domain_in_mail_from_from_outside_is_refused() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    dns.txt("local.test", "v=spf1 ip4:192.0.2.10 -all")
+        .txt("_dmarc.local.test", "v=DMARC1; p=reject");
+    let ts = start_with_dns("", dns).await;
+    for from in [
+        "ceo@local.test",
+        "CEO@Local.Test.",
+        "ceo@sub.local.test",
+        "x@mx.local.test",
+    ] {
+        let (_, r) = mail_from(&ts, from).await;
+        assert!(r.starts_with("550 5.7.1"), "{from}: {r}");
+    }
+    // Another domain is not ours: accepted at MAIL FROM as before.
+    let (_, r) = mail_from(&ts, "someone@elsewhere.test").await;
+    assert!(r.starts_with("250"), "{r}");
+    ts.shutdown().await;
+}
+
+/// The hosts our SPF authorises (an invoicing service, a downstream host) still pass,
+/// and their mail is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_domain_from_a_host_our_spf_authorises_is_accepted() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    dns.txt("local.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("_dmarc.local.test", "v=DMARC1; p=reject");
+    let ts = start_with_dns("", dns).await;
+    let (mut c, r) = mail_from(&ts, "billing@local.test").await;
+    assert!(r.starts_with("250"), "{r}");
+    c.expect("RCPT TO:<alice@local.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.expect(
+        "From: billing@local.test\r\nSubject: invoice\r\n\r\nDue.\r\n.",
+        "250",
+    )
+    .await;
+    assert_eq!(ts.wait_for_mail("alice", 1).await.len(), 1);
+    ts.shutdown().await;
+}
+
+/// Medium 11: with no DMARC record, `From: ceo@mx.local.test` (our host name) from
+/// outside was delivered while `From: ceo@local.test` was refused. A subdomain of ours
+/// that does not authenticate as us is spoofing us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subdomain_of_a_local_domain_in_from_is_spoofing() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    dns.txt("sender.test", "v=spf1 ip4:127.0.0.1 -all");
+    let ts = start_with_dns("", dns).await;
+    for author in ["ceo@mx.local.test", "ceo@local.test", "ceo@hr.local.test"] {
+        let (mut c, r) = mail_from(&ts, "bounce@sender.test").await;
+        assert!(r.starts_with("250"), "{r}");
+        c.expect("RCPT TO:<alice@local.test>", "250").await;
+        c.expect("DATA", "354").await;
+        let r = c
+            .cmd(&format!("From: {author}\r\nSubject: wire\r\n\r\nPay.\r\n."))
+            .await;
+        assert!(r.starts_with("550 5.7.1"), "{author}: {r}");
+    }
+    ts.shutdown().await;
+}

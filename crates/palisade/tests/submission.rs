@@ -343,3 +343,42 @@ async fn a_burst_far_above_the_usual_rate_suspends() {
     assert!(why.contains("messages in 10 minutes"), "{why}");
     ts.shutdown().await;
 }
+
+/// Issue 15, Medium 10: a From made only of RFC 2047 text that displays as another
+/// user's address, a display name showing another address in front of the user's
+/// own, a From of a name alone or an empty group, and no From at all were accepted
+/// and delivered. Each is refused now; the user's own address in the name is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_from_check_gaps_are_closed() {
+    let ts = start("").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut c = logged_in(&ts).await;
+    for (headers, want) in [
+        ("From: =?utf-8?q?bob=40local.test?=\r\n", "550 5.6.0"),
+        (
+            "From: =?utf-8?q?bob=40local.test?= <alice@local.test>\r\n",
+            "550 5.7.1",
+        ),
+        (
+            "From: \"ceo@local.test\" <alice@local.test>\r\n",
+            "550 5.7.1",
+        ),
+        ("From: Alice\r\n", "550 5.6.0"),
+        ("From: undisclosed:;\r\n", "550 5.6.0"),
+        ("To: bob@local.test\r\n", "550 5.6.0"),
+        (
+            "From: \"Alice (alice@local.test)\" <alice@local.test>\r\n",
+            "250 ",
+        ),
+    ] {
+        c.expect("MAIL FROM:<alice@local.test>", "250").await;
+        c.expect("RCPT TO:<bob@local.test>", "250").await;
+        c.expect("DATA", "354").await;
+        c.send(format!("{headers}Subject: s\r\n\r\nx\r\n.\r\n").as_bytes())
+            .await;
+        let r = c.reply().await;
+        assert!(r.starts_with(want), "{headers:?}: {r}");
+    }
+    assert_eq!(ts.wait_for_mail("bob", 1).await.len(), 1);
+    ts.shutdown().await;
+}
