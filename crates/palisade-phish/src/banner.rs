@@ -14,7 +14,7 @@ use base64::Engine as _;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 /// What to add to a message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Banner {
     /// Lines of the notice (plain text; escaped for HTML here).
     pub lines: Vec<String>,
@@ -22,11 +22,29 @@ pub struct Banner {
     pub subject_prefix: Option<String>,
     /// Wrap the result with the original message as a `message/rfc822` attachment.
     pub attach_original: bool,
+    /// A message with more parts is not rewritten (its parse would cost memory set by
+    /// the input, see [`crate::mime_bounds`]): the verdict header fields say it all.
+    pub max_parts: usize,
+}
+
+impl Default for Banner {
+    fn default() -> Self {
+        Banner {
+            lines: Vec::new(),
+            subject_prefix: None,
+            attach_original: false,
+            max_parts: 500,
+        }
+    }
 }
 
 /// The message with the banner applied, or `None` when it cannot be read as MIME (the
 /// caller then delivers it as it is, with the verdict headers only).
 pub fn apply(message: &[u8], banner: &Banner) -> Option<Vec<u8>> {
+    let limit = crate::mime_bounds::delimiter_limit(banner.max_parts);
+    if crate::mime_bounds::truncated(message, limit).is_some() {
+        return None;
+    }
     let parsed = MessageParser::new().parse(message)?;
     // Signed content (S/MIME, PGP/MIME: RFC 1847 multipart/signed, or an opaque
     // signature) must not change: the warning goes in a part of its own, and the
@@ -344,8 +362,7 @@ mod tests {
                 "Caution: this message may be phishing.".into(),
                 "sender domain examp1e.com imitates example.com".into(),
             ],
-            subject_prefix: None,
-            attach_original: false,
+            ..Banner::default()
         }
     }
 

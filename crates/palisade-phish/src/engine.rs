@@ -387,7 +387,11 @@ impl Engine {
             html_text: false,
             subject_len: 0,
         };
-        let parsed = MessageParser::new().parse(message);
+        // Never more parts materialised than the scan would look at.
+        let limit = crate::mime_bounds::delimiter_limit(self.limits.max_parts);
+        let bounded = crate::mime_bounds::truncated(message, limit);
+        scan.limited |= bounded.is_some();
+        let parsed = MessageParser::new().parse(bounded.unwrap_or(message));
         let sender_domain = match &parsed {
             Some(m) => {
                 let from = m
@@ -417,6 +421,9 @@ impl Engine {
         if let Some(m) = &parsed {
             scan.walk(m, 0);
             scan.boundaries(m, message);
+        }
+        if let Some(cut) = bounded {
+            scan.names_only(&message[cut.len()..]);
         }
         scan.check_links();
         scan.wording();
@@ -781,6 +788,17 @@ impl Scan<'_, '_> {
     }
 
     /// Every part, depth first, within the budget.
+    /// The checks that cost nothing, on names read from the part of the message past
+    /// the parse bound (see [`crate::mime_bounds`]).
+    fn names_only(&mut self, rest: &[u8]) {
+        for n in crate::mime_bounds::names_in(rest) {
+            self.attachments += 1;
+            for f in attachments::inspect(&n, None, &[]) {
+                self.finding(&f);
+            }
+        }
+    }
+
     fn walk(&mut self, m: &Message<'_>, depth: usize) {
         for part in &m.parts {
             let name = part.attachment_name();

@@ -17,6 +17,7 @@ pub mod impersonation;
 pub mod links;
 pub mod lookalike;
 pub mod lure;
+pub mod mime_bounds;
 pub mod qr;
 pub mod verdict;
 

@@ -20,4 +20,7 @@ mod spool;
 pub use file::{SpoolFileError, SpooledMessage};
 pub use inject::{activate, inject};
 pub use scheduler::{Bouncer, Outcome, Scheduler, SchedulerConfig, Target, now_secs};
-pub use spool::{Destination, Durable, Edit, Spool, SpoolError, SpoolWriter, copy_kept};
+pub use spool::{
+    Destination, Durable, Edit, SMALL_WRITE_THRESHOLD, Spool, SpoolError, SpoolWriter,
+    WRITE_THRESHOLD, copy_kept,
+};

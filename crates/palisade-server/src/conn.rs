@@ -395,6 +395,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     let mut mail_from: Option<Address> = None;
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
+    let mut data_budget: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let mut deadlines = Deadlines {
         command_started: None,
         data_started: None,
@@ -510,7 +511,14 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     trace::received(&env, &hostname, id, now, hide_client)
                 });
                 match created {
-                    Ok(w) => writer = Some(w),
+                    Ok(mut w) => {
+                        // The buffer of a transfer in progress is budgeted memory too.
+                        data_budget = shared.data_buffer_budget();
+                        if data_budget.is_none() {
+                            w.set_write_threshold(palisade_queue::SMALL_WRITE_THRESHOLD);
+                        }
+                        writer = Some(w);
+                    }
                     Err(e) => {
                         tracing::error!(
                             error = &e as &dyn std::error::Error,
@@ -533,6 +541,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::EndMessage => {
+                // Given back before the checks' share is taken: waiting for that while
+                // holding this could deadlock sessions against each other.
+                drop(data_budget.take());
                 // Memory for the checks is budgeted by message size, held until commit.
                 let user = session.authenticated().map(str::to_string);
                 let _budget = match writer.as_ref() {
@@ -608,6 +619,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::AbortMessage => {
+                drop(data_budget.take());
                 if writer.take().is_some() {
                     rejected("message_refused");
                 }

@@ -123,6 +123,13 @@ impl Shared {
             .clone()
     }
 
+    /// Memory for one DATA transfer's buffer, if the budget has it now (never waits: a
+    /// session without it writes to its spool file in small steps instead).
+    pub fn data_buffer_budget(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let kib = (palisade_queue::WRITE_THRESHOLD / 1024) as u32;
+        self.check_memory.clone().try_acquire_many_owned(kib).ok()
+    }
+
     /// Waits until a message of `len` octets may be held in memory for the checks.
     pub async fn check_budget(&self, len: u64) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let kib = u32::try_from(len / 1024)

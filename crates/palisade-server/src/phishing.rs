@@ -336,6 +336,7 @@ pub fn render(a: &Analysis, p: &palisade_config::PhishingConfig, first_contact: 
         lines,
         subject_prefix: prefix,
         attach_original: p.attach_original && a.action == Action::Tag,
+        max_parts: p.max_parts,
     });
     Rendered { fields, banner }
 }
