@@ -165,9 +165,10 @@ impl BodyScanner {
                 self.at_line_start = false;
                 if self.dot_stuffing && input[i] == b'.' {
                     // RFC 5321 §4.5.2: drop the first dot; if nothing else follows
-                    // before CRLF, this line is the terminator.
+                    // before CRLF, this line is the terminator. The dot is the
+                    // client's transparency octet, not text: it does not count toward
+                    // the line limit (§4.5.3.1.6 bounds the line as composed).
                     self.only_dot = true;
-                    self.add_line_octets(1);
                     i += 1;
                     continue;
                 }
@@ -326,6 +327,24 @@ mod tests {
         let (_, _, end, err) = data(&long);
         assert!(end);
         assert_eq!(err, Some(BodyError::LineTooLong));
+    }
+
+    /// Issue 15, Low: a legal 998-octet line that starts with "." was refused: on the
+    /// wire it has 999 octets, but the stuffed dot is not part of the line (RFC 5321
+    /// §4.5.2, §4.5.3.1.6).
+    #[test]
+    fn rfc5321_4_5_2_dot_stuffing_octet_is_not_counted_in_the_line_limit() {
+        let mut ok = b"..".to_vec();
+        ok.extend_from_slice(&[b'x'; 997]);
+        ok.extend_from_slice(b"\r\n.\r\n");
+        let (content, _, end, err) = data(&ok);
+        assert!(end);
+        assert_eq!(err, None);
+        assert_eq!(content.len(), 998 + 2);
+        let mut long = b"..".to_vec();
+        long.extend_from_slice(&[b'x'; 998]);
+        long.extend_from_slice(b"\r\n.\r\n");
+        assert_eq!(data(&long).3, Some(BodyError::LineTooLong));
     }
 
     #[test]

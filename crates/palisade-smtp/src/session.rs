@@ -391,6 +391,15 @@ impl Session {
     }
 
     fn command(&mut self, line: &[u8]) -> Option<Step> {
+        if let Some(refused) = numbers_out_of_range(line) {
+            match refused {
+                // The chunk's length is unknown: what follows cannot be told from
+                // commands, so the connection ends here.
+                OutOfRange::ChunkSize => self.abort(&reply::BAD_CHUNK_SIZE),
+                OutOfRange::Size => self.error(&reply::MESSAGE_TOO_BIG),
+            }
+            return None;
+        }
         let request = match Request::parse(&mut line.iter()) {
             Ok(r) => r.into_owned(),
             Err(e) => {
@@ -1003,6 +1012,46 @@ fn unsupported_mail_parameter(from: &MailFrom<String>) -> Option<Reply> {
         || from.hold_until != 0
         || from.mt_priority != 0;
     unadvertised.then_some(reply::UNSUPPORTED_PARAMETER)
+}
+
+/// A number smtp-proto would misread.
+enum OutOfRange {
+    ChunkSize,
+    Size,
+}
+
+/// The BDAT line (RFC 3030 §2, chunk size `1*DIGIT`) and MAIL's `SIZE=` (RFC 1870 §3,
+/// `1*20DIGIT`) checked strictly before smtp-proto parses the line: it wraps numbers
+/// past 2^64 (`BDAT 100000000000000000000005` read 5 octets), and a front end that
+/// reads the number otherwise would see the rest of the chunk as commands.
+fn numbers_out_of_range(line: &[u8]) -> Option<OutOfRange> {
+    let text = std::str::from_utf8(line)
+        .ok()?
+        .trim_end_matches(['\r', '\n']);
+    let mut words = text.split(' ');
+    let verb = words.next()?;
+    if verb.eq_ignore_ascii_case("BDAT") {
+        // RFC 3030 §2: "BDAT" SP chunk-size [SP end-marker] CRLF, and nothing else: a
+        // line that is not exactly this cannot be framed (smtp-proto also takes
+        // u64::MAX for "no number").
+        let size = words.next().unwrap_or_default();
+        let last = words.next();
+        let fits = !size.is_empty()
+            && size.bytes().all(|b| b.is_ascii_digit())
+            && size.parse::<u64>().is_ok_and(|n| n < u64::MAX);
+        let tail_ok = last.is_none_or(|w| w.eq_ignore_ascii_case("LAST")) && words.next().is_none();
+        return (!fits || !tail_ok).then_some(OutOfRange::ChunkSize);
+    }
+    if !verb.eq_ignore_ascii_case("MAIL") {
+        return None;
+    }
+    let size = words.find_map(|w| {
+        w.get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("SIZE="))
+            .map(|_| &w[5..])
+    })?;
+    let digits = size.bytes().all(|b| b.is_ascii_digit()) && !size.is_empty();
+    (digits && size.parse::<u64>().is_err()).then_some(OutOfRange::Size)
 }
 
 #[cfg(test)]

@@ -796,3 +796,51 @@ fn rfc8689_requiretls_only_inside_tls() {
     d.raw(b"Subject: x\r\n\r\nx\r\n.\r\n");
     assert!(d.queued[0].0.require_tls);
 }
+
+/// Issue 15, Low: `BDAT 100000000000000000000005` was read as a 5-octet chunk (the
+/// number wrapped past 2^64), so the bytes after the first five were taken for
+/// commands. A chunk size that is not a u64 ends the session; nothing is smuggled.
+#[test]
+fn rfc3030_bdat_chunk_size_past_2_64_is_refused_not_wrapped() {
+    for size in [
+        "100000000000000000000005",
+        "18446744073709551616",
+        "18446744073709551615",
+        "5x",
+        "-5",
+        "5 LASTX",
+        "5 LAST 6",
+        "",
+    ] {
+        let mut d = Dialog::new();
+        d.ehlo()
+            .mail_from("a@remote.test", "250")
+            .rcpt_to("alice@local.test", "250");
+        let out = d.raw(format!("BDAT {size}\r\nhello\r\nRSET\r\nQUIT\r\n").as_bytes());
+        assert_eq!(
+            out,
+            "501 5.5.4 Syntax: BDAT chunk-size [LAST]; the chunk cannot be framed, closing the connection\r\n",
+            "{size}"
+        );
+        assert!(d.closed, "{size}");
+        assert!(d.queued.is_empty());
+    }
+    // A huge number that fits is a chunk too big: its bytes are skipped, not run.
+    let mut d = Dialog::new();
+    d.ehlo()
+        .mail_from("a@remote.test", "250")
+        .rcpt_to("alice@local.test", "250");
+    let out = d.raw(b"BDAT 18446744073709551614\r\nNOOP\r\n");
+    assert!(out.is_empty(), "{out}");
+}
+
+/// RFC 1870 §3: a SIZE past 2^64 is larger than any limit, never a small number.
+#[test]
+fn rfc1870_size_past_2_64_is_too_big_not_wrapped() {
+    let mut d = Dialog::new();
+    d.ehlo().says(
+        "MAIL FROM:<a@remote.test> SIZE=100000000000000000000005",
+        "552 5.3.4",
+    );
+    d.says("MAIL FROM:<a@remote.test> SIZE=5", "250");
+}

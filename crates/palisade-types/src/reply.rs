@@ -127,6 +127,14 @@ pub const TLS_UNAVAILABLE: Reply =
 pub const UNRECOGNIZED: Reply = Reply::new(500, (5, 5, 1), "Command unrecognized");
 pub const LINE_TOO_LONG: Reply = Reply::new(500, (5, 5, 2), "Line too long");
 pub const SYNTAX_ERROR: Reply = Reply::new(501, (5, 5, 4), "Syntax error in parameters");
+/// RFC 3030 §2: a BDAT line whose chunk size cannot be read (no number, past 2^64, or
+/// other words after it): the stream cannot be framed any more, so the connection
+/// closes after this.
+pub const BAD_CHUNK_SIZE: Reply = Reply::new(
+    501,
+    (5, 5, 4),
+    "Syntax: BDAT chunk-size [LAST]; the chunk cannot be framed, closing the connection",
+);
 pub const BAD_SENDER_SYNTAX: Reply = Reply::new(501, (5, 1, 7), "Bad sender address syntax");
 pub const BAD_RECIPIENT_SYNTAX: Reply = Reply::new(501, (5, 1, 3), "Bad recipient address syntax");
 pub const NOT_IMPLEMENTED: Reply = Reply::new(502, (5, 5, 1), "Command not implemented");
