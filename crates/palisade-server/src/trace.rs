@@ -31,7 +31,7 @@ pub fn received(
     let from = if hide_client {
         String::new()
     } else {
-        format!("from {} ([{}])\r\n\t", env.helo, env.client_ip)
+        format!("{}\r\n\t", from_clause(&env.helo, env.client_ip))
     };
     let mut h = format!(
         "Received: {from}by {} (Palisade) with {} id {}",
@@ -51,6 +51,28 @@ pub fn received(
     }
     h.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(now)));
     h.into_bytes()
+}
+
+/// RFC 5321 §4.4 `From-domain`: the HELO name when it is a domain or an address
+/// literal, with the client's address as TCP-info. Anything else the client said is
+/// no domain: the address literal stands in its place, and the text follows as a
+/// comment, kept to characters a comment can hold (no parentheses, backslashes,
+/// quotes or `;`, which would end the clause), at most 64 of them. HELO text could
+/// otherwise forge trace fields (`HELO x; Mon, 1 Jan 2001` closes the clause).
+fn from_clause(helo: &str, ip: std::net::IpAddr) -> String {
+    let literal = match ip {
+        std::net::IpAddr::V4(v4) => format!("[{v4}]"),
+        std::net::IpAddr::V6(v6) => format!("[IPv6:{v6}]"),
+    };
+    if palisade_types::Domain::parse(helo).is_ok() && !helo.contains(['(', ')', ';', '\\']) {
+        return format!("from {helo} ({literal})");
+    }
+    let shown: String = helo
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '(' | ')' | '\\' | '"' | ';'))
+        .take(64)
+        .collect();
+    format!("from {literal} ({literal}) (HELO {shown:?})")
 }
 
 /// RFC 5322 §3.3 date-time in UTC, e.g. `Sat, 28 Nov 2026 13:44:47 +0000`.
@@ -138,5 +160,30 @@ mod tests {
             h,
             "Received: from client.test ([192.0.2.9])\r\n\tby mx.local.test (Palisade) with ESMTPS id 00000000000000ff\r\n\t(using TLSv1.3 with cipher TLS13_AES_256_GCM_SHA384)\r\n\tfor <a@local.test>;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n"
         );
+    }
+
+    /// Issue 15, Low: HELO text went into Received as sent, so a client could close
+    /// the from clause and forge what follows.
+    #[test]
+    fn rfc5321_4_4_helo_text_that_is_no_domain_is_a_comment() {
+        let ip: std::net::IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(
+            from_clause("client.test", ip),
+            "from client.test ([192.0.2.9])"
+        );
+        assert_eq!(
+            from_clause("[192.0.2.9]", ip),
+            "from [192.0.2.9] ([192.0.2.9])"
+        );
+        assert_eq!(
+            from_clause("x;by(evil)\"mx\"", ip),
+            "from [192.0.2.9] ([192.0.2.9]) (HELO \"xbyevilmx\")"
+        );
+        assert_eq!(
+            from_clause("not_a_domain", "2001:db8::1".parse().unwrap()),
+            "from [IPv6:2001:db8::1] ([IPv6:2001:db8::1]) (HELO \"not_a_domain\")"
+        );
+        let long = "a".repeat(300);
+        assert!(from_clause(&format!("{long}_"), ip).len() < 120);
     }
 }
