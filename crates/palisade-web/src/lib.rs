@@ -60,6 +60,45 @@ pub async fn serve(
     }
 }
 
+/// Renders the Prometheus text exposition of the server's metrics.
+pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The plain-HTTP metrics listener (`metrics.address`): `GET /metrics`, with the same
+/// connection cap and idle timeout as the HTTPS listener (the exporter's own listener
+/// kept half-open connections for ever): a connection silent for `idle` (the SMTP idle
+/// timeout) is closed. Serves until `stop` turns true.
+pub async fn serve_metrics(
+    socket: TcpListener,
+    render: MetricsSource,
+    idle: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let render = render.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    render(),
+                )
+            }
+        }),
+    );
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener::PlainListener::new(socket, idle), app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(
+            error = &e as &dyn std::error::Error,
+            "metrics listener stopped"
+        );
+    }
+}
+
 /// The domain an `mta-sts.<domain>` Host header names, lower case, without a port.
 fn policy_domain(headers: &HeaderMap) -> Option<palisade_types::Domain> {
     let host = headers.get(header::HOST)?.to_str().ok()?;

@@ -23,14 +23,25 @@ pub struct TlsListener {
     local: std::net::SocketAddr,
 }
 
-/// A TLS connection that gives its permit back when dropped and ends when idle.
-pub struct Connection {
-    stream: TlsStream<TcpStream>,
+/// A connection (TLS by default) that gives its permit back when dropped and ends when
+/// idle.
+pub struct Connection<S = TlsStream<TcpStream>> {
+    stream: S,
     _permit: OwnedSemaphorePermit,
     idle: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
 }
 
-impl Connection {
+impl<S> Connection<S> {
+    fn new(stream: S, permit: OwnedSemaphorePermit, limit: Duration) -> Self {
+        Connection {
+            stream,
+            _permit: permit,
+            idle: Box::pin(tokio::time::sleep(limit)),
+            limit,
+        }
+    }
+
     /// After an I/O poll: progress pushes the deadline back; a pending poll past the
     /// deadline fails the connection.
     fn watch<T>(
@@ -43,7 +54,7 @@ impl Connection {
             Poll::Ready(x) => {
                 self.idle
                     .as_mut()
-                    .reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                    .reset(tokio::time::Instant::now() + self.limit);
                 Poll::Ready(x)
             }
             Poll::Pending => match self.idle.as_mut().poll(cx) {
@@ -87,11 +98,7 @@ impl TlsListener {
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
-                            let conn = Connection {
-                                stream,
-                                _permit: permit,
-                                idle: Box::pin(tokio::time::sleep(IDLE_TIMEOUT)),
-                            };
+                            let conn = Connection::new(stream, permit, IDLE_TIMEOUT);
                             let _ = tx.send((conn, peer)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTPS handshake failed"),
@@ -121,7 +128,49 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-impl AsyncRead for Connection {
+/// Plain TCP connections (the metrics listener): the same cap and idle timeout.
+pub struct PlainListener {
+    socket: TcpListener,
+    permits: Arc<Semaphore>,
+    idle: Duration,
+}
+
+impl PlainListener {
+    /// Connections silent in both directions for `idle` are closed.
+    pub fn new(socket: TcpListener, idle: Duration) -> PlainListener {
+        PlainListener {
+            socket,
+            permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            idle,
+        }
+    }
+}
+
+impl axum::serve::Listener for PlainListener {
+    type Io = Connection<TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                return std::future::pending().await;
+            };
+            match self.socket.accept().await {
+                Ok((tcp, peer)) => return (Connection::new(tcp, permit, self.idle), peer),
+                Err(e) => {
+                    tracing::warn!(error = &e as &dyn std::error::Error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.socket.local_addr()
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Connection<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -132,7 +181,7 @@ impl AsyncRead for Connection {
     }
 }
 
-impl AsyncWrite for Connection {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Connection<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

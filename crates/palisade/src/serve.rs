@@ -35,9 +35,12 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
     if first_run && store.list_domains().await?.is_empty() {
         seed_first_mailbox(&store).await?;
     }
+    let metrics_stop = tokio::sync::watch::channel(false);
     if let Some(addr) = config.metrics {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
+        let socket = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("starting metrics listener on {addr} (metrics.address)"))?;
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("palisade_delivery_latency_seconds".into()),
                 &[
@@ -50,8 +53,16 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
                 &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
             )
             .context("metrics buckets")?
-            .install()
-            .with_context(|| format!("starting metrics listener on {addr} (metrics.address)"))?;
+            .install_recorder()
+            .context("installing the metrics recorder")?;
+        let render: palisade_web::MetricsSource = Arc::new(move || handle.render());
+        let idle = config.smtp.idle_timeout;
+        tokio::spawn(palisade_web::serve_metrics(
+            socket,
+            render,
+            idle,
+            metrics_stop.1,
+        ));
     }
     let grace = config.smtp.shutdown_grace;
     let store: Arc<dyn Store> = Arc::new(store);

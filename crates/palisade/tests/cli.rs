@@ -565,3 +565,57 @@ fn a_full_log_disk_does_not_stop_mail() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Issue 15, Low: the metrics listener kept half-open connections for ever. Now a
+/// connection that says nothing is closed after the idle timeout, and /metrics still
+/// answers.
+#[test]
+fn metrics_listener_closes_silent_connections() {
+    use std::io::{Read, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, metrics) = (free_port(), free_port());
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!(
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+             [metrics]\naddress = \"127.0.0.1:{metrics}\"\n[smtp]\nidle_timeout_secs = 1\n\
+             [policy]\nsender_checks = false\n"
+        ),
+    )
+    .unwrap();
+    let mut server = Command::new(BIN)
+        .args(["--data", d.to_str().unwrap(), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{metrics}").parse().unwrap();
+    let mut silent = None;
+    for _ in 0..400 {
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            silent = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let mut silent = silent.expect("metrics listener up");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    // EOF (or a reset) before the 30 s read timeout: the server hung up.
+    match silent.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "the silent connection was closed"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut page = String::new();
+    let _ = c.read_to_string(&mut page);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
