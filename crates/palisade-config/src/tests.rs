@@ -67,6 +67,7 @@ fn every_key_is_documented() {
     let doc = include_str!("../../../docs/CONFIG.md");
     for key in [
         "hostname",
+        "postmaster",
         "listener.NAME.address",
         "listener.NAME.kind",
         "tls.cert",

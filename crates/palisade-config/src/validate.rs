@@ -195,6 +195,9 @@ pub struct DeliveryConfig {
 pub struct Config {
     /// Validated host name (lower-cased).
     pub hostname: Domain,
+    /// Where `postmaster@` of each added domain points (RFC 5321 §4.5.1); `None`: the
+    /// domain's first user.
+    pub postmaster: Option<palisade_types::Address>,
     pub listeners: Vec<Listener>,
     /// Operator-supplied certificate; `None` means the generated self-signed one.
     pub tls: Option<TlsFiles>,
@@ -702,8 +705,16 @@ impl Config {
                 3600,
             )?,
         };
+        let postmaster = match raw.postmaster {
+            Some(p) => Some(
+                palisade_types::Address::parse(&p)
+                    .map_err(|e| invalid("postmaster", format!("{p:?}: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Config {
             hostname,
+            postmaster,
             listeners,
             tls,
             smtp,

@@ -33,6 +33,10 @@ pub enum AddressError {
     BadDomain(String),
     #[error("address contains a control character")]
     ControlCharacter,
+    #[error(
+        "local part {0:?} cannot name a mailbox: it must be a dot-atom (RFC 5322 section 3.4.1: letters, digits and !#$%&'*+-=?^_`{{|}}~, single dots between them, none first or last), without '/'"
+    )]
+    NotMailboxName(String),
 }
 
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
@@ -122,6 +126,27 @@ impl Address {
             local: unquoted(local).unwrap_or(local).to_string(),
             domain: Domain::parse(domain)?,
         })
+    }
+
+    /// Whether this address can name a mailbox or alias we create: its local part a
+    /// dot-atom (RFC 5322 §3.4.1; quoted local parts and odd dots are legal on the
+    /// wire, but no name an administrator means to create), non-ASCII letters allowed
+    /// (RFC 6531 §3.3), and no `/` (mailboxes are directories).
+    pub fn check_mailbox_name(&self) -> Result<(), AddressError> {
+        let atext = |c: char| {
+            c.is_alphanumeric()
+                || (!c.is_ascii() && !c.is_control())
+                || "!#$%&'*+-=?^_`{|}~".contains(c)
+        };
+        let ok = self
+            .local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
+        if ok {
+            Ok(())
+        } else {
+            Err(AddressError::NotMailboxName(self.local.clone()))
+        }
     }
 
     /// The identity every security decision about this address is keyed on (lockouts,
@@ -295,5 +320,19 @@ mod tests {
             "\"a..b\""
         );
         assert_eq!(Address::parse("\"\"@x.org").expect("valid").local(), "\"\"");
+    }
+
+    #[test]
+    fn mailbox_names_are_dot_atoms_without_slashes() {
+        for ok in ["alice", "a.b", "o'brien", "x+tag", "jörg", "*"] {
+            let a = Address::parse(&format!("{ok}@x.org")).expect("valid");
+            assert_eq!(a.check_mailbox_name(), Ok(()), "{ok}");
+        }
+        for bad in ["../../etc", ".a", "a.", "a..b", "a/b", "\"a b\"", "a b"] {
+            let Ok(a) = Address::parse(&format!("{bad}@x.org")) else {
+                continue;
+            };
+            assert!(a.check_mailbox_name().is_err(), "{bad}");
+        }
     }
 }

@@ -133,6 +133,14 @@ pub(crate) fn parse_address(s: &str) -> anyhow::Result<Address> {
     Address::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
+/// An address for a mailbox or alias being created: also a name a mailbox can have.
+fn parse_new_mailbox(s: &str) -> anyhow::Result<Address> {
+    let a = parse_address(s)?;
+    a.check_mailbox_name()
+        .map_err(|e| usage(format!("{s:?}: {e}")))?;
+    Ok(a)
+}
+
 pub fn parse_queue_id(s: &str) -> anyhow::Result<QueueId> {
     QueueId::parse(s).ok_or_else(|| usage(format!("{s:?} is not a queue id (16 hex digits)")))
 }
@@ -171,7 +179,7 @@ async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyho
     println!("Wrote {}.", paths.config.display());
     println!("Added local domain {domain}. Add mailboxes with: palisade user add you@{domain}");
     println!(
-        "RFC 5321 requires a postmaster: palisade alias add postmaster@{domain} you@{domain}\n"
+        "postmaster@{domain} (RFC 5321 section 4.5.1) will deliver to the first user you add.\n"
     );
     println!("Publish these DNS records:\n");
     println!("  {domain}.           MX   10 {host}.");
@@ -192,6 +200,14 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
             let d = parse_domain(&domain)?;
             store_result(store.add_domain(&d).await)?;
             println!("added domain {d}");
+            let postmaster = paths.load_config_or_default()?.postmaster;
+            match postmaster {
+                Some(p) => ensure_postmaster(&store, &d, &p).await?,
+                None => println!(
+                    "postmaster@{d} (RFC 5321 section 4.5.1) will deliver to the first user added \
+                     to {d}; set postmaster in the config to choose another"
+                ),
+            }
         }
         DomainCommand::List => {
             for d in store.list_domains().await? {
@@ -252,11 +268,34 @@ fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
         .map_err(|refusal| usage(format!("password refused: {refusal}")))
 }
 
+/// RFC 5321 §4.5.1: every domain we accept mail for has a postmaster. When
+/// `postmaster@domain` reaches nobody yet, it becomes an alias of `target`.
+async fn ensure_postmaster(
+    store: &SqliteStore,
+    domain: &Domain,
+    target: &Address,
+) -> anyhow::Result<()> {
+    let postmaster = Address::parse(&format!("postmaster@{domain}"))?;
+    if store.resolve_recipient(&postmaster).await?.is_some() {
+        return Ok(());
+    }
+    match store
+        .add_alias(&AliasSource::Address(postmaster.clone()), target)
+        .await
+    {
+        Ok(()) => println!("{postmaster} now delivers to {target} (RFC 5321 section 4.5.1)"),
+        Err(e) => {
+            println!("{postmaster} is not set up ({e}): palisade alias add {postmaster} USER")
+        }
+    }
+    Ok(())
+}
+
 async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
     let store = paths.store().await?;
     match c {
         UserCommand::Add { address, name } => {
-            let a = parse_address(&address)?;
+            let a = parse_new_mailbox(&address)?;
             if !store.is_local_domain(a.domain()).await? {
                 return Err(usage(format!(
                     "{} is not a local domain; add it with: palisade domain add {}",
@@ -278,6 +317,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
                     .join(a.local().to_ascii_lowercase())
                     .display()
             );
+            ensure_postmaster(&store, a.domain(), &a).await?;
         }
         UserCommand::List { domain } => {
             let d = domain.as_deref().map(parse_domain).transpose()?;
@@ -409,6 +449,10 @@ async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
     match c {
         AliasCommand::Add { source, target } => {
             let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
+            if let AliasSource::Address(a) = &s {
+                a.check_mailbox_name()
+                    .map_err(|e| usage(format!("{source:?}: {e}")))?;
+            }
             let t = parse_address(&target)?;
             store_result(store.add_alias(&s, &t).await)?;
             println!("{s} -> {t}");

@@ -619,3 +619,48 @@ fn metrics_listener_closes_silent_connections() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Issue 15, Low: names no mailbox can have (`../../etc@local.test`) were accepted,
+/// and added domains had no postmaster (RFC 5321 §4.5.1).
+#[test]
+fn unusable_names_are_refused_and_every_domain_gets_a_postmaster() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pw = "correct horse battery staple\n";
+    let out = ok(d, &["domain", "add", "local.test"], "");
+    assert!(out.contains("postmaster@local.test"), "{out}");
+    for bad in [
+        "../../etc@local.test",
+        ".alice@local.test",
+        "a/b@local.test",
+    ] {
+        usage_error(d, &["user", "add", bad], pw, "cannot name a mailbox");
+        usage_error(
+            d,
+            &["alias", "add", bad, "x@local.test"],
+            "",
+            "cannot name a mailbox",
+        );
+    }
+    let out = ok(d, &["user", "add", "alice@local.test"], pw);
+    assert!(
+        out.contains("postmaster@local.test now delivers to alice@local.test"),
+        "{out}"
+    );
+    let out = ok(d, &["user", "add", "bob@local.test"], pw);
+    assert!(!out.contains("postmaster"), "set once: {out}");
+    // A configured postmaster serves every domain added later.
+    std::fs::write(
+        d.join("palisade.toml"),
+        "hostname = \"mx.local.test\"\npostmaster = \"alice@local.test\"\n",
+    )
+    .unwrap();
+    let out = ok(d, &["domain", "add", "other.test"], "");
+    assert!(
+        out.contains("postmaster@other.test now delivers to alice@local.test"),
+        "{out}"
+    );
+    let aliases = ok(d, &["alias", "list"], "");
+    assert!(aliases.contains("postmaster@local.test"), "{aliases}");
+    assert!(aliases.contains("postmaster@other.test"), "{aliases}");
+}
