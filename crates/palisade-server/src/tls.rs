@@ -38,25 +38,77 @@ pub fn self_signed_paths(data_dir: &Path) -> TlsFiles {
     }
 }
 
-/// Creates the self-signed certificate for `hostname` unless it already exists.
+/// How long a generated self-signed certificate is valid.
+const SELF_SIGNED_DAYS: i64 = 365;
+/// A self-signed certificate with less than this left is made anew at start.
+const SELF_SIGNED_RENEW_DAYS: i64 = 30;
+
+/// Creates the self-signed certificate for `hostname` unless a current one exists: one
+/// for this host name with more than [`SELF_SIGNED_RENEW_DAYS`] left.
 pub fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<TlsFiles, TlsError> {
     let files = self_signed_paths(data_dir);
-    if files.cert.exists() && files.key.exists() {
+    let now = palisade_queue::now_secs();
+    if files.key.exists()
+        && std::fs::read(&files.cert).is_ok_and(|pem| self_signed_is_current(&pem, hostname, now))
+    {
         return Ok(files);
     }
     let err = |problem: String| TlsError::SelfSigned {
         path: files.cert.clone(),
         problem,
     };
-    let ck = rcgen::generate_simple_self_signed(vec![hostname.to_string()])
-        .map_err(|e| err(e.to_string()))?;
+    let ck = self_signed(hostname, now).map_err(|e| err(e.to_string()))?;
     if let Some(dir) = files.cert.parent() {
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
     }
     write_private(&files.key, ck.signing_key.serialize_pem().as_bytes())
         .map_err(|e| err(e.to_string()))?;
     std::fs::write(&files.cert, ck.cert.pem()).map_err(|e| err(e.to_string()))?;
+    tracing::info!(
+        hostname,
+        days = SELF_SIGNED_DAYS,
+        "generated a self-signed certificate"
+    );
     Ok(files)
+}
+
+/// A certificate named for the host (subject CN and the one SAN), valid from yesterday
+/// (clock skew) for a year: not rcgen's default "rcgen self signed cert", 1975 to 4096.
+fn self_signed(
+    hostname: &str,
+    now: i64,
+) -> Result<rcgen::CertifiedKey<rcgen::KeyPair>, rcgen::Error> {
+    let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()])?;
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(rcgen::DnType::CommonName, hostname);
+    name.push(rcgen::DnType::OrganizationName, "Palisade self-signed");
+    params.distinguished_name = name;
+    let day = |offset: i64| {
+        let (y, m, d) = crate::trace::civil_from_days(now / 86_400 + offset);
+        rcgen::date_time_ymd(y as i32, m as u8, d as u8)
+    };
+    params.not_before = day(-1);
+    params.not_after = day(SELF_SIGNED_DAYS);
+    let signing_key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&signing_key)?;
+    Ok(rcgen::CertifiedKey { cert, signing_key })
+}
+
+/// Whether the PEM certificate names `hostname` and is valid for more than the
+/// renewal margin after `now`.
+fn self_signed_is_current(pem: &[u8], hostname: &str, now: i64) -> bool {
+    let Some(Ok(der)) = CertificateDer::pem_slice_iter(pem).next() else {
+        return false;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else {
+        return false;
+    };
+    let named = cert
+        .subject()
+        .iter_common_name()
+        .any(|cn| cn.as_str().is_ok_and(|n| n.eq_ignore_ascii_case(hostname)));
+    let left = cert.validity().not_after.timestamp() - now;
+    named && left > SELF_SIGNED_RENEW_DAYS * 86_400
 }
 
 /// Writes a file readable by its owner only.
@@ -225,5 +277,53 @@ pub fn version_name(v: rustls::ProtocolVersion) -> String {
         rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
         rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Issue 15, Low: the generated certificate was "rcgen self signed cert", valid
+    /// 1975-4096. Now it is named for the host, valid a year, and made anew at start
+    /// when near expiry or for another host name.
+    #[test]
+    fn self_signed_certificate_is_named_for_the_host_and_valid_a_year() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = palisade_queue::now_secs();
+        let files = ensure_self_signed(dir.path(), "mx.example.test").unwrap();
+        let pem = std::fs::read(&files.cert).unwrap();
+        let der = CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .unwrap()
+            .unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
+        assert_eq!(
+            cert.subject()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            "mx.example.test"
+        );
+        let days = |t: i64| (t - now) / 86_400;
+        assert_eq!(days(cert.validity().not_before.timestamp()), -1);
+        assert!((364..=365).contains(&days(cert.validity().not_after.timestamp())));
+        assert!(self_signed_is_current(&pem, "mx.example.test", now));
+        // Another host name, or 340 days on: renewed.
+        assert!(!self_signed_is_current(&pem, "mx.other.test", now));
+        assert!(!self_signed_is_current(
+            &pem,
+            "mx.example.test",
+            now + 340 * 86_400
+        ));
+        ensure_self_signed(dir.path(), "mx.other.test").unwrap();
+        let renewed = std::fs::read(&files.cert).unwrap();
+        assert!(self_signed_is_current(&renewed, "mx.other.test", now));
+        // A current one is kept as it is.
+        ensure_self_signed(dir.path(), "mx.other.test").unwrap();
+        assert_eq!(std::fs::read(&files.cert).unwrap(), renewed);
     }
 }
