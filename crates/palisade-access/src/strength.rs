@@ -63,6 +63,15 @@ pub fn is_commonly_breached(password: &str) -> bool {
 
 /// Checks a new password for `user` (with an optional display name).
 pub fn check(password: &str, user: &Address, name: Option<&str>) -> Result<(), Refusal> {
+    // SASL PLAIN separates its fields with NUL (RFC 4616 §2): a password holding one
+    // could be set but never typed into a mail client; other control characters
+    // cannot be typed either.
+    if password.chars().any(char::is_control) {
+        return Err(refuse(
+            "The password contains a control character (such as NUL, a tab or a line break), which mail clients cannot send (RFC 4616 section 2).",
+            &["Use letters, digits, spaces and punctuation only."],
+        ));
+    }
     let length = password.chars().count();
     if length < MIN_LENGTH {
         return Err(refuse(
@@ -158,5 +167,16 @@ mod tests {
         assert!(weak.reason.contains("strength"), "{weak}");
         assert!(!weak.suggestions.is_empty());
         assert!(check("violet ferry granite spoon", &a, Some("Alice Smith")).is_ok());
+    }
+
+    /// Issue 15, Low: a NUL byte was accepted in a password, which SASL PLAIN (RFC 4616
+    /// §2) cannot carry.
+    #[test]
+    fn rfc4616_2_control_characters_are_refused() {
+        for pw in ["violet ferry\0granite spoon", "violet ferry\tgranite spoon", "violet\nferry granite"] {
+            let r = check(pw, &alice(), None).expect_err("refused");
+            assert!(r.reason.contains("control character"), "{r}");
+        }
+        assert_eq!(check("violet ferry granite spoon", &alice(), None), Ok(()));
     }
 }
