@@ -173,7 +173,11 @@ mod tests {
     /// §2) cannot carry.
     #[test]
     fn rfc4616_2_control_characters_are_refused() {
-        for pw in ["violet ferry\0granite spoon", "violet ferry\tgranite spoon", "violet\nferry granite"] {
+        for pw in [
+            "violet ferry\0granite spoon",
+            "violet ferry\tgranite spoon",
+            "violet\nferry granite",
+        ] {
             let r = check(pw, &alice(), None).expect_err("refused");
             assert!(r.reason.contains("control character"), "{r}");
         }

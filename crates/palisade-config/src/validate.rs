@@ -261,8 +261,11 @@ pub struct SecurityConfig {
 }
 
 impl SecurityConfig {
+    /// Exempt from bans: the `never_ban` networks, and the unspecified address that
+    /// stands for a client a PROXY header did not name (banning it would ban every
+    /// such client at once).
     pub fn never_banned(&self, ip: std::net::IpAddr) -> bool {
-        self.never_ban.iter().any(|n| n.contains(&ip))
+        ip.is_unspecified() || self.never_ban.iter().any(|n| n.contains(&ip))
     }
 }
 

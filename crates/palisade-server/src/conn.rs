@@ -110,7 +110,15 @@ async fn proxied_client(
         .await
         .and_then(|h| crate::proxy::parse(&h))
     {
-        Ok(client) => Some(client.unwrap_or(peer)),
+        Ok(Some(client)) => Some(client),
+        // PROXY LOCAL (the proxy's own health check) or UNKNOWN: the client is not
+        // known. Never the proxy's address: that one may be trusted (relay) and a ban
+        // on it would lock out everyone behind the proxy. The unspecified address is
+        // never trusted, never banned (`never_banned`), and shares one rate bucket.
+        Ok(None) => {
+            tracing::info!("PROXY header names no client (LOCAL or UNKNOWN)");
+            Some(SocketAddr::from(([0, 0, 0, 0], 0)))
+        }
         Err(e) => {
             rejected("proxy_malformed");
             tracing::info!(error = %e, "connection closed: bad PROXY header");

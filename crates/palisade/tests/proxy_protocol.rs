@@ -157,3 +157,40 @@ async fn the_client_behind_the_proxy_is_banned_never_the_proxy() {
     assert_eq!(bans[0].key, "198.51.100.9");
     ts.shutdown().await;
 }
+
+/// Issue 15, Low (an earlier note): a PROXY header naming no client (v1 UNKNOWN, v2
+/// LOCAL) fell back to the proxy's own address, which may be trusted (relay for
+/// anyone behind it) and whose ban would lock out every client of the proxy. Such a
+/// client is now the unspecified address: never trusted, never banned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_header_without_a_client_is_never_the_proxy() {
+    let ts = start(&format!(
+        "{LB}[policy]\ntrusted_networks = [\"127.0.0.0/8\"]\n\
+         [security]\nnever_ban = []\nmax_unknown_recipients = 2\nmax_relay_attempts = 2\n"
+    ))
+    .await;
+    // v2: signature, version 2 / LOCAL, family unspecified, no addresses.
+    let mut v2_local = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v2_local.extend_from_slice(&[0x20, 0x00, 0x00, 0x00]);
+    for header in [b"PROXY UNKNOWN\r\n".to_vec(), v2_local] {
+        let mut c = via_proxy(&ts, &header).await;
+        c.expect("EHLO somewhere.test", "250").await;
+        c.expect("MAIL FROM:<x@outside.test>", "250").await;
+        // Not trusted as the proxy is: no relay.
+        c.expect("RCPT TO:<someone@elsewhere.test>", "554 5.7.1")
+            .await;
+        // Strikes past every limit ban nobody.
+        for i in 0..4 {
+            c.expect(&format!("RCPT TO:<nosuch{i}@local.test>"), "550")
+                .await;
+        }
+        c.expect("RCPT TO:<elsewhere@other.test>", "554 5.7.1")
+            .await;
+        c.expect("QUIT", "221").await;
+    }
+    assert!(ts.store.list_bans(0).await.unwrap().is_empty());
+    // The proxy itself and its named clients are still served.
+    via_proxy(&ts, b"PROXY TCP4 198.51.100.10 127.0.0.1 40003 25\r\n").await;
+    connect(ts.addr("inbound")).await;
+    ts.shutdown().await;
+}
