@@ -367,6 +367,16 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets old security state: failures and strikes older than a day, lockouts
     /// ended more than a day ago, bans ended more than a week ago.
     async fn prune_security(&self, now: i64) -> Result<(), StoreError>;
+    /// Whether a DSN reporting `recipients` (sorted, comma-separated) of the message
+    /// `original` was queued already.
+    async fn dsn_queued(&self, original: QueueId, recipients: &str) -> Result<bool, StoreError>;
+    /// Records that such a DSN was queued (a second record is no error).
+    async fn record_dsn(
+        &self,
+        original: QueueId,
+        recipients: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// The secret of this installation called `name`: `fresh` (random bytes from the
     /// caller) the first time, the stored one ever after.
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError>;

@@ -43,6 +43,9 @@ const SUBMISSION_BUCKET: i64 = 600;
 /// Submission history kept (and the window a recipient domain counts as known), seconds.
 const SUBMISSION_HISTORY: i64 = 30 * 86_400;
 
+/// How long a queued DSN is remembered (longer than any `queue.max_age_secs`).
+const DSN_MEMORY: i64 = 60 * 86_400;
+
 /// Schema steps in order; each runs once, in the same transaction that records it.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite/schema_v1.sql")),
@@ -60,6 +63,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("sqlite/schema_v13.sql")),
     (14, include_str!("sqlite/schema_v14.sql")),
     (15, include_str!("sqlite/schema_v15.sql")),
+    (16, include_str!("sqlite/schema_v16.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -1213,6 +1217,40 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db(CONTEXT))
     }
 
+    async fn dsn_queued(&self, original: QueueId, recipients: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM dsn_sent WHERE original = ? AND recipients = ?",
+        )
+        .bind(original.to_string())
+        .bind(recipients)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("reading sent DSNs"))?;
+        Ok(n > 0)
+    }
+
+    async fn record_dsn(
+        &self,
+        original: QueueId,
+        recipients: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO dsn_sent (original, recipients, sent) VALUES (?, ?, ?)")
+            .bind(original.to_string())
+            .bind(recipients)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording a DSN"))?;
+        // A message is retried for days, not months: older records can go.
+        sqlx::query("DELETE FROM dsn_sent WHERE sent < ?")
+            .bind(now - DSN_MEMORY)
+            .execute(&self.pool)
+            .await
+            .map_err(db("forgetting old DSNs"))?;
+        Ok(())
+    }
+
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
         // Read first: every failed login asks, and only the first ever needs a write.
         let stored: Option<Vec<u8>> =
@@ -1928,16 +1966,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(
-            versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
-        );
+        assert_eq!(versions(&store).await, (1..=16).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+            (1..=16).collect::<Vec<i64>>(),
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1952,7 +1987,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 15
+                    supported: 16
                 }
             ),
             "{err}"
