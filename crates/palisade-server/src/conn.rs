@@ -223,23 +223,46 @@ async fn handshake(
     }
 }
 
-/// Whether `user` has written to `submission.max_recipients_per_day` recipients in
-/// the last 24 hours (store errors let the message through: the hourly and daily
-/// message quotas still hold).
-async fn recipient_quota_reached(shared: &Shared, cfg: &Config, user: &str) -> bool {
-    let Ok(user) = Address::parse(user) else {
-        return false;
+/// The decision for one RCPT. An authenticated user's accepted recipient is reserved
+/// against `submission.max_recipients_per_day` together with the check (see
+/// [`crate::quota`]), so concurrent sessions cannot overshoot it; store errors count
+/// nothing recorded (the hourly and daily message quotas still hold).
+async fn recipient_decision(
+    shared: &Shared,
+    cfg: &Config,
+    session: &Session,
+    addr: &Address,
+    reserved: &mut Option<crate::quota::Reserved>,
+) -> RecipientDecision {
+    let relay_ok = session.authenticated().is_some() || cfg.policy.is_trusted(session.client_ip());
+    let d = check_recipient(shared, cfg, relay_ok, addr).await;
+    let (Some(user), RecipientDecision::Accept) = (session.authenticated(), &d) else {
+        return d;
     };
     let since = palisade_queue::now_secs() - 86_400;
-    match shared.store.count_submission_recipients(&user, since).await {
-        Ok(n) => n >= cfg.submission.max_recipients_per_day,
-        Err(e) => {
-            tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                "cannot count recipients"
-            );
-            false
-        }
+    let recorded = match Address::parse(user) {
+        Ok(u) => shared
+            .store
+            .count_submission_recipients(&u, since)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot count recipients"
+                );
+                0
+            }),
+        Err(_) => 0,
+    };
+    let max = cfg.submission.max_recipients_per_day;
+    if shared
+        .recipient_reservations
+        .try_add(reserved, user, recorded, max)
+    {
+        d
+    } else {
+        rejected("recipient_quota");
+        RecipientDecision::Reject(reply::RECIPIENT_QUOTA)
     }
 }
 
@@ -404,6 +427,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     let mut buf = vec![0u8; 16 * 1024];
     let mut writer: Option<SpoolWriter> = None;
     let mut data_budget: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    let mut reserved: Option<crate::quota::Reserved> = None;
     let mut deadlines = Deadlines {
         command_started: None,
         data_started: None,
@@ -451,6 +475,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::CheckSender(from) => {
+                // A new transaction: the last one's recipients were recorded or dropped.
+                reserved = None;
                 if let Some(user) = session.authenticated().map(str::to_string) {
                     let d =
                         crate::submission::check_sender(shared, cfg, &user, from.as_ref()).await;
@@ -481,15 +507,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 session.sender_decision(SenderDecision::Accept);
             }
             Step::CheckRecipient(addr) => {
-                let relay_ok =
-                    session.authenticated().is_some() || cfg.policy.is_trusted(session.client_ip());
-                let d = match session.authenticated() {
-                    Some(user) if recipient_quota_reached(shared, cfg, user).await => {
-                        rejected("recipient_quota");
-                        RecipientDecision::Reject(reply::RECIPIENT_QUOTA)
-                    }
-                    _ => check_recipient(shared, cfg, relay_ok, &addr).await,
-                };
+                let d = recipient_decision(shared, cfg, &session, &addr, &mut reserved).await;
                 tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
                 let strike = match &d {
                     RecipientDecision::Reject(r) if *r == reply::NO_RELAY => Some("relay"),
@@ -603,7 +621,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         shared.config(),
                         user,
                         domains,
-                        rcpts.len() as u64,
+                        (rcpts.len() as u64, reserved.take()),
                     );
                 }
                 match reply {

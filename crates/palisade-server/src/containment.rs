@@ -53,7 +53,7 @@ pub fn after_submission(
     cfg: Arc<Config>,
     user: Address,
     domains: Vec<String>,
-    recipients: u64,
+    (recipients, reserved): (u64, Option<crate::quota::Reserved>),
 ) {
     tokio::spawn(async move {
         let store = shared.store.as_ref();
@@ -74,10 +74,12 @@ pub fn after_submission(
                 remote.push(d);
             }
         }
-        if let Err(e) = store
+        let recorded = store
             .record_submission(&user, now, &remote, recipients)
-            .await
-        {
+            .await;
+        // Recorded (or lost): the store's count takes over from the reservation.
+        drop(reserved);
+        if let Err(e) = recorded {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
                 "cannot record submission"

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod outbox;
 pub mod phishing;
 pub mod proxy;
+pub mod quota;
 pub mod rates;
 pub mod reports;
 pub mod sender_auth;
@@ -107,6 +108,8 @@ pub struct Shared {
     pub dmarc_recorder: reports::Recorder,
     /// Addresses refused at connect (a copy of the store's bans).
     pub bans: bans::BanList,
+    /// Recipients of submitted mail accepted but not yet recorded.
+    pub recipient_reservations: Arc<quota::Reservations>,
     /// Per-address rate limits (rebuilt on reload when they change).
     pub rates: rates::Rates,
     /// Parsed DKIM keys of our domains, for signing.
@@ -305,6 +308,7 @@ impl Server {
             dmarc_recorder,
             dkim_keys,
             bans: bans::BanList::default(),
+            recipient_reservations: Arc::default(),
             rates,
             phishing: phishing::PhishState::default(),
         });

@@ -664,3 +664,39 @@ async fn lockout_bypass_by_spelling_is_closed() {
     c.expect("MAIL FROM:<alice@local.test>", "250").await;
     ts.shutdown().await;
 }
+
+/// Issue 15, Low (an earlier note): the daily recipient quota was checked against the
+/// store, where a message is recorded only after its `250`, so concurrent sessions of
+/// one user could each accept up to the limit. Two sessions, one quota of three: they
+/// get three recipients between them, not four.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_recipient_quota_holds_across_concurrent_sessions() {
+    let ts = start("[submission]\nmax_recipients_per_day = 3\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect(ts.addr("submission")).await;
+        s.expect("EHLO client.test", "250").await;
+        let mut s = starttls(s, &ts).await;
+        s.expect("EHLO client.test", "250").await;
+        s.expect(&plain("alice@local.test", PW), "235").await;
+        s.expect("MAIL FROM:<alice@local.test>", "250").await;
+        sessions.push(s);
+    }
+    let mut accepted = 0;
+    for rcpt in ["bob", "carol"] {
+        for s in sessions.iter_mut() {
+            let r = s.cmd(&format!("RCPT TO:<{rcpt}@local.test>")).await;
+            accepted += usize::from(r.starts_with("250"));
+        }
+    }
+    assert_eq!(accepted, 3, "the quota is shared by the sessions");
+    // A session's reservation goes back when its transaction is dropped.
+    sessions[0].expect("RSET", "250").await;
+    sessions[0]
+        .expect("MAIL FROM:<alice@local.test>", "250")
+        .await;
+    let r = sessions[0].cmd("RCPT TO:<bob@local.test>").await;
+    assert!(r.starts_with("250"), "{r}");
+    ts.shutdown().await;
+}
