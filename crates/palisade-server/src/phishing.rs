@@ -220,12 +220,19 @@ impl PhishState {
         }
     }
 
-    /// Writes the noted correspondence to the store.
+    /// Writes the noted correspondence to the store. A pair stays pending until it is
+    /// written, and the cached history of each organisation written to is dropped
+    /// before the pair leaves `pending`, so a sender is never "new" again in between
+    /// (the cache lives [`HISTORY_TTL`]: emptying `pending` alone made first-contact
+    /// notes reappear for five minutes). A failed write is tried at the next flush.
     pub async fn flush(&self, store: &dyn Store) {
-        let pending: Vec<(String, String)> = {
-            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.drain().collect()
-        };
+        let pending: Vec<(String, String)> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
         let mut by_local: HashMap<String, Vec<String>> = HashMap::new();
         for (l, s) in pending {
             by_local.entry(l).or_default().push(s);
@@ -234,6 +241,15 @@ impl PhishState {
         for (local, senders) in by_local {
             if let Err(e) = store.record_correspondents(&local, &senders, now).await {
                 tracing::warn!(error = %e, "cannot record the correspondence history");
+                continue;
+            }
+            self.known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&local);
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for s in senders {
+                p.remove(&(local.clone(), s));
             }
         }
     }
@@ -780,5 +796,43 @@ mod tests {
         let v = fold(&["word"; 40].join(" "));
         assert!(v.split("\r\n").all(|l| l.len() <= 78), "{v}");
         assert_eq!(v.replace("\r\n ", " "), ["word"; 40].join(" "));
+    }
+
+    /// Issue 15, Low (an earlier note): a flush emptied the noted pairs while the
+    /// cached history (five minutes) did not have them yet, so "first message from X"
+    /// came back for every message in those minutes.
+    #[tokio::test]
+    async fn a_sender_stays_known_after_the_history_is_written() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = palisade_store::SqliteStore::open(&dir.path().join("db"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let state = PhishState::default();
+        let first = |k: Arc<Known>| {
+            let state = &state;
+            let store = &store;
+            async move {
+                state
+                    .first_contact(store, &k, "local.test", "sender.test")
+                    .await
+            }
+        };
+        let known = state
+            .known(&store, "local.test")
+            .await
+            .unwrap_or_else(|| panic!("known"));
+        assert_eq!(first(known.clone()).await, Some(true));
+        state.note("local.test", ["sender.test".to_string()]);
+        assert_eq!(first(known).await, Some(false));
+        state.flush(&store).await;
+        let known = state
+            .known(&store, "local.test")
+            .await
+            .unwrap_or_else(|| panic!("known"));
+        assert_eq!(
+            first(known).await,
+            Some(false),
+            "still known after the flush"
+        );
     }
 }
