@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         lines: vec!["CAUTION <b>&".into()],
         subject_prefix: Some("[SUSPICIOUS]".into()),
         attach_original: data.first().is_some_and(|b| b & 1 == 1),
+        ..Banner::default()
     };
     if let Some(out) = banner::apply(data, &b) {
         assert!(mail_parser::MessageParser::new().parse(&out).is_some());

@@ -1025,9 +1025,9 @@ enum OutOfRange {
 /// past 2^64 (`BDAT 100000000000000000000005` read 5 octets), and a front end that
 /// reads the number otherwise would see the rest of the chunk as commands.
 fn numbers_out_of_range(line: &[u8]) -> Option<OutOfRange> {
-    let text = std::str::from_utf8(line)
-        .ok()?
-        .trim_end_matches(['\r', '\n']);
+    // Lossy: a byte that is no UTF-8 is no digit either.
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches(['\r', '\n']);
     let mut words = text.split(' ');
     let verb = words.next()?;
     if verb.eq_ignore_ascii_case("BDAT") {
