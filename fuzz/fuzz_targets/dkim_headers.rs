@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let screened = dkim_bounds::screen(&mut msg);
-    let _ = dkim_bounds::results(&screened);
+    let _ = dkim_bounds::arc_resinfo(&screened);
     for h in &msg.dkim_headers {
         assert!(h.header.h.len() <= MAX_SIGNED_FIELDS);
         assert!(msg.headers.len() <= MAX_HEADER_FIELDS);

@@ -16,6 +16,7 @@
 //! decides.
 
 pub mod dkim_bounds;
+pub mod dkim_key;
 pub mod dmarc_report;
 pub mod forged;
 pub mod message;

@@ -34,6 +34,12 @@ pub struct DkimReport {
     /// pass | fail | neutral | policy | temperror | permerror | none
     pub result: &'static str,
     pub reason: String,
+    /// The signature's `i=` (AUID), empty when absent.
+    #[serde(skip)]
+    pub auid: String,
+    /// The first 8 base64 characters of `b=` (RFC 6008 `header.b`).
+    #[serde(skip)]
+    pub b_prefix: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,12 +140,13 @@ fn policy_name(p: Policy) -> &'static str {
 }
 
 /// Verifies DKIM signatures; relaxed-body signatures get a second chance over the body
-/// mail-auth 0.13.3 should have hashed (see `relaxed_body`).
+/// mail-auth 0.13.3 should have hashed (see `relaxed_body`). Returns each output with
+/// the reason our key-record check refused it, if it did.
 async fn verify_dkim<'x>(
     dns: &'x Dns,
     msg: &'x AuthenticatedMessage<'x>,
     normalised: Option<&'x AuthenticatedMessage<'x>>,
-) -> Vec<DkimOutput<'x>> {
+) -> (Vec<DkimOutput<'x>>, Vec<Option<String>>) {
     let mut outputs = dns.authenticator().verify_dkim(dns.params(msg)).await;
     if let Some(norm) = normalised {
         let second = dns.authenticator().verify_dkim(dns.params(norm)).await;
@@ -155,7 +162,47 @@ async fn verify_dkim<'x>(
             }
         }
     }
-    outputs
+    let refused = apply_key_records(dns, &mut outputs, [Some(msg), normalised]).await;
+    (outputs, refused)
+}
+
+/// What the key record says of each pass (RFC 6376 §3.6.1, see [`crate::dkim_key`]): a
+/// pass it rules out becomes a failure, and its reason is returned at its index.
+async fn apply_key_records<'x>(
+    dns: &Dns,
+    outputs: &mut [DkimOutput<'x>],
+    parsed: [Option<&'x AuthenticatedMessage<'x>>; 2],
+) -> Vec<Option<String>> {
+    let mut reasons = vec![None; outputs.len()];
+    for (i, out) in outputs.iter_mut().enumerate() {
+        if *out.result() != DkimResult::Pass {
+            continue;
+        }
+        let Some(b) = out.signature().map(|s| s.b.clone()) else {
+            continue;
+        };
+        // The same signature, borrowed from the message for as long as the output.
+        let Some(sig) = parsed
+            .iter()
+            .flatten()
+            .flat_map(|m| m.dkim_headers.iter())
+            .map(|h| &h.header)
+            .find(|s| s.b == b)
+        else {
+            continue;
+        };
+        let Ok(records) = dns.txt(&format!("{}._domainkey.{}", sig.s, sig.d)).await else {
+            continue;
+        };
+        let why =
+            crate::dkim_key::key_record(&records).and_then(|r| crate::dkim_key::refusal(r, sig.a));
+        if let Some(why) = why {
+            *out =
+                DkimOutput::fail(Error::Dkim(DkimError::UnsupportedAlgorithm)).with_signature(sig);
+            reasons[i] = Some(why);
+        }
+    }
+    reasons
 }
 
 async fn verify_arc<'x>(
@@ -262,7 +309,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
     let screened = dkim_bounds::screen(&mut msg);
     let normalised_raw = without_trailing_blank_lines(raw);
     let normalised = normalised_raw.as_deref().and_then(parse_screened);
-    let dkim = verify_dkim(dns, &msg, normalised.as_ref()).await;
+    let (dkim, key_refused) = verify_dkim(dns, &msg, normalised.as_ref()).await;
     let arc = verify_arc(dns, &msg, normalised.as_ref()).await;
     let dmarc = dns
         .authenticator()
@@ -273,13 +320,11 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
             &spf.output,
         )))
         .await;
-    let header_from = msg.from.first().cloned().unwrap_or_default();
-    results = results.with_dkim_results(&dkim, &header_from);
     if screened.arc.is_none() {
         results = results.with_arc_result(&arc, spf.ip);
     }
     results = results.with_dmarc_result(&dmarc);
-    let dkim_reports = all_dkim_reports(&dkim, &screened);
+    let dkim_reports = all_dkim_reports(&msg, &dkim, &key_refused, &screened);
     let mut arc_report = arc_report(&msg, &arc);
     if let Some(reason) = &screened.arc {
         arc_report.result = "fail";
@@ -291,7 +336,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
     };
     AuthReport {
         spf: spf_report,
-        dkim: dkim_reports,
+        dkim: dkim_reports.clone(),
         arc: arc_report,
         dmarc: DmarcReport {
             result: dmarc_result(&dmarc.result()),
@@ -303,20 +348,61 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
             reason: dmarc_reason,
         },
         header_from: msg.from.clone(),
-        authentication_results: header_value(&results) + &dkim_bounds::results(&screened),
+        authentication_results: header_value(&results)
+            + &dkim_resinfo(&dkim_reports)
+            + &dkim_bounds::arc_resinfo(&screened),
         dmarc_row: crate::dmarc_report::row(&dkim, spf, &dmarc),
     }
 }
 
 fn dkim_report(o: &DkimOutput<'_>) -> DkimReport {
+    use base64::Engine;
     let (result, reason) = dkim_result(o.result());
+    let sig = o.signature();
+    let b = sig.map(|s| base64::engine::general_purpose::STANDARD.encode(&s.b[..s.b.len().min(6)]));
     DkimReport {
-        d: o.signature().map(|s| s.d.clone()).unwrap_or_default(),
-        s: o.signature().map(|s| s.s.clone()).unwrap_or_default(),
-        algorithm: o.signature().map_or("", |s| algorithm_name(s.a)),
+        d: sig.map(|s| s.d.clone()).unwrap_or_default(),
+        s: sig.map(|s| s.s.clone()).unwrap_or_default(),
+        algorithm: sig.map_or("", |s| algorithm_name(s.a)),
         result,
         reason,
+        auid: sig.map(|s| s.i.clone()).unwrap_or_default(),
+        b_prefix: b.unwrap_or_default(),
     }
+}
+
+/// The `dkim=` resinfo of every signature (RFC 8601 §2.7.1), ours rather than
+/// mail-auth's so that each carries the result we decided (`policy` for what our
+/// policy refuses) and the reason for anything but a pass (§2.2: the reason before the
+/// properties).
+fn dkim_resinfo(reports: &[DkimReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&format!(";\r\n\tdkim={}", r.result));
+        if r.result != "pass" && !r.reason.is_empty() {
+            out.push_str(&format!(" reason=\"{}\"", dkim_bounds::quoted(&r.reason)));
+        }
+        if r.auid.is_empty() {
+            out.push_str(&format!(" header.d={}", dkim_bounds::pvalue(&r.d)));
+        } else {
+            // RFC 8601 §2.2 pvalue: `[local-part] "@" domain` as it is, anything else
+            // quoted.
+            let plain = r
+                .auid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@.-_+=".contains(c));
+            if plain {
+                out.push_str(&format!(" header.i={}", r.auid));
+            } else {
+                out.push_str(&format!(" header.i=\"{}\"", dkim_bounds::quoted(&r.auid)));
+            }
+        }
+        out.push_str(&format!(" header.s={}", dkim_bounds::pvalue(&r.s)));
+        if !r.b_prefix.is_empty() {
+            out.push_str(&format!(" header.b={}", dkim_bounds::pvalue(&r.b_prefix)));
+        }
+    }
+    out
 }
 
 /// DKIM alone (for `palisade audit dkim`); `None` when `raw` has no header section.
@@ -325,8 +411,20 @@ pub async fn verify_dkim_reports(dns: &Dns, raw: &[u8]) -> Option<Vec<DkimReport
     let screened = dkim_bounds::screen(&mut msg);
     let normalised_raw = without_trailing_blank_lines(raw);
     let normalised = normalised_raw.as_deref().and_then(parse_screened);
-    let dkim = verify_dkim(dns, &msg, normalised.as_ref()).await;
-    Some(all_dkim_reports(&dkim, &screened))
+    let (dkim, key_refused) = verify_dkim(dns, &msg, normalised.as_ref()).await;
+    Some(all_dkim_reports(&msg, &dkim, &key_refused, &screened))
+}
+
+/// The value of tag `name` in a DKIM-Signature field (RFC 6376 §3.2 tag-list),
+/// whitespace removed; empty when absent.
+fn tag_value(field: &[u8], name: &str) -> String {
+    String::from_utf8_lossy(field)
+        .split(';')
+        .find_map(|t| {
+            let (n, v) = t.split_once('=')?;
+            (n.trim() == name).then(|| v.split_whitespace().collect::<String>())
+        })
+        .unwrap_or_default()
 }
 
 /// Parses and applies the same bounds (for the second, normalised-body pass).
@@ -336,16 +434,44 @@ fn parse_screened(raw: &[u8]) -> Option<AuthenticatedMessage<'_>> {
     Some(msg)
 }
 
-/// Every signature's report: those verified, then those the bounds refused.
-fn all_dkim_reports(dkim: &[DkimOutput<'_>], screened: &dkim_bounds::Screened) -> Vec<DkimReport> {
+/// Every signature's report: those verified (with our key-record reasons), then those
+/// the bounds refused.
+fn all_dkim_reports(
+    msg: &AuthenticatedMessage<'_>,
+    dkim: &[DkimOutput<'_>],
+    key_refused: &[Option<String>],
+    screened: &dkim_bounds::Screened,
+) -> Vec<DkimReport> {
+    // mail-auth reports signatures it refused while parsing (an `l=`, a bad tag) first,
+    // in order, without the signature: their d= and s= come from the field itself, so
+    // no signature is left unnamed.
+    let mut unparsed = msg
+        .errors
+        .iter()
+        .filter(|h| matches!(h.header, Error::Dkim(_)))
+        .map(|h| (tag_value(h.value, "d"), tag_value(h.value, "s")));
     let refused = screened.dkim.iter().map(|r| DkimReport {
         d: r.d.clone(),
         s: r.s.clone(),
         algorithm: r.algorithm,
         result: "policy",
         reason: r.reason.clone(),
+        auid: String::new(),
+        b_prefix: String::new(),
     });
-    dkim.iter().map(dkim_report).chain(refused).collect()
+    let verified = dkim.iter().zip(key_refused).map(|(o, why)| {
+        let mut r = dkim_report(o);
+        if o.signature().is_none()
+            && let Some((d, s)) = unparsed.next()
+        {
+            (r.d, r.s) = (d, s);
+        }
+        if let Some(why) = why {
+            r.reason = why.clone();
+        }
+        r
+    });
+    verified.chain(refused).collect()
 }
 
 /// True when `raw` has a header section mail-auth can read.

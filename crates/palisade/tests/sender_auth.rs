@@ -337,3 +337,75 @@ async fn trusted_networks_skip_checks_and_disabled_checks_still_strip_forgeries(
     assert!(!got.contains("Authentication-Results"), "{got}");
     ts.shutdown().await;
 }
+
+/// Issue 15, conformance (RFC 6376 §3.6.1, RFC 8601 §2.7.1): a key record's `h=`, `k=`
+/// and `s=` restrict what its key may verify, and every signature gets a result in
+/// Authentication-Results, refused ones too: an `l=` signature dkimpy makes and passes
+/// is `policy` here, with the reason (content can be appended after the signed length).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6376_3_6_1_key_record_restrictions_and_policy_results() {
+    let dns = DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    let p = keys.rsa_p.clone();
+    dns.txt("sender.test", "v=spf1 -all")
+        .txt(
+            "ok._domainkey.sender.test",
+            &format!("v=DKIM1; k=rsa; s=email; p={p}"),
+        )
+        .txt(
+            "sha1._domainkey.sender.test",
+            &format!("v=DKIM1; h=sha1; p={p}"),
+        )
+        .txt(
+            "tls._domainkey.sender.test",
+            &format!("v=DKIM1; s=tls; p={p}"),
+        )
+        .txt(
+            "ed._domainkey.sender.test",
+            &format!("v=DKIM1; k=ed25519; p={p}"),
+        );
+    let ts = start_with_dns("[policy]\ndmarc_enforce = false\n", dns).await;
+    let cases = [
+        ("ok", false, "dkim=pass"),
+        (
+            "sha1",
+            false,
+            "dkim=fail reason=\"the key record allows only h=sha1",
+        ),
+        (
+            "tls",
+            false,
+            "dkim=fail reason=\"the key is for s=tls, not email",
+        ),
+        ("ed", false, "dkim=fail"),
+        ("ok", true, "dkim=policy reason="),
+    ];
+    for (n, (selector, length, want)) in cases.iter().enumerate() {
+        let msg = message("Alice <alice@sender.test>", &format!("case{n}"));
+        let signed = sign(
+            &msg,
+            "sender.test",
+            selector,
+            &keys.rsa,
+            "rsa",
+            "relaxed/relaxed",
+            *length,
+        );
+        let r = send(&ts, "bounce@sender.test", &signed).await;
+        assert!(r.starts_with("250"), "{selector}: {r}");
+        let got = ts.wait_for_mail("alice", n + 1).await;
+        let text = got
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).replace("\r\n\t", " "))
+            .find(|m| m.contains(&format!("Subject: case{n}")))
+            .unwrap();
+        let ar = text
+            .lines()
+            .find(|l| l.starts_with(&format!("Authentication-Results: {HOST}")))
+            .unwrap();
+        assert!(ar.contains(want), "{selector} (l={length}): {ar}");
+        assert!(ar.contains(&format!("header.s={selector}")), "{ar}");
+    }
+    ts.shutdown().await;
+}

@@ -270,6 +270,8 @@ fn own_domain_without_dmarc_record_passes_when_aligned_itself() {
         algorithm: "ed25519-sha256",
         result: "pass",
         reason: String::new(),
+        auid: String::new(),
+        b_prefix: String::new(),
     }];
     assert_eq!(decide(&r, &local, &AuthPolicy::default()).name(), "accept");
     r.dkim[0].d = "local.test.evil.test".into();
