@@ -24,6 +24,7 @@ pub mod pct;
 pub mod relaxed_body;
 pub mod signing;
 pub mod spf;
+pub mod spf_grammar;
 pub mod verdict;
 mod void_lookups;
 

@@ -138,6 +138,29 @@ async fn has_duplicate_records(dns: &Dns, domain: &str) -> bool {
     })
 }
 
+/// RFC 7208 §4.6: a syntax error anywhere in the record is a permerror, whatever a
+/// mechanism before it matched; checked strictly (§12, see `spf_grammar`) on the
+/// domain's own record, where mail-auth is lenient. (Records reached through include
+/// and redirect are still mail-auth's reading.)
+async fn has_syntax_error(dns: &Dns, domain: &str) -> bool {
+    let Ok(records) = dns.txt(domain).await else {
+        return false;
+    };
+    records
+        .iter()
+        .filter(|r| {
+            let lower = r.trim_start().to_ascii_lowercase();
+            lower == "v=spf1" || lower.starts_with("v=spf1 ")
+        })
+        .any(|r| match crate::spf_grammar::check_record(r) {
+            Ok(()) => false,
+            Err(why) => {
+                tracing::debug!(domain, %why, "SPF syntax error");
+                true
+            }
+        })
+}
+
 /// mail-auth's check_host() with the void-lookup limit applied (see `void_lookups`).
 async fn check_host(dns: &Dns, params: SpfParameters<'_>, domain: &str) -> SpfOutput {
     let counter = Counter::default();
@@ -179,7 +202,7 @@ async fn check_host(dns: &Dns, params: SpfParameters<'_>, domain: &str) -> SpfOu
     if matches!(out.result(), SpfResult::TempError) {
         return out;
     }
-    if has_duplicate_records(dns, domain).await {
+    if has_duplicate_records(dns, domain).await || has_syntax_error(dns, domain).await {
         return out.with_result(SpfResult::PermError);
     }
     match out.result() {
