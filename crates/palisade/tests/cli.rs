@@ -213,6 +213,24 @@ fn domains_users_aliases() {
     );
 }
 
+/// `palisade serve` on `d`, once its listener on `port` accepts (bounded wait).
+fn serve(d: &Path, port: u16, out: Stdio, err: Stdio) -> (std::process::Child, SocketAddr) {
+    let server = Command::new(BIN)
+        .args(["--data", d.to_str().unwrap(), "serve"])
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    (server, addr)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -277,19 +295,7 @@ fn queue_list_show_retry_delete_against_a_running_server() {
     // Alice's Maildir path is a file: delivery fails transiently and the message waits.
     std::fs::create_dir_all(d.join("mail/local.test")).unwrap();
     std::fs::write(d.join("mail/local.test/alice"), b"in the way").unwrap();
-    let mut server = Command::new(BIN)
-        .args(["--data", d.to_str().unwrap(), "serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let (mut server, addr) = serve(d, port, Stdio::null(), Stdio::null());
     send(addr, "alice@local.test");
     send(addr, "alice@local.test");
     // Bounded wait (generous: CI runs other servers alongside) for both first attempts.
@@ -402,19 +408,7 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
         &["user", "add", "alice@local.test"],
         "correct horse battery staple\n",
     );
-    let mut server = Command::new(BIN)
-        .args(["--data", d.to_str().unwrap(), "serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let (mut server, addr) = serve(d, port, Stdio::null(), Stdio::null());
     assert_eq!(recipients_accepted(addr), 3);
     let pid = rustix::process::Pid::from_raw(server.id() as i32).unwrap();
     let hup = || rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
@@ -535,19 +529,7 @@ fn a_full_log_disk_does_not_stop_mail() {
             .open("/dev/full")
             .unwrap()
     };
-    let mut server = Command::new(BIN)
-        .args(["--data", d.to_str().unwrap(), "serve"])
-        .stdout(full())
-        .stderr(full())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let (mut server, addr) = serve(d, port, full().into(), full().into());
     for _ in 0..30 {
         send(addr, "alice@local.test");
     }
