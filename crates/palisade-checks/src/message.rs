@@ -166,8 +166,9 @@ async fn verify_dkim<'x>(
     (outputs, refused)
 }
 
-/// What the key record says of each pass (RFC 6376 §3.6.1, see [`crate::dkim_key`]): a
-/// pass it rules out becomes a failure, and its reason is returned at its index.
+/// Our rules over mail-auth's outputs: any signature with `l=` is `policy`; a pass its
+/// key record rules out (RFC 6376 §3.6.1, see [`crate::dkim_key`]) becomes a failure,
+/// and its reason is returned at its index.
 async fn apply_key_records<'x>(
     dns: &Dns,
     outputs: &mut [DkimOutput<'x>],
@@ -175,22 +176,29 @@ async fn apply_key_records<'x>(
 ) -> Vec<Option<String>> {
     let mut reasons = vec![None; outputs.len()];
     for (i, out) in outputs.iter_mut().enumerate() {
-        if *out.result() != DkimResult::Pass {
-            continue;
-        }
         let Some(b) = out.signature().map(|s| s.b.clone()) else {
             continue;
         };
         // The same signature, borrowed from the message for as long as the output.
-        let Some(sig) = parsed
+        let Some(field) = parsed
             .iter()
             .flatten()
             .flat_map(|m| m.dkim_headers.iter())
-            .map(|h| &h.header)
-            .find(|s| s.b == b)
+            .find(|h| h.header.b == b)
         else {
             continue;
         };
+        let sig = &field.header;
+        // Every `l=` signature is refused by policy, whatever else went wrong with it:
+        // mail-auth reads `l=0` as no `l=` at all (a body that can be replaced whole),
+        // and fails a body longer than `l=` on its hash rather than on the tag.
+        if !tag_value(field.value, "l").is_empty() {
+            *out = DkimOutput::fail(Error::Dkim(DkimError::SignatureLength)).with_signature(sig);
+            continue;
+        }
+        if *out.result() != DkimResult::Pass {
+            continue;
+        }
         let Ok(records) = dns.txt(&format!("{}._domainkey.{}", sig.s, sig.d)).await else {
             continue;
         };

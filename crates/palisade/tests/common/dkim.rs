@@ -105,6 +105,18 @@ pub fn sign(
     canon: &str,
     length: bool,
 ) -> Vec<u8> {
+    sign_fields(msg, (domain, selector, key), algo, canon, length, None)
+}
+
+/// [`sign`] naming the fields to sign (`h=`, colon-separated) when `fields` is given.
+pub fn sign_fields(
+    msg: &[u8],
+    (domain, selector, key): (&str, &str, &Path),
+    algo: &str,
+    canon: &str,
+    length: bool,
+    fields: Option<&str>,
+) -> Vec<u8> {
     let key = key.to_str().unwrap();
     let mut args = vec![
         "sign",
@@ -121,6 +133,9 @@ pub fn sign(
     ];
     if length {
         args.push("--length");
+    }
+    if let Some(f) = fields {
+        args.extend(["--headers", f]);
     }
     let o = tool(&args, msg);
     assert!(

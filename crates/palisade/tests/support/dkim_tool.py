@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--canon", default="relaxed/relaxed")
     ap.add_argument("--length", action="store_true")
     ap.add_argument("--all-headers", action="store_true", help="sign every field present")
+    ap.add_argument("--headers", help="the fields to sign, colon-separated (h=)")
     ap.add_argument("--srv-id")
     ap.add_argument("--dns")
     a = ap.parse_args()
@@ -60,7 +61,7 @@ def main():
             key,
             canonicalize=(ch.encode(), cb.encode()),
             signature_algorithm=b"ed25519-sha256" if a.algo == "ed25519" else b"rsa-sha256",
-            include_headers=all_names(msg) if a.all_headers else [b"from", b"to", b"subject", b"date", b"message-id"],
+            include_headers=header_list(a, msg),
             length=a.length,
         )
     else:
@@ -75,6 +76,14 @@ def main():
             )
         )
     sys.stdout.buffer.write(sig + msg)
+
+
+def header_list(a, msg):
+    if a.all_headers:
+        return all_names(msg)
+    if a.headers:
+        return [h.encode().lower() for h in a.headers.split(":")]
+    return [b"from", b"to", b"subject", b"date", b"message-id"]
 
 
 def all_names(msg):
