@@ -16,8 +16,8 @@ PW="violet ferry granite spoon"
 
 cargo build --release -q -p palisade -p palisade-bench
 BIN=target/release
-pkill -f "palisade --data $WORK " || true
-sleep 0.5
+. "$(dirname "$0")/pids.sh"
+pids_init "$WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cat > "$WORK/palisade.toml" <<TOML
@@ -39,6 +39,7 @@ $BIN/palisade --data "$WORK" domain add example.test >/dev/null
 echo "$PW" | $BIN/palisade --data "$WORK" user add a@example.test >/dev/null
 RUST_LOG=warn $BIN/palisade --data "$WORK" serve >/dev/null 2>&1 &
 SERVER=$!
+record $SERVER
 FLOOD=
 trap 'kill $SERVER $FLOOD 2>/dev/null || true' EXIT
 sleep 1
@@ -56,6 +57,7 @@ for r in $(seq 1 "$ROUNDS"); do
   $BIN/palisade-bench --port $IMPLICIT "${tls[@]}" --auth-only --auth "ghost$r@example.test:wrong guess" \
     --auth-expect 535 -c 50 -m 10000000 --max-seconds 8 > "$WORK/flood.out" 2>&1 &
   FLOOD=$!
+  record $FLOOD
   sleep 2
   printf '%-36s %s\n' "legit mail during the AUTH flood" \
     "$($BIN/palisade-bench --port $PLAIN -c 10 -m "$MSGS" --to a@example.test | pick)"

@@ -15,8 +15,8 @@ cargo build --release -q -p palisade -p palisade-bench
 BIN=target/release
 bash "$SHARED/postfix-setup.sh" >/dev/null
 
-pkill -f "palisade --data $DATA serve" || true
-sleep 0.5
+. "$(dirname "$0")/pids.sh"
+pids_init "$DATA"
 rm -rf "$DATA"
 mkdir -p "$DATA"
 cat > "$DATA/palisade.toml" <<TOML
@@ -38,6 +38,7 @@ $BIN/palisade --data "$DATA" domain add example.test >/dev/null
 echo "correct horse battery staple" | $BIN/palisade --data "$DATA" user add b@example.test >/dev/null
 RUST_LOG=warn $BIN/palisade --data "$DATA" serve >/dev/null 2>&1 &
 SERVER=$!
+record $SERVER
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 sleep 1
 

@@ -19,9 +19,8 @@ OFF=2638
 
 cargo build --release -q -p palisade -p palisade-bench -p palisade-testkit
 BIN=target/release
-pkill -f "palisade --data $WORK/" || true
-pkill -f "dns-authority --listen $DNS" || true
-sleep 0.5
+. "$(dirname "$0")/pids.sh"
+pids_init "$WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
@@ -32,6 +31,7 @@ _dmarc.shop.example TXT v=DMARC1; p=reject
 ZONE
 $BIN/dns-authority --listen $DNS --zone "$WORK/zone" 2>/dev/null &
 DNS_PID=$!
+record $DNS_PID
 
 mkdir -p "$WORK/gnupg" && chmod 700 "$WORK/gnupg"
 gpg --homedir "$WORK/gnupg" --batch --pinentry-mode loopback --passphrase '' \
@@ -58,6 +58,7 @@ TOML
   $BIN/palisade --data "$d" domain add northwind.example >/dev/null
   echo "correct horse battery staple" | $BIN/palisade --data "$d" user add alice@northwind.example >/dev/null
   RUST_LOG=warn $BIN/palisade --data "$d" serve >/dev/null 2>&1 &
+  record $!
   echo $!
 }
 PID_ON=$(start on $ON)

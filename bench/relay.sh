@@ -62,9 +62,8 @@ postmulti -i postfix-relay -p start
 postfix reload >/dev/null 2>&1 || true
 
 # --- the Palisade pair ------------------------------------------------------------
-pkill -f "palisade --data $WORK/" || true
-pkill -f "dns-authority --listen $DNS" || true
-sleep 0.5
+. "$(dirname "$0")/pids.sh"
+pids_init "$WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK/relay" "$WORK/recv"
 cat > "$WORK/recv/palisade.toml" <<TOML
@@ -125,10 +124,13 @@ $BIN/palisade --data "$WORK/relay" dkim keygen sender.test >/dev/null
 [ "$(grep -c _domainkey "$WORK/zone")" = 2 ] || { echo "no DKIM records in the zone:"; cat "$WORK/zone"; exit 1; }
 $BIN/dns-authority --listen $DNS --zone "$WORK/zone" 2>/dev/null &
 DNS_PID=$!
+record $DNS_PID
 RUST_LOG=warn $BIN/palisade --data "$WORK/recv" serve >"$WORK/recv.log" 2>&1 &
 RECV_PID=$!
+record $RECV_PID
 RUST_LOG=warn $BIN/palisade --data "$WORK/relay" serve >"$WORK/relay.log" 2>&1 &
 RELAY_PID=$!
+record $RELAY_PID
 trap 'kill $RELAY_PID $RECV_PID $DNS_PID 2>/dev/null || true; postmulti -i postfix-relay -p stop >/dev/null 2>&1 || true' EXIT
 sleep 1
 

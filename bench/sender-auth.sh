@@ -19,9 +19,8 @@ cargo build --release -q -p palisade -p palisade-bench -p palisade-testkit
 BIN=target/release
 python3 -c "import dkim, nacl" 2>/dev/null || python3 -m pip install -q dkimpy pynacl
 
-pkill -f "palisade --data $WORK/" || true
-pkill -f "dns-authority --listen $DNS" || true
-sleep 0.5
+. "$(dirname "$0")/pids.sh"
+pids_init "$WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
@@ -47,6 +46,7 @@ python3 "$TOOL" sign --domain sender.test --selector ed --key "$WORK/ed.seed" --
 
 $BIN/dns-authority --listen $DNS --zone "$WORK/zone" 2>/dev/null &
 DNS_PID=$!
+record $DNS_PID
 
 start() { # name port checks
   local d="$WORK/$1"
@@ -71,6 +71,7 @@ TOML
   $BIN/palisade --data "$d" domain add example.test >/dev/null
   echo "correct horse battery staple" | $BIN/palisade --data "$d" user add b@example.test >/dev/null
   RUST_LOG=warn $BIN/palisade --data "$d" serve >/dev/null 2>&1 &
+  record $!
   echo $!
 }
 PID_ON=$(start on $ON true)
