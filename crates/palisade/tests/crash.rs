@@ -1,6 +1,7 @@
 //! Crash consistency: the real binary is killed with SIGKILL at random moments while
 //! several clients send; after restarts every message that got `250` must be in a
-//! Maildir exactly once, and no message may be there twice.
+//! Maildir exactly once, and no message may be there twice. And issue 15's soak: the
+//! same server, never killed, under a few thousand pipelined messages, then a drain.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,8 @@ use tokio::net::TcpStream;
 const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 const CLIENTS: usize = 4;
 const KILLS: usize = 4;
+/// Soak: messages each client sends over its one connection.
+const PER_CLIENT: usize = 1000;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -214,4 +217,118 @@ async fn kill_9_loses_no_acknowledged_message() {
         seen.len(),
         KILLS
     );
+}
+
+/// One soak client: `PER_CLIENT` pipelined transactions (RFC 2920) over one
+/// connection; the markers acknowledged with `250`.
+fn soak_client(addr: SocketAddr, c: usize) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut reply = || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.clone();
+            }
+        }
+    };
+    assert!(reply().starts_with("220"));
+    w.write_all(b"EHLO soak.test\r\n").unwrap();
+    assert!(reply().starts_with("250"));
+    let mut acked = Vec::new();
+    for n in 0..PER_CLIENT {
+        let marker = format!("soak-{c}-{n}");
+        w.write_all(b"MAIL FROM:<load@remote.test>\r\nRCPT TO:<alice@local.test>\r\nDATA\r\n")
+            .unwrap();
+        let (m, rc, d) = (reply(), reply(), reply());
+        if !(m.starts_with("250") && rc.starts_with("250") && d.starts_with("354")) {
+            w.write_all(b"RSET\r\n").unwrap();
+            reply();
+            continue;
+        }
+        let body = format!("Subject: soak\r\nX-Marker: {marker}\r\n\r\nbody\r\n.\r\n");
+        w.write_all(body.as_bytes()).unwrap();
+        if reply().starts_with("250") {
+            acked.push(marker);
+        }
+    }
+    let _ = w.write_all(b"QUIT\r\n");
+    acked
+}
+
+/// Issue 15: the real binary, with its log subscriber (where the delivery panic came
+/// from), under 4 × 1,000 pipelined messages, then a drain. Every message acknowledged
+/// is delivered exactly once and `queue/active` is empty. Bounded: a fixed number of
+/// messages, and the drain gives up after 300 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_every_acknowledged_message_is_delivered_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let port = free_port();
+    std::fs::write(
+        data.join("palisade.toml"),
+        format!(
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+             [policy]\nsender_checks = false\n[security]\nmessages_per_ip_per_hour = 0\n\
+             connections_per_ip_per_minute = 0\n"
+        ),
+    )
+    .unwrap();
+    palisade(data, &["domain", "add", "local.test"], "");
+    palisade(
+        data,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut server = serve(data);
+    wait_listening(addr).await;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| std::thread::spawn(move || soak_client(addr, c)))
+        .collect();
+    let acked: Vec<String> = clients
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert!(
+        acked.len() > CLIENTS * PER_CLIENT * 9 / 10,
+        "{} acknowledged",
+        acked.len()
+    );
+    let maildir = data.join("mail/local.test/alice");
+    let active = data.join("queue/active");
+    let mut seen = markers_in_maildir(&maildir);
+    for _ in 0..1500 {
+        let queued = std::fs::read_dir(&active).map_or(0, |r| r.count());
+        if queued == 0 && seen.values().sum::<usize>() >= acked.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = markers_in_maildir(&maildir);
+    }
+    for m in &acked {
+        assert_eq!(
+            seen.get(m),
+            Some(&1),
+            "{m} delivered {:?} times",
+            seen.get(m)
+        );
+    }
+    assert_eq!(
+        seen.len(),
+        acked.len(),
+        "nothing unacknowledged was delivered"
+    );
+    assert_eq!(
+        std::fs::read_dir(&active).unwrap().count(),
+        0,
+        "queue/active drained"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
