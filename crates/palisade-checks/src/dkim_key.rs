@@ -14,12 +14,7 @@ pub fn refusal(record: &str, algorithm: Algorithm) -> Option<String> {
         Algorithm::RsaSha256 => ("sha256", "rsa"),
         Algorithm::Ed25519Sha256 => ("sha256", "ed25519"),
     };
-    let tag = |name: &str| {
-        record.split(';').find_map(|t| {
-            let (n, v) = t.split_once('=')?;
-            (n.trim() == name).then(|| v.trim().to_ascii_lowercase())
-        })
-    };
+    let tag = |name: &str| tag_value(record, name).map(|v| v.to_ascii_lowercase());
     let list = |v: &str| -> Vec<String> {
         v.split(':')
             .map(|x| x.trim().to_string())
@@ -54,7 +49,16 @@ pub fn key_record(records: &[String]) -> Option<&str> {
     records
         .iter()
         .map(String::as_str)
-        .find(|r| r.split(';').any(|t| t.trim_start().starts_with("p=")))
+        .find(|r| tag_value(r, "p").is_some())
+}
+
+/// The value of tag `name` in a DKIM tag-list (RFC 6376 §3.2: a signature field or a
+/// key record), whitespace removed; `None` when the tag is absent.
+pub fn tag_value(list: &str, name: &str) -> Option<String> {
+    list.split(';').find_map(|t| {
+        let (n, v) = t.split_once('=')?;
+        (n.trim() == name).then(|| v.split_whitespace().collect())
+    })
 }
 
 #[cfg(test)]

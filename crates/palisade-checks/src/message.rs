@@ -192,7 +192,7 @@ async fn apply_key_records<'x>(
         // Every `l=` signature is refused by policy, whatever else went wrong with it:
         // mail-auth reads `l=0` as no `l=` at all (a body that can be replaced whole),
         // and fails a body longer than `l=` on its hash rather than on the tag.
-        if !tag_value(field.value, "l").is_empty() {
+        if crate::dkim_key::tag_value(&String::from_utf8_lossy(field.value), "l").is_some() {
             *out = DkimOutput::fail(Error::Dkim(DkimError::SignatureLength)).with_signature(sig);
             continue;
         }
@@ -423,18 +423,6 @@ pub async fn verify_dkim_reports(dns: &Dns, raw: &[u8]) -> Option<Vec<DkimReport
     Some(all_dkim_reports(&msg, &dkim, &key_refused, &screened))
 }
 
-/// The value of tag `name` in a DKIM-Signature field (RFC 6376 §3.2 tag-list),
-/// whitespace removed; empty when absent.
-fn tag_value(field: &[u8], name: &str) -> String {
-    String::from_utf8_lossy(field)
-        .split(';')
-        .find_map(|t| {
-            let (n, v) = t.split_once('=')?;
-            (n.trim() == name).then(|| v.split_whitespace().collect::<String>())
-        })
-        .unwrap_or_default()
-}
-
 /// Parses and applies the same bounds (for the second, normalised-body pass).
 fn parse_screened(raw: &[u8]) -> Option<AuthenticatedMessage<'_>> {
     let mut msg = AuthenticatedMessage::parse(raw)?;
@@ -457,7 +445,11 @@ fn all_dkim_reports(
         .errors
         .iter()
         .filter(|h| matches!(h.header, Error::Dkim(_)))
-        .map(|h| (tag_value(h.value, "d"), tag_value(h.value, "s")));
+        .map(|h| {
+            let field = String::from_utf8_lossy(h.value);
+            let tag = |name| crate::dkim_key::tag_value(&field, name).unwrap_or_default();
+            (tag("d"), tag("s"))
+        });
     let refused = screened.dkim.iter().map(|r| DkimReport {
         d: r.d.clone(),
         s: r.s.clone(),

@@ -122,43 +122,32 @@ fn is_checkable_domain(domain: &str) -> bool {
     !d.starts_with('[') && d.contains('.') && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
-/// RFC 7208 §4.5: more than one SPF record at the domain is a permerror. mail-auth
-/// 0.13.3 takes the first; we check the domain being evaluated (include and redirect
-/// targets are still mail-auth's reading).
-async fn has_duplicate_records(dns: &Dns, domain: &str) -> bool {
-    dns.txt(domain).await.is_ok_and(|records| {
-        records
-            .iter()
-            .filter(|r| {
-                let r = r.trim_start().to_ascii_lowercase();
-                r == "v=spf1" || r.starts_with("v=spf1 ")
-            })
-            .count()
-            > 1
-    })
-}
-
-/// RFC 7208 §4.6: a syntax error anywhere in the record is a permerror, whatever a
-/// mechanism before it matched; checked strictly (§12, see `spf_grammar`) on the
-/// domain's own record, where mail-auth is lenient. (Records reached through include
-/// and redirect are still mail-auth's reading.)
-async fn has_syntax_error(dns: &Dns, domain: &str) -> bool {
+/// The domain's own record breaks a rule mail-auth does not apply, so the result is
+/// permerror: more than one SPF record (RFC 7208 §4.5; mail-auth takes the first), or a
+/// syntax error anywhere in it (§4.6, checked by the §12 grammar, see `spf_grammar`),
+/// whatever a mechanism before it matched. Records reached through include and
+/// redirect are still mail-auth's reading.
+async fn own_record_is_broken(dns: &Dns, domain: &str) -> bool {
     let Ok(records) = dns.txt(domain).await else {
         return false;
     };
-    records
+    let spf: Vec<&String> = records
         .iter()
         .filter(|r| {
-            let lower = r.trim_start().to_ascii_lowercase();
-            lower == "v=spf1" || lower.starts_with("v=spf1 ")
+            let r = r.trim_start().to_ascii_lowercase();
+            r == "v=spf1" || r.starts_with("v=spf1 ")
         })
-        .any(|r| match crate::spf_grammar::check_record(r) {
-            Ok(()) => false,
-            Err(why) => {
-                tracing::debug!(domain, %why, "SPF syntax error");
-                true
-            }
-        })
+        .collect();
+    spf.len() > 1
+        || spf
+            .iter()
+            .any(|r| match crate::spf_grammar::check_record(r) {
+                Ok(()) => false,
+                Err(why) => {
+                    tracing::debug!(domain, %why, "SPF syntax error");
+                    true
+                }
+            })
 }
 
 /// mail-auth's check_host() with the void-lookup limit applied (see `void_lookups`).
@@ -202,7 +191,7 @@ async fn check_host(dns: &Dns, params: SpfParameters<'_>, domain: &str) -> SpfOu
     if matches!(out.result(), SpfResult::TempError) {
         return out;
     }
-    if has_duplicate_records(dns, domain).await || has_syntax_error(dns, domain).await {
+    if own_record_is_broken(dns, domain).await {
         return out.with_result(SpfResult::PermError);
     }
     match out.result() {

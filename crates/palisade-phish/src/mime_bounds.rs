@@ -18,7 +18,7 @@ pub fn truncated(message: &[u8], max: usize) -> Option<&[u8]> {
                 return Some(&message[..start]);
             }
         }
-        match memchr_newline(line) {
+        match memchr::memchr(b'\n', line) {
             Some(end) => start += end + 1,
             None => break,
         }
@@ -44,7 +44,7 @@ pub fn names_in(rest: &[u8]) -> Vec<String> {
     for line in rest.split(|&b| b == b'\n') {
         let lower = line.to_ascii_lowercase();
         let mut from = 0;
-        while let Some(at) = find(&lower[from..], b"name") {
+        while let Some(at) = memchr::memmem::find(&lower[from..], b"name") {
             let after = from + at + 4;
             from = after;
             let value = param_value(&line[after..]);
@@ -76,14 +76,6 @@ fn param_value(s: &[u8]) -> Option<String> {
     // RFC 2231: charset'language'value.
     let text = text.rsplit('\'').next().unwrap_or_default();
     Some(text.chars().take(255).collect())
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
 }
 
 #[cfg(test)]

@@ -621,7 +621,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         shared.config(),
                         user,
                         domains,
-                        (rcpts.len() as u64, reserved.take()),
+                        rcpts.len() as u64,
+                        reserved.take(),
                     );
                 }
                 match reply {

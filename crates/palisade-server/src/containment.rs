@@ -47,13 +47,15 @@ pub async fn refuse(shared: &Shared, cfg: &Config, user: &Address) -> Option<Rep
     None
 }
 
-/// After a submitted message is committed: count it, and suspend on an anomaly.
+/// After a submitted message is committed: count it, and suspend on an anomaly. The
+/// transaction's quota reservation is given back once the count is in the store.
 pub fn after_submission(
     shared: Arc<Shared>,
     cfg: Arc<Config>,
     user: Address,
     domains: Vec<String>,
-    (recipients, reserved): (u64, Option<crate::quota::Reserved>),
+    recipients: u64,
+    reserved: Option<crate::quota::Reserved>,
 ) {
     tokio::spawn(async move {
         let store = shared.store.as_ref();
