@@ -1,7 +1,6 @@
 //! The OpenSPF RFC 7208 conformance suite (testdata/spf), run through Palisade's SPF
-//! evaluation (mail-auth plus our void-lookup, duplicate-record and strict §12 grammar
-//! rules), each scenario's zone served by a real DNS server on loopback. 177 of 203
-//! pass; the rest are listed below with the reason.
+//! evaluation (our check_host() over the strict §12 grammar), each scenario's zone
+//! served by a real DNS server on loopback. All 203 cases must give the suite's result.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hickory_proto::rr::Name;
@@ -14,116 +13,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const SUITE: &str = include_str!("../../../testdata/spf/rfc7208-tests.yml");
-
-/// Cases where we (mail-auth 0.13.3 behind our checks) answer differently from the
-/// suite, with the reason.
-/// The test fails if one of these starts passing (update the list) or another fails.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "a-bad-domain",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "a-bad-toplabel",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "a-null",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "mx-bad-domain",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "mx-bad-toplab",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "mx-null",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "invalid-domain-empty-label",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "invalid-domain-long",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "invalid-domain-long-via-macro",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "hello-domain-literal",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "invalid-hello-macro",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "macro-mania-in-domain",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "p-macro-multiple",
-        "names the resolver cannot put on the wire (NUL, empty or over-long labels) end as temperror, not permerror",
-    ),
-    (
-        "a-cidr6-0-ip4mapped",
-        "mail-auth matches IPv4 clients against ip6/cidr6 (IPv4-mapped) and exists: over AAAA",
-    ),
-    (
-        "cidr6-0-ip4",
-        "mail-auth matches IPv4 clients against ip6/cidr6 (IPv4-mapped) and exists: over AAAA",
-    ),
-    (
-        "cidr6-ip4",
-        "mail-auth matches IPv4 clients against ip6/cidr6 (IPv4-mapped) and exists: over AAAA",
-    ),
-    (
-        "mx-cidr6-0-ip4mapped",
-        "mail-auth matches IPv4 clients against ip6/cidr6 (IPv4-mapped) and exists: over AAAA",
-    ),
-    (
-        "exists-ip6only",
-        "mail-auth matches IPv4 clients against ip6/cidr6 (IPv4-mapped) and exists: over AAAA",
-    ),
-    (
-        "modifier-charset-good",
-        "mail-auth's modifier and domain-spec grammar: too lenient (bad modifiers, syntax errors) or too strict (':' and '/' in names, RFC 7208 §7.1)",
-    ),
-    (
-        "redirect-after-mechanisms2",
-        "mail-auth's modifier and domain-spec grammar: too lenient (bad modifiers, syntax errors) or too strict (':' and '/' in names, RFC 7208 §7.1)",
-    ),
-    (
-        "a-colon-domain",
-        "mail-auth's modifier and domain-spec grammar: too lenient (bad modifiers, syntax errors) or too strict (':' and '/' in names, RFC 7208 §7.1)",
-    ),
-    (
-        "a-colon-domain-ip4mapped",
-        "mail-auth's modifier and domain-spec grammar: too lenient (bad modifiers, syntax errors) or too strict (':' and '/' in names, RFC 7208 §7.1)",
-    ),
-    (
-        "mx-colon-domain",
-        "mail-auth's modifier and domain-spec grammar: too lenient (bad modifiers, syntax errors) or too strict (':' and '/' in names, RFC 7208 §7.1)",
-    ),
-    (
-        "mx-colon-domain-ip4mapped",
-        "mail-auth's modifier and domain-spec grammar: too lenient (bad modifiers, syntax errors) or too strict (':' and '/' in names, RFC 7208 §7.1)",
-    ),
-    (
-        "ptr-match-implicit",
-        "mail-auth's ptr mechanism does not match validated names that end in the target",
-    ),
-    (
-        "ptr-match-ip6",
-        "mail-auth's ptr mechanism does not match validated names that end in the target",
-    ),
-];
 
 /// YAML strings hold octets as `\xNN` escapes (code points below 256): back to bytes.
 fn octets(s: &str) -> Vec<u8> {
@@ -268,19 +157,7 @@ async fn rfc7208_conformance_suite() {
             }
         }
     }
-    let known: BTreeMap<&str, &str> = KNOWN_FAILURES.iter().copied().collect();
-    let unexpected: Vec<_> = failures
-        .iter()
-        .filter(|(n, _)| !known.contains_key(n.as_str()))
-        .collect();
-    let fixed: Vec<_> = known
-        .keys()
-        .filter(|n| !failures.contains_key(**n))
-        .collect();
     println!("RFC 7208 suite: {} of {total} pass", total - failures.len());
-    assert!(
-        unexpected.is_empty() && fixed.is_empty(),
-        "unexpected failures: {unexpected:#?}\nnow passing (remove from KNOWN_FAILURES): {fixed:?}"
-    );
+    assert!(failures.is_empty(), "failures: {failures:#?}");
     assert_eq!(total, 203, "the whole suite ran");
 }

@@ -10,7 +10,10 @@
 //! configured resolver as trusted (a local validating resolver such as unbound) and that
 //! resolver set the AD bit (RFC 4035 §3.2.3, RFC 6840 §5.8).
 
+mod by_name;
 mod cache;
+
+pub use by_name::QueryName;
 
 pub use cache::TtlCache;
 pub use mail_auth;
