@@ -102,6 +102,9 @@ pub enum Auth {
     Failed,
     /// Submitted by one of our authenticated users, or a trusted client.
     Local,
+    /// Authentication was not evaluated (an offline audit, or DNS could not answer):
+    /// neither credit nor blame, unlike `None`, which is "checked, nothing passed".
+    NotEvaluated,
 }
 
 impl Auth {
@@ -113,7 +116,7 @@ impl Auth {
         match self {
             Auth::Aligned if known => 0.5,
             Auth::Aligned => 0.75,
-            Auth::ArcOnly | Auth::Unaligned | Auth::Local => 1.0,
+            Auth::ArcOnly | Auth::Unaligned | Auth::Local | Auth::NotEvaluated => 1.0,
             Auth::None => 1.5,
             Auth::Failed => 2.0,
         }
@@ -127,6 +130,7 @@ impl Auth {
             Auth::None => "none",
             Auth::Failed => "dmarc-fail",
             Auth::Local => "local",
+            Auth::NotEvaluated => "not-evaluated",
         }
     }
 }
@@ -1082,7 +1086,7 @@ impl Scan<'_, '_> {
                 "arc_only",
                 "authenticated only by a forwarder's seal (ARC)".into(),
             ),
-            Auth::Aligned | Auth::Unaligned | Auth::Local => {}
+            Auth::Aligned | Auth::Unaligned | Auth::Local | Auth::NotEvaluated => {}
         }
         // A signature that does not verify: the signed part was changed on the way, or
         // the signature is made up to look trustworthy.

@@ -11,6 +11,7 @@
 pub mod attachments;
 pub mod banner;
 pub mod engine;
+pub mod evaluation;
 pub mod headers;
 pub mod html;
 pub mod impersonation;

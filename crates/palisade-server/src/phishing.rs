@@ -101,6 +101,8 @@ pub fn auth_of(report: &AuthReport, policy: &AuthPolicy) -> Auth {
         _ if report.spf.result == "pass" || report.dkim.iter().any(|d| d.result == "pass") => {
             Auth::Unaligned
         }
+        // DNS could not answer: not checked, which is not "nothing passed".
+        "temperror" => Auth::NotEvaluated,
         _ => Auth::None,
     }
 }

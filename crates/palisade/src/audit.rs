@@ -218,6 +218,9 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                 print_dmarc(&report, pct, &verdict);
             }
         }
+        AuditCommand::Corpus { phish, ham, json } => {
+            crate::audit_corpus::run(paths, &cfg, &phish, &ham, json).await?;
+        }
         AuditCommand::Message {
             file,
             ip,
@@ -253,7 +256,7 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
 
 /// Reads a message from a file or `-`. Files saved with bare LF line ends (as most tools
 /// write them) are converted to CRLF, the form DKIM signs (RFC 6376 §5.3).
-fn read_message(file: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_message(file: &Path) -> anyhow::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let read = if file.as_os_str() == "-" {
         std::io::stdin().read_to_end(&mut raw).map(|_| ())

@@ -34,22 +34,31 @@ async fn authenticate(
     Ok(palisade_checks::authenticate(dns, raw, &spf, hostname).await)
 }
 
-/// The engine as `serve` builds it: with the data directory's domains, users' names and
-/// correspondence history when there is a store, from the configuration alone if not.
+/// The engine as `serve` builds it: with the data directory's domains and users' names
+/// when there is a store, from the configuration alone if not.
+pub(crate) async fn engine(paths: &Paths, cfg: &Config) -> anyhow::Result<Engine> {
+    if !paths.store_path().exists() {
+        return Engine::new(&palisade_server::phishing::settings(cfg, vec![], vec![]))
+            .map_err(|e| anyhow::anyhow!("phishing.weights: {e}"));
+    }
+    let store = paths.store().await?;
+    palisade_server::phishing::build_engine(&store, cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The engine, and the correspondence history of the message's sender when there is a
+/// store.
 async fn engine_and_history(
     paths: &Paths,
     cfg: &Config,
     raw: &[u8],
 ) -> anyhow::Result<(Engine, Option<Protected>, Option<bool>)> {
+    let engine = engine(paths, cfg).await?;
     if !paths.store_path().exists() {
-        let engine = Engine::new(&palisade_server::phishing::settings(cfg, vec![], vec![]))
-            .map_err(|e| anyhow::anyhow!("phishing.weights: {e}"))?;
         return Ok((engine, None, None));
     }
     let store = paths.store().await?;
-    let engine = palisade_server::phishing::build_engine(&store, cfg)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
     // The recipients' organisation: the first To address in a local domain.
     let parsed = mail_parser::MessageParser::new().parse_headers(raw);
     let local = parsed

@@ -3,6 +3,7 @@
 //! usage is 2 with a one-line message, anything else 1.
 
 mod audit;
+mod audit_corpus;
 mod audit_message;
 mod cli;
 mod commands;

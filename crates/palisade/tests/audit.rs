@@ -634,3 +634,80 @@ async fn dkim_corpus_verifies_as_dkimpy_does() {
     }
     assert_eq!(checked, 6 * 4 * 2 * 2 * 2);
 }
+
+/// Issue 16: `audit corpus` over labelled directories, sources taken from their
+/// sub-directories, offline (authentication not evaluated, so it neither adds
+/// `no_authentication` nor takes weight off), files that are not messages skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_corpus_figures_per_action_and_source() {
+    let a = Audit::new().await;
+    let root = a.dir.path().join("corpus");
+    let put = |rel: &str, body: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    let plain = |i: usize| {
+        format!(
+            "From: Jane Doe <jane@example.org>\r\nTo: bob@example.net\r\nSubject: notes {i}\r\n\
+Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <n{i}@example.org>\r\n\r\nThe notes from today.\r\n"
+        )
+    };
+    let program = "From: Billing <billing@example.com>\r\nTo: bob@example.net\r\nSubject: invoice\r\n\
+Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <p@example.com>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n\
+--b\r\nContent-Type: application/octet-stream; name=invoice.pdf.exe\r\n\
+Content-Disposition: attachment; filename=invoice.pdf.exe\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAgAAAAA==\r\n--b--\r\n";
+    put("phish/scams/1.eml", program);
+    put("phish/scams/2.eml", &plain(2));
+    put("phish/loose.eml", program);
+    put("ham/lists/1.eml", &plain(1));
+    put("ham/lists/3.eml", &plain(3));
+    put("ham/lists/.hidden", "not read");
+    put("ham/lists/notes.txt", "\x00\x01 not a message");
+    let (phish, ham) = (root.join("phish"), root.join("ham"));
+    let (phish, ham) = (phish.to_str().unwrap(), ham.to_str().unwrap());
+    let v = a.json(&["corpus", "--phish", phish, "--ham", ham], b"");
+    assert_eq!(
+        (v["phish"].as_u64(), v["ham"].as_u64()),
+        (Some(3), Some(2)),
+        "{v}"
+    );
+    assert_eq!(v["confusion"]["ham"]["deliver"], 2, "{v}");
+    assert_eq!(v["confusion"]["phish"]["deliver"], 1, "{v}");
+    assert_eq!(v["caught"].as_f64().unwrap(), 2.0 / 3.0, "{v}");
+    assert_eq!(v["held_back"], 0.0, "{v}");
+    assert_eq!(v["misses_without_signal"], 1, "{v}");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1, "{v}");
+    let sources: Vec<(&str, u64)> = v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap(),
+                s["messages"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sources, [("lists", 2), ("phish", 1), ("scams", 2)], "{v}");
+    let fp = v["false_positive_reasons"].as_array().unwrap();
+    assert!(fp.is_empty(), "{v}");
+    let hit = v["miss_reasons"].as_array().unwrap();
+    assert!(
+        hit.iter().all(|r| r[0] != "no_authentication"),
+        "offline: no blame for authentication not evaluated: {v}"
+    );
+    let text = a.ok(&["corpus", "--phish", phish, "--ham", ham], b"");
+    assert!(text.contains("ROC AUC"), "{text}");
+    assert!(text.contains("  phishing   scams"), "{text}");
+    // An empty side is a usage error, not a report of nothing.
+    let empty = a.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = a.run(
+        &["corpus", "--phish", phish, "--ham", empty.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
