@@ -386,6 +386,7 @@ impl Engine {
             attachments: 0,
             limited: false,
             sender_org: None,
+            list: crate::lists::List::default(),
             text: String::new(),
             factor: ctx.auth.factor(false),
             html_text: false,
@@ -407,6 +408,7 @@ impl Engine {
                         .and_then(|f| f.rsplit_once('@'))
                         .is_some_and(|(_, d)| self.protected.is_protected(d));
                 scan.factor = ctx.auth.factor(known);
+                scan.list = crate::lists::List::of(m);
                 let org = scan.addresses(m);
                 scan.sender_org = org.clone();
                 scan.text.push_str(m.subject().unwrap_or_default());
@@ -467,6 +469,8 @@ struct Scan<'e, 'c> {
     limited: bool,
     /// The author's organisational domain.
     sender_org: Option<String>,
+    /// The mailing list the message says it came through.
+    list: crate::lists::List,
     /// Subject and body text, for the wording checks (bounded).
     text: String,
     /// What [`Scaling::ByAuth`] signals are multiplied by.
@@ -759,7 +763,9 @@ impl Scan<'_, '_> {
                 self.lookalike("lookalike_reply_to", "reply address domain", &l);
             }
             let free: Vec<&str> = engine.free_mail.iter().map(String::as_str).collect();
-            if let Some(div) = reply_to_diversion(from_addr, rt, &free) {
+            if let Some(div) = reply_to_diversion(from_addr, rt, &free)
+                && !self.list_explains_reply_to(from_org.as_deref(), &div.reply_to_org)
+            {
                 let (name, kind) = if div.free_mail {
                     ("reply_to_free_mail", "a free-mail address")
                 } else {
@@ -777,7 +783,19 @@ impl Scan<'_, '_> {
         from_org
     }
 
+    /// Replies go to the list, or the list wrote itself into From and the author into
+    /// Reply-To (RFC 7960 §4.1.3.1): see [`crate::lists`].
+    fn list_explains_reply_to(&self, from_org: Option<&str>, reply_to_org: &str) -> bool {
+        self.list.is_list_org(reply_to_org) || from_org.is_some_and(|o| self.list.is_list_org(o))
+    }
+
     fn anomaly(&mut self, a: Anomaly) {
+        if let Anomaly::SenderOfAnotherOrganisation { sender, .. } = &a
+            && self.list.is_list_org(sender)
+        {
+            // The list delivering a member's post (RFC 5322 §3.6.2).
+            return;
+        }
         let name = match a {
             Anomaly::SeveralFrom {
                 with_sender: true, ..

@@ -16,6 +16,7 @@ pub mod headers;
 pub mod html;
 pub mod impersonation;
 pub mod links;
+pub mod lists;
 pub mod lookalike;
 pub mod lure;
 pub mod mime_bounds;

@@ -218,8 +218,14 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                 print_dmarc(&report, pct, &verdict);
             }
         }
-        AuditCommand::Corpus { phish, ham, json } => {
-            crate::audit_corpus::run(paths, &cfg, &phish, &ham, json).await?;
+        AuditCommand::Corpus {
+            phish,
+            ham,
+            json,
+            list,
+        } => {
+            let out = crate::audit_corpus::Output { json, list };
+            crate::audit_corpus::run(paths, &cfg, &phish, &ham, out).await?;
         }
         AuditCommand::Message {
             file,

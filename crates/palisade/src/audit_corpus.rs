@@ -7,7 +7,7 @@ use crate::commands::Paths;
 use crate::usage;
 use palisade_config::Config;
 use palisade_phish::evaluation::{self, Report, Sample};
-use palisade_phish::{Auth, Context, Engine};
+use palisade_phish::{Action, Auth, Context, Engine};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,15 +17,22 @@ const MAX_FILE: u64 = 64 * 1024 * 1024;
 /// How deep sources may nest under the directories given.
 const MAX_DEPTH: usize = 4;
 
+/// How the result is shown.
+pub struct Output {
+    pub json: bool,
+    /// Every false positive and miss, one per line (or in the JSON).
+    pub list: bool,
+}
+
 pub async fn run(
     paths: &Paths,
     cfg: &Config,
     phish: &Path,
     ham: &Path,
-    json: bool,
+    out: Output,
 ) -> anyhow::Result<()> {
     let engine = crate::audit_message::engine(paths, cfg).await?;
-    let mut samples = Vec::new();
+    let (mut samples, mut files) = (Vec::new(), Vec::new());
     let mut skipped = Vec::new();
     for (dir, is_phish) in [(phish, true), (ham, false)] {
         for (source, file) in messages(dir)? {
@@ -34,6 +41,7 @@ pub async fn run(
                     s.source = source;
                     s.phish = is_phish;
                     samples.push(s);
+                    files.push(file);
                 }
                 None => skipped.push(file),
             }
@@ -43,12 +51,34 @@ pub async fn run(
         return Err(usage("both --phish and --ham need at least one message"));
     }
     let report = evaluation::evaluate(&samples);
-    if json {
+    let wrong: Vec<(&PathBuf, &Sample)> = files
+        .iter()
+        .zip(&samples)
+        .filter(|(_, s)| s.phish == (s.action == Action::Deliver))
+        .collect();
+    if out.json {
         let mut v = serde_json::to_value(&report)?;
         v["skipped"] = serde_json::json!(skipped);
+        if out.list {
+            v["wrong"] = wrong
+                .iter()
+                .map(|(f, s)| serde_json::json!({"file": f, "phish": s.phish, "action": s.action, "score": s.score, "signals": s.signals}))
+                .collect();
+        }
         println!("{v}");
     } else {
         print(&report, &skipped);
+        for (file, s) in wrong.iter().filter(|_| out.list) {
+            let names: Vec<&str> = s.signals.iter().map(|(n, _)| n.as_str()).collect();
+            let what = if s.phish { "missed" } else { "held back" };
+            println!(
+                "{what}: {} {} {:.1} {}",
+                file.display(),
+                s.action.name(),
+                s.score,
+                names.join(",")
+            );
+        }
     }
     Ok(())
 }

@@ -296,6 +296,10 @@ pub enum AuditCommand {
         ham: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Also list every legitimate message held back and every phish missed, with
+        /// its action, score and signals.
+        #[arg(long)]
+        list: bool,
     },
 }
 
