@@ -17,6 +17,7 @@ pub struct RawPhishing {
     pub vips: Option<Vec<String>>,
     pub free_mail: Option<Vec<String>>,
     pub shorteners: Option<Vec<String>>,
+    pub click_trackers: Option<Vec<String>>,
     pub tag_score: Option<f64>,
     pub quarantine_score: Option<f64>,
     pub reject_score: Option<f64>,
@@ -62,6 +63,7 @@ pub struct PhishingConfig {
     pub vips: Vec<String>,
     pub free_mail: Vec<String>,
     pub shorteners: Vec<String>,
+    pub click_trackers: Vec<String>,
     /// Scores at which a message is tagged, quarantined, rejected; `None`: never.
     pub tag_score: Option<f64>,
     pub quarantine_score: Option<f64>,
@@ -156,6 +158,47 @@ pub const DEFAULT_SHORTENERS: &[&str] = &[
     "bl.ink",
 ];
 
+/// Link hosts of the common bulk-mail services' click trackers and of the
+/// link-protection rewriters mail gateways put in front of every link.
+pub const DEFAULT_CLICK_TRACKERS: &[&str] = &[
+    "sendgrid.net",
+    "list-manage.com",
+    "mailchi.mp",
+    "mcsv.net",
+    "klclick.com",
+    "klclick1.com",
+    "klclick2.com",
+    "klclick3.com",
+    "rs6.net",
+    "hubspotlinks.com",
+    "hubspotemail.net",
+    "mandrillapp.com",
+    "sparkpostmail.com",
+    "awstrack.me",
+    "exacttarget.com",
+    "createsend1.com",
+    "cmail19.com",
+    "cmail20.com",
+    "mlsend.com",
+    "sendibt2.com",
+    "sendibt3.com",
+    "mjt.lu",
+    "customeriomail.com",
+    "en25.com",
+    "mktoweb.com",
+    "pstmrk.it",
+    "urldefense.com",
+    "urldefense.us",
+    "urldefense.proofpoint.com",
+    "safelinks.protection.outlook.com",
+    "safelinks.protection.office365.us",
+    "mimecastprotect.com",
+    "protect-us.mimecast.com",
+    "protect-eu.mimecast.com",
+    "linkprotect.cudasvc.com",
+    "secure-web.cisco.com",
+];
+
 fn list(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
     v.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect())
         .into_iter()
@@ -243,6 +286,7 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
             .collect(),
         free_mail: list(p.free_mail, DEFAULT_FREE_MAIL),
         shorteners: list(p.shorteners, DEFAULT_SHORTENERS),
+        click_trackers: list(p.click_trackers, DEFAULT_CLICK_TRACKERS),
         tag_score,
         quarantine_score,
         reject_score,

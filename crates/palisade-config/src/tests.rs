@@ -142,6 +142,7 @@ fn every_key_is_documented() {
         "phishing.vips",
         "phishing.free_mail",
         "phishing.shorteners",
+        "phishing.click_trackers",
         "phishing.tag_score",
         "phishing.quarantine_score",
         "phishing.reject_score",

@@ -167,6 +167,9 @@ pub struct Settings {
     pub people: Vec<String>,
     pub free_mail: Vec<String>,
     pub shorteners: Vec<String>,
+    /// Bulk-mail click trackers and link-protection rewriters (host names): a link
+    /// through one leads on elsewhere, so its text is not compared with its host.
+    pub click_trackers: Vec<String>,
     /// Weight overrides by signal name.
     pub weights: BTreeMap<String, f64>,
     pub thresholds: Thresholds,
@@ -296,6 +299,8 @@ pub struct Engine {
     people: People,
     free_mail: Vec<String>,
     shorteners: Vec<String>,
+    /// Host names of click trackers and link-protection rewriters.
+    click_trackers: Vec<String>,
     weights: BTreeMap<&'static str, (f64, Scaling)>,
     thresholds: Thresholds,
     limits: Limits,
@@ -336,6 +341,11 @@ impl Engine {
             free_mail: s.free_mail.iter().map(|d| d.to_ascii_lowercase()).collect(),
             shorteners: s
                 .shorteners
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            click_trackers: s
+                .click_trackers
                 .iter()
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
@@ -726,13 +736,23 @@ impl Scan<'_, '_> {
                         format!("the sender's name shows {shown} but the mail comes from {real}"),
                     );
                 }
-                Some(shown) => self.fire(
-                    "display_name_domain",
-                    format!("the sender's name shows {shown} but the mail comes from {real}"),
-                ),
+                Some(shown) if !self.name_explained(name, from_addr, from_org.as_deref()) => self
+                    .fire(
+                        "display_name_domain",
+                        format!("the sender's name shows {shown} but the mail comes from {real}"),
+                    ),
+                Some(_) => {}
                 None => {
+                    // The brand's own other domain (docusign.com for docusign.net) is
+                    // the brand: protected, and named by the word itself.
+                    let own = |word: &str| {
+                        from_org.as_deref().is_some_and(|o| {
+                            engine.protected.is_protected(o) && o.split('.').next() == Some(word)
+                        })
+                    };
                     if let Some((word, brand)) = self.brand_in_name(name)
                         && org_domain(&brand).as_deref() != from_org.as_deref()
+                        && !own(&word)
                     {
                         self.fire(
                             "display_name_brand",
@@ -781,6 +801,16 @@ impl Scan<'_, '_> {
             }
         }
         from_org
+    }
+
+    /// A display name that shows a domain for an innocent reason: it is the mailbox's
+    /// own name (`"guilin.wang" <guilin.wang@...>`), or the list wrote itself into From
+    /// and the member's name and domain into the display name ("Jane (example.org) via
+    /// List", RFC 7960 §4.1.3.1). Brands shown are still checked.
+    fn name_explained(&self, name: &str, from_addr: &str, from_org: Option<&str>) -> bool {
+        let local = from_addr.rsplit_once('@').map_or("", |(l, _)| l);
+        name.trim().eq_ignore_ascii_case(local)
+            || from_org.is_some_and(|o| self.list.is_list_org(o))
     }
 
     /// Replies go to the list, or the list wrote itself into From and the author into
@@ -1033,6 +1063,13 @@ impl Scan<'_, '_> {
             {
                 "link_text_brand"
             }
+            // Into the sender's own organisation, or on through a click tracker or a
+            // link-protection rewriter: nothing says the reader is misled about where.
+            Issue::TextShowsAnotherDomain {
+                actual, redirector, ..
+            } if *redirector || self.sender_org.as_deref() == Some(actual.as_str()) => {
+                return;
+            }
             Issue::TextShowsAnotherDomain { .. } => "link_text_mismatch",
             Issue::IpLiteral { .. } => "link_ip",
             Issue::UserInfo { .. } => "link_userinfo",
@@ -1050,13 +1087,23 @@ impl Scan<'_, '_> {
         links.sort_by(|a, b| (&a.href, &a.text).cmp(&(&b.href, &b.text)));
         links.dedup();
         let shorteners: Vec<&str> = self.engine.shorteners.iter().map(String::as_str).collect();
+        let redirectors: Vec<&str> = self
+            .engine
+            .click_trackers
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let services = links::Services {
+            shorteners: &shorteners,
+            redirectors: &redirectors,
+        };
         let mut hosts: Vec<String> = Vec::new();
         let mut orgs = links::Orgs::default();
         for (i, link) in links.iter().enumerate() {
             if i % 64 == 0 && self.over_budget() {
                 break;
             }
-            let (issues, host) = links::inspect(link, &shorteners, &mut orgs);
+            let (issues, host) = links::inspect(link, &services, &mut orgs);
             for i in issues {
                 self.link_issue(i);
             }

@@ -35,14 +35,28 @@ pub fn written_org_domain(address_or_host: &str) -> Option<String> {
 }
 
 /// Address- or domain-like words in a display name whose organisational domain is not
-/// `sender_org`; the first one found.
+/// `sender_org`; the first one found. A person's initial joined to the surname
+/// ("Jane Q.Public") is a name, whatever top-level domain the surname happens to be.
 pub fn shown_foreign_domain(display: &str, sender_org: &str) -> Option<String> {
     display
         .split(|c: char| c.is_whitespace() || "\"'()<>[],;:".contains(c))
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
-        .filter(|w| w.contains('.') && w.len() > 3)
+        .filter(|w| w.contains('.') && w.len() > 3 && !is_initial_and_name(w))
         .filter_map(written_org_domain)
         .find(|org| org != sender_org)
+}
+
+/// `Q.Public`: one letter, a dot, and a capitalised word.
+fn is_initial_and_name(word: &str) -> bool {
+    let Some((initial, name)) = word.split_once('.') else {
+        return false;
+    };
+    let mut rest = name.chars();
+    initial.chars().count() == 1
+        && initial.chars().all(char::is_uppercase)
+        && rest.next().is_some_and(char::is_uppercase)
+        && rest.clone().count() > 0
+        && rest.all(char::is_lowercase)
 }
 
 /// A person's name reduced for comparison: confusables mapped, case and punctuation
@@ -132,6 +146,12 @@ mod tests {
         assert_eq!(
             shown_foreign_domain("Dr. J. Smith, Ph.D.", "example.com"),
             None
+        );
+        // Issue 16: an initial joined to the surname is a name (.wang is a TLD).
+        assert_eq!(shown_foreign_domain("Jane Q.Wang", "example.com"), None);
+        assert_eq!(
+            shown_foreign_domain("Jane q.wang", "example.com").as_deref(),
+            Some("q.wang")
         );
         assert_eq!(shown_foreign_domain("Alice Smith", "example.com"), None);
     }

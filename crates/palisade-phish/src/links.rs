@@ -8,6 +8,7 @@
 //! known URL shortener. Per HTML part: a form with a password field.
 
 use crate::impersonation::{org_domain, written_org_domain};
+use std::net::IpAddr;
 
 /// Links and forms read per part, at most (hostile parts can hold millions).
 pub const MAX_LINKS: usize = crate::html::MAX_ELEMENTS;
@@ -22,9 +23,12 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Issue {
     /// The text shows `shown`, the link goes to `actual` (organisational domains).
+    /// `redirector`: `actual` is a click tracker or link-protection service, so where
+    /// the link ends up cannot be told from the link.
     TextShowsAnotherDomain {
         shown: String,
         actual: String,
+        redirector: bool,
     },
     IpLiteral {
         host: String,
@@ -53,7 +57,7 @@ impl Issue {
     /// One short phrase for a verdict.
     pub fn describe(&self) -> String {
         match self {
-            Issue::TextShowsAnotherDomain { shown, actual } => {
+            Issue::TextShowsAnotherDomain { shown, actual, .. } => {
                 format!("a link shows {shown} but goes to {actual}")
             }
             Issue::IpLiteral { host } => format!("a link goes to a bare IP address ({host})"),
@@ -106,29 +110,90 @@ pub fn text(body: &str) -> Vec<Link> {
         .collect()
 }
 
+/// File name extensions that are also top-level domains: a bare word ending in one
+/// (`detector.sv`, `setup.py`) is a file someone names, not a site.
+const FILE_EXTENSIONS: &[&str] = &[
+    "py", "rs", "sh", "md", "pl", "pm", "sv", "so", "cc", "ps", "ml", "mov", "zip",
+];
+
+/// A bare word that is a file name: an extension above, or an underscore (never in a
+/// host name, RFC 952/1123).
+fn reads_as_file_name(word: &str) -> bool {
+    let ext = word
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    word.contains('_') || FILE_EXTENSIONS.contains(&ext.as_str())
+}
+
 /// What the anchor text claims as a destination: a URL or a bare domain in it.
 fn shown_domain(text: &str) -> Option<String> {
     text.split_whitespace().find_map(|w| {
         let w = w.trim_matches(|c: char| "()[]<>\"'.,;:!?".contains(c));
         let host = match url::Url::parse(w) {
             Ok(u) if u.host_str().is_some() => u.host_str()?.to_string(),
-            _ if w.contains('.') && !w.contains('@') && !w.contains('/') => w.to_string(),
+            _ if w.contains('.') && !w.contains('@') && !w.contains('/') => {
+                if reads_as_file_name(w) {
+                    return None;
+                }
+                w.to_string()
+            }
             _ => w.split('/').next().filter(|h| h.contains('.'))?.to_string(),
         };
         written_org_domain(&host)
     })
 }
 
+/// An address a phishing page could be served from: not private, loopback, link-local,
+/// shared (RFC 6598) or unspecified. Links to those are what people paste when they
+/// talk about their own networks (`http://192.168.10.2`). The documentation ranges
+/// (RFC 5737, RFC 3849) stand for public addresses in examples and tests, and count.
+fn is_public(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || a == 0
+                || a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80)
+        }
+    }
+}
+
+/// Services links go through: URL shorteners (which hide the target) and redirectors
+/// (bulk-mail click trackers and link-protection rewriters, which lead on to it). Host
+/// names, each matching itself and its subdomains.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Services<'a> {
+    pub shorteners: &'a [&'a str],
+    pub redirectors: &'a [&'a str],
+}
+
 /// The issues of one link.
-pub fn check(link: &Link, shorteners: &[&str]) -> Vec<Issue> {
-    inspect(link, shorteners, &mut Orgs::default()).0
+pub fn check(link: &Link, services: &Services<'_>) -> Vec<Issue> {
+    inspect(link, services, &mut Orgs::default()).0
 }
 
 /// Organisational domains of hosts already seen in one message (links repeat hosts).
 pub type Orgs = std::collections::HashMap<String, Option<String>>;
 
 /// The issues of one link, and its host when it is a domain name (lower case).
-pub fn inspect(link: &Link, shorteners: &[&str], orgs: &mut Orgs) -> (Vec<Issue>, Option<String>) {
+pub fn inspect(
+    link: &Link,
+    services: &Services<'_>,
+    orgs: &mut Orgs,
+) -> (Vec<Issue>, Option<String>) {
     let mut out = Vec::new();
     let href = link.href.trim();
     let lower = href.to_ascii_lowercase();
@@ -149,21 +214,22 @@ pub fn inspect(link: &Link, shorteners: &[&str], orgs: &mut Orgs) -> (Vec<Issue>
     if !matches!(u.scheme(), "http" | "https") {
         return (out, None);
     }
-    let host = match u.host() {
-        Some(url::Host::Domain(d)) => d.to_string(),
-        Some(url::Host::Ipv4(ip)) => {
-            out.push(Issue::IpLiteral {
-                host: ip.to_string(),
-            });
-            return (out, None);
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            out.push(Issue::IpLiteral {
-                host: ip.to_string(),
-            });
-            return (out, None);
-        }
+    let ip = match u.host() {
+        Some(url::Host::Domain(d)) => Err(d.to_string()),
+        Some(url::Host::Ipv4(ip)) => Ok(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Ok(IpAddr::V6(ip)),
         None => return (out, None),
+    };
+    let host = match ip {
+        Err(domain) => domain,
+        Ok(ip) => {
+            if is_public(ip) {
+                out.push(Issue::IpLiteral {
+                    host: ip.to_string(),
+                });
+            }
+            return (out, None);
+        }
     };
     let host = host.to_ascii_lowercase();
     let actual = orgs
@@ -187,13 +253,18 @@ pub fn inspect(link: &Link, shorteners: &[&str], orgs: &mut Orgs) -> (Vec<Issue>
         host.strip_suffix(s)
             .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
     };
-    if shorteners.iter().any(|s| on(s)) {
+    if services.shorteners.iter().any(|s| on(s)) {
         out.push(Issue::Shortener { host: host.clone() });
     }
     if let Some(shown) = link.text.as_deref().and_then(shown_domain)
         && shown != actual
     {
-        out.push(Issue::TextShowsAnotherDomain { shown, actual });
+        let redirector = services.redirectors.iter().any(|s| on(s));
+        out.push(Issue::TextShowsAnotherDomain {
+            shown,
+            actual,
+            redirector,
+        });
     }
     (out, Some(host))
 }
@@ -202,12 +273,15 @@ pub fn inspect(link: &Link, shorteners: &[&str], orgs: &mut Orgs) -> (Vec<Issue>
 mod tests {
     use super::*;
 
-    const SHORT: &[&str] = &["bit.ly", "tinyurl.com"];
+    const SERVICES: Services<'static> = Services {
+        shorteners: &["bit.ly", "tinyurl.com"],
+        redirectors: &["sendgrid.net", "safelinks.protection.outlook.com"],
+    };
 
     fn issues(html_part: &str) -> Vec<Issue> {
         let (links, mut found, _) = html(html_part);
         for l in &links {
-            found.extend(check(l, SHORT));
+            found.extend(check(l, &SERVICES));
         }
         found
     }
@@ -221,9 +295,27 @@ mod tests {
             got,
             vec![Issue::TextShowsAnotherDomain {
                 shown: "paypal.com".into(),
-                actual: "evil.test".into()
+                actual: "evil.test".into(),
+                redirector: false,
             }]
         );
+        // Through a redirector: still reported, marked so (the caller weighs it).
+        let tracked = issues(
+            r#"<a href="https://u123.ct.sendgrid.net/ls/click?upn=abc">www.shop-example.com</a>"#,
+        );
+        assert_eq!(
+            tracked,
+            vec![Issue::TextShowsAnotherDomain {
+                shown: "shop-example.com".into(),
+                actual: "sendgrid.net".into(),
+                redirector: true,
+            }]
+        );
+        // Issue 16: file names with an extension that is also a TLD are not domains.
+        for name in ["x4xx_rfdc_ctrl.py", "detector.sv", "README.md"] {
+            let link = format!(r#"<a href="https://github.com/x/y/blob/main/{name}">{name}</a>"#);
+            assert!(issues(&link).is_empty(), "{name}");
+        }
         // Same organisation, or text that is not a domain: fine.
         assert!(
             issues(r#"<a href="https://click.mail.example.com/x">www.example.com</a>"#).is_empty()
@@ -239,6 +331,17 @@ mod tests {
                 host: "192.0.2.7".into()
             }]
         );
+        // Addresses of one's own network are talked about, not phished from.
+        for private in [
+            "10.35.18.121",
+            "192.168.10.2",
+            "0.0.0.0",
+            "[fe80::1]",
+            "[fd00::5]",
+        ] {
+            let link = format!(r#"<a href="http://{private}/">x</a>"#);
+            assert!(issues(&link).is_empty(), "{private}");
+        }
         assert_eq!(
             issues(r#"<a href="https://bank.com@evil.test/">bank</a>"#),
             vec![Issue::UserInfo {

@@ -161,8 +161,8 @@ fn fold(label: &str, pairs: bool) -> String {
 }
 
 /// Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions),
-/// giving up past `max`.
-fn distance(a: &str, b: &str, max: usize) -> Option<usize> {
+/// giving up past `max`. A substitution costs `sub(a, b)`.
+fn distance(a: &str, b: &str, max: usize, sub: impl Fn(char, char) -> usize) -> Option<usize> {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     if a.len().abs_diff(b.len()) > max {
@@ -173,7 +173,11 @@ fn distance(a: &str, b: &str, max: usize) -> Option<usize> {
     for i in 1..=a.len() {
         let mut cur = vec![i; b.len() + 1];
         for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let cost = if a[i - 1] == b[j - 1] {
+                0
+            } else {
+                sub(a[i - 1], b[j - 1])
+            };
             cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 cur[j] = cur[j].min(prev2[j - 2] + 1);
@@ -183,6 +187,36 @@ fn distance(a: &str, b: &str, max: usize) -> Option<usize> {
     }
     let d = prev[b.len()];
     (d <= max).then_some(d)
+}
+
+/// A slip of the finger: `a` and `b` are neighbours on a QWERTY, QWERTZ or AZERTY
+/// keyboard (the model dnstwist's replacement fuzzer uses). Any other letter swapped for
+/// another is plain to see (`pcloud` is not `icloud`), and costs two edits.
+fn typo_cost(a: char, b: char) -> usize {
+    const LAYOUTS: [[&str; 4]; 3] = [
+        ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"],
+        ["1234567890", "qwertzuiop", "asdfghjkl", "yxcvbnm"],
+        ["1234567890", "azertyuiop", "qsdfghjklm", "wxcvbn"],
+    ];
+    let neighbours = |rows: &[&str; 4]| {
+        let at = |c: char| {
+            rows.iter()
+                .enumerate()
+                .find_map(|(r, row)| row.find(c).map(|col| (r, col)))
+        };
+        let (Some((ra, ca)), Some((rb, cb))) = (at(a), at(b)) else {
+            return false;
+        };
+        (ra == rb && ca.abs_diff(cb) == 1)
+            || (rb + 1 == ra && (cb == ca || cb == ca + 1))
+            || (ra + 1 == rb && (ca == cb || ca == cb + 1))
+    };
+    if LAYOUTS.iter().any(neighbours) { 1 } else { 2 }
+}
+
+/// Letters that differ after [`fold`] are ones a reader tells apart: two edits.
+fn seen_cost(_: char, _: char) -> usize {
+    2
 }
 
 impl Protected {
@@ -246,15 +280,20 @@ impl Protected {
         }
         let folded = [fold(&label, true), fold(&label, false)];
         for e in &self.entries {
-            let n = e.label.chars().count();
-            if n < 4 {
-                continue;
-            }
-            let max = if n >= 10 { 2 } else { 1 };
+            // Short names are too crowded for typos to mean anything: only what reads
+            // the same (`paypa1`, `rnicrosoft`) counts; from six letters one slip
+            // (`paypall`, `pyapal`), from ten two.
+            let max = match e.label.chars().count() {
+                0..4 => continue,
+                4..6 => 0,
+                6..10 => 1,
+                _ => 2,
+            };
             let near = folded
                 .iter()
                 .zip(&e.folded)
-                .any(|(a, b)| distance(a, b, max).is_some());
+                .any(|(a, b)| distance(a, b, max, seen_cost).is_some())
+                || distance(&label, &e.label, max, typo_cost).is_some();
             if near {
                 return found(&e.registrable, Kind::NearMiss);
             }
@@ -346,16 +385,40 @@ mod tests {
     #[test]
     fn near_misses_by_one_edit_or_visual_swap() {
         for d in [
-            "exmple.com",   // omission
-            "exaample.com", // repetition
-            "examlpe.com",  // transposition
-            "exbmple.com",  // replacement
-            "exa-mple.com", // hyphenation
-            "gxample.com",  // bit flip e -> g
-            "exarnp1o.com", // rn -> m and 1 -> l, with one letter changed
-            "paypai.com",   // replacement
+            "exmple.com",    // omission
+            "exaample.com",  // repetition
+            "examlpe.com",   // transposition
+            "exsmple.com",   // replacement by a neighbouring key
+            "exa-mple.com",  // hyphenation
+            "exarnplle.com", // rn -> m, with a letter repeated
+            "paypai.com",    // i reads as l
         ] {
             assert_eq!(kind(d), Some(Kind::NearMiss), "{d}");
+        }
+    }
+
+    /// Issue 16: real domains that were called imitations because they are one or two
+    /// edits from a short brand name. A reader tells them apart at a glance.
+    #[test]
+    fn short_names_and_plain_differences_are_not_lookalikes() {
+        let brands = Protected::new([
+            "live.com",
+            "icloud.com",
+            "gmail.com",
+            "fedex.com",
+            "example.com",
+        ]);
+        for d in [
+            "llvm.org",
+            "clang.llvm.org",
+            "musl.libc.org",
+            "u.pcloud.link",
+            "ymail.com",
+            "webex.com",
+            "exbmple.com",
+            "gxample.com",
+        ] {
+            assert_eq!(brands.check(d), None, "{d}");
         }
     }
 
@@ -405,8 +468,12 @@ mod tests {
 
     #[test]
     fn osa_distance() {
-        assert_eq!(distance("example", "exmaple", 2), Some(1));
-        assert_eq!(distance("example", "example", 1), Some(0));
-        assert_eq!(distance("example", "elpmaxe", 2), None);
+        assert_eq!(distance("example", "exmaple", 2, seen_cost), Some(1));
+        assert_eq!(distance("example", "exbmple", 2, seen_cost), Some(2));
+        assert_eq!(distance("example", "exbmple", 1, seen_cost), None);
+        assert_eq!(distance("example", "exsmple", 1, typo_cost), Some(1));
+        assert_eq!(distance("icloud", "pcloud", 1, typo_cost), None);
+        assert_eq!(distance("example", "example", 1, seen_cost), Some(0));
+        assert_eq!(distance("example", "elpmaxe", 2, seen_cost), None);
     }
 }

@@ -1,12 +1,16 @@
 //! Every permutation dnstwist (PyPI) makes of a protected domain with its homoglyph,
-//! bitsquatting, omission, repetition, transposition, replacement and hyphenation
-//! fuzzers is flagged. dnstwist runs at test time (.ci/run installs it).
+//! omission, repetition, transposition, replacement (neighbouring keys) and hyphenation
+//! fuzzers is flagged. dnstwist runs at test time (.ci/run installs it). Bitsquatting is
+//! left out: a bit flipped in a machine's memory gives letters a reader sees are wrong
+//! (`gxample`); it is an attack on resolvers, not on a person reading a sender, and
+//! flagging every such name flagged ordinary domains with it (issue 16).
 #![allow(clippy::unwrap_used)]
 
 use palisade_phish::lookalike::Protected;
 use std::process::Command;
 
-const FUZZERS: &str = "['homoglyph','bitsquatting','omission','repetition','transposition','replacement','hyphenation']";
+const FUZZERS: &str =
+    "['homoglyph','omission','repetition','transposition','replacement','hyphenation']";
 
 fn permutations(domain: &str) -> Vec<(String, String)> {
     let script = format!(

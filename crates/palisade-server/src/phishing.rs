@@ -53,6 +53,7 @@ pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) ->
             .collect(),
         free_mail: p.free_mail.clone(),
         shorteners: p.shorteners.clone(),
+        click_trackers: p.click_trackers.clone(),
         weights: p.weights.clone(),
         thresholds: Thresholds {
             tag: p.tag_score,
