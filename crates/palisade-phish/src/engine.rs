@@ -14,6 +14,7 @@
 //! at least a tag, never a silent pass.
 
 use crate::attachments::{self, Finding};
+use crate::classifier::{self, Content, Model};
 use crate::headers::{self, Anomaly};
 use crate::impersonation::{People, org_domain, reply_to_diversion, shown_foreign_domain};
 use crate::links::{self, Issue, Link};
@@ -23,6 +24,20 @@ use crate::verdict::{Action, Thresholds};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// The content model counts at most this many log-odds (12 points by default).
+const MAX_MODEL_LOGIT: f64 = 6.0;
+
+/// A model feature as a reader understands it.
+fn shown_feature(name: &str) -> String {
+    match name.split_once(':') {
+        Some(("s", w)) => format!("\"{w}\" in the subject"),
+        Some(("h", h)) => format!("a link to {h}"),
+        Some(("lure", l)) => format!("{l} wording"),
+        Some((_, w)) => format!("\"{w}\""),
+        None => name.to_string(),
+    }
+}
 
 /// The signal that records an incomplete scan.
 pub const SCAN_LIMIT: &str = "scan_limit";
@@ -61,6 +76,8 @@ const SIGNALS: &[(&str, f64, Scaling)] = &[
     ("credential_form", 8.0, Scaling::Fixed),
     ("qr_link", 4.0, Scaling::ByAuth),
     ("lure_language", 1.5, Scaling::ByAuth),
+    // Points per unit of the content model's log-odds (see `MAX_MODEL_LOGIT`).
+    ("content_model", 2.0, Scaling::ByAuth),
     ("attachment_program", 10.0, Scaling::Fixed),
     ("attachment_script", 10.0, Scaling::Fixed),
     ("attachment_disk_image", 8.0, Scaling::Fixed),
@@ -170,6 +187,8 @@ pub struct Settings {
     /// Bulk-mail click trackers and link-protection rewriters (host names): a link
     /// through one leads on elsewhere, so its text is not compared with its host.
     pub click_trackers: Vec<String>,
+    /// The learned content model; `None` leaves it out.
+    pub content_model: Option<std::sync::Arc<Model>>,
     /// Weight overrides by signal name.
     pub weights: BTreeMap<String, f64>,
     pub thresholds: Thresholds,
@@ -301,6 +320,7 @@ pub struct Engine {
     shorteners: Vec<String>,
     /// Host names of click trackers and link-protection rewriters.
     click_trackers: Vec<String>,
+    model: Option<std::sync::Arc<Model>>,
     weights: BTreeMap<&'static str, (f64, Scaling)>,
     thresholds: Thresholds,
     limits: Limits,
@@ -349,6 +369,7 @@ impl Engine {
                 .iter()
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
+            model: s.content_model.clone(),
             weights,
             thresholds: s.thresholds,
             limits: s.limits,
@@ -386,6 +407,25 @@ impl Engine {
 
     /// Scans one message (as received: header section and body).
     pub fn analyze(&self, message: &[u8], ctx: &Context<'_>) -> Analysis {
+        let (mut scan, sender_domain) = self.read(message, ctx);
+        scan.learned();
+        scan.authentication(sender_domain.as_deref());
+        if scan.limited {
+            scan.fire(SCAN_LIMIT, "scan limit reached".into());
+        }
+        self.conclude(scan, sender_domain)
+    }
+
+    /// What the content model reads of a message (for training it).
+    pub fn content(&self, message: &[u8]) -> Content {
+        self.read(message, &Context::new(Auth::NotEvaluated))
+            .0
+            .content()
+    }
+
+    /// Every detector but the content model and authentication; the author's
+    /// organisational domain.
+    fn read<'s>(&'s self, message: &[u8], ctx: &'s Context<'s>) -> (Scan<'s, 's>, Option<String>) {
         let mut scan = Scan {
             engine: self,
             ctx,
@@ -397,6 +437,8 @@ impl Engine {
             limited: false,
             sender_org: None,
             list: crate::lists::List::default(),
+            hosts: Vec::new(),
+            lures: Vec::new(),
             text: String::new(),
             factor: ctx.auth.factor(false),
             html_text: false,
@@ -443,10 +485,12 @@ impl Engine {
         }
         scan.check_links();
         scan.wording();
-        scan.authentication(sender_domain.as_deref());
-        if scan.limited {
-            scan.fire(SCAN_LIMIT, "scan limit reached".into());
-        }
+        (scan, sender_domain)
+    }
+
+    /// The score and action from what fired.
+    fn conclude(&self, scan: Scan<'_, '_>, sender_domain: Option<String>) -> Analysis {
+        let ctx = scan.ctx;
         let external = sender_domain.as_deref().is_none_or(|d| !self.is_local(d));
         let mut signals: Vec<Signal> = scan.signals.into_values().collect();
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(b.name)));
@@ -481,6 +525,10 @@ struct Scan<'e, 'c> {
     sender_org: Option<String>,
     /// The mailing list the message says it came through.
     list: crate::lists::List,
+    /// Hosts the links go to, sorted (after `check_links`).
+    hosts: Vec<String>,
+    /// Lure kinds in the text (after `wording`).
+    lures: Vec<crate::lure::Lure>,
     /// Subject and body text, for the wording checks (bounded).
     text: String,
     /// What [`Scaling::ByAuth`] signals are multiplied by.
@@ -1052,6 +1100,35 @@ impl Scan<'_, '_> {
                 found.len() as f64,
             );
         }
+        self.lures = found;
+    }
+
+    /// What the content model reads (after `check_links` and `wording`).
+    fn content(&self) -> Content {
+        let subject_len = self.subject_len.min(self.text.len());
+        Content {
+            subject: self.text[..subject_len].trim().to_string(),
+            body: self.text[subject_len..].to_string(),
+            hosts: self.hosts.clone(),
+            lures: self.lures.iter().map(|l| l.name()).collect(),
+        }
+    }
+
+    /// The learned content model's reading, as points when it leans to phishing.
+    fn learned(&mut self) {
+        let Some(model) = self.engine.model.clone() else {
+            return;
+        };
+        let scored = model.score(&classifier::features(&self.content()));
+        if scored.logit <= 0.0 {
+            return;
+        }
+        let words: Vec<String> = scored.top.iter().map(|(n, _)| shown_feature(n)).collect();
+        self.fire_scaled(
+            "content_model",
+            format!("the wording resembles phishing: {}", words.join(", ")),
+            scored.logit.min(MAX_MODEL_LOGIT),
+        );
     }
 
     fn link_issue(&mut self, i: Issue) {
@@ -1111,11 +1188,11 @@ impl Scan<'_, '_> {
         }
         hosts.sort();
         hosts.dedup();
-        for (i, h) in hosts.into_iter().enumerate() {
+        for (i, h) in hosts.iter().enumerate() {
             if i % 16 == 0 && self.over_budget() {
                 break;
             }
-            let Some(l) = self.imitation(&h) else {
+            let Some(l) = self.imitation(h) else {
                 continue;
             };
             // An authenticated brand linking to its own other domains
@@ -1127,6 +1204,7 @@ impl Scan<'_, '_> {
             }
         }
         self.links = links;
+        self.hosts = hosts;
     }
 
     fn authentication(&mut self, sender_org: Option<&str>) {

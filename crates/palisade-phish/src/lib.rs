@@ -10,6 +10,7 @@
 
 pub mod attachments;
 pub mod banner;
+pub mod classifier;
 pub mod engine;
 pub mod evaluation;
 pub mod headers;

@@ -20,6 +20,16 @@ pub enum Lure {
 }
 
 impl Lure {
+    /// A short name for the kind (a model feature).
+    pub fn name(self) -> &'static str {
+        match self {
+            Lure::Credentials => "credentials",
+            Lure::Threat => "threat",
+            Lure::Money => "money",
+            Lure::QrCode => "qr-code",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Lure::Credentials => "asks you to sign in or confirm your account",

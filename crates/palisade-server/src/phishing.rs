@@ -54,6 +54,8 @@ pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) ->
         free_mail: p.free_mail.clone(),
         shorteners: p.shorteners.clone(),
         click_trackers: p.click_trackers.clone(),
+        // The content model is measured (`audit corpus --loso`) but not shipped yet.
+        content_model: None,
         weights: p.weights.clone(),
         thresholds: Thresholds {
             tag: p.tag_score,

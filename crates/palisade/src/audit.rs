@@ -223,8 +223,15 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             ham,
             json,
             list,
+            loso,
+            train,
         } => {
-            let out = crate::audit_corpus::Output { json, list };
+            let out = crate::audit_corpus::Output {
+                json,
+                list,
+                loso,
+                train,
+            };
             crate::audit_corpus::run(paths, &cfg, &phish, &ham, out).await?;
         }
         AuditCommand::Message {

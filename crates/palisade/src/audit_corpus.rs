@@ -6,8 +6,10 @@
 use crate::commands::Paths;
 use crate::usage;
 use palisade_config::Config;
+use palisade_phish::classifier::{self, Example, Model, Training};
+use palisade_phish::engine::Limits;
 use palisade_phish::evaluation::{self, Report, Sample};
-use palisade_phish::{Action, Auth, Context, Engine};
+use palisade_phish::{Action, Auth, Context, Engine, Settings};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,11 +19,24 @@ const MAX_FILE: u64 = 64 * 1024 * 1024;
 /// How deep sources may nest under the directories given.
 const MAX_DEPTH: usize = 4;
 
-/// How the result is shown.
+/// How the result is shown, and what else is done with the corpus.
 pub struct Output {
     pub json: bool,
     /// Every false positive and miss, one per line (or in the JSON).
     pub list: bool,
+    /// Leave one source out: each source is judged by an engine whose content model
+    /// was trained without it.
+    pub loso: bool,
+    /// Train the content model on the whole corpus and write it here.
+    pub train: Option<PathBuf>,
+}
+
+/// One labelled message.
+struct Labelled {
+    source: String,
+    phish: bool,
+    file: PathBuf,
+    raw: Arc<Vec<u8>>,
 }
 
 pub async fn run(
@@ -31,34 +46,135 @@ pub async fn run(
     ham: &Path,
     out: Output,
 ) -> anyhow::Result<()> {
-    let engine = crate::audit_message::engine(paths, cfg).await?;
-    let (mut samples, mut files) = (Vec::new(), Vec::new());
-    let mut skipped = Vec::new();
+    let (corpus, skipped) = load(phish, ham)?;
+    if corpus.iter().all(|m| m.phish) || corpus.iter().all(|m| !m.phish) {
+        return Err(usage("both --phish and --ham need at least one message"));
+    }
+    if let Some(file) = &out.train {
+        let model = trained(&corpus, &features(&corpus), None);
+        std::fs::write(file, model.to_bytes())
+            .map_err(|e| usage(format!("{}: {e}", file.display())))?;
+        println!(
+            "content model trained on {} messages: {}",
+            corpus.len(),
+            file.display()
+        );
+        return Ok(());
+    }
+    let samples = if out.loso {
+        leave_one_source_out(cfg, &corpus).await?
+    } else {
+        let engine = crate::audit_message::engine(paths, cfg).await?;
+        let mut samples = Vec::with_capacity(corpus.len());
+        for m in &corpus {
+            samples.push(score(&engine, m).await);
+        }
+        samples
+    };
+    report(&corpus, &samples, &skipped, &out)
+}
+
+/// Every message under the two directories; files too large or not messages apart.
+fn load(phish: &Path, ham: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<PathBuf>)> {
+    let (mut corpus, mut skipped) = (Vec::new(), Vec::new());
     for (dir, is_phish) in [(phish, true), (ham, false)] {
         for (source, file) in messages(dir)? {
-            match score(&engine, &file).await? {
-                Some(mut s) => {
-                    s.source = source;
-                    s.phish = is_phish;
-                    samples.push(s);
-                    files.push(file);
-                }
+            let raw = if std::fs::metadata(&file)?.len() > MAX_FILE {
+                None
+            } else {
+                Some(crate::audit::read_message(&file)?).filter(|r| palisade_checks::is_message(r))
+            };
+            match raw {
+                Some(raw) => corpus.push(Labelled {
+                    source,
+                    phish: is_phish,
+                    file,
+                    raw: Arc::new(raw),
+                }),
                 None => skipped.push(file),
             }
         }
     }
-    if samples.iter().all(|s| s.phish) || samples.iter().all(|s| !s.phish) {
-        return Err(usage("both --phish and --ham need at least one message"));
-    }
-    let report = evaluation::evaluate(&samples);
-    let wrong: Vec<(&PathBuf, &Sample)> = files
+    Ok((corpus, skipped))
+}
+
+/// The model's features of every message. The text is read without a time limit, so
+/// training does not depend on the machine.
+fn features(corpus: &[Labelled]) -> Vec<Vec<u32>> {
+    let reader = Engine::new(&Settings {
+        limits: Limits {
+            max_time: std::time::Duration::from_secs(3600),
+            ..Limits::default()
+        },
+        ..Settings::default()
+    })
+    .unwrap_or_else(|e| unreachable!("default settings: {e}"));
+    corpus
         .iter()
-        .zip(&samples)
+        .map(|m| {
+            let f = classifier::features(&reader.content(&m.raw));
+            f.into_iter().map(|(b, _)| b).collect()
+        })
+        .collect()
+}
+
+/// A model trained on every message but `without`'s source.
+fn trained(corpus: &[Labelled], features: &[Vec<u32>], without: Option<&str>) -> Model {
+    let set: Vec<Example> = corpus
+        .iter()
+        .zip(features)
+        .filter(|(m, _)| Some(m.source.as_str()) != without)
+        .map(|(m, f)| Example {
+            features: f.clone(),
+            phish: m.phish,
+            source: m.source.clone(),
+        })
+        .collect();
+    classifier::train(&set, Training::default())
+}
+
+/// Each source judged by the engine as configured, with a content model trained on the
+/// other sources only.
+async fn leave_one_source_out(cfg: &Config, corpus: &[Labelled]) -> anyhow::Result<Vec<Sample>> {
+    let mut sources: Vec<&str> = corpus.iter().map(|m| m.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let mut samples: Vec<Option<Sample>> = vec![None; corpus.len()];
+    let features = features(corpus);
+    for source in sources {
+        let model = trained(corpus, &features, Some(source));
+        let mut settings = palisade_server::phishing::settings(cfg, vec![], vec![]);
+        settings.content_model = Some(Arc::new(model));
+        let engine =
+            Engine::new(&settings).map_err(|e| anyhow::anyhow!("phishing.weights: {e}"))?;
+        for (i, m) in corpus
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.source == source)
+        {
+            samples[i] = Some(score(&engine, m).await);
+        }
+    }
+    Ok(samples.into_iter().flatten().collect())
+}
+
+fn report(
+    corpus: &[Labelled],
+    samples: &[Sample],
+    skipped: &[PathBuf],
+    out: &Output,
+) -> anyhow::Result<()> {
+    let report = evaluation::evaluate(samples);
+    let wrong: Vec<(&PathBuf, &Sample)> = corpus
+        .iter()
+        .map(|m| &m.file)
+        .zip(samples)
         .filter(|(_, s)| s.phish == (s.action == Action::Deliver))
         .collect();
     if out.json {
         let mut v = serde_json::to_value(&report)?;
         v["skipped"] = serde_json::json!(skipped);
+        v["leave_one_source_out"] = serde_json::json!(out.loso);
         if out.list {
             v["wrong"] = wrong
                 .iter()
@@ -67,7 +183,12 @@ pub async fn run(
         }
         println!("{v}");
     } else {
-        print(&report, &skipped);
+        if out.loso {
+            println!(
+                "leave-one-source-out: each source judged with a content model trained without it"
+            );
+        }
+        print(&report, skipped);
         for (file, s) in wrong.iter().filter(|_| out.list) {
             let names: Vec<&str> = s.signals.iter().map(|(n, _)| n.as_str()).collect();
             let what = if s.phish { "missed" } else { "held back" };
@@ -129,26 +250,19 @@ fn walk(
     Ok(())
 }
 
-/// The engine's outcome for one file; `None` when it is too large or not a message.
-async fn score(engine: &Engine, file: &Path) -> anyhow::Result<Option<Sample>> {
-    if std::fs::metadata(file)?.len() > MAX_FILE {
-        return Ok(None);
-    }
-    let raw = crate::audit::read_message(file)?;
-    if !palisade_checks::is_message(&raw) {
-        return Ok(None);
-    }
-    let raw = Arc::new(raw);
-    let signature = palisade_server::signatures::check(None, Arc::clone(&raw)).await;
+/// The engine's outcome for one message, offline: authentication not evaluated,
+/// OpenPGP and S/MIME signatures checked as `serve` checks them.
+async fn score(engine: &Engine, m: &Labelled) -> Sample {
+    let signature = palisade_server::signatures::check(None, Arc::clone(&m.raw)).await;
     let state = signature.as_ref().map(palisade_server::signatures::state);
     let ctx = Context {
         signature: state.as_ref(),
         ..Context::new(Auth::NotEvaluated)
     };
-    let a = engine.analyze(&raw, &ctx);
-    Ok(Some(Sample {
-        source: String::new(),
-        phish: false,
+    let a = engine.analyze(&m.raw, &ctx);
+    Sample {
+        source: m.source.clone(),
+        phish: m.phish,
         score: a.score,
         action: a.action,
         signals: a
@@ -156,7 +270,7 @@ async fn score(engine: &Engine, file: &Path) -> anyhow::Result<Option<Sample>> {
             .iter()
             .map(|s| (s.name.to_string(), s.weight))
             .collect(),
-    }))
+    }
 }
 
 fn pct(x: f64) -> String {

@@ -300,6 +300,14 @@ pub enum AuditCommand {
         /// its action, score and signals.
         #[arg(long)]
         list: bool,
+        /// Leave one source out: judge each source (sub-directory) with a content model
+        /// trained on the other sources only, the honest measure of a learned model.
+        #[arg(long)]
+        loso: bool,
+        /// Train the content model on every message given and write it to FILE (how
+        /// crates/palisade-phish/data/content-model.bin is made, byte for byte).
+        #[arg(long, value_name = "FILE", conflicts_with = "loso")]
+        train: Option<PathBuf>,
     },
 }
 
