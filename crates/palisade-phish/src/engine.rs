@@ -76,6 +76,8 @@ const SIGNALS: &[(&str, f64, Scaling)] = &[
     ("credential_form", 8.0, Scaling::Fixed),
     ("qr_link", 4.0, Scaling::ByAuth),
     ("lure_language", 1.5, Scaling::ByAuth),
+    // Per distinct advance-fee, prize or investment-scam phrase, at most three.
+    ("scam_language", 2.5, Scaling::ByAuth),
     // Points per unit of the content model's log-odds (see `MAX_MODEL_LOGIT`).
     ("content_model", 2.0, Scaling::ByAuth),
     ("attachment_program", 10.0, Scaling::Fixed),
@@ -1101,6 +1103,18 @@ impl Scan<'_, '_> {
             );
         }
         self.lures = found;
+        let scam = crate::lure::scam_phrases(&self.text, 3);
+        if !scam.is_empty() {
+            let quoted: Vec<String> = scam.iter().map(|p| format!("\"{p}\"")).collect();
+            self.fire_scaled(
+                "scam_language",
+                format!(
+                    "the text reads like an advance-fee or prize scam ({})",
+                    quoted.join(", ")
+                ),
+                scam.len() as f64,
+            );
+        }
     }
 
     /// What the content model reads (after `check_links` and `wording`).

@@ -158,6 +158,112 @@ const KINDS: [(Lure, &[&str]); 4] = [
     (Lure::QrCode, QR),
 ];
 
+/// Advance-fee, prize and investment-scam wording (the "419" letter and its heirs):
+/// phrases that have no business in ordinary mail, in English, German, French, Spanish
+/// and Portuguese. Counted per distinct phrase, since one can turn up by chance and the
+/// scam strings them together.
+const SCAM: &[&str] = &[
+    // Advance fee: a stranger's fortune, a fee to release it.
+    "next of kin",
+    "atm card",
+    "atm visa card",
+    "my late husband",
+    "my late father",
+    "compensation fund",
+    "compensation payment",
+    "unclaimed fund",
+    "unclaimed inheritance",
+    "inheritance fund",
+    "million united states dollars",
+    "million us dollars",
+    "diplomatic courier",
+    "consignment box",
+    "dear beneficiary",
+    "as the beneficiary",
+    "foreign partner",
+    "100% risk free",
+    "risk free transaction",
+    "mutual benefit",
+    "transfer of the fund",
+    "transfer the fund",
+    "release of your fund",
+    "release your fund",
+    "strictly confidential",
+    "reply me urgent",
+    "dear friend",
+    "i am a widow",
+    "terminally ill",
+    "nächster angehöriger",
+    "nächste angehörige",
+    "erbschaftsfonds",
+    "entschädigungsfonds",
+    "millionen us-dollar",
+    "plus proche parent",
+    "fonds de compensation",
+    "fonds d'héritage",
+    "millions de dollars",
+    "pariente más cercano",
+    "fondo de compensación",
+    "fondos de herencia",
+    "millones de dólares",
+    "parente mais próximo",
+    "fundo de compensação",
+    "fundos de herança",
+    "milhões de dólares",
+    // Prizes nobody entered for.
+    "you have won",
+    "you have been selected as",
+    "winning number",
+    "lottery winner",
+    "lottery program",
+    "claim your prize",
+    "claim your winnings",
+    "prize money",
+    "sie haben gewonnen",
+    "lotteriegewinn",
+    "vous avez gagné",
+    "gagnant de la loterie",
+    "usted ha ganado",
+    "ganador de la lotería",
+    "você ganhou",
+    "ganhador da loteria",
+    // Crypto and investment fraud.
+    "bitcoin wallet address",
+    "send bitcoin",
+    "guaranteed profit",
+    "guaranteed returns",
+    "daily profit",
+    "double your bitcoin",
+    "crypto investment platform",
+    "recover your lost funds",
+    "garantierter gewinn",
+    "profit garanti",
+    "ganancias garantizadas",
+    "lucro garantido",
+];
+
+/// The scam phrases `text` uses, each once (at most `limit`), in the order found.
+pub fn scam_phrases(text: &str, limit: usize) -> Vec<&'static str> {
+    static AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(SCAM)
+            .unwrap_or_else(|e| panic!("scam phrases: {e}"))
+    });
+    let flat = fold(text);
+    let mut found: Vec<&'static str> = Vec::new();
+    for m in AC.find_overlapping_iter(flat.as_slice()) {
+        let phrase = SCAM[m.pattern().as_usize()];
+        if !found.contains(&phrase) {
+            found.push(phrase);
+            if found.len() >= limit {
+                break;
+            }
+        }
+    }
+    found
+}
+
 /// Every phrase in one automaton (one pass over the text), with its kind.
 static PHRASES: LazyLock<(AhoCorasick, Vec<Lure>)> = LazyLock::new(|| {
     let (kinds, phrases): (Vec<Lure>, Vec<&str>) = KINDS
@@ -283,6 +389,26 @@ mod tests {
     }
 
     #[test]
+    fn advance_fee_prize_and_crypto_scams_in_five_languages() {
+        assert_eq!(
+            scam_phrases(
+                "Dear Friend, I am contacting you as the NEXT OF KIN of my late husband. \
+                 Your ATM card is ready.",
+                5
+            ),
+            ["dear friend", "next of kin", "my late husband", "atm card"]
+        );
+        assert_eq!(
+            scam_phrases("Sie haben gewonnen!", 5),
+            ["sie haben gewonnen"]
+        );
+        assert_eq!(scam_phrases("Vous avez gagné", 5), ["vous avez gagné"]);
+        assert_eq!(scam_phrases("Usted ha ganado", 5), ["usted ha ganado"]);
+        assert_eq!(scam_phrases("Você ganhou", 5), ["você ganhou"]);
+        assert_eq!(scam_phrases("dear friend, dear friend", 1), ["dear friend"]);
+    }
+
+    #[test]
     fn ordinary_mail_has_none() {
         for t in [
             "Hi Bob, the minutes from Tuesday's meeting are attached. Talk soon, Alice",
@@ -290,6 +416,7 @@ mod tests {
             "Thank you for your payment of $42.00.",
         ] {
             assert_eq!(find(t), [], "{t}");
+            assert_eq!(scam_phrases(t, 5), Vec::<&str>::new(), "{t}");
         }
     }
 }

@@ -175,3 +175,21 @@ fn links_to_private_addresses_are_not_phishing() {
     );
     assert!(names(&a).contains(&"link_ip"), "{a:?}");
 }
+
+/// Advance-fee wording: the scam strings its phrases together and is tagged; one such
+/// phrase in ordinary mail ("Dear friend, ...") is not enough.
+#[test]
+fn an_advance_fee_letter_is_tagged_but_one_phrase_is_not() {
+    let a = analyze(
+        "From: Mrs Grace <grace@example.org>\r\n",
+        "Dear Friend, I am the widow of a minister. As my next of kin you will receive the \
+compensation payment of 8.5 million US dollars through an ATM card.\r\n",
+    );
+    assert!(names(&a).contains(&"scam_language"), "{a:?}");
+    assert_ne!(a.action, palisade_phish::Action::Deliver, "{a:?}");
+    let a = analyze(
+        "From: Old Pal <pal@example.org>\r\n",
+        "Dear friend, it was great to see you at the reunion.\r\n",
+    );
+    assert_eq!(a.action, palisade_phish::Action::Deliver, "{a:?}");
+}
