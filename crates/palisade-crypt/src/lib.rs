@@ -2,6 +2,7 @@
 //! to them before they are stored.
 
 pub mod at_rest;
+mod ber;
 pub mod openpgp;
 pub mod policy;
 pub mod secret;

@@ -278,6 +278,15 @@ fn smime_verify(
 ) -> Result<(), Status> {
     let unreadable =
         |e: x509_cert::der::Error| Status::Invalid(format!("the signature cannot be read: {e}"));
+    // CMS allows BER (RFC 5652 §1); the cms crate reads DER only.
+    let normalised;
+    let der = match ContentInfo::from_der(der) {
+        Ok(_) => der,
+        Err(_) => {
+            normalised = crate::ber::to_der(der).unwrap_or_else(|| der.to_vec());
+            &normalised
+        }
+    };
     let info = ContentInfo::from_der(der).map_err(unreadable)?;
     if info.content_type != const_oid::db::rfc5911::ID_SIGNED_DATA {
         return Err(Status::Unsupported(format!(

@@ -240,11 +240,16 @@ fn smime_opaque_and_ecdsa_signed_by_openssl() {
         args.extend(os(&["-addext", "subjectAltName=email:alice@example.test"]));
         let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
         run("openssl", &refs);
-        for opaque in [false, true] {
+        // `-stream`: BER with indefinite lengths, which CMS allows (RFC 5652 §1;
+        // issue 16: such a valid signature was reported as invalid).
+        for (opaque, stream) in [(false, false), (true, false), (false, true), (true, true)] {
             let signed = dir.path().join("signed");
             let mut args = os(&["cms", "-sign", "-binary", "-crlfeol", "-md", "sha256"]);
             if opaque {
                 args.extend(os(&["-nodetach"]));
+            }
+            if stream {
+                args.extend(os(&["-stream"]));
             }
             args.extend([
                 "-in".into(),
@@ -277,7 +282,7 @@ fn smime_opaque_and_ecdsa_signed_by_openssl() {
             assert_eq!(
                 (c.kind, &c.status),
                 (Kind::Smime, &Status::Valid),
-                "{key} opaque={opaque}: {c:?}"
+                "{key} opaque={opaque} stream={stream}: {c:?}"
             );
             assert!(c.matches_from);
             // Opaque content is inside the base64 DER: change it there.
