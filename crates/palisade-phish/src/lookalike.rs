@@ -257,9 +257,17 @@ impl Protected {
         self.entries.iter().any(|e| e.registrable == reg)
     }
 
-    /// Whether `domain` imitates a protected domain (None for the real ones).
+    /// Whether `domain` imitates a protected domain (None for the real ones). Text with
+    /// ASCII punctuation no host name can hold (`gmail.com>` from a garbled address) is
+    /// no domain, and imitates nothing.
     pub fn check(&self, domain: &str) -> Option<Lookalike> {
         let domain = normalise(domain);
+        if domain
+            .chars()
+            .any(|c| c.is_ascii_punctuation() && c != '-' && c != '.')
+        {
+            return None;
+        }
         let (reg, label) = registrable(&domain);
         if self.entries.iter().any(|e| e.registrable == reg) {
             return None;
@@ -395,6 +403,14 @@ mod tests {
         ] {
             assert_eq!(kind(d), Some(Kind::NearMiss), "{d}");
         }
+    }
+
+    #[test]
+    fn text_that_is_no_host_name_imitates_nothing() {
+        let brands = Protected::new(["gmail.com"]);
+        assert_eq!(brands.check("gmail.com>"), None);
+        assert_eq!(brands.check("<pet_name>stowe.gmail.com"), None);
+        assert!(brands.check("gmail.co").is_some());
     }
 
     /// Issue 16: real domains that were called imitations because they are one or two
