@@ -92,8 +92,11 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Internal errors would go through eprintln!, which panics when stderr cannot be
     // written: logging must never take mail down with it.
+    // Colours only for a person at a terminal: a log file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(|| LossyStderr)
         .log_internal_errors(false)
         .try_init();

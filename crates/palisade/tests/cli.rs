@@ -295,7 +295,9 @@ fn queue_list_show_retry_delete_against_a_running_server() {
     // Alice's Maildir path is a file: delivery fails transiently and the message waits.
     std::fs::create_dir_all(d.join("mail/local.test")).unwrap();
     std::fs::write(d.join("mail/local.test/alice"), b"in the way").unwrap();
-    let (mut server, addr) = serve(d, port, Stdio::null(), Stdio::null());
+    let log = d.join("serve.log");
+    let err = std::fs::File::create(&log).unwrap();
+    let (mut server, addr) = serve(d, port, Stdio::null(), err.into());
     send(addr, "alice@local.test");
     send(addr, "alice@local.test");
     // Bounded wait (generous: CI runs other servers alongside) for both first attempts.
@@ -346,6 +348,13 @@ fn queue_list_show_retry_delete_against_a_running_server() {
     assert!(queue_ids(d).is_empty());
     server.kill().unwrap();
     server.wait().unwrap();
+    // A log written to a file carries no terminal colour codes.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("INFO"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "ANSI escapes in a log file: {text}"
+    );
 }
 
 #[test]
