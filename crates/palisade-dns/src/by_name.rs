@@ -46,20 +46,8 @@ impl Dns {
         name: &QueryName,
         rtype: RecordType,
     ) -> Result<Vec<RData>, DnsError> {
-        match self.resolver().lookup(name.0.clone(), rtype).await {
-            Ok(lookup) => Ok(lookup
-                .answers()
-                .iter()
-                .filter(|r| r.record_type() == rtype)
-                .map(|r| r.data.clone())
-                .collect()),
-            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
-            Err(e) => Err(DnsError::Lookup {
-                name: name.text(),
-                rtype,
-                message: e.to_string(),
-            }),
-        }
+        let answers = self.answers(name.0.clone(), || name.text(), rtype).await?;
+        Ok(answers.records)
     }
 
     /// The answers at `name` that `pick` takes (the record type's data).

@@ -207,6 +207,18 @@ impl Dns {
             format!("{name}.")
         };
         let qname = Name::from_str_relaxed(&fqdn).map_err(|_| DnsError::Name(name.to_string()))?;
+        self.answers(qname, || name.to_string(), rtype).await
+    }
+
+    /// The answers of type `rtype` at `qname` (named by `shown` in errors), with the
+    /// DNSSEC trust decision. NXDOMAIN and NODATA are an empty list; anything else that
+    /// fails is an error.
+    async fn answers(
+        &self,
+        qname: Name,
+        shown: impl FnOnce() -> String,
+        rtype: RecordType,
+    ) -> Result<Validated<hickory_resolver::proto::rr::RData>, DnsError> {
         match self.resolver().lookup(qname, rtype).await {
             Ok(lookup) => Ok(Validated {
                 validated: self.dnssec_trusted && lookup.message().metadata.authentic_data,
@@ -222,7 +234,7 @@ impl Dns {
                 validated: false,
             }),
             Err(e) => Err(DnsError::Lookup {
-                name: name.to_string(),
+                name: shown(),
                 rtype,
                 message: e.to_string(),
             }),
