@@ -81,8 +81,10 @@ impl Run<'_> {
     }
 
     async fn check_host(&mut self, domain: String) -> Evaluation {
-        // §4.3: a malformed or single-label domain is "none".
-        let Some(name) = QueryName::from_text(&domain).filter(|_| domain.contains('.')) else {
+        // §4.3: a malformed or single-label domain is "none"; so is an address literal.
+        let Some(name) = QueryName::from_text(&domain)
+            .filter(|n| n.text().contains('.') && !domain.starts_with('['))
+        else {
             return Evaluation::of(SpfResult::None);
         };
         let domain = name.text();
@@ -313,13 +315,18 @@ impl Run<'_> {
         pick.cloned().unwrap_or_else(|| "unknown".to_string())
     }
 
-    async fn expand_domain(&mut self, spec: &MacroString, domain: &str) -> String {
-        let p = if spec.uses('p') {
+    /// `ms` expanded, `%{p}` looked up only when it is used.
+    async fn expand(&mut self, ms: &MacroString, domain: &str) -> String {
+        let p = if ms.uses('p') {
             self.p_value(domain).await
         } else {
             String::new()
         };
-        fit_domain(expand(spec, &self.env, domain, &p))
+        expand(ms, &self.env, domain, &p)
+    }
+
+    async fn expand_domain(&mut self, spec: &MacroString, domain: &str) -> String {
+        fit_domain(self.expand(spec, domain).await)
     }
 
     /// The explanation of a `fail` (§6.2): the one TXT record at the `exp=` name, its
@@ -332,12 +339,7 @@ impl Run<'_> {
         };
         let text = String::from_utf8(text.clone()).ok()?;
         let ms = record::macro_string(&text, true).ok()?;
-        let p = if ms.uses('p') {
-            self.p_value(domain).await
-        } else {
-            String::new()
-        };
-        Some(expand(&ms, &self.env, domain, &p))
+        Some(self.expand(&ms, domain).await)
     }
 
     fn count_term(&mut self) -> Step<()> {

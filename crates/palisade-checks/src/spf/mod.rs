@@ -98,31 +98,25 @@ pub async fn check_spf(
         ),
     };
     let domain = sender.rsplit_once('@').map_or(sender.as_str(), |(_, d)| d);
-    let mut output = SpfOutput::new(domain.to_string());
-    // RFC 7208 §4.3: a malformed or single-label domain (an address literal in HELO
-    // among them) gives "none" at once.
-    if is_checkable_domain(domain) {
-        let env = MacroEnv {
-            sender: &sender,
-            // §5: an IPv4-mapped IPv6 client is an IPv4 client.
-            ip: ip.to_canonical(),
-            helo: helo_domain,
-            receiver: hostname,
-            now: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        };
-        let evaluation =
-            tokio::time::timeout(CHECK_HOST_DEADLINE, eval::check_host(dns, env, domain))
-                .await
-                .unwrap_or(eval::Evaluation {
-                    result: SpfResult::TempError,
-                    explanation: None,
-                });
-        output = output.with_result(evaluation.result);
-        if let Some(explanation) = evaluation.explanation {
-            output = output.with_explanation(explanation);
-        }
+    let env = MacroEnv {
+        sender: &sender,
+        // §5: an IPv4-mapped IPv6 client is an IPv4 client.
+        ip: ip.to_canonical(),
+        helo: helo_domain,
+        receiver: hostname,
+        now: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let evaluation = tokio::time::timeout(CHECK_HOST_DEADLINE, eval::check_host(dns, env, domain))
+        .await
+        .unwrap_or(eval::Evaluation {
+            result: SpfResult::TempError,
+            explanation: None,
+        });
+    let mut output = SpfOutput::new(domain.to_string()).with_result(evaluation.result);
+    if let Some(explanation) = evaluation.explanation {
+        output = output.with_explanation(explanation);
     }
     SpfCheck {
         output,
@@ -130,12 +124,4 @@ pub async fn check_spf(
         ip,
         helo: helo.to_string(),
     }
-}
-
-/// RFC 7208 §4.3: "If the <domain> is malformed (e.g., label longer than 63 characters,
-/// zero-length label not at the end, etc.) or is not a multi-label domain name, ...
-/// check_host() immediately returns the result "none"". Address literals are not domains.
-fn is_checkable_domain(domain: &str) -> bool {
-    let d = domain.strip_suffix('.').unwrap_or(domain);
-    !d.starts_with('[') && d.contains('.') && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }

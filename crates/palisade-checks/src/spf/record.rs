@@ -107,11 +107,6 @@ pub fn parse(record: &str) -> Result<Record, String> {
     Ok(parsed)
 }
 
-/// Whether `record` is a valid SPF record; the reason when it is not.
-pub fn check_record(record: &str) -> Result<(), String> {
-    parse(record).map(|_| ())
-}
-
 /// `name=value` when the term is a modifier: `=` before any `:` or `/`.
 fn modifier(term: &str) -> Option<(&str, &str)> {
     let eq = term.find('=')?;
