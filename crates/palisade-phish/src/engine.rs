@@ -1093,7 +1093,7 @@ impl Scan<'_, '_> {
     }
 
     fn wording(&mut self) {
-        let found = crate::lure::find(&self.text);
+        let crate::lure::Wording { lures: found, scam } = crate::lure::read(&self.text, 3);
         if !found.is_empty() {
             let kinds: Vec<&str> = found.iter().map(|l| l.describe()).collect();
             self.fire_scaled(
@@ -1103,7 +1103,6 @@ impl Scan<'_, '_> {
             );
         }
         self.lures = found;
-        let scam = crate::lure::scam_phrases(&self.text, 3);
         if !scam.is_empty() {
             let quoted: Vec<String> = scam.iter().map(|p| format!("\"{p}\"")).collect();
             self.fire_scaled(

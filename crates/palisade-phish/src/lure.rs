@@ -242,17 +242,37 @@ const SCAM: &[&str] = &[
     "lucro garantido",
 ];
 
-/// The scam phrases `text` uses, each once (at most `limit`), in the order found.
-pub fn scam_phrases(text: &str, limit: usize) -> Vec<&'static str> {
+/// What a text's wording shows, from one [`fold`] of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Wording {
+    /// The kinds of lure, each once, in order.
+    pub lures: Vec<Lure>,
+    /// The scam phrases, each once, at most the limit asked, in the order found.
+    pub scam: Vec<&'static str>,
+}
+
+/// The lures and scam phrases of `text` (subject and body text).
+pub fn read(text: &str, scam_limit: usize) -> Wording {
+    let flat = fold(text);
+    Wording {
+        lures: kinds(&flat),
+        scam: scam_phrases(&flat, scam_limit),
+    }
+}
+
+/// The scam phrases in folded text, each once (at most `limit`), in the order found.
+fn scam_phrases(flat: &[u8], limit: usize) -> Vec<&'static str> {
     static AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
         AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::DFA))
             .build(SCAM)
             .unwrap_or_else(|e| panic!("scam phrases: {e}"))
     });
-    let flat = fold(text);
     let mut found: Vec<&'static str> = Vec::new();
-    for m in AC.find_overlapping_iter(flat.as_slice()) {
+    if limit == 0 {
+        return found;
+    }
+    for m in AC.find_overlapping_iter(flat) {
         let phrase = SCAM[m.pattern().as_usize()];
         if !found.contains(&phrase) {
             found.push(phrase);
@@ -278,12 +298,11 @@ static PHRASES: LazyLock<(AhoCorasick, Vec<Lure>)> = LazyLock::new(|| {
     (ac, kinds)
 });
 
-/// The kinds of lure in `text` (subject and body text), each once, in order.
-pub fn find(text: &str) -> Vec<Lure> {
-    let flat = fold(text);
+/// The kinds of lure in folded text, each once, in order.
+fn kinds(flat: &[u8]) -> Vec<Lure> {
     let (ac, kinds) = &*PHRASES;
     let mut seen = [false; KINDS.len()];
-    for m in ac.find_overlapping_iter(flat.as_slice()) {
+    for m in ac.find_overlapping_iter(flat) {
         seen[kinds[m.pattern().as_usize()] as usize] = true;
         if seen.iter().all(|s| *s) {
             break;
@@ -371,6 +390,14 @@ impl Piece<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(text: &str) -> Vec<Lure> {
+        read(text, 0).lures
+    }
+
+    fn scam_phrases(text: &str, limit: usize) -> Vec<&'static str> {
+        read(text, limit).scam
+    }
 
     #[test]
     fn kinds_of_pressure() {
