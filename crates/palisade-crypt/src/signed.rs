@@ -279,15 +279,13 @@ fn smime_verify(
     let unreadable =
         |e: x509_cert::der::Error| Status::Invalid(format!("the signature cannot be read: {e}"));
     // CMS allows BER (RFC 5652 §1); the cms crate reads DER only.
-    let normalised;
-    let der = match ContentInfo::from_der(der) {
-        Ok(_) => der,
-        Err(_) => {
-            normalised = crate::ber::to_der(der).unwrap_or_else(|| der.to_vec());
-            &normalised
+    let info = match ContentInfo::from_der(der) {
+        Ok(info) => info,
+        Err(e) => {
+            let normalised = crate::ber::to_der(der).ok_or_else(|| unreadable(e))?;
+            ContentInfo::from_der(&normalised).map_err(unreadable)?
         }
     };
-    let info = ContentInfo::from_der(der).map_err(unreadable)?;
     if info.content_type != const_oid::db::rfc5911::ID_SIGNED_DATA {
         return Err(Status::Unsupported(format!(
             "content type {}",
