@@ -186,7 +186,9 @@ pub fn text(t: &Transport) -> String {
 /// The verdict part of a message report, as `audit message` computed it.
 pub struct Verdict {
     pub action: String,
+    /// The phishing score.
     pub score: f64,
+    pub spam_score: f64,
     /// `spf=... dkim=... arc=... dmarc=...`.
     pub authentication: String,
     /// The signature check, or `none`.
@@ -209,7 +211,7 @@ pub fn html(subject: &str, t: &Transport, v: &Verdict) -> String {
             body {
                 h1 { "Message report" }
                 p { "Subject: " strong { (subject) } }
-                p id="verdict" { "Verdict " strong { (v.action) } " (score " (format!("{:.1}", v.score)) ")" }
+                p id="verdict" { "Verdict " strong { (v.action) } " (phishing score " (format!("{:.1}", v.score)) ", spam score " (format!("{:.1}", v.spam_score)) ")" }
                 p { "Authentication: " (v.authentication) }
                 p { "Signature: " (v.signature) ". Body: " (if t.encrypted_body { "encrypted" } else { "not encrypted" }) "." }
                 @if t.tls_required_no { p { strong { "TLS-Required: No" } ": the sender asked servers to ignore TLS policies." } }

@@ -21,6 +21,9 @@ pub struct RawPhishing {
     pub tag_score: Option<f64>,
     pub quarantine_score: Option<f64>,
     pub reject_score: Option<f64>,
+    pub spam_tag_score: Option<f64>,
+    pub spam_quarantine_score: Option<f64>,
+    pub spam_reject_score: Option<f64>,
     pub subject_prefix: Option<String>,
     pub external_banner: Option<bool>,
     pub first_contact_note: Option<bool>,
@@ -68,6 +71,10 @@ pub struct PhishingConfig {
     pub tag_score: Option<f64>,
     pub quarantine_score: Option<f64>,
     pub reject_score: Option<f64>,
+    /// The spam score's: `X-Spam-Flag: YES`, quarantine, reject; `None`: never.
+    pub spam_tag_score: Option<f64>,
+    pub spam_quarantine_score: Option<f64>,
+    pub spam_reject_score: Option<f64>,
     pub subject_prefix: Option<String>,
     pub external_banner: bool,
     pub first_contact_note: bool,
@@ -207,28 +214,57 @@ fn list(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn score(key: &str, v: Option<f64>, default: f64) -> Result<Option<f64>, ConfigError> {
+fn score(key: &str, v: Option<f64>, default: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        None => Ok(Some(default)),
+        None => Ok(default),
         Some(0.0) => Ok(None),
         Some(x) if x.is_finite() && x > 0.0 && x < 1000.0 => Ok(Some(x)),
         Some(_) => Err(invalid(key, "must be a number between 0 (off) and 1000")),
     }
 }
 
-pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigError> {
-    let p = p.unwrap_or_default();
-    let tag_score = score("phishing.tag_score", p.tag_score, 5.0)?;
-    let quarantine_score = score("phishing.quarantine_score", p.quarantine_score, 10.0)?;
-    let reject_score = score("phishing.reject_score", p.reject_score, 25.0)?;
-    let ordered = [tag_score, quarantine_score, reject_score];
-    let on: Vec<f64> = ordered.iter().flatten().copied().collect();
+/// `{prefix}tag_score`, `{prefix}quarantine_score`, `{prefix}reject_score`: each off
+/// (0) or in range, and rising.
+fn thresholds(
+    prefix: &str,
+    given: [Option<f64>; 3],
+    default: [Option<f64>; 3],
+) -> Result<[Option<f64>; 3], ConfigError> {
+    let keys = ["tag_score", "quarantine_score", "reject_score"].map(|k| format!("{prefix}{k}"));
+    let mut out = [None; 3];
+    for i in 0..3 {
+        out[i] = score(&format!("phishing.{}", keys[i]), given[i], default[i])?;
+    }
+    let on: Vec<f64> = out.iter().flatten().copied().collect();
     if on.windows(2).any(|w| w[0] > w[1]) {
         return Err(invalid(
-            "phishing.quarantine_score",
-            "scores must rise: tag_score <= quarantine_score <= reject_score",
+            format!("phishing.{}", keys[1]),
+            format!(
+                "scores must rise: {} <= {} <= {}",
+                keys[0], keys[1], keys[2]
+            ),
         ));
     }
+    Ok(out)
+}
+
+pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigError> {
+    let p = p.unwrap_or_default();
+    let [tag_score, quarantine_score, reject_score] = thresholds(
+        "",
+        [p.tag_score, p.quarantine_score, p.reject_score],
+        [Some(5.0), Some(10.0), Some(25.0)],
+    )?;
+    // Spam: SpamAssassin's required score, rspamd's reject.
+    let [spam_tag_score, spam_quarantine_score, spam_reject_score] = thresholds(
+        "spam_",
+        [
+            p.spam_tag_score,
+            p.spam_quarantine_score,
+            p.spam_reject_score,
+        ],
+        [Some(5.0), None, Some(15.0)],
+    )?;
     let outbound_action = match p.outbound_action.as_deref().unwrap_or("quarantine") {
         "log" => OutboundAction::Log,
         "quarantine" => OutboundAction::Quarantine,
@@ -290,6 +326,9 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
         tag_score,
         quarantine_score,
         reject_score,
+        spam_tag_score,
+        spam_quarantine_score,
+        spam_reject_score,
         subject_prefix: p
             .subject_prefix
             .map(|s| s.trim().to_string())

@@ -146,6 +146,9 @@ fn every_key_is_documented() {
         "phishing.tag_score",
         "phishing.quarantine_score",
         "phishing.reject_score",
+        "phishing.spam_tag_score",
+        "phishing.spam_quarantine_score",
+        "phishing.spam_reject_score",
         "phishing.subject_prefix",
         "phishing.external_banner",
         "phishing.first_contact_note",
@@ -163,6 +166,39 @@ fn every_key_is_documented() {
             "docs/CONFIG.md lacks `{key}`"
         );
     }
+}
+
+#[test]
+fn phishing_and_spam_thresholds() {
+    let p = parse("").unwrap().phishing;
+    assert_eq!(
+        (p.tag_score, p.quarantine_score, p.reject_score),
+        (Some(5.0), Some(10.0), Some(25.0))
+    );
+    assert_eq!(
+        (
+            p.spam_tag_score,
+            p.spam_quarantine_score,
+            p.spam_reject_score
+        ),
+        (Some(5.0), None, Some(15.0))
+    );
+    let p = parse("[phishing]\nspam_quarantine_score = 8\nspam_reject_score = 0\n")
+        .unwrap()
+        .phishing;
+    assert_eq!(
+        (
+            p.spam_tag_score,
+            p.spam_quarantine_score,
+            p.spam_reject_score
+        ),
+        (Some(5.0), Some(8.0), None)
+    );
+    let e = parse("[phishing]\nspam_tag_score = 20\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("phishing.spam_quarantine_score"), "{e}");
+    assert!(e.contains("spam_tag_score <= spam_quarantine_score"), "{e}");
 }
 
 #[test]

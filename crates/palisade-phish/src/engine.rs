@@ -51,59 +51,89 @@ enum Scaling {
     ByAuth,
 }
 
-/// Every signal: name (the key of `[phishing.weights]`), default weight, scaling.
-const SIGNALS: &[(&str, f64, Scaling)] = &[
-    ("lookalike_from", 10.0, Scaling::Fixed),
-    ("lookalike_envelope", 8.0, Scaling::Fixed),
-    ("lookalike_reply_to", 8.0, Scaling::Fixed),
-    ("lookalike_link", 8.0, Scaling::Fixed),
-    ("confusable_characters", 3.0, Scaling::Fixed),
-    ("mixed_script", 6.0, Scaling::Fixed),
-    ("other_suffix", 3.0, Scaling::ByAuth),
-    ("first_contact_lookalike", 6.0, Scaling::Fixed),
-    ("display_name_domain", 5.0, Scaling::ByAuth),
-    ("display_name_brand", 7.0, Scaling::Fixed),
-    ("display_name_person", 8.0, Scaling::Fixed),
-    ("reply_to_other_org", 3.0, Scaling::ByAuth),
-    ("reply_to_free_mail", 5.0, Scaling::ByAuth),
-    ("link_text_mismatch", 5.0, Scaling::ByAuth),
-    ("link_text_brand", 7.0, Scaling::Fixed),
-    ("link_ip", 6.0, Scaling::Fixed),
-    ("link_userinfo", 8.0, Scaling::Fixed),
-    ("link_punycode", 3.0, Scaling::ByAuth),
-    ("link_script", 6.0, Scaling::Fixed),
-    ("link_shortener", 3.0, Scaling::ByAuth),
-    ("credential_form", 8.0, Scaling::Fixed),
-    ("qr_link", 4.0, Scaling::ByAuth),
-    ("lure_language", 1.5, Scaling::ByAuth),
+/// What a signal is evidence of: each has its own score and thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Deception: impersonation, lures, dangerous links and attachments.
+    Phishing,
+    /// Unwanted bulk mail.
+    Spam,
+}
+use Category::{Phishing, Spam};
+
+/// The GTUBE test string's points: reject level whatever the thresholds (SpamAssassin
+/// gives it 1000 too).
+const GTUBE_POINTS: f64 = 1000.0;
+
+/// Every signal: name (the key of `[phishing.weights]`), default weight, scaling,
+/// category.
+const SIGNALS: &[(&str, f64, Scaling, Category)] = &[
+    ("lookalike_from", 10.0, Scaling::Fixed, Phishing),
+    ("lookalike_envelope", 8.0, Scaling::Fixed, Phishing),
+    ("lookalike_reply_to", 8.0, Scaling::Fixed, Phishing),
+    ("lookalike_link", 8.0, Scaling::Fixed, Phishing),
+    ("confusable_characters", 3.0, Scaling::Fixed, Phishing),
+    ("mixed_script", 6.0, Scaling::Fixed, Phishing),
+    ("other_suffix", 3.0, Scaling::ByAuth, Phishing),
+    ("first_contact_lookalike", 6.0, Scaling::Fixed, Phishing),
+    ("display_name_domain", 5.0, Scaling::ByAuth, Phishing),
+    ("display_name_brand", 7.0, Scaling::Fixed, Phishing),
+    ("display_name_person", 8.0, Scaling::Fixed, Phishing),
+    ("reply_to_other_org", 3.0, Scaling::ByAuth, Phishing),
+    ("reply_to_free_mail", 5.0, Scaling::ByAuth, Phishing),
+    ("link_text_mismatch", 5.0, Scaling::ByAuth, Phishing),
+    ("link_text_brand", 7.0, Scaling::Fixed, Phishing),
+    ("link_ip", 6.0, Scaling::Fixed, Phishing),
+    ("link_userinfo", 8.0, Scaling::Fixed, Phishing),
+    ("link_punycode", 3.0, Scaling::ByAuth, Phishing),
+    ("link_script", 6.0, Scaling::Fixed, Phishing),
+    ("link_shortener", 3.0, Scaling::ByAuth, Phishing),
+    ("credential_form", 8.0, Scaling::Fixed, Phishing),
+    ("qr_link", 4.0, Scaling::ByAuth, Phishing),
+    ("lure_language", 1.5, Scaling::ByAuth, Phishing),
     // Per distinct advance-fee, prize or investment-scam phrase, at most three.
-    ("scam_language", 2.5, Scaling::ByAuth),
+    ("scam_language", 2.5, Scaling::ByAuth, Phishing),
     // Points per unit of the content model's log-odds (see `MAX_MODEL_LOGIT`).
-    ("content_model", 2.0, Scaling::ByAuth),
-    ("attachment_program", 10.0, Scaling::Fixed),
-    ("attachment_script", 10.0, Scaling::Fixed),
-    ("attachment_disk_image", 8.0, Scaling::Fixed),
-    ("attachment_macro", 8.0, Scaling::Fixed),
-    ("attachment_double_extension", 10.0, Scaling::Fixed),
-    ("attachment_bidi", 10.0, Scaling::Fixed),
-    ("attachment_disguised", 8.0, Scaling::Fixed),
-    ("attachment_active_html", 8.0, Scaling::Fixed),
-    ("attachment_encrypted_archive", 4.0, Scaling::ByAuth),
-    ("several_from", 6.0, Scaling::Fixed),
-    ("several_from_with_sender", 2.0, Scaling::ByAuth),
-    ("sender_other_org", 2.0, Scaling::ByAuth),
-    ("missing_date", 1.0, Scaling::ByAuth),
-    ("missing_message_id", 0.5, Scaling::ByAuth),
-    ("encoded_address", 8.0, Scaling::Fixed),
-    ("dmarc_fail", 3.0, Scaling::Fixed),
-    ("spoofed_protected", 10.0, Scaling::Fixed),
-    ("no_authentication", 1.5, Scaling::Fixed),
-    ("arc_only", 1.0, Scaling::Fixed),
-    ("signature_invalid", 8.0, Scaling::Fixed),
-    ("signature_other_signer", 3.0, Scaling::Fixed),
-    ("malformed", 5.0, Scaling::Fixed),
-    ("mime_confusion", 10.0, Scaling::Fixed),
-    (SCAN_LIMIT, 0.0, Scaling::Fixed),
+    ("content_model", 2.0, Scaling::ByAuth, Phishing),
+    ("attachment_program", 10.0, Scaling::Fixed, Phishing),
+    ("attachment_script", 10.0, Scaling::Fixed, Phishing),
+    ("attachment_disk_image", 8.0, Scaling::Fixed, Phishing),
+    ("attachment_macro", 8.0, Scaling::Fixed, Phishing),
+    (
+        "attachment_double_extension",
+        10.0,
+        Scaling::Fixed,
+        Phishing,
+    ),
+    ("attachment_bidi", 10.0, Scaling::Fixed, Phishing),
+    ("attachment_disguised", 8.0, Scaling::Fixed, Phishing),
+    ("attachment_active_html", 8.0, Scaling::Fixed, Phishing),
+    (
+        "attachment_encrypted_archive",
+        4.0,
+        Scaling::ByAuth,
+        Phishing,
+    ),
+    ("several_from", 6.0, Scaling::Fixed, Phishing),
+    ("several_from_with_sender", 2.0, Scaling::ByAuth, Phishing),
+    ("sender_other_org", 2.0, Scaling::ByAuth, Phishing),
+    ("missing_date", 1.0, Scaling::ByAuth, Phishing),
+    ("missing_message_id", 0.5, Scaling::ByAuth, Phishing),
+    ("encoded_address", 8.0, Scaling::Fixed, Phishing),
+    ("dmarc_fail", 3.0, Scaling::Fixed, Phishing),
+    ("spoofed_protected", 10.0, Scaling::Fixed, Phishing),
+    ("no_authentication", 1.5, Scaling::Fixed, Phishing),
+    ("arc_only", 1.0, Scaling::Fixed, Phishing),
+    ("signature_invalid", 8.0, Scaling::Fixed, Phishing),
+    ("signature_other_signer", 3.0, Scaling::Fixed, Phishing),
+    ("malformed", 5.0, Scaling::Fixed, Phishing),
+    ("mime_confusion", 10.0, Scaling::Fixed, Phishing),
+    (SCAN_LIMIT, 0.0, Scaling::Fixed, Phishing),
+    // Spam: scored apart (see `crate::spam`).
+    ("gtube", GTUBE_POINTS, Scaling::Fixed, Spam),
+    // Per styling found in the subject or the sender's name, at most two.
+    ("styled_text", 5.0, Scaling::Fixed, Spam),
 ];
 
 /// What sender authentication established about the author (the From domain).
@@ -176,7 +206,7 @@ impl Default for Limits {
 }
 
 /// The engine's configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Our own domains.
     pub local_domains: Vec<String>,
@@ -194,12 +224,32 @@ pub struct Settings {
     /// Weight overrides by signal name.
     pub weights: BTreeMap<String, f64>,
     pub thresholds: Thresholds,
+    /// Where the spam score tags (`X-Spam-Flag: YES`), quarantines, rejects.
+    pub spam_thresholds: Thresholds,
     pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            local_domains: Vec::new(),
+            protected_domains: Vec::new(),
+            people: Vec::new(),
+            free_mail: Vec::new(),
+            shorteners: Vec::new(),
+            click_trackers: Vec::new(),
+            content_model: None,
+            weights: BTreeMap::new(),
+            thresholds: Thresholds::default(),
+            spam_thresholds: Thresholds::SPAM,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// The names of every signal, for configuration checks and documentation.
 pub fn signal_names() -> impl Iterator<Item = &'static str> {
-    SIGNALS.iter().map(|(n, _, _)| *n)
+    SIGNALS.iter().map(|(n, ..)| *n)
 }
 
 /// What the engine needs to know besides the message.
@@ -243,6 +293,7 @@ impl Context<'_> {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Signal {
     pub name: &'static str,
+    pub category: Category,
     /// Points after scaling by the authentication context.
     pub weight: f64,
     /// One short phrase for a person ("sender domain examp1e.com imitates example.com").
@@ -293,8 +344,12 @@ pub fn author_org(message: &[u8]) -> Option<String> {
 /// The engine's finding on one message.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Analysis {
+    /// The phishing score and what it calls for.
     pub score: f64,
     pub action: Action,
+    /// The spam score and what it calls for (`Tag`: `X-Spam-Flag: YES`).
+    pub spam_score: f64,
+    pub spam_action: Action,
     pub auth: &'static str,
     pub signals: Vec<Signal>,
     /// The author's organisational domain is not one of ours.
@@ -311,6 +366,21 @@ impl Analysis {
     pub fn reasons(&self) -> Vec<&str> {
         self.signals.iter().map(|s| s.reason.as_str()).collect()
     }
+
+    /// What happens to the message: the stronger of the phishing and spam actions.
+    pub fn disposition(&self) -> Action {
+        self.action.max(self.spam_action)
+    }
+
+    /// Whether the spam score, not the phishing score, decides the disposition.
+    pub fn spam_decides(&self) -> bool {
+        self.spam_action > self.action
+    }
+
+    /// The signals of one category.
+    pub fn signals_of(&self, category: Category) -> impl Iterator<Item = &Signal> {
+        self.signals.iter().filter(move |s| s.category == category)
+    }
 }
 
 /// The prepared engine: protected sets built once, shared by every scan.
@@ -323,8 +393,9 @@ pub struct Engine {
     /// Host names of click trackers and link-protection rewriters.
     click_trackers: Vec<String>,
     model: Option<std::sync::Arc<Model>>,
-    weights: BTreeMap<&'static str, (f64, Scaling)>,
+    weights: BTreeMap<&'static str, (f64, Scaling, Category)>,
     thresholds: Thresholds,
+    spam_thresholds: Thresholds,
     limits: Limits,
 }
 
@@ -332,8 +403,10 @@ impl Engine {
     /// Fails on a weight for a signal that does not exist (a typo would silently do
     /// nothing otherwise).
     pub fn new(s: &Settings) -> Result<Engine, String> {
-        let mut weights: BTreeMap<&'static str, (f64, Scaling)> =
-            SIGNALS.iter().map(|(n, w, sc)| (*n, (*w, *sc))).collect();
+        let mut weights: BTreeMap<&'static str, (f64, Scaling, Category)> = SIGNALS
+            .iter()
+            .map(|(n, w, sc, c)| (*n, (*w, *sc, *c)))
+            .collect();
         for (name, w) in &s.weights {
             let Some(entry) = weights.get_mut(name.as_str()) else {
                 return Err(format!(
@@ -374,6 +447,7 @@ impl Engine {
             model: s.content_model.clone(),
             weights,
             thresholds: s.thresholds,
+            spam_thresholds: s.spam_thresholds,
             limits: s.limits,
         })
     }
@@ -384,8 +458,11 @@ impl Engine {
             score: 0.0,
             action: crate::verdict::decide(0.0, true, &self.thresholds),
             auth: auth.name(),
+            spam_score: 0.0,
+            spam_action: Action::Deliver,
             signals: vec![Signal {
                 name: SCAN_LIMIT,
+                category: Phishing,
                 weight: 0.0,
                 reason: "scan limit reached (the scan failed)".into(),
                 evidence: Vec::new(),
@@ -468,6 +545,7 @@ impl Engine {
                 scan.text.push_str(m.subject().unwrap_or_default());
                 scan.text.push('\n');
                 scan.subject_len = scan.text.len();
+                scan.presentation(m);
                 org
             }
             None => {
@@ -487,6 +565,12 @@ impl Engine {
         }
         scan.check_links();
         scan.wording();
+        if crate::spam::has_gtube(&scan.text) {
+            scan.fire(
+                "gtube",
+                "the message carries the GTUBE spam test string".into(),
+            );
+        }
         (scan, sender_domain)
     }
 
@@ -496,11 +580,21 @@ impl Engine {
         let external = sender_domain.as_deref().is_none_or(|d| !self.is_local(d));
         let mut signals: Vec<Signal> = scan.signals.into_values().collect();
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(b.name)));
-        // `+ 0.0`: an empty float sum is -0.0.
-        let score = (signals.iter().map(|s| s.weight).sum::<f64>() * 10.0).round() / 10.0 + 0.0;
+        let total = |c: Category| {
+            let sum: f64 = signals
+                .iter()
+                .filter(|s| s.category == c)
+                .map(|s| s.weight)
+                .sum();
+            // `+ 0.0`: an empty float sum is -0.0.
+            (sum * 10.0).round() / 10.0 + 0.0
+        };
+        let (score, spam_score) = (total(Phishing), total(Spam));
         Analysis {
             action: crate::verdict::decide(score, scan.limited, &self.thresholds),
             score,
+            spam_action: crate::verdict::decide(spam_score, false, &self.spam_thresholds),
+            spam_score,
             auth: ctx.auth.name(),
             signals,
             external,
@@ -665,12 +759,12 @@ impl Scan<'_, '_> {
 
     fn fire_scaled(&mut self, name: &'static str, reason: String, factor: f64) {
         let reason = clean(&reason);
-        let (base, scaling) = self
-            .engine
-            .weights
-            .get(name)
-            .copied()
-            .unwrap_or((0.0, Scaling::Fixed));
+        let (base, scaling, category) =
+            self.engine
+                .weights
+                .get(name)
+                .copied()
+                .unwrap_or((0.0, Scaling::Fixed, Phishing));
         let weight = match scaling {
             Scaling::Fixed => base,
             Scaling::ByAuth => base * self.factor,
@@ -692,6 +786,7 @@ impl Scan<'_, '_> {
                     name,
                     Signal {
                         name,
+                        category,
                         weight,
                         reason,
                         evidence: Vec::new(),
@@ -1116,6 +1211,36 @@ impl Scan<'_, '_> {
         }
     }
 
+    /// Styled text in the subject and the author's display name (see [`crate::spam`]).
+    fn presentation(&mut self, m: &Message<'_>) {
+        let name = m
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.name.as_deref())
+            .unwrap_or_default();
+        let subject = m.subject().unwrap_or_default();
+        let mut found: Vec<(&str, crate::spam::Styling)> = Vec::new();
+        for (what, text) in [("subject", subject), ("sender's name", name)] {
+            for st in crate::spam::styling(text) {
+                if !found.iter().any(|(_, f)| *f == st) {
+                    found.push((what, st));
+                }
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        let said: Vec<String> = found
+            .iter()
+            .map(|(what, st)| format!("the {what} {}", st.describe()))
+            .collect();
+        self.fire_scaled(
+            "styled_text",
+            format!("{}, which hides its words from filters", said.join(" and ")),
+            found.len().min(2) as f64,
+        );
+    }
+
     /// What the content model reads (after `check_links` and `wording`).
     fn content(&self) -> Content {
         let subject_len = self.subject_len.min(self.text.len());
@@ -1301,6 +1426,40 @@ mod tests {
             author_org(b"From: A <a@mail.Example.co.uk>\r\n\r\n").as_deref(),
             Some("example.co.uk")
         );
+    }
+
+    #[test]
+    fn spam_is_scored_apart_from_phishing() {
+        let e = engine();
+        let gtube = msg(
+            "Friend <a@friend.test>",
+            "",
+            &format!("Hello.\r\n{}\r\n", crate::spam::GTUBE),
+        );
+        let a = e.analyze(&gtube, &Context::new(Auth::Aligned));
+        assert_eq!((a.action, a.score), (Action::Deliver, 0.0), "{a:?}");
+        assert_eq!(a.spam_action, Action::Reject, "{a:?}");
+        assert_eq!(a.disposition(), Action::Reject);
+        assert!(a.spam_decides());
+        assert_eq!(
+            a.signals_of(Category::Spam)
+                .map(|s| s.name)
+                .collect::<Vec<_>>(),
+            ["gtube"]
+        );
+        // Styled subject (Subject: "𝗟𝗮𝘀𝘁 chance") and a padded sender name: two
+        // stylings, tagged as spam, no phishing points.
+        let styled = b"From: \"Deals          Team\" <a@shop.test>\r\nTo: b@local.test\r\n\
+Subject: =?UTF-8?B?8J2Xn/Cdl67wnZiA8J2YgSBjaGFuY2U6IDUwJSBPRkY=?=\r\n\
+Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <s@shop.test>\r\n\r\nSale.\r\n";
+        let a = e.analyze(styled, &Context::new(Auth::Aligned));
+        assert_eq!(a.action, Action::Deliver, "{a:?}");
+        assert_eq!((a.spam_action, a.spam_score), (Action::Tag, 10.0), "{a:?}");
+        assert!(
+            a.signals[0].reason.contains("mathematical letters"),
+            "{a:?}"
+        );
+        assert!(a.signals[0].reason.contains("padded"), "{a:?}");
     }
 
     #[test]

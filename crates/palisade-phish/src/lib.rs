@@ -22,7 +22,8 @@ pub mod lookalike;
 pub mod lure;
 pub mod mime_bounds;
 pub mod qr;
+pub mod spam;
 pub mod verdict;
 
-pub use engine::{Analysis, Auth, Context, Engine, Settings, Signal, SignatureState};
+pub use engine::{Analysis, Auth, Category, Context, Engine, Settings, Signal, SignatureState};
 pub use verdict::{Action, Thresholds};

@@ -193,6 +193,18 @@ const SCAM: &[&str] = &[
     "dear friend",
     "i am a widow",
     "terminally ill",
+    "donated to you",
+    "fund beneficiary",
+    "my late client",
+    "deceased client",
+    "foreign facilitator",
+    "in your custody",
+    "business proposal",
+    "confidential business",
+    "geschäftsvorschlag",
+    "proposition d'affaires",
+    "propuesta de negocio",
+    "proposta de negócio",
     "nächster angehöriger",
     "nächste angehörige",
     "erbschaftsfonds",
@@ -254,10 +266,90 @@ pub struct Wording {
 /// The lures and scam phrases of `text` (subject and body text).
 pub fn read(text: &str, scam_limit: usize) -> Wording {
     let flat = fold(text);
+    let mut scam = scam_phrases(&flat, scam_limit);
+    if scam.len() < scam_limit && large_sum(&flat) {
+        scam.push(LARGE_SUM);
+    }
     Wording {
         lures: kinds(&flat),
-        scam: scam_phrases(&flat, scam_limit),
+        scam,
     }
+}
+
+/// How a sum of millions is named among the scam phrases.
+pub const LARGE_SUM: &str = "a sum of millions";
+
+/// Currency words that make a number money (symbols are read from the word itself).
+const CURRENCIES: &[&str] = &[
+    "usd", "us$", "eur", "gbp", "dollar", "dollars", "euro", "euros", "pound", "pounds", "dólares",
+    "dolares", "dollari",
+];
+
+/// Whether folded text names a sum of money of a million or more ("$10,700,000.00",
+/// "3.8million usd", "usd 5 million", "€ 2.500.000"): the fortune of advance-fee
+/// fraud. Reported business news names such sums too, which is why it is one scam
+/// phrase among others and never decides alone.
+fn large_sum(flat: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(flat) else {
+        return false;
+    };
+    let words: Vec<&str> = text.split(' ').take(50_000).collect();
+    let is_currency = |w: &str| {
+        w.contains(['$', '£', '€'])
+            || CURRENCIES.contains(&w.trim_end_matches(|c: char| c.is_ascii_punctuation()))
+    };
+    words.iter().enumerate().any(|(i, w)| {
+        let Some(mut amount) = amount(w) else {
+            return false;
+        };
+        let mut after = i + 1;
+        let next = words.get(after).copied().unwrap_or_default();
+        if ["million", "millones", "milhões", "millions"]
+            .iter()
+            .any(|m| next.starts_with(m))
+        {
+            amount *= 1e6;
+            after += 1;
+        }
+        let before = i.checked_sub(1).map(|j| words[j]);
+        amount >= 1e6
+            && (is_currency(w)
+                || before.is_some_and(is_currency)
+                || words.get(after).is_some_and(|w| is_currency(w)))
+    })
+}
+
+/// The amount a word writes, currency symbols aside: `3.8million` or `3.8m` (a decimal
+/// number of millions), or digits grouped by `,` or `.` with at most two decimals
+/// (`10,700,000.00`, `2.500.000`).
+fn amount(word: &str) -> Option<f64> {
+    let symbol = |c: char| matches!(c, '$' | '£' | '€');
+    let w = word.trim_matches(|c: char| !c.is_alphanumeric() && !symbol(c));
+    let w = w.trim_start_matches(symbol);
+    let w = w
+        .strip_prefix("usd")
+        .or_else(|| w.strip_prefix("us$"))
+        .unwrap_or(w);
+    let w = w.trim_start_matches(symbol);
+    let numeric = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_digit() || b == b',' || b == b'.')
+    };
+    if let Some(n) = w.strip_suffix("million").or_else(|| w.strip_suffix('m'))
+        && numeric(n)
+    {
+        return n.replace(',', ".").parse::<f64>().ok().map(|x| x * 1e6);
+    }
+    if !numeric(w) {
+        return None;
+    }
+    let whole = match w.rfind(['.', ',']) {
+        Some(p) if w.len() - p <= 3 => &w[..p],
+        _ => w,
+    };
+    let digits: String = whole.chars().filter(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The scam phrases in folded text, each once (at most `limit`), in the order found.
@@ -433,6 +525,33 @@ mod tests {
         assert_eq!(scam_phrases("Usted ha ganado", 5), ["usted ha ganado"]);
         assert_eq!(scam_phrases("Você ganhou", 5), ["você ganhou"]);
         assert_eq!(scam_phrases("dear friend, dear friend", 1), ["dear friend"]);
+    }
+
+    #[test]
+    fn sums_of_millions() {
+        for t in [
+            "payment totaling £10,700,000.00 (Ten Million)",
+            "The amount of 3.8million USD was donated",
+            "a fund of USD 5 million",
+            "US$12.5 million only",
+            "€ 2.500.000 for you",
+            "the sum of 4,500,000 dollars",
+        ] {
+            assert!(large_sum(&fold(t)), "{t}");
+        }
+        for t in [
+            "Thank you for your payment of $42.00.",
+            "We sold 2,000,000 units",
+            "version 1.2.3 on 2024.01.02",
+            "$1,250.99 due",
+            "ten million reasons",
+        ] {
+            assert!(!large_sum(&fold(t)), "{t}");
+        }
+        assert_eq!(
+            scam_phrases("A fund beneficiary of US$12.5 million", 5),
+            ["fund beneficiary", LARGE_SUM]
+        );
     }
 
     #[test]

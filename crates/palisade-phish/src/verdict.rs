@@ -33,6 +33,16 @@ pub struct Thresholds {
     pub reject: Option<f64>,
 }
 
+impl Thresholds {
+    /// The spam score's defaults: `X-Spam-Flag: YES` from 5 (SpamAssassin's
+    /// `required_score`), refused from 15 (rspamd's `reject`), never quarantined.
+    pub const SPAM: Thresholds = Thresholds {
+        tag: Some(5.0),
+        quarantine: None,
+        reject: Some(15.0),
+    };
+}
+
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {

@@ -20,7 +20,7 @@ use palisade_config::{Config, OutboundAction};
 use palisade_phish::banner::{self, Banner};
 use palisade_phish::engine::{Limits, author_org};
 use palisade_phish::lookalike::Protected;
-use palisade_phish::{Action, Analysis, Auth, Context, Engine, Settings, Thresholds};
+use palisade_phish::{Action, Analysis, Auth, Category, Context, Engine, Settings, Thresholds};
 use palisade_store::{Event, Store};
 use palisade_types::reply;
 use std::collections::{HashMap, HashSet};
@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// How the `550` for phishing starts (metrics tell it from sender authentication's).
 pub const REFUSED: &str = "Message refused as likely phishing";
+/// How the `550` for spam starts.
+pub const REFUSED_SPAM: &str = "Message refused as spam";
 
 /// How long a built engine (local domains, users' names) is used before it is rebuilt.
 const ENGINE_TTL: Duration = Duration::from_secs(60);
@@ -61,6 +63,11 @@ pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) ->
             tag: p.tag_score,
             quarantine: p.quarantine_score,
             reject: p.reject_score,
+        },
+        spam_thresholds: Thresholds {
+            tag: p.spam_tag_score,
+            quarantine: p.spam_quarantine_score,
+            reject: p.spam_reject_score,
         },
         limits: Limits {
             max_parts: p.max_parts,
@@ -307,9 +314,11 @@ fn field_value(s: &str, max: usize) -> String {
 /// The header fields and banner for a verdict. Pure.
 pub fn render(a: &Analysis, p: &palisade_config::PhishingConfig, first_contact: bool) -> Rendered {
     let mut fields = format!(
-        "X-Palisade-Verdict: {}; score={:.1}\r\n",
+        "X-Palisade-Verdict: {}; score={:.1}; spam={}; spam-score={:.1}\r\n",
         a.action.name(),
-        a.score
+        a.score,
+        yes_no(a.spam_action != Action::Deliver).to_ascii_lowercase(),
+        a.spam_score
     );
     if !a.signals.is_empty() {
         let reasons: Vec<String> = a.signals.iter().map(|s| s.ascii_reason()).collect();
@@ -318,17 +327,7 @@ pub fn render(a: &Analysis, p: &palisade_config::PhishingConfig, first_contact: 
             fold(&field_value(&reasons.join("; "), 1800))
         ));
     }
-    let spam = a.action != Action::Deliver;
-    let required = p.tag_score.or(p.quarantine_score).unwrap_or(0.0);
-    let tests: Vec<&str> = a.signals.iter().map(|s| s.name).collect();
-    fields.push_str(&format!(
-        "X-Spam-Flag: {}\r\nX-Spam-Status: {}, score={:.1} required={:.1} tests={}\r\n",
-        if spam { "YES" } else { "NO" },
-        if spam { "Yes" } else { "No" },
-        a.score,
-        required,
-        fold(&tests.join(","))
-    ));
+    fields.push_str(&spam_fields(a, p));
     let mut lines = Vec::new();
     if a.action == Action::Tag {
         lines.push(format!(
@@ -360,6 +359,32 @@ pub fn render(a: &Analysis, p: &palisade_config::PhishingConfig, first_contact: 
         max_parts: p.max_parts,
     });
     Rendered { fields, banner }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "Yes" } else { "No" }
+}
+
+/// `X-Spam-Flag`, `X-Spam-Status` and `X-Spam-Score`, as SpamAssassin writes them and
+/// mail clients' junk filters read them: about spam only (phishing has its own
+/// `X-Palisade-Verdict`).
+fn spam_fields(a: &Analysis, p: &palisade_config::PhishingConfig) -> String {
+    let spam = a.spam_action != Action::Deliver;
+    let required = p
+        .spam_tag_score
+        .or(p.spam_quarantine_score)
+        .or(p.spam_reject_score)
+        .unwrap_or(0.0);
+    let tests: Vec<&str> = a.signals_of(Category::Spam).map(|s| s.name).collect();
+    format!(
+        "X-Spam-Flag: {}\r\nX-Spam-Score: {:.1}\r\nX-Spam-Status: {}, score={:.1} required={:.1} tests={}\r\n",
+        yes_no(spam).to_ascii_uppercase(),
+        a.spam_score,
+        yes_no(spam),
+        a.spam_score,
+        required,
+        fold(&tests.join(","))
+    )
 }
 
 /// A long header value folded at spaces or commas (RFC 5322 §2.2.3: lines of at most
@@ -582,36 +607,32 @@ pub async fn screen(
         .edit
         .prepend
         .extend_from_slice(rendered.fields.as_bytes());
-    let reasons: Vec<String> = analysis.signals.iter().map(|s| s.ascii_reason()).collect();
-    match analysis.action {
+    let verdict = Decided::of(&analysis);
+    match analysis.disposition() {
         Action::Reject => {
-            let first = reasons.first().cloned().unwrap_or_default();
+            let first = verdict.reasons.first().cloned().unwrap_or_default();
             checked.verdict = Verdict::Reject {
-                reply: reply::Reply::new(550, (5, 7, 1), "")
-                    .with_text(format!("{REFUSED}: {}", field_value(&first, 300))),
-                reason: format!(
-                    "phishing score {:.1}: {}",
-                    analysis.score,
-                    reasons.join("; ")
-                ),
+                reply: reply::Reply::new(550, (5, 7, 1), "").with_text(format!(
+                    "{}: {}",
+                    verdict.refused,
+                    field_value(&first, 300)
+                )),
+                reason: verdict.summary(),
             };
             return checked;
         }
         Action::Quarantine | Action::Tag => {
-            let reason = format!(
-                "phishing score {:.1}: {}",
-                analysis.score,
-                reasons.join("; ")
-            );
+            let reason = verdict.summary();
             // Held already (DMARC p=quarantine): the engine's reason goes on record too,
             // so whoever reads the quarantine sees both.
             let held = matches!(checked.verdict, Verdict::Quarantine { .. });
-            if held || analysis.action == Action::Quarantine {
+            let quarantine = analysis.disposition() == Action::Quarantine;
+            if held || quarantine {
                 checked.edit.prepend.extend_from_slice(
                     format!("X-Palisade-Quarantine: {}\r\n", field_value(&reason, 900)).as_bytes(),
                 );
             }
-            if !held && analysis.action == Action::Quarantine {
+            if !held && quarantine {
                 checked.verdict = Verdict::Quarantine { reason };
             }
         }
@@ -619,7 +640,7 @@ pub async fn screen(
     }
     // The banner also goes on held mail: a release delivers without scanning again.
     if let Some(b) = rendered.banner
-        && analysis.action != Action::Quarantine
+        && analysis.disposition() != Action::Quarantine
     {
         let mut clean = Vec::with_capacity(message.len());
         palisade_queue::copy_kept(&message, &checked.edit.remove, &mut clean);
@@ -635,6 +656,40 @@ pub async fn screen(
     checked
 }
 
+/// Which score decided, and its reasons (ASCII), for replies and records.
+struct Decided {
+    /// How a `550` starts.
+    refused: &'static str,
+    what: &'static str,
+    score: f64,
+    reasons: Vec<String>,
+}
+
+impl Decided {
+    fn of(a: &Analysis) -> Decided {
+        let (refused, what, score, category) = if a.spam_decides() {
+            (REFUSED_SPAM, "spam", a.spam_score, Category::Spam)
+        } else {
+            (REFUSED, "phishing", a.score, Category::Phishing)
+        };
+        Decided {
+            refused,
+            what,
+            score,
+            reasons: a.signals_of(category).map(|s| s.ascii_reason()).collect(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} score {:.1}: {}",
+            self.what,
+            self.score,
+            self.reasons.join("; ")
+        )
+    }
+}
+
 /// Submitted mail: never rewritten; what the engine would quarantine or reject is
 /// held, refused or only logged (`outbound_action`), with a security event.
 async fn outbound(
@@ -645,7 +700,7 @@ async fn outbound(
     user: &str,
     origin: &Origin<'_>,
 ) -> Checked {
-    if a.action < Action::Quarantine {
+    if a.disposition() < Action::Quarantine {
         if let Some(local) = &origin.local_org {
             shared
                 .phishing
@@ -653,14 +708,15 @@ async fn outbound(
         }
         return checked;
     }
-    let reasons: Vec<String> = a.signals.iter().map(|s| s.ascii_reason()).collect();
+    let d = Decided::of(a);
     let detail = format!(
-        "submitted mail scored {:.1} ({}): {}",
-        a.score,
+        "submitted mail scored {:.1} as {} ({}): {}",
+        d.score,
+        d.what,
         cfg.phishing.outbound_action.as_str(),
-        reasons.join("; ")
+        d.reasons.join("; ")
     );
-    tracing::warn!(user, score = a.score, reasons = %reasons.join("; "), "outbound phishing");
+    tracing::warn!(user, score = d.score, category = d.what, reasons = %d.reasons.join("; "), "outbound phishing or spam");
     let e = Event {
         time: palisade_queue::now_secs(),
         kind: "phishing.outbound".into(),
@@ -683,7 +739,7 @@ async fn outbound(
                 reply: reply::Reply::new(
                     550,
                     (5, 7, 1),
-                    "Message refused: it looks like phishing; your administrator has been told",
+                    "Message refused: it looks like phishing or spam; your administrator has been told",
                 ),
                 reason: detail,
             };
@@ -700,14 +756,18 @@ fn record(a: &Analysis, submitter: Option<&str>) {
     };
     metrics::counter!("palisade_phishing_verdicts_total", "direction" => direction, "action" => a.action.name())
         .increment(1);
+    metrics::counter!("palisade_spam_verdicts_total", "direction" => direction, "action" => a.spam_action.name())
+        .increment(1);
     for s in &a.signals {
         metrics::counter!("palisade_phishing_signals_total", "signal" => s.name).increment(1);
     }
-    if a.action != Action::Deliver {
+    if a.disposition() != Action::Deliver {
         tracing::info!(
             direction,
             action = a.action.name(),
             score = a.score,
+            spam_action = a.spam_action.name(),
+            spam_score = a.spam_score,
             reasons = %a.reasons().join("; "),
             "phishing verdict"
         );
@@ -719,14 +779,30 @@ mod tests {
     use super::*;
 
     fn analysis(action: Action, score: f64, reasons: &[(&'static str, &str)]) -> Analysis {
+        let spam_action = if reasons.iter().any(|(n, _)| *n == "gtube") {
+            Action::Reject
+        } else {
+            Action::Deliver
+        };
         Analysis {
             score,
             action,
+            spam_score: if spam_action == Action::Deliver {
+                0.0
+            } else {
+                1000.0
+            },
+            spam_action,
             auth: "none",
             signals: reasons
                 .iter()
                 .map(|(n, r)| palisade_phish::Signal {
                     name: n,
+                    category: if *n == "gtube" {
+                        Category::Spam
+                    } else {
+                        Category::Phishing
+                    },
                     weight: 1.0,
                     reason: r.to_string(),
                     evidence: vec![],
@@ -751,7 +827,8 @@ mod tests {
         let r = render(&analysis(Action::Deliver, 0.0, &[]), &config(""), false);
         assert_eq!(
             r.fields,
-            "X-Palisade-Verdict: deliver; score=0.0\r\nX-Spam-Flag: NO\r\nX-Spam-Status: No, score=0.0 required=5.0 tests=\r\n"
+            "X-Palisade-Verdict: deliver; score=0.0; spam=no; spam-score=0.0\r\n\
+             X-Spam-Flag: NO\r\nX-Spam-Score: 0.0\r\nX-Spam-Status: No, score=0.0 required=5.0 tests=\r\n"
         );
         assert_eq!(r.banner.map(|b| b.lines), None);
     }
@@ -770,10 +847,36 @@ mod tests {
         assert!(r.fields.contains(
             "X-Palisade-Reasons: sender domain xn--pypal-4ve.com imitates paypal.com\r\n"
         ));
-        assert!(r.fields.contains("X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.5 required=5.0 tests=lookalike_from\r\n"));
+        // Phishing is not spam: the junk-filter fields stay "No".
+        assert!(
+            r.fields
+                .contains("X-Spam-Flag: NO\r\nX-Spam-Score: 0.0\r\nX-Spam-Status: No,"),
+            "{}",
+            r.fields
+        );
         let b = r.banner.unwrap_or_else(|| panic!("banner"));
         assert_eq!(b.subject_prefix.as_deref(), Some("[SUSPICIOUS]"));
         assert_eq!(b.lines[1], "- sender domain pаypal.com imitates paypal.com");
+    }
+
+    #[test]
+    fn spam_fields_are_about_spam_and_spam_gets_no_phishing_banner() {
+        let a = analysis(Action::Deliver, 0.0, &[("gtube", "the GTUBE string")]);
+        let r = render(&a, &config(""), false);
+        assert!(
+            r.fields.contains(
+                "X-Palisade-Verdict: deliver; score=0.0; spam=yes; spam-score=1000.0\r\n"
+            ),
+            "{}",
+            r.fields
+        );
+        assert!(r.fields.contains(
+            "X-Spam-Flag: YES\r\nX-Spam-Score: 1000.0\r\nX-Spam-Status: Yes, score=1000.0 required=5.0 tests=gtube\r\n"
+        ));
+        assert!(r.banner.is_none());
+        let d = Decided::of(&a);
+        assert_eq!((d.refused, d.what), (REFUSED_SPAM, "spam"));
+        assert_eq!(d.summary(), "spam score 1000.0: the GTUBE string");
     }
 
     #[test]

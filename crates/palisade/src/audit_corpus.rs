@@ -263,8 +263,9 @@ async fn score(engine: &Engine, m: &Labelled) -> Sample {
     Sample {
         source: m.source.clone(),
         phish: m.phish,
-        score: a.score,
-        action: a.action,
+        // Ranked by both scores; held back by either action.
+        score: a.score + a.spam_score,
+        action: a.disposition(),
         signals: a
             .signals
             .iter()

@@ -154,6 +154,11 @@ pub async fn run(
             "quarantine": cfg.phishing.quarantine_score,
             "reject": cfg.phishing.reject_score,
         });
+        v["spam_thresholds"] = json!({
+            "tag": cfg.phishing.spam_tag_score,
+            "quarantine": cfg.phishing.spam_quarantine_score,
+            "reject": cfg.phishing.spam_reject_score,
+        });
         if let Some(t) = &transport {
             v["transport"] = serde_json::to_value(t)?;
         }
@@ -167,8 +172,9 @@ pub async fn run(
     }
     if let (Some(file), Some(t)) = (&out.html, &transport) {
         let verdict = palisade_audit::message::Verdict {
-            action: a.action.name().to_string(),
+            action: a.disposition().name().to_string(),
             score: a.score,
+            spam_score: a.spam_score,
             authentication: authentication_line(&report, ip.is_some()),
             signature: signature_line(signature.as_ref()),
             signals: a
@@ -223,7 +229,14 @@ fn authentication_line(report: &palisade_checks::AuthReport, spf: bool) -> Strin
 }
 
 fn print(a: &Analysis, report: &palisade_checks::AuthReport, spf: bool, first: Option<bool>) {
-    println!("{} (score {:.1})", a.action.name(), a.score);
+    println!(
+        "{} (phishing score {:.1}, {}; spam score {:.1}, {})",
+        a.disposition().name(),
+        a.score,
+        a.action.name(),
+        a.spam_score,
+        a.spam_action.name()
+    );
     println!(
         "authentication: {} (from {}), weighed as {}",
         authentication_line(report, spf),

@@ -123,7 +123,7 @@ async fn verdicts_over_smtp() {
     assert!(!h.contains("-99"), "the sender's labels are gone: {h}");
     assert_eq!(h.matches("X-Palisade-Verdict:").count(), 1, "{h}");
     assert!(
-        h.contains("X-Palisade-Verdict: deliver; score=0.0\r\n"),
+        h.contains("X-Palisade-Verdict: deliver; score=0.0; spam=no; spam-score=0.0\r\n"),
         "{h}"
     );
     assert!(h.contains("X-Spam-Flag: NO\r\n"), "{h}");
@@ -154,7 +154,10 @@ async fn verdicts_over_smtp() {
         .map(|m| m.replace("\r\n ", " "))
         .expect("a tagged message");
     assert!(t.contains("Subject: [SUSPICIOUS] Receipt\r\n"), "{t}");
-    assert!(t.contains("X-Spam-Flag: YES\r\n"));
+    assert!(
+        t.contains("X-Spam-Flag: NO\r\n"),
+        "phishing is not spam: {t}"
+    );
     assert!(t.contains(
         "X-Palisade-Reasons: the sender's name says paypal (paypal.com) but the mail comes from mailer.test"
     ), "{t}");
@@ -171,6 +174,43 @@ async fn verdicts_over_smtp() {
         body.trim_end().ends_with("Your receipt is attached."),
         "{body}"
     );
+
+    // GTUBE: refused as spam at the end of data, whatever else the message is.
+    let gtube = mail(
+        "Friend <friend@sender.test>",
+        "test",
+        "",
+        &format!("{}\r\n", palisade_phish::spam::GTUBE),
+    );
+    let refused = send(&c, "friend@sender.test", "alice@local.test", &gtube)
+        .await
+        .expect_err("GTUBE is refused");
+    assert!(refused.contains("5.7.1"), "{refused}");
+    assert!(refused.contains("Message refused as spam"), "{refused}");
+
+    // Styled subject: spam-flagged for the junk folder, no phishing banner.
+    let styled = mail(
+        "Deals <deals@sender.test>",
+        // "𝗟𝗮𝘀𝘁 chance: 50% OFF" (mathematical sans-serif bold letters).
+        "=?UTF-8?B?8J2Xn/Cdl67wnZiA8J2YgSBjaGFuY2U6IDUwJSBPRkY=?=",
+        "",
+        "Our sale ends today.\r\n",
+    );
+    assert!(
+        send(&c, "deals@sender.test", "alice@local.test", &styled)
+            .await
+            .unwrap()
+            .starts_with("250")
+    );
+    let got = ts.wait_for_mail("alice", 3).await;
+    let flagged = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .find(|m| m.contains("Our sale ends today"))
+        .expect("the styled message");
+    assert!(flagged.contains("X-Spam-Flag: YES\r\n"), "{flagged}");
+    assert!(flagged.contains("tests=styled_text"), "{flagged}");
+    assert!(!flagged.contains("CAUTION"), "{flagged}");
 
     // A lookalike of a brand: quarantined, with the reasons on record.
     let lookalike = mail(
