@@ -10,10 +10,12 @@
 
 mod phishing;
 mod raw;
+mod scanners;
 mod validate;
 
 pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
+pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, EncryptionConfig,
     Listener, ListenerKind, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig, ReportsConfig,

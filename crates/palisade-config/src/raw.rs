@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub security: Option<RawSecurity>,
     pub mta_sts: Option<RawMtaSts>,
     pub phishing: Option<crate::phishing::RawPhishing>,
+    pub scanners: Option<crate::scanners::RawScanners>,
     pub encryption: Option<RawEncryption>,
     pub doctor: Option<RawDoctor>,
 }

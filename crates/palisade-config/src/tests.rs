@@ -159,6 +159,13 @@ fn every_key_is_documented() {
         "phishing.max_qr_pixels",
         "phishing.quarantine_retention_days",
         "phishing.weights",
+        "scanners.rspamd.url",
+        "scanners.rspamd.password",
+        "scanners.rspamd.timeout_secs",
+        "scanners.rspamd.on_failure",
+        "scanners.clamav.address",
+        "scanners.clamav.timeout_secs",
+        "scanners.clamav.on_failure",
         "doctor.interval_secs",
     ] {
         assert!(
@@ -199,6 +206,60 @@ fn phishing_and_spam_thresholds() {
         .to_string();
     assert!(e.contains("phishing.spam_quarantine_score"), "{e}");
     assert!(e.contains("spam_tag_score <= spam_quarantine_score"), "{e}");
+}
+
+#[test]
+fn external_scanners() {
+    assert_eq!(
+        parse("").unwrap().scanners,
+        crate::ScannersConfig::default()
+    );
+    let c = parse(
+        "[scanners.rspamd]\nurl = \"http://127.0.0.1:11333/\"\non_failure = \"deliver\"\n\
+         [scanners.clamav]\naddress = \"/run/clamav/clamd.ctl\"\n",
+    )
+    .unwrap()
+    .scanners;
+    let r = c.rspamd.unwrap();
+    assert_eq!(r.url, "http://127.0.0.1:11333");
+    assert_eq!(r.on_failure, crate::OnFailure::Deliver);
+    assert_eq!(r.timeout, std::time::Duration::from_secs(15));
+    let a = c.clamav.unwrap();
+    assert_eq!(
+        a.address,
+        crate::ClamdAddress::Unix("/run/clamav/clamd.ctl".into())
+    );
+    assert_eq!(a.on_failure, crate::OnFailure::Tempfail);
+    for (toml, key) in [
+        ("[scanners.rspamd]\n", "scanners.rspamd.url"),
+        (
+            "[scanners.rspamd]\nurl = \"ftp://x\"\n",
+            "scanners.rspamd.url",
+        ),
+        (
+            "[scanners.rspamd]\nurl = \"http://\"\n",
+            "scanners.rspamd.url",
+        ),
+        (
+            "[scanners.rspamd]\nurl = \"http://h:1\"\non_failure = \"pass\"\n",
+            "scanners.rspamd.on_failure",
+        ),
+        (
+            "[scanners.clamav]\naddress = \"clamd\"\n",
+            "scanners.clamav.address",
+        ),
+        (
+            "[scanners.clamav]\naddress = \"h:0\"\n",
+            "scanners.clamav.address",
+        ),
+        (
+            "[scanners.clamav]\naddress = \"h:3310\"\ntimeout_secs = 0\n",
+            "scanners.clamav.timeout_secs",
+        ),
+    ] {
+        let e = parse(toml).unwrap_err().to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
 }
 
 #[test]

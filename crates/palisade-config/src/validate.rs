@@ -214,6 +214,8 @@ pub struct Config {
     pub mta_sts: MtaStsConfig,
     pub security: SecurityConfig,
     pub phishing: crate::phishing::PhishingConfig,
+    /// External content scanners (rspamd, ClamAV); none unless configured.
+    pub scanners: crate::scanners::ScannersConfig,
     pub encryption: EncryptionConfig,
     /// How often `serve` runs `palisade doctor` on its domains (zero: never).
     pub doctor_interval: Duration,
@@ -732,6 +734,7 @@ impl Config {
             mta_sts,
             security,
             phishing: crate::phishing::phishing_config(raw.phishing)?,
+            scanners: crate::scanners::scanners_config(raw.scanners)?,
             encryption: EncryptionConfig {
                 protect_subject: raw
                     .encryption

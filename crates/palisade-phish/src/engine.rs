@@ -15,6 +15,7 @@
 
 use crate::attachments::{self, Finding};
 use crate::classifier::{self, Content, Model};
+use crate::external::External;
 use crate::headers::{self, Anomaly};
 use crate::impersonation::{People, org_domain, reply_to_diversion, shown_foreign_domain};
 use crate::links::{self, Issue, Link};
@@ -134,6 +135,11 @@ const SIGNALS: &[(&str, f64, Scaling, Category)] = &[
     ("gtube", GTUBE_POINTS, Scaling::Fixed, Spam),
     // Per styling found in the subject or the sender's name, at most two.
     ("styled_text", 5.0, Scaling::Fixed, Spam),
+    // External scanners (`crate::external`): points per rspamd point, malware, and a
+    // scanner that could not be asked (a reason, no points).
+    ("rspamd", 1.0, Scaling::Fixed, Spam),
+    ("virus", 100.0, Scaling::Fixed, Phishing),
+    ("scanner_unavailable", 0.0, Scaling::Fixed, Phishing),
 ];
 
 /// What sender authentication established about the author (the From domain).
@@ -264,6 +270,8 @@ pub struct Context<'a> {
     pub first_contact: Option<bool>,
     /// The message's OpenPGP or S/MIME signature, as the caller checked it.
     pub signature: Option<&'a SignatureState>,
+    /// What external scanners (rspamd, ClamAV) said, as the caller asked them.
+    pub external: &'a [External],
 }
 
 /// A cryptographic signature on the message (PGP/MIME or S/MIME), checked by the caller.
@@ -285,6 +293,7 @@ impl Context<'_> {
             correspondents: None,
             first_contact: None,
             signature: None,
+            external: &[],
         }
     }
 }
@@ -488,6 +497,7 @@ impl Engine {
     pub fn analyze(&self, message: &[u8], ctx: &Context<'_>) -> Analysis {
         let (mut scan, sender_domain) = self.read(message, ctx);
         scan.learned();
+        scan.external();
         scan.authentication(sender_domain.as_deref());
         if scan.limited {
             scan.fire(SCAN_LIMIT, "scan limit reached".into());
@@ -1211,6 +1221,32 @@ impl Scan<'_, '_> {
         }
     }
 
+    /// The external scanners' answers, as signals.
+    fn external(&mut self) {
+        for e in self.ctx.external {
+            match e {
+                External::Rspamd { score, action, .. } => {
+                    // rspamd's own action counts at least as much as our matching
+                    // threshold (its thresholds may differ from ours).
+                    let t = &self.engine.spam_thresholds;
+                    let floor = match action.as_str() {
+                        "reject" => t.reject.or(t.quarantine).or(t.tag),
+                        "add header" | "rewrite subject" => t.tag,
+                        _ => None,
+                    };
+                    let per_point = self.engine.weights.get("rspamd").map_or(0.0, |w| w.0);
+                    let points = score.max(0.0) * per_point;
+                    let points = floor.map_or(points, |f| points.max(f));
+                    if points > 0.0 && per_point > 0.0 {
+                        self.fire_scaled("rspamd", e.describe(), points / per_point);
+                    }
+                }
+                External::Virus { .. } => self.fire("virus", e.describe()),
+                External::Unavailable { .. } => self.fire("scanner_unavailable", e.describe()),
+            }
+        }
+    }
+
     /// Styled text in the subject and the author's display name (see [`crate::spam`]).
     fn presentation(&mut self, m: &Message<'_>) {
         let name = m
@@ -1460,6 +1496,47 @@ Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <s@shop.test>\r\n\r\nSale.\
             "{a:?}"
         );
         assert!(a.signals[0].reason.contains("padded"), "{a:?}");
+    }
+
+    #[test]
+    fn external_scanners_join_the_verdict() {
+        let e = engine();
+        let m = msg("Friend <a@friend.test>", "", "Hello.\r\n");
+        let with = |external: &[External]| {
+            let ctx = Context {
+                external,
+                ..Context::new(Auth::Aligned)
+            };
+            e.analyze(&m, &ctx)
+        };
+        let calm = with(&[External::rspamd(2.0, "no action", [("X".into(), 2.0)])]);
+        assert_eq!((calm.spam_score, calm.spam_action), (2.0, Action::Deliver));
+        assert_eq!(
+            calm.signals[0].reason,
+            "rspamd scored 2.0 (no action): X 2.0"
+        );
+        // rspamd's reject stands even when its score is under our threshold.
+        let rejected = with(&[External::rspamd(3.0, "reject", [])]);
+        assert_eq!(rejected.spam_action, Action::Reject, "{rejected:?}");
+        let header = with(&[External::rspamd(1.0, "add header", [])]);
+        assert_eq!(header.spam_action, Action::Tag, "{header:?}");
+        let ham = with(&[External::rspamd(-3.0, "no action", [])]);
+        assert_eq!((ham.spam_score, ham.signals.len()), (0.0, 0));
+        let virus = with(&[External::Virus {
+            scanner: "ClamAV",
+            name: "Eicar-Test-Signature".into(),
+        }]);
+        assert_eq!(virus.disposition(), Action::Reject);
+        assert_eq!(
+            virus.signals[0].reason,
+            "ClamAV found malware: Eicar-Test-Signature"
+        );
+        let down = with(&[External::Unavailable {
+            scanner: "rspamd",
+            error: "connection refused".into(),
+        }]);
+        assert_eq!((down.disposition(), down.score), (Action::Deliver, 0.0));
+        assert_eq!(names(&down), ["scanner_unavailable"]);
     }
 
     #[test]

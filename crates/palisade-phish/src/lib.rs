@@ -13,6 +13,7 @@ pub mod banner;
 pub mod classifier;
 pub mod engine;
 pub mod evaluation;
+pub mod external;
 pub mod headers;
 pub mod html;
 pub mod impersonation;

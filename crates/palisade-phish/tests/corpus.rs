@@ -145,9 +145,10 @@ fn corpus_detection_and_false_positives() {
                 first_contact,
                 // No message of the corpus is signed.
                 signature: None,
+                external: &[],
             };
             let a = engine.analyze(&s.message, &ctx);
-            let flagged = a.action != Action::Deliver;
+            let flagged = a.disposition() != Action::Deliver;
             matrix[truth][usize::from(!flagged)] += 1;
             *by_action.entry((label, a.action)).or_insert(0) += 1;
             if truth == 1 {

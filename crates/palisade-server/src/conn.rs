@@ -599,7 +599,12 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             cfg,
                             checked.unwrap_or_else(Checked::trusted),
                             w,
-                            (mail_from.as_ref(), &rcpts),
+                            crate::phishing::SessionEnvelope {
+                                mail_from: mail_from.as_ref(),
+                                rcpts: &rcpts,
+                                client_ip: session.client_ip(),
+                                helo: session.helo(),
+                            },
                             user.as_deref(),
                             cfg.policy.is_trusted(session.client_ip()),
                         )

@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod quota;
 pub mod rates;
 pub mod reports;
+pub mod scanners;
 pub mod sender_auth;
 pub mod signatures;
 pub mod smime_signing;
@@ -116,6 +117,8 @@ pub struct Shared {
     pub dkim_keys: Arc<dkim_keys::DkimKeyCache>,
     /// The phishing engine and the correspondence history.
     pub phishing: phishing::PhishState,
+    /// Clients of the external content scanners.
+    pub scanners: scanners::ScannerState,
 }
 
 impl Shared {
@@ -311,6 +314,7 @@ impl Server {
             recipient_reservations: Arc::default(),
             rates,
             phishing: phishing::PhishState::default(),
+            scanners: scanners::ScannerState::default(),
         });
         // Bans apply from the first connection on, restarts included.
         shared

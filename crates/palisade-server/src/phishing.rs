@@ -421,6 +421,16 @@ pub struct Origin<'a> {
     pub submitter: Option<&'a str>,
     /// The client is in `policy.trusted_networks`.
     pub trusted: bool,
+    /// The envelope and the client, for external scanners.
+    pub scan: crate::scanners::Envelope,
+}
+
+/// A session's envelope and client, as [`screen_session`] reads them.
+pub struct SessionEnvelope<'a> {
+    pub mail_from: Option<&'a palisade_types::Address>,
+    pub rcpts: &'a [palisade_types::Address],
+    pub client_ip: std::net::IpAddr,
+    pub helo: Option<&'a str>,
 }
 
 /// [`screen`] for a session's message: reads it back if the checks did not, and works
@@ -430,7 +440,7 @@ pub async fn screen_session(
     cfg: &Config,
     checked: Checked,
     writer: &mut palisade_queue::SpoolWriter,
-    env: (Option<&palisade_types::Address>, &[palisade_types::Address]),
+    env: SessionEnvelope<'_>,
     submitter: Option<&str>,
     trusted: bool,
 ) -> Checked {
@@ -450,7 +460,7 @@ pub async fn screen_session(
             }
         },
     };
-    let (mail_from, rcpts) = env;
+    let (mail_from, rcpts) = (env.mail_from, env.rcpts);
     let org = |d: &str| palisade_phish::impersonation::org_domain(d);
     // Inbound: the organisation of the first local recipient (a trusted client may
     // relay to other domains: then there is none, and the mail is treated as outbound).
@@ -487,6 +497,13 @@ pub async fn screen_session(
         rcpt_orgs,
         submitter,
         trusted,
+        scan: crate::scanners::Envelope {
+            mail_from: mail_from.map(|a| a.to_string()),
+            rcpts: rcpts.iter().take(100).map(|r| r.to_string()).collect(),
+            client_ip: Some(env.client_ip),
+            helo: env.helo.map(str::to_string),
+            user: submitter.map(str::to_string),
+        },
     };
     screen(shared, cfg, checked, message, origin).await
 }
@@ -554,7 +571,13 @@ pub async fn screen(
             first_contact = shared.phishing.first_contact(store, k, local, sender).await;
         }
     }
+    let external =
+        match crate::scanners::ask(&shared.scanners, &cfg.scanners, &message, &origin.scan).await {
+            crate::scanners::Asked::Answers(a) => a,
+            crate::scanners::Asked::Defer(why) => return Checked::scanner_deferred(&why),
+        };
     let scanned = {
+        let external = external.clone();
         let msg = message.clone();
         let engine = engine.clone();
         let mail_from = origin.mail_from.clone();
@@ -568,6 +591,7 @@ pub async fn screen(
                 correspondents: lookalikes.as_deref(),
                 first_contact,
                 signature: signature.as_ref(),
+                external: &external,
             };
             engine.analyze(&msg, &ctx)
         });

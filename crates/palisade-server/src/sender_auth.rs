@@ -32,6 +32,22 @@ pub struct Checked {
 
 impl Checked {
     /// A local failure: the client tries again later; nothing was decided.
+    /// `451 4.3.0`: a content scanner could not be asked and its fallback is to wait.
+    pub fn scanner_deferred(why: &str) -> Checked {
+        tracing::warn!("{why}; message deferred");
+        Checked {
+            verdict: Verdict::Defer {
+                reply: reply::Reply::new(
+                    451,
+                    (4, 3, 0),
+                    "Content scanner unavailable, try again later",
+                ),
+                reason: why.to_string(),
+            },
+            ..Checked::deferred(why)
+        }
+    }
+
     pub fn deferred(why: &str) -> Checked {
         tracing::error!("{why}; message deferred");
         Checked {

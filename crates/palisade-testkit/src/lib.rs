@@ -12,5 +12,10 @@ pub use dns::DnsAuthority;
 
 mod weak_smtp;
 
+mod daemons;
+
+/// clamd and rspamd from Debian's packages, for one test.
+pub use daemons::{Daemon, EICAR, EICAR_SIGNATURE};
+
 /// A deliberately weak SMTP server, for the audit probes.
 pub use weak_smtp::WeakSmtp;

@@ -82,6 +82,30 @@ async fn engine_and_history(
     ))
 }
 
+/// What the configured external scanners say, as `serve` would ask them; a scanner
+/// whose fallback is `tempfail` and that cannot be asked is an error here.
+async fn scanners(
+    cfg: &Config,
+    message: &std::sync::Arc<Vec<u8>>,
+    ip: Option<&str>,
+    helo: &str,
+    mail_from: &str,
+) -> anyhow::Result<Vec<palisade_phish::external::External>> {
+    use palisade_server::scanners::{Asked, Envelope, ScannerState, ask};
+    let env = Envelope {
+        mail_from: Some(mail_from.to_string()).filter(|m| m.contains('@')),
+        client_ip: ip.and_then(|i| i.parse().ok()),
+        helo: Some(helo.to_string()).filter(|h| !h.is_empty()),
+        ..Envelope::default()
+    };
+    match ask(&ScannerState::default(), &cfg.scanners, message, &env).await {
+        Asked::Answers(a) => Ok(a),
+        Asked::Defer(why) => Err(crate::usage(format!(
+            "{why} (serve would answer 451 4.3.0; set on_failure = \"deliver\" to go on without it)"
+        ))),
+    }
+}
+
 /// How the result is shown.
 pub struct Output {
     pub json: bool,
@@ -109,6 +133,7 @@ pub async fn run(
     let auth = palisade_server::phishing::auth_of(&report, &policy);
     let (engine, correspondents, first_contact) = engine_and_history(paths, cfg, raw).await?;
     let message = std::sync::Arc::new(raw.to_vec());
+    let external = scanners(cfg, &message, ip, helo, mail_from).await?;
     let signature = if paths.store_path().exists() {
         let store = paths.store().await?;
         palisade_server::signatures::check(Some(&store), message).await
@@ -122,6 +147,7 @@ pub async fn run(
         correspondents: correspondents.as_ref(),
         first_contact,
         signature: state.as_ref(),
+        external: &external,
     };
     let a = engine.analyze(raw, &ctx);
     if json {
@@ -230,12 +256,10 @@ fn authentication_line(report: &palisade_checks::AuthReport, spf: bool) -> Strin
 
 fn print(a: &Analysis, report: &palisade_checks::AuthReport, spf: bool, first: Option<bool>) {
     println!(
-        "{} (phishing score {:.1}, {}; spam score {:.1}, {})",
+        "{} (phishing score {:.1}; spam score {:.1})",
         a.disposition().name(),
         a.score,
-        a.action.name(),
         a.spam_score,
-        a.spam_action.name()
     );
     println!(
         "authentication: {} (from {}), weighed as {}",

@@ -546,7 +546,10 @@ Message-ID: <inv@sender.test>\r\n\r\nPlease pay the attached invoice.\r\n";
     assert_eq!(v["score"], 10.8);
     assert_eq!(v["action"], "quarantine");
     let text = a.ok(&["message", "-"], &signed);
-    assert!(text.starts_with("quarantine (score 10.8)\n"), "{text}");
+    assert!(
+        text.starts_with("quarantine (phishing score 10.8; spam score 0.0)\n"),
+        "{text}"
+    );
     assert!(
         text.contains("dmarc=pass (from sender.test), weighed as aligned"),
         "{text}"
