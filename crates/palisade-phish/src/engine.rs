@@ -21,6 +21,7 @@ use crate::impersonation::{People, org_domain, reply_to_diversion, shown_foreign
 use crate::links::{self, Issue, Link};
 use crate::lookalike::{Kind, Lookalike, Protected};
 use crate::qr;
+use crate::site::{Label, SiteModel};
 use crate::verdict::{Action, Thresholds};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// The content model counts at most this many log-odds (12 points by default).
 const MAX_MODEL_LOGIT: f64 = 6.0;
+/// The per-site model counts at most this many log-odds: under the tag thresholds.
+const MAX_SITE_LOGIT: f64 = 4.5;
 
 /// A model feature as a reader understands it.
 fn shown_feature(name: &str) -> String {
@@ -138,6 +141,10 @@ const SIGNALS: &[(&str, f64, Scaling, Category)] = &[
     // External scanners (`crate::external`): points per rspamd point, malware, and a
     // scanner that could not be asked (a reason, no points).
     ("rspamd", 1.0, Scaling::Fixed, Spam),
+    // The per-site model (`crate::site`): points per unit of log-odds, at most
+    // `MAX_SITE_LOGIT`, so that the site's own decisions never decide alone.
+    ("site_model_phish", 1.0, Scaling::Fixed, Phishing),
+    ("site_model_spam", 1.0, Scaling::Fixed, Spam),
     ("virus", 100.0, Scaling::Fixed, Phishing),
     ("scanner_unavailable", 0.0, Scaling::Fixed, Phishing),
 ];
@@ -227,6 +234,8 @@ pub struct Settings {
     pub click_trackers: Vec<String>,
     /// The learned content model; `None` leaves it out.
     pub content_model: Option<std::sync::Arc<Model>>,
+    /// What this site's people decided about their mail; `None` leaves it out.
+    pub site_model: Option<std::sync::Arc<SiteModel>>,
     /// Weight overrides by signal name.
     pub weights: BTreeMap<String, f64>,
     pub thresholds: Thresholds,
@@ -245,6 +254,7 @@ impl Default for Settings {
             shorteners: Vec::new(),
             click_trackers: Vec::new(),
             content_model: None,
+            site_model: None,
             weights: BTreeMap::new(),
             thresholds: Thresholds::default(),
             spam_thresholds: Thresholds::SPAM,
@@ -402,6 +412,7 @@ pub struct Engine {
     /// Host names of click trackers and link-protection rewriters.
     click_trackers: Vec<String>,
     model: Option<std::sync::Arc<Model>>,
+    site: Option<std::sync::Arc<SiteModel>>,
     weights: BTreeMap<&'static str, (f64, Scaling, Category)>,
     thresholds: Thresholds,
     spam_thresholds: Thresholds,
@@ -454,6 +465,7 @@ impl Engine {
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
             model: s.content_model.clone(),
+            site: s.site_model.clone(),
             weights,
             thresholds: s.thresholds,
             spam_thresholds: s.spam_thresholds,
@@ -1288,12 +1300,38 @@ impl Scan<'_, '_> {
         }
     }
 
-    /// The learned content model's reading, as points when it leans to phishing.
+    /// The learned content model's and the site model's readings, as points when they
+    /// lean to phishing or spam.
     fn learned(&mut self) {
+        if self.engine.model.is_none() && self.engine.site.is_none() {
+            return;
+        }
+        let features = classifier::features(&self.content());
+        if let Some(site) = self.engine.site.clone() {
+            for (label, signal, what) in [
+                (Label::Phish, "site_model_phish", "phishing"),
+                (Label::Spam, "site_model_spam", "spam"),
+            ] {
+                let Some(j) = site.judge(&features, label) else {
+                    continue;
+                };
+                if j.logit > 0.0 {
+                    let words: Vec<String> = j.top.iter().map(|n| shown_feature(n)).collect();
+                    self.fire_scaled(
+                        signal,
+                        format!(
+                            "mail this site marked as {what} reads like this: {}",
+                            words.join(", ")
+                        ),
+                        j.logit.min(MAX_SITE_LOGIT),
+                    );
+                }
+            }
+        }
         let Some(model) = self.engine.model.clone() else {
             return;
         };
-        let scored = model.score(&classifier::features(&self.content()));
+        let scored = model.score(&features);
         if scored.logit <= 0.0 {
             return;
         }

@@ -23,6 +23,7 @@ pub mod lookalike;
 pub mod lure;
 pub mod mime_bounds;
 pub mod qr;
+pub mod site;
 pub mod spam;
 pub mod verdict;
 

@@ -58,6 +58,8 @@ pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) ->
         click_trackers: p.click_trackers.clone(),
         // The content model is measured (`audit corpus --loso`) but not shipped yet.
         content_model: None,
+        // Read from the store by `build_engine`.
+        site_model: None,
         weights: p.weights.clone(),
         thresholds: Thresholds {
             tag: p.tag_score,
@@ -94,12 +96,21 @@ pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, Str
         .list_users(None)
         .await
         .map_err(|e| format!("reading users: {e}"))?;
-    Engine::new(&settings(
+    let mut s = settings(
         cfg,
         domains.iter().map(|d| d.to_string()).collect(),
         users.into_iter().map(|u| u.name).collect(),
-    ))
-    .map_err(|e| format!("phishing.weights: {e}"))
+    );
+    // The site's own decisions; without them the rest of the engine still works.
+    match store.site_counts().await {
+        Ok(c) => {
+            s.site_model = Some(Arc::new(palisade_phish::site::SiteModel::from_counts(
+                c.totals, c.counts,
+            )))
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the site model"),
+    }
+    Engine::new(&s).map_err(|e| format!("phishing.weights: {e}"))
 }
 
 /// The authentication context the engine weighs signals by.

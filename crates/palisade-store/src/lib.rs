@@ -28,7 +28,31 @@ pub use cache::LookupCache;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
-use palisade_types::{Address, Domain, QueueId};
+use palisade_types::{Address, Domain, MessageLabel, QueueId};
+
+/// A person's decision about one message, for the per-site model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lesson {
+    /// Names the message (the SHA-256 of its body, hex): one decision per message.
+    pub digest: String,
+    pub label: MessageLabel,
+    /// Who decided (`admin`, or a user's address).
+    pub who: String,
+    /// How much the decision counts (an administrator's more than a user's).
+    pub weight: f64,
+    pub time: i64,
+    /// The message's content-model features.
+    pub buckets: Vec<u32>,
+}
+
+/// The per-site model's counts: weighted decisions per label (in
+/// [`MessageLabel::index`] order), and per feature bucket those of each label that
+/// had it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteCounts {
+    pub totals: [f64; 3],
+    pub counts: Vec<(u32, [f64; 3])>,
+}
 
 /// A mailbox owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -354,6 +378,13 @@ pub trait Store: Send + Sync + 'static {
     /// The organisations `local` corresponds with most, at most `limit`.
     async fn correspondents(&self, local: &str, limit: u32) -> Result<Vec<String>, StoreError>;
     async fn is_correspondent(&self, local: &str, sender: &str) -> Result<bool, StoreError>;
+    /// Records a decision for the per-site model, replacing an earlier one about the
+    /// same message (taken back from the counts); false if it was recorded so already.
+    async fn learn(&self, lesson: &Lesson) -> Result<bool, StoreError>;
+    /// Decisions `who` recorded since `since`.
+    async fn lessons_since(&self, who: &str, since: i64) -> Result<u64, StoreError>;
+    /// The per-site model's counts.
+    async fn site_counts(&self) -> Result<SiteCounts, StoreError>;
     /// One SMTP-level abuse event (`kind`: `relay`, `unknown_rcpt`) from `ip`; forgets
     /// those older than a day.
     async fn record_strike(&self, ip: &str, kind: &str, time: i64) -> Result<(), StoreError>;

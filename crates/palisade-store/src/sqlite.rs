@@ -25,6 +25,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+mod learning;
+
 use crate::alias::catch_all_key;
 use crate::error::{db, is_unique_violation};
 use crate::{
@@ -64,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("sqlite/schema_v14.sql")),
     (15, include_str!("sqlite/schema_v15.sql")),
     (16, include_str!("sqlite/schema_v16.sql")),
+    (17, include_str!("sqlite/schema_v17.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -1124,6 +1127,18 @@ impl Store for SqliteStore {
         .map_err(db("listing correspondents"))
     }
 
+    async fn learn(&self, lesson: &crate::Lesson) -> Result<bool, StoreError> {
+        self.learn_lesson(lesson).await
+    }
+
+    async fn lessons_since(&self, who: &str, since: i64) -> Result<u64, StoreError> {
+        self.count_lessons(who, since).await
+    }
+
+    async fn site_counts(&self) -> Result<crate::SiteCounts, StoreError> {
+        self.read_site_counts().await
+    }
+
     async fn is_correspondent(&self, local: &str, sender: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM correspondents WHERE local = ? AND sender = ?",
@@ -1966,13 +1981,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, (1..=16).collect::<Vec<i64>>());
+        assert_eq!(versions(&store).await, (1..=17).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            (1..=16).collect::<Vec<i64>>(),
+            (1..=17).collect::<Vec<i64>>(),
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -1987,7 +2002,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 16
+                    supported: 17
                 }
             ),
             "{err}"

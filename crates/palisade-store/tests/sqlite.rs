@@ -738,3 +738,83 @@ async fn user_keys_and_encryption_at_rest() {
             .expect("read")
     );
 }
+
+#[tokio::test]
+async fn site_model_decisions_count_once_and_can_change() {
+    use palisade_store::Lesson;
+    use palisade_types::MessageLabel;
+    let (_dir, store) = open().await;
+    let s: &dyn Store = &store;
+    let lesson = |digest: &str, label, who: &str, buckets: Vec<u32>| Lesson {
+        digest: digest.into(),
+        label,
+        who: who.into(),
+        weight: 1.0,
+        time: 1000,
+        buckets,
+    };
+    assert!(
+        s.learn(&lesson("m1", MessageLabel::Phish, "admin", vec![1, 2]))
+            .await
+            .expect("store")
+    );
+    assert!(
+        s.learn(&lesson("m2", MessageLabel::Ham, "admin", vec![2, 3]))
+            .await
+            .expect("store")
+    );
+    // The same decision again changes nothing.
+    assert!(
+        !s.learn(&lesson("m1", MessageLabel::Phish, "admin", vec![1, 2]))
+            .await
+            .expect("store")
+    );
+    let c = s.site_counts().await.expect("store");
+    assert_eq!(c.totals, [1.0, 1.0, 0.0]);
+    let mut counts = c.counts.clone();
+    counts.sort_by_key(|(b, _)| *b);
+    assert_eq!(
+        counts,
+        [
+            (1, [0.0, 1.0, 0.0]),
+            (2, [1.0, 1.0, 0.0]),
+            (3, [1.0, 0.0, 0.0])
+        ]
+    );
+    // m1 was spam after all: its phishing counts are taken back.
+    assert!(
+        s.learn(&lesson(
+            "m1",
+            MessageLabel::Spam,
+            "alice@example.org",
+            vec![1, 2]
+        ))
+        .await
+        .expect("store")
+    );
+    let c = s.site_counts().await.expect("store");
+    assert_eq!(c.totals, [1.0, 0.0, 1.0]);
+    let mut counts = c.counts;
+    counts.sort_by_key(|(b, _)| *b);
+    assert_eq!(
+        counts,
+        [
+            (1, [0.0, 0.0, 1.0]),
+            (2, [1.0, 0.0, 1.0]),
+            (3, [1.0, 0.0, 0.0])
+        ]
+    );
+    assert_eq!(
+        s.lessons_since("alice@example.org", 0)
+            .await
+            .expect("store"),
+        1
+    );
+    assert_eq!(
+        s.lessons_since("alice@example.org", 1001)
+            .await
+            .expect("store"),
+        0
+    );
+    assert_eq!(s.lessons_since("admin", 0).await.expect("store"), 1);
+}

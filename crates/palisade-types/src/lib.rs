@@ -11,9 +11,11 @@
 pub mod address;
 pub mod envelope;
 pub mod id;
+pub mod label;
 pub mod reply;
 
 pub use address::{Address, AddressError, Domain, identity};
 pub use envelope::{BodyType, Envelope, TlsInfo};
 pub use id::{QueueId, SessionId};
+pub use label::MessageLabel;
 pub use reply::Reply;

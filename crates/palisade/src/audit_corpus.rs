@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Files larger than this are not messages anyone would be sent (the server's own
 /// default size limit is far below it); they are counted as skipped.
-const MAX_FILE: u64 = 64 * 1024 * 1024;
+pub const MAX_FILE: u64 = 64 * 1024 * 1024;
 /// How deep sources may nest under the directories given.
 const MAX_DEPTH: usize = 4;
 
@@ -101,20 +101,27 @@ fn load(phish: &Path, ham: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<PathBuf>
 /// The model's features of every message. The text is read without a time limit, so
 /// training does not depend on the machine.
 fn features(corpus: &[Labelled]) -> Vec<Vec<u32>> {
-    let reader = Engine::new(&Settings {
+    let reader = reader();
+    corpus.iter().map(|m| buckets(&reader, &m.raw)).collect()
+}
+
+/// An engine that reads messages for the models: default settings, no time limit.
+pub fn reader() -> Engine {
+    Engine::new(&Settings {
         limits: Limits {
             max_time: std::time::Duration::from_secs(3600),
             ..Limits::default()
         },
         ..Settings::default()
     })
-    .unwrap_or_else(|e| unreachable!("default settings: {e}"));
-    corpus
-        .iter()
-        .map(|m| {
-            let f = classifier::features(&reader.content(&m.raw));
-            f.into_iter().map(|(b, _)| b).collect()
-        })
+    .unwrap_or_else(|e| unreachable!("default settings: {e}"))
+}
+
+/// The content-model feature buckets of one message.
+pub fn buckets(reader: &Engine, raw: &[u8]) -> Vec<u32> {
+    classifier::features(&reader.content(raw))
+        .into_iter()
+        .map(|(b, _)| b)
         .collect()
 }
 
@@ -206,7 +213,7 @@ fn report(
 
 /// Every file under `dir` with its source: the first sub-directory it is in, or the
 /// directory's own name for files directly in it. Sorted, so runs are comparable.
-fn messages(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+pub fn messages(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let own = dir
         .file_name()
         .map_or_else(|| ".".to_string(), |n| n.to_string_lossy().into_owned());

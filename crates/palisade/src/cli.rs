@@ -87,6 +87,16 @@ pub enum Command {
     /// Failed logins, lockouts and bans.
     #[command(subcommand)]
     Security(SecurityCommand),
+    /// Teach the per-site model what mail is: `palisade learn phish FILE|DIR...` (also
+    /// ham, spam). Every node reads it from the store; the quarantine's release and
+    /// `delete --phish|--spam` teach it too.
+    Learn {
+        /// ham, phish or spam.
+        label: String,
+        /// Message files, or directories of them (a Maildir folder).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,12 +197,18 @@ pub enum QuarantineCommand {
     Show {
         id: String,
     },
-    /// Deliver it after all (the running server picks it up within a second).
+    /// Deliver it after all (the running server picks it up within a second); the
+    /// per-site model learns it as legitimate.
     Release {
         id: String,
     },
+    /// Delete it; with --phish or --spam the per-site model learns it as such.
     Delete {
         id: String,
+        #[arg(long, conflicts_with = "spam")]
+        phish: bool,
+        #[arg(long)]
+        spam: bool,
     },
 }
 

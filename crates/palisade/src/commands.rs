@@ -52,6 +52,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             crate::dkim::dns_records(&paths, &domain).await
         }
         Command::Doctor { json } => crate::audit::doctor(&paths, json).await,
+        Command::Learn {
+            label,
+            paths: files,
+        } => crate::learn::run(&paths.store().await?, &label, &files).await,
     }
 }
 

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod dkim;
 mod keys;
+mod learn;
 mod quarantine;
 mod reports;
 mod security;

@@ -12,7 +12,8 @@ use crate::cli::QuarantineCommand;
 use crate::commands::{Paths, parse_queue_id};
 use crate::usage;
 use palisade_queue::{Spool, SpooledMessage};
-use palisade_types::QueueId;
+use palisade_store::Store;
+use palisade_types::{MessageLabel, QueueId};
 use std::path::PathBuf;
 
 fn path(paths: &Paths, id: QueueId) -> PathBuf {
@@ -41,6 +42,15 @@ fn header_section(m: &SpooledMessage) -> anyhow::Result<String> {
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(msg.len());
     Ok(String::from_utf8_lossy(&msg[..end]).into_owned())
+}
+
+/// The administrator's decision about a held message, for the per-site model.
+async fn learn(store: &dyn Store, m: &SpooledMessage, label: MessageLabel) -> anyhow::Result<()> {
+    let raw = m.read_message()?;
+    let lesson = crate::learn::lesson(&crate::audit_corpus::reader(), &raw, label);
+    store.learn(&lesson).await?;
+    println!("the site model learns it as {}", label.name());
+    Ok(())
 }
 
 pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
@@ -81,14 +91,23 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
             println!("\n{head}");
         }
         QuarantineCommand::Release { id } => {
-            let (id, _) = open(paths, &id)?;
+            let (id, m) = open(paths, &id)?;
             let store = paths.store().await?;
+            learn(&store, &m, MessageLabel::Ham).await?;
             let qdir = palisade_server::queue_dir(&paths.data);
             palisade_queue::activate(&qdir, &store, id, &path(paths, id)).await?;
             println!("{id} released for delivery");
         }
-        QuarantineCommand::Delete { id } => {
-            let (id, _) = open(paths, &id)?;
+        QuarantineCommand::Delete { id, phish, spam } => {
+            let (id, m) = open(paths, &id)?;
+            let label = match (phish, spam) {
+                (true, _) => Some(MessageLabel::Phish),
+                (_, true) => Some(MessageLabel::Spam),
+                _ => None,
+            };
+            if let Some(label) = label {
+                learn(&paths.store().await?, &m, label).await?;
+            }
             std::fs::remove_file(path(paths, id))?;
             println!("deleted {id}");
         }

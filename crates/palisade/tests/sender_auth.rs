@@ -6,6 +6,7 @@ mod common;
 
 use common::dkim::{Keys, arc_seal, sign};
 use common::*;
+use palisade_store::Store;
 use palisade_testkit::DnsAuthority;
 use std::process::Command;
 
@@ -189,6 +190,12 @@ async fn rfc7489_p_quarantine_holds_until_released() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A release is a decision: the per-site model learns the message as legitimate.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("the site model learns it as ham"));
+    assert_eq!(
+        ts.store.site_counts().await.unwrap().totals,
+        [1.0, 0.0, 0.0]
+    );
     let got = String::from_utf8(ts.wait_for_mail("alice", 1).await.remove(0)).unwrap();
     assert!(got.contains("X-Palisade-Quarantine: DMARC policy quarantine of sender.test"));
     assert!(quarantine_ids(&ts).is_empty());
@@ -200,11 +207,15 @@ async fn rfc7489_p_quarantine_holds_until_released() {
     let o = Command::new(BIN)
         .arg("--data")
         .arg(ts.dir.path())
-        .args(["quarantine", "delete", &ids[0]])
+        .args(["quarantine", "delete", "--spam", &ids[0]])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(quarantine_ids(&ts).is_empty());
+    assert_eq!(
+        ts.store.site_counts().await.unwrap().totals,
+        [1.0, 0.0, 1.0]
+    );
     let o = Command::new(BIN)
         .arg("--data")
         .arg(ts.dir.path())
