@@ -293,30 +293,44 @@ fn large_sum(flat: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(flat) else {
         return false;
     };
-    let words: Vec<&str> = text.split(' ').take(50_000).collect();
+    // Only words with a digit are read (most of a text has none), with their neighbours.
+    let mut from = 0;
+    while let Some(off) = flat[from..].iter().position(u8::is_ascii_digit) {
+        let at = from + off;
+        let start = text[..at].rfind(' ').map_or(0, |i| i + 1);
+        let end = text[at..].find(' ').map_or(text.len(), |i| at + i);
+        if sum_at(text, start, end) {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+/// Whether the word at `start..end` of `text`, with the words around it, is a sum of a
+/// million or more in some currency.
+fn sum_at(text: &str, start: usize, end: usize) -> bool {
     let is_currency = |w: &str| {
         w.contains(['$', '£', '€'])
             || CURRENCIES.contains(&w.trim_end_matches(|c: char| c.is_ascii_punctuation()))
     };
-    words.iter().enumerate().any(|(i, w)| {
-        let Some(mut amount) = amount(w) else {
-            return false;
-        };
-        let mut after = i + 1;
-        let next = words.get(after).copied().unwrap_or_default();
-        if ["million", "millones", "milhões", "millions"]
+    let word = &text[start..end];
+    let Some(mut amount) = amount(word) else {
+        return false;
+    };
+    let mut after = text[end..].split(' ').filter(|w| !w.is_empty());
+    let mut next = after.next();
+    if next.is_some_and(|n| {
+        ["million", "millones", "milhões", "millions"]
             .iter()
-            .any(|m| next.starts_with(m))
-        {
-            amount *= 1e6;
-            after += 1;
-        }
-        let before = i.checked_sub(1).map(|j| words[j]);
-        amount >= 1e6
-            && (is_currency(w)
-                || before.is_some_and(is_currency)
-                || words.get(after).is_some_and(|w| is_currency(w)))
-    })
+            .any(|m| n.starts_with(m))
+    }) {
+        amount *= 1e6;
+        next = after.next();
+    }
+    let before = text[..start].trim_end_matches(' ');
+    let before = &before[before.rfind(' ').map_or(0, |i| i + 1)..];
+    amount >= 1e6 && (is_currency(word) || is_currency(before) || next.is_some_and(is_currency))
 }
 
 /// The amount a word writes, currency symbols aside: `3.8million` or `3.8m` (a decimal

@@ -225,12 +225,14 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             list,
             loso,
             train,
+            site_learn,
         } => {
             let out = crate::audit_corpus::Output {
                 json,
                 list,
                 loso,
                 train,
+                site_learn,
             };
             crate::audit_corpus::run(paths, &cfg, &phish, &ham, out).await?;
         }

@@ -29,6 +29,9 @@ pub struct Output {
     pub loso: bool,
     /// Train the content model on the whole corpus and write it here.
     pub train: Option<PathBuf>,
+    /// A site's own learning: the first N messages of each source are the site's
+    /// decisions (`palisade learn`), the rest are judged with the site model they make.
+    pub site_learn: Option<usize>,
 }
 
 /// One labelled message.
@@ -61,6 +64,20 @@ pub async fn run(
         );
         return Ok(());
     }
+    if let Some(n) = out.site_learn {
+        let (taught, judged): (Vec<Labelled>, Vec<Labelled>) = first_of_each_source(corpus, n);
+        let engine = site_engine(cfg, &taught)?;
+        let mut samples = Vec::with_capacity(judged.len());
+        for m in &judged {
+            samples.push(score(&engine, m).await);
+        }
+        println!(
+            "site learning: {} messages learnt ({n} of each source), {} judged",
+            taught.len(),
+            judged.len()
+        );
+        return report(&judged, &samples, &skipped, &out);
+    }
     let samples = if out.loso {
         leave_one_source_out(cfg, &corpus).await?
     } else {
@@ -72,6 +89,31 @@ pub async fn run(
         samples
     };
     report(&corpus, &samples, &skipped, &out)
+}
+
+/// The first `n` messages of each source, and the rest.
+fn first_of_each_source(corpus: Vec<Labelled>, n: usize) -> (Vec<Labelled>, Vec<Labelled>) {
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    corpus.into_iter().partition(|m| {
+        let k = seen.entry(m.source.clone()).or_default();
+        *k += 1;
+        *k <= n
+    })
+}
+
+/// The configured engine with a site model learnt from `taught` (as an administrator's
+/// decisions: phish as phishing, ham as legitimate).
+fn site_engine(cfg: &Config, taught: &[Labelled]) -> anyhow::Result<Engine> {
+    use palisade_phish::site::{ADMIN_WEIGHT, Label, SiteModel};
+    let reader = reader();
+    let mut model = SiteModel::default();
+    for m in taught {
+        let label = if m.phish { Label::Phish } else { Label::Ham };
+        model.add(&buckets(&reader, &m.raw), label, ADMIN_WEIGHT);
+    }
+    let mut s = palisade_server::phishing::settings(cfg, vec![], vec![]);
+    s.site_model = Some(Arc::new(model));
+    Engine::new(&s).map_err(|e| usage(format!("phishing.weights: {e}")))
 }
 
 /// Every message under the two directories; files too large or not messages apart.

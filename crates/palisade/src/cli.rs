@@ -324,6 +324,10 @@ pub enum AuditCommand {
         /// crates/palisade-phish/data/content-model.bin is made, byte for byte).
         #[arg(long, value_name = "FILE", conflicts_with = "loso")]
         train: Option<PathBuf>,
+        /// Measure a site's own learning: the first N messages of each source are learnt
+        /// as the site's decisions (as `palisade learn` records them), the rest judged.
+        #[arg(long, value_name = "N", conflicts_with_all = ["loso", "train"])]
+        site_learn: Option<usize>,
     },
 }
 

@@ -733,6 +733,27 @@ TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
     let first = model("one.bin");
     assert!(first.starts_with(b"PLSDCM01"));
     assert!(first == model("two.bin"), "training is not reproducible");
+    // A site's own learning: the first message of each source learnt, the rest judged.
+    let text = a.ok(
+        &[
+            "corpus",
+            "--phish",
+            phish,
+            "--ham",
+            ham,
+            "--site-learn",
+            "1",
+        ],
+        b"",
+    );
+    assert!(
+        text.starts_with("site learning: 3 messages learnt (1 of each source), 2 judged\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 phishing and 1 legitimate messages"),
+        "{text}"
+    );
     // An empty side is a usage error, not a report of nothing.
     let empty = a.dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
