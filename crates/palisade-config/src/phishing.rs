@@ -34,6 +34,8 @@ pub struct RawPhishing {
     pub max_qr_pixels: Option<u64>,
     pub quarantine_retention_days: Option<u64>,
     pub weights: Option<BTreeMap<String, f64>>,
+    pub report_address: Option<String>,
+    pub reports_per_day: Option<u32>,
 }
 
 /// What happens to submitted mail the engine would quarantine or reject (a user's
@@ -85,6 +87,10 @@ pub struct PhishingConfig {
     pub max_qr_pixels: u64,
     pub quarantine_retention: Duration,
     pub weights: BTreeMap<String, f64>,
+    /// Where local users forward phishing (as attachments) to teach the site model.
+    pub report_address: Option<palisade_types::Address>,
+    /// Reported messages learnt per user per day, at most.
+    pub reports_per_day: u32,
 }
 
 /// Brands phishing imitates most (public reports of the last years); extend with
@@ -309,7 +315,20 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
             "must be 1..=3650",
         ));
     }
+    let report_address = match p.report_address.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => Some(
+            palisade_types::Address::parse(a)
+                .map_err(|e| invalid("phishing.report_address", format!("{a:?}: {e}")))?,
+        ),
+    };
+    let reports_per_day = p.reports_per_day.unwrap_or(20);
+    if !(1..=1000).contains(&reports_per_day) {
+        return Err(invalid("phishing.reports_per_day", "must be 1..=1000"));
+    }
     Ok(PhishingConfig {
+        report_address,
+        reports_per_day,
         enabled: p.enabled.unwrap_or(true),
         partners: list(p.partners, &[]),
         brands: list(p.brands, DEFAULT_BRANDS),

@@ -159,6 +159,8 @@ fn every_key_is_documented() {
         "phishing.max_qr_pixels",
         "phishing.quarantine_retention_days",
         "phishing.weights",
+        "phishing.report_address",
+        "phishing.reports_per_day",
         "scanners.rspamd.url",
         "scanners.rspamd.password",
         "scanners.rspamd.timeout_secs",

@@ -613,7 +613,14 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     None => checked,
                 };
                 let submitter = session.authenticated().map(str::to_string);
-                let reply = end_message(shared, cfg, checked, writer.take(), &rcpts).await;
+                let reply = end_message(
+                    shared,
+                    cfg,
+                    checked,
+                    writer.take(),
+                    (&rcpts, submitter.as_deref()),
+                )
+                .await;
                 if let (Ok(_), Some(user)) =
                     (&reply, submitter.and_then(|u| Address::parse(&u).ok()))
                 {
@@ -680,7 +687,7 @@ async fn end_message(
     cfg: &Config,
     checked: Option<Checked>,
     mut writer: Option<SpoolWriter>,
-    rcpts: &[Address],
+    (rcpts, submitter): (&[Address], Option<&str>),
 ) -> Result<palisade_types::QueueId, Reply> {
     let checked = checked.unwrap_or_else(Checked::trusted);
     let dest = match checked.verdict {
@@ -701,7 +708,24 @@ async fn end_message(
         }
         _ => None,
     };
+    // A phishing report from one of our users (never anyone else's mail to the address).
+    let phishing_report = match (&cfg.phishing.report_address, submitter) {
+        (Some(a), Some(user)) if dest == Destination::Active && rcpts.contains(a) => {
+            match (&checked.message, writer.as_mut()) {
+                (Some(m), _) => Some((user.to_string(), m.clone())),
+                (None, Some(w)) => w
+                    .read_message()
+                    .ok()
+                    .map(|m| (user.to_string(), Arc::new(m))),
+                (None, None) => None,
+            }
+        }
+        _ => None,
+    };
     let id = commit(writer, checked.edit, dest).await?;
+    if let Some((user, message)) = phishing_report {
+        crate::learning::receive_report_in_background(shared.clone(), user, message);
+    }
     if let Some(row) = &checked.dmarc_row {
         shared
             .dmarc_recorder

@@ -17,6 +17,7 @@ pub mod bounce;
 pub mod conn;
 pub mod containment;
 pub mod dkim_keys;
+pub mod learning;
 pub mod limits;
 pub mod outbox;
 pub mod phishing;

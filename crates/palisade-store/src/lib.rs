@@ -379,7 +379,8 @@ pub trait Store: Send + Sync + 'static {
     async fn correspondents(&self, local: &str, limit: u32) -> Result<Vec<String>, StoreError>;
     async fn is_correspondent(&self, local: &str, sender: &str) -> Result<bool, StoreError>;
     /// Records a decision for the per-site model, replacing an earlier one about the
-    /// same message (taken back from the counts); false if it was recorded so already.
+    /// same message (taken back from the counts) unless that one weighed more; false if
+    /// nothing changed.
     async fn learn(&self, lesson: &Lesson) -> Result<bool, StoreError>;
     /// Decisions `who` recorded since `since`.
     async fn lessons_since(&self, who: &str, since: i64) -> Result<u64, StoreError>;

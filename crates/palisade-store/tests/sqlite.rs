@@ -817,4 +817,24 @@ async fn site_model_decisions_count_once_and_can_change() {
         0
     );
     assert_eq!(s.lessons_since("admin", 0).await.expect("store"), 1);
+    // A lighter decision (a user's) does not overturn a weightier one (an admin's).
+    let heavy = Lesson {
+        weight: 2.0,
+        ..lesson("m2", MessageLabel::Phish, "admin", vec![2, 3])
+    };
+    assert!(s.learn(&heavy).await.expect("store"));
+    assert!(
+        !s.learn(&lesson(
+            "m2",
+            MessageLabel::Ham,
+            "bob@example.org",
+            vec![2, 3]
+        ))
+        .await
+        .expect("store")
+    );
+    assert_eq!(
+        s.site_counts().await.expect("store").totals,
+        [0.0, 2.0, 1.0]
+    );
 }

@@ -7,9 +7,9 @@ use crate::commands::Paths;
 use crate::usage;
 use palisade_config::Config;
 use palisade_phish::classifier::{self, Example, Model, Training};
-use palisade_phish::engine::Limits;
 use palisade_phish::evaluation::{self, Report, Sample};
-use palisade_phish::{Action, Auth, Context, Engine, Settings};
+use palisade_phish::{Action, Auth, Context, Engine};
+use palisade_server::learning::{buckets, reader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -145,26 +145,6 @@ fn load(phish: &Path, ham: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<PathBuf>
 fn features(corpus: &[Labelled]) -> Vec<Vec<u32>> {
     let reader = reader();
     corpus.iter().map(|m| buckets(&reader, &m.raw)).collect()
-}
-
-/// An engine that reads messages for the models: default settings, no time limit.
-pub fn reader() -> Engine {
-    Engine::new(&Settings {
-        limits: Limits {
-            max_time: std::time::Duration::from_secs(3600),
-            ..Limits::default()
-        },
-        ..Settings::default()
-    })
-    .unwrap_or_else(|e| unreachable!("default settings: {e}"))
-}
-
-/// The content-model feature buckets of one message.
-pub fn buckets(reader: &Engine, raw: &[u8]) -> Vec<u32> {
-    classifier::features(&reader.content(raw))
-        .into_iter()
-        .map(|(b, _)| b)
-        .collect()
 }
 
 /// A model trained on every message but `without`'s source.

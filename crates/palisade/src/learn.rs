@@ -7,10 +7,11 @@
 //! header fields do not make a copy a new message): learning a message again under
 //! another label takes the old decision back.
 
-use crate::audit_corpus::{MAX_FILE, buckets, messages, reader};
+use crate::audit_corpus::{MAX_FILE, messages};
 use crate::usage;
 use palisade_phish::Engine;
 use palisade_phish::site::ADMIN_WEIGHT;
+use palisade_server::learning::reader;
 use palisade_store::{Lesson, Store};
 use palisade_types::MessageLabel;
 use std::path::PathBuf;
@@ -18,36 +19,9 @@ use std::path::PathBuf;
 /// Who an administrator's decisions are recorded as.
 pub const ADMIN: &str = "admin";
 
-/// What names a message for the site model: its Message-ID and its body, neither of
-/// which our own header fields change (SHA-256, hex).
-fn digest(raw: &[u8]) -> String {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
-    let body = split.map_or(raw, |i| &raw[i + 4..]);
-    let id = mail_parser::MessageParser::new()
-        .parse_headers(raw)
-        .and_then(|m| m.message_id().map(str::to_string))
-        .unwrap_or_default();
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    ctx.update(id.as_bytes());
-    ctx.update(&[0]);
-    ctx.update(body);
-    ctx.finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The decision about `raw`, as an administrator's.
 pub fn lesson(reader: &Engine, raw: &[u8], label: MessageLabel) -> Lesson {
-    Lesson {
-        digest: digest(raw),
-        label,
-        who: ADMIN.into(),
-        weight: ADMIN_WEIGHT,
-        time: palisade_queue::now_secs(),
-        buckets: buckets(reader, raw),
-    }
+    palisade_server::learning::lesson(reader, raw, label, ADMIN, ADMIN_WEIGHT)
 }
 
 /// Every file under `paths` (directories walked, like `audit corpus`).

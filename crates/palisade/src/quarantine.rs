@@ -47,7 +47,7 @@ fn header_section(m: &SpooledMessage) -> anyhow::Result<String> {
 /// The administrator's decision about a held message, for the per-site model.
 async fn learn(store: &dyn Store, m: &SpooledMessage, label: MessageLabel) -> anyhow::Result<()> {
     let raw = m.read_message()?;
-    let lesson = crate::learn::lesson(&crate::audit_corpus::reader(), &raw, label);
+    let lesson = crate::learn::lesson(&palisade_server::learning::reader(), &raw, label);
     store.learn(&lesson).await?;
     println!("the site model learns it as {}", label.name());
     Ok(())

@@ -125,3 +125,107 @@ async fn learnt_decisions_weigh_new_mail() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected ham, phish or spam"));
     ts.shutdown().await;
 }
+
+/// A report forwarding `n` phishing messages as attachments.
+fn report(n: usize) -> String {
+    let mut parts = String::new();
+    for i in 0..n {
+        parts.push_str(&format!(
+            "--r\r\nContent-Type: message/rfc822\r\n\r\n{}\r\n",
+            message(100 + i, "Parcel on hold", "Pay the customs duty now")
+        ));
+    }
+    format!(
+        "From: bob@local.test\r\nTo: report-phish@local.test\r\nSubject: phishing\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <report@local.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=r\r\n\r\n\
+         --r\r\nContent-Type: text/plain\r\n\r\nThese look like phishing.\r\n{parts}--r--\r\n"
+    )
+}
+
+/// Polls (bounded) until the site model holds `phish` weighted phishing decisions.
+async fn wait_for_phish(ts: &TestServer, phish: f64) {
+    for _ in 0..200 {
+        if ts.store.site_counts().await.unwrap().totals[1] == phish {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "the site model has {:?}, not {phish} phishing",
+        ts.store.site_counts().await.unwrap().totals
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phishing_reports_from_users_teach_within_a_daily_limit() {
+    use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let ts =
+        start("[phishing]\nreport_address = \"report-phish@local.test\"\nreports_per_day = 2\n")
+            .await;
+    cli(
+        &ts,
+        &[
+            "alias",
+            "add",
+            "report-phish@local.test",
+            "carol@local.test",
+        ],
+    );
+    let pw = "correct horse battery staple";
+    ts.set_password("bob@local.test", pw).await;
+    let addr = ts.addr("submission");
+    let tls = TlsParameters::builder(HOST.to_string())
+        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .build_rustls()
+        .unwrap();
+    let bob = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(Tls::Required(tls))
+        .credentials(Credentials::new("bob@local.test".into(), pw.into()))
+        .authentication(vec![Mechanism::Plain])
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    let env = |from: &str| {
+        Envelope::new(
+            Some(from.parse().unwrap()),
+            vec!["report-phish@local.test".parse().unwrap()],
+        )
+        .unwrap()
+    };
+    // Three reported, two learnt (the daily limit), each with a user's weight.
+    bob.send_raw(&env("bob@local.test"), report(3).as_bytes())
+        .await
+        .unwrap();
+    ts.wait_for_mail("carol", 1).await;
+    wait_for_phish(&ts, 0.5).await;
+    assert_eq!(
+        ts.store.lessons_since("bob@local.test", 0).await.unwrap(),
+        2
+    );
+
+    // The same from outside, unauthenticated: delivered, never learnt.
+    let inbound = ts.addr("inbound");
+    let outside = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(inbound.ip().to_string())
+        .port(inbound.port())
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    outside
+        .send_raw(
+            &env("mallory@example.net"),
+            report(1)
+                .replace("From: bob@local.test", "From: mallory@example.net")
+                .replace("Message-ID: <100.", "Message-ID: <200.")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    ts.wait_for_mail("carol", 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        ts.store.site_counts().await.unwrap().totals,
+        [0.0, 0.5, 0.0]
+    );
+    ts.shutdown().await;
+}

@@ -69,7 +69,9 @@ impl SqliteStore {
                     value: label,
                 });
             };
-            if label == l.label && weight == l.weight {
+            // Nothing new, or a lighter decision (a user's) about a message a weightier
+            // one (an administrator's) settled.
+            if (label == l.label && weight == l.weight) || weight > l.weight {
                 return Ok(false);
             }
             let buckets = decode(row.get::<&[u8], _>("buckets"));
