@@ -1246,11 +1246,14 @@ impl Scan<'_, '_> {
                         "add header" | "rewrite subject" => t.tag,
                         _ => None,
                     };
+                    // In rspamd points: the floor divided by what one of them weighs.
                     let per_point = self.engine.weights.get("rspamd").map_or(0.0, |w| w.0);
-                    let points = score.max(0.0) * per_point;
-                    let points = floor.map_or(points, |f| points.max(f));
-                    if points > 0.0 && per_point > 0.0 {
-                        self.fire_scaled("rspamd", e.describe(), points / per_point);
+                    let floor = floor
+                        .filter(|_| per_point > 0.0)
+                        .map_or(0.0, |f| f / per_point);
+                    let factor = score.max(floor);
+                    if factor > 0.0 && per_point > 0.0 {
+                        self.fire_scaled("rspamd", e.describe(), factor);
                     }
                 }
                 External::Virus { .. } => self.fire("virus", e.describe()),

@@ -432,8 +432,10 @@ pub struct Origin<'a> {
     pub submitter: Option<&'a str>,
     /// The client is in `policy.trusted_networks`.
     pub trusted: bool,
-    /// The envelope and the client, for external scanners.
-    pub scan: crate::scanners::Envelope,
+    /// The recipients, the client and its HELO name, for external scanners.
+    pub rcpts: Vec<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub helo: Option<String>,
 }
 
 /// A session's envelope and client, as [`screen_session`] reads them.
@@ -508,13 +510,9 @@ pub async fn screen_session(
         rcpt_orgs,
         submitter,
         trusted,
-        scan: crate::scanners::Envelope {
-            mail_from: mail_from.map(|a| a.to_string()),
-            rcpts: rcpts.iter().take(100).map(|r| r.to_string()).collect(),
-            client_ip: Some(env.client_ip),
-            helo: env.helo.map(str::to_string),
-            user: submitter.map(str::to_string),
-        },
+        rcpts: rcpts.iter().take(100).map(|r| r.to_string()).collect(),
+        client_ip: Some(env.client_ip),
+        helo: env.helo.map(str::to_string),
     };
     screen(shared, cfg, checked, message, origin).await
 }
@@ -582,13 +580,19 @@ pub async fn screen(
             first_contact = shared.phishing.first_contact(store, k, local, sender).await;
         }
     }
+    let scan_env = crate::scanners::Envelope {
+        mail_from: origin.mail_from.clone(),
+        rcpts: origin.rcpts.clone(),
+        client_ip: origin.client_ip,
+        helo: origin.helo.clone(),
+        user: origin.submitter.map(str::to_string),
+    };
     let external =
-        match crate::scanners::ask(&shared.scanners, &cfg.scanners, &message, &origin.scan).await {
+        match crate::scanners::ask(&shared.scanners, &cfg.scanners, &message, &scan_env).await {
             crate::scanners::Asked::Answers(a) => a,
             crate::scanners::Asked::Defer(why) => return Checked::scanner_deferred(&why),
         };
     let scanned = {
-        let external = external.clone();
         let msg = message.clone();
         let engine = engine.clone();
         let mail_from = origin.mail_from.clone();

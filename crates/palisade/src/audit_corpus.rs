@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Files larger than this are not messages anyone would be sent (the server's own
 /// default size limit is far below it); they are counted as skipped.
-pub const MAX_FILE: u64 = 64 * 1024 * 1024;
+const MAX_FILE: u64 = 64 * 1024 * 1024;
 /// How deep sources may nest under the directories given.
 const MAX_DEPTH: usize = 4;
 
@@ -116,17 +116,20 @@ fn site_engine(cfg: &Config, taught: &[Labelled]) -> anyhow::Result<Engine> {
     Engine::new(&s).map_err(|e| usage(format!("phishing.weights: {e}")))
 }
 
+/// The file's contents if it is a message no larger than [`MAX_FILE`].
+pub fn read_if_message(file: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    if std::fs::metadata(file)?.len() > MAX_FILE {
+        return Ok(None);
+    }
+    Ok(Some(crate::audit::read_message(file)?).filter(|r| palisade_checks::is_message(r)))
+}
+
 /// Every message under the two directories; files too large or not messages apart.
 fn load(phish: &Path, ham: &Path) -> anyhow::Result<(Vec<Labelled>, Vec<PathBuf>)> {
     let (mut corpus, mut skipped) = (Vec::new(), Vec::new());
     for (dir, is_phish) in [(phish, true), (ham, false)] {
         for (source, file) in messages(dir)? {
-            let raw = if std::fs::metadata(&file)?.len() > MAX_FILE {
-                None
-            } else {
-                Some(crate::audit::read_message(&file)?).filter(|r| palisade_checks::is_message(r))
-            };
-            match raw {
+            match read_if_message(&file)? {
                 Some(raw) => corpus.push(Labelled {
                     source,
                     phish: is_phish,

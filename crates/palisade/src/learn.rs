@@ -7,7 +7,7 @@
 //! header fields do not make a copy a new message): learning a message again under
 //! another label takes the old decision back.
 
-use crate::audit_corpus::{MAX_FILE, messages};
+use crate::audit_corpus::{messages, read_if_message};
 use crate::usage;
 use palisade_phish::Engine;
 use palisade_phish::site::ADMIN_WEIGHT;
@@ -45,12 +45,7 @@ pub async fn run(store: &dyn Store, label: &str, paths: &[PathBuf]) -> anyhow::R
     let reader = reader();
     let (mut learned, mut known, mut skipped) = (0, 0, 0);
     for file in files(paths)? {
-        let raw = if std::fs::metadata(&file)?.len() > MAX_FILE {
-            None
-        } else {
-            Some(crate::audit::read_message(&file)?).filter(|r| palisade_checks::is_message(r))
-        };
-        let Some(raw) = raw else {
+        let Some(raw) = read_if_message(&file)? else {
             skipped += 1;
             continue;
         };

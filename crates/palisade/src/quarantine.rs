@@ -45,9 +45,8 @@ fn header_section(m: &SpooledMessage) -> anyhow::Result<String> {
 }
 
 /// The administrator's decision about a held message, for the per-site model.
-async fn learn(store: &dyn Store, m: &SpooledMessage, label: MessageLabel) -> anyhow::Result<()> {
-    let raw = m.read_message()?;
-    let lesson = crate::learn::lesson(&palisade_server::learning::reader(), &raw, label);
+async fn learn(store: &dyn Store, raw: &[u8], label: MessageLabel) -> anyhow::Result<()> {
+    let lesson = crate::learn::lesson(&palisade_server::learning::reader(), raw, label);
     store.learn(&lesson).await?;
     println!("the site model learns it as {}", label.name());
     Ok(())
@@ -92,11 +91,14 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
         }
         QuarantineCommand::Release { id } => {
             let (id, m) = open(paths, &id)?;
+            // Read before it moves: the running server may deliver it at once.
+            let raw = m.read_message()?;
             let store = paths.store().await?;
-            learn(&store, &m, MessageLabel::Ham).await?;
             let qdir = palisade_server::queue_dir(&paths.data);
             palisade_queue::activate(&qdir, &store, id, &path(paths, id)).await?;
             println!("{id} released for delivery");
+            // Only a release that happened is a decision.
+            learn(&store, &raw, MessageLabel::Ham).await?;
         }
         QuarantineCommand::Delete { id, phish, spam } => {
             let (id, m) = open(paths, &id)?;
@@ -106,7 +108,7 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
                 _ => None,
             };
             if let Some(label) = label {
-                learn(&paths.store().await?, &m, label).await?;
+                learn(&paths.store().await?, &m.read_message()?, label).await?;
             }
             std::fs::remove_file(path(paths, id))?;
             println!("deleted {id}");
