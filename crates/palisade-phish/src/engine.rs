@@ -1390,12 +1390,12 @@ impl Scan<'_, '_> {
             redirectors: &redirectors,
         };
         let mut hosts: Vec<String> = Vec::new();
-        let mut orgs = links::Orgs::default();
+        let mut seen = links::Seen::default();
         for (i, link) in links.iter().enumerate() {
             if i % 64 == 0 && self.over_budget() {
                 break;
             }
-            let (issues, host) = links::inspect(link, &services, &mut orgs);
+            let (issues, host) = links::inspect(link, &services, &mut seen);
             for i in issues {
                 self.link_issue(i);
             }

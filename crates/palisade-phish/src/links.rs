@@ -131,8 +131,10 @@ fn reads_as_file_name(word: &str) -> bool {
 fn shown_domain(text: &str) -> Option<String> {
     text.split_whitespace().find_map(|w| {
         let w = w.trim_matches(|c: char| "()[]<>\"'.,;:!?".contains(c));
-        let host = match url::Url::parse(w) {
-            Ok(u) if u.host_str().is_some() => u.host_str()?.to_string(),
+        // Only a word with a scheme can be a URL without a base (most are not).
+        let parsed = w.contains(':').then(|| url::Url::parse(w));
+        let host = match parsed.and_then(Result::ok) {
+            Some(u) if u.host_str().is_some() => u.host_str()?.to_string(),
             _ if w.contains('.') && !w.contains('@') && !w.contains('/') => {
                 if reads_as_file_name(w) {
                     return None;
@@ -182,17 +184,74 @@ pub struct Services<'a> {
 
 /// The issues of one link.
 pub fn check(link: &Link, services: &Services<'_>) -> Vec<Issue> {
-    inspect(link, services, &mut Orgs::default()).0
+    inspect(link, services, &mut Seen::default()).0
 }
 
-/// Organisational domains of hosts already seen in one message (links repeat hosts).
-pub type Orgs = std::collections::HashMap<String, Option<String>>;
+/// What the checks read of an http(s) URL: its user name and host.
+#[derive(Debug, Clone)]
+struct Origin {
+    username: String,
+    host: url::Host<String>,
+}
+
+/// Per message: organisational domains of hosts and origins of URL prefixes already
+/// seen (links repeat hosts: a newsletter's hundreds of links go to two or three).
+#[derive(Debug, Default)]
+pub struct Seen {
+    orgs: std::collections::HashMap<String, Option<String>>,
+    origins: std::collections::HashMap<String, Option<Origin>>,
+}
+
+/// The origin of `href` when it is an http(s) URL. `scheme://authority` with printable
+/// ASCII only is parsed once per message, as `scheme://authority/`: the user name and
+/// host are the same as the whole URL's (WHATWG URL §4.4: the authority ends at the
+/// first `/`, `\`, `?` or `#`, and the path and query never fail a parse). Anything
+/// else is parsed whole, without its query and fragment (`?` and `#` end the authority
+/// too), which are often the longest part of a tracked link.
+fn origin(href: &str, seen: &mut Seen) -> Option<Origin> {
+    let whole = |href: &str| {
+        let u = url::Url::parse(href).ok()?;
+        matches!(u.scheme(), "http" | "https").then_some(())?;
+        Some(Origin {
+            username: u.username().to_string(),
+            host: u.host()?.to_owned(),
+        })
+    };
+    let Some(prefix) = authority_prefix(href) else {
+        return whole(href.find(['?', '#']).map_or(href, |i| &href[..i]));
+    };
+    if let Some(o) = seen.origins.get(prefix) {
+        return o.clone();
+    }
+    let o = whole(&format!("{prefix}/"));
+    seen.origins.insert(prefix.to_string(), o.clone());
+    o
+}
+
+/// `http://authority` or `https://authority` at the start of `href` (scheme in any
+/// case), when the authority is not empty and is printable ASCII.
+fn authority_prefix(href: &str) -> Option<&str> {
+    let lower = |n: usize| href.get(..n).map(str::to_ascii_lowercase);
+    let start = if lower(8)? == "https://" {
+        8
+    } else if lower(7)? == "http://" {
+        7
+    } else {
+        return None;
+    };
+    let end = href[start..]
+        .find(['/', '\\', '?', '#'])
+        .map_or(href.len(), |i| start + i);
+    let authority = &href[start..end];
+    (!authority.is_empty() && authority.bytes().all(|b| b.is_ascii_graphic()))
+        .then_some(&href[..end])
+}
 
 /// The issues of one link, and its host when it is a domain name (lower case).
 pub fn inspect(
     link: &Link,
     services: &Services<'_>,
-    orgs: &mut Orgs,
+    seen: &mut Seen,
 ) -> (Vec<Issue>, Option<String>) {
     let mut out = Vec::new();
     let href = link.href.trim();
@@ -208,17 +267,13 @@ pub fn inspect(
             return (out, None);
         }
     }
-    let Ok(u) = url::Url::parse(href) else {
+    let Some(u) = origin(href, seen) else {
         return (out, None);
     };
-    if !matches!(u.scheme(), "http" | "https") {
-        return (out, None);
-    }
-    let ip = match u.host() {
-        Some(url::Host::Domain(d)) => Err(d.to_string()),
-        Some(url::Host::Ipv4(ip)) => Ok(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => Ok(IpAddr::V6(ip)),
-        None => return (out, None),
+    let ip = match u.host {
+        url::Host::Domain(d) => Err(d),
+        url::Host::Ipv4(ip) => Ok(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Ok(IpAddr::V6(ip)),
     };
     let host = match ip {
         Err(domain) => domain,
@@ -232,13 +287,14 @@ pub fn inspect(
         }
     };
     let host = host.to_ascii_lowercase();
-    let actual = orgs
+    let actual = seen
+        .orgs
         .entry(host.clone())
         .or_insert_with(|| org_domain(&host))
         .clone()
         .unwrap_or_else(|| host.clone());
-    if !u.username().is_empty() {
-        let shown = u.username().to_string();
+    if !u.username.is_empty() {
+        let shown = u.username;
         if shown.contains('.') {
             out.push(Issue::UserInfo {
                 shown,
@@ -399,5 +455,72 @@ mod tests {
         let many = "<a href='https://e.test/'>x</a>".repeat(5000);
         assert_eq!(html(&many).0.len(), MAX_LINKS);
         let _ = html("<a href=<<<>><form><input type=password</a></<");
+    }
+
+    /// WHATWG URL §4.4 (authority state): `?` and `#` end the authority, so the query
+    /// left out of the parse never changes the user name or host the checks read.
+    #[test]
+    fn the_query_never_moves_the_host() {
+        let one = |href: &str| {
+            check(
+                &Link {
+                    href: href.into(),
+                    text: None,
+                },
+                &SERVICES,
+            )
+        };
+        assert_eq!(
+            one("https://shop.test/?next=https://paypal.com@evil.test/"),
+            []
+        );
+        assert_eq!(one("https://shop.test#paypal.com@evil.test"), []);
+        assert_eq!(
+            one("https://paypal.com@evil.test?from=mail"),
+            [Issue::UserInfo {
+                shown: "paypal.com".into(),
+                actual: "evil.test".into(),
+            }]
+        );
+        assert_eq!(
+            one("https://192.0.2.7?x=1"),
+            [Issue::IpLiteral {
+                host: "192.0.2.7".into()
+            }]
+        );
+        assert_eq!(one("https://exa?mple.test@evil.test/"), []);
+    }
+
+    /// The origin read from a URL's `scheme://authority` prefix is the whole URL's
+    /// (WHATWG URL §4.4), for the forms that make the prefix and those that do not.
+    #[test]
+    fn origin_from_the_prefix_is_the_whole_urls() {
+        let whole = |href: &str| {
+            let u = url::Url::parse(href).ok()?;
+            matches!(u.scheme(), "http" | "https").then_some(())?;
+            Some((u.username().to_string(), u.host()?.to_owned()))
+        };
+        let mut seen = Seen::default();
+        for href in [
+            "https://click.example/ls/click?upn=1",
+            "HTTPS://PayPal.com@Evil.TEST/x?y#z",
+            "http://user:pw@host.test:8080/a\\b",
+            "https:///host.test/three-slashes",
+            "https:\\\\host.test\\path",
+            "https://host.test:99999/bad-port",
+            "https://[::1]/",
+            "https://0x7f.1/",
+            "https://xn--pypal-4ve.com/",
+            "https://ex%61mple.test/",
+            "https://exa mple.test/",
+            "https://a\tb.test/",
+            "https://",
+            "https://@/",
+            "mailto:someone@example.test",
+            "ftp://files.test/",
+        ] {
+            let got = origin(href, &mut seen).map(|o| (o.username, o.host));
+            assert_eq!(got, whole(href), "{href}");
+        }
     }
 }

@@ -103,6 +103,20 @@ fn registrable(domain: &str) -> (String, String) {
     (to_unicode(&reg_ascii), to_unicode(&label_ascii))
 }
 
+/// Whether `domain` holds `reg` as its first labels (`paypal.com.evil.test`), as labels
+/// inside it (`login.paypal.com.evil.test`), or followed by a hyphen
+/// (`paypal.com-secure.test`).
+fn embeds(domain: &str, reg: &str) -> bool {
+    let at_start = domain
+        .strip_prefix(reg)
+        .is_some_and(|rest| rest.starts_with('.'));
+    at_start
+        || domain.match_indices(reg).any(|(i, _)| {
+            let after = &domain[i + reg.len()..];
+            after.starts_with('-') || domain[..i].ends_with('.') && after.starts_with('.')
+        })
+}
+
 fn skeleton(s: &str) -> impl Iterator<Item = char> + '_ {
     unicode_security::skeleton(s)
 }
@@ -163,11 +177,11 @@ fn fold(label: &str, pairs: bool) -> String {
 /// Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions),
 /// giving up past `max`. A substitution costs `sub(a, b)`.
 fn distance(a: &str, b: &str, max: usize, sub: impl Fn(char, char) -> usize) -> Option<usize> {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > max {
+    if a.chars().count().abs_diff(b.chars().count()) > max {
         return None;
     }
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
     let mut prev2: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
@@ -320,9 +334,7 @@ impl Protected {
                 && words
                     .iter()
                     .any(|w| w[0] == e.folded[0] || w[1] == e.folded[1]);
-            let embeds_domain = domain.starts_with(&format!("{}.", e.registrable))
-                || domain.contains(&format!(".{}.", e.registrable))
-                || domain.contains(&format!("{}-", e.registrable));
+            let embeds_domain = embeds(&domain, &e.registrable);
             if embeds_name || embeds_domain {
                 return found(&e.registrable, Kind::Embedded);
             }

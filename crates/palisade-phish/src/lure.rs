@@ -266,14 +266,11 @@ pub struct Wording {
 /// The lures and scam phrases of `text` (subject and body text).
 pub fn read(text: &str, scam_limit: usize) -> Wording {
     let flat = fold(text);
-    let mut scam = scam_phrases(&flat, scam_limit);
-    if scam.len() < scam_limit && large_sum(&flat) {
-        scam.push(LARGE_SUM);
+    let mut wording = phrases(flat.as_bytes(), scam_limit);
+    if wording.scam.len() < scam_limit && large_sum(&flat) {
+        wording.scam.push(LARGE_SUM);
     }
-    Wording {
-        lures: kinds(&flat),
-        scam,
-    }
+    wording
 }
 
 /// How a sum of millions is named among the scam phrases.
@@ -289,10 +286,8 @@ const CURRENCIES: &[&str] = &[
 /// "3.8million usd", "usd 5 million", "€ 2.500.000"): the fortune of advance-fee
 /// fraud. Reported business news names such sums too, which is why it is one scam
 /// phrase among others and never decides alone.
-fn large_sum(flat: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(flat) else {
-        return false;
-    };
+fn large_sum(text: &str) -> bool {
+    let flat = text.as_bytes();
     // Only words with a digit are read (most of a text has none), with their neighbours.
     let mut from = 0;
     while let Some(off) = flat[from..].iter().position(u8::is_ascii_digit) {
@@ -366,131 +361,109 @@ fn amount(word: &str) -> Option<f64> {
     digits.parse().ok()
 }
 
-/// The scam phrases in folded text, each once (at most `limit`), in the order found.
-fn scam_phrases(flat: &[u8], limit: usize) -> Vec<&'static str> {
-    static AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
-        AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(SCAM)
-            .unwrap_or_else(|e| panic!("scam phrases: {e}"))
-    });
-    let mut found: Vec<&'static str> = Vec::new();
-    if limit == 0 {
-        return found;
-    }
-    for m in AC.find_overlapping_iter(flat) {
-        let phrase = SCAM[m.pattern().as_usize()];
-        if !found.contains(&phrase) {
-            found.push(phrase);
-            if found.len() >= limit {
-                break;
-            }
-        }
-    }
-    found
+/// What a phrase of the automaton is.
+#[derive(Clone, Copy)]
+enum Phrase {
+    Lure(Lure),
+    Scam(&'static str),
 }
 
-/// Every phrase in one automaton (one pass over the text), with its kind.
-static PHRASES: LazyLock<(AhoCorasick, Vec<Lure>)> = LazyLock::new(|| {
-    let (kinds, phrases): (Vec<Lure>, Vec<&str>) = KINDS
+/// Every lure and scam phrase in one automaton: one pass over the text.
+static PHRASES: LazyLock<(AhoCorasick, Vec<Phrase>)> = LazyLock::new(|| {
+    let lures = KINDS
         .iter()
-        .flat_map(|(kind, list)| list.iter().map(move |p| (*kind, *p)))
-        .unzip();
+        .flat_map(|(kind, list)| list.iter().map(move |p| (*p, Phrase::Lure(*kind))));
+    let scams = SCAM.iter().map(|p| (*p, Phrase::Scam(p)));
+    let (patterns, what): (Vec<&str>, Vec<Phrase>) = lures.chain(scams).unzip();
     // A DFA: a few hundred KiB once, the fastest search for every message.
     let ac = AhoCorasick::builder()
         .kind(Some(AhoCorasickKind::DFA))
-        .build(phrases)
+        .build(patterns)
         .unwrap_or_else(|e| panic!("lure phrases: {e}"));
-    (ac, kinds)
+    (ac, what)
 });
 
-/// The kinds of lure in folded text, each once, in order.
-fn kinds(flat: &[u8]) -> Vec<Lure> {
-    let (ac, kinds) = &*PHRASES;
+/// The kinds of lure in folded text, each once, in order, and its distinct scam
+/// phrases in the order found, at most `scam_limit`.
+fn phrases(flat: &[u8], scam_limit: usize) -> Wording {
+    let (ac, what) = &*PHRASES;
     let mut seen = [false; KINDS.len()];
+    let mut scam: Vec<&'static str> = Vec::new();
     for m in ac.find_overlapping_iter(flat) {
-        seen[kinds[m.pattern().as_usize()] as usize] = true;
-        if seen.iter().all(|s| *s) {
+        match what[m.pattern().as_usize()] {
+            Phrase::Lure(kind) => seen[kind as usize] = true,
+            Phrase::Scam(p) if scam.len() < scam_limit && !scam.contains(&p) => scam.push(p),
+            Phrase::Scam(_) => {}
+        }
+        if scam.len() >= scam_limit && seen.iter().all(|s| *s) {
             break;
         }
     }
-    KINDS
+    let lures = KINDS
         .iter()
         .map(|(l, _)| *l)
         .filter(|l| seen[*l as usize])
-        .collect()
+        .collect();
+    Wording { lures, scam }
 }
 
 /// `text` as the phrases are written: whitespace runs (line breaks, indentation) as
-/// one space, letters lower-cased. Runs of printable ASCII, most of any text, are
-/// copied and lower-cased in one go; other characters are decoded one by one.
-fn fold(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut flat = Vec::with_capacity(bytes.len());
-    // A whitespace run is pending: written as one space before the next word.
-    let mut space = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let run = bytes[i..]
-            .iter()
-            .position(|b| !b.is_ascii_graphic())
-            .unwrap_or(bytes.len() - i);
-        let piece = if run > 0 {
-            Piece::Ascii(&bytes[i..i + run])
-        } else if bytes[i].is_ascii() {
-            match bytes[i] {
-                b if b.is_ascii_whitespace() || b == 0x0b => Piece::Space(1),
-                _ => Piece::Ascii(&bytes[i..=i]),
-            }
-        } else {
-            // `i` is always on a character boundary: it moves by whole characters.
-            match text.get(i..).and_then(|t| t.chars().next()) {
-                Some(c) if c.is_whitespace() => Piece::Space(c.len_utf8()),
-                Some(c) => Piece::Other(c),
-                None => break,
-            }
+/// one space, letters lower-cased. Runs of ASCII, most of any text, are read as bytes
+/// and copied a word at a time; other characters are decoded one by one.
+fn fold(text: &str) -> String {
+    let mut flat: Vec<u8> = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        fold_ascii(&rest.as_bytes()[..ascii], &mut flat);
+        rest = &rest[ascii..];
+        let Some(c) = rest.chars().next() else {
+            break;
         };
-        i += piece.len();
-        if let Piece::Space(_) = piece {
-            space = !flat.is_empty();
-            continue;
-        }
-        if space {
-            flat.push(b' ');
-            space = false;
-        }
-        match piece {
-            Piece::Ascii(word) => flat.extend(word.iter().map(u8::to_ascii_lowercase)),
-            Piece::Other(c) => {
-                let mut buf = [0; 4];
-                for l in c.to_lowercase() {
-                    flat.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
-                }
+        rest = &rest[c.len_utf8()..];
+        if c.is_whitespace() {
+            space(&mut flat);
+        } else {
+            let mut buf = [0; 4];
+            for l in c.to_lowercase() {
+                flat.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
             }
-            Piece::Space(_) => {}
         }
     }
-    flat
-}
-
-/// A piece of text [`fold`] reads at once.
-enum Piece<'t> {
-    /// Printable ASCII, or one control character.
-    Ascii(&'t [u8]),
-    /// One whitespace character, of this many bytes.
-    Space(usize),
-    /// One other character.
-    Other(char),
-}
-
-impl Piece<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Piece::Ascii(b) => b.len(),
-            Piece::Space(n) => *n,
-            Piece::Other(c) => c.len_utf8(),
-        }
+    if flat.last() == Some(&b' ') {
+        flat.pop();
     }
+    // Whole characters and ASCII only were written: always UTF-8.
+    String::from_utf8(flat).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// One space after a word (none at the start, none twice).
+fn space(flat: &mut Vec<u8>) {
+    if flat.last().is_some_and(|b| *b != b' ') {
+        flat.push(b' ');
+    }
+}
+
+/// Appends an ASCII run lower-cased, each whitespace run in it (U+000B included, as
+/// `char::is_whitespace` has it) as one space.
+fn fold_ascii(run: &[u8], flat: &mut Vec<u8>) {
+    let mut words = run.split(|b| b.is_ascii_whitespace() || *b == 0x0b);
+    if let Some(first) = words.next() {
+        push_lower(first, flat);
+    }
+    for w in words {
+        space(flat);
+        push_lower(w, flat);
+    }
+}
+
+fn push_lower(ascii: &[u8], flat: &mut Vec<u8>) {
+    let start = flat.len();
+    flat.extend_from_slice(ascii);
+    flat[start..].make_ascii_lowercase();
 }
 
 #[cfg(test)]
@@ -503,6 +476,16 @@ mod tests {
 
     fn scam_phrases(text: &str, limit: usize) -> Vec<&'static str> {
         read(text, limit).scam
+    }
+
+    #[test]
+    fn fold_collapses_whitespace_and_lowers_every_script() {
+        assert_eq!(
+            fold("  Hello\r\n\t\x0bWORLD\u{a0}\u{2003}ÄÖ İ  x \u{85}"),
+            "hello world äö i\u{307} x"
+        );
+        assert_eq!(fold(""), "");
+        assert_eq!(fold(" \n "), "");
     }
 
     #[test]
