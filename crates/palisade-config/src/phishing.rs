@@ -16,6 +16,7 @@ pub struct RawPhishing {
     pub brands: Option<Vec<String>>,
     pub vips: Option<Vec<String>>,
     pub free_mail: Option<Vec<String>>,
+    pub abused_tlds: Option<Vec<String>>,
     pub shorteners: Option<Vec<String>>,
     pub click_trackers: Option<Vec<String>>,
     pub tag_score: Option<f64>,
@@ -67,6 +68,8 @@ pub struct PhishingConfig {
     pub brands: Vec<String>,
     pub vips: Vec<String>,
     pub free_mail: Vec<String>,
+    /// Top-level domains spam is sent from far more than other mail.
+    pub abused_tlds: Vec<String>,
     pub shorteners: Vec<String>,
     pub click_trackers: Vec<String>,
     /// Scores at which a message is tagged, quarantined, rejected; `None`: never.
@@ -126,6 +129,57 @@ pub const DEFAULT_BRANDS: &[&str] = &[
     "americanexpress.com",
     "coinbase.com",
     "binance.com",
+];
+
+/// Top-level domains whose registrations are mostly abuse: Spamhaus's TLD reputation
+/// statistics (spamhaus.org/statistics/tlds) and SpamAssassin's `FROM_SUSPICIOUS_NTLD`
+/// list name them year after year (cheap or free registration, little checking). Mail
+/// from them is not spam for that alone: it is one spam signal among others.
+pub const DEFAULT_ABUSED_TLDS: &[&str] = &[
+    "top",
+    "xyz",
+    "click",
+    "icu",
+    "cyou",
+    "cfd",
+    "sbs",
+    "bond",
+    "buzz",
+    "rest",
+    "quest",
+    "monster",
+    "lol",
+    "mom",
+    "cam",
+    "gdn",
+    "bid",
+    "loan",
+    "win",
+    "date",
+    "review",
+    "stream",
+    "download",
+    "racing",
+    "accountant",
+    "party",
+    "trade",
+    "science",
+    "work",
+    "tk",
+    "ml",
+    "ga",
+    "cf",
+    "gq",
+    "shop",
+    "autos",
+    "boats",
+    "hair",
+    "skin",
+    "makeup",
+    "beauty",
+    "yachts",
+    "homes",
+    "motorcycles",
 ];
 
 pub const DEFAULT_FREE_MAIL: &[&str] = &[
@@ -340,6 +394,7 @@ pub fn phishing_config(p: Option<RawPhishing>) -> Result<PhishingConfig, ConfigE
             .filter(|s| !s.is_empty())
             .collect(),
         free_mail: list(p.free_mail, DEFAULT_FREE_MAIL),
+        abused_tlds: list(p.abused_tlds, DEFAULT_ABUSED_TLDS),
         shorteners: list(p.shorteners, DEFAULT_SHORTENERS),
         click_trackers: list(p.click_trackers, DEFAULT_CLICK_TRACKERS),
         tag_score,

@@ -141,6 +141,7 @@ fn every_key_is_documented() {
         "phishing.brands",
         "phishing.vips",
         "phishing.free_mail",
+        "phishing.abused_tlds",
         "phishing.shorteners",
         "phishing.click_trackers",
         "phishing.tag_score",

@@ -138,6 +138,8 @@ const SIGNALS: &[(&str, f64, Scaling, Category)] = &[
     ("gtube", GTUBE_POINTS, Scaling::Fixed, Spam),
     // Per styling found in the subject or the sender's name, at most two.
     ("styled_text", 5.0, Scaling::Fixed, Spam),
+    // The author's domain is under a top-level domain mostly registered for abuse.
+    ("abused_tld", 2.0, Scaling::Fixed, Spam),
     // External scanners (`crate::external`): points per rspamd point, malware, and a
     // scanner that could not be asked (a reason, no points).
     ("rspamd", 1.0, Scaling::Fixed, Spam),
@@ -228,6 +230,8 @@ pub struct Settings {
     /// Names to protect from display-name impersonation (local users, VIPs).
     pub people: Vec<String>,
     pub free_mail: Vec<String>,
+    /// Top-level domains spam is mostly sent from (without a dot: `top`, `xyz`).
+    pub abused_tlds: Vec<String>,
     pub shorteners: Vec<String>,
     /// Bulk-mail click trackers and link-protection rewriters (host names): a link
     /// through one leads on elsewhere, so its text is not compared with its host.
@@ -251,6 +255,7 @@ impl Default for Settings {
             protected_domains: Vec::new(),
             people: Vec::new(),
             free_mail: Vec::new(),
+            abused_tlds: Vec::new(),
             shorteners: Vec::new(),
             click_trackers: Vec::new(),
             content_model: None,
@@ -408,6 +413,7 @@ pub struct Engine {
     protected: Protected,
     people: People,
     free_mail: Vec<String>,
+    abused_tlds: Vec<String>,
     shorteners: Vec<String>,
     /// Host names of click trackers and link-protection rewriters.
     click_trackers: Vec<String>,
@@ -454,6 +460,11 @@ impl Engine {
             local,
             people: People::new(s.people.iter().map(String::as_str)),
             free_mail: s.free_mail.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            abused_tlds: s
+                .abused_tlds
+                .iter()
+                .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
+                .collect(),
             shorteners: s
                 .shorteners
                 .iter()
@@ -563,6 +574,7 @@ impl Engine {
                 scan.factor = ctx.auth.factor(known);
                 scan.list = crate::lists::List::of(m);
                 let org = scan.addresses(m);
+                scan.abused_tld(org.as_deref());
                 scan.sender_org = org.clone();
                 scan.text.push_str(m.subject().unwrap_or_default());
                 scan.text.push('\n');
@@ -853,6 +865,24 @@ impl Scan<'_, '_> {
 
     /// From, Reply-To, envelope: lookalikes, display names, diversion. Returns the
     /// author's organisational domain.
+    /// The author's domain is under a top-level domain mostly registered for abuse (a
+    /// spam signal; never for our own domains or a sender this site knows).
+    fn abused_tld(&mut self, org: Option<&str>) {
+        let Some(org) = org else {
+            return;
+        };
+        let tld = org.rsplit('.').next().unwrap_or_default();
+        if self.engine.abused_tlds.iter().any(|t| t == tld)
+            && !self.engine.is_local(org)
+            && self.ctx.first_contact != Some(false)
+        {
+            self.fire(
+                "abused_tld",
+                format!("the sender's domain is under .{tld}, a top-level domain mostly registered for spam"),
+            );
+        }
+    }
+
     fn addresses(&mut self, m: &Message<'_>) -> Option<String> {
         let engine = self.engine;
         let from = m.from().and_then(|a| a.first());
@@ -1820,5 +1850,37 @@ Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <s@shop.test>\r\n\r\nSale.\
         assert!(a.scan_limited);
         assert_eq!(a.action, Action::Tag);
         assert_eq!(a.reasons(), ["scan limit reached"]);
+    }
+
+    /// A sender under a top-level domain mostly registered for abuse scores spam
+    /// points, too few to tag alone; never our own domain, nor a sender the site knows.
+    #[test]
+    fn abused_top_level_domains_are_a_spam_signal() {
+        let e = Engine::new(&Settings {
+            local_domains: vec!["example.shop".into()],
+            abused_tlds: vec![".Shop".into(), "top".into()],
+            ..Settings::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ctx = Context::new(Auth::NotEvaluated);
+        let a = e.analyze(&msg("Deals <d@mail.offers.top>", "", "Hi\r\n"), &ctx);
+        assert_eq!(names(&a), ["abused_tld"], "{a:?}");
+        assert_eq!((a.score, a.spam_score), (0.0, 2.0));
+        assert_eq!(a.spam_action, Action::Deliver);
+        assert!(a.reasons()[0].contains(".top"), "{:?}", a.reasons());
+        for from in [
+            "Us <us@example.shop>",
+            "Shop <s@offers.com>",
+            "x@top.example",
+        ] {
+            let a = e.analyze(&msg(from, "", "Hi\r\n"), &ctx);
+            assert!(!names(&a).contains(&"abused_tld"), "{from}: {a:?}");
+        }
+        let known = Context {
+            first_contact: Some(false),
+            ..Context::new(Auth::Aligned)
+        };
+        let a = e.analyze(&msg("Deals <d@offers.shop>", "", "Hi\r\n"), &known);
+        assert!(!names(&a).contains(&"abused_tld"), "{a:?}");
     }
 }

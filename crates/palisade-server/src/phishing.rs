@@ -54,6 +54,7 @@ pub fn settings(cfg: &Config, local_domains: Vec<String>, names: Vec<String>) ->
             .chain(p.vips.iter().cloned())
             .collect(),
         free_mail: p.free_mail.clone(),
+        abused_tlds: p.abused_tlds.clone(),
         shorteners: p.shorteners.clone(),
         click_trackers: p.click_trackers.clone(),
         // The content model is measured (`audit corpus --loso`) but not shipped yet.
