@@ -13,10 +13,7 @@ pub struct DsnBouncer {
 
 /// The header section of a message (up to the empty line), bounded.
 fn headers(message: &[u8]) -> &[u8] {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(message.len(), |p| p + 2);
+    let end = palisade_types::header_end(message).map_or(message.len(), |p| p + 2);
     &message[..end.min(64 * 1024)]
 }
 

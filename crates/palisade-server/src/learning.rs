@@ -41,8 +41,7 @@ pub fn buckets(reader: &Engine, raw: &[u8]) -> Vec<u32> {
 /// What names a message for the site model: its Message-ID and its body, neither of
 /// which our own header fields change (SHA-256, hex).
 pub fn digest(raw: &[u8]) -> String {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
-    let body = split.map_or(raw, |i| &raw[i + 4..]);
+    let body = palisade_types::header_end(raw).map_or(raw, |i| &raw[i + 4..]);
     let id = mail_parser::MessageParser::new()
         .parse_headers(raw)
         .and_then(|m| m.message_id().map(str::to_string))

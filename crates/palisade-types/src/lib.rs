@@ -12,10 +12,12 @@ pub mod address;
 pub mod envelope;
 pub mod id;
 pub mod label;
+pub mod message;
 pub mod reply;
 
 pub use address::{Address, AddressError, Domain, identity};
 pub use envelope::{BodyType, Envelope, TlsInfo};
 pub use id::{QueueId, SessionId};
 pub use label::MessageLabel;
+pub use message::header_end;
 pub use reply::Reply;

@@ -564,10 +564,7 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                 println!("rcpt: {r}: {line}");
             }
             let msg = m.read_message()?;
-            let head_end = msg
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .unwrap_or(msg.len());
+            let head_end = palisade_types::header_end(&msg).unwrap_or(msg.len());
             println!("\n{}", String::from_utf8_lossy(&msg[..head_end]));
         }
         QueueCommand::Retry { id } => {

@@ -37,10 +37,7 @@ fn reason(head: &str) -> String {
 
 fn header_section(m: &SpooledMessage) -> anyhow::Result<String> {
     let msg = m.read_message()?;
-    let end = msg
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(msg.len());
+    let end = palisade_types::header_end(&msg).unwrap_or(msg.len());
     Ok(String::from_utf8_lossy(&msg[..end]).into_owned())
 }
 

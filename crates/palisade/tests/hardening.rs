@@ -5,22 +5,9 @@
 mod common;
 
 use common::*;
+use lettre::AsyncTransport;
 use lettre::address::Envelope;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
-
-fn inbound(ts: &TestServer) -> AsyncSmtpTransport<Tokio1Executor> {
-    let addr = ts.addr("inbound");
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .timeout(Some(Duration::from_secs(60)))
-        .build()
-}
-
-fn header(message: &[u8]) -> String {
-    let s = String::from_utf8_lossy(message);
-    s[..s.find("\r\n\r\n").unwrap_or(s.len())].replace("\r\n ", " ")
-}
 
 /// High 2: a 2000x2000 PNG tiled with QR finder-pattern look-alikes pinned a core for
 /// minutes. Its candidates are counted first; the message is accepted, tagged as

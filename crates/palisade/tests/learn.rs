@@ -12,19 +12,6 @@ use palisade_store::Store;
 use std::process::Command;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_palisade");
-
-fn cli(ts: &TestServer, args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .arg("--data")
-        .arg(ts.dir.path())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
-}
-
 fn message(i: usize, subject: &str, body: &str) -> String {
     format!(
         "From: Someone <s{i}@example.net>\r\nTo: alice@local.test\r\nSubject: {subject}\r\n\

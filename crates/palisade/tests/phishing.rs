@@ -20,14 +20,6 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 const PW: &str = "correct horse battery staple";
 
-fn inbound(ts: &TestServer) -> AsyncSmtpTransport<Tokio1Executor> {
-    let addr = ts.addr("inbound");
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .timeout(Some(Duration::from_secs(30)))
-        .build()
-}
-
 fn submission(ts: &TestServer, user: &str) -> AsyncSmtpTransport<Tokio1Executor> {
     let addr = ts.addr("submission");
     let params = TlsParameters::builder(HOST.to_string())
@@ -66,27 +58,10 @@ fn mail(from: &str, subject: &str, extra: &str, body: &str) -> String {
     )
 }
 
-fn cli(ts: &TestServer, args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .arg("--data")
-        .arg(ts.dir.path())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
-}
-
 /// sender.test publishes SPF for loopback and DMARC p=none: its mail aligns.
 fn sender_zone(dns: &DnsAuthority) {
     dns.txt("sender.test", "v=spf1 ip4:127.0.0.1 -all")
         .txt("_dmarc.sender.test", "v=DMARC1; p=none");
-}
-
-fn header(message: &[u8]) -> String {
-    let s = String::from_utf8_lossy(message);
-    // Unfolded (RFC 5322 §2.2.3).
-    s[..s.find("\r\n\r\n").unwrap_or(s.len())].replace("\r\n ", " ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,21 +9,9 @@ mod common;
 
 use base64::Engine as _;
 use common::*;
+use lettre::AsyncTransport;
 use lettre::address::Envelope;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use palisade_testkit::{Daemon, EICAR, EICAR_SIGNATURE};
-use std::process::Command;
-use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_palisade");
-
-fn inbound(ts: &TestServer) -> AsyncSmtpTransport<Tokio1Executor> {
-    let addr = ts.addr("inbound");
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .timeout(Some(Duration::from_secs(60)))
-        .build()
-}
 
 /// Sends `message` to alice; the reply, or the error text of a refusal.
 async fn send(ts: &TestServer, message: &str) -> Result<String, String> {
@@ -61,22 +49,6 @@ fn eicar_mail() -> String {
              Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
         ),
     )
-}
-
-fn cli(ts: &TestServer, args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .arg("--data")
-        .arg(ts.dir.path())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn header(message: &[u8]) -> String {
-    let s = String::from_utf8_lossy(message);
-    s[..s.find("\r\n\r\n").unwrap_or(s.len())].replace("\r\n ", " ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,37 @@ use tokio::net::TcpStream;
 
 pub const HOST: &str = "mx.local.test";
 
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+/// `palisade --data DIR ARGS...` against the test server's data, which must succeed;
+/// its standard output.
+pub fn cli(ts: &TestServer, args: &[&str]) -> String {
+    let o = std::process::Command::new(BIN)
+        .arg("--data")
+        .arg(ts.dir.path())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A lettre client for the inbound listener (plain SMTP, no AUTH).
+pub fn inbound(ts: &TestServer) -> lettre::AsyncSmtpTransport<lettre::Tokio1Executor> {
+    let addr = ts.addr("inbound");
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .timeout(Some(Duration::from_secs(60)))
+        .build()
+}
+
+/// The header section of a message, unfolded (RFC 5322 §2.2.3).
+pub fn header(message: &[u8]) -> String {
+    let s = String::from_utf8_lossy(message);
+    s[..s.find("\r\n\r\n").unwrap_or(s.len())].replace("\r\n ", " ")
+}
+
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub server: Option<Server>,
