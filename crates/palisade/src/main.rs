@@ -2,6 +2,10 @@
 //! library crates. Errors map to exit codes in one place ([`exit_code`]): bad input or
 //! usage is 2 with a one-line message, anything else 1.
 
+// First: its `print!` and `println!` replace std's in every module after it.
+#[macro_use]
+mod output;
+
 mod audit;
 mod audit_corpus;
 mod audit_message;

@@ -655,3 +655,48 @@ fn unusable_names_are_refused_and_every_domain_gets_a_postmaster() {
     assert!(aliases.contains("postmaster@local.test"), "{aliases}");
     assert!(aliases.contains("postmaster@other.test"), "{aliases}");
 }
+
+/// Runs `args` with standard output into a pipe whose reader is already closed (what
+/// `| head` does once it has read enough): the command ends quietly with 141 (128 +
+/// SIGPIPE, as other Unix tools do), never a panic.
+fn into_closed_pipe(data: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["domain", "add", "example.com"], "");
+    let msg = d.join("m.eml");
+    std::fs::write(
+        &msg,
+        "From: a@example.org\r\nTo: b@example.com\r\nSubject: s\r\n\r\nHello\r\n",
+    )
+    .unwrap();
+    let msg = msg.to_str().unwrap();
+    for args in [
+        &["audit", "message", msg][..],
+        &["audit", "message", "--json", msg],
+        &["security", "events"],
+        &["domain", "list"],
+        &["dkim", "list"],
+        &["dns", "records", "example.com"],
+    ] {
+        let o = into_closed_pipe(d, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(141), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
