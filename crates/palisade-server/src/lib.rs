@@ -88,6 +88,30 @@ pub fn dns_settings(cfg: &Config) -> DnsSettings {
     }
 }
 
+/// What `serve` checks of a configuration before it binds a socket, without side
+/// effects (`palisade config check` runs exactly this): the phishing weights, the
+/// resolver, the outbound CA file, and the certificate and key when files are named
+/// (none: a self-signed one is made at start). `Ok` holds warnings about what would
+/// start but do nothing useful.
+pub fn preflight(config: &Config) -> Result<Vec<String>, ServerError> {
+    phishing::check_config(config).map_err(ServerError::Config)?;
+    Dns::new(&dns_settings(config))?;
+    palisade_delivery::remote::tls::TlsClient::new(config.delivery.extra_ca_file.as_deref())
+        .and_then(|c| c.https_config())
+        .map_err(ServerError::OutboundTls)?;
+    if let Some(files) = &config.tls {
+        tls::server_config(files)?;
+    }
+    let mut warnings = Vec::new();
+    if config.listeners.is_empty() {
+        warnings.push(
+            "no listener: the server would accept no mail (add [listener.NAME] with address and kind)"
+                .to_string(),
+        );
+    }
+    Ok(warnings)
+}
+
 /// Memory the end-of-data checks may hold at once, in KiB (each holds its message).
 const CHECK_BUDGET_KIB: u32 = 128 * 1024;
 
@@ -206,8 +230,10 @@ impl Server {
         data_dir: &Path,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServerError> {
-        // A weight for a signal that does not exist would leave mail unscanned.
-        phishing::check_config(&config).map_err(ServerError::Config)?;
+        // What `config check` checks; its warnings are logged.
+        for warning in preflight(&config)? {
+            tracing::warn!("{warning}");
+        }
         // Two servers on one spool would delete each other's messages in recovery.
         let lock = lock_data_dir(data_dir)?;
         let dns = Arc::new(RwLock::new(Arc::new(Dns::new(&dns_settings(&config))?)));

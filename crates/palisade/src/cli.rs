@@ -333,7 +333,9 @@ pub enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the configuration file; names the key at fault.
+    /// Validate the configuration file as `serve` does before it starts (keys, the
+    /// certificate and key files, the resolver, the CA file); names what is at fault.
+    /// Exit code 0 ok, 1 warnings (no listener), 2 refused
     Check,
 }
 
@@ -489,7 +491,8 @@ pub enum AppPasswordCommand {
         label: String,
         #[arg(long, default_value = "submission", value_parser = ["submission"])]
         scope: String,
-        /// Lifetime, e.g. 90d or 12h.
+        /// Lifetime with its unit (90d, 12h, 30m) or an RFC 3339 date
+        /// (2027-03-01T00:00:00Z); a bare number is refused.
         #[arg(long)]
         expires: Option<String>,
         /// Only from this network, e.g. 203.0.113.0/24.

@@ -23,17 +23,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             hostname,
             force,
         } => init(&paths, &domain, &hostname, force).await,
-        Command::Config(ConfigCommand::Check) => {
-            let cfg = paths.load_config()?;
-            palisade_server::phishing::check_config(&cfg).map_err(usage)?;
-            println!(
-                "{}: OK (hostname {}, {} listeners)",
-                paths.config.display(),
-                cfg.hostname,
-                cfg.listeners.len()
-            );
-            Ok(())
-        }
+        Command::Config(ConfigCommand::Check) => config_check(&paths),
         Command::Domain(c) => domain(&paths, c).await,
         Command::User(c) => user(&paths, c).await,
         Command::Alias(c) => alias(&paths, c).await,
@@ -133,6 +123,27 @@ pub fn parse_domain(s: &str) -> anyhow::Result<Domain> {
     Domain::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
+/// A name this server is to be or serve (`init --domain/--hostname`, `domain add`):
+/// a fully-qualified domain name (RFC 1123 §2.1: the top label of a host name is never
+/// all digits, so `192.0.2.1` is an address, not a name; one label alone, `mx`, is not
+/// fully qualified and would publish `MX 10 mx.`).
+pub fn parse_new_domain(s: &str) -> anyhow::Result<Domain> {
+    let d = parse_domain(s)?;
+    let labels: Vec<&str> = d.as_str().split('.').collect();
+    let top = labels.last().copied().unwrap_or_default();
+    if d.as_str().starts_with('[') || top.chars().all(|c| c.is_ascii_digit()) {
+        return Err(usage(format!(
+            "{s:?} is an IP address, not a domain name: give the name (e.g. example.com)"
+        )));
+    }
+    if labels.len() < 2 {
+        return Err(usage(format!(
+            "{s:?} is not a fully-qualified domain name: give the whole name (e.g. {s}.example.com)"
+        )));
+    }
+    Ok(d)
+}
+
 pub(crate) fn parse_address(s: &str) -> anyhow::Result<Address> {
     Address::parse(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
@@ -162,8 +173,8 @@ pub fn store_result<T>(r: Result<T, palisade_store::StoreError>) -> anyhow::Resu
 }
 
 async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyhow::Result<()> {
-    let domain = parse_domain(domain)?;
-    let host = parse_domain(hostname)?;
+    let domain = parse_new_domain(domain)?;
+    let host = parse_new_domain(hostname)?;
     if paths.config.exists() && !force {
         return Err(usage(format!(
             "{} exists; use --force to overwrite",
@@ -201,7 +212,7 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
     let store = paths.store().await?;
     match c {
         DomainCommand::Add { domain } => {
-            let d = parse_domain(&domain)?;
+            let d = parse_new_domain(&domain)?;
             store_result(store.add_domain(&d).await)?;
             println!("added domain {d}");
             let postmaster = paths.load_config_or_default()?.postmaster;
@@ -267,6 +278,39 @@ fn read_new_password(address: &Address) -> anyhow::Result<String> {
 
 /// The password policy (palisade_access::strength): length, not the address, not a
 /// commonly breached password, zxcvbn score 3 or more. A refusal says why and what helps.
+/// Every check `serve` makes before it binds ([`palisade_server::preflight`]); its
+/// warnings on standard error, the configuration's outline on standard output. Exit
+/// code 0 ok, 1 warnings, 2 a configuration `serve` refuses (as `doctor`).
+fn config_check(paths: &Paths) -> anyhow::Result<()> {
+    let cfg = paths.load_config()?;
+    let warnings = palisade_server::preflight(&cfg).map_err(|e| {
+        usage(format!(
+            "{}: {:#}",
+            paths.config.display(),
+            anyhow::Error::new(e)
+        ))
+    })?;
+    for w in &warnings {
+        eprintln!("palisade: warning: {w}");
+    }
+    println!(
+        "{}: OK (hostname {}, {} listeners{})",
+        paths.config.display(),
+        cfg.hostname,
+        cfg.listeners.len(),
+        if warnings.is_empty() {
+            ""
+        } else {
+            ", with warnings"
+        }
+    );
+    if warnings.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::ExitWith(1).into())
+    }
+}
+
 fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
     palisade_access::strength::check(pw, address, None)
         .map_err(|refusal| usage(format!("password refused: {refusal}")))

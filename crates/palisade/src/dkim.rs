@@ -157,6 +157,11 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
     let cfg = paths.load_config_or_default()?;
     let host = cfg.hostname.to_string();
     let store = paths.store().await?;
+    if !store.is_local_domain(&domain).await? {
+        return Err(crate::usage(format!(
+            "{domain} is not a local domain: add it first (palisade domain add {domain})"
+        )));
+    }
     let keys: Vec<DkimKey> = store
         .list_dkim_keys(Some(&domain))
         .await?

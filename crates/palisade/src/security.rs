@@ -25,6 +25,35 @@ pub(crate) fn parse_since(text: &str) -> anyhow::Result<i64> {
     Ok(n.saturating_mul(factor))
 }
 
+/// When something given on the command line ends (`--expires`): a lifetime with its
+/// unit from `now` (`90d`, `12h`, `30m`, `45s`), or an RFC 3339 date
+/// (`2027-03-01T00:00:00Z`). A bare number is refused: `90` could mean seconds or days.
+pub(crate) fn parse_expiry(flag: &str, text: &str, now: i64) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(at) = time::OffsetDateTime::parse(text.trim(), &Rfc3339) {
+        let at = at.unix_timestamp();
+        if at <= now {
+            return Err(usage(format!("{flag} {text:?} is in the past")));
+        }
+        return Ok(at);
+    }
+    let t = text.trim();
+    if t.chars().all(|c| c.is_ascii_digit()) {
+        return Err(usage(format!(
+            "{flag} {text:?} needs a unit: {t}d (days), {t}h (hours), {t}m, {t}s, or an RFC 3339 date"
+        )));
+    }
+    let d = parse_since(t).map_err(|_| {
+        usage(format!(
+            "{flag} {text:?}: expected a number with s, m, h or d (90d, 12h) or an RFC 3339 date (2027-03-01T00:00:00Z)"
+        ))
+    })?;
+    if d <= 0 {
+        return Err(usage(format!("{flag} {text:?} must be in the future")));
+    }
+    Ok(now.saturating_add(d))
+}
+
 /// `2026-12-01 16:58:40Z`.
 pub(crate) fn when(t: i64) -> String {
     let (y, m, d) = palisade_server::trace::civil_from_days(t.div_euclid(86_400));
@@ -153,6 +182,7 @@ async fn record(store: &impl Store, now: i64, kind: &str, subject: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -164,5 +194,34 @@ mod tests {
         assert_eq!(parse_since("2d").ok(), Some(172_800));
         assert!(parse_since("1w").is_err());
         assert!(parse_since("h").is_err());
+    }
+
+    #[test]
+    fn an_expiry_has_a_unit_or_is_a_date() {
+        let now = 1_780_000_000;
+        assert_eq!(
+            parse_expiry("--expires", "90d", now).ok(),
+            Some(now + 90 * 86_400)
+        );
+        assert_eq!(
+            parse_expiry("--expires", "12h", now).ok(),
+            Some(now + 12 * 3600)
+        );
+        assert_eq!(
+            parse_expiry("--expires", "2027-03-01T00:00:00Z", now).ok(),
+            Some(1_803_859_200)
+        );
+        assert_eq!(
+            parse_expiry("--expires", "2027-03-01T01:00:00+01:00", now).ok(),
+            Some(1_803_859_200)
+        );
+        for bad in ["90", "", "0d", "90y", "2020-01-01T00:00:00Z", "2027-03-01"] {
+            let e = parse_expiry("--expires", bad, now).unwrap_err().to_string();
+            assert!(e.contains("--expires"), "{bad}: {e}");
+        }
+        let e = parse_expiry("--expires", "90", now)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("90d"), "{e}");
     }
 }

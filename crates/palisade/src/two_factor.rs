@@ -2,7 +2,7 @@
 
 use crate::cli::{AppPasswordCommand, TwoFactorCommand};
 use crate::commands::parse_address;
-use crate::security::{parse_since, when};
+use crate::security::{parse_expiry, when};
 use crate::usage;
 use palisade_access::two_factor;
 use palisade_store::{Event, SqliteStore, Store};
@@ -134,7 +134,7 @@ pub async fn app_passwords(store: &SqliteStore, c: AppPasswordCommand) -> anyhow
                 return Err(usage("--label: 1 to 64 printable characters"));
             }
             let expires = expires
-                .map(|e| parse_since(&e).map(|d| now + d))
+                .map(|e| parse_expiry("--expires", &e, now))
                 .transpose()?;
             let from_net = from_net
                 .map(|n| {

@@ -114,13 +114,49 @@ fn config_check_names_the_key() {
         "unknown field `max_recipientz`",
     );
     let other = dir.path().join("other.toml");
-    std::fs::write(&other, "hostname = \"mx.test\"\n").unwrap();
+    std::fs::write(
+        &other,
+        "hostname = \"mx.test\"\n[listener.in]\naddress = \"127.0.0.1:0\"\nkind = \"smtp\"\n",
+    )
+    .unwrap();
     let o = Command::new(BIN)
         .args(["--data", dir.path().to_str().unwrap(), "config", "check"])
         .env("PALISADE_CONFIG", &other)
         .output()
         .unwrap();
     assert!(o.status.success(), "PALISADE_CONFIG is honoured");
+}
+
+/// `config check` runs what `serve` checks before it binds (issue 17, item 2): a
+/// certificate or key file that is missing or not PEM is refused (exit 2, naming the
+/// file), a CA file too; a configuration without a listener is a warning (exit 1).
+#[test]
+fn config_check_refuses_what_serve_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let listener = "[listener.inbound]\naddress = \"127.0.0.1:0\"\nkind = \"smtp\"\n";
+    let write = |toml: &str| std::fs::write(d.join("palisade.toml"), toml).unwrap();
+    write(&format!(
+        "hostname = \"mx.test\"\n[tls]\ncert = \"{0}/none.pem\"\nkey = \"{0}/none.key\"\n{listener}",
+        d.display()
+    ));
+    usage_error(d, &["config", "check"], "", "none.pem");
+    let o = run(d, &["serve"], "");
+    assert_eq!(o.status.code(), Some(1), "serve refuses it too");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("none.pem"));
+    std::fs::write(d.join("junk.pem"), "not a certificate").unwrap();
+    write(&format!(
+        "hostname = \"mx.test\"\n[delivery]\nextra_ca_file = \"{}/junk.pem\"\n{listener}",
+        d.display()
+    ));
+    usage_error(d, &["config", "check"], "", "extra_ca_file");
+    write("hostname = \"mx.test\"\n");
+    let o = run(d, &["config", "check"], "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no listener"), "{err}");
+    write(&format!("hostname = \"mx.test\"\n{listener}"));
+    assert!(ok(d, &["config", "check"], "").contains("OK (hostname mx.test, 1 listeners)"));
 }
 
 #[test]
@@ -699,4 +735,65 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(err.is_empty(), "{args:?}: {err}");
     }
+}
+
+/// Input the CLI must refuse (issue 17, item 6), each with exit 2 and one line that says
+/// what to give instead: an IP address as a mail domain, a host name that is not fully
+/// qualified, DNS records for a domain this server does not serve, a lifetime without
+/// its unit.
+#[test]
+fn names_and_lifetimes_that_mean_something_else_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    usage_error(d, &["domain", "add", "192.0.2.1"], "", "IP address");
+    usage_error(d, &["domain", "add", "[192.0.2.1]"], "", "IP address");
+    usage_error(d, &["domain", "add", "localdomain"], "", "fully-qualified");
+    let init =
+        |host: &str| ["init", "--domain", "example.com", "--hostname", host].map(String::from);
+    let args = init("mx");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    usage_error(d, &args, "", "mx.example.com");
+    let args = init("198.51.100.7");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    usage_error(d, &args, "", "IP address");
+    ok(d, &["domain", "add", "example.com"], "");
+    usage_error(
+        d,
+        &["dns", "records", "example.org"],
+        "",
+        "not a local domain",
+    );
+    assert!(ok(d, &["dns", "records", "example.com"], "").contains("example.com. MX 10"));
+    ok(
+        d,
+        &["user", "add", "a@example.com"],
+        "correct horse battery staple\n",
+    );
+    let add = |expires: &str| {
+        run(
+            d,
+            &[
+                "user",
+                "app-password",
+                "add",
+                "a@example.com",
+                "--label",
+                "phone",
+                "--expires",
+                expires,
+            ],
+            "",
+        )
+    };
+    for bad in ["90", "90y", "2020-01-01T00:00:00Z"] {
+        let o = add(bad);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("--expires"), "{bad}: {err}");
+    }
+    assert!(String::from_utf8_lossy(&add("90").stderr).contains("90d"));
+    let o = add("2099-01-01T00:00:00Z");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list = ok(d, &["user", "app-password", "list", "a@example.com"], "");
+    assert!(list.contains("2099-01-01"), "{list}");
 }

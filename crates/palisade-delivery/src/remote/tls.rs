@@ -106,6 +106,7 @@ impl TlsClient {
                 path: shown.clone(),
                 message: e.to_string(),
             })?;
+            let mut added = 0;
             for c in certs {
                 let c = c.map_err(|e| TlsSetupError::Parse {
                     path: shown.clone(),
@@ -115,6 +116,14 @@ impl TlsClient {
                     path: shown.clone(),
                     message: e.to_string(),
                 })?;
+                added += 1;
+            }
+            // A file named for trust that holds none is a mistake, never a silent no-op.
+            if added == 0 {
+                return Err(TlsSetupError::Parse {
+                    path: shown,
+                    message: "no PEM certificate in it".into(),
+                });
             }
         }
         Ok(TlsClient {
