@@ -18,8 +18,8 @@ pub use raw::{RawConfig, RawListener};
 pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, EncryptionConfig,
-    Listener, ListenerKind, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig, ReportsConfig,
-    SecurityConfig, SmtpLimits, SubmissionConfig, TlsFiles, nameserver,
+    Listener, ListenerKind, LogFormat, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig,
+    ReportsConfig, SecurityConfig, SmtpLimits, SubmissionConfig, TlsFiles, nameserver,
 };
 
 /// Parses and validates a TOML document.

@@ -27,6 +27,13 @@ pub struct RawConfig {
     pub scanners: Option<crate::scanners::RawScanners>,
     pub encryption: Option<RawEncryption>,
     pub doctor: Option<RawDoctor>,
+    pub log: Option<RawLog>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

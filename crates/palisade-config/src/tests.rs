@@ -87,6 +87,7 @@ fn every_key_is_documented() {
         "queue.max_age_secs",
         "queue.attempt_timeout_secs",
         "metrics.address",
+        "log.format",
         "listener.NAME.proxy_protocol_from",
         "dns.nameservers",
         "dns.timeout_secs",

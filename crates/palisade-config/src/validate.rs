@@ -219,6 +219,28 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     /// How often `serve` runs `palisade doctor` on its domains (zero: never).
     pub doctor_interval: Duration,
+    /// How `serve` writes its log lines on standard error.
+    pub log_format: LogFormat,
+}
+
+/// `log.format`: lines for people (colour only at a terminal), or one JSON object per
+/// line for log shippers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+fn log_format(raw: Option<crate::raw::RawLog>) -> Result<LogFormat, ConfigError> {
+    match raw.and_then(|l| l.format).as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(invalid(
+            "log.format",
+            format!("{other:?}: \"text\" or \"json\""),
+        )),
+    }
 }
 
 /// Encryption at rest (for users who turned it on and imported a key).
@@ -718,6 +740,7 @@ impl Config {
             None => None,
         };
         Ok(Config {
+            log_format: log_format(raw.log)?,
             hostname,
             postmaster,
             listeners,

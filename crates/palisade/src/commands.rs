@@ -574,7 +574,7 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
                 .map_err(|_| usage(format!("no message {id} in the queue")))?;
             println!(
                 "id: {id}\narrived: {}\nfrom: {}\nclient: {} ({})",
-                m.arrived,
+                crate::security::when(m.arrived),
                 m.envelope.return_path(),
                 m.envelope.client_ip,
                 m.envelope.helo

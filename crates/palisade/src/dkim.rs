@@ -28,14 +28,35 @@ fn default_selector(algorithm: KeyAlgorithm, taken: &[DkimKey]) -> String {
     candidate
 }
 
-fn record_line(k: &DkimKey) -> String {
+/// A DNS character-string holds at most 255 octets (RFC 1035 §3.3); a longer TXT value
+/// is published as several, which receivers join (RFC 6376 §3.6.2.2).
+const TXT_STRING_MAX: usize = 255;
+
+/// `value` as the quoted character-strings of one zone-file line, each at most
+/// [`TXT_STRING_MAX`] octets (the value is ASCII: base64 and tag names).
+pub fn txt_strings(value: &str) -> String {
+    value
+        .as_bytes()
+        .chunks(TXT_STRING_MAX)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The key's record as a zone-file line; for a value longer than one string, a second
+/// line with the name and whole value as DNS web consoles take them (they split it).
+fn record_lines(k: &DkimKey) -> Vec<String> {
     let alg = KeyAlgorithm::parse(&k.algorithm).unwrap_or(KeyAlgorithm::Rsa);
-    format!(
-        "{}._domainkey.{}. TXT \"{}\"",
-        k.selector,
-        k.domain,
-        signing::dns_record(alg, &k.public_key)
-    )
+    let value = signing::dns_record(alg, &k.public_key);
+    let name = format!("{}._domainkey.{}", k.selector, k.domain);
+    let mut lines = vec![format!("{name}. TXT {}", txt_strings(&value))];
+    if value.len() > TXT_STRING_MAX {
+        lines.push(format!(
+            "; in a DNS web console: name {}._domainkey, type TXT, value {value}",
+            k.selector
+        ));
+    }
+    lines
 }
 
 async fn create(
@@ -101,7 +122,11 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
                     "active"
                 };
                 let k = create(&store, &domain, a, selector.clone(), state).await?;
-                println!("  {}    ({state})", record_line(&k));
+                let lines = record_lines(&k);
+                println!("  {}    ({state})", lines[0]);
+                for l in &lines[1..] {
+                    println!("  {l}");
+                }
             }
         }
         DkimCommand::List { domain } => {
@@ -113,7 +138,11 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
             for k in store.list_dkim_keys(domain.as_ref()).await? {
                 println!(
                     "{:<24} {:<16} {:<8} {:<8} {}",
-                    k.domain, k.selector, k.algorithm, k.state, k.created
+                    k.domain,
+                    k.selector,
+                    k.algorithm,
+                    k.state,
+                    crate::security::when(k.created)
                 );
             }
         }
@@ -122,7 +151,9 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
             println!("New keys (pending). Publish them, wait for the DNS TTL, then activate:\n");
             for a in [KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa] {
                 let k = create(&store, &domain, a, None, "pending").await?;
-                println!("  {}", record_line(&k));
+                for l in record_lines(&k) {
+                    println!("  {l}");
+                }
                 println!("  then: palisade dkim activate {domain} {}", k.selector);
             }
         }
@@ -174,7 +205,9 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
         println!("; no DKIM keys yet: palisade dkim keygen {domain}");
     }
     for k in &keys {
-        println!("{}", record_line(k));
+        for l in record_lines(k) {
+            println!("{l}");
+        }
     }
     println!("_dmarc.{domain}. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}\"");
     let policy = palisade_web::mta_sts::policy(&cfg.mta_sts);

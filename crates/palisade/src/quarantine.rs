@@ -75,7 +75,7 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
             let head = header_section(&m)?;
             println!(
                 "id: {id}\narrived: {}\nfrom: {}\nclient: {} ({})\nreason: {}",
-                m.arrived,
+                crate::security::when(m.arrived),
                 m.envelope.return_path(),
                 m.envelope.client_ip,
                 m.envelope.helo,

@@ -54,16 +54,14 @@ pub(crate) fn parse_expiry(flag: &str, text: &str, now: i64) -> anyhow::Result<i
     Ok(now.saturating_add(d))
 }
 
-/// `2026-12-01 16:58:40Z`.
+/// A Unix time as an RFC 3339 date in UTC (`2026-12-01T16:58:40Z`), what every command
+/// prints; the number itself when no date can hold it.
 pub(crate) fn when(t: i64) -> String {
-    let (y, m, d) = palisade_server::trace::civil_from_days(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
 }
 
 pub async fn run(paths: &Paths, c: SecurityCommand) -> anyhow::Result<()> {

@@ -16,7 +16,6 @@ const FIRST_DOMAIN: &str = "localhost";
 const FIRST_USER: &str = "postmaster@localhost";
 
 pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
-    init_logging();
     std::fs::create_dir_all(&paths.data)
         .with_context(|| format!("creating data directory {}", paths.data.display()))?;
     let first_run = !paths.config.exists();
@@ -31,6 +30,8 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", paths.config.display()))?;
     }
     let config = paths.load_config()?;
+    // The format is read at start only (a reload keeps the first one).
+    init_logging(config.log_format);
     let store = paths.store().await?;
     if first_run && store.list_domains().await?.is_empty() {
         seed_first_mailbox(&store).await?;
@@ -87,19 +88,22 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging() {
+fn init_logging(format: palisade_config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Internal errors would go through eprintln!, which panics when stderr cannot be
     // written: logging must never take mail down with it.
     // Colours only for a person at a terminal: a log file or journald gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
         .with_writer(|| LossyStderr)
-        .log_internal_errors(false)
-        .try_init();
+        .log_internal_errors(false);
+    let _ = match format {
+        // One JSON object per line: timestamp, level, target, message and fields.
+        palisade_config::LogFormat::Json => fmt.json().with_ansi(false).try_init(),
+        palisade_config::LogFormat::Text => fmt.with_ansi(ansi).try_init(),
+    };
 }
 
 /// Standard error that never fails: a line it cannot write (a full disk, a closed

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use hickory_proto::rr::RData;
+use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
 use palisade_testkit::DnsAuthority;
 use std::net::{IpAddr, Ipv4Addr};
@@ -344,6 +345,18 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
         .add_dkim_key(&dkim("ed1", &k.public))
         .await
         .unwrap();
+    // An RSA key: its record is longer than one DNS string (255 octets).
+    let rsa = signing::generate(KeyAlgorithm::Rsa).unwrap();
+    server
+        .store
+        .add_dkim_key(&palisade_store::DkimKey {
+            selector: "rsa1".into(),
+            algorithm: KeyAlgorithm::Rsa.name().into(),
+            private_key: rsa.private_pkcs8.clone(),
+            ..dkim("rsa1", &rsa.public)
+        })
+        .await
+        .unwrap();
     // The CLI reads the server's configuration, plus how to reach its HTTPS listener.
     let config = server.dir.path().join("palisade.toml");
     std::fs::write(
@@ -395,6 +408,12 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
             "ed1._domainkey.local.test",
             &quoted(field("ed1._domainkey.local.test. TXT")),
         )
+        // As printed: several quoted strings on one line, each at most 255 octets
+        // (RFC 1035 §3.3), which receivers join (RFC 6376 §3.6.2.2).
+        .record(
+            "rsa1._domainkey.local.test",
+            RData::TXT(TXT::new(strings(&field("rsa1._domainkey.local.test. TXT")))),
+        )
         .txt(
             "_dmarc.local.test",
             "v=DMARC1; p=reject; rua=mailto:dmarc@local.test",
@@ -439,10 +458,15 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // One finding per active key: ed1 and the split rsa1, both as printed.
+    assert_eq!(
+        statuses(report, "doctor.dkim"),
+        ["pass", "pass"],
+        "{report:#}"
+    );
     for id in [
         "doctor.mx",
         "doctor.spf",
-        "doctor.dkim",
         "doctor.mta_sts",
         "doctor.tlsa",
         "doctor.dmarc_rua",
@@ -1207,4 +1231,17 @@ async fn every_finding_has_a_zone_that_triggers_it() {
             "{domain}: {id} {status}: {r:#}"
         );
     }
+}
+
+/// The quoted character-strings of a zone-file line, each checked to fit one DNS string.
+fn strings(line: &str) -> Vec<String> {
+    let parts: Vec<String> = line
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    assert!(parts.len() > 1, "one string only: {line}");
+    assert!(parts.iter().all(|p| p.len() <= 255), "{line}");
+    parts
 }

@@ -511,6 +511,11 @@ fn dkim_keys_rotation_and_dns_records() {
     assert_eq!(new_sel.len(), 2, "{out}");
     let list = ok(d, &["dkim", "list"], "");
     assert_eq!(list.matches("pending").count(), 2, "{list}");
+    // Created: an RFC 3339 date, not a Unix time.
+    for line in list.lines().skip(1) {
+        let date = line.split_whitespace().last().unwrap();
+        assert!(is_rfc3339_utc(date), "{line}");
+    }
     let out = ok(d, &["dkim", "activate", "example.com", &new_sel[0]], "");
     assert!(out.contains("retired"), "{out}");
     let list = ok(d, &["dkim", "list", "example.com"], "");
@@ -531,6 +536,24 @@ fn dkim_keys_rotation_and_dns_records() {
     ] {
         assert!(records.contains(want), "{want} missing:\n{records}");
     }
+    // RFC 1035 §3.3: no quoted string longer than 255 octets; the RSA record comes as
+    // several on one line, and whole for DNS web consoles.
+    for line in records.lines() {
+        for s in line.split('"').skip(1).step_by(2) {
+            assert!(s.len() <= 255, "{} octets: {line}", s.len());
+        }
+    }
+    let rsa = records
+        .lines()
+        .find(|l| l.contains("._domainkey.example.com. TXT \"v=DKIM1; k=rsa;"))
+        .unwrap();
+    let joined: String = rsa.split('"').skip(1).step_by(2).collect();
+    assert!(rsa.matches('"').count() >= 4, "{rsa}");
+    let console = records
+        .lines()
+        .find(|l| l.starts_with("; in a DNS web console:"))
+        .unwrap();
+    assert!(console.ends_with(&format!("value {joined}")), "{console}");
     // Active and pending keys are published, retired ones not.
     assert_eq!(
         records.matches("._domainkey.example.com.").count(),
@@ -796,4 +819,76 @@ fn names_and_lifetimes_that_mean_something_else_are_refused() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let list = ok(d, &["user", "app-password", "list", "a@example.com"], "");
     assert!(list.contains("2099-01-01"), "{list}");
+}
+
+/// `2026-12-06T22:50:01Z`.
+fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// `log.format` (issue 17, item 8): `json` writes one JSON object per line (for log
+/// shippers), `text` plain lines; neither carries colour escapes when standard error is
+/// a file. An unknown format is refused by name.
+#[test]
+fn log_lines_in_json_or_plain_text_never_coloured_in_a_file() {
+    for format in ["json", "text"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = free_port();
+        std::fs::write(
+            d.join("palisade.toml"),
+            format!(
+                "hostname = \"mx.local.test\"\n[log]\nformat = \"{format}\"\n\
+                 [listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+                 [policy]\nsender_checks = false\n"
+            ),
+        )
+        .unwrap();
+        ok(d, &["domain", "add", "local.test"], "");
+        ok(
+            d,
+            &["user", "add", "alice@local.test"],
+            "correct horse battery staple\n",
+        );
+        let log = d.join("log.txt");
+        let file = std::fs::File::create(&log).unwrap();
+        let (mut server, addr) = serve(d, port, Stdio::null(), file.into());
+        send(addr, "alice@local.test");
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.lines().count() >= 2, "{format}: {text}");
+        assert!(
+            !text.contains('\x1b'),
+            "{format}: colour escapes in a file: {text}"
+        );
+        for line in text.lines() {
+            let parsed = serde_json::from_str::<serde_json::Value>(line);
+            match format {
+                "json" => {
+                    let v = parsed.unwrap_or_else(|e| panic!("{e}: {line}"));
+                    assert!(
+                        v["level"].is_string() && v["timestamp"].is_string(),
+                        "{line}"
+                    );
+                }
+                _ => assert!(parsed.is_err(), "{line}"),
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        "[log]\nformat = \"xml\"\n",
+    )
+    .unwrap();
+    usage_error(dir.path(), &["config", "check"], "", "log.format");
 }

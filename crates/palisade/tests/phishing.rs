@@ -216,6 +216,15 @@ async fn verdicts_over_smtp() {
         .to_string();
     let show = cli(&ts, &["quarantine", "show", &id]);
     assert!(show.contains("reason: phishing score"), "{show}");
+    // When it arrived: an RFC 3339 date (issue 17, item 8), not a Unix time.
+    let arrived = show
+        .lines()
+        .find_map(|l| l.strip_prefix("arrived: "))
+        .unwrap();
+    assert!(
+        arrived.len() == 20 && arrived.as_bytes()[10] == b'T' && arrived.ends_with('Z'),
+        "{show}"
+    );
 
     // Lookalike, program attachment with a double extension: refused at the end of data.
     let reject = mail(
@@ -386,7 +395,10 @@ fn a_weight_for_an_unknown_signal_is_refused() {
     let check = |signal: &str| {
         std::fs::write(
             &file,
-            format!("hostname = \"mx.local.test\"\n[phishing.weights]\n{signal} = 3\n"),
+            format!(
+                "hostname = \"mx.local.test\"\n[listener.in]\naddress = \"127.0.0.1:0\"\n\
+                 kind = \"smtp\"\n[phishing.weights]\n{signal} = 3\n"
+            ),
         )
         .unwrap();
         Command::new(BIN)
