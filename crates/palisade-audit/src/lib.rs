@@ -38,6 +38,16 @@ pub struct Report {
 
 /// Audits `domain`'s published mail security.
 pub async fn audit_domain(dns: &Dns, domain: &str, settings: &Settings) -> Report {
+    audit_domain_with(dns, domain, settings, &settings.selectors).await
+}
+
+/// [`audit_domain`], trying `selectors` first for DKIM (a local domain's own).
+pub async fn audit_domain_with(
+    dns: &Dns,
+    domain: &str,
+    settings: &Settings,
+    selectors: &[String],
+) -> Report {
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     let d = domain.as_str();
     let mut findings = Vec::new();
@@ -52,7 +62,7 @@ pub async fn audit_domain(dns: &Dns, domain: &str, settings: &Settings) -> Repor
         posture::dmarc::check(dns, d, &mut dmarc),
         async {
             if !null_mx {
-                posture::dkim::check(dns, d, &settings.selectors, &mut dkim).await;
+                posture::dkim::check(dns, d, selectors, &mut dkim).await;
             }
         },
         posture::transport::check_mta_sts(dns, d, &hosts, &settings.https, &mut sts),

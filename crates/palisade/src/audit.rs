@@ -13,6 +13,30 @@ use std::path::Path;
 
 /// How `audit domain` and `doctor` fetch HTTPS: like delivery does (WebPKI roots plus
 /// `delivery.extra_ca_file`, `delivery.mta_sts_port`).
+/// `given`, then the selectors Palisade signs `domain`'s mail with when it is a local
+/// domain of this data directory (the audit would not guess dated names like
+/// `ed20261206`). A machine without a store is left as it is.
+async fn with_own_selectors(
+    paths: &Paths,
+    domain: &palisade_types::Domain,
+    mut given: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    if !paths.store_path().exists() {
+        return Ok(given);
+    }
+    use palisade_store::Store;
+    let store = paths.store().await?;
+    if store.is_local_domain(domain).await? {
+        let keys = store.list_dkim_keys(Some(domain)).await?;
+        given.extend(
+            keys.into_iter()
+                .filter(|k| k.state != "retired")
+                .map(|k| k.selector),
+        );
+    }
+    Ok(given)
+}
+
 fn audit_settings(
     cfg: &palisade_config::Config,
     selectors: Vec<String>,
@@ -106,6 +130,7 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
             };
             let domain = palisade_types::Domain::parse(&domain)
                 .map_err(|e| usage(format!("{domain}: {e}")))?;
+            let selectors = with_own_selectors(paths, &domain, selectors).await?;
             let settings = audit_settings(&cfg, selectors, probe.then_some(port), rcpt)?;
             // Probes take seconds: say so on a terminal, then clear the line.
             use std::io::IsTerminal;

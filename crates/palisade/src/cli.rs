@@ -124,6 +124,7 @@ pub enum SecurityCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BansCommand {
+    /// Addresses banned now: why, and until when.
     List {
         #[arg(long)]
         json: bool,
@@ -142,18 +143,13 @@ pub enum DkimCommand {
         #[arg(long)]
         selector: Option<String>,
     },
-    List {
-        domain: Option<String>,
-    },
+    /// Every key (or DOMAIN's): selector, algorithm, state (active, pending, retired)
+    /// and when it was created.
+    List { domain: Option<String> },
     /// New keys, published but not yet signing; activate them once DNS has them.
-    Rotate {
-        domain: String,
-    },
+    Rotate { domain: String },
     /// Start signing with SELECTOR; the domain's previous key of that algorithm retires.
-    Activate {
-        domain: String,
-        selector: String,
-    },
+    Activate { domain: String, selector: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +160,7 @@ pub enum DnsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportsCommand {
+    /// DMARC aggregate reports (RFC 7489 §7.2): those we send and those we receive.
     #[command(subcommand)]
     Dmarc(DmarcReportsCommand),
     /// TLS-RPT (RFC 8460) reports on our outbound TLS.
@@ -193,15 +190,13 @@ pub enum DmarcReportsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCommand {
+    /// Held messages: id, size, sender and why each is held.
     List,
-    Show {
-        id: String,
-    },
+    /// One held message: when it arrived, its envelope, why it is held, its header.
+    Show { id: String },
     /// Deliver it after all (the running server picks it up within a second); the
     /// per-site model learns it as legitimate.
-    Release {
-        id: String,
-    },
+    Release { id: String },
     /// Delete it; with --phish or --spam the per-site model learns it as such.
     Delete {
         id: String,
@@ -341,13 +336,12 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
-    Add {
-        domain: String,
-    },
+    /// Serve mail for DOMAIN (a fully-qualified name); postmaster@ is routed too.
+    Add { domain: String },
+    /// The local domains.
     List,
-    Remove {
-        domain: String,
-    },
+    /// Stop serving DOMAIN (refused while it has users or aliases).
+    Remove { domain: String },
     /// The domain's default for encryption at rest: its users' mail is encrypted to their
     /// key (`palisade user key import`) when they have one; users without one get their
     /// mail as it arrives.
@@ -379,25 +373,16 @@ pub enum UserCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    List {
-        domain: Option<String>,
-    },
+    /// Users (of DOMAIN) and their display names.
+    List { domain: Option<String> },
     /// Set a user's display name (protected from impersonation; "" clears it).
-    Name {
-        address: String,
-        name: String,
-    },
-    Remove {
-        address: String,
-    },
+    Name { address: String, name: String },
+    /// Delete a user and their credentials (their Maildir stays on disk).
+    Remove { address: String },
     /// Change a user's password (read from the terminal or stdin).
-    Passwd {
-        address: String,
-    },
+    Passwd { address: String },
     /// Lift a sending suspension (set by the anomaly check).
-    Resume {
-        address: String,
-    },
+    Resume { address: String },
     /// Addresses a user may send as besides their own and their aliases (audited).
     #[command(subcommand, name = "send-as")]
     SendAs(SendAsCommand),
@@ -440,17 +425,11 @@ pub enum KeyCommand {
     /// or one of their aliases; a certificate must be valid now, allow key encipherment
     /// and e-mail protection, name the user in its subject alternative names, and have
     /// an RSA key.
-    Import {
-        user: String,
-        file: PathBuf,
-    },
-    List {
-        user: String,
-    },
-    Remove {
-        user: String,
-        fingerprint: String,
-    },
+    Import { user: String, file: PathBuf },
+    /// The user's keys: kind, fingerprint, expiry and the names they carry.
+    List { user: String },
+    /// Forget the key with FINGERPRINT (mail stored encrypted to it stays so).
+    Remove { user: String, fingerprint: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -512,43 +491,32 @@ pub enum AppPasswordCommand {
 #[derive(Debug, Subcommand)]
 pub enum SendAsCommand {
     /// Let USER send as ADDRESS (an address, or *@domain).
-    Add {
-        user: String,
-        address: String,
-    },
-    Remove {
-        user: String,
-        address: String,
-    },
-    List {
-        user: String,
-    },
+    Add { user: String, address: String },
+    /// Take back USER's right to send as ADDRESS.
+    Remove { user: String, address: String },
+    /// The addresses USER may send as.
+    List { user: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AliasCommand {
     /// Route SOURCE (an address, or *@domain for a catch-all) to the user TARGET.
-    Add {
-        source: String,
-        target: String,
-    },
-    Remove {
-        source: String,
-    },
+    Add { source: String, target: String },
+    /// Remove the alias SOURCE.
+    Remove { source: String },
+    /// Every alias and where it goes.
     List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
+    /// Messages waiting for delivery: id, size, attempts, sender, and when the next
+    /// attempt comes with the last answer.
     List,
-    Show {
-        id: String,
-    },
+    /// One message: envelope, each recipient's state and last answer, its header.
+    Show { id: String },
     /// Retry now (the running server picks it up within a second).
-    Retry {
-        id: String,
-    },
-    Delete {
-        id: String,
-    },
+    Retry { id: String },
+    /// Delete it from the queue without a bounce.
+    Delete { id: String },
 }

@@ -84,9 +84,9 @@ pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::List { user } => {
             let a = parse_address(&user)?;
             for k in store.user_keys(&a).await? {
-                let expires = k
-                    .expires
-                    .map_or("never expires".to_string(), |e| format!("expires {e}"));
+                let expires = k.expires.map_or("never expires".to_string(), |e| {
+                    format!("expires {}", crate::security::when(e))
+                });
                 println!(
                     "{} {}  {}  ({})",
                     k.kind,
@@ -173,14 +173,18 @@ pub async fn signing(
             println!(
                 "{a}'s mail is now signed with certificate {} (expires {}; {})",
                 row.fingerprint,
-                row.expires,
+                crate::security::when(row.expires),
                 info.addresses.join(", ")
             );
         }
         SigningCommand::Show { user } => {
             let a = parse_address(&user)?;
             match store.signing_key(&a).await? {
-                Some(k) => println!("smime {}  expires {}", k.fingerprint, k.expires),
+                Some(k) => println!(
+                    "smime {}  expires {}",
+                    k.fingerprint,
+                    crate::security::when(k.expires)
+                ),
                 None => println!("{a} does not sign their mail"),
             }
         }

@@ -474,6 +474,12 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
         assert_eq!(statuses(report, id), ["pass"], "{id}: {report:#}");
     }
     assert_eq!(report["score"], 100);
+    // Issue 17, item 4: `audit domain` of a local domain tries Palisade's own selectors
+    // (dated names no list of common ones holds), as the doctor does.
+    let out = cli(&["audit", "domain", "local.test", "--json"]);
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(statuses(&audit, "dkim.key"), ["pass", "pass"], "{audit:#}");
+    assert!(statuses(&audit, "dkim.none").is_empty(), "{audit:#}");
 
     // A second active key nobody published: receivers cannot verify those signatures.
     server
@@ -1244,4 +1250,41 @@ fn strings(line: &str) -> Vec<String> {
     assert!(parts.len() > 1, "one string only: {line}");
     assert!(parts.iter().all(|p| p.len() <= 255), "{line}");
     parts
+}
+
+/// Issue 17, item 4: with no `_mta-sts` record, the doctor's own finding says so once;
+/// the audit's finding about the same record is not counted a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_counts_a_missing_mta_sts_record_once() {
+    let dns = DnsAuthority::start().await;
+    dns.mx("local.test", 10, HOST).a(HOST, Ipv4Addr::LOCALHOST);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        format!(
+            "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:0\"\n\
+             [web]\naddress = \"127.0.0.1:0\"\n{}",
+            dns_toml(&dns)
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["domain", "add", "local.test"]).status.success());
+    let out = run(&["doctor", "--json"]);
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &reports[0];
+    assert_eq!(statuses(report, "doctor.mta_sts"), ["warn"], "{report:#}");
+    for restated in ["mta_sts.missing", "mta_sts.record", "mta_sts.fetch"] {
+        assert!(
+            statuses(report, restated).is_empty(),
+            "{restated}: {report:#}"
+        );
+    }
 }
