@@ -524,15 +524,11 @@ async fn serve_runs_the_doctor_and_exports_the_score() {
         ),
     )
     .unwrap();
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .arg("--data")
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(run(&["domain", "add", "local.test"]).status.success());
+    assert!(
+        palisade(dir.path(), &["domain", "add", "local.test"])
+            .status
+            .success()
+    );
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     let mut child = Command::new(BIN)
         .arg("--data")
@@ -1268,16 +1264,12 @@ async fn doctor_counts_a_missing_mta_sts_record_once() {
         ),
     )
     .unwrap();
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .arg("--data")
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(run(&["domain", "add", "local.test"]).status.success());
-    let out = run(&["doctor", "--json"]);
+    assert!(
+        palisade(dir.path(), &["domain", "add", "local.test"])
+            .status
+            .success()
+    );
+    let out = palisade(dir.path(), &["doctor", "--json"]);
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let report = &reports[0];
     assert_eq!(statuses(report, "doctor.mta_sts"), ["warn"], "{report:#}");
@@ -1287,4 +1279,14 @@ async fn doctor_counts_a_missing_mta_sts_record_once() {
             "{restated}: {report:#}"
         );
     }
+}
+
+/// `palisade --data DIR ARGS...`.
+fn palisade(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
