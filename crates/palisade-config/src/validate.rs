@@ -150,6 +150,25 @@ pub struct ReportsConfig {
     pub dmarc_interval: Duration,
 }
 
+impl ReportsConfig {
+    /// Where `domain`'s DMARC aggregate reports go (its `rua`): `dmarc_address` when
+    /// set (Palisade ingests what arrives there), else `postmaster@domain`, which every
+    /// local domain has (RFC 5321 §4.5.1). What `dns records` prints, `init` prints and
+    /// `doctor` checks.
+    pub fn dmarc_rua(&self, domain: &Domain) -> String {
+        match &self.dmarc_address {
+            Some(a) => a.to_string(),
+            None => format!("postmaster@{domain}"),
+        }
+    }
+
+    /// Where `domain`'s TLS reports (RFC 8460) go: `postmaster@domain`, for a person
+    /// to read.
+    pub fn tls_rua(&self, domain: &Domain) -> String {
+        format!("postmaster@{domain}")
+    }
+}
+
 /// A manual outbound TLS policy for one destination domain (`[delivery] tls_policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DomainTlsPolicy {

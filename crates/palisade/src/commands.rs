@@ -184,7 +184,7 @@ async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyho
     std::fs::create_dir_all(&paths.data)
         .with_context(|| format!("creating {}", paths.data.display()))?;
     let text = palisade_config::production_toml(host.as_str());
-    palisade_config::parse(&text)?;
+    let cfg = palisade_config::parse(&text)?;
     std::fs::write(&paths.config, text)
         .with_context(|| format!("writing {}", paths.config.display()))?;
     let store = paths.store().await?;
@@ -196,16 +196,8 @@ async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyho
     println!(
         "postmaster@{domain} (RFC 5321 section 4.5.1) will deliver to the first user you add.\n"
     );
-    println!("Publish these DNS records:\n");
-    println!("  {domain}.           MX   10 {host}.");
-    println!("  {domain}.           TXT  \"v=spf1 mx -all\"");
-    println!(
-        "  _dmarc.{domain}.    TXT  \"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}\""
-    );
-    println!("  {host}.  A/AAAA  <this server's public addresses>");
-    println!("\nAnd ask your hosting provider for a PTR (reverse DNS) record of each address");
-    println!("pointing to {host}: many receivers refuse mail from addresses without one.");
-    Ok(())
+    println!("Publish these DNS records (palisade dns records {domain} prints them again):\n");
+    crate::dkim::print_records(paths, &cfg, &store, &domain).await
 }
 
 async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {

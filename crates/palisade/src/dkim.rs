@@ -186,15 +186,26 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
 pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
     let domain = parse_domain(domain)?;
     let cfg = paths.load_config_or_default()?;
-    let host = cfg.hostname.to_string();
     let store = paths.store().await?;
     if !store.is_local_domain(&domain).await? {
         return Err(crate::usage(format!(
             "{domain} is not a local domain: add it first (palisade domain add {domain})"
         )));
     }
+    print_records(paths, &cfg, &store, &domain).await
+}
+
+/// Every record `domain` should publish, as `doctor` checks it: `dns records` and
+/// `init` print this and nothing else. The report addresses named are made to exist.
+pub async fn print_records(
+    paths: &Paths,
+    cfg: &palisade_config::Config,
+    store: &palisade_store::SqliteStore,
+    domain: &Domain,
+) -> anyhow::Result<()> {
+    let host = cfg.hostname.to_string();
     let keys: Vec<DkimKey> = store
-        .list_dkim_keys(Some(&domain))
+        .list_dkim_keys(Some(domain))
         .await?
         .into_iter()
         .filter(|k| k.state != "retired")
@@ -209,7 +220,15 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
             println!("{l}");
         }
     }
-    println!("_dmarc.{domain}. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}\"");
+    // p=reject, the policy doctor asks for: this server signs all it sends (DKIM) and
+    // the SPF record names it.
+    println!(
+        "_dmarc.{domain}. TXT \"v=DMARC1; p=reject; rua=mailto:{}\"",
+        cfg.reports.dmarc_rua(domain)
+    );
+    println!(
+        "; p=reject suits a domain whose mail all leaves through this server; if other services send as {domain}, publish p=none first and move up"
+    );
     let policy = palisade_web::mta_sts::policy(&cfg.mta_sts);
     // The id follows the policy: it changes when the policy does (RFC 8461 §3.1).
     println!(
@@ -225,7 +244,10 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
         "mta-sts.{domain}. CNAME {host}.   ; {web} /.well-known/mta-sts.txt over HTTPS, mode {}; its certificate must name mta-sts.{domain}",
         cfg.mta_sts.mode.as_str()
     );
-    println!("_smtp._tls.{domain}. TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"");
+    println!(
+        "_smtp._tls.{domain}. TXT \"v=TLSRPTv1; rua=mailto:{}\"",
+        cfg.reports.tls_rua(domain)
+    );
     let cert = match &cfg.tls {
         Some(t) => std::fs::read(&t.cert).ok(),
         None => std::fs::read(paths.data.join("tls/self-signed-cert.pem")).ok(),
@@ -239,6 +261,40 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
         Some(hash) => println!("_25._tcp.{host}. TLSA 3 1 1 {hash}   ; DANE-EE, needs DNSSEC"),
         None => println!("; TLSA: no certificate yet (start the server once, or set [tls])"),
     }
-    println!("; and a PTR record for the server's address pointing to {host}.");
+    println!("; and A/AAAA records of {host} with this server's public addresses, and a");
+    println!("; PTR record of each address pointing to {host} (many receivers refuse mail");
+    println!("; from addresses without one).");
+    report_mailboxes(cfg, store, domain).await
+}
+
+/// The report addresses the records name receive mail: a local one that does not is
+/// made an alias of its domain's postmaster; when nothing can receive it yet, a comment
+/// says what to do.
+async fn report_mailboxes(
+    cfg: &palisade_config::Config,
+    store: &palisade_store::SqliteStore,
+    domain: &Domain,
+) -> anyhow::Result<()> {
+    let mut named = vec![cfg.reports.dmarc_rua(domain), cfg.reports.tls_rua(domain)];
+    named.dedup();
+    for addr in named {
+        let a = palisade_types::Address::parse(&addr)?;
+        if !store.is_local_domain(a.domain()).await? || store.resolve_recipient(&a).await?.is_some()
+        {
+            continue;
+        }
+        let postmaster = palisade_types::Address::parse(&format!("postmaster@{}", a.domain()))?;
+        match store.resolve_recipient(&postmaster).await? {
+            Some(target) => {
+                let source = palisade_store::AliasSource::Address(a.clone());
+                store.add_alias(&source, &target).await?;
+                println!("; {a} did not exist: it is now an alias of {target}, so reports arrive");
+            }
+            None => println!(
+                "; {a} receives no mail yet: add a user to {} (its postmaster@ delivers to the first)",
+                a.domain()
+            ),
+        }
+    }
     Ok(())
 }

@@ -416,7 +416,7 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
         )
         .txt(
             "_dmarc.local.test",
-            "v=DMARC1; p=reject; rua=mailto:dmarc@local.test",
+            &quoted(field("_dmarc.local.test. TXT")),
         )
         .txt(
             "_mta-sts.local.test",

@@ -62,14 +62,29 @@ fn init_writes_production_config_and_prints_dns_records() {
         "",
     );
     for needle in [
-        "example.com.           MX   10 mx.example.com.",
+        "example.com. MX 10 mx.example.com.",
         "v=spf1 mx -all",
         "_dmarc.example.com.",
-        "p=quarantine; rua=mailto:postmaster@example.com",
+        "p=reject; rua=mailto:postmaster@example.com",
+        "_smtp._tls.example.com. TXT \"v=TLSRPTv1; rua=mailto:postmaster@example.com\"",
         "PTR",
     ] {
         assert!(out.contains(needle), "{needle} missing from:\n{out}");
     }
+    // One source of truth (issue 17, item 3): init prints the records dns records does.
+    let records = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| l.contains(" TXT ") || l.contains(" MX ") || l.contains(" CNAME "))
+            .map(str::to_string)
+            .collect()
+    };
+    let again = ok(dir.path(), &["dns", "records", "example.com"], "");
+    assert_eq!(records(&out), records(&again));
+    assert!(
+        !again.contains("dmarc-reports@") && !again.contains("tls-reports@"),
+        "{again}"
+    );
     let cfg = std::fs::read_to_string(dir.path().join("palisade.toml")).unwrap();
     assert!(cfg.contains("[::]:25") && cfg.contains("[::]:587") && cfg.contains("[::]:465"));
     assert!(ok(dir.path(), &["config", "check"], "").contains("OK"));
@@ -530,7 +545,7 @@ fn dkim_keys_rotation_and_dns_records() {
     for want in [
         "example.com. MX 10 ",
         "TXT \"v=spf1 mx -all\"",
-        "_dmarc.example.com. TXT \"v=DMARC1; p=quarantine",
+        "_dmarc.example.com. TXT \"v=DMARC1; p=reject",
         "_mta-sts.example.com. TXT \"v=STSv1; id=",
         "_smtp._tls.example.com. TXT \"v=TLSRPTv1; rua=mailto:",
     ] {
@@ -891,4 +906,39 @@ fn log_lines_in_json_or_plain_text_never_coloured_in_a_file() {
     )
     .unwrap();
     usage_error(dir.path(), &["config", "check"], "", "log.format");
+}
+
+/// The report addresses `dns records` names receive mail (issue 17, item 3): the
+/// configured `reports.dmarc_address` is printed as the `rua` and, when it does not
+/// exist, becomes an alias of the domain's postmaster.
+#[test]
+fn report_addresses_printed_are_the_configured_ones_and_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("palisade.toml"),
+        "hostname = \"mx.example.com\"\n[listener.in]\naddress = \"127.0.0.1:0\"\n\
+         kind = \"smtp\"\n[reports]\ndmarc_address = \"dmarc@example.com\"\n",
+    )
+    .unwrap();
+    ok(d, &["domain", "add", "example.com"], "");
+    let before = ok(d, &["dns", "records", "example.com"], "");
+    assert!(before.contains("rua=mailto:dmarc@example.com"), "{before}");
+    assert!(
+        before.contains("dmarc@example.com receives no mail yet"),
+        "{before}"
+    );
+    ok(
+        d,
+        &["user", "add", "ann@example.com"],
+        "correct horse battery staple\n",
+    );
+    let out = ok(d, &["dns", "records", "example.com"], "");
+    assert!(
+        out.contains("dmarc@example.com did not exist: it is now an alias of ann@example.com"),
+        "{out}"
+    );
+    assert!(ok(d, &["alias", "list"], "").contains("dmarc@example.com -> ann@example.com"));
+    let again = ok(d, &["dns", "records", "example.com"], "");
+    assert!(!again.contains("did not exist"), "once: {again}");
 }
