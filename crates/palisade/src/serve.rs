@@ -66,9 +66,10 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
         ));
     }
     let grace = config.smtp.shutdown_grace;
+    let test_rcpt = test_recipient(&store).await?;
     let store: Arc<dyn Store> = Arc::new(store);
     let server = Server::start(config.clone(), &paths.data, store).await?;
-    print_banner(paths, &config, &server);
+    print_banner(paths, &config, &server, test_rcpt.as_ref());
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -135,7 +136,47 @@ async fn seed_first_mailbox(store: &SqliteStore) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(paths: &Paths, config: &Config, server: &Server) {
+/// Where the banner's test message goes, and the mailbox it lands in: the first
+/// domain's postmaster when it delivers somewhere, else the first user; none without a
+/// mailbox.
+async fn test_recipient(store: &SqliteStore) -> anyhow::Result<Option<(Address, Address)>> {
+    for d in store.list_domains().await? {
+        let postmaster = Address::parse(&format!("postmaster@{d}"))?;
+        if let Some(mailbox) = store.resolve_recipient(&postmaster).await? {
+            return Ok(Some((postmaster, mailbox)));
+        }
+    }
+    let first = store.list_users(None).await?.into_iter().next();
+    Ok(first.map(|u| (u.address.clone(), u.address)))
+}
+
+/// A command that sends a test message to `rcpt` at `addr` from this machine and is
+/// accepted under any policy: the sender is in `.invalid` (RFC 2606: never a domain,
+/// so no SPF or DMARC can fail it), with the Date and Message-ID a real message has.
+fn test_command(addr: std::net::SocketAddr, rcpt: &Address) -> String {
+    // A listener on every address is reached on loopback.
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!(
+        "python3 -c \"import smtplib, email.utils as u; smtplib.SMTP('{ip}', {}).sendmail('{TEST_SENDER}', ['{rcpt}'], \
+         f'From: {TEST_SENDER}\\r\\nTo: {rcpt}\\r\\nDate: {{u.formatdate()}}\\r\\nMessage-ID: {{u.make_msgid()}}\\r\\n\
+         Subject: hello\\r\\n\\r\\nIt works.\\r\\n'.encode())\"",
+        addr.port()
+    )
+}
+
+/// The banner's test sender (see [`test_command`]).
+const TEST_SENDER: &str = "check@sender.invalid";
+
+fn print_banner(
+    paths: &Paths,
+    config: &Config,
+    server: &Server,
+    test_rcpt: Option<&(Address, Address)>,
+) {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -156,29 +197,37 @@ fn print_banner(paths: &Paths, config: &Config, server: &Server) {
     if let Some(m) = config.metrics {
         let _ = writeln!(out, "  {:<12} http://{m}/metrics", "metrics");
     }
-    if let Some(smtp) = config
+    let smtp = config
         .listeners
         .iter()
-        .find(|l| l.kind == ListenerKind::Smtp)
-    {
-        let addr = server.address(&smtp.name).unwrap_or(smtp.address);
-        let _ = writeln!(out, "\nSend a test message:");
-        let _ = writeln!(
-            out,
-            "  python3 -c \"import smtplib; smtplib.SMTP('{}', {}).sendmail('you@example.org', ['{FIRST_USER}'], b'Subject: hello\\r\\n\\r\\nIt works.\\r\\n')\"",
-            addr.ip(),
-            addr.port()
-        );
-        let _ = writeln!(
-            out,
-            "It lands in {}/ (see the queue with: palisade --data {} queue list)",
-            palisade_server::mail_dir(&paths.data)
-                .join("localhost")
-                .join("postmaster")
-                .join("new")
-                .display(),
-            paths.data.display()
-        );
+        .find(|l| l.kind == ListenerKind::Smtp);
+    match (smtp, test_rcpt) {
+        (Some(smtp), Some((rcpt, mailbox))) => {
+            let addr = server.address(&smtp.name).unwrap_or(smtp.address);
+            let _ = writeln!(out, "\nSend a test message from this machine:");
+            let _ = writeln!(out, "  {}", test_command(addr, rcpt));
+            let new = palisade_delivery::maildir::mailbox_dir(
+                &palisade_server::mail_dir(&paths.data),
+                mailbox,
+            )
+            .join("new");
+            let _ = writeln!(
+                out,
+                "It lands in {}/ (see the queue with: palisade --data {} queue list)",
+                new.display(),
+                paths.data.display()
+            );
+        }
+        (Some(_), None) => {
+            let _ = writeln!(
+                out,
+                "\nNo mailbox yet: add one (palisade --data {} user add you@DOMAIN), then restart for a test command.",
+                paths.data.display()
+            );
+        }
+        (None, _) => {
+            let _ = writeln!(out, "\nNo SMTP listener: this server receives no mail.");
+        }
     }
     let _ = writeln!(
         out,

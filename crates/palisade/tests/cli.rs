@@ -942,3 +942,86 @@ fn report_addresses_printed_are_the_configured_ones_and_exist() {
     let again = ok(d, &["dns", "records", "example.com"], "");
     assert!(!again.contains("did not exist"), "once: {again}");
 }
+
+/// The banner's test command works for the configuration loaded (issue 17, item 7):
+/// with sender authentication on (as `init` writes it) the printed command, run as
+/// printed, delivers into the printed Maildir; without a mailbox the banner says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_banner_test_command_delivers_where_it_says() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!(
+            "hostname = \"mx.example.com\"\n[listener.inbound]\naddress = \"0.0.0.0:{port}\"\n\
+             kind = \"smtp\"\n[dns]\nnameservers = [\"{}\"]\ntimeout_secs = 1\nattempts = 1\n",
+            dns.addr()
+        ),
+    )
+    .unwrap();
+    let banner = |d: &Path| {
+        let out = d.join("banner.txt");
+        let (mut server, _) = serve(
+            d,
+            port,
+            std::fs::File::create(&out).unwrap().into(),
+            Stdio::null(),
+        );
+        // The listener accepts just before the banner is written: wait for its end.
+        let mut text = String::new();
+        for _ in 0..400 {
+            text = std::fs::read_to_string(&out).unwrap();
+            if text.contains("Stop with Ctrl-C") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        (server.try_wait().unwrap().is_none(), text, server)
+    };
+    let (up, text, mut server) = banner(d);
+    assert!(up, "{text}");
+    assert!(text.contains("No mailbox yet"), "{text}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    ok(d, &["domain", "add", "example.com"], "");
+    ok(
+        d,
+        &["user", "add", "ann@example.com"],
+        "correct horse battery staple\n",
+    );
+    let (_, text, mut server) = banner(d);
+    let command = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("python3 -c "))
+        .unwrap();
+    let maildir = text
+        .lines()
+        .find_map(|l| l.strip_prefix("It lands in "))
+        .and_then(|l| l.split("/ (").next())
+        .unwrap()
+        .to_string();
+    assert!(
+        command.contains("'127.0.0.1'"),
+        "loopback, not 0.0.0.0: {command}"
+    );
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("python3 -c {command}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut landed = 0;
+    for _ in 0..400 {
+        landed = std::fs::read_dir(&maildir).map_or(0, |r| r.count());
+        if landed > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(landed, 1, "{maildir}: {text}");
+    assert!(maildir.ends_with("mail/example.com/ann/new"), "{maildir}");
+}
