@@ -97,6 +97,19 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Shell completion script on standard output, e.g.
+    /// `palisade completions bash > /etc/bash_completion.d/palisade`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Manual pages: palisade(1) on standard output (`palisade man | man -l -`), or
+    /// with --dir one page per command and subcommand written there (palisade.1,
+    /// palisade-user-add.1, ...).
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

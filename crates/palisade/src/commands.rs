@@ -46,6 +46,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             label,
             paths: files,
         } => crate::learn::run(&paths.store().await?, &label, &files).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Args as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "palisade", &mut out);
+            print!("{}", String::from_utf8_lossy(&out));
+            Ok(())
+        }
+        Command::Man { dir } => man(dir.as_deref()),
     }
 }
 
@@ -270,6 +278,24 @@ fn read_new_password(address: &Address) -> anyhow::Result<String> {
 
 /// The password policy (palisade_access::strength): length, not the address, not a
 /// commonly breached password, zxcvbn score 3 or more. A refusal says why and what helps.
+/// The manual pages, generated from the command line's own help (clap_mangen).
+fn man(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let cmd = <Args as clap::CommandFactory>::command();
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| usage(format!("{}: {e}", d.display())))?;
+            clap_mangen::generate_to(cmd, d).map_err(|e| usage(format!("{}: {e}", d.display())))?;
+            println!("manual pages written to {}", d.display());
+        }
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            print!("{}", String::from_utf8_lossy(&out));
+        }
+    }
+    Ok(())
+}
+
 /// Every check `serve` makes before it binds ([`palisade_server::preflight`]); its
 /// warnings on standard error, the configuration's outline on standard output. Exit
 /// code 0 ok, 1 warnings, 2 a configuration `serve` refuses (as `doctor`).
