@@ -186,6 +186,21 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// A consistent copy of the whole database at `to` (a new file), taken while
+    /// others read and write (`VACUUM INTO`: one read transaction, WAL included).
+    pub async fn snapshot(&self, to: &Path) -> Result<(), StoreError> {
+        let to = to.to_str().ok_or_else(|| StoreError::Corrupt {
+            what: "snapshot path",
+            value: to.display().to_string(),
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(to)
+            .execute(&self.pool)
+            .await
+            .map_err(db("taking a snapshot"))?;
+        Ok(())
+    }
+
     /// Waits for in-flight queries and closes every connection, so the WAL is
     /// checkpointed and the file can be copied or reopened cleanly.
     pub async fn close(&self) {

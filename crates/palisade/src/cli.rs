@@ -97,6 +97,22 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// A snapshot of the data directory into DIR (new or empty), taken while the server
+    /// runs: store, configuration, keys, queue, quarantine, Maildirs. Secrets (the
+    /// store, the configuration, the sealing key, TLS files) are sealed under a
+    /// passphrase (Argon2id, AES-256-GCM), read from the terminal, one line of stdin, or
+    /// --passphrase-file.
+    Backup {
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Restore a backup from DIR into the data directory, which must be new or empty.
+    Restore {
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
     /// Shell completion script on standard output, e.g.
     /// `palisade completions bash > /etc/bash_completion.d/palisade`.
     Completions {

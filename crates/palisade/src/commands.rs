@@ -54,6 +54,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Man { dir } => man(dir.as_deref()),
+        Command::Backup {
+            dir,
+            passphrase_file,
+        } => {
+            let p = read_passphrase(passphrase_file.as_deref(), true)?;
+            crate::backup::backup(&paths, &dir, &p).await
+        }
+        Command::Restore {
+            dir,
+            passphrase_file,
+        } => {
+            let p = read_passphrase(passphrase_file.as_deref(), false)?;
+            crate::backup::restore(&paths, &dir, &p)
+        }
     }
 }
 
@@ -258,6 +272,27 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A backup's passphrase: the first line of `file`, else from the terminal without echo
+/// (twice when `new`), else one line of stdin.
+fn read_passphrase(file: Option<&std::path::Path>, new: bool) -> anyhow::Result<String> {
+    let line = |text: &str| text.lines().next().unwrap_or_default().to_string();
+    if let Some(f) = file {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| usage(format!("{}: {e}", f.display())))?;
+        return Ok(line(&text));
+    }
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Backup passphrase: ")?;
+        if new && rpassword::prompt_password("Repeat it: ")? != a {
+            return Err(usage("the passphrases differ"));
+        }
+        return Ok(a);
+    }
+    let mut text = String::new();
+    std::io::stdin().lock().read_line(&mut text)?;
+    Ok(line(&text))
+}
+
 /// Reads a new password: from the terminal twice without echo, or one line of stdin.
 fn read_new_password(address: &Address) -> anyhow::Result<String> {
     let pw = if std::io::stdin().is_terminal() {
@@ -276,8 +311,6 @@ fn read_new_password(address: &Address) -> anyhow::Result<String> {
     Ok(pw)
 }
 
-/// The password policy (palisade_access::strength): length, not the address, not a
-/// commonly breached password, zxcvbn score 3 or more. A refusal says why and what helps.
 /// The manual pages, generated from the command line's own help (clap_mangen).
 fn man(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
     let cmd = <Args as clap::CommandFactory>::command();
@@ -329,6 +362,8 @@ fn config_check(paths: &Paths) -> anyhow::Result<()> {
     }
 }
 
+/// The password policy (palisade_access::strength): length, not the address, not a
+/// commonly breached password, zxcvbn score 3 or more. A refusal says why and what helps.
 fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
     palisade_access::strength::check(pw, address, None)
         .map_err(|refusal| usage(format!("password refused: {refusal}")))

@@ -9,6 +9,7 @@ mod output;
 mod audit;
 mod audit_corpus;
 mod audit_message;
+mod backup;
 mod cli;
 mod commands;
 mod dkim;

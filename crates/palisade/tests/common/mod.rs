@@ -34,6 +34,28 @@ pub fn cli(ts: &TestServer, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// `palisade --data DATA ARGS...` with `stdin` as its input; its output, whatever
+/// the exit code.
+pub fn cli_with_stdin(data: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// A lettre client for the inbound listener (plain SMTP, no AUTH).
 pub fn inbound(ts: &TestServer) -> lettre::AsyncSmtpTransport<lettre::Tokio1Executor> {
     let addr = ts.addr("inbound");
