@@ -129,3 +129,112 @@ fn manual_pages_render() {
         );
     }
 }
+
+/// Runs the binary as `nobody` with at most `caps` (`setpriv`, util-linux): what
+/// systemd's `User=` and `AmbientCapabilities=` give the service. Needs root to drop to
+/// another user (CI runs as root).
+fn as_nobody(caps: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(format!("--inh-caps=-all{caps}"))
+        .arg(format!("--ambient-caps=-all{caps}"))
+        .arg(format!("--bounding-set=-all{caps}"))
+        .arg(BIN)
+        .args(args);
+    c
+}
+
+/// The unit's premise: an unprivileged user holding only CAP_NET_BIND_SERVICE serves
+/// port 25 and delivers into its data directory; without the capability the bind is
+/// refused, naming the listener.
+#[test]
+fn port_25_with_only_the_bind_capability() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("palisade.toml"),
+        "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.2:25\"\n\
+         kind = \"smtp\"\n[policy]\nsender_checks = false\n",
+    )
+    .unwrap();
+    let data = d.to_str().unwrap();
+    palisade(&["--data", data, "domain", "add", "local.test"]);
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo 'correct horse battery staple' | {BIN} --data {data} user add alice@local.test"
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    // Owned by the service's user, as StateDirectory= makes it.
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534", data])
+        .status()
+        .unwrap();
+    assert!(chown.success(), "chown needs root (CI runs as root)");
+
+    let refused = as_nobody("", &["--data", data, "serve"]).output().unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(err.contains("127.0.0.2:25 (listener.inbound)"), "{err}");
+
+    let mut server = as_nobody(",+net_bind_service", &["--data", data, "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = None;
+    for _ in 0..400 {
+        if let Ok(c) = std::net::TcpStream::connect("127.0.0.2:25") {
+            conn = Some(c);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let Some(conn) = conn else {
+        let _ = server.kill();
+        let _ = server.wait();
+        panic!("nothing listens on 127.0.0.2:25");
+    };
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    let mut replies = Vec::new();
+    let mut line = String::new();
+    for cmd in [
+        "",
+        "EHLO t\r\n",
+        "MAIL FROM:<a@remote.test>\r\n",
+        "RCPT TO:<alice@local.test>\r\n",
+        "DATA\r\n",
+        "From: a@remote.test\r\nSubject: hi\r\n\r\nHello.\r\n.\r\n",
+        "QUIT\r\n",
+    ] {
+        w.write_all(cmd.as_bytes()).unwrap();
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                replies.push(line[..3].to_string());
+                break;
+            }
+        }
+    }
+    // Delivery into the Maildir follows the 250: wait for it (bounded).
+    let new = d.join("mail/local.test/alice/new");
+    let mut delivered = 0;
+    for _ in 0..400 {
+        delivered = std::fs::read_dir(&new).map_or(0, |r| r.count());
+        if delivered > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(replies, ["220", "250", "250", "250", "354", "250", "221"]);
+    assert_eq!(delivered, 1, "{}", new.display());
+}
