@@ -549,3 +549,28 @@ pub enum QueueCommand {
     /// Delete it from the queue without a bounce.
     Delete { id: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17, item 8: every command and subcommand says what it does in `--help`;
+    /// clap's own consistency checks pass too.
+    #[test]
+    fn every_subcommand_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(name.clone());
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let cmd = <Args as clap::CommandFactory>::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "palisade", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+}
