@@ -13,7 +13,8 @@
 //! its associated data, so a sealed file cannot be passed off as another. Messages are
 //! copied as they are, as the data directory holds them. `manifest.json` is written
 //! last: a backup without one is incomplete. It lists every file with its SHA-256,
-//! which `restore` checks.
+//! which `restore` checks; its own SHA-256 is sealed (`manifest.sealed`), so the
+//! passphrase vouches for every file, messages included.
 
 use crate::commands::Paths;
 use crate::usage;
@@ -27,6 +28,8 @@ const FORMAT: u32 = 1;
 /// Argon2id cost (RFC 9106 §4's second recommendation, with a 64 MiB memory size).
 const KDF_MEMORY_KIB: u32 = 64 * 1024;
 const KDF_PASSES: u32 = 3;
+/// The sealed digest of `manifest.json`.
+const MANIFEST_SEAL: &str = "manifest.sealed";
 /// A passphrase shorter than this is refused.
 const MIN_PASSPHRASE: usize = 12;
 /// The store's snapshot while it is being sealed (in the data directory, beside the
@@ -104,10 +107,14 @@ pub async fn backup(paths: &Paths, dir: &Path, passphrase: &str) -> anyhow::Resu
         passes: KDF_PASSES,
         files,
     };
+    let json = serde_json::to_vec_pretty(&manifest)?;
+    // The manifest's digest, sealed: it vouches for every file's SHA-256 under the
+    // passphrase, so nothing in the backup can be swapped unnoticed.
     write_durably(
-        &dir.join("manifest.json"),
-        &serde_json::to_vec_pretty(&manifest)?,
+        &dir.join(MANIFEST_SEAL),
+        &seal(&key, "manifest.json", &sha256(&json))?,
     )?;
+    write_durably(&dir.join("manifest.json"), &json)?;
     let sealed = manifest.files.iter().filter(|f| f.sealed).count();
     println!(
         "backed up {} files to {} ({sealed} sealed under the passphrase)",
@@ -140,6 +147,7 @@ pub fn restore(paths: &Paths, dir: &Path, passphrase: &str) -> anyhow::Result<()
     }
     let salt = unhex(&manifest.salt).ok_or_else(|| usage("manifest.json: bad salt"))?;
     let key = derive(passphrase, &salt, manifest.memory_kib, manifest.passes)?;
+    check_manifest(dir, &text, &manifest, &key)?;
     // Everything lands beside the data directory first and moves in at once: a wrong
     // passphrase or a damaged file leaves nothing half restored.
     let name = paths.data.file_name().unwrap_or_default().to_string_lossy();
@@ -165,6 +173,35 @@ pub fn restore(paths: &Paths, dir: &Path, passphrase: &str) -> anyhow::Result<()
         paths.data.display()
     );
     Ok(())
+}
+
+/// The manifest is the one this passphrase sealed, and every secret file in it is
+/// sealed: an altered list, hash or flag is refused before anything is written.
+fn check_manifest(
+    dir: &Path,
+    text: &[u8],
+    manifest: &Manifest,
+    key: &LessSafeKey,
+) -> anyhow::Result<()> {
+    let vouched = std::fs::read(dir.join(MANIFEST_SEAL))
+        .ok()
+        .and_then(|sealed| open(key, "manifest.json", sealed));
+    if vouched.as_deref() != Some(sha256(text).as_slice()) {
+        return Err(usage(
+            "manifest.json: wrong passphrase, or the backup was altered",
+        ));
+    }
+    match manifest
+        .files
+        .iter()
+        .find(|f| f.sealed != is_secret(&f.path))
+    {
+        Some(f) => Err(usage(format!(
+            "manifest.json: {} is not sealed as it must be",
+            f.path
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Every file of `manifest` from `dir` into `to`, each checked against its SHA-256.

@@ -151,11 +151,41 @@ async fn a_backup_taken_while_serving_restores_the_same_mailboxes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("wrong passphrase"));
     assert!(!restored.exists());
 
-    let o = cli_with_stdin(
-        &restored,
-        &["restore", bk.to_str().unwrap()],
-        &format!("{PASSPHRASE}\n"),
+    // Nothing in it can be swapped: a message, or the manifest that vouches for it.
+    let restore = || {
+        cli_with_stdin(
+            &restored,
+            &["restore", bk.to_str().unwrap()],
+            &format!("{PASSPHRASE}\n"),
+        )
+    };
+    let mail = files(&bk.join("data/mail")).remove(0).0;
+    let original = std::fs::read(&mail).unwrap();
+    std::fs::write(&mail, b"From: someone else\r\n\r\nPay here.\r\n").unwrap();
+    let o = restore();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("damaged"),
+        "{o:?}"
     );
+    std::fs::write(&mail, &original).unwrap();
+    let manifest = bk.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("\"sealed\": true", "\"sealed\": false", 1),
+    )
+    .unwrap();
+    let o = restore();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("altered"),
+        "{o:?}"
+    );
+    std::fs::write(&manifest, &text).unwrap();
+    assert!(!restored.exists());
+
+    let o = restore();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let list =
         |d: &Path, args: &[&str]| String::from_utf8(cli_with_stdin(d, args, "").stdout).unwrap();
