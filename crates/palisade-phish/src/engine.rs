@@ -863,8 +863,6 @@ impl Scan<'_, '_> {
         }
     }
 
-    /// From, Reply-To, envelope: lookalikes, display names, diversion. Returns the
-    /// author's organisational domain.
     /// The author's domain is under a top-level domain mostly registered for abuse (a
     /// spam signal; never for our own domains or a sender this site knows).
     fn abused_tld(&mut self, org: Option<&str>) {
@@ -883,6 +881,8 @@ impl Scan<'_, '_> {
         }
     }
 
+    /// From, Reply-To, envelope: lookalikes, display names, diversion. Returns the
+    /// author's organisational domain.
     fn addresses(&mut self, m: &Message<'_>) -> Option<String> {
         let engine = self.engine;
         let from = m.from().and_then(|a| a.first());
