@@ -34,7 +34,7 @@ const TXT_STRING_MAX: usize = 255;
 
 /// `value` as the quoted character-strings of one zone-file line, each at most
 /// [`TXT_STRING_MAX`] octets (the value is ASCII: base64 and tag names).
-pub fn txt_strings(value: &str) -> String {
+fn txt_strings(value: &str) -> String {
     value
         .as_bytes()
         .chunks(TXT_STRING_MAX)
@@ -252,11 +252,10 @@ pub async fn print_records(
         Some(t) => std::fs::read(&t.cert).ok(),
         None => std::fs::read(paths.data.join("tls/self-signed-cert.pem")).ok(),
     };
-    let hex = |h: Vec<u8>| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
     match cert
         .as_deref()
         .and_then(palisade_audit::doctor::tlsa_3_1_1)
-        .map(|(h, _)| hex(h))
+        .map(|(h, _)| hex::encode(h))
     {
         Some(hash) => println!("_25._tcp.{host}. TLSA 3 1 1 {hash}   ; DANE-EE, needs DNSSEC"),
         None => println!("; TLSA: no certificate yet (start the server once, or set [tls])"),
