@@ -282,6 +282,25 @@ fn serve(d: &Path, port: u16, out: Stdio, err: Stdio) -> (std::process::Child, S
     (server, addr)
 }
 
+/// A data directory served on `port` (inbound SMTP, sender checks off, then `extra`
+/// TOML) with the domain local.test and its user alice.
+fn alice_at(d: &Path, port: u16, extra: &str) {
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!(
+            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+             [policy]\nsender_checks = false\n{extra}"
+        ),
+    )
+    .unwrap();
+    ok(d, &["domain", "add", "local.test"], "");
+    ok(
+        d,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -332,17 +351,7 @@ fn queue_list_show_retry_delete_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let port = free_port();
-    std::fs::write(
-        d.join("palisade.toml"),
-        format!("hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n[queue]\nretry_initial_secs = 600\n[policy]\nsender_checks = false\n"),
-    )
-    .unwrap();
-    ok(d, &["domain", "add", "local.test"], "");
-    ok(
-        d,
-        &["user", "add", "alice@local.test"],
-        "correct horse battery staple\n",
-    );
+    alice_at(d, port, "[queue]\nretry_initial_secs = 600\n");
     // Alice's Maildir path is a file: delivery fails transiently and the message waits.
     std::fs::create_dir_all(d.join("mail/local.test")).unwrap();
     std::fs::write(d.join("mail/local.test/alice"), b"in the way").unwrap();
@@ -592,20 +601,7 @@ fn a_full_log_disk_does_not_stop_mail() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let port = free_port();
-    std::fs::write(
-        d.join("palisade.toml"),
-        format!(
-            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
-             [policy]\nsender_checks = false\n"
-        ),
-    )
-    .unwrap();
-    ok(d, &["domain", "add", "local.test"], "");
-    ok(
-        d,
-        &["user", "add", "alice@local.test"],
-        "correct horse battery staple\n",
-    );
+    alice_at(d, port, "");
     let full = || {
         std::fs::OpenOptions::new()
             .write(true)
@@ -858,21 +854,7 @@ fn log_lines_in_json_or_plain_text_never_coloured_in_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let port = free_port();
-        std::fs::write(
-            d.join("palisade.toml"),
-            format!(
-                "hostname = \"mx.local.test\"\n[log]\nformat = \"{format}\"\n\
-                 [listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
-                 [policy]\nsender_checks = false\n"
-            ),
-        )
-        .unwrap();
-        ok(d, &["domain", "add", "local.test"], "");
-        ok(
-            d,
-            &["user", "add", "alice@local.test"],
-            "correct horse battery staple\n",
-        );
+        alice_at(d, port, &format!("[log]\nformat = \"{format}\"\n"));
         let log = d.join("log.txt");
         let file = std::fs::File::create(&log).unwrap();
         let (mut server, addr) = serve(d, port, Stdio::null(), file.into());
