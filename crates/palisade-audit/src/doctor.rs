@@ -26,6 +26,8 @@ pub struct Expected {
     pub mta_sts: Option<(String, String)>,
     /// SHA-256 of our certificate's public key (TLSA 3 1 1) and when it expires.
     pub tlsa: Option<(Vec<u8>, i64)>,
+    /// The key survives renewals (ACME keeps it), so the TLSA record does too.
+    pub key_kept: bool,
     /// Where DMARC aggregate reports should go for Palisade to ingest them.
     pub dmarc_address: Option<String>,
 }
@@ -66,16 +68,15 @@ pub async fn expected(
         let policy = palisade_web::mta_sts::policy(&cfg.mta_sts);
         (palisade_web::mta_sts::policy_id(&policy), policy)
     });
-    let cert = match &cfg.tls {
-        Some(t) => std::fs::read(&t.cert).ok(),
-        None => std::fs::read(data.join("tls/self-signed-cert.pem")).ok(),
-    };
+    let in_force = cfg.certificate(data);
+    let cert = std::fs::read(&in_force.files.cert).ok();
     Ok(Expected {
         domain: domain.to_string(),
         hostname: cfg.hostname.to_string(),
         dkim,
         mta_sts,
         tlsa: cert.as_deref().and_then(tlsa_3_1_1),
+        key_kept: in_force.source == palisade_config::CertSource::Acme,
         dmarc_address: cfg.reports.dmarc_address.as_ref().map(|a| a.to_string()),
     })
 }
@@ -269,7 +270,7 @@ pub async fn compare(dns: &Dns, e: &Expected, web: &Https) -> Vec<Finding> {
                     .evidence(format!("no TLSA record at {name} matches our certificate's key: DANE senders will not deliver"))
                     .advice(format!("Publish the TLSA record from palisade dns records {d}.")),
             );
-        } else if soon && !others {
+        } else if soon && !others && !e.key_kept {
             out.push(
                 Finding::new("doctor.tlsa", cat, Status::Warn, 30)
                     .evidence(format!("{name} matches only the current key, and the certificate expires within 30 days"))
@@ -277,8 +278,11 @@ pub async fn compare(dns: &Dns, e: &Expected, web: &Https) -> Vec<Finding> {
             );
         } else {
             out.push(
-                Finding::new("doctor.tlsa", cat, Status::Pass, 30)
-                    .evidence(format!("{name} matches our certificate's key")),
+                Finding::new("doctor.tlsa", cat, Status::Pass, 30).evidence(if e.key_kept {
+                    format!("{name} matches our certificate's key, which ACME renewals keep: the record stays valid")
+                } else {
+                    format!("{name} matches our certificate's key")
+                }),
             );
         }
     }

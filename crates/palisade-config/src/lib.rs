@@ -8,11 +8,16 @@
 //! The defaults are the embedded, loopback-only setup that `palisade serve` runs with on a
 //! fresh machine; [`production_toml`] is what `palisade init` writes.
 
+mod acme;
 mod phishing;
 mod raw;
 mod scanners;
 mod validate;
 
+pub use acme::{
+    AcmeChallenge, AcmeConfig, CertInForce, CertSource, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
+    acme_files, self_signed_files,
+};
 pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
 pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
@@ -75,8 +80,16 @@ pub fn production_toml(hostname: &str) -> String {
         r#"# Palisade production configuration. Every key and its default: docs/CONFIG.md.
 hostname = "{hostname}"
 
-# Certificate and key in PEM (e.g. from certbot). Until you fill these in, Palisade
-# uses a self-signed certificate for the hostname, generated in the data directory.
+# Certificates from Let's Encrypt, renewed automatically: once the A/AAAA records of
+# {hostname} and mta-sts.DOMAIN point here, uncomment [web] and [acme]
+# (docs/production.md). Or name PEM files in [tls] (e.g. from certbot). Until either is
+# set, Palisade uses a self-signed certificate generated in the data directory.
+# [web]
+# address = "[::]:443"
+# [acme]
+# directory = "letsencrypt"
+# contact = ["mailto:you@example.com"]
+#
 # [tls]
 # cert = "/etc/letsencrypt/live/{hostname}/fullchain.pem"
 # key = "/etc/letsencrypt/live/{hostname}/privkey.pem"

@@ -28,6 +28,7 @@ pub struct RawConfig {
     pub encryption: Option<RawEncryption>,
     pub doctor: Option<RawDoctor>,
     pub log: Option<RawLog>,
+    pub acme: Option<crate::acme::RawAcme>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -115,6 +115,12 @@ fn every_key_is_documented() {
         "delivery.connection_idle_secs",
         "delivery.max_messages_per_connection",
         "web.address",
+        "acme.directory",
+        "acme.contact",
+        "acme.challenge",
+        "acme.http_address",
+        "acme.ca_file",
+        "acme.check_interval_secs",
         "security.max_login_failures",
         "security.login_failure_window_secs",
         "security.lockout_secs",
@@ -333,4 +339,81 @@ fn plaintext_auth_only_on_loopback() {
         err("[listener.s]\naddress = \"0.0.0.0:587\"\nkind = \"submission\"\nallow_plaintext_auth = true\n")
             .starts_with("listener.s.allow_plaintext_auth")
     );
+}
+
+/// `[acme]`: a directory URL (or a Let's Encrypt shorthand), the listener its challenge
+/// needs, and never beside `[tls]`.
+#[test]
+fn acme_section() {
+    let web = "[web]\naddress = \"[::]:443\"\n";
+    let c = parse(&format!(
+        "{web}[acme]\ndirectory = \"letsencrypt\"\ncontact = [\"mailto:admin@example.com\"]\n"
+    ))
+    .unwrap();
+    let acme = c.acme.unwrap();
+    assert_eq!(acme.directory, LETS_ENCRYPT);
+    assert_eq!(acme.challenge, AcmeChallenge::TlsAlpn01);
+    assert_eq!(acme.check_interval, std::time::Duration::from_secs(60));
+    // With an ACME certificate, MTA-STS `auto` enforces.
+    assert_eq!(c.mta_sts.mode, MtaStsMode::Enforce);
+    assert!(err("[acme]\ndirectory = \"letsencrypt\"\n").starts_with("acme.challenge:"));
+    assert!(
+        err("[acme]\ndirectory = \"letsencrypt\"\nchallenge = \"http-01\"\n")
+            .starts_with("acme.http_address:")
+    );
+    assert!(err(&format!("{web}[acme]\n")).starts_with("acme.directory:"));
+    assert!(
+        err(&format!(
+            "{web}[acme]\ndirectory = \"http://ca.test/dir\"\n"
+        ))
+        .starts_with("acme.directory:")
+    );
+    assert!(
+        err(&format!(
+            "{web}[acme]\ndirectory = \"letsencrypt\"\ncontact = [\"admin@example.com\"]\n"
+        ))
+        .starts_with("acme.contact:")
+    );
+    assert!(
+        err(&format!(
+            "{web}[tls]\ncert = \"/c\"\nkey = \"/k\"\n[acme]\ndirectory = \"letsencrypt\"\n"
+        ))
+        .starts_with("acme:")
+    );
+}
+
+/// The certificate in force: `[tls]`, else ACME's once issued, else the self-signed one.
+#[test]
+fn certificate_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = parse(
+        "[acme]\ndirectory = \"letsencrypt\"\nchallenge = \"http-01\"\nhttp_address = \"127.0.0.1:80\"\n",
+    )
+    .unwrap();
+    assert_eq!(acme.certificate(dir.path()).source, CertSource::SelfSigned);
+    let files = acme_files(dir.path());
+    std::fs::create_dir_all(files.cert.parent().unwrap()).unwrap();
+    std::fs::write(&files.cert, "x").unwrap();
+    std::fs::write(&files.key, "x").unwrap();
+    assert_eq!(acme.certificate(dir.path()).source, CertSource::Acme);
+    assert_eq!(acme.certificate(dir.path()).files, files);
+    let plain = parse("").unwrap();
+    assert_eq!(plain.certificate(dir.path()).source, CertSource::SelfSigned);
+    let operator = parse("[tls]\ncert = \"/c\"\nkey = \"/k\"\n").unwrap();
+    assert_eq!(
+        operator.certificate(dir.path()).source,
+        CertSource::Operator
+    );
+}
+
+/// The commented `[web]`/`[acme]` lines `init` writes parse once uncommented.
+#[test]
+fn production_acme_lines_parse_uncommented() {
+    let text = production_toml("mx.example.com");
+    let start = text.find("# [web]").unwrap();
+    let end = text.find("#\n# [tls]").unwrap();
+    let uncommented = text[start..end].replace("# ", "");
+    let c = parse(&format!("{}{uncommented}", &text[..start])).unwrap();
+    assert_eq!(c.acme.unwrap().directory, LETS_ENCRYPT);
+    assert_eq!(c.web, Some("[::]:443".parse().unwrap()));
 }

@@ -218,7 +218,7 @@ pub struct Config {
     /// domain's first user.
     pub postmaster: Option<palisade_types::Address>,
     pub listeners: Vec<Listener>,
-    /// Operator-supplied certificate; `None` means the generated self-signed one.
+    /// Operator-supplied certificate; `None`: the ACME one or the generated self-signed one.
     pub tls: Option<TlsFiles>,
     pub smtp: SmtpLimits,
     pub queue: QueueConfig,
@@ -240,6 +240,8 @@ pub struct Config {
     pub doctor_interval: Duration,
     /// How `serve` writes its log lines on standard error.
     pub log_format: LogFormat,
+    /// Certificates from an ACME CA; none unless configured (never with `[tls]`).
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 /// `log.format`: lines for people (colour only at a terminal), or one JSON object per
@@ -617,12 +619,19 @@ impl Config {
             Some(a) => Some(socket_addr("web.address", &a)?),
             None => None,
         };
+        let acme = crate::acme::acme_config(raw.acme, web)?;
+        if acme.is_some() && tls.is_some() {
+            return Err(invalid(
+                "acme",
+                "and [tls] both name a certificate: keep one (remove [tls] to let ACME manage it)",
+            ));
+        }
         let sts = raw.mta_sts.unwrap_or_default();
         let mta_sts = MtaStsConfig {
             // `auto`: enforce once an operator certificate is configured; with the
             // generated self-signed one, senders could not validate us, so testing.
             mode: match sts.mode.as_deref().unwrap_or("auto") {
-                "auto" if tls.is_some() => MtaStsMode::Enforce,
+                "auto" if tls.is_some() || acme.is_some() => MtaStsMode::Enforce,
                 "auto" | "testing" => MtaStsMode::Testing,
                 "enforce" => MtaStsMode::Enforce,
                 "none" => MtaStsMode::None,
@@ -759,6 +768,7 @@ impl Config {
             None => None,
         };
         Ok(Config {
+            acme,
             log_format: log_format(raw.log)?,
             hostname,
             postmaster,

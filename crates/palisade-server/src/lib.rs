@@ -12,6 +12,7 @@
 //! `421 4.3.2`; the scheduler finishes deliveries in progress. Nothing acknowledged is
 //! lost: it is in `queue/active/` and delivered at the next start.
 
+pub mod acme;
 pub mod bans;
 pub mod bounce;
 pub mod conn;
@@ -91,7 +92,7 @@ pub fn dns_settings(cfg: &Config) -> DnsSettings {
 /// What `serve` checks of a configuration before it binds a socket, without side
 /// effects (`palisade config check` runs exactly this): the phishing weights, the
 /// resolver, the outbound CA file, and the certificate and key when files are named
-/// (none: a self-signed one is made at start). `Ok` holds warnings about what would
+/// (none: a self-signed one is made at start), and the ACME CA's root file. `Ok` holds warnings about what would
 /// start but do nothing useful.
 pub fn preflight(config: &Config) -> Result<Vec<String>, ServerError> {
     phishing::check_config(config).map_err(ServerError::Config)?;
@@ -103,6 +104,9 @@ pub fn preflight(config: &Config) -> Result<Vec<String>, ServerError> {
         tls::server_config(files)?;
     }
     let mut warnings = Vec::new();
+    if let Some(acme) = &config.acme {
+        acme::preflight(acme, config, &mut warnings).map_err(ServerError::Config)?;
+    }
     if config.listeners.is_empty() {
         warnings.push(
             "no listener: the server would accept no mail (add [listener.NAME] with address and kind)"
@@ -185,6 +189,8 @@ pub struct Server {
     accept_tasks: Vec<JoinHandle<()>>,
     scheduler: JoinHandle<()>,
     tls_watch: JoinHandle<()>,
+    /// Orders and renews the certificate when `[acme]` is configured.
+    acme_task: Option<JoinHandle<()>>,
     reports_task: JoinHandle<()>,
     doctor_task: JoinHandle<()>,
     bans_task: JoinHandle<()>,
@@ -213,6 +219,22 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, ServerError> {
         }
         Err(std::fs::TryLockError::Error(e)) => Err(storage(e)),
     }
+}
+
+/// Binds the listener `name` and records the address it got.
+async fn bind(
+    name: &str,
+    address: SocketAddr,
+    bound: &mut Vec<(String, SocketAddr)>,
+) -> Result<TcpListener, ServerError> {
+    let bind_error = |source| ServerError::Bind {
+        name: name.to_string(),
+        address,
+        source,
+    };
+    let socket = TcpListener::bind(address).await.map_err(bind_error)?;
+    bound.push((name.to_string(), socket.local_addr().map_err(bind_error)?));
+    Ok(socket)
 }
 
 /// Directories under the data directory.
@@ -248,7 +270,11 @@ impl Server {
         let https_tls = outbound_tls
             .https_config()
             .map_err(ServerError::OutboundTls)?;
-        let tls = tls::TlsReloader::new(config.tls.clone(), data_dir, config.hostname.as_str())?;
+        let tls = tls::TlsReloader::new(
+            tls::files_in_force(&config, data_dir),
+            data_dir,
+            config.hostname.as_str(),
+        )?;
         let (committed_tx, committed_rx) = tokio::sync::mpsc::unbounded_channel();
         let spool = Spool::open(&queue_dir(data_dir), committed_tx)?;
         let (scheduler_stop, scheduler_rx) = watch::channel(false);
@@ -350,20 +376,7 @@ impl Server {
         let mut bound = Vec::new();
         let mut accept_tasks = Vec::new();
         for l in listeners {
-            let socket =
-                TcpListener::bind(l.address)
-                    .await
-                    .map_err(|source| ServerError::Bind {
-                        name: l.name.clone(),
-                        address: l.address,
-                        source,
-                    })?;
-            let addr = socket.local_addr().map_err(|source| ServerError::Bind {
-                name: l.name.clone(),
-                address: l.address,
-                source,
-            })?;
-            bound.push((l.name.clone(), addr));
+            let socket = bind(&l.name, l.address, &mut bound).await?;
             accept_tasks.push(tokio::spawn(accept_loop(
                 socket,
                 l,
@@ -371,15 +384,23 @@ impl Server {
                 accept_rx.clone(),
             )));
         }
+        let acme = shared
+            .config()
+            .acme
+            .is_some()
+            .then(|| Arc::new(palisade_web::acme::AcmeChallenges::default()));
+        if let Some(address) = shared.config().acme.as_ref().and_then(|a| a.http_address) {
+            let socket = bind("acme-http", address, &mut bound).await?;
+            if let Some(challenges) = &acme {
+                accept_tasks.push(tokio::spawn(palisade_web::acme::serve_http01(
+                    socket,
+                    challenges.clone(),
+                    accept_rx.clone(),
+                )));
+            }
+        }
         if let Some(address) = shared.config().web {
-            let name = "web".to_string();
-            let bind_error = |source| ServerError::Bind {
-                name: name.clone(),
-                address,
-                source,
-            };
-            let socket = TcpListener::bind(address).await.map_err(bind_error)?;
-            bound.push((name.clone(), socket.local_addr().map_err(bind_error)?));
+            let socket = bind("web", address, &mut bound).await?;
             let state = Arc::new(palisade_web::WebState {
                 config: {
                     let s = shared.clone();
@@ -394,11 +415,13 @@ impl Server {
             accept_tasks.push(tokio::spawn(palisade_web::serve(
                 socket,
                 tls,
+                acme.clone(),
                 state,
                 accept_rx.clone(),
             )));
         }
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
+        let acme_task = acme.map(|c| tokio::spawn(acme::run(shared.clone(), c)));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
         let rates_task = tokio::spawn(rates::sync_loop(shared.clone()));
         let history_task = tokio::spawn(phishing::history_loop(shared.clone()));
@@ -413,6 +436,7 @@ impl Server {
             accept_tasks,
             scheduler,
             tls_watch,
+            acme_task,
             reports_task,
             doctor_task,
             bans_task,
@@ -456,7 +480,9 @@ impl Server {
                 ),
             }
         }
-        self.shared.tls.set_files(config.tls.clone());
+        self.shared
+            .tls
+            .set_files(tls::files_in_force(&config, &self.shared.data_dir));
         self.shared.limits.set_limits(
             config.smtp.max_connections,
             config.smtp.max_connections_per_ip,
@@ -490,6 +516,9 @@ impl Server {
         let _ = self.scheduler_stop.send(true);
         let _ = self.scheduler.await;
         self.tls_watch.abort();
+        if let Some(t) = &self.acme_task {
+            t.abort();
+        }
         self.reports_task.abort();
         self.doctor_task.abort();
         self.bans_task.abort();

@@ -29,13 +29,11 @@ pub enum TlsError {
     SelfSigned { path: PathBuf, problem: String },
 }
 
-/// The self-signed certificate and key paths for `data_dir`.
-pub fn self_signed_paths(data_dir: &Path) -> TlsFiles {
-    let dir = data_dir.join("tls");
-    TlsFiles {
-        cert: dir.join("self-signed-cert.pem"),
-        key: dir.join("self-signed-key.pem"),
-    }
+/// The files to load: `[tls]`'s, or the ACME certificate once issued; `None`: the
+/// self-signed one (see [`palisade_config::Config::certificate`]).
+pub fn files_in_force(config: &palisade_config::Config, data_dir: &Path) -> Option<TlsFiles> {
+    let c = config.certificate(data_dir);
+    (c.source != palisade_config::CertSource::SelfSigned).then_some(c.files)
 }
 
 /// How long a generated self-signed certificate is valid.
@@ -46,7 +44,7 @@ const SELF_SIGNED_RENEW_DAYS: i64 = 30;
 /// Creates the self-signed certificate for `hostname` unless a current one exists: one
 /// for this host name with more than [`SELF_SIGNED_RENEW_DAYS`] left.
 pub fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<TlsFiles, TlsError> {
-    let files = self_signed_paths(data_dir);
+    let files = palisade_config::self_signed_files(data_dir);
     let now = palisade_queue::now_secs();
     if files.key.exists()
         && std::fs::read(&files.cert).is_ok_and(|pem| self_signed_is_current(&pem, hostname, now))
@@ -112,7 +110,7 @@ fn self_signed_is_current(pem: &[u8], hostname: &str, now: i64) -> bool {
 }
 
 /// Writes a file readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -143,6 +141,37 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
         path: files.key.clone(),
         problem: e.to_string(),
     })?;
+    config_for(certs, key)
+}
+
+/// A server configuration for one certificate chain and key: TLS 1.3 and 1.2, the
+/// suites below only. The key must match the chain's first certificate.
+pub(crate) fn config_for(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, TlsError> {
+    builder()?
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))
+}
+
+/// Like [`config_for`] for a certificate rustls cannot parse as an end entity: the ACME
+/// validation certificate, whose critical acmeIdentifier extension (RFC 8737 §3) webpki
+/// does not know. Nothing is checked of the pair; only our own making goes in here.
+pub(crate) fn config_for_unchecked(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, TlsError> {
+    let signing_key = provider::default_provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let certified = rustls::sign::CertifiedKey::new(vec![cert], signing_key);
+    Ok(builder()?.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified))))
+}
+
+fn builder()
+-> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>, TlsError> {
     let mut p = provider::default_provider();
     // Forward-secret AEAD suites only (all of these use ECDHE or TLS 1.3 key exchange).
     p.cipher_suites = vec![
@@ -156,12 +185,10 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
         provider::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         provider::cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ];
-    ServerConfig::builder_with_provider(Arc::new(p))
+    Ok(ServerConfig::builder_with_provider(Arc::new(p))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Config(e.to_string()))
+        .with_no_client_auth())
 }
 
 fn mtimes(files: &TlsFiles) -> (Option<SystemTime>, Option<SystemTime>) {

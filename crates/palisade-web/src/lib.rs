@@ -1,11 +1,13 @@
 //! The HTTPS listener: our MTA-STS policy (RFC 8461 §3.3) at
 //! `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every local domain, and our
-//! users' OpenPGP keys over the Web Key Directory ([`wkd`]); the web UI comes later.
+//! users' OpenPGP keys over the Web Key Directory ([`wkd`]); the answers to an ACME CA's
+//! challenges ([`acme`]); the web UI comes later.
 //!
 //! TLS is rustls with the same certificate as SMTP (asked for per connection, so a
 //! reload reaches new connections). Handshakes run in their own tasks with a timeout,
 //! so a slow client cannot hold up others, and connections are capped.
 
+pub mod acme;
 mod listener;
 pub mod mta_sts;
 mod wkd;
@@ -38,14 +40,15 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `stop` turns true.
+/// Serves until `stop` turns true; with `acme`, also answers TLS-ALPN-01 challenges.
 pub async fn serve(
     socket: TcpListener,
     tls: TlsSource,
+    acme: Option<Arc<acme::AcmeChallenges>>,
     state: Arc<WebState>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let listener = listener::TlsListener::start(socket, tls);
+    let listener = listener::TlsListener::start(socket, tls, acme);
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };

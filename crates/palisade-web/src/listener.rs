@@ -2,6 +2,7 @@
 //! through a channel, each holding a permit of the connection cap.
 
 use crate::TlsSource;
+use crate::acme::AcmeChallenges;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -69,7 +70,13 @@ impl<S> Connection<S> {
 }
 
 impl TlsListener {
-    pub fn start(socket: TcpListener, tls: TlsSource) -> TlsListener {
+    /// Accepts on `socket`; with `acme`, a handshake offering `acme-tls/1` for a name
+    /// with an open TLS-ALPN-01 challenge gets the validation certificate and then ends.
+    pub fn start(
+        socket: TcpListener,
+        tls: TlsSource,
+        acme: Option<Arc<AcmeChallenges>>,
+    ) -> TlsListener {
         let local = socket
             .local_addr()
             .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -91,15 +98,16 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
-                let mut config = (*tls()).clone();
-                config.alpn_protocols = vec![b"http/1.1".to_vec()];
-                let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-                let tx = tx.clone();
+                let (tls, acme, tx) = (tls.clone(), acme.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => {
+                    let handshake = handshake(tcp, tls, acme.as_deref());
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(Some(stream))) => {
                             let conn = Connection::new(stream, permit, IDLE_TIMEOUT);
                             let _ = tx.send((conn, peer)).await;
+                        }
+                        Ok(Ok(None)) => {
+                            tracing::debug!(%peer, "ACME TLS-ALPN-01 handshake answered")
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTPS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "HTTPS handshake timed out"),
@@ -109,6 +117,25 @@ impl TlsListener {
         });
         TlsListener { ready, local }
     }
+}
+
+/// One handshake: the normal configuration (ALPN `http/1.1`), or an ACME validation
+/// certificate, after which the connection carries nothing (RFC 8737 §3) and `None`.
+async fn handshake(
+    tcp: TcpStream,
+    tls: TlsSource,
+    acme: Option<&AcmeChallenges>,
+) -> std::io::Result<Option<TlsStream<TcpStream>>> {
+    let start =
+        tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+    if let Some(config) = acme.and_then(|a| a.for_hello(&start.client_hello())) {
+        let mut stream = start.into_stream(config).await?;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+        return Ok(None);
+    }
+    let mut config = (*tls()).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(start.into_stream(Arc::new(config)).await?))
 }
 
 impl axum::serve::Listener for TlsListener {

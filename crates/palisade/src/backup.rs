@@ -7,7 +7,8 @@
 //! (`queue/incoming`) and the lock file are left out.
 //!
 //! Secrets are never written in clear: the store (it holds DKIM private keys and
-//! password hashes), the configuration, the sealing key and everything under `tls/`
+//! password hashes), the configuration, the sealing key, everything under `tls/` and the
+//! ACME account key (`acme/`)
 //! are sealed with AES-256-GCM under a key derived from the administrator's passphrase
 //! by Argon2id (64 MiB, 3 passes; a fresh salt per backup). Each sealed file's name is
 //! its associated data, so a sealed file cannot be passed off as another. Messages are
@@ -60,6 +61,7 @@ struct Entry {
 fn is_secret(rel: &str) -> bool {
     matches!(rel, "palisade.db" | "palisade.toml" | "signing-keys.secret")
         || rel.starts_with("tls/")
+        || rel.starts_with("acme/")
 }
 
 /// Files of the data directory a backup leaves out: the live store (its snapshot goes
@@ -423,6 +425,8 @@ mod tests {
             "palisade.toml",
             "signing-keys.secret",
             "tls/self-signed-key.pem",
+            "tls/acme-key.pem",
+            "acme/account.json",
         ] {
             assert!(is_secret(s), "{s}");
         }

@@ -248,22 +248,41 @@ pub async fn print_records(
         "_smtp._tls.{domain}. TXT \"v=TLSRPTv1; rua=mailto:{}\"",
         cfg.reports.tls_rua(domain)
     );
-    let cert = match &cfg.tls {
-        Some(t) => std::fs::read(&t.cert).ok(),
-        None => std::fs::read(paths.data.join("tls/self-signed-cert.pem")).ok(),
-    };
-    match cert
-        .as_deref()
-        .and_then(palisade_audit::doctor::tlsa_3_1_1)
-        .map(|(h, _)| hex::encode(h))
-    {
-        Some(hash) => println!("_25._tcp.{host}. TLSA 3 1 1 {hash}   ; DANE-EE, needs DNSSEC"),
-        None => println!("; TLSA: no certificate yet (start the server once, or set [tls])"),
-    }
+    print_tlsa(cfg, &paths.data);
     println!("; and A/AAAA records of {host} with this server's public addresses, and a");
     println!("; PTR record of each address pointing to {host} (many receivers refuse mail");
     println!("; from addresses without one).");
     report_mailboxes(cfg, store, domain).await
+}
+
+/// The TLSA record of the certificate in force, and whether it survives a renewal.
+fn print_tlsa(cfg: &palisade_config::Config, data: &std::path::Path) {
+    use palisade_config::CertSource;
+    let host = cfg.hostname.as_str();
+    let in_force = cfg.certificate(data);
+    let Some((hash, _)) = std::fs::read(&in_force.files.cert)
+        .ok()
+        .as_deref()
+        .and_then(palisade_audit::doctor::tlsa_3_1_1)
+    else {
+        println!("; TLSA: no certificate yet (start the server once, or set [acme] or [tls])");
+        return;
+    };
+    println!(
+        "_25._tcp.{host}. TLSA 3 1 1 {}   ; DANE-EE, needs DNSSEC",
+        hex::encode(hash)
+    );
+    println!(
+        "; {}",
+        match in_force.source {
+            CertSource::Acme =>
+                "the ACME certificate's key is kept across renewals: this TLSA record stays valid",
+            CertSource::Operator =>
+                "a renewal with a new key breaks this record: publish the new key's record beside it first (certbot: --reuse-key keeps the key)",
+            CertSource::SelfSigned =>
+                "self-signed: its key changes when it is made anew each year; set [acme] or [tls] for a lasting one",
+        }
+    );
 }
 
 /// The report addresses the records name receive mail: a local one that does not is

@@ -497,15 +497,6 @@ async fn doctor_compares_what_is_published_with_what_the_server_expects() {
     server.shutdown().await;
 }
 
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Inside `serve`, the doctor runs on its interval: the score is a Prometheus gauge per
 /// domain and what is wrong goes to the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,15 @@ pub fn cli_with_stdin(data: &std::path::Path, args: &[&str], stdin: &str) -> std
     child.wait_with_output().unwrap()
 }
 
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A lettre client for the inbound listener (plain SMTP, no AUTH).
 pub fn inbound(ts: &TestServer) -> lettre::AsyncSmtpTransport<lettre::Tokio1Executor> {
     let addr = ts.addr("inbound");
