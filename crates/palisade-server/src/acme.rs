@@ -34,6 +34,8 @@ pub enum AcmeError {
     Protocol(#[from] instant_acme::Error),
     #[error("the CA refused {names:?}: {detail}")]
     Refused { names: Vec<String>, detail: String },
+    #[error("the order did not become ready: {0}")]
+    Order(String),
     #[error("the CA offers no {0} challenge for {1}")]
     NoChallenge(&'static str, String),
     #[error("certificate request: {0}")]
@@ -194,7 +196,7 @@ impl Client {
                 acme.check_interval
             }
             Err(AcmeError::Refused { names, detail })
-                if !names.is_empty() && !names.contains(&shared.config().hostname.to_string()) =>
+                if !names.contains(&shared.config().hostname.to_string()) =>
             {
                 tracing::warn!(
                     ?names,
@@ -357,10 +359,14 @@ async fn order(
     let mut order = account.new_order(&NewOrder::new(&ids)).await?;
     answer(&mut order, kind, challenges).await?;
     let retry = RetryPolicy::new().timeout(ORDER_TIMEOUT);
-    match order.poll_ready(&retry).await {
-        Ok(OrderStatus::Ready) => {}
-        Ok(_) | Err(instant_acme::Error::Api(_)) => return Err(refused(&mut order).await),
-        Err(e) => return Err(e.into()),
+    let ready = order.poll_ready(&retry).await;
+    if !matches!(ready, Ok(OrderStatus::Ready)) {
+        // The names the CA refused, if that is why; else what went wrong.
+        return Err(match (refused(&mut order).await, ready) {
+            (Some(refused), _) => refused,
+            (None, Err(e)) => e.into(),
+            (None, Ok(status)) => AcmeError::Order(format!("{status:?}")),
+        });
     }
     order.finalize_csr(&request(names, key)?).await?;
     Ok(order.poll_certificate(&retry).await?)
@@ -401,8 +407,8 @@ async fn answer(
     Ok(())
 }
 
-/// The names whose authorization failed, and the CA's reasons.
-async fn refused(order: &mut Order) -> AcmeError {
+/// The names whose authorization failed, and the CA's reasons; `None` if none did.
+async fn refused(order: &mut Order) -> Option<AcmeError> {
     let (mut names, mut details) = (Vec::new(), Vec::new());
     let mut authorizations = order.authorizations();
     while let Some(Ok(authz)) = authorizations.next().await {
@@ -419,10 +425,10 @@ async fn refused(order: &mut Order) -> AcmeError {
         details.push(format!("{name}: {why}"));
         names.push(name);
     }
-    AcmeError::Refused {
+    (!names.is_empty()).then(|| AcmeError::Refused {
         names,
         detail: details.join("; "),
-    }
+    })
 }
 
 /// RFC 8737 §3: a self-signed certificate for `name` alone with the critical

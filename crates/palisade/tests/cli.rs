@@ -165,6 +165,19 @@ fn config_check_refuses_what_serve_would_refuse() {
         d.display()
     ));
     usage_error(d, &["config", "check"], "", "extra_ca_file");
+    // [acme]: the CA's root file must hold a certificate; a host name no CA would
+    // issue for is a warning.
+    let acme = "[acme]\ndirectory = \"letsencrypt\"\nchallenge = \"http-01\"\nhttp_address = \"127.0.0.1:0\"\n";
+    write(&format!(
+        "hostname = \"mx.test\"\n{acme}ca_file = \"{}/junk.pem\"\n{listener}",
+        d.display()
+    ));
+    usage_error(d, &["config", "check"], "", "acme.ca_file");
+    write(&format!("hostname = \"mx\"\n{acme}{listener}"));
+    let o = run(d, &["config", "check"], "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("not a fully-qualified name"), "{err}");
     write("hostname = \"mx.test\"\n");
     let o = run(d, &["config", "check"], "");
     let err = String::from_utf8_lossy(&o.stderr);
