@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # Palisade in a container: built with the Rust toolchain, run on Debian slim as a
 # dedicated non-root user, with every piece of state in one volume.
 #
@@ -10,7 +11,10 @@
 #   docker exec palisade palisade --data /var/lib/palisade doctor
 #
 # The binary holds CAP_NET_BIND_SERVICE as a file capability (as the systemd unit gives
-# it as an ambient one), so the unprivileged user binds ports 25, 465, 587 and 443.
+# it as an ambient one), so the unprivileged user binds ports 25, 465, 587, 443 and 80.
+# Docker keeps that capability by default; with --cap-drop ALL, add it back with
+# --cap-add NET_BIND_SERVICE (without it the binary cannot start). A host directory
+# mounted as the volume must belong to uid 10025.
 # `docker stop` sends SIGTERM: sessions get smtp.shutdown_grace_secs, then 421.
 # Tested by .ci/container with podman (docs/production.md, "In a container").
 
@@ -40,7 +44,8 @@ RUN --mount=type=bind,from=build,source=/palisade,target=/tmp/palisade \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 USER palisade:palisade
 VOLUME ["/var/lib/palisade"]
-EXPOSE 25 465 587 443
+# 80 only for ACME's HTTP-01 (acme.http_address).
+EXPOSE 25 465 587 443 80
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/palisade", "--data", "/var/lib/palisade"]
 CMD ["serve"]

@@ -69,7 +69,12 @@ pub async fn expected(
         (palisade_web::mta_sts::policy_id(&policy), policy)
     });
     let in_force = cfg.certificate(data);
-    let cert = std::fs::read(&in_force.files.cert).ok();
+    // Before the first ACME certificate, the self-signed key is not the one to publish.
+    let awaiting_acme =
+        cfg.acme.is_some() && in_force.source == palisade_config::CertSource::SelfSigned;
+    let cert = (!awaiting_acme)
+        .then(|| std::fs::read(&in_force.files.cert).ok())
+        .flatten();
     Ok(Expected {
         domain: domain.to_string(),
         hostname: cfg.hostname.to_string(),

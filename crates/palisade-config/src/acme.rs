@@ -48,7 +48,7 @@ pub struct AcmeConfig {
     /// system's roots.
     pub ca_file: Option<PathBuf>,
     /// How often the names and the renewal time are checked (a domain added is covered
-    /// within this); also the first delay after a failure, doubled up to six hours.
+    /// within this).
     pub check_interval: Duration,
 }
 

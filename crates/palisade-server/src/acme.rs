@@ -8,10 +8,11 @@
 //! record stays valid across renewals. The new chain is written beside the key and
 //! loaded by the [`crate::tls::TlsReloader`]: new handshakes use it, no restart.
 //!
-//! A name the CA refuses (say `mta-sts.` of a domain whose DNS is not published yet) is
-//! left out for an hour and the certificate is issued for the others; a refused host
-//! name, or any other failure, is retried after the check interval, doubled after each
-//! failure up to six hours.
+//! A name the CA refuses (say `mta-sts.` of a domain whose DNS is not published yet, or
+//! one it rejects outright) is left out for an hour, then two, four, up to a day, and
+//! the certificate is issued for the others. A refused host name, or any other failure,
+//! is retried after fifteen minutes, doubled after each failure up to six hours: Let's
+//! Encrypt allows five failed validations per name per hour. An order has ten minutes.
 
 use crate::Shared;
 use crate::tls::{TlsError, config_for, config_for_unchecked, write_private};
@@ -49,13 +50,15 @@ pub enum AcmeError {
     },
     #[error("{path}: {problem}")]
     Account { path: PathBuf, problem: String },
+    #[error("the certificate key {path}: {problem}")]
+    Key { path: PathBuf, problem: String },
     #[error("store: {0}")]
     Store(#[from] palisade_store::StoreError),
     #[error("the CA's certificate chain cannot be read: {0}")]
     BadChain(String),
 }
 
-/// A refused name (not the host name) is left out of orders for this long.
+/// A refused name (not the host name) is first left out of orders for this long.
 const DEFER_SECS: i64 = 3600;
 /// The longest wait after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -66,6 +69,8 @@ const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub names: BTreeSet<String>,
+    /// The SubjectPublicKeyInfo (DER): it must be our key's.
+    pub spki: Vec<u8>,
     pub not_before: i64,
     pub not_after: i64,
 }
@@ -88,6 +93,7 @@ impl Held {
             .collect();
         Some(Held {
             names,
+            spki: cert.tbs_certificate.subject_pki.raw.to_vec(),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
         })
@@ -100,24 +106,47 @@ impl Held {
     }
 }
 
-/// Why an order is due now, if it is.
-pub fn due(held: Option<&Held>, wanted: &BTreeSet<String>, now: i64) -> Option<&'static str> {
+/// Why an order is due now, if it is. `key` is our key's SubjectPublicKeyInfo, when
+/// the key exists.
+pub fn due(
+    held: Option<&Held>,
+    key: Option<&[u8]>,
+    wanted: &BTreeSet<String>,
+    now: i64,
+) -> Option<&'static str> {
     match held {
         None => Some("no certificate yet"),
+        Some(h) if key != Some(h.spki.as_slice()) => Some("the certificate is not for our key"),
         Some(h) if !wanted.is_subset(&h.names) => Some("a name is not covered yet"),
         Some(h) if now >= h.renew_at() => Some("two thirds of its lifetime have passed"),
         Some(_) => None,
     }
 }
 
+/// The most names one order carries (Let's Encrypt's limit).
+const MAX_NAMES: usize = 100;
+
 /// The names the certificate must cover: the host name, and `mta-sts.DOMAIN` of every
-/// local domain when the HTTPS listener serves the policies.
-async fn wanted_names(shared: &Shared) -> Result<BTreeSet<String>, AcmeError> {
-    let cfg = shared.config();
+/// local domain when the HTTPS listener serves the policies. Only names a CA takes: ASCII
+/// (an internationalised domain is left out, and logged), at most [`MAX_NAMES`].
+async fn wanted_names(
+    cfg: &palisade_config::Config,
+    store: &dyn palisade_store::Store,
+) -> Result<BTreeSet<String>, AcmeError> {
     let mut names = BTreeSet::from([cfg.hostname.to_string()]);
     if cfg.web.is_some() {
-        for d in shared.store.list_domains().await? {
-            names.insert(format!("mta-sts.{d}"));
+        for d in store.list_domains().await? {
+            let name = format!("mta-sts.{d}");
+            if !name.is_ascii() {
+                tracing::warn!(name, "left out of the ACME certificate: not an ASCII name");
+            } else if names.len() >= MAX_NAMES {
+                tracing::warn!(
+                    name,
+                    "left out of the ACME certificate: {MAX_NAMES} names already"
+                );
+            } else {
+                names.insert(name);
+            }
         }
     }
     Ok(names)
@@ -149,40 +178,52 @@ pub fn preflight(
 pub async fn run(shared: Arc<Shared>, challenges: Arc<AcmeChallenges>) {
     let mut client = Client::default();
     loop {
-        let wait = match shared.config().acme.clone() {
-            Some(acme) => client.step(&shared, &acme, &challenges).await,
+        let cfg = shared.config();
+        let wait = match &cfg.acme {
+            Some(acme) => client.step(&shared, &cfg, acme, &challenges).await,
             None => Duration::from_secs(60),
         };
         tokio::time::sleep(wait).await;
     }
 }
 
+/// The first wait after a failed order (Let's Encrypt allows five failed validations
+/// per name per hour), doubled after each further failure up to [`MAX_BACKOFF`].
+const RETRY_FLOOR: Duration = Duration::from_secs(15 * 60);
+/// The longest an order may take, CA connections included.
+const OBTAIN_TIMEOUT: Duration = Duration::from_secs(600);
+
 #[derive(Default)]
 struct Client {
     /// The account, for the directory it is registered with.
     account: Option<(String, Account)>,
-    /// Names left out until the given Unix time.
-    deferred: HashMap<String, i64>,
+    /// Names the CA refused: left out until the given Unix time; how often refused.
+    deferred: HashMap<String, (i64, u32)>,
     /// Failures in a row.
     failures: u32,
 }
 
 impl Client {
     /// One check (and order, when due); how long to wait before the next.
-    async fn step(&mut self, shared: &Shared, acme: &AcmeConfig, ch: &AcmeChallenges) -> Duration {
+    async fn step(
+        &mut self,
+        shared: &Shared,
+        cfg: &palisade_config::Config,
+        acme: &AcmeConfig,
+        ch: &AcmeChallenges,
+    ) -> Duration {
         let now = palisade_queue::now_secs();
         let files = palisade_config::acme_files(&shared.data_dir);
         let held = std::fs::read(&files.cert).ok().and_then(|p| Held::read(&p));
-        let wanted = match wanted_names(shared).await {
-            Ok(w) => w,
-            Err(e) => return self.failed(acme, &e),
+        let key = std::fs::read_to_string(&files.key)
+            .ok()
+            .and_then(|pem| rcgen::KeyPair::from_pem(&pem).ok())
+            .map(|k| rcgen::PublicKeyData::subject_public_key_info(&k));
+        let wanted = match wanted_names(cfg, shared.store.as_ref()).await {
+            Ok(w) => self.not_deferred(w, now),
+            Err(e) => return self.failed(&e),
         };
-        self.deferred.retain(|_, until| *until > now);
-        let wanted: BTreeSet<String> = wanted
-            .into_iter()
-            .filter(|n| !self.deferred.contains_key(n))
-            .collect();
-        let Some(reason) = due(held.as_ref(), &wanted, now) else {
+        let Some(reason) = due(held.as_ref(), key.as_deref(), &wanted, now) else {
             self.failures = 0;
             let renew_in = held.map_or(0, |h| h.renew_at() - now).max(1);
             return acme
@@ -190,33 +231,57 @@ impl Client {
                 .min(Duration::from_secs(renew_in as u64));
         };
         tracing::info!(reason, names = ?wanted, "ordering a certificate from the ACME CA");
-        match self.obtain(shared, acme, ch, &wanted, &files).await {
+        let host = cfg.hostname.to_string();
+        let obtained = tokio::time::timeout(
+            OBTAIN_TIMEOUT,
+            self.obtain(shared, acme, ch, &host, &wanted, &files),
+        )
+        .await
+        .unwrap_or(Err(AcmeError::Order("no answer within ten minutes".into())));
+        ch.clear();
+        match obtained {
             Ok(()) => {
                 self.failures = 0;
+                self.deferred.retain(|n, _| !wanted.contains(n));
                 acme.check_interval
             }
-            Err(AcmeError::Refused { names, detail })
-                if !names.contains(&shared.config().hostname.to_string()) =>
-            {
-                tracing::warn!(
-                    ?names,
-                    detail,
-                    "the CA refused these names; ordering without them for an hour"
-                );
-                for n in names {
-                    self.deferred.insert(n, now + DEFER_SECS);
-                }
-                Duration::ZERO
+            Err(AcmeError::Refused { names, detail }) if !names.contains(&host) => {
+                self.defer(names, &detail, now);
+                // The other names' authorizations are valid now: order them at once.
+                Duration::from_secs(1)
             }
-            Err(e) => self.failed(acme, &e),
+            Err(e) => self.failed(&e),
         }
     }
 
-    fn failed(&mut self, acme: &AcmeConfig, e: &AcmeError) -> Duration {
+    /// `wanted` without the names whose deferral has not run out.
+    fn not_deferred(&self, wanted: BTreeSet<String>, now: i64) -> BTreeSet<String> {
+        wanted
+            .into_iter()
+            .filter(|n| self.deferred.get(n).is_none_or(|(until, _)| *until <= now))
+            .collect()
+    }
+
+    /// Leaves refused names out for an hour, doubled at each refusal up to a day.
+    fn defer(&mut self, names: Vec<String>, detail: &str, now: i64) {
+        for n in names {
+            let refusals = self.deferred.get(&n).map_or(0, |(_, r)| *r) + 1;
+            let secs = (DEFER_SECS << (refusals - 1).min(5)).min(86_400);
+            tracing::warn!(
+                name = n,
+                detail,
+                retry_in_secs = secs,
+                "the CA refused this name; the certificate is ordered without it"
+            );
+            self.deferred.insert(n, (now + secs, refusals));
+        }
+    }
+
+    fn failed(&mut self, e: &AcmeError) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        let wait = acme
-            .check_interval
-            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+        let doublings = self.failures.min(16) - 1;
+        let wait = RETRY_FLOOR
+            .saturating_mul(2u32.saturating_pow(doublings))
             .min(MAX_BACKOFF);
         tracing::error!(
             error = e as &dyn std::error::Error,
@@ -231,18 +296,17 @@ impl Client {
         shared: &Shared,
         acme: &AcmeConfig,
         challenges: &AcmeChallenges,
+        host: &str,
         names: &BTreeSet<String>,
         files: &TlsFiles,
     ) -> Result<(), AcmeError> {
         let account = self.account(&shared.data_dir, acme).await?;
         let key = load_or_make_key(&files.key)?;
-        let hostname = shared.config().hostname.to_string();
-        let ordered: Vec<String> = std::iter::once(hostname.clone())
-            .chain(names.iter().filter(|n| **n != hostname).cloned())
+        let ordered: Vec<String> = std::iter::once(host.to_string())
+            .chain(names.iter().filter(|n| *n != host).cloned())
             .collect();
-        let chain = order(&account, &ordered, &key, acme.challenge, challenges).await;
-        challenges.clear();
-        install(shared, files, &chain?)
+        let chain = order(&account, &ordered, &key, acme.challenge, challenges).await?;
+        install(shared, files, &chain)
     }
 
     /// The account registered with the configured directory: from memory, from
@@ -317,34 +381,42 @@ fn save_account(
         path: path.to_path_buf(),
         problem: e.to_string(),
     })?;
-    let file_err = |error| AcmeError::File {
-        path: path.to_path_buf(),
-        error,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(file_err)?;
-    }
-    write_private(path, &json).map_err(file_err)
+    replace_file(path, &json)
 }
 
 /// The certificate's key: the one on disk, or a new ECDSA P-256 key written owner-only.
 fn load_or_make_key(path: &Path) -> Result<rcgen::KeyPair, AcmeError> {
+    let key_err = |problem: String| AcmeError::Key {
+        path: path.to_path_buf(),
+        problem,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(pem) => rcgen::KeyPair::from_pem(&pem).map_err(|e| key_err(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = rcgen::KeyPair::generate()?;
+            replace_file(path, key.serialize_pem().as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(key_err(e.to_string())),
+    }
+}
+
+/// Writes `bytes` (owner-only) to a new file beside `path`, then renames it over
+/// `path` and syncs the directory: a crash leaves the old file or the new one.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), AcmeError> {
     let file_err = |error| AcmeError::File {
         path: path.to_path_buf(),
         error,
     };
-    match std::fs::read_to_string(path) {
-        Ok(pem) => Ok(rcgen::KeyPair::from_pem(&pem)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = rcgen::KeyPair::generate()?;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(file_err)?;
-            }
-            write_private(path, key.serialize_pem().as_bytes()).map_err(file_err)?;
-            Ok(key)
-        }
-        Err(e) => Err(file_err(e)),
-    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(file_err)?;
+    let tmp = path.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, bytes).map_err(file_err)?;
+    std::fs::rename(&tmp, path).map_err(file_err)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(file_err)
 }
 
 /// One order: the challenges answered, the CSR for our key sent, the chain (PEM) back.
@@ -356,7 +428,10 @@ async fn order(
     challenges: &AcmeChallenges,
 ) -> Result<String, AcmeError> {
     let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
-    let mut order = account.new_order(&NewOrder::new(&ids)).await?;
+    let mut order = account
+        .new_order(&NewOrder::new(&ids))
+        .await
+        .map_err(rejected_at_order)?;
     answer(&mut order, kind, challenges).await?;
     let retry = RetryPolicy::new().timeout(ORDER_TIMEOUT);
     let ready = order.poll_ready(&retry).await;
@@ -407,8 +482,47 @@ async fn answer(
     Ok(())
 }
 
+/// RFC 8555 §6.7.1: a CA may refuse names when the order is made (`rejectedIdentifier`),
+/// listing them as subproblems; those become [`AcmeError::Refused`].
+fn rejected_at_order(e: instant_acme::Error) -> AcmeError {
+    let names: Vec<String> = match &e {
+        instant_acme::Error::Api(problem) => problem
+            .subproblems
+            .iter()
+            .filter_map(|sub| match &sub.identifier {
+                Some(Identifier::Dns(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if names.is_empty() {
+        return e.into();
+    }
+    AcmeError::Refused {
+        names,
+        detail: e.to_string(),
+    }
+}
+
+/// How long the CA may take to finish validating the other names after one failed.
+const SETTLE_POLLS: u32 = 60;
+
 /// The names whose authorization failed, and the CA's reasons; `None` if none did.
+/// First waits (bounded) until no authorization is pending, so that the answers are not
+/// withdrawn while the CA is still checking names that would pass.
 async fn refused(order: &mut Order) -> Option<AcmeError> {
+    for _ in 0..SETTLE_POLLS {
+        let mut pending = false;
+        let mut authorizations = order.authorizations();
+        while let Some(Ok(authz)) = authorizations.next().await {
+            pending |= authz.status == AuthorizationStatus::Pending;
+        }
+        if !pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let (mut names, mut details) = (Vec::new(), Vec::new());
     let mut authorizations = order.authorizations();
     while let Some(Ok(authz)) = authorizations.next().await {
@@ -469,23 +583,23 @@ fn install(shared: &Shared, files: &TlsFiles, chain: &str) -> Result<(), AcmeErr
     let certs = CertificateDer::pem_slice_iter(chain.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AcmeError::BadChain(e.to_string()))?;
-    let key =
-        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| AcmeError::BadChain(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| AcmeError::Key {
+        path: files.key.clone(),
+        problem: e.to_string(),
+    })?;
     config_for(certs, key)?;
-    let tmp = files.cert.with_extension("pem.new");
-    let file_err = |error| AcmeError::File {
-        path: files.cert.clone(),
-        error,
-    };
-    write_private(&tmp, chain.as_bytes()).map_err(file_err)?;
-    std::fs::rename(&tmp, &files.cert).map_err(file_err)?;
+    replace_file(&files.cert, chain.as_bytes())?;
     let held = Held::read(chain.as_bytes());
     tracing::info!(
         names = ?held.as_ref().map(|h| &h.names),
         renew_in_secs = held.as_ref().map(|h| h.renew_at() - palisade_queue::now_secs()),
         "ACME certificate installed"
     );
-    shared.tls.set_files(Some(files.clone()));
+    // What is in force now: a reload may have switched to `[tls]` meanwhile.
+    let cfg = shared.config();
+    shared
+        .tls
+        .set_files(crate::tls::files_in_force(&cfg, &shared.data_dir));
     shared.tls.reload();
     Ok(())
 }
@@ -502,13 +616,18 @@ mod tests {
 
     #[test]
     fn an_order_is_due_without_a_certificate_for_a_new_name_and_at_two_thirds() {
+        let key: &[u8] = b"our key";
         let held = Held {
             names: set(&["mx.example.test", "mta-sts.example.test"]),
+            spki: key.to_vec(),
             not_before: 0,
             not_after: 90 * 86_400,
         };
         assert_eq!(held.renew_at(), 60 * 86_400);
         let wanted = set(&["mx.example.test", "mta-sts.example.test"]);
+        let due = |held: Option<&Held>, wanted: &BTreeSet<String>, now: i64| {
+            due(held, Some(key), wanted, now)
+        };
         assert!(due(None, &wanted, 0).is_some());
         assert_eq!(due(Some(&held), &wanted, 59 * 86_400), None);
         assert!(due(Some(&held), &wanted, 60 * 86_400).is_some());
@@ -521,6 +640,39 @@ mod tests {
         assert!(due(Some(&held), &more, 0).is_some());
         // A domain removed: the certificate still serves.
         assert_eq!(due(Some(&held), &set(&["mx.example.test"]), 0), None);
+        // The key lost or replaced: the certificate is not for it.
+        assert!(super::due(Some(&held), None, &wanted, 0).is_some());
+        assert!(super::due(Some(&held), Some(b"another key"), &wanted, 0).is_some());
+    }
+
+    /// Refused names wait an hour, then two, four... at most a day; an issued
+    /// certificate forgets them.
+    #[test]
+    fn refused_names_wait_longer_each_time() {
+        let mut c = Client::default();
+        let wanted = set(&["mx.example.test", "mta-sts.a.test"]);
+        c.defer(vec!["mta-sts.a.test".into()], "no DNS", 0);
+        assert_eq!(
+            c.not_deferred(wanted.clone(), 3599),
+            set(&["mx.example.test"])
+        );
+        assert_eq!(c.not_deferred(wanted.clone(), 3600), wanted);
+        c.defer(vec!["mta-sts.a.test".into()], "no DNS", 3600);
+        assert_eq!(c.deferred["mta-sts.a.test"], (3600 + 7200, 2));
+        for _ in 0..10 {
+            c.defer(vec!["mta-sts.a.test".into()], "no DNS", 0);
+        }
+        assert_eq!(c.deferred["mta-sts.a.test"].0, 86_400);
+    }
+
+    /// The first retry after a failure waits at least fifteen minutes, then doubles up
+    /// to six hours.
+    #[test]
+    fn failures_back_off_from_fifteen_minutes_to_six_hours() {
+        let mut c = Client::default();
+        let e = AcmeError::Order("test".into());
+        let waits: Vec<u64> = (0..8).map(|_| c.failed(&e).as_secs() / 60).collect();
+        assert_eq!(waits, vec![15, 30, 60, 120, 240, 360, 360, 360]);
     }
 
     /// RFC 8737 §3: the validation certificate names the one identifier and carries the

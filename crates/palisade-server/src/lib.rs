@@ -469,6 +469,13 @@ impl Server {
         {
             tracing::warn!("listener changes take effect at the next restart");
         }
+        if old.acme.as_ref().map(|a| (a.challenge, a.http_address))
+            != config.acme.as_ref().map(|a| (a.challenge, a.http_address))
+        {
+            tracing::warn!(
+                "[acme] added, removed, or its challenge changed: this takes effect at the next restart"
+            );
+        }
         if old.dns != config.dns {
             match Dns::new(&dns_settings(&config)) {
                 Ok(dns) => {

@@ -31,9 +31,26 @@ pub enum TlsError {
 
 /// The files to load: `[tls]`'s, or the ACME certificate once issued; `None`: the
 /// self-signed one (see [`palisade_config::Config::certificate`]).
+/// An ACME pair that does not load (a key replaced, a file damaged) gives way to the
+/// self-signed certificate, logged, so that the server starts and the ACME task
+/// orders a new certificate for the key.
 pub fn files_in_force(config: &palisade_config::Config, data_dir: &Path) -> Option<TlsFiles> {
+    use palisade_config::CertSource;
     let c = config.certificate(data_dir);
-    (c.source != palisade_config::CertSource::SelfSigned).then_some(c.files)
+    match c.source {
+        CertSource::SelfSigned => None,
+        CertSource::Operator => Some(c.files),
+        CertSource::Acme => match server_config(&c.files) {
+            Ok(_) => Some(c.files),
+            Err(e) => {
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "the ACME certificate does not load; serving the self-signed one until a new one is issued"
+                );
+                None
+            }
+        },
+    }
 }
 
 /// How long a generated self-signed certificate is valid.
@@ -352,5 +369,25 @@ mod tests {
         // A current one is kept as it is.
         ensure_self_signed(dir.path(), "mx.other.test").unwrap();
         assert_eq!(std::fs::read(&files.cert).unwrap(), renewed);
+    }
+
+    /// An ACME certificate that is not for the key on disk (a key replaced) must not
+    /// stop the server: the self-signed one serves until a new one is issued.
+    #[test]
+    fn a_mismatched_acme_pair_gives_way_to_the_self_signed_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = palisade_config::parse(
+            "[acme]\ndirectory = \"letsencrypt\"\nchallenge = \"http-01\"\nhttp_address = \"127.0.0.1:80\"\n",
+        )
+        .unwrap();
+        let files = palisade_config::acme_files(dir.path());
+        std::fs::create_dir_all(files.cert.parent().unwrap()).unwrap();
+        let one = self_signed("mx.example.test", 0).unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(&files.cert, one.cert.pem()).unwrap();
+        std::fs::write(&files.key, one.signing_key.serialize_pem()).unwrap();
+        assert_eq!(files_in_force(&config, dir.path()), Some(files.clone()));
+        std::fs::write(&files.key, other.serialize_pem()).unwrap();
+        assert_eq!(files_in_force(&config, dir.path()), None);
     }
 }

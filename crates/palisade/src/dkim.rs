@@ -260,6 +260,15 @@ fn print_tlsa(cfg: &palisade_config::Config, data: &std::path::Path) {
     use palisade_config::CertSource;
     let host = cfg.hostname.as_str();
     let in_force = cfg.certificate(data);
+    if cfg.acme.is_some() && in_force.source == CertSource::SelfSigned {
+        // The self-signed key would be replaced by the ACME one: a record for it now
+        // would turn DANE senders away once the certificate arrives.
+        println!(
+            "; TLSA: once the ACME certificate is issued, run this again for the record of its key"
+        );
+        println!(";   (ACME keeps that key across renewals, so the record stays valid)");
+        return;
+    }
     let Some((hash, _)) = std::fs::read(&in_force.files.cert)
         .ok()
         .as_deref()

@@ -88,6 +88,17 @@ fn init_writes_production_config_and_prints_dns_records() {
     let cfg = std::fs::read_to_string(dir.path().join("palisade.toml")).unwrap();
     assert!(cfg.contains("[::]:25") && cfg.contains("[::]:587") && cfg.contains("[::]:465"));
     assert!(ok(dir.path(), &["config", "check"], "").contains("OK"));
+    // With [acme] set but no certificate issued yet, no TLSA record is printed for the
+    // self-signed key the ACME one will replace.
+    let acme = "\n[acme]\ndirectory = \"letsencrypt\"\nchallenge = \"http-01\"\nhttp_address = \"[::]:80\"\n";
+    std::fs::write(dir.path().join("palisade.toml"), format!("{cfg}{acme}")).unwrap();
+    let awaiting = ok(dir.path(), &["dns", "records", "example.com"], "");
+    assert!(
+        awaiting.contains("once the ACME certificate is issued"),
+        "{awaiting}"
+    );
+    assert!(!awaiting.contains("TLSA 3 1 1"), "{awaiting}");
+    std::fs::write(dir.path().join("palisade.toml"), &cfg).unwrap();
     assert!(ok(dir.path(), &["domain", "list"], "").contains("example.com"));
     usage_error(
         dir.path(),
