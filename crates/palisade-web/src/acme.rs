@@ -74,8 +74,14 @@ impl AcmeChallenges {
     }
 }
 
+/// A port 80 connection silent this long is closed...
+const HTTP01_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+/// ...and every one after this long: a CA's request takes a moment.
+const HTTP01_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The port 80 listener (`acme.http_address`): HTTP-01 answers and nothing else, with
-/// the metrics listener's connection cap and idle timeout. Serves until `stop` is true.
+/// the connection caps of every listener, a short idle timeout and a lifetime. Serves
+/// until `stop` is true.
 pub async fn serve_http01(
     socket: TcpListener,
     challenges: Arc<AcmeChallenges>,
@@ -84,7 +90,7 @@ pub async fn serve_http01(
     let app = Router::new()
         .route("/.well-known/acme-challenge/{token}", get(http01))
         .with_state(challenges);
-    let listener = crate::listener::PlainListener::new(socket, std::time::Duration::from_secs(30));
+    let listener = crate::listener::PlainListener::new(socket, HTTP01_IDLE, Some(HTTP01_LIFETIME));
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };

@@ -91,7 +91,7 @@ pub async fn serve_metrics(
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener::PlainListener::new(socket, idle), app)
+    if let Err(e) = axum::serve(listener::PlainListener::new(socket, idle, None), app)
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -1,10 +1,13 @@
 //! TLS connections for axum: accepted and handshaken in their own tasks, handed over
-//! through a channel, each holding a permit of the connection cap.
+//! through a channel, each holding a permit of the connection cap and a slot of its
+//! address's share of it.
 
 use crate::TlsSource;
 use crate::acme::AcmeChallenges;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -14,6 +17,9 @@ use tokio_rustls::server::TlsStream;
 
 /// Connections open at once (handshaking or established).
 const MAX_CONNECTIONS: usize = 1024;
+/// Connections one address (an IPv6 /64) may hold at once: one client cannot take
+/// every permit.
+const MAX_PER_ADDRESS: usize = 32;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection with no byte in either direction for this long is closed: without it,
 /// 1,024 silent clients would hold every permit (axum's serve sets no header timeout).
@@ -29,18 +35,78 @@ pub struct TlsListener {
 pub struct Connection<S = TlsStream<TcpStream>> {
     stream: S,
     _permit: OwnedSemaphorePermit,
+    _slot: AddressSlot,
     idle: Pin<Box<tokio::time::Sleep>>,
     limit: Duration,
+    /// When the connection ends whatever it does (a client dribbling a byte at a time
+    /// is never idle).
+    end: Option<tokio::time::Instant>,
+}
+
+/// Open connections per address (an IPv6 /64).
+#[derive(Clone, Default)]
+struct PerAddress(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// One connection's place in its address's share; given back when dropped.
+struct AddressSlot {
+    counts: PerAddress,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn take(&self, ip: IpAddr) -> Option<AddressSlot> {
+        let key = palisade_access::guard::address_key(ip);
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(key).or_insert(0);
+        if *n >= MAX_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl<S> Connection<S> {
-    fn new(stream: S, permit: OwnedSemaphorePermit, limit: Duration) -> Self {
+    fn new(
+        stream: S,
+        permit: OwnedSemaphorePermit,
+        slot: AddressSlot,
+        limit: Duration,
+        lifetime: Option<Duration>,
+    ) -> Self {
+        let now = tokio::time::Instant::now();
+        let end = lifetime.map(|l| now + l);
         Connection {
             stream,
             _permit: permit,
-            idle: Box::pin(tokio::time::sleep(limit)),
+            _slot: slot,
+            idle: Box::pin(tokio::time::sleep_until(Self::deadline(now, limit, end))),
             limit,
+            end,
         }
+    }
+
+    fn deadline(
+        now: tokio::time::Instant,
+        limit: Duration,
+        end: Option<tokio::time::Instant>,
+    ) -> tokio::time::Instant {
+        end.map_or(now + limit, |e| e.min(now + limit))
     }
 
     /// After an I/O poll: progress pushes the deadline back; a pending poll past the
@@ -53,9 +119,8 @@ impl<S> Connection<S> {
         use std::future::Future;
         match r {
             Poll::Ready(x) => {
-                self.idle
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + self.limit);
+                let next = Self::deadline(tokio::time::Instant::now(), self.limit, self.end);
+                self.idle.as_mut().reset(next);
                 Poll::Ready(x)
             }
             Poll::Pending => match self.idle.as_mut().poll(cx) {
@@ -82,6 +147,7 @@ impl TlsListener {
             .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         let (tx, ready) = mpsc::channel(64);
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let addresses = PerAddress::default();
         tokio::spawn(async move {
             loop {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -98,12 +164,16 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
+                let Some(slot) = addresses.take(peer.ip()) else {
+                    tracing::debug!(%peer, "HTTPS connection refused: too many from this address");
+                    continue;
+                };
                 let (tls, acme, tx) = (tls.clone(), acme.clone(), tx.clone());
                 tokio::spawn(async move {
                     let handshake = handshake(tcp, tls, acme.as_deref());
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(Some(stream))) => {
-                            let conn = Connection::new(stream, permit, IDLE_TIMEOUT);
+                            let conn = Connection::new(stream, permit, slot, IDLE_TIMEOUT, None);
                             let _ = tx.send((conn, peer)).await;
                         }
                         Ok(Ok(None)) => {
@@ -155,20 +225,26 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Plain TCP connections (the metrics listener): the same cap and idle timeout.
+/// Plain TCP connections (the metrics listener, ACME's HTTP-01): the same caps and
+/// idle timeout.
 pub struct PlainListener {
     socket: TcpListener,
     permits: Arc<Semaphore>,
+    addresses: PerAddress,
     idle: Duration,
+    lifetime: Option<Duration>,
 }
 
 impl PlainListener {
-    /// Connections silent in both directions for `idle` are closed.
-    pub fn new(socket: TcpListener, idle: Duration) -> PlainListener {
+    /// Connections silent in both directions for `idle` are closed, and all of them
+    /// after `lifetime` when one is given.
+    pub fn new(socket: TcpListener, idle: Duration, lifetime: Option<Duration>) -> PlainListener {
         PlainListener {
             socket,
             permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            addresses: PerAddress::default(),
             idle,
+            lifetime,
         }
     }
 }
@@ -183,7 +259,13 @@ impl axum::serve::Listener for PlainListener {
                 return std::future::pending().await;
             };
             match self.socket.accept().await {
-                Ok((tcp, peer)) => return (Connection::new(tcp, permit, self.idle), peer),
+                Ok((tcp, peer)) => {
+                    // Over its address's share: closed at once (dropped).
+                    if let Some(slot) = self.addresses.take(peer.ip()) {
+                        let conn = Connection::new(tcp, permit, slot, self.idle, self.lifetime);
+                        return (conn, peer);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = &e as &dyn std::error::Error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -224,5 +306,83 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Connection<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A plain listener serving one route, with `lifetime`.
+    async fn serve(lifetime: Option<Duration>) -> std::net::SocketAddr {
+        let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let listener = PlainListener::new(socket, Duration::from_secs(5), lifetime);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// Whether the server closes `c` within `within` (end of stream or a reset).
+    async fn closed(c: &mut TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(
+            tokio::time::timeout(within, c.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+
+    /// One address holds at most MAX_PER_ADDRESS connections; the next is closed at
+    /// once, and a slot given back is usable again.
+    #[tokio::test]
+    async fn one_address_cannot_take_every_connection() {
+        let addr = serve(None).await;
+        let mut held = Vec::new();
+        for _ in 0..MAX_PER_ADDRESS {
+            held.push(TcpStream::connect(addr).await.unwrap());
+        }
+        // The server accepts in order: a request on the last one proves all are in.
+        let last = held.last_mut().unwrap();
+        last.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = last.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        assert!(closed(&mut extra, Duration::from_secs(5)).await);
+        drop(held.pop());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut again = TcpStream::connect(addr).await.unwrap();
+        again
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = again.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    }
+
+    /// A client that sends a byte now and then is never idle, but the lifetime ends it.
+    #[tokio::test]
+    async fn a_dribbling_client_is_cut_off_at_the_lifetime() {
+        let addr = serve(Some(Duration::from_secs(1))).await;
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut cut = false;
+        for b in b"GET / HTTP/1.1\r\nHost: dribble.example\r\n"
+            .iter()
+            .cycle()
+            .take(60)
+        {
+            if c.write_all(&[*b]).await.is_err() || closed(&mut c, Duration::from_millis(100)).await
+            {
+                cut = true;
+                break;
+            }
+        }
+        assert!(cut, "still open after {:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }
