@@ -70,9 +70,7 @@ pub async fn expected(
     });
     let in_force = cfg.certificate(data);
     // Before the first ACME certificate, the self-signed key is not the one to publish.
-    let awaiting_acme =
-        cfg.acme.is_some() && in_force.source == palisade_config::CertSource::SelfSigned;
-    let cert = (!awaiting_acme)
+    let cert = (in_force.source != palisade_config::CertSource::AwaitingAcme)
         .then(|| std::fs::read(&in_force.files.cert).ok())
         .flatten();
     Ok(Expected {

@@ -135,8 +135,11 @@ pub enum CertSource {
     Operator,
     /// Issued by `[acme]`; its key is kept across renewals.
     Acme,
-    /// Generated for the host name (none of the above yet).
+    /// Generated for the host name (none of the above).
     SelfSigned,
+    /// The generated one, served until `[acme]` has its first certificate: its key is
+    /// about to be replaced, so no TLSA record is to be made of it.
+    AwaitingAcme,
 }
 
 /// The certificate and key the server uses, and where they come from.
@@ -163,8 +166,9 @@ pub fn acme_files(data: &Path) -> TlsFiles {
 }
 
 impl crate::Config {
-    /// The certificate in force: `[tls]` files; else the ACME certificate once issued;
-    /// else the self-signed one. The one rule the server, `dns records` and `doctor` use.
+    /// The certificate in force: `[tls]` files; else the ACME certificate once issued
+    /// (the self-signed one while it is awaited); else the self-signed one. The one rule
+    /// the server, `dns records` and `doctor` use.
     pub fn certificate(&self, data: &Path) -> CertInForce {
         if let Some(files) = &self.tls {
             return CertInForce {
@@ -173,15 +177,19 @@ impl crate::Config {
             };
         }
         let acme = acme_files(data);
-        if self.acme.is_some() && acme.cert.exists() && acme.key.exists() {
-            return CertInForce {
-                files: acme,
-                source: CertSource::Acme,
-            };
-        }
+        let source = match &self.acme {
+            Some(_) if acme.cert.exists() && acme.key.exists() => {
+                return CertInForce {
+                    files: acme,
+                    source: CertSource::Acme,
+                };
+            }
+            Some(_) => CertSource::AwaitingAcme,
+            None => CertSource::SelfSigned,
+        };
         CertInForce {
             files: self_signed_files(data),
-            source: CertSource::SelfSigned,
+            source,
         }
     }
 }

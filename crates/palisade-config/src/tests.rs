@@ -390,7 +390,14 @@ fn certificate_in_force() {
         "[acme]\ndirectory = \"letsencrypt\"\nchallenge = \"http-01\"\nhttp_address = \"127.0.0.1:80\"\n",
     )
     .unwrap();
-    assert_eq!(acme.certificate(dir.path()).source, CertSource::SelfSigned);
+    assert_eq!(
+        acme.certificate(dir.path()).source,
+        CertSource::AwaitingAcme
+    );
+    assert_eq!(
+        acme.certificate(dir.path()).files,
+        self_signed_files(dir.path())
+    );
     let files = acme_files(dir.path());
     std::fs::create_dir_all(files.cert.parent().unwrap()).unwrap();
     std::fs::write(&files.cert, "x").unwrap();

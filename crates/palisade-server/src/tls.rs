@@ -38,7 +38,7 @@ pub fn files_in_force(config: &palisade_config::Config, data_dir: &Path) -> Opti
     use palisade_config::CertSource;
     let c = config.certificate(data_dir);
     match c.source {
-        CertSource::SelfSigned => None,
+        CertSource::SelfSigned | CertSource::AwaitingAcme => None,
         CertSource::Operator => Some(c.files),
         CertSource::Acme => match server_config(&c.files) {
             Ok(_) => Some(c.files),

@@ -260,15 +260,26 @@ fn print_tlsa(cfg: &palisade_config::Config, data: &std::path::Path) {
     use palisade_config::CertSource;
     let host = cfg.hostname.as_str();
     let in_force = cfg.certificate(data);
-    if cfg.acme.is_some() && in_force.source == CertSource::SelfSigned {
-        // The self-signed key would be replaced by the ACME one: a record for it now
-        // would turn DANE senders away once the certificate arrives.
-        println!(
-            "; TLSA: once the ACME certificate is issued, run this again for the record of its key"
-        );
-        println!(";   (ACME keeps that key across renewals, so the record stays valid)");
-        return;
-    }
+    let lasting = match in_force.source {
+        CertSource::AwaitingAcme => {
+            // The self-signed key will be replaced by the ACME one: a record for it now
+            // would turn DANE senders away once the certificate arrives.
+            println!(
+                "; TLSA: once the ACME certificate is issued, run this again for the record of its key"
+            );
+            println!(";   (ACME keeps that key across renewals, so the record stays valid)");
+            return;
+        }
+        CertSource::Acme => {
+            "the ACME certificate's key is kept across renewals: this TLSA record stays valid"
+        }
+        CertSource::Operator => {
+            "a renewal with a new key breaks this record: publish the new key's record beside it first (certbot: --reuse-key keeps the key)"
+        }
+        CertSource::SelfSigned => {
+            "self-signed: its key changes when it is made anew each year; set [acme] or [tls] for a lasting one"
+        }
+    };
     let Some((hash, _)) = std::fs::read(&in_force.files.cert)
         .ok()
         .as_deref()
@@ -281,17 +292,7 @@ fn print_tlsa(cfg: &palisade_config::Config, data: &std::path::Path) {
         "_25._tcp.{host}. TLSA 3 1 1 {}   ; DANE-EE, needs DNSSEC",
         hex::encode(hash)
     );
-    println!(
-        "; {}",
-        match in_force.source {
-            CertSource::Acme =>
-                "the ACME certificate's key is kept across renewals: this TLSA record stays valid",
-            CertSource::Operator =>
-                "a renewal with a new key breaks this record: publish the new key's record beside it first (certbot: --reuse-key keeps the key)",
-            CertSource::SelfSigned =>
-                "self-signed: its key changes when it is made anew each year; set [acme] or [tls] for a lasting one",
-        }
-    );
+    println!("; {lasting}");
 }
 
 /// The report addresses the records name receive mail: a local one that does not is
