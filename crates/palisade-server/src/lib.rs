@@ -19,7 +19,7 @@ pub mod conn;
 pub mod containment;
 pub mod dkim_keys;
 pub mod learning;
-pub mod limits;
+pub use palisade_access::limits;
 pub mod outbox;
 pub mod phishing;
 pub mod proxy;
@@ -127,7 +127,7 @@ pub struct Shared {
     pub lookups: Arc<LookupCache>,
     pub spool: Spool,
     pub tls: tls::TlsReloader,
-    pub limits: limits::ConnectionLimits,
+    pub limits: Arc<limits::ConnectionLimits>,
     /// Turns true when sessions must end now (after the shutdown grace period).
     pub hard_stop: watch::Receiver<bool>,
     /// The one resolver (replaced when `[dns]` changes on reload).
@@ -344,10 +344,10 @@ impl Server {
         let (hard_stop, hard_rx) = watch::channel(false);
         let (accept_stop, accept_rx) = watch::channel(false);
         let listeners = config.listeners.clone();
-        let limits = limits::ConnectionLimits::new(
+        let limits = Arc::new(limits::ConnectionLimits::new(
             config.smtp.max_connections,
             config.smtp.max_connections_per_ip,
-        );
+        ));
         let dmarc_recorder = reports::recorder(store.clone());
         let rates = rates::Rates::new(&config.security);
         let shared = Arc::new(Shared {

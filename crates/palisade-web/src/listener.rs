@@ -4,10 +4,10 @@
 
 use crate::TlsSource;
 use crate::acme::AcmeChallenges;
-use std::collections::HashMap;
+use palisade_access::limits::{ConnectionLimits, Slot};
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -35,7 +35,7 @@ pub struct TlsListener {
 pub struct Connection<S = TlsStream<TcpStream>> {
     stream: S,
     _permit: OwnedSemaphorePermit,
-    _slot: AddressSlot,
+    _slot: Slot,
     idle: Pin<Box<tokio::time::Sleep>>,
     limit: Duration,
     /// When the connection ends whatever it does (a client dribbling a byte at a time
@@ -43,49 +43,21 @@ pub struct Connection<S = TlsStream<TcpStream>> {
     end: Option<tokio::time::Instant>,
 }
 
-/// Open connections per address (an IPv6 /64).
-#[derive(Clone, Default)]
-struct PerAddress(Arc<Mutex<HashMap<IpAddr, usize>>>);
-
-/// One connection's place in its address's share; given back when dropped.
-struct AddressSlot {
-    counts: PerAddress,
-    key: IpAddr,
+/// The per-address share of one listener's connections.
+fn per_address() -> Arc<ConnectionLimits> {
+    Arc::new(ConnectionLimits::new(MAX_CONNECTIONS, MAX_PER_ADDRESS))
 }
 
-impl PerAddress {
-    fn take(&self, ip: IpAddr) -> Option<AddressSlot> {
-        let key = palisade_access::guard::address_key(ip);
-        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = counts.entry(key).or_insert(0);
-        if *n >= MAX_PER_ADDRESS {
-            return None;
-        }
-        *n += 1;
-        Some(AddressSlot {
-            counts: self.clone(),
-            key,
-        })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = counts.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.key);
-            }
-        }
-    }
+/// A slot for a connection from `ip`, counted by its address (an IPv6 /64).
+fn take(limits: &Arc<ConnectionLimits>, ip: IpAddr) -> Option<Slot> {
+    limits.try_acquire(palisade_access::guard::address_key(ip))
 }
 
 impl<S> Connection<S> {
     fn new(
         stream: S,
         permit: OwnedSemaphorePermit,
-        slot: AddressSlot,
+        slot: Slot,
         limit: Duration,
         lifetime: Option<Duration>,
     ) -> Self {
@@ -147,7 +119,7 @@ impl TlsListener {
             .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         let (tx, ready) = mpsc::channel(64);
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let addresses = PerAddress::default();
+        let addresses = per_address();
         tokio::spawn(async move {
             loop {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -164,7 +136,7 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
-                let Some(slot) = addresses.take(peer.ip()) else {
+                let Some(slot) = take(&addresses, peer.ip()) else {
                     tracing::debug!(%peer, "HTTPS connection refused: too many from this address");
                     continue;
                 };
@@ -230,7 +202,7 @@ impl axum::serve::Listener for TlsListener {
 pub struct PlainListener {
     socket: TcpListener,
     permits: Arc<Semaphore>,
-    addresses: PerAddress,
+    addresses: Arc<ConnectionLimits>,
     idle: Duration,
     lifetime: Option<Duration>,
 }
@@ -242,7 +214,7 @@ impl PlainListener {
         PlainListener {
             socket,
             permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-            addresses: PerAddress::default(),
+            addresses: per_address(),
             idle,
             lifetime,
         }
@@ -261,7 +233,7 @@ impl axum::serve::Listener for PlainListener {
             match self.socket.accept().await {
                 Ok((tcp, peer)) => {
                     // Over its address's share: closed at once (dropped).
-                    if let Some(slot) = self.addresses.take(peer.ip()) {
+                    if let Some(slot) = take(&self.addresses, peer.ip()) {
                         let conn = Connection::new(tcp, permit, slot, self.idle, self.lifetime);
                         return (conn, peer);
                     }

@@ -1,9 +1,11 @@
-//! Connection limits, checked before any per-connection work (DESIGN §3.1).
+//! Connection limits, checked before any per-connection work (DESIGN §3.1): the SMTP
+//! listeners' (`smtp.max_connections`, `smtp.max_connections_per_ip`) and the HTTP
+//! listeners' share per address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Counts connections in total and per client IP.
 pub struct ConnectionLimits {
@@ -14,8 +16,8 @@ pub struct ConnectionLimits {
 }
 
 /// A counted connection; dropping it releases the slot.
-pub struct Slot<'a> {
-    limits: &'a ConnectionLimits,
+pub struct Slot {
+    limits: Arc<ConnectionLimits>,
     ip: IpAddr,
 }
 
@@ -43,7 +45,7 @@ impl ConnectionLimits {
     }
 
     /// A slot for a connection from `ip`, or `None` if a limit is reached.
-    pub fn try_acquire(&self, ip: IpAddr) -> Option<Slot<'_>> {
+    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let mut map = self.map();
         if self.total.load(Ordering::Relaxed) >= self.max_total.load(Ordering::Relaxed) {
             return None;
@@ -54,11 +56,14 @@ impl ConnectionLimits {
         }
         *n += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
-        Some(Slot { limits: self, ip })
+        Some(Slot {
+            limits: self.clone(),
+            ip,
+        })
     }
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         let mut map = self.limits.map();
         if let Some(n) = map.get_mut(&self.ip) {
@@ -77,7 +82,7 @@ mod tests {
 
     #[test]
     fn per_ip_and_total_limits() {
-        let l = ConnectionLimits::new(3, 2);
+        let l = Arc::new(ConnectionLimits::new(3, 2));
         let a: IpAddr = "192.0.2.1".parse().expect("ip");
         let b: IpAddr = "192.0.2.2".parse().expect("ip");
         let s1 = l.try_acquire(a);
