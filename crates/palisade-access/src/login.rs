@@ -8,7 +8,7 @@ use crate::guard::{self, Admission, Consequences};
 use crate::{hash_password, needs_rehash, verify_password};
 use palisade_config::SecurityConfig;
 use palisade_store::{Block, Store};
-use palisade_types::Address;
+use palisade_types::{Address, AppScope};
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
@@ -106,17 +106,33 @@ async fn rehash(store: &Arc<dyn Store>, user: &Address, password: &str) {
     }
 }
 
-/// A login attempt from `ip` with lockouts and bans: the check of [`check`], then the
-/// guard's bookkeeping. During a lockout the right password works only from an address
-/// the account logged in from recently (see [`guard`]).
+/// What one login attempt is: who claims to be whom, from where, for which service.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub ip: IpAddr,
+    /// The service asked for: only an app password of this scope opens it.
+    pub scope: AppScope,
+    pub now: i64,
+}
+
+/// A login attempt with lockouts and bans: the check of [`check`], then the guard's
+/// bookkeeping. Every service shares one account lock and one address ban: a guess over
+/// IMAP counts exactly like one over SMTP. During a lockout the right password works
+/// only from an address the account logged in from recently (see [`guard`]).
 pub async fn attempt(
     store: &Arc<dyn Store>,
     cfg: &SecurityConfig,
-    username: &str,
-    password: &str,
-    ip: IpAddr,
-    now: i64,
+    a: Attempt<'_>,
 ) -> Result<Login, LoginError> {
+    let Attempt {
+        username,
+        password,
+        ip,
+        scope,
+        now,
+    } = a;
     let account = guard::account_key(username);
     // Read once: it decides admission and, on failure, the next lock's length.
     let lock = store.lockout(&account).await?;
@@ -126,16 +142,11 @@ pub async fn attempt(
     let user = match check(store, username, password).await? {
         Some(u) if !crate::two_factor::enabled(store.as_ref(), &u).await? => Some(u),
         _ => match Address::parse(username) {
-            Ok(u) => crate::two_factor::app_password_login(
-                store.as_ref(),
-                &u,
-                password,
-                "submission",
-                ip,
-                now,
-            )
-            .await?
-            .then_some(u),
+            Ok(u) => {
+                crate::two_factor::app_password_login(store.as_ref(), &u, password, scope, ip, now)
+                    .await?
+                    .then_some(u)
+            }
             Err(_) => None,
         },
     };

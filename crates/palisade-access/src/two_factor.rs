@@ -8,7 +8,7 @@
 //! (RFC 6238 §5.2). Recovery codes are single-use and stored as SHA-256 too.
 
 use palisade_store::{AppPassword, Store, StoreError};
-use palisade_types::Address;
+use palisade_types::{Address, AppScope};
 use std::net::IpAddr;
 use totp_rs::{Builder, Secret, Totp};
 
@@ -134,7 +134,7 @@ pub async fn add_app_password(
     store: &dyn Store,
     user: &Address,
     label: &str,
-    scope: &str,
+    scope: AppScope,
     expires: Option<i64>,
     from_net: Option<ipnet::IpNet>,
     now: i64,
@@ -146,7 +146,7 @@ pub async fn add_app_password(
             user: user.lookup_key(),
             label: label.to_string(),
             hash: secret_hash(&password),
-            scope: scope.to_string(),
+            scope,
             expires,
             from_net: from_net.map(|n| n.to_string()),
             created: now,
@@ -162,7 +162,7 @@ pub async fn app_password_login(
     store: &dyn Store,
     user: &Address,
     typed: &str,
-    scope: &str,
+    scope: AppScope,
     ip: IpAddr,
     now: i64,
 ) -> Result<bool, TwoFactorError> {
@@ -177,7 +177,7 @@ pub async fn app_password_login(
     let exists = store.password_hash(user).await?.is_some();
     let ok = exists
         && p.user == user.lookup_key()
-        && (p.scope == scope || p.scope == "all")
+        && p.scope == scope
         && p.expires.is_none_or(|e| e > now)
         && network_ok;
     if ok {

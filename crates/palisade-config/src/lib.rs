@@ -9,6 +9,8 @@
 //! fresh machine; [`production_toml`] is what `palisade init` writes.
 
 mod acme;
+mod clients;
+mod dovecot;
 mod phishing;
 mod raw;
 mod scanners;
@@ -18,6 +20,8 @@ pub use acme::{
     AcmeChallenge, AcmeConfig, CertInForce, CertSource, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
     acme_files, self_signed_files,
 };
+pub use clients::{ClientServer, ClientServers};
+pub use dovecot::{DovecotConfig, Endpoint};
 pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
 pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
@@ -108,6 +112,12 @@ kind = "submissions"
 
 [metrics]
 address = "127.0.0.1:9025"
+
+# Mailboxes served by Dovecot over IMAP (docs/dovecot.md): local mail goes to its LMTP
+# service, and its logins are checked here (`palisade auth checkpassword`).
+# [dovecot]
+# lmtp = "lmtp:///run/dovecot/lmtp-palisade"
+# auth_socket = "/run/palisade/auth.sock"
 "#
     )
 }

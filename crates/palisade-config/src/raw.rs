@@ -29,6 +29,7 @@ pub struct RawConfig {
     pub doctor: Option<RawDoctor>,
     pub log: Option<RawLog>,
     pub acme: Option<crate::acme::RawAcme>,
+    pub dovecot: Option<crate::dovecot::RawDovecot>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +66,7 @@ pub struct RawSecurity {
 #[serde(deny_unknown_fields)]
 pub struct RawWeb {
     pub address: Option<String>,
+    pub autoconfig: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

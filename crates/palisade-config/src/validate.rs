@@ -230,6 +230,9 @@ pub struct Config {
     pub submission: SubmissionConfig,
     /// The HTTPS listener (MTA-STS policy); none unless configured.
     pub web: Option<SocketAddr>,
+    /// Mail client autoconfiguration on the HTTPS listener (Thunderbird's autoconfig,
+    /// Microsoft's autodiscover) for `autoconfig.DOMAIN` and `autodiscover.DOMAIN`.
+    pub autoconfig: bool,
     pub mta_sts: MtaStsConfig,
     pub security: SecurityConfig,
     pub phishing: crate::phishing::PhishingConfig,
@@ -242,6 +245,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Certificates from an ACME CA; none unless configured (never with `[tls]`).
     pub acme: Option<crate::acme::AcmeConfig>,
+    /// Mailboxes served by Dovecot (LMTP delivery, the auth socket); off by default.
+    pub dovecot: crate::dovecot::DovecotConfig,
 }
 
 /// `log.format`: lines for people (colour only at a terminal), or one JSON object per
@@ -615,10 +620,18 @@ impl Config {
                 100_000_000,
             )?,
         };
-        let web = match raw.web.and_then(|w| w.address) {
+        let raw_web = raw.web.unwrap_or_default();
+        let web = match raw_web.address {
             Some(a) => Some(socket_addr("web.address", &a)?),
             None => None,
         };
+        let autoconfig = raw_web.autoconfig.unwrap_or(false);
+        if autoconfig && web.is_none() {
+            return Err(invalid(
+                "web.autoconfig",
+                "is served on the HTTPS listener: set web.address",
+            ));
+        }
         let acme = crate::acme::acme_config(raw.acme, web)?;
         if acme.is_some() && tls.is_some() {
             return Err(invalid(
@@ -768,7 +781,9 @@ impl Config {
             None => None,
         };
         Ok(Config {
+            autoconfig,
             acme,
+            dovecot: crate::dovecot::dovecot_config(raw.dovecot, hostname.as_str())?,
             log_format: log_format(raw.log)?,
             hostname,
             postmaster,

@@ -2,18 +2,20 @@
 //!
 //! [`LocalDelivery`] resolves each recipient to a local mailbox through the store
 //! (user, alias or catch-all) and writes the message into that user's Maildir with
-//! [`maildir::deliver`], sealed first when encryption at rest or the submitter's
-//! outbound policy says so; [`remote`] delivers to other servers and [`router`] picks
-//! between the two.
+//! [`maildir::deliver`], or hands it to Dovecot over [`lmtp`], sealed first when
+//! encryption at rest or the submitter's outbound policy says so; [`remote`] delivers
+//! to other servers and [`router`] picks between the two.
 
 pub mod dsn;
 pub mod end_to_end;
 pub mod https;
+pub mod lmtp;
 pub mod maildir;
 pub mod remote;
 pub mod router;
 pub mod wkd;
 
+use lmtp::Lmtp;
 use palisade_crypt::at_rest::{Recipient, SealError, Sealed};
 use palisade_crypt::openpgp::KeyError;
 use palisade_crypt::policy::OutboundPolicy;
@@ -32,6 +34,8 @@ pub struct LocalDelivery {
     pub hostname: String,
     /// For users with encryption at rest: move the Subject inside.
     pub protect_subject: bool,
+    /// Dovecot's LMTP service, when it keeps the mailboxes (`root` is then unused).
+    pub lmtp: Option<Lmtp>,
 }
 
 /// Why a local delivery failed.
@@ -87,6 +91,208 @@ impl LocalDelivery {
     }
 }
 
+/// One mailbox's copy of the message, decided before anything is written.
+struct Copy {
+    mailbox: Address,
+    /// The recipient's index (for the Maildir file name).
+    index: usize,
+    /// `None`: stored as it came; otherwise sealed to this key (or waiting for one).
+    seal: Option<Result<Recipient, SealError>>,
+}
+
+/// What happens for one recipient: an outcome decided already, or a copy to write.
+enum Planned {
+    Done(Outcome),
+    Copy(usize),
+}
+
+impl LocalDelivery {
+    /// Resolves every recipient to its mailbox and decides how its copy is stored. Two
+    /// recipients (say an alias and its user) that share a mailbox share one copy.
+    async fn plan(&self, rcpts: &[Address], outbound: OutboundPolicy) -> (Vec<Planned>, Vec<Copy>) {
+        let mut planned = Vec::with_capacity(rcpts.len());
+        let mut copies: Vec<Copy> = Vec::new();
+        for (index, rcpt) in rcpts.iter().enumerate() {
+            let mailbox = match self
+                .lookups
+                .resolve_recipient(self.store.as_ref(), rcpt)
+                .await
+            {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    let gone = Outcome::Permanent("550 5.1.1 mailbox no longer exists".into());
+                    planned.push(Planned::Done(gone));
+                    continue;
+                }
+                Err(e) => {
+                    let o = Outcome::Transient(format!("451 4.3.0 store: {e}"));
+                    planned.push(Planned::Done(o));
+                    continue;
+                }
+            };
+            if let Some(c) = copies.iter().position(|c| c.mailbox == mailbox) {
+                planned.push(Planned::Copy(c));
+                continue;
+            }
+            let seal = match self.seal_for(rcpt, &mailbox, outbound).await {
+                Ok(Seal::Clear) => None,
+                Ok(Seal::To(to)) => Some(Ok(*to)),
+                Ok(Seal::NoKey(e)) => Some(Err(e)),
+                Ok(Seal::Refused(o)) => {
+                    planned.push(Planned::Done(o));
+                    continue;
+                }
+                Err(e) => {
+                    let o = Outcome::Transient(format!("451 4.3.0 store: {e}"));
+                    planned.push(Planned::Done(o));
+                    continue;
+                }
+            };
+            planned.push(Planned::Copy(copies.len()));
+            copies.push(Copy {
+                mailbox,
+                index,
+                seal,
+            });
+        }
+        (planned, copies)
+    }
+
+    /// Writes one copy into its user's Maildir (sealed first when it must be).
+    async fn to_maildir(&self, msg: &SpooledMessage, copy: Copy, recovering: bool) -> Outcome {
+        let dir = maildir::mailbox_dir(&self.root, &copy.mailbox);
+        let name = maildir::unique_name(msg.id, msg.arrived, copy.index, &self.hostname);
+        let m = msg.clone();
+        // RFC 5321 §4.4: the delivering MTA adds Return-Path with the reverse-path.
+        let return_path = format!("Return-Path: {}\r\n", msg.envelope.return_path());
+        let opts = palisade_crypt::at_rest::Options {
+            protect_subject: self.protect_subject,
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            let reader = m.message_reader().map_err(std::io::Error::other)?;
+            let mut message = return_path.as_bytes().chain(reader);
+            let Some(key) = copy.seal else {
+                return maildir::deliver(&dir, &name, message, recovering).map_err(Failed::Io);
+            };
+            let key = key.map_err(Failed::Seal)?;
+            let mut clear = Vec::new();
+            message.read_to_end(&mut clear)?;
+            let sealed = seal(&clear, &key, opts)?;
+            maildir::deliver(&dir, &name, sealed.as_deref().unwrap_or(&clear), recovering)
+                .map_err(Failed::Io)
+        })
+        .await;
+        outcome_of(&copy.mailbox, result.map_err(|e| e.to_string()), "maildir")
+    }
+
+    /// Hands the copies to the LMTP server: the ones stored as they came in one
+    /// transaction, each sealed one in its own (its bytes differ). The server adds
+    /// Return-Path itself, as the delivering agent (RFC 5321 §4.4).
+    async fn to_lmtp(&self, lmtp: &Lmtp, msg: &SpooledMessage, copies: Vec<Copy>) -> Vec<Outcome> {
+        let m = msg.clone();
+        let message = match tokio::task::spawn_blocking(move || m.read_message()).await {
+            Ok(Ok(bytes)) => Arc::new(bytes),
+            Ok(Err(e)) => {
+                return vec![
+                    Outcome::Transient(format!("451 4.3.0 spool read: {e}"));
+                    copies.len()
+                ];
+            }
+            Err(e) => {
+                return vec![
+                    Outcome::Transient(format!("451 4.3.0 spool read: {e}"));
+                    copies.len()
+                ];
+            }
+        };
+        let mail_from = msg
+            .envelope
+            .mail_from
+            .as_ref()
+            .map(Address::to_string)
+            .unwrap_or_default();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; copies.len()];
+        let clear: Vec<usize> = (0..copies.len())
+            .filter(|&i| copies[i].seal.is_none())
+            .collect();
+        if !clear.is_empty() {
+            let rcpts: Vec<Address> = clear.iter().map(|&i| copies[i].mailbox.clone()).collect();
+            let t = lmtp::Transaction {
+                mail_from: &mail_from,
+                rcpts: &rcpts,
+                message: &message,
+                smtputf8: msg.envelope.smtputf8,
+            };
+            for (&i, o) in clear.iter().zip(lmtp.deliver(&t).await) {
+                outcomes[i] = Some(o);
+            }
+        }
+        let opts = palisade_crypt::at_rest::Options {
+            protect_subject: self.protect_subject,
+        };
+        for (i, copy) in copies.into_iter().enumerate() {
+            let Some(key) = copy.seal else { continue };
+            let clear = message.clone();
+            let sealed = tokio::task::spawn_blocking(move || {
+                let key = key.map_err(Failed::Seal)?;
+                Ok::<_, Failed>(seal(&clear, &key, opts)?.unwrap_or_else(|| clear.to_vec()))
+            })
+            .await;
+            let bytes = match sealed {
+                Ok(Ok(b)) => b,
+                other => {
+                    let failed = other.map_err(|e| e.to_string()).map(|r| r.map(|_| ()));
+                    outcomes[i] = Some(outcome_of(&copy.mailbox, failed, "lmtp"));
+                    continue;
+                }
+            };
+            let t = lmtp::Transaction {
+                mail_from: &mail_from,
+                rcpts: std::slice::from_ref(&copy.mailbox),
+                message: &bytes,
+                smtputf8: msg.envelope.smtputf8,
+            };
+            outcomes[i] = lmtp.deliver(&t).await.into_iter().next();
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Transient("451 4.3.0 not attempted".into())))
+            .collect()
+    }
+}
+
+/// The sealed bytes, or `None` when the message was encrypted already (stored as is).
+fn seal(
+    clear: &[u8],
+    key: &Recipient,
+    opts: palisade_crypt::at_rest::Options,
+) -> Result<Option<Vec<u8>>, Failed> {
+    match palisade_crypt::at_rest::seal(clear, key, opts, palisade_queue::now_secs()) {
+        Ok(Sealed::Encrypted(bytes)) => Ok(Some(bytes)),
+        Ok(Sealed::AlreadyEncrypted) => Ok(None),
+        Err(e) => Err(Failed::Seal(e)),
+    }
+}
+
+/// The outcome of writing one copy (`task`: the blocking task's own failure).
+fn outcome_of(
+    mailbox: &Address,
+    result: Result<Result<(), Failed>, String>,
+    target: &str,
+) -> Outcome {
+    match result {
+        Ok(Ok(())) => Outcome::Delivered,
+        Ok(Err(Failed::Io(e))) => Outcome::Transient(format!("451 4.3.0 {target}: {e}")),
+        // Never stored in clear for a user who asked otherwise: the message waits in the
+        // queue (and is bounced at its end) until the key is fixed.
+        Ok(Err(Failed::Seal(e))) => {
+            tracing::error!(user = %mailbox, error = %e, "encryption at rest failed");
+            Outcome::Transient(format!("451 4.7.0 encryption at rest: {e}"))
+        }
+        Err(e) => Outcome::Transient(format!("451 4.3.0 delivery task: {e}")),
+    }
+}
+
 #[async_trait::async_trait]
 impl Target for LocalDelivery {
     async fn deliver(
@@ -99,85 +305,26 @@ impl Target for LocalDelivery {
             Ok(p) => p,
             Err(o) => return vec![o; rcpts.len()],
         };
-        let mut outcomes = Vec::with_capacity(rcpts.len());
-        // Two recipients (say an alias and its user) may share a mailbox: one copy each.
-        let mut done: Vec<(Address, Outcome)> = Vec::new();
-        for (index, rcpt) in rcpts.iter().enumerate() {
-            let mailbox = match self
-                .lookups
-                .resolve_recipient(self.store.as_ref(), rcpt)
-                .await
-            {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    outcomes.push(Outcome::Permanent(
-                        "550 5.1.1 mailbox no longer exists".into(),
-                    ));
-                    continue;
+        let (planned, copies) = self.plan(rcpts, outbound).await;
+        let written: Vec<Outcome> = match &self.lmtp {
+            Some(lmtp) => self.to_lmtp(lmtp, msg, copies).await,
+            None => {
+                let mut out = Vec::with_capacity(copies.len());
+                for copy in copies {
+                    out.push(self.to_maildir(msg, copy, recovering).await);
                 }
-                Err(e) => {
-                    outcomes.push(Outcome::Transient(format!("451 4.3.0 store: {e}")));
-                    continue;
-                }
-            };
-            if let Some((_, o)) = done.iter().find(|(m, _)| *m == mailbox) {
-                outcomes.push(o.clone());
-                continue;
+                out
             }
-            let dir = maildir::mailbox_dir(&self.root, &mailbox);
-            let name = maildir::unique_name(msg.id, msg.arrived, index, &self.hostname);
-            let m = msg.clone();
-            // RFC 5321 §4.4: the delivering MTA adds Return-Path with the reverse-path.
-            let return_path = format!("Return-Path: {}\r\n", msg.envelope.return_path());
-            let seal = match self.seal_for(rcpt, &mailbox, outbound).await {
-                Ok(Seal::Clear) => None,
-                Ok(Seal::To(to)) => Some(Ok(*to)),
-                Ok(Seal::NoKey(e)) => Some(Err(e)),
-                Ok(Seal::Refused(o)) => {
-                    done.push((mailbox, o.clone()));
-                    outcomes.push(o);
-                    continue;
-                }
-                Err(e) => {
-                    outcomes.push(Outcome::Transient(format!("451 4.3.0 store: {e}")));
-                    continue;
-                }
-            };
-            let protect_subject = self.protect_subject;
-            let result = tokio::task::spawn_blocking(move || {
-                let reader = m.message_reader().map_err(std::io::Error::other)?;
-                let mut message = return_path.as_bytes().chain(reader);
-                let Some(key) = seal else {
-                    return maildir::deliver(&dir, &name, message, recovering).map_err(Failed::Io);
-                };
-                let key = key.map_err(Failed::Seal)?;
-                let mut clear = Vec::new();
-                message.read_to_end(&mut clear)?;
-                let opts = palisade_crypt::at_rest::Options { protect_subject };
-                let sealed =
-                    palisade_crypt::at_rest::seal(&clear, &key, opts, palisade_queue::now_secs())
-                        .map_err(Failed::Seal)?;
-                let stored = match &sealed {
-                    Sealed::Encrypted(bytes) => bytes.as_slice(),
-                    Sealed::AlreadyEncrypted => clear.as_slice(),
-                };
-                maildir::deliver(&dir, &name, stored, recovering).map_err(Failed::Io)
+        };
+        planned
+            .into_iter()
+            .map(|p| match p {
+                Planned::Done(o) => o,
+                Planned::Copy(c) => written
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| Outcome::Transient("451 4.3.0 not attempted".into())),
             })
-            .await;
-            let outcome = match result {
-                Ok(Ok(())) => Outcome::Delivered,
-                Ok(Err(Failed::Io(e))) => Outcome::Transient(format!("451 4.3.0 maildir: {e}")),
-                // Never stored in clear for a user who asked otherwise: the message waits
-                // in the queue (and is bounced at its end) until the key is fixed.
-                Ok(Err(Failed::Seal(e))) => {
-                    tracing::error!(user = %mailbox, error = %e, "encryption at rest failed");
-                    Outcome::Transient(format!("451 4.7.0 encryption at rest: {e}"))
-                }
-                Err(e) => Outcome::Transient(format!("451 4.3.0 delivery task: {e}")),
-            };
-            done.push((mailbox, outcome.clone()));
-            outcomes.push(outcome);
-        }
-        outcomes
+            .collect()
     }
 }

@@ -126,17 +126,26 @@ pub fn due(
 /// The most names one order carries (Let's Encrypt's limit).
 const MAX_NAMES: usize = 100;
 
-/// The names the certificate must cover: the host name, and `mta-sts.DOMAIN` of every
-/// local domain when the HTTPS listener serves the policies. Only names a CA takes: ASCII
-/// (an internationalised domain is left out, and logged), at most [`MAX_NAMES`].
+/// The names the certificate must cover: the host name, `mta-sts.DOMAIN` of every local
+/// domain when the HTTPS listener serves the policies, and `autoconfig.DOMAIN` and
+/// `autodiscover.DOMAIN` with `web.autoconfig`. Only names a CA takes: ASCII (an
+/// internationalised domain is left out, and logged), at most [`MAX_NAMES`].
 async fn wanted_names(
     cfg: &palisade_config::Config,
     store: &dyn palisade_store::Store,
 ) -> Result<BTreeSet<String>, AcmeError> {
     let mut names = BTreeSet::from([cfg.hostname.to_string()]);
-    if cfg.web.is_some() {
-        for d in store.list_domains().await? {
-            let name = format!("mta-sts.{d}");
+    if cfg.web.is_none() {
+        return Ok(names);
+    }
+    let labels: &[&str] = if cfg.autoconfig {
+        &["mta-sts", "autoconfig", "autodiscover"]
+    } else {
+        &["mta-sts"]
+    };
+    for d in store.list_domains().await? {
+        for label in labels {
+            let name = format!("{label}.{d}");
             if !name.is_ascii() {
                 tracing::warn!(name, "left out of the ACME certificate: not an ASCII name");
             } else if names.len() >= MAX_NAMES {

@@ -13,12 +13,14 @@
 //! lost: it is in `queue/active/` and delivered at the next start.
 
 pub mod acme;
+pub mod auth_socket;
 pub mod bans;
 pub mod bounce;
 pub mod conn;
 pub mod containment;
 pub mod dkim_keys;
 pub mod learning;
+pub mod logins;
 pub use palisade_access::limits;
 pub mod outbox;
 pub mod phishing;
@@ -37,6 +39,7 @@ pub mod trace;
 
 use palisade_config::{Config, Listener};
 use palisade_delivery::LocalDelivery;
+use palisade_delivery::lmtp::Lmtp;
 use palisade_delivery::remote::RemoteDelivery;
 use palisade_delivery::router::Router;
 use palisade_dns::{Dns, DnsSettings};
@@ -77,6 +80,8 @@ pub enum ServerError {
     OutboundTls(#[source] palisade_delivery::remote::tls::TlsSetupError),
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    AuthSocket(#[from] auth_socket::AuthSocketError),
 }
 
 /// The resolver settings of a config.
@@ -297,6 +302,12 @@ impl Server {
                     root: mail_dir(data_dir),
                     hostname: config.hostname.to_string(),
                     protect_subject: config.encryption.protect_subject,
+                    lmtp: config.dovecot.lmtp.clone().map(|endpoint| Lmtp {
+                        endpoint,
+                        hostname: config.hostname.to_string(),
+                        connect_timeout: config.delivery.connect_timeout,
+                        command_timeout: config.delivery.command_timeout,
+                    }),
                 },
                 remote: RemoteDelivery {
                     dns: dns_source,
@@ -420,6 +431,15 @@ impl Server {
                 accept_rx.clone(),
             )));
         }
+        if let Some(path) = shared.config().dovecot.auth_socket.clone() {
+            let socket = auth_socket::bind(&path).await?;
+            accept_tasks.push(tokio::spawn(auth_socket::serve(
+                socket,
+                path,
+                shared.clone(),
+                accept_rx.clone(),
+            )));
+        }
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let acme_task = acme.map(|c| tokio::spawn(acme::run(shared.clone(), c)));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
@@ -475,6 +495,9 @@ impl Server {
             tracing::warn!(
                 "[acme] added, removed, or its challenge changed: this takes effect at the next restart"
             );
+        }
+        if old.dovecot != config.dovecot {
+            tracing::warn!("[dovecot] changes take effect at the next restart");
         }
         if old.dns != config.dns {
             match Dns::new(&dns_settings(&config)) {

@@ -7,33 +7,17 @@
 //! `553 5.7.1` and the end of data `550 5.7.1`.
 
 use crate::Shared;
+use crate::logins::event;
 use crate::sender_auth::Checked;
-use palisade_access::login::Login;
 use palisade_access::sasl::{self, SaslError};
 use palisade_checks::Verdict;
 use palisade_config::Config;
 use palisade_queue::Edit;
 use palisade_smtp::{Mechanism, SenderDecision};
-use palisade_store::Event;
-use palisade_types::Address;
 use palisade_types::reply::{self, Reply};
+use palisade_types::{Address, AppScope};
 use std::net::IpAddr;
 use std::sync::Arc;
-
-async fn event(shared: &Shared, kind: &str, subject: &str, detail: String) {
-    let e = Event {
-        time: palisade_queue::now_secs(),
-        kind: kind.to_string(),
-        subject: subject.to_string(),
-        detail,
-    };
-    if let Err(err) = shared.store.record_event(&e).await {
-        tracing::warn!(
-            error = &err as &dyn std::error::Error,
-            "cannot record event"
-        );
-    }
-}
 
 /// Checks SASL responses; the identity on success (the user's address, canonical).
 pub async fn authenticate(
@@ -57,67 +41,14 @@ pub async fn authenticate(
             return Err(reply::AUTH_FAILED);
         }
     };
-    let now = palisade_queue::now_secs();
-    // Banned since this session began (here or on another node): hang up.
-    if shared.bans.banned(client, now) {
-        return Err(reply::BANNED);
-    }
-    let login = palisade_access::login::attempt(
-        &shared.store,
-        &cfg.security,
-        &creds.username,
-        &creds.password,
-        client,
-        now,
-    )
-    .await;
-    match login {
-        Ok(Login::Accepted(user)) => {
-            tracing::info!(user = %user, "AUTH succeeded");
-            metrics::counter!("palisade_auth_total", "result" => "ok").increment(1);
-            Ok(user.to_string())
-        }
-        Ok(Login::Refused(consequences)) => {
-            tracing::info!(user = %creds.username, "AUTH failed");
-            metrics::counter!("palisade_auth_total", "result" => "failed").increment(1);
-            event(
-                shared,
-                "auth.fail",
-                &palisade_types::identity(&creds.username),
-                format!("from {client}"),
-            )
-            .await;
-            if let Some(block) = &consequences.locked {
-                tracing::warn!(user = %creds.username, reason = %block.reason, "account locked");
-                metrics::counter!("palisade_lockouts_total").increment(1);
-            }
-            if let Some(block) = &consequences.banned {
-                crate::bans::made(shared, client, block, "auth");
-                return Err(reply::BANNED);
-            }
-            Err(reply::AUTH_FAILED)
-        }
-        Ok(Login::Locked(block, consequences)) => {
-            if let Some(ban) = &consequences.banned {
-                crate::bans::made(shared, client, ban, "auth");
-                return Err(reply::BANNED);
-            }
-            tracing::info!(user = %creds.username, until = block.until, "AUTH refused: account locked");
-            metrics::counter!("palisade_auth_total", "result" => "locked").increment(1);
-            event(
-                shared,
-                "auth.locked",
-                &palisade_types::identity(&creds.username),
-                format!("from {client}: {}", block.reason),
-            )
-            .await;
-            Err(reply::ACCOUNT_LOCKED)
-        }
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "AUTH check failed");
-            Err(reply::SASL_TEMPFAIL)
-        }
-    }
+    let attempt = palisade_access::login::Attempt {
+        username: &creds.username,
+        password: &creds.password,
+        ip: client,
+        scope: AppScope::Submission,
+        now: palisade_queue::now_secs(),
+    };
+    crate::logins::decide(shared, cfg, attempt).await
 }
 
 fn user_of(identity: &str) -> Option<Address> {

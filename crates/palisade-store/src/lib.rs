@@ -28,7 +28,7 @@ pub use cache::LookupCache;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
-use palisade_types::{Address, Domain, MessageLabel, QueueId};
+use palisade_types::{Address, AppScope, Domain, MessageLabel, QueueId};
 
 /// A person's decision about one message, for the per-site model.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,8 +155,8 @@ pub struct AppPassword {
     pub user: String,
     pub label: String,
     pub hash: String,
-    /// `submission` (SMTP AUTH) for now.
-    pub scope: String,
+    /// The one service it opens.
+    pub scope: AppScope,
     pub expires: Option<i64>,
     /// Only from this network (CIDR), when set.
     pub from_net: Option<String>,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use palisade_types::{Address, Domain, QueueId};
+use palisade_types::{Address, AppScope, Domain, QueueId};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -101,9 +101,13 @@ type AppPasswordRow = (
     Option<String>,
 );
 
-fn app_password_of(r: AppPasswordRow) -> AppPassword {
+fn app_password_of(r: AppPasswordRow) -> Result<AppPassword, StoreError> {
     let (id, user, label, hash, scope, expires, from_net, created, last_used, last_ip) = r;
-    AppPassword {
+    let scope = AppScope::parse(&scope).ok_or(StoreError::Corrupt {
+        what: "app password scope",
+        value: scope,
+    })?;
+    Ok(AppPassword {
         id,
         user,
         label,
@@ -114,7 +118,7 @@ fn app_password_of(r: AppPasswordRow) -> AppPassword {
         created,
         last_used,
         last_ip,
-    }
+    })
 }
 
 impl SqliteStore {
@@ -1482,7 +1486,7 @@ impl Store for SqliteStore {
         .bind(&p.user)
         .bind(&p.label)
         .bind(&p.hash)
-        .bind(&p.scope)
+        .bind(p.scope.name())
         .bind(p.expires)
         .bind(&p.from_net)
         .bind(p.created)
@@ -1506,7 +1510,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("listing app passwords"))?;
-        Ok(rows.into_iter().map(app_password_of).collect())
+        rows.into_iter().map(app_password_of).collect()
     }
 
     async fn app_password(&self, hash: &str) -> Result<Option<AppPassword>, StoreError> {
@@ -1518,7 +1522,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading an app password"))?;
-        Ok(row.map(app_password_of))
+        row.map(app_password_of).transpose()
     }
 
     async fn revoke_app_password(&self, user: &Address, label: &str) -> Result<bool, StoreError> {

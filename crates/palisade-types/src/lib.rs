@@ -14,6 +14,7 @@ pub mod id;
 pub mod label;
 pub mod message;
 pub mod reply;
+pub mod scope;
 
 pub use address::{Address, AddressError, Domain, identity};
 pub use envelope::{BodyType, Envelope, TlsInfo};
@@ -21,3 +22,4 @@ pub use id::{QueueId, SessionId};
 pub use label::MessageLabel;
 pub use message::header_end;
 pub use reply::Reply;
+pub use scope::AppScope;

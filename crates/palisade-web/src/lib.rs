@@ -1,13 +1,15 @@
 //! The HTTPS listener: our MTA-STS policy (RFC 8461 §3.3) at
 //! `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every local domain, and our
 //! users' OpenPGP keys over the Web Key Directory ([`wkd`]); the answers to an ACME CA's
-//! challenges ([`acme`]); the web UI comes later.
+//! challenges ([`acme`]); mail client autoconfiguration ([`autoconfig`]); the web UI
+//! comes later.
 //!
 //! TLS is rustls with the same certificate as SMTP (asked for per connection, so a
 //! reload reaches new connections). Handshakes run in their own tasks with a timeout,
 //! so a slow client cannot hold up others, and connections are capped.
 
 pub mod acme;
+pub mod autoconfig;
 mod listener;
 pub mod mta_sts;
 mod wkd;
@@ -16,7 +18,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use palisade_config::Config;
 use palisade_store::Store;
 use std::sync::Arc;
@@ -34,8 +36,18 @@ pub struct WebState {
 }
 
 pub fn router(state: Arc<WebState>) -> Router {
+    let autodiscover = post(autoconfig::autodiscover).layer(axum::extract::DefaultBodyLimit::max(
+        autoconfig::MAX_REQUEST,
+    ));
     Router::new()
         .route("/.well-known/mta-sts.txt", get(mta_sts_policy))
+        .route("/mail/config-v1.1.xml", get(autoconfig::thunderbird))
+        .route(
+            "/.well-known/autoconfig/mail/config-v1.1.xml",
+            get(autoconfig::thunderbird),
+        )
+        .route("/autodiscover/autodiscover.xml", autodiscover.clone())
+        .route("/Autodiscover/Autodiscover.xml", autodiscover)
         .route("/.well-known/openpgpkey/{*path}", get(wkd::serve))
         .with_state(state)
 }

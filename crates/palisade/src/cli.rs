@@ -1,7 +1,12 @@
 //! The command line (clap derive).
 
 use clap::{Parser, Subcommand};
+use palisade_types::AppScope;
 use std::path::PathBuf;
+
+fn app_scope(s: &str) -> Result<AppScope, String> {
+    AppScope::parse(s).ok_or_else(|| format!("{s:?}: \"submission\" or \"imap\""))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,6 +118,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },
+    /// Password checks for other programs (Dovecot).
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Shell completion script on standard output, e.g.
     /// `palisade completions bash > /etc/bash_completion.d/palisade`.
     Completions {
@@ -125,6 +133,24 @@ pub enum Command {
     Man {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Dovecot's checkpassword program (docs/dovecot.md): reads `user\0password\0` on
+    /// descriptor 3 and asks the running server over its auth socket, which applies the
+    /// lockouts, bans and `imap` app passwords of SMTP AUTH. Exit 0 accepted (`user=`
+    /// written on descriptor 4), 1 refused, 111 temporary failure; for a user lookup
+    /// (AUTHORIZED=1) 2 found and 3 unknown.
+    Checkpassword {
+        /// The server's dovecot.auth_socket.
+        #[arg(long, value_name = "PATH")]
+        socket: PathBuf,
+        /// The checkpassword-reply program Dovecot appends: not run (the answer is
+        /// written on descriptor 4 directly).
+        #[arg(hide = true)]
+        reply: Vec<String>,
     },
 }
 
@@ -497,8 +523,9 @@ pub enum AppPasswordCommand {
         user: String,
         #[arg(long)]
         label: String,
-        #[arg(long, default_value = "submission", value_parser = ["submission"])]
-        scope: String,
+        /// submission (SMTP AUTH on 587/465) or imap (Dovecot: IMAP, POP3, ManageSieve).
+        #[arg(long, default_value = "submission", value_parser = app_scope)]
+        scope: AppScope,
         /// Lifetime with its unit (90d, 12h, 30m) or an RFC 3339 date
         /// (2027-03-01T00:00:00Z); a bare number is refused.
         #[arg(long)]

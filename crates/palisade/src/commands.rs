@@ -46,6 +46,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             label,
             paths: files,
         } => crate::learn::run(&paths.store().await?, &label, &files).await,
+        Command::Auth(crate::cli::AuthCommand::Checkpassword { socket, reply: _ }) => {
+            crate::checkpassword::run(&socket).await
+        }
         Command::Completions { shell } => {
             let mut cmd = <Args as clap::CommandFactory>::command();
             let mut out = Vec::new();

@@ -249,10 +249,46 @@ pub async fn print_records(
         cfg.reports.tls_rua(domain)
     );
     print_tlsa(cfg, &paths.data);
+    print_client_records(cfg, domain);
     println!("; and A/AAAA records of {host} with this server's public addresses, and a");
     println!("; PTR record of each address pointing to {host} (many receivers refuse mail");
     println!("; from addresses without one).");
     report_mailboxes(cfg, store, domain).await
+}
+
+/// Where mail clients find the servers: SRV records (RFC 6186, with RFC 8314 §5.1's
+/// preference for implicit TLS) and, with `web.autoconfig`, the autoconfiguration hosts.
+fn print_client_records(cfg: &palisade_config::Config, domain: &Domain) {
+    let servers = cfg.client_servers();
+    let srv = |service: &str, priority: u16, s: &palisade_config::ClientServer| {
+        println!(
+            "_{service}._tcp.{domain}. SRV {priority} 1 {} {}.",
+            s.port, s.host
+        );
+    };
+    if let Some(s) = &servers.submissions {
+        srv("submissions", 0, s);
+    }
+    if let Some(s) = &servers.submission {
+        srv("submission", 10, s);
+    }
+    match &servers.imaps {
+        Some(s) => {
+            srv("imaps", 0, s);
+            // RFC 6186 §4: target "." says the service is not offered.
+            println!("_imap._tcp.{domain}. SRV 0 0 0 .   ; IMAP only over TLS (993)");
+        }
+        None => println!("; no IMAP server configured ([dovecot]): no _imaps._tcp record"),
+    }
+    let host = &cfg.hostname;
+    if cfg.autoconfig {
+        println!("autoconfig.{domain}. CNAME {host}.   ; Thunderbird's autoconfig");
+        println!("autodiscover.{domain}. CNAME {host}.   ; Outlook's autodiscover");
+        let port = cfg.web.map_or(443, |a| a.port());
+        println!("_autodiscover._tcp.{domain}. SRV 0 1 {port} {host}.");
+    } else {
+        println!("; set web.autoconfig for autoconfig.{domain} and autodiscover.{domain}");
+    }
 }
 
 /// The TLSA record of the certificate in force, and whether it survives a renewal.

@@ -10,6 +10,7 @@ mod audit;
 mod audit_corpus;
 mod audit_message;
 mod backup;
+mod checkpassword;
 mod cli;
 mod commands;
 mod dkim;

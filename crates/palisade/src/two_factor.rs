@@ -143,7 +143,7 @@ pub async fn app_passwords(store: &SqliteStore, c: AppPasswordCommand) -> anyhow
                 })
                 .transpose()?;
             let password = match two_factor::add_app_password(
-                store, &user, &label, &scope, expires, from_net, now,
+                store, &user, &label, scope, expires, from_net, now,
             )
             .await
             {
@@ -172,7 +172,7 @@ pub async fn app_passwords(store: &SqliteStore, c: AppPasswordCommand) -> anyhow
             if json {
                 let v: Vec<_> = list
                     .iter()
-                    .map(|p| json!({"label": p.label, "scope": p.scope, "expires": p.expires, "from_net": p.from_net, "created": p.created, "last_used": p.last_used, "last_ip": p.last_ip}))
+                    .map(|p| json!({"label": p.label, "scope": p.scope.name(), "expires": p.expires, "from_net": p.from_net, "created": p.created, "last_used": p.last_used, "last_ip": p.last_ip}))
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else if list.is_empty() {

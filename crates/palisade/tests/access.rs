@@ -11,15 +11,6 @@ use std::time::{Duration, Instant};
 
 const PW: &str = "violet ferry granite spoon";
 
-fn b64(s: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn plain(user: &str, pw: &str) -> String {
-    format!("AUTH PLAIN {}", b64(format!("\0{user}\0{pw}").as_bytes()))
-}
-
 fn cli(ts: &TestServer, args: &[&str]) -> (bool, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("--data")
@@ -35,35 +26,6 @@ fn cli(ts: &TestServer, args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&o.stderr)
         ),
     )
-}
-
-/// One AUTH over the submission port (STARTTLS) or the submissions port (implicit TLS):
-/// the reply, or `None` when the connection was refused or closed.
-async fn auth_once(ts: &TestServer, listener: &str, user: &str, pw: &str) -> Option<String> {
-    let tcp = tokio::net::TcpStream::connect(ts.addr(listener))
-        .await
-        .unwrap();
-    if listener == "submissions" {
-        let tls = ts
-            .tls_connector()
-            .connect(rustls_pki_types::ServerName::try_from(HOST).unwrap(), tcp)
-            .await
-            .ok()?;
-        let mut c = Raw::new(tls);
-        if !c.reply().await.starts_with("220") {
-            return None;
-        }
-        c.expect("EHLO client.test", "250").await;
-        return Some(c.cmd(&plain(user, pw)).await);
-    }
-    let mut c = Raw::new(tcp);
-    if !c.reply().await.starts_with("220") {
-        return None;
-    }
-    c.expect("EHLO client.test", "250").await;
-    let mut c = starttls(c, ts).await;
-    c.expect("EHLO client.test", "250").await;
-    Some(c.cmd(&plain(user, pw)).await)
 }
 
 /// The first line a plain TCP client reads on `listener`.

@@ -147,7 +147,7 @@ fn complete_reply(buf: &[u8]) -> Option<usize> {
 }
 
 /// RFC 5321 §4.5.2: a line that starts with "." gets another; CRLF at the end.
-fn dot_stuff(message: &[u8]) -> Vec<u8> {
+pub(crate) fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
     let mut at_line_start = true;
     for &b in message {
@@ -337,7 +337,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
     session(conn, caps, Some(verdict))
 }
 
-fn parse_ehlo(r: &Reply) -> EhloResponse<String> {
+pub(crate) fn parse_ehlo(r: &Reply) -> EhloResponse<String> {
     EhloResponse::parse(&mut r.raw.iter()).unwrap_or_default()
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod dkim;
+pub mod dovecot;
 
 use palisade_server::Server;
 use palisade_store::{SqliteStore, Store};
@@ -54,6 +55,58 @@ pub fn cli_with_stdin(data: &std::path::Path, args: &[&str], stdin: &str) -> std
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `AUTH PLAIN` with `user` and `pw` (RFC 4616).
+pub fn plain(user: &str, pw: &str) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pw}"));
+    format!("AUTH PLAIN {b}")
+}
+
+/// One AUTH over the submission port (STARTTLS) or the submissions port (implicit TLS):
+/// the reply, or `None` when the connection was refused or closed.
+pub async fn auth_once(ts: &TestServer, listener: &str, user: &str, pw: &str) -> Option<String> {
+    let tcp = tokio::net::TcpStream::connect(ts.addr(listener))
+        .await
+        .unwrap();
+    if listener == "submissions" {
+        let tls = ts
+            .tls_connector()
+            .connect(rustls_pki_types::ServerName::try_from(HOST).unwrap(), tcp)
+            .await
+            .ok()?;
+        let mut c = Raw::new(tls);
+        if !c.reply().await.starts_with("220") {
+            return None;
+        }
+        c.expect("EHLO client.test", "250").await;
+        return Some(c.cmd(&plain(user, pw)).await);
+    }
+    let mut c = Raw::new(tcp);
+    if !c.reply().await.starts_with("220") {
+        return None;
+    }
+    c.expect("EHLO client.test", "250").await;
+    let mut c = starttls(c, ts).await;
+    c.expect("EHLO client.test", "250").await;
+    Some(c.cmd(&plain(user, pw)).await)
+}
+
+/// A TLS client that trusts only the certificates in `pem`.
+pub fn connector_trusting(pem: &[u8]) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
 /// A free loopback port (bound, then released).
@@ -226,18 +279,7 @@ impl TestServer {
     }
 
     pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(&self.cert_pem()) {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        connector_trusting(&self.cert_pem())
     }
 
     /// Stops the server and starts it again on the same data directory and store (the
