@@ -13,6 +13,7 @@ mod clients;
 mod dovecot;
 mod phishing;
 mod raw;
+mod routes;
 mod scanners;
 mod validate;
 
@@ -24,6 +25,7 @@ pub use clients::{ClientServer, ClientServers};
 pub use dovecot::{DovecotConfig, Endpoint};
 pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
+pub use routes::{NextHop, Route};
 pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, EncryptionConfig,

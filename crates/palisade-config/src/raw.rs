@@ -30,6 +30,7 @@ pub struct RawConfig {
     pub log: Option<RawLog>,
     pub acme: Option<crate::acme::RawAcme>,
     pub dovecot: Option<crate::dovecot::RawDovecot>,
+    pub route: Option<BTreeMap<String, crate::routes::RawRoute>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

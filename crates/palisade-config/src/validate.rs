@@ -184,6 +184,48 @@ pub enum DomainTlsPolicy {
     Dane,
 }
 
+/// A route whose SMTP next hop is one of our own listeners would hand each message
+/// back to us for ever.
+fn refuse_routing_loops(
+    routes: &std::collections::BTreeMap<String, crate::routes::Route>,
+    hostname: &Domain,
+    listeners: &[Listener],
+) -> Result<(), ConfigError> {
+    for (domain, r) in routes {
+        let crate::routes::NextHop::Smtp { host, port } = &r.to else {
+            continue;
+        };
+        let ours = host == hostname.as_str()
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+        if ours && listeners.iter().any(|l| l.address.port() == *port) {
+            return Err(invalid(
+                format!("route.{domain}"),
+                format!("smtp://{host}:{port} is this server: the mail would loop"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `none`, `may`, `encrypt`, `verify` or `dane` (the value of `key`).
+pub(crate) fn tls_policy_of(key: &str, value: &str) -> Result<DomainTlsPolicy, ConfigError> {
+    Ok(match value {
+        "none" => DomainTlsPolicy::None,
+        "may" => DomainTlsPolicy::May,
+        "encrypt" => DomainTlsPolicy::Encrypt,
+        "verify" => DomainTlsPolicy::Verify,
+        "dane" => DomainTlsPolicy::Dane,
+        other => {
+            return Err(invalid(
+                key,
+                format!("{other:?} is not none, may, encrypt, verify or dane"),
+            ));
+        }
+    })
+}
+
 /// `[delivery]`: sending to other mail servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
@@ -247,6 +289,8 @@ pub struct Config {
     pub acme: Option<crate::acme::AcmeConfig>,
     /// Mailboxes served by Dovecot (LMTP delivery, the auth socket); off by default.
     pub dovecot: crate::dovecot::DovecotConfig,
+    /// Domains whose mail goes on to another server (the gateway role), by domain.
+    pub routes: std::collections::BTreeMap<String, crate::routes::Route>,
 }
 
 /// `log.format`: lines for people (colour only at a terminal), or one JSON object per
@@ -716,20 +760,7 @@ impl Config {
             let key = format!("delivery.tls_policy.{domain}");
             let parsed = Domain::parse(&domain)
                 .map_err(|_| invalid(&key, format!("{domain:?} is not a domain")))?;
-            let policy = match p.as_str() {
-                "none" => DomainTlsPolicy::None,
-                "may" => DomainTlsPolicy::May,
-                "encrypt" => DomainTlsPolicy::Encrypt,
-                "verify" => DomainTlsPolicy::Verify,
-                "dane" => DomainTlsPolicy::Dane,
-                other => {
-                    return Err(invalid(
-                        key,
-                        format!("{other:?} is not none, may, encrypt, verify or dane"),
-                    ));
-                }
-            };
-            tls_policy.insert(parsed.to_string(), policy);
+            tls_policy.insert(parsed.to_string(), tls_policy_of(&key, &p)?);
         }
         let delivery = DeliveryConfig {
             tls_policy,
@@ -780,7 +811,10 @@ impl Config {
             ),
             None => None,
         };
+        let routes = crate::routes::routes_config(raw.route.unwrap_or_default())?;
+        refuse_routing_loops(&routes, &hostname, &listeners)?;
         Ok(Config {
+            routes,
             autoconfig,
             acme,
             dovecot: crate::dovecot::dovecot_config(raw.dovecot, hostname.as_str())?,

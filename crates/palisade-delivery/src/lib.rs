@@ -12,6 +12,7 @@ pub mod https;
 pub mod lmtp;
 pub mod maildir;
 pub mod remote;
+pub mod route;
 pub mod router;
 pub mod wkd;
 

@@ -52,6 +52,36 @@ impl Lmtp {
         outcomes
     }
 
+    /// Asks whether `rcpt` would be accepted (a callout): the reply to RCPT, or to MAIL
+    /// if that was refused; `Err` when the server could not be asked.
+    pub async fn probe(&self, rcpt: &Address) -> Result<Reply, String> {
+        let mut conn = self.connect().await?;
+        self.greet(&mut conn).await?;
+        let mail = conn.command("MAIL FROM:<>").await?;
+        let answer = if mail.code == 250 {
+            conn.command(&format!("RCPT TO:<{rcpt}>")).await?
+        } else {
+            mail
+        };
+        let _ = conn.command("RSET").await;
+        let _ = conn.command("QUIT").await;
+        Ok(answer)
+    }
+
+    /// The greeting and LHLO (RFC 2033 §4.1: LHLO, never EHLO or HELO): the
+    /// server's extensions.
+    async fn greet(&self, conn: &mut Conn<Box<dyn Stream>>) -> Result<u32, String> {
+        let greeting = conn.reply().await?;
+        if greeting.code != 220 {
+            return Err(format!("greeting: {}", greeting.describe()));
+        }
+        let lhlo = conn.command(&format!("LHLO {}", self.hostname)).await?;
+        if lhlo.code != 250 {
+            return Err(format!("LHLO: {}", lhlo.describe()));
+        }
+        Ok(parse_ehlo(&lhlo).capabilities)
+    }
+
     fn transient(&self, why: &str) -> Outcome {
         Outcome::Transient(format!("451 4.4.1 LMTP {}: {why}", self.endpoint))
     }
@@ -93,16 +123,7 @@ impl Lmtp {
         conn: &mut Conn<Box<dyn Stream>>,
         t: &Transaction<'_>,
     ) -> Result<Vec<Outcome>, String> {
-        let greeting = conn.reply().await?;
-        if greeting.code != 220 {
-            return Err(format!("greeting: {}", greeting.describe()));
-        }
-        // RFC 2033 §4.1: LHLO, never EHLO or HELO.
-        let lhlo = conn.command(&format!("LHLO {}", self.hostname)).await?;
-        if lhlo.code != 250 {
-            return Err(format!("LHLO: {}", lhlo.describe()));
-        }
-        let caps = parse_ehlo(&lhlo).capabilities;
+        let caps = self.greet(conn).await?;
         if t.smtputf8 && caps & EXT_SMTP_UTF8 == 0 {
             let refused = Outcome::Permanent(format!(
                 "553 5.6.7 LMTP {} does not support SMTPUTF8, which this message needs",

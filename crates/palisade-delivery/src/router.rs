@@ -3,10 +3,16 @@
 use crate::LocalDelivery;
 use crate::end_to_end::{self, EndToEnd, Plan};
 use crate::remote::RemoteDelivery;
+use crate::route::{Callouts, Verified};
+use palisade_config::Config;
 use palisade_crypt::policy::OutboundPolicy;
 use palisade_queue::{Outcome, SpooledMessage, Target};
 use palisade_types::Address;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Hands out the current configuration (it changes on reload).
+pub type ConfigSource = Arc<dyn Fn() -> Arc<Config> + Send + Sync>;
 
 pub struct Router {
     pub local: LocalDelivery,
@@ -14,6 +20,23 @@ pub struct Router {
     /// Outbound encryption of submitted mail to other servers (local recipients are
     /// sealed by [`LocalDelivery`]).
     pub end_to_end: Option<EndToEnd>,
+    /// For `[route]`: routed domains go to their own server.
+    pub config: ConfigSource,
+    /// Recipient callouts to routed domains' servers (asked at RCPT by the server).
+    pub callouts: Callouts,
+}
+
+impl Router {
+    /// Whether `rcpt` exists at its routed domain's server; `None` when the domain is
+    /// not routed or its route does not verify recipients.
+    pub async fn verify_routed(&self, rcpt: &Address) -> Option<Verified> {
+        let cfg = (self.config)();
+        let route = cfg.routes.get(rcpt.domain().as_str())?;
+        if !route.verify_recipients {
+            return None;
+        }
+        Some(self.callouts.verify(&self.remote, route, rcpt).await)
+    }
 }
 
 #[async_trait::async_trait]
@@ -25,9 +48,12 @@ impl Target for Router {
         recovering: bool,
     ) -> Vec<Outcome> {
         let mut local = Vec::new();
+        let mut routed: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut remote: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rcpts.len()];
+        let cfg = (self.config)();
         for (i, r) in rcpts.iter().enumerate() {
+            let domain = r.domain().to_string();
             match self
                 .local
                 .lookups
@@ -35,7 +61,10 @@ impl Target for Router {
                 .await
             {
                 Ok(true) => local.push(i),
-                Ok(false) => remote.entry(r.domain().to_string()).or_default().push(i),
+                Ok(false) if cfg.routes.contains_key(&domain) => {
+                    routed.entry(domain).or_default().push(i)
+                }
+                Ok(false) => remote.entry(domain).or_default().push(i),
                 Err(e) => outcomes[i] = Some(Outcome::Transient(format!("451 4.3.0 store: {e}"))),
             }
         }
@@ -46,19 +75,16 @@ impl Target for Router {
                 outcomes[i] = Some(o);
             }
         }
+        if !routed.is_empty() {
+            self.deliver_routed(&cfg, msg, rcpts, &routed, &mut outcomes)
+                .await;
+        }
         if !remote.is_empty() {
-            let m = msg.clone();
-            let message = match tokio::task::spawn_blocking(move || m.read_message()).await {
-                Ok(Ok(bytes)) => bytes,
-                failed => {
-                    let why = match failed {
-                        Ok(Err(e)) => e.to_string(),
-                        Err(e) => e.to_string(),
-                        Ok(Ok(_)) => String::new(),
-                    };
+            let message = match read_message(msg).await {
+                Ok(bytes) => bytes,
+                Err(o) => {
                     for idx in remote.values().flatten() {
-                        outcomes[*idx] =
-                            Some(Outcome::Transient(format!("451 4.3.0 spool read: {why}")));
+                        outcomes[*idx] = Some(o.clone());
                     }
                     return finish(outcomes);
                 }
@@ -108,6 +134,49 @@ impl Target for Router {
         }
         finish(outcomes)
     }
+}
+
+impl Router {
+    /// Routed domains' recipients, one transaction per domain to its next hop.
+    async fn deliver_routed(
+        &self,
+        cfg: &Config,
+        msg: &SpooledMessage,
+        rcpts: &[Address],
+        routed: &BTreeMap<String, Vec<usize>>,
+        outcomes: &mut [Option<Outcome>],
+    ) {
+        let message = match read_message(msg).await {
+            Ok(bytes) => bytes,
+            Err(o) => {
+                for i in routed.values().flatten() {
+                    outcomes[*i] = Some(o.clone());
+                }
+                return;
+            }
+        };
+        for (domain, idx) in routed {
+            let Some(route) = cfg.routes.get(domain) else {
+                continue;
+            };
+            let these: Vec<Address> = idx.iter().map(|&i| rcpts[i].clone()).collect();
+            let got = crate::route::deliver(&self.remote, route, msg, &message, &these).await;
+            for (&i, o) in idx.iter().zip(got) {
+                outcomes[i] = Some(o);
+            }
+        }
+    }
+}
+
+/// The message's bytes from the spool (on the blocking pool), or why not.
+async fn read_message(msg: &SpooledMessage) -> Result<Vec<u8>, Outcome> {
+    let m = msg.clone();
+    let why = match tokio::task::spawn_blocking(move || m.read_message()).await {
+        Ok(Ok(bytes)) => return Ok(bytes),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(Outcome::Transient(format!("451 4.3.0 spool read: {why}")))
 }
 
 fn finish(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {

@@ -292,9 +292,10 @@ async fn abuse_strike(shared: &Shared, cfg: &Config, ip: std::net::IpAddr, kind:
     }
 }
 
-/// Decides a RCPT: local domains deliver to existing mailboxes; other domains are relayed
-/// only for authenticated users and clients in `policy.trusted_networks` (like Postfix's
-/// `permit_sasl_authenticated, permit_mynetworks`).
+/// Decides a RCPT: local domains deliver to existing mailboxes, routed domains to the
+/// recipients their server knows; other domains are relayed only for authenticated users
+/// and clients in `policy.trusted_networks` (like Postfix's `permit_sasl_authenticated,
+/// permit_mynetworks`).
 async fn check_recipient(
     shared: &Shared,
     cfg: &Config,
@@ -309,6 +310,9 @@ async fn check_recipient(
         .await
     {
         Ok(true) => {}
+        Ok(false) if cfg.routes.contains_key(rcpt.domain().as_str()) => {
+            return routed_recipient(shared, &rcpt).await;
+        }
         Ok(false)
             if rcpt.local().eq_ignore_ascii_case("postmaster")
                 && *rcpt.domain() == cfg.hostname =>
@@ -359,6 +363,24 @@ async fn check_recipient(
                 "store error resolving recipient"
             );
             RecipientDecision::Reject(reply::LOCAL_ERROR)
+        }
+    }
+}
+
+/// A routed domain (`[route]`) takes mail from anyone, for the recipients its own
+/// server says exist (a cached callout; not asked when the route says so).
+async fn routed_recipient(shared: &Shared, rcpt: &Address) -> RecipientDecision {
+    use palisade_delivery::route::Verified;
+    match shared.router.verify_routed(rcpt).await {
+        None | Some(Verified::Exists) => RecipientDecision::Accept,
+        Some(Verified::Unknown(said)) => {
+            tracing::info!(%rcpt, %said, "routed recipient refused by its server");
+            rejected("no_such_user");
+            RecipientDecision::Reject(reply::NO_SUCH_USER)
+        }
+        Some(Verified::Unavailable(why)) => {
+            tracing::warn!(%rcpt, %why, "cannot verify a routed recipient");
+            RecipientDecision::Reject(reply::RECIPIENT_UNVERIFIED)
         }
     }
 }

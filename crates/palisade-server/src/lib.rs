@@ -126,7 +126,9 @@ const CHECK_BUDGET_KIB: u32 = 128 * 1024;
 
 /// Everything a connection needs, shared by all sessions.
 pub struct Shared {
-    pub config: RwLock<Arc<Config>>,
+    pub config: Arc<RwLock<Arc<Config>>>,
+    /// Delivery, also asked at RCPT for routed domains' recipients (callouts).
+    pub router: Arc<Router>,
     pub store: Arc<dyn Store>,
     /// Domain and recipient lookups, shared with local delivery.
     pub lookups: Arc<LookupCache>,
@@ -285,6 +287,58 @@ impl Server {
         let (scheduler_stop, scheduler_rx) = watch::channel(false);
         let lookups = Arc::new(LookupCache::new());
         let dkim_keys = Arc::new(dkim_keys::DkimKeyCache::default());
+        let config_cell = Arc::new(RwLock::new(Arc::new(config.clone())));
+        let router = Arc::new(Router {
+            local: LocalDelivery {
+                store: store.clone(),
+                lookups: lookups.clone(),
+                root: mail_dir(data_dir),
+                hostname: config.hostname.to_string(),
+                protect_subject: config.encryption.protect_subject,
+                lmtp: config.dovecot.lmtp.clone().map(|endpoint| Lmtp {
+                    endpoint,
+                    hostname: config.hostname.to_string(),
+                    connect_timeout: config.delivery.connect_timeout,
+                    command_timeout: config.delivery.command_timeout,
+                }),
+            },
+            remote: RemoteDelivery {
+                dns: dns_source,
+                hostname: config.hostname.to_string(),
+                port: config.delivery.remote_port,
+                connect_timeout: config.delivery.connect_timeout,
+                command_timeout: config.delivery.command_timeout,
+                tls: outbound_tls,
+                tls_policy: config.delivery.tls_policy.clone(),
+                tls_observer: Some(tlsrpt::recorder(store.clone())),
+                sessions: palisade_delivery::remote::pool::SessionPool::new(
+                    config.delivery.connection_idle,
+                    config.delivery.max_messages_per_connection,
+                ),
+                per_domain: palisade_delivery::remote::PerDomainLimit::new(
+                    config.delivery.max_connections_per_domain,
+                ),
+                mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
+                    https_tls.clone(),
+                    config.delivery.mta_sts_port,
+                    Some(store.clone()),
+                ),
+            },
+            end_to_end: Some(palisade_delivery::end_to_end::EndToEnd {
+                store: store.clone(),
+                wkd: palisade_delivery::wkd::WkdClient::new(https_tls, config.delivery.wkd_port),
+                resign: Arc::new(dkim_keys::Resigner {
+                    store: store.clone(),
+                    keys: dkim_keys.clone(),
+                }),
+                protect_subject: config.encryption.protect_subject,
+            }),
+            config: {
+                let c = config_cell.clone();
+                Arc::new(move || c.read().unwrap_or_else(|e| e.into_inner()).clone())
+            },
+            callouts: palisade_delivery::route::Callouts::default(),
+        });
         let scheduler = Scheduler::new(
             SchedulerConfig {
                 queue_dir: queue_dir(data_dir),
@@ -295,55 +349,7 @@ impl Server {
                 attempt_timeout: config.queue.attempt_timeout,
             },
             store.clone(),
-            Arc::new(Router {
-                local: LocalDelivery {
-                    store: store.clone(),
-                    lookups: lookups.clone(),
-                    root: mail_dir(data_dir),
-                    hostname: config.hostname.to_string(),
-                    protect_subject: config.encryption.protect_subject,
-                    lmtp: config.dovecot.lmtp.clone().map(|endpoint| Lmtp {
-                        endpoint,
-                        hostname: config.hostname.to_string(),
-                        connect_timeout: config.delivery.connect_timeout,
-                        command_timeout: config.delivery.command_timeout,
-                    }),
-                },
-                remote: RemoteDelivery {
-                    dns: dns_source,
-                    hostname: config.hostname.to_string(),
-                    port: config.delivery.remote_port,
-                    connect_timeout: config.delivery.connect_timeout,
-                    command_timeout: config.delivery.command_timeout,
-                    tls: outbound_tls,
-                    tls_policy: config.delivery.tls_policy.clone(),
-                    tls_observer: Some(tlsrpt::recorder(store.clone())),
-                    sessions: palisade_delivery::remote::pool::SessionPool::new(
-                        config.delivery.connection_idle,
-                        config.delivery.max_messages_per_connection,
-                    ),
-                    per_domain: palisade_delivery::remote::PerDomainLimit::new(
-                        config.delivery.max_connections_per_domain,
-                    ),
-                    mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
-                        https_tls.clone(),
-                        config.delivery.mta_sts_port,
-                        Some(store.clone()),
-                    ),
-                },
-                end_to_end: Some(palisade_delivery::end_to_end::EndToEnd {
-                    store: store.clone(),
-                    wkd: palisade_delivery::wkd::WkdClient::new(
-                        https_tls,
-                        config.delivery.wkd_port,
-                    ),
-                    resign: Arc::new(dkim_keys::Resigner {
-                        store: store.clone(),
-                        keys: dkim_keys.clone(),
-                    }),
-                    protect_subject: config.encryption.protect_subject,
-                }),
-            }),
+            router.clone(),
             Some(Arc::new(bounce::DsnBouncer {
                 spool: spool.clone(),
                 store: store.clone(),
@@ -362,7 +368,8 @@ impl Server {
         let dmarc_recorder = reports::recorder(store.clone());
         let rates = rates::Rates::new(&config.security);
         let shared = Arc::new(Shared {
-            config: RwLock::new(Arc::new(config)),
+            config: config_cell,
+            router: router.clone(),
             store,
             lookups,
             spool,

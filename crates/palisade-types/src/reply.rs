@@ -120,6 +120,13 @@ pub const TIMEOUT: Reply = Reply::new(421, (4, 4, 2), "Timeout exceeded, closing
 pub const LOCAL_ERROR: Reply =
     Reply::new(451, (4, 3, 0), "Local error in processing, try again later");
 pub const TOO_MANY_RECIPIENTS: Reply = Reply::new(452, (4, 5, 3), "Too many recipients");
+/// A routed domain's server could not be asked whether the recipient exists (RFC 3463
+/// X.4.3: the directory could not be reached).
+pub const RECIPIENT_UNVERIFIED: Reply = Reply::new(
+    451,
+    (4, 4, 3),
+    "Cannot verify the recipient now, try again later",
+);
 pub const TLS_UNAVAILABLE: Reply =
     Reply::new(454, (4, 7, 0), "TLS not available due to temporary reason");
 

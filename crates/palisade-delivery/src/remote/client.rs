@@ -197,6 +197,21 @@ impl Session {
         result
     }
 
+    /// Asks whether `rcpt` would be accepted, without sending a message (a recipient
+    /// callout): MAIL FROM:<>, RCPT, RSET. The reply to RCPT, or to MAIL if that was
+    /// refused; `Err` when the server could not be asked.
+    pub async fn probe(&mut self, rcpt: &Address) -> Result<Reply, String> {
+        self.clean = false;
+        let mail = self.conn.command("MAIL FROM:<>").await?;
+        if mail.code != 250 {
+            return Ok(mail);
+        }
+        let answer = self.conn.command(&format!("RCPT TO:<{rcpt}>")).await?;
+        // RFC 5321 §4.1.1.5: RSET ends the transaction; the session could go on.
+        self.clean = matches!(self.conn.command("RSET").await, Ok(r) if r.code == 250);
+        Ok(answer)
+    }
+
     /// Ends the session politely (bounded by the command timeout).
     pub async fn quit(mut self) {
         let _ = self.conn.command("QUIT").await;

@@ -300,7 +300,8 @@ impl RemoteDelivery {
             let required = if policy_waived && policy == DomainTlsPolicy::May {
                 Ok(TlsRequirement::Opportunistic)
             } else {
-                self.requirement(&dns, policy, &host, mx_validated).await
+                self.requirement(&dns, policy, (&host, self.port), mx_validated)
+                    .await
             };
             let tls = match required {
                 // RFC 8689 §4.2.1 (REQUIRETLS) and RFC 8461 §4.2 (MTA-STS enforce): a
@@ -407,7 +408,7 @@ impl RemoteDelivery {
     /// there is one, else on a new one; also whether a new session was opened. A reused
     /// session that fails before DATA (the server closed it meanwhile) is replaced by a
     /// new one, so nothing is sent twice.
-    async fn attempt(
+    pub(crate) async fn attempt(
         &self,
         job: &client::Job<'_>,
     ) -> (client::HostResult, Option<Option<tls::CertVerdict>>) {
@@ -437,17 +438,17 @@ impl RemoteDelivery {
 
     /// The TLS a host needs: DANE wherever validated TLSA records exist (RFC 7672),
     /// else the domain's manual policy.
-    async fn requirement(
+    pub(crate) async fn requirement(
         &self,
         dns: &Dns,
         policy: DomainTlsPolicy,
-        host: &str,
+        (host, port): (&str, u16),
         mx_validated: bool,
     ) -> Result<TlsRequirement, String> {
         if policy == DomainTlsPolicy::None {
             return Ok(TlsRequirement::Plaintext);
         }
-        match dane::lookup(dns, host, self.port, mx_validated).await? {
+        match dane::lookup(dns, host, port, mx_validated).await? {
             dane::DaneState::Required(records) => Ok(TlsRequirement::Dane(records)),
             dane::DaneState::NotApplicable => Ok(match policy {
                 DomainTlsPolicy::Dane => {

@@ -40,9 +40,26 @@ pub fn share_auth_socket(auth_socket: &Path) {
     std::os::unix::fs::chown(auth_socket, None, Some(gid)).unwrap();
 }
 
+/// Who Dovecot's users are.
+enum Users<'a> {
+    /// Palisade decides, through `palisade auth checkpassword`.
+    Palisade(&'a Path),
+    /// Only these addresses exist (a passwd-file): LMTP refuses the others at RCPT.
+    Only(&'a [&'a str]),
+}
+
 impl Dovecot {
     /// Starts Dovecot asking `auth_socket` for passwords; waits until IMAPS answers.
     pub async fn start(auth_socket: &Path) -> Dovecot {
+        Dovecot::start_with(Users::Palisade(auth_socket)).await
+    }
+
+    /// Starts Dovecot knowing only `users` (whole addresses), as a downstream server.
+    pub async fn with_users(users: &[&str]) -> Dovecot {
+        Dovecot::start_with(Users::Only(users)).await
+    }
+
+    async fn start_with(users: Users<'_>) -> Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         // Dovecot's own processes run as `dovecot` and must reach their files.
@@ -55,7 +72,29 @@ impl Dovecot {
         let (cert, key) = ca.issue("imap", &["imap.local.test"]);
         let port = free_port();
         let conf = root.join("dovecot.conf");
-        std::fs::write(&conf, config(root, auth_socket, &cert, &key, port, uid)).unwrap();
+        let auth = match users {
+            Users::Palisade(socket) => format!(
+                "passdb {{\n  driver = checkpassword\n  args = {BIN} auth checkpassword --socket {}\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={}/mail/%d/%n allow_all_users=yes\n}}\n",
+                socket.display(),
+                root.display()
+            ),
+            Users::Only(list) => {
+                let file = root.join("users");
+                let lines: String = list
+                    .iter()
+                    .map(|u| format!("{u}:{{PLAIN}}unused::::::\n"))
+                    .collect();
+                std::fs::write(&file, lines).unwrap();
+                format!(
+                    "passdb {{\n  driver = passwd-file\n  args = {f}\n}}\n\
+                     userdb {{\n  driver = passwd-file\n  args = {f}\n  default_fields = uid=dovecot gid=dovecot home={}/mail/%d/%n\n}}\n",
+                    root.display(),
+                    f = file.display()
+                )
+            }
+        };
+        std::fs::write(&conf, config(root, &auth, &cert, &key, port, uid)).unwrap();
         let child = std::process::Command::new("dovecot")
             .args(["-F", "-c"])
             .arg(&conf)
@@ -131,7 +170,7 @@ impl Drop for Dovecot {
     }
 }
 
-fn config(root: &Path, auth_socket: &Path, cert: &Path, key: &Path, port: u16, uid: u32) -> String {
+fn config(root: &Path, auth: &str, cert: &Path, key: &Path, port: u16, uid: u32) -> String {
     let r = root.display();
     format!(
         r#"base_dir = {r}/run
@@ -149,15 +188,7 @@ auth_failure_delay = 0
 auth_cache_size = 0
 first_valid_uid = {uid}
 mail_location = maildir:~/Maildir
-passdb {{
-  driver = checkpassword
-  args = {BIN} auth checkpassword --socket {sock}
-}}
-userdb {{
-  driver = static
-  args = uid=dovecot gid=dovecot home={r}/mail/%d/%n allow_all_users=yes
-}}
-service imap-login {{
+{auth}service imap-login {{
   inet_listener imap {{
     port = 0
   }}
@@ -174,7 +205,6 @@ service lmtp {{
 "#,
         cert = cert.display(),
         key = key.display(),
-        sock = auth_socket.display(),
     )
 }
 

@@ -3,6 +3,7 @@
 
 pub mod dkim;
 pub mod dovecot;
+pub mod postfix;
 
 use palisade_server::Server;
 use palisade_store::{SqliteStore, Store};
