@@ -15,6 +15,7 @@ mod phishing;
 mod raw;
 mod routes;
 mod scanners;
+mod smarthost;
 mod validate;
 
 pub use acme::{
@@ -27,6 +28,7 @@ pub use phishing::{OutboundAction, PhishingConfig};
 pub use raw::{RawConfig, RawListener};
 pub use routes::{NextHop, Route};
 pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
+pub use smarthost::Smarthost;
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, EncryptionConfig,
     Listener, ListenerKind, LogFormat, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig,

@@ -174,6 +174,9 @@ pub struct RawDelivery {
     pub max_connections_per_domain: Option<u64>,
     pub connection_idle_secs: Option<u64>,
     pub max_messages_per_connection: Option<u64>,
+    pub smarthost: Option<String>,
+    pub smarthost_user: Option<String>,
+    pub smarthost_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -249,6 +249,8 @@ pub struct DeliveryConfig {
     pub connection_idle: Duration,
     /// Messages one outbound session carries before it is closed.
     pub max_messages_per_connection: u32,
+    /// Every message for another domain goes through this relay (not the MX).
+    pub smarthost: Option<crate::smarthost::Smarthost>,
 }
 
 /// The validated configuration.
@@ -763,6 +765,11 @@ impl Config {
             tls_policy.insert(parsed.to_string(), tls_policy_of(&key, &p)?);
         }
         let delivery = DeliveryConfig {
+            smarthost: crate::smarthost::smarthost_config(
+                d.smarthost,
+                d.smarthost_user,
+                d.smarthost_password_file,
+            )?,
             tls_policy,
             mta_sts_port: count("delivery.mta_sts_port", d.mta_sts_port, 443, 1, 65_535)? as u16,
             wkd_port: count("delivery.wkd_port", d.wkd_port, 443, 1, 65_535)? as u16,

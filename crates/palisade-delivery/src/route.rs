@@ -12,7 +12,7 @@
 //! [`CALLOUTS_AT_ONCE`] run at once, and the cache holds at most [`CACHE_ENTRIES`].
 
 use crate::lmtp::{Lmtp, Transaction};
-use crate::remote::client::{self, HostResult, Reply};
+use crate::remote::client::{self, HostResult, Login, Reply};
 use crate::remote::{RemoteDelivery, TlsRequirement, mx};
 use palisade_config::{DomainTlsPolicy, Endpoint, NextHop, Route};
 use palisade_queue::{Outcome, SpooledMessage};
@@ -215,7 +215,19 @@ fn job<'a>(
         tls: &remote.tls,
         requirement: tls,
         require_tls: false,
+        implicit_tls: false,
+        auth: None,
     }
+}
+
+/// A fixed next hop over SMTP: a routed domain's server, or the smarthost.
+pub struct Hop<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub policy: DomainTlsPolicy,
+    /// RFC 8314 implicit TLS (port 465) instead of STARTTLS.
+    pub implicit_tls: bool,
+    pub auth: Option<&'a Login>,
 }
 
 /// Delivers one message's recipients of a routed domain: one outcome each, in order.
@@ -243,33 +255,32 @@ pub async fn deliver(
             lmtp_for(remote, e).deliver(&t).await
         }
         NextHop::Smtp { host, port } => {
-            smtp(
-                remote,
-                route.tls,
-                (host, *port),
-                msg,
-                &mail_from,
-                message,
-                rcpts,
-            )
-            .await
+            let hop = Hop {
+                host,
+                port: *port,
+                policy: route.tls,
+                implicit_tls: false,
+                auth: None,
+            };
+            smtp(remote, &hop, msg, &mail_from, message, rcpts).await
         }
     }
 }
 
-async fn smtp(
+/// Delivers to `hop` (each of its addresses in turn): one outcome per recipient.
+pub async fn smtp(
     remote: &RemoteDelivery,
-    policy: DomainTlsPolicy,
-    (host, port): (&str, u16),
+    hop: &Hop<'_>,
     msg: &SpooledMessage,
     mail_from: &str,
     message: &[u8],
     rcpts: &[Address],
 ) -> Vec<Outcome> {
+    let (host, port) = (hop.host, hop.port);
     let all = |o: Outcome| vec![o; rcpts.len()];
     let require_tls = msg.envelope.require_tls;
     let transient = |why: String| all(Outcome::Transient(format!("451 4.4.1 {host}: {why}")));
-    let tls = match requirement_of(remote, host, port, policy, require_tls).await {
+    let tls = match requirement_of(remote, host, port, hop.policy, require_tls).await {
         Ok(t) => t,
         Err(e) => return transient(e),
     };
@@ -292,6 +303,8 @@ async fn smtp(
         job.eight_bit = msg.envelope.body == palisade_types::BodyType::EightBitMime;
         job.smtputf8 = msg.envelope.smtputf8;
         job.require_tls = require_tls;
+        job.implicit_tls = hop.implicit_tls;
+        job.auth = hop.auth;
         match remote.attempt(&job).await.0 {
             HostResult::Done(outcomes) => return outcomes,
             HostResult::TryNext(why) => (last, tls_refused) = (why, false),

@@ -112,6 +112,7 @@ pub fn preflight(config: &Config) -> Result<Vec<String>, ServerError> {
     if let Some(acme) = &config.acme {
         acme::preflight(acme, config, &mut warnings).map_err(ServerError::Config)?;
     }
+    smarthost(config, &mut warnings).map_err(ServerError::Config)?;
     if config.listeners.is_empty() {
         warnings.push(
             "no listener: the server would accept no mail (add [listener.NAME] with address and kind)"
@@ -119,6 +120,47 @@ pub fn preflight(config: &Config) -> Result<Vec<String>, ServerError> {
         );
     }
     Ok(warnings)
+}
+
+/// The smarthost with its password read from `delivery.smarthost_password_file` (its
+/// first line): an unreadable or empty file is an error naming the key; a file others
+/// may read, a warning.
+pub fn smarthost(
+    config: &Config,
+    warnings: &mut Vec<String>,
+) -> Result<Option<palisade_delivery::remote::Smarthost>, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(s) = &config.delivery.smarthost else {
+        return Ok(None);
+    };
+    let login = match &s.login {
+        None => None,
+        Some((user, file)) => {
+            let key = "delivery.smarthost_password_file";
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("{key} {}: {e}", file.display()))?;
+            let password = text.lines().next().unwrap_or_default().to_string();
+            if password.is_empty() {
+                return Err(format!("{key} {}: the first line is empty", file.display()));
+            }
+            if std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+                warnings.push(format!(
+                    "{key} {} can be read by others: chmod 600 it",
+                    file.display()
+                ));
+            }
+            Some(palisade_delivery::remote::client::Login {
+                user: user.clone(),
+                password,
+            })
+        }
+    };
+    Ok(Some(palisade_delivery::remote::Smarthost {
+        host: s.host.clone(),
+        port: s.port,
+        implicit_tls: s.implicit_tls,
+        login,
+    }))
 }
 
 /// Memory the end-of-data checks may hold at once, in KiB (each holds its message).
@@ -303,6 +345,7 @@ impl Server {
                 }),
             },
             remote: RemoteDelivery {
+                smarthost: smarthost(&config, &mut Vec::new()).map_err(ServerError::Config)?,
                 dns: dns_source,
                 hostname: config.hostname.to_string(),
                 port: config.delivery.remote_port,
@@ -505,6 +548,9 @@ impl Server {
         }
         if old.dovecot != config.dovecot {
             tracing::warn!("[dovecot] changes take effect at the next restart");
+        }
+        if old.delivery.smarthost != config.delivery.smarthost {
+            tracing::warn!("delivery.smarthost changes take effect at the next restart");
         }
         if old.dns != config.dns {
             match Dns::new(&dns_settings(&config)) {

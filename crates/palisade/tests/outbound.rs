@@ -10,6 +10,8 @@ use palisade_testkit::DnsAuthority;
 use palisade_types::Domain;
 use std::net::Ipv4Addr;
 
+const PW: &str = "violet ferry granite spoon";
+
 /// The receiving server (domain receiver.test, user bob) and the sending one, which
 /// relays for loopback and delivers to the receiver's port.
 async fn pair(extra_sender: &str) -> (TestServer, TestServer) {
@@ -1191,6 +1193,102 @@ async fn rfc2920_pipelined_envelope_and_rfc6152_8bit_only_to_8bitmime_servers() 
         "the 8-bit body never reached the sink"
     );
     sink.abort();
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+/// A receiver whose submissions port takes carol@local.test (password `pw`, allowed to
+/// send as anyone at outside.test), and a sender relaying everything through it.
+async fn smarthost_pair(
+    password_on_sender: &str,
+    implicit_tls: bool,
+) -> (TestServer, TestServer, tempfile::TempDir) {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (cert, key) = ca.issue("relay", &["mx.receiver.test"]);
+    let pass = certs.path().join("relay.pass");
+    std::fs::write(&pass, format!("{password_on_sender}\n")).unwrap();
+    std::fs::set_permissions(&pass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (sender, receiver) = pair_with_receiver(
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+        |r| {
+            format!(
+                "extra_ca_file = \"{}\"\nsmarthost = \"{}://mx.receiver.test:{}\"\n\
+                 smarthost_user = \"carol@local.test\"\nsmarthost_password_file = \"{}\"\n",
+                ca.ca_file().display(),
+                if implicit_tls { "smtps" } else { "smtp" },
+                r.addr(if implicit_tls {
+                    "submissions"
+                } else {
+                    "submission"
+                })
+                .port(),
+                pass.display()
+            )
+        },
+        "",
+    )
+    .await;
+    receiver.set_password("carol@local.test", PW).await;
+    cli(
+        &receiver,
+        &[
+            "user",
+            "send-as",
+            "add",
+            "carol@local.test",
+            "*@outside.test",
+        ],
+    );
+    (sender, receiver, certs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc8314_a_smarthost_takes_everything_over_implicit_tls_with_auth() {
+    for implicit_tls in [true, false] {
+        smarthost_delivers(implicit_tls).await;
+    }
+}
+
+/// Over implicit TLS (port 465) or STARTTLS (port 587, RFC 3207).
+async fn smarthost_delivers(implicit_tls: bool) {
+    let (sender, receiver, _certs) = smarthost_pair(PW, implicit_tls).await;
+    submit(
+        &sender,
+        "someone@outside.test",
+        "bob@receiver.test",
+        "From: someone@outside.test\r\nTo: bob@receiver.test\r\nSubject: via the relay\r\n\r\nhello\r\n",
+    )
+    .await;
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("Subject: via the relay"), "{got}");
+    // The relay's trace: authenticated (ESMTPSA, RFC 3848) over TLS on its
+    // submissions port, as carol.
+    let trace = header(got.as_bytes());
+    assert!(trace.contains("ESMTPSA"), "{trace}");
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smarthost_refusing_our_login_defers_and_says_why() {
+    let (sender, receiver, _certs) = smarthost_pair("not the password", true).await;
+    submit(
+        &sender,
+        "someone@outside.test",
+        "bob@receiver.test",
+        "From: someone@outside.test\r\nTo: bob@receiver.test\r\nSubject: x\r\n\r\nx\r\n",
+    )
+    .await;
+    let why = deferral(&sender).await;
+    assert!(
+        why.contains("refused the login") && why.contains("535"),
+        "{why}"
+    );
     sender.shutdown().await;
     receiver.shutdown().await;
 }

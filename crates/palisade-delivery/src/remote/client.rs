@@ -34,6 +34,10 @@ pub struct Job<'a> {
     pub requirement: &'a super::TlsRequirement,
     /// RFC 8689: the next hop must support REQUIRETLS and get it passed on.
     pub require_tls: bool,
+    /// RFC 8314: TLS from the first byte (a smarthost on port 465), not STARTTLS.
+    pub implicit_tls: bool,
+    /// AUTH PLAIN after TLS (a smarthost account).
+    pub auth: Option<&'a Login>,
 }
 
 /// The end of one attempt.
@@ -218,7 +222,9 @@ impl Session {
     }
 }
 
-/// Connects to one address and sets the session up.
+/// Connects to one address and sets the session up: TLS as the job requires (from the
+/// first byte for implicit TLS, else through STARTTLS), then AUTH when it carries a
+/// login.
 pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
     let tcp = match tokio::time::timeout(job.connect_timeout, TcpStream::connect(job.addr)).await {
         Ok(Ok(s)) => s,
@@ -226,25 +232,45 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         Err(_) => return Err(HostResult::TryNext("connect: timeout".into())),
     };
     let _ = tcp.set_nodelay(true);
-    let mut conn: Conn<Box<dyn Stream>> = Conn {
-        stream: Box::new(tcp),
-        buf: Vec::new(),
-        timeout: job.command_timeout,
+    let mut session = if job.implicit_tls {
+        // RFC 8314 §3.3: TLS first, then the greeting inside it.
+        let (tls, verdict) = handshake(job, tcp).await?;
+        let mut conn = Conn::new(Box::new(tls) as Box<dyn Stream>, job.command_timeout);
+        let caps = hello(&mut conn, job).await.map_err(HostResult::TryNext)?;
+        Session::new(conn, caps, Some(verdict))
+    } else {
+        starttls(job, tcp).await?
     };
-    let caps = hello(&mut conn, job).await.map_err(HostResult::TryNext)?;
-    let session = |conn, caps, verdict| {
-        Ok(Session {
+    if let Some(login) = job.auth {
+        authenticate(&mut session, job, login).await?;
+    }
+    Ok(session)
+}
+
+impl Session {
+    fn new(
+        conn: Conn<Box<dyn Stream>>,
+        caps: EhloResponse<String>,
+        verdict: Option<CertVerdict>,
+    ) -> Session {
+        Session {
             conn,
             caps,
             clean: true,
             verdict,
             transactions: 0,
-        })
-    };
+        }
+    }
+}
+
+/// Greeting and EHLO in clear, then STARTTLS as the requirement says (RFC 3207).
+async fn starttls(job: &Job<'_>, tcp: TcpStream) -> Result<Session, HostResult> {
+    let mut conn: Conn<Box<dyn Stream>> = Conn::new(Box::new(tcp), job.command_timeout);
+    let caps = hello(&mut conn, job).await.map_err(HostResult::TryNext)?;
     use super::TlsRequirement as Req;
     let required = !matches!(job.requirement, Req::Opportunistic | Req::Plaintext);
     if *job.requirement == Req::Plaintext {
-        return session(conn, caps, None);
+        return Ok(Session::new(conn, caps, None));
     }
     if caps.capabilities & EXT_START_TLS == 0 {
         if required {
@@ -258,7 +284,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
             host = job.mx_host,
             "no STARTTLS offered: delivering without TLS"
         );
-        return session(conn, caps, None);
+        return Ok(Session::new(conn, caps, None));
     }
     match conn.command("STARTTLS").await {
         Ok(r) if r.code == 220 => {}
@@ -270,7 +296,7 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         }
         Ok(r) => {
             tracing::info!(host = job.mx_host, reply = %r.describe(), "STARTTLS refused");
-            return session(conn, caps, None);
+            return Ok(Session::new(conn, caps, None));
         }
         Err(e) => return Err(HostResult::TryNext(e)),
     }
@@ -278,14 +304,39 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         // Bytes after the 220 would be injected into the TLS session (CVE-2011-0411).
         return Err(HostResult::TryNext("data after the STARTTLS reply".into()));
     }
+    let (tls, verdict) = handshake(job, conn.stream).await?;
+    let mut conn: Conn<Box<dyn Stream>> = Conn::new(Box::new(tls), job.command_timeout);
+    // RFC 3207 §4.2: after TLS, forget what the server said and ask again.
+    let caps = match conn.command(&format!("EHLO {}", job.helo)).await {
+        Ok(r) if r.code == 250 => parse_ehlo(&r),
+        Ok(r) => {
+            return Err(HostResult::TryNext(format!(
+                "EHLO after TLS: {}",
+                r.describe()
+            )));
+        }
+        Err(e) => return Err(HostResult::TryNext(e)),
+    };
+    Ok(Session::new(conn, caps, Some(verdict)))
+}
+
+type TlsStream = tokio_rustls::client::TlsStream<Box<dyn Stream>>;
+
+/// The TLS handshake over `stream`, and the certificate checked against the job's
+/// requirement (a valid chain for `Verify`, a TLSA match for DANE).
+async fn handshake<S: Stream + 'static>(
+    job: &Job<'_>,
+    stream: S,
+) -> Result<(TlsStream, CertVerdict), HostResult> {
+    use super::TlsRequirement as Req;
     let (connector, verdict) = job
         .tls
         .connector()
         .map_err(|e| HostResult::TryNext(e.to_string()))?;
     let name = ServerName::try_from(job.mx_host.to_string())
         .map_err(|e| HostResult::TryNext(format!("TLS name {}: {e}", job.mx_host)))?;
-    let tls = match tokio::time::timeout(job.command_timeout, connector.connect(name, conn.stream))
-        .await
+    let boxed: Box<dyn Stream> = Box::new(stream);
+    let tls = match tokio::time::timeout(job.command_timeout, connector.connect(name, boxed)).await
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(HostResult::TryNext(format!("TLS handshake: {e}"))),
@@ -314,42 +365,76 @@ pub async fn open(job: &Job<'_>) -> Result<Session, HostResult> {
         }
         _ => {}
     }
-    let (version, suite) = {
-        let c = tls.get_ref().1;
-        (
-            c.protocol_version()
-                .map(|v| format!("{v:?}"))
-                .unwrap_or_default(),
-            c.negotiated_cipher_suite()
-                .map(|s| format!("{:?}", s.suite()))
-                .unwrap_or_default(),
-        )
-    };
-    match &verdict {
-        CertVerdict::Valid => {
-            tracing::info!(host = job.mx_host, %version, %suite, "TLS, certificate verified")
-        }
+    log_tls(job.mx_host, &tls, &verdict);
+    Ok((tls, verdict))
+}
+
+fn log_tls(host: &str, tls: &TlsStream, verdict: &CertVerdict) {
+    let c = tls.get_ref().1;
+    let version = c
+        .protocol_version()
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default();
+    let suite = c
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    match verdict {
+        CertVerdict::Valid => tracing::info!(host, %version, %suite, "TLS, certificate verified"),
         other => {
-            tracing::info!(host = job.mx_host, %version, %suite, certificate = ?other, "TLS, certificate not verified (opportunistic)")
+            tracing::info!(host, %version, %suite, certificate = ?other, "TLS, certificate not verified (opportunistic)")
         }
     }
-    let mut conn: Conn<Box<dyn Stream>> = Conn {
-        stream: Box::new(tls),
-        buf: Vec::new(),
-        timeout: job.command_timeout,
-    };
-    // RFC 3207 §4.2: after TLS, forget what the server said and ask again.
-    let caps = match conn.command(&format!("EHLO {}", job.helo)).await {
-        Ok(r) if r.code == 250 => parse_ehlo(&r),
+}
+
+/// An account on the next hop (a smarthost). The password never appears in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Login({:?}, password hidden)", self.user)
+    }
+}
+
+/// AUTH PLAIN (RFC 4954, RFC 4616), only inside TLS. A refusal fails the whole job as
+/// transient: a wrong password is the operator's to fix, the mail waits meanwhile.
+async fn authenticate(
+    session: &mut Session,
+    job: &Job<'_>,
+    login: &Login,
+) -> Result<(), HostResult> {
+    use base64::Engine;
+    let all = |why: String| HostResult::Done(vec![Outcome::Transient(why); job.rcpts.len()]);
+    if session.verdict.is_none() {
+        return Err(HostResult::TlsRefused(
+            "no TLS: credentials are never sent in clear".into(),
+        ));
+    }
+    if session.caps.auth_mechanisms & smtp_proto::AUTH_PLAIN == 0 {
+        let _ = session.conn.command("QUIT").await;
+        return Err(all(format!(
+            "451 4.7.0 {} does not offer AUTH PLAIN",
+            job.mx_host
+        )));
+    }
+    let token = base64::engine::general_purpose::STANDARD
+        .encode(format!("\0{}\0{}", login.user, login.password));
+    match session.conn.command(&format!("AUTH PLAIN {token}")).await {
+        Ok(r) if r.code == 235 => Ok(()),
         Ok(r) => {
-            return Err(HostResult::TryNext(format!(
-                "EHLO after TLS: {}",
+            tracing::error!(host = job.mx_host, user = %login.user, reply = %r.describe(), "the relay refused our login");
+            Err(all(format!(
+                "451 4.7.0 {} refused the login: {}",
+                job.mx_host,
                 r.describe()
-            )));
+            )))
         }
-        Err(e) => return Err(HostResult::TryNext(e)),
-    };
-    session(conn, caps, Some(verdict))
+        Err(e) => Err(HostResult::TryNext(format!("AUTH: {e}"))),
+    }
 }
 
 pub(crate) fn parse_ehlo(r: &Reply) -> EhloResponse<String> {

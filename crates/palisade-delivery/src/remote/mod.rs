@@ -49,6 +49,17 @@ pub struct RemoteDelivery {
     pub tls_observer: Option<TlsObserver>,
     /// Idle sessions for connection reuse.
     pub sessions: Arc<pool::SessionPool>,
+    /// Every message for another domain goes here instead of the MX (`delivery.smarthost`).
+    pub smarthost: Option<Smarthost>,
+}
+
+/// The relay all outbound mail goes through, with its account.
+#[derive(Debug, Clone)]
+pub struct Smarthost {
+    pub host: String,
+    pub port: u16,
+    pub implicit_tls: bool,
+    pub login: Option<client::Login>,
 }
 
 /// One outbound TLS outcome for TLS-RPT (RFC 8460 §4.3 names).
@@ -242,6 +253,9 @@ impl RemoteDelivery {
         domain: &str,
         rcpts: &[Address],
     ) -> Vec<Outcome> {
+        if let Some(relay) = &self.smarthost {
+            return self.via_smarthost(relay, msg, message, rcpts).await;
+        }
         let all = |o: Outcome| vec![o; rcpts.len()];
         let _slot = self.per_domain.acquire(domain).await;
         let dns = (self.dns)();
@@ -344,6 +358,8 @@ impl RemoteDelivery {
                     tls: &self.tls,
                     requirement: &tls,
                     require_tls: msg.envelope.require_tls,
+                    implicit_tls: false,
+                    auth: None,
                 };
                 let policy_type = match (&tls, &sts) {
                     (TlsRequirement::Dane(_), _) => "tlsa",
@@ -402,6 +418,33 @@ impl RemoteDelivery {
             )));
         }
         all(Outcome::Transient(last_error))
+    }
+
+    /// Through the smarthost: TLS always, its certificate verified (DANE where its name
+    /// has TLSA records), whatever the recipient domain publishes; it is the relay's
+    /// job to honour those on its hop.
+    async fn via_smarthost(
+        &self,
+        relay: &Smarthost,
+        msg: &SpooledMessage,
+        message: &[u8],
+        rcpts: &[Address],
+    ) -> Vec<Outcome> {
+        let _slot = self.per_domain.acquire(&relay.host).await;
+        let hop = crate::route::Hop {
+            host: &relay.host,
+            port: relay.port,
+            policy: DomainTlsPolicy::Verify,
+            implicit_tls: relay.implicit_tls,
+            auth: relay.login.as_ref(),
+        };
+        let mail_from = msg
+            .envelope
+            .mail_from
+            .as_ref()
+            .map(Address::to_string)
+            .unwrap_or_default();
+        crate::route::smtp(self, &hop, msg, &mail_from, message, rcpts).await
     }
 
     /// One transaction to one address: on an idle session to the same server when

@@ -19,6 +19,9 @@ pub struct Key {
     addr: SocketAddr,
     mx_host: String,
     requirement: String,
+    implicit_tls: bool,
+    /// The account a session logged in with: never reused for another, or for none.
+    login: Option<String>,
 }
 
 impl Key {
@@ -27,6 +30,8 @@ impl Key {
             addr: job.addr,
             mx_host: job.mx_host.to_ascii_lowercase(),
             requirement: format!("{:?}", job.requirement),
+            implicit_tls: job.implicit_tls,
+            login: job.auth.map(|l| l.user.clone()),
         }
     }
 }
