@@ -206,12 +206,7 @@ impl LocalDelivery {
                 ];
             }
         };
-        let mail_from = msg
-            .envelope
-            .mail_from
-            .as_ref()
-            .map(Address::to_string)
-            .unwrap_or_default();
+        let mail_from = msg.envelope.reverse_path();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; copies.len()];
         let clear: Vec<usize> = (0..copies.len())
             .filter(|&i| copies[i].seal.is_none())

@@ -238,12 +238,7 @@ pub async fn deliver(
     message: &[u8],
     rcpts: &[Address],
 ) -> Vec<Outcome> {
-    let mail_from = msg
-        .envelope
-        .mail_from
-        .as_ref()
-        .map(Address::to_string)
-        .unwrap_or_default();
+    let mail_from = msg.envelope.reverse_path();
     match &route.to {
         NextHop::Lmtp(e) => {
             let t = Transaction {

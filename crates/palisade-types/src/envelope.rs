@@ -46,4 +46,12 @@ impl Envelope {
             None => "<>".to_string(),
         }
     }
+
+    /// The reverse-path for `MAIL FROM:<...>` on the next hop: empty when null.
+    pub fn reverse_path(&self) -> String {
+        self.mail_from
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
 }

@@ -302,12 +302,7 @@ impl RemoteDelivery {
                 )));
             }
         }
-        let mail_from = msg
-            .envelope
-            .mail_from
-            .as_ref()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let mail_from = msg.envelope.reverse_path();
         let mut last_error = String::from("no mail server answered");
         let mut tls_refused = false;
         for host in hosts {
@@ -438,12 +433,7 @@ impl RemoteDelivery {
             implicit_tls: relay.implicit_tls,
             auth: relay.login.as_ref(),
         };
-        let mail_from = msg
-            .envelope
-            .mail_from
-            .as_ref()
-            .map(Address::to_string)
-            .unwrap_or_default();
+        let mail_from = msg.envelope.reverse_path();
         crate::route::smtp(self, &hop, msg, &mail_from, message, rcpts).await
     }
 
