@@ -14,6 +14,7 @@ pub mod maildir;
 pub mod remote;
 pub mod route;
 pub mod router;
+pub mod srs;
 pub mod wkd;
 
 use lmtp::Lmtp;
@@ -37,6 +38,8 @@ pub struct LocalDelivery {
     pub protect_subject: bool,
     /// Dovecot's LMTP service, when it keeps the mailboxes (`root` is then unused).
     pub lmtp: Option<Lmtp>,
+    /// Group members and forwards in other domains, and SRS bounces coming back.
+    pub forwarder: Option<Arc<dyn Forwarder>>,
 }
 
 /// Why a local delivery failed.
@@ -101,62 +104,138 @@ struct Copy {
     seal: Option<Result<Recipient, SealError>>,
 }
 
-/// What happens for one recipient: an outcome decided already, or a copy to write.
+/// What happens for one recipient: an outcome decided already, or the copies to write
+/// (its own mailbox, a group's members) and the addresses elsewhere to forward to.
 enum Planned {
     Done(Outcome),
-    Copy(usize),
+    Parts {
+        copies: Vec<usize>,
+        forward: Vec<Address>,
+    },
+}
+
+/// Forwarding to other domains (group members and forwards elsewhere), done by the
+/// server: the message is queued anew with an SRS reverse-path and an ARC seal.
+#[async_trait::async_trait]
+pub trait Forwarder: Send + Sync {
+    /// Queues `msg` for `to` on behalf of `via` (the local address that forwards);
+    /// `Delivered` once the new message is on disk.
+    async fn forward(&self, msg: &SpooledMessage, via: &Address, to: &[Address]) -> Outcome;
+
+    /// The original sender inside one of our SRS addresses (a bounce coming back).
+    fn reverse(&self, srs: &Address) -> Option<Address>;
 }
 
 impl LocalDelivery {
-    /// Resolves every recipient to its mailbox and decides how its copy is stored. Two
-    /// recipients (say an alias and its user) that share a mailbox share one copy.
+    /// Resolves every recipient to its mailboxes and decides how each copy is stored.
+    /// Recipients (say an alias and its user, or two groups) that share a mailbox
+    /// share one copy.
     async fn plan(&self, rcpts: &[Address], outbound: OutboundPolicy) -> (Vec<Planned>, Vec<Copy>) {
         let mut planned = Vec::with_capacity(rcpts.len());
         let mut copies: Vec<Copy> = Vec::new();
         for (index, rcpt) in rcpts.iter().enumerate() {
-            let mailbox = match self
-                .lookups
-                .resolve_recipient(self.store.as_ref(), rcpt)
-                .await
-            {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    let gone = Outcome::Permanent("550 5.1.1 mailbox no longer exists".into());
-                    planned.push(Planned::Done(gone));
-                    continue;
-                }
-                Err(e) => {
-                    let o = Outcome::Transient(format!("451 4.3.0 store: {e}"));
-                    planned.push(Planned::Done(o));
-                    continue;
-                }
+            let p = match self.plan_one(rcpt, index, outbound, &mut copies).await {
+                Ok(p) => p,
+                Err(o) => Planned::Done(o),
             };
-            if let Some(c) = copies.iter().position(|c| c.mailbox == mailbox) {
-                planned.push(Planned::Copy(c));
-                continue;
-            }
-            let seal = match self.seal_for(rcpt, &mailbox, outbound).await {
-                Ok(Seal::Clear) => None,
-                Ok(Seal::To(to)) => Some(Ok(*to)),
-                Ok(Seal::NoKey(e)) => Some(Err(e)),
-                Ok(Seal::Refused(o)) => {
-                    planned.push(Planned::Done(o));
-                    continue;
-                }
-                Err(e) => {
-                    let o = Outcome::Transient(format!("451 4.3.0 store: {e}"));
-                    planned.push(Planned::Done(o));
-                    continue;
-                }
-            };
-            planned.push(Planned::Copy(copies.len()));
-            copies.push(Copy {
-                mailbox,
-                index,
-                seal,
-            });
+            planned.push(p);
         }
         (planned, copies)
+    }
+
+    async fn plan_one(
+        &self,
+        rcpt: &Address,
+        index: usize,
+        outbound: OutboundPolicy,
+        copies: &mut Vec<Copy>,
+    ) -> Result<Planned, Outcome> {
+        let store = self.store.as_ref();
+        let store_error =
+            |e: palisade_store::StoreError| Outcome::Transient(format!("451 4.3.0 store: {e}"));
+        if let Some(original) = self.forwarder.as_ref().and_then(|f| f.reverse(rcpt)) {
+            // A bounce to an address we rewrote: back to the original sender.
+            return Ok(Planned::Parts {
+                copies: Vec::new(),
+                forward: vec![original],
+            });
+        }
+        let own = self
+            .lookups
+            .resolve_recipient(store, rcpt)
+            .await
+            .map_err(store_error)?;
+        let targets = self
+            .lookups
+            .forwards(store, rcpt)
+            .await
+            .map_err(store_error)?;
+        if own.is_none() && targets.is_empty() {
+            return Err(Outcome::Permanent(
+                "550 5.1.1 mailbox no longer exists".into(),
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut forward = Vec::new();
+        if let Some(mailbox) = own {
+            parts.push(self.copy_of(rcpt, mailbox, index, outbound, copies).await?);
+        }
+        for target in targets {
+            let local = self
+                .lookups
+                .is_local_domain(store, target.domain())
+                .await
+                .map_err(store_error)?;
+            if !local {
+                forward.push(target);
+                continue;
+            }
+            // A group member: a user (or an alias of one) here.
+            match self
+                .lookups
+                .resolve_recipient(store, &target)
+                .await
+                .map_err(store_error)?
+            {
+                Some(mailbox) => {
+                    parts.push(self.copy_of(rcpt, mailbox, index, outbound, copies).await?)
+                }
+                None => {
+                    tracing::warn!(group = %rcpt, member = %target, "group member no longer exists")
+                }
+            }
+        }
+        Ok(Planned::Parts {
+            copies: parts,
+            forward,
+        })
+    }
+
+    /// The copy for `mailbox` (made once, however many recipients lead to it).
+    async fn copy_of(
+        &self,
+        rcpt: &Address,
+        mailbox: Address,
+        index: usize,
+        outbound: OutboundPolicy,
+        copies: &mut Vec<Copy>,
+    ) -> Result<usize, Outcome> {
+        if let Some(c) = copies.iter().position(|c| c.mailbox == mailbox) {
+            return Ok(c);
+        }
+        let seal = match self.seal_for(rcpt, &mailbox, outbound).await {
+            Ok(Seal::Clear) => None,
+            Ok(Seal::To(to)) => Some(Ok(*to)),
+            Ok(Seal::NoKey(e)) => Some(Err(e)),
+            Ok(Seal::Refused(o)) => return Err(o),
+            Err(e) => return Err(Outcome::Transient(format!("451 4.3.0 store: {e}"))),
+        };
+        copies.push(Copy {
+            mailbox,
+            index,
+            seal,
+        });
+        Ok(copies.len() - 1)
     }
 
     /// Writes one copy into its user's Maildir (sealed first when it must be).
@@ -312,15 +391,53 @@ impl Target for LocalDelivery {
                 out
             }
         };
-        planned
-            .into_iter()
-            .map(|p| match p {
+        let mut out = Vec::with_capacity(planned.len());
+        for (p, rcpt) in planned.into_iter().zip(rcpts) {
+            out.push(match p {
                 Planned::Done(o) => o,
-                Planned::Copy(c) => written
-                    .get(c)
-                    .cloned()
-                    .unwrap_or_else(|| Outcome::Transient("451 4.3.0 not attempted".into())),
-            })
-            .collect()
+                Planned::Parts { copies, forward } => {
+                    let mut parts: Vec<Outcome> = copies
+                        .iter()
+                        .map(|&c| {
+                            written.get(c).cloned().unwrap_or_else(|| {
+                                Outcome::Transient("451 4.3.0 not attempted".into())
+                            })
+                        })
+                        .collect();
+                    if !forward.is_empty() {
+                        parts.push(match &self.forwarder {
+                            Some(f) => f.forward(msg, rcpt, &forward).await,
+                            None => Outcome::Transient("451 4.3.5 forwarding is not set up".into()),
+                        });
+                    }
+                    combine(parts)
+                }
+            });
+        }
+        out
+    }
+}
+
+/// One recipient's outcome from its parts: any transient failure retries (RFC 5321
+/// §6.1: a member may then get a second copy rather than none); only when every part
+/// failed for good does the sender hear so; a partial permanent failure is logged.
+fn combine(parts: Vec<Outcome>) -> Outcome {
+    if parts.is_empty() {
+        return Outcome::Permanent("550 5.1.1 no member of this group exists any more".into());
+    }
+    if let Some(t) = parts.iter().find(|o| matches!(o, Outcome::Transient(_))) {
+        return t.clone();
+    }
+    let failed: Vec<&Outcome> = parts
+        .iter()
+        .filter(|o| !matches!(o, Outcome::Delivered))
+        .collect();
+    match failed.first() {
+        Some(first) if failed.len() == parts.len() => (*first).clone(),
+        Some(_) => {
+            tracing::warn!(failed = ?failed, "some members of a group could not be reached");
+            Outcome::Delivered
+        }
+        None => Outcome::Delivered,
     }
 }

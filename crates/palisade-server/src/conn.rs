@@ -353,10 +353,7 @@ async fn check_recipient(
         .await
     {
         Ok(Some(_)) => RecipientDecision::Accept,
-        Ok(None) => {
-            rejected("no_such_user");
-            RecipientDecision::Reject(reply::NO_SUCH_USER)
-        }
+        Ok(None) => group_or_bounce(shared, &rcpt).await,
         Err(e) => {
             tracing::error!(
                 error = &e as &dyn std::error::Error,
@@ -365,6 +362,28 @@ async fn check_recipient(
             RecipientDecision::Reject(reply::LOCAL_ERROR)
         }
     }
+}
+
+/// An address with no mailbox of its own: a group or a forward (`palisade alias add
+/// SOURCE TARGET...`), or one of our SRS addresses that a bounce comes back to.
+async fn group_or_bounce(shared: &Shared, rcpt: &Address) -> RecipientDecision {
+    use palisade_delivery::Forwarder;
+    match shared.lookups.forwards(shared.store.as_ref(), rcpt).await {
+        Ok(targets) if !targets.is_empty() => return RecipientDecision::Accept,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "store error reading forwards"
+            );
+            return RecipientDecision::Reject(reply::LOCAL_ERROR);
+        }
+    }
+    if shared.forwarding.reverse(rcpt).is_some() {
+        return RecipientDecision::Accept;
+    }
+    rejected("no_such_user");
+    RecipientDecision::Reject(reply::NO_SUCH_USER)
 }
 
 /// A routed domain (`[route]`) takes mail from anyone, for the recipients its own

@@ -19,6 +19,7 @@ pub mod bounce;
 pub mod conn;
 pub mod containment;
 pub mod dkim_keys;
+pub mod forward;
 pub mod learning;
 pub mod logins;
 pub use palisade_access::limits;
@@ -163,6 +164,15 @@ pub fn smarthost(
     }))
 }
 
+/// The key SRS addresses are signed with: made once, kept in the store, shared by every
+/// node using it.
+async fn srs_secret(store: &dyn Store) -> Result<Vec<u8>, ServerError> {
+    let mut fresh = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut fresh)
+        .map_err(|_| ServerError::Config("the system random source failed".into()))?;
+    Ok(store.server_secret("srs", &fresh).await?)
+}
+
 /// Memory the end-of-data checks may hold at once, in KiB (each holds its message).
 const CHECK_BUDGET_KIB: u32 = 128 * 1024;
 
@@ -171,6 +181,8 @@ pub struct Shared {
     pub config: Arc<RwLock<Arc<Config>>>,
     /// Delivery, also asked at RCPT for routed domains' recipients (callouts).
     pub router: Arc<Router>,
+    /// Forwarding and SRS (asked at RCPT whether a bounce address is ours).
+    pub forwarding: Arc<forward::Forwarding>,
     pub store: Arc<dyn Store>,
     /// Domain and recipient lookups, shared with local delivery.
     pub lookups: Arc<LookupCache>,
@@ -330,6 +342,11 @@ impl Server {
         let lookups = Arc::new(LookupCache::new());
         let dkim_keys = Arc::new(dkim_keys::DkimKeyCache::default());
         let config_cell = Arc::new(RwLock::new(Arc::new(config.clone())));
+        let forwarding = Arc::new(forward::Forwarding {
+            spool: spool.clone(),
+            srs: palisade_delivery::srs::Srs::new(&srs_secret(store.as_ref()).await?),
+            hostname: config.hostname.to_string(),
+        });
         let router = Arc::new(Router {
             local: LocalDelivery {
                 store: store.clone(),
@@ -337,6 +354,7 @@ impl Server {
                 root: mail_dir(data_dir),
                 hostname: config.hostname.to_string(),
                 protect_subject: config.encryption.protect_subject,
+                forwarder: Some(forwarding.clone()),
                 lmtp: config.dovecot.lmtp.clone().map(|endpoint| Lmtp {
                     endpoint,
                     hostname: config.hostname.to_string(),
@@ -413,6 +431,7 @@ impl Server {
         let shared = Arc::new(Shared {
             config: config_cell,
             router: router.clone(),
+            forwarding,
             store,
             lookups,
             spool,

@@ -1,5 +1,6 @@
-//! A short-lived cache of the two lookups every message makes: "is this domain local?"
-//! at RCPT and "which mailbox does this recipient deliver to?" at RCPT and delivery.
+//! A short-lived cache of the lookups every message makes: "is this domain local?" at
+//! RCPT, "which mailbox does this recipient deliver to?" and "which addresses does it
+//! forward to?" at RCPT and delivery.
 //!
 //! Without it each message costs three database round trips on the hot path. Entries
 //! live for [`LookupCache::TTL`]; a change made through the CLI (another process) is
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 pub struct LookupCache {
     domains: Mutex<HashMap<Domain, (Instant, bool)>>,
     recipients: Mutex<HashMap<String, (Instant, Option<Address>)>>,
+    forwards: Mutex<HashMap<String, (Instant, Vec<Address>)>>,
 }
 
 fn get<K: std::hash::Hash + Eq, V: Clone>(
@@ -65,6 +67,21 @@ impl LookupCache {
         }
         let v = store.resolve_recipient(rcpt).await?;
         put(&self.recipients, key, v.clone());
+        Ok(v)
+    }
+
+    /// The group members and forward targets of `rcpt` (empty for most addresses).
+    pub async fn forwards(
+        &self,
+        store: &dyn Store,
+        rcpt: &Address,
+    ) -> Result<Vec<Address>, StoreError> {
+        let key = rcpt.lookup_key();
+        if let Some(v) = get(&self.forwards, &key) {
+            return Ok(v);
+        }
+        let v = store.forwards(rcpt).await?;
+        put(&self.forwards, key, v.clone());
         Ok(v)
     }
 }

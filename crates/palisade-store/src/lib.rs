@@ -272,6 +272,21 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::AlreadyExists`] if the source is already an alias or a user.
     async fn add_alias(&self, source: &AliasSource, target: &Address) -> Result<(), StoreError>;
 
+    /// Adds `target` to the addresses `source` (in a local domain) delivers to: a group
+    /// member or a forward elsewhere. [`StoreError::UnknownDomain`] if the source's
+    /// domain is not local, [`StoreError::UnknownUser`] if the target is in a local
+    /// domain but no user there, [`StoreError::AlreadyExists`] for a pair already there.
+    async fn add_forward(&self, source: &Address, target: &Address) -> Result<(), StoreError>;
+
+    /// Removes every target of `source`; how many there were.
+    async fn remove_forwards(&self, source: &Address) -> Result<u64, StoreError>;
+
+    /// The targets of `source` (by [`Address::lookup_key`]), sorted; empty if none.
+    async fn forwards(&self, source: &Address) -> Result<Vec<Address>, StoreError>;
+
+    /// Every (source, target) pair, sorted.
+    async fn list_forwards(&self) -> Result<Vec<(Address, Address)>, StoreError>;
+
     /// Removes an alias; `false` if there was none.
     async fn remove_alias(&self, source: &AliasSource) -> Result<bool, StoreError>;
 

@@ -67,6 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("sqlite/schema_v15.sql")),
     (16, include_str!("sqlite/schema_v16.sql")),
     (17, include_str!("sqlite/schema_v17.sql")),
+    (18, include_str!("sqlite/schema_v18.sql")),
 ];
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
@@ -567,6 +568,70 @@ impl Store for SqliteStore {
             }),
             Err(e) => Err(db(CONTEXT)(e)),
         }
+    }
+
+    async fn add_forward(&self, source: &Address, target: &Address) -> Result<(), StoreError> {
+        const CONTEXT: &str = "adding a forward";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        if !exists(&mut tx, DOMAIN_EXISTS, source.domain().as_str(), CONTEXT).await? {
+            return Err(StoreError::UnknownDomain {
+                domain: source.domain().clone(),
+            });
+        }
+        // A target in a local domain must be a mailbox there (a typo would be lost mail).
+        if exists(&mut tx, DOMAIN_EXISTS, target.domain().as_str(), CONTEXT).await?
+            && !exists(&mut tx, USER_EXISTS, &target.lookup_key(), CONTEXT).await?
+        {
+            return Err(StoreError::UnknownUser {
+                address: target.clone(),
+            });
+        }
+        let result = sqlx::query(
+            "INSERT INTO forwards (source, domain, target, created) VALUES (?, ?, ?, ?)",
+        )
+        .bind(source.lookup_key())
+        .bind(source.domain().as_str().to_owned())
+        .bind(target.lookup_key())
+        .bind(now())
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Ok(_) => tx.commit().await.map_err(db(CONTEXT)),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                what: format!("forward {} -> {}", source.lookup_key(), target.lookup_key()),
+            }),
+            Err(e) => Err(db(CONTEXT)(e)),
+        }
+    }
+
+    async fn remove_forwards(&self, source: &Address) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM forwards WHERE source = ?")
+            .bind(source.lookup_key())
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing forwards"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn forwards(&self, source: &Address) -> Result<Vec<Address>, StoreError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT target FROM forwards WHERE source = ? ORDER BY target")
+                .bind(source.lookup_key())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("reading forwards"))?;
+        rows.into_iter().map(parse_address).collect()
+    }
+
+    async fn list_forwards(&self) -> Result<Vec<(Address, Address)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT source, target FROM forwards ORDER BY source, target")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("listing forwards"))?;
+        rows.into_iter()
+            .map(|(s, t)| Ok((parse_address(s)?, parse_address(t)?)))
+            .collect()
     }
 
     async fn remove_alias(&self, source: &AliasSource) -> Result<bool, StoreError> {
@@ -2000,13 +2065,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, (1..=17).collect::<Vec<i64>>());
+        assert_eq!(versions(&store).await, (1..=18).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            (1..=17).collect::<Vec<i64>>(),
+            (1..=18).collect::<Vec<i64>>(),
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -2021,7 +2086,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 17
+                    supported: 18
                 }
             ),
             "{err}"

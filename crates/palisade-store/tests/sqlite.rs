@@ -838,3 +838,37 @@ async fn site_model_decisions_count_once_and_can_change() {
         [0.0, 2.0, 1.0]
     );
 }
+
+#[tokio::test]
+async fn forwards_hold_groups_of_local_and_outside_targets() {
+    let (_dir, store) = populated().await;
+    let team = addr("Team@example.org");
+    for t in ["alice@example.org", "someone@elsewhere.test"] {
+        store.add_forward(&team, &addr(t)).await.expect("forward");
+    }
+    // One spelling: the lookup key.
+    let got = store
+        .forwards(&addr("team@EXAMPLE.org"))
+        .await
+        .expect("read");
+    let got: Vec<String> = got.iter().map(|a| a.to_string()).collect();
+    assert_eq!(got, ["alice@example.org", "someone@elsewhere.test"]);
+    assert!(matches!(
+        store.add_forward(&team, &addr("alice@example.org")).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    // A local target must be a user; the source must be in a local domain.
+    assert!(matches!(
+        store.add_forward(&team, &addr("ghost@example.org")).await,
+        Err(StoreError::UnknownUser { .. })
+    ));
+    assert!(matches!(
+        store
+            .add_forward(&addr("x@elsewhere.test"), &addr("alice@example.org"))
+            .await,
+        Err(StoreError::UnknownDomain { .. })
+    ));
+    assert_eq!(store.list_forwards().await.expect("list").len(), 2);
+    assert_eq!(store.remove_forwards(&team).await.expect("remove"), 2);
+    assert!(store.forwards(&team).await.expect("read").is_empty());
+}

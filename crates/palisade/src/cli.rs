@@ -556,11 +556,18 @@ pub enum SendAsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AliasCommand {
-    /// Route SOURCE (an address, or *@domain for a catch-all) to the user TARGET.
-    Add { source: String, target: String },
-    /// Remove the alias SOURCE.
+    /// Route SOURCE to TARGET. One local user: an alias (SOURCE may be *@domain, a
+    /// catch-all). Several targets, or any outside our domains: a group, each member
+    /// gets a copy; targets elsewhere are forwarded with SRS (SPF still passes at the
+    /// destination). Run again to add members.
+    Add {
+        source: String,
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Remove the alias or group SOURCE (every member).
     Remove { source: String },
-    /// Every alias and where it goes.
+    /// Every alias and group and where it goes.
     List,
 }
 

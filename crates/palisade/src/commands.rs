@@ -7,7 +7,7 @@ use crate::usage;
 use anyhow::Context;
 use palisade_config::Config;
 use palisade_queue::{Spool, SpooledMessage};
-use palisade_store::{AliasSource, QueueStatus, SqliteStore, Store};
+use palisade_store::{AliasSource, QueueStatus, SqliteStore, Store, StoreError};
 use palisade_types::{Address, Domain, QueueId};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -551,28 +551,80 @@ async fn send_as(store: &SqliteStore, c: crate::cli::SendAsCommand) -> anyhow::R
 async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
     let store = paths.store().await?;
     match c {
-        AliasCommand::Add { source, target } => {
+        AliasCommand::Add { source, targets } => {
             let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
             if let AliasSource::Address(a) = &s {
                 a.check_mailbox_name()
                     .map_err(|e| usage(format!("{source:?}: {e}")))?;
             }
-            let t = parse_address(&target)?;
-            store_result(store.add_alias(&s, &t).await)?;
-            println!("{s} -> {t}");
+            let targets = targets
+                .iter()
+                .map(|t| parse_address(t))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            add_alias_or_group(&store, &s, &targets).await?;
         }
         AliasCommand::Remove { source } => {
             let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
-            if !store.remove_alias(&s).await? {
-                return Err(usage(format!("no alias {s}")));
+            let alias = store.remove_alias(&s).await?;
+            let members = match &s {
+                AliasSource::Address(a) => store.remove_forwards(a).await?,
+                AliasSource::CatchAll(_) => 0,
+            };
+            if !alias && members == 0 {
+                return Err(usage(format!("no alias or group {s}")));
             }
-            println!("removed alias {s}");
+            println!("removed {s}");
         }
         AliasCommand::List => {
             for (s, t) in store.list_aliases().await? {
                 println!("{s} -> {t}");
             }
+            let mut groups: Vec<(Address, Vec<String>)> = Vec::new();
+            for (s, t) in store.list_forwards().await? {
+                match groups.last_mut() {
+                    Some((last, members)) if *last == s => members.push(t.to_string()),
+                    _ => groups.push((s, vec![t.to_string()])),
+                }
+            }
+            for (s, members) in groups {
+                println!("{s} -> {}", members.join(", "));
+            }
         }
+    }
+    Ok(())
+}
+
+/// One local user: a plain alias (catch-all allowed). Otherwise a group of exact
+/// source addresses, whose members may live anywhere.
+async fn add_alias_or_group(
+    store: &SqliteStore,
+    s: &AliasSource,
+    targets: &[Address],
+) -> anyhow::Result<()> {
+    if let [one] = targets
+        && store.is_local_domain(one.domain()).await?
+    {
+        // Taken already (an alias, a group or a user): the target joins it as a member.
+        match store.add_alias(s, one).await {
+            Err(StoreError::AlreadyExists { .. }) if matches!(s, AliasSource::Address(_)) => {}
+            other => {
+                store_result(other)?;
+                println!("{s} -> {one}");
+                return Ok(());
+            }
+        }
+    }
+    let AliasSource::Address(source) = s else {
+        return Err(usage(
+            "a catch-all routes to one local user; groups and forwards take an exact address",
+        ));
+    };
+    for t in targets {
+        if t.lookup_key() == source.lookup_key() {
+            return Err(usage(format!("{source} cannot forward to itself")));
+        }
+        store_result(store.add_forward(source, t).await)?;
+        println!("{source} -> {t}");
     }
     Ok(())
 }

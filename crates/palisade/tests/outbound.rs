@@ -1292,3 +1292,72 @@ async fn a_smarthost_refusing_our_login_defers_and_says_why() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+/// RCPT replies from `ts`'s inbound listener for `rcpt`.
+async fn rcpt_reply(ts: &TestServer, rcpt: &str) -> String {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<>", "250").await;
+    let r = c.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+    c.cmd("QUIT").await;
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_delivers_to_its_members_here_and_forwards_with_srs_so_spf_passes_there() {
+    let (sender, receiver) = pair("").await;
+    cli(
+        &sender,
+        &[
+            "alias",
+            "add",
+            "team@local.test",
+            "alice@local.test",
+            "bob@local.test",
+            "carol@local.test",
+            "bob@receiver.test",
+        ],
+    );
+    let list = cli(&sender, &["alias", "list"]);
+    assert!(list.contains("team@local.test -> alice@local.test, bob@local.test, bob@receiver.test, carol@local.test"), "{list}");
+    submit(
+        &sender,
+        "someone@origin.test",
+        "team@local.test",
+        "From: someone@origin.test\r\nTo: team@local.test\r\nSubject: to the team\r\n\r\nhello team\r\n",
+    )
+    .await;
+    for member in ["alice", "bob", "carol"] {
+        let got = sender.wait_for_mail(member, 1).await;
+        assert!(String::from_utf8_lossy(&got[0]).contains("Subject: to the team"));
+    }
+    // The outside member's copy left with an SRS reverse-path in local.test, whose SPF
+    // record names the sender: SPF passes at the receiver (RFC 7208 §2.4).
+    let got = wait_for_remote_mail(&receiver, "bob").await;
+    assert!(got.contains("Subject: to the team"), "{got}");
+    let return_path = got
+        .lines()
+        .find(|l| l.starts_with("Return-Path: "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(return_path.contains("<SRS0="), "{return_path}");
+    assert!(
+        return_path.contains("=origin.test=someone@local.test>"),
+        "{return_path}"
+    );
+    let results = header(got.as_bytes());
+    assert!(
+        results.contains("spf=pass") && results.contains("smtp.mailfrom=\"SRS0="),
+        "{results}"
+    );
+    // A bounce to that address comes back (RCPT accepted); a forged one does not.
+    let srs = return_path
+        .trim_start_matches("Return-Path: <")
+        .trim_end_matches('>')
+        .to_string();
+    assert!(rcpt_reply(&sender, &srs).await.starts_with("250"));
+    let forged = srs.replace("=someone@", "=mallory@");
+    assert!(rcpt_reply(&sender, &forged).await.starts_with("550 5.1.1"));
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
