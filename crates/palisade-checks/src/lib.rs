@@ -16,6 +16,7 @@
 //! (`dkim_bounds`, `dkim_key`); SPF's check_host() is ours (`spf`), as mail-auth's
 //! could not be made to follow RFC 7208 from outside.
 
+pub mod arc_seal;
 pub mod dkim_bounds;
 pub mod dkim_key;
 pub mod dmarc_report;

@@ -142,7 +142,7 @@ fn policy_name(p: Policy) -> &'static str {
 /// Verifies DKIM signatures; relaxed-body signatures get a second chance over the body
 /// mail-auth 0.13.3 should have hashed (see `relaxed_body`). Returns each output with
 /// the reason our key-record check refused it, if it did.
-async fn verify_dkim<'x>(
+pub(crate) async fn verify_dkim<'x>(
     dns: &'x Dns,
     msg: &'x AuthenticatedMessage<'x>,
     normalised: Option<&'x AuthenticatedMessage<'x>>,
@@ -213,7 +213,24 @@ async fn apply_key_records<'x>(
     reasons
 }
 
-async fn verify_arc<'x>(
+/// DMARC (RFC 7489) over the DKIM outputs and the SPF check.
+pub(crate) async fn verify_dmarc<'x>(
+    dns: &Dns,
+    msg: &'x AuthenticatedMessage<'x>,
+    dkim: &'x [DkimOutput<'x>],
+    spf: &'x SpfCheck,
+) -> mail_auth::DmarcOutput {
+    dns.authenticator()
+        .verify_dmarc(dns.params(DmarcParameters::new(
+            msg,
+            dkim,
+            spf.mail_from_domain(),
+            &spf.output,
+        )))
+        .await
+}
+
+pub(crate) async fn verify_arc<'x>(
     dns: &'x Dns,
     msg: &'x AuthenticatedMessage<'x>,
     normalised: Option<&'x AuthenticatedMessage<'x>>,
@@ -319,15 +336,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
     let normalised = normalised_raw.as_deref().and_then(parse_screened);
     let (dkim, key_refused) = verify_dkim(dns, &msg, normalised.as_ref()).await;
     let arc = verify_arc(dns, &msg, normalised.as_ref()).await;
-    let dmarc = dns
-        .authenticator()
-        .verify_dmarc(dns.params(DmarcParameters::new(
-            &msg,
-            &dkim,
-            spf.mail_from_domain(),
-            &spf.output,
-        )))
-        .await;
+    let dmarc = verify_dmarc(dns, &msg, &dkim, spf).await;
     if screened.arc.is_none() {
         results = results.with_arc_result(&arc, spf.ip);
     }

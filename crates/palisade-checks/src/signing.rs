@@ -139,37 +139,22 @@ impl PreparedKeys {
     pub fn new(keys: &[SigningKey<'_>]) -> Result<PreparedKeys, SigningError> {
         let mut signers = Vec::with_capacity(keys.len());
         for k in keys {
-            let bad = |message: String| SigningError::BadKey {
-                algorithm: k.algorithm.name(),
-                selector: k.selector.to_string(),
-                message,
-            };
-            let der = STANDARD
-                .decode(k.private_pkcs8)
-                .map_err(|e| bad(e.to_string()))?;
-            let prepared = match k.algorithm {
-                KeyAlgorithm::Ed25519 => Prepared::Ed25519(
-                    DkimSigner::from_key(
-                        Ed25519Key::from_pkcs8_der(&der).map_err(|e| bad(e.to_string()))?,
-                    )
-                    .domain(k.domain)
-                    .selector(k.selector)
-                    .headers(SIGNED_HEADERS.iter().copied())
-                    .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed),
+            let prepared = match parse_key(k)? {
+                ParsedKey::Ed25519(key) => Prepared::Ed25519(
+                    DkimSigner::from_key(key)
+                        .domain(k.domain)
+                        .selector(k.selector)
+                        .headers(SIGNED_HEADERS.iter().copied())
+                        .header_canonicalization(Canonicalization::Relaxed)
+                        .body_canonicalization(Canonicalization::Relaxed),
                 ),
-                KeyAlgorithm::Rsa => Prepared::Rsa(
-                    DkimSigner::from_key(
-                        RsaKey::<Sha256>::from_key_der(rustls_pki_types::PrivateKeyDer::Pkcs8(
-                            rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
-                        ))
-                        .map_err(|e| bad(e.to_string()))?,
-                    )
-                    .domain(k.domain)
-                    .selector(k.selector)
-                    .headers(SIGNED_HEADERS.iter().copied())
-                    .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed),
+                ParsedKey::Rsa(key) => Prepared::Rsa(
+                    DkimSigner::from_key(key)
+                        .domain(k.domain)
+                        .selector(k.selector)
+                        .headers(SIGNED_HEADERS.iter().copied())
+                        .header_canonicalization(Canonicalization::Relaxed)
+                        .body_canonicalization(Canonicalization::Relaxed),
                 ),
             };
             signers.push((k.selector.to_string(), prepared));
@@ -201,6 +186,34 @@ impl PreparedKeys {
         }
         Ok(out)
     }
+}
+
+/// A stored key, parsed for mail-auth's signers (DKIM and ARC).
+pub(crate) enum ParsedKey {
+    Ed25519(Ed25519Key),
+    Rsa(RsaKey<Sha256>),
+}
+
+pub(crate) fn parse_key(k: &SigningKey<'_>) -> Result<ParsedKey, SigningError> {
+    let bad = |message: String| SigningError::BadKey {
+        algorithm: k.algorithm.name(),
+        selector: k.selector.to_string(),
+        message,
+    };
+    let der = STANDARD
+        .decode(k.private_pkcs8)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(match k.algorithm {
+        KeyAlgorithm::Ed25519 => {
+            ParsedKey::Ed25519(Ed25519Key::from_pkcs8_der(&der).map_err(|e| bad(e.to_string()))?)
+        }
+        KeyAlgorithm::Rsa => ParsedKey::Rsa(
+            RsaKey::<Sha256>::from_key_der(rustls_pki_types::PrivateKeyDer::Pkcs8(
+                rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
+            ))
+            .map_err(|e| bad(e.to_string()))?,
+        ),
+    })
 }
 
 /// Signs once with `keys` (see [`PreparedKeys`] to sign many messages).

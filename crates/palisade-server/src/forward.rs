@@ -4,6 +4,8 @@
 //! - an SRS reverse-path in the forwarding address's domain ([`palisade_delivery::srs`]),
 //!   so SPF at the destination asks about us, who sent it; a null reverse-path (a
 //!   bounce) stays null;
+//! - an ARC set (RFC 8617) signed with the forwarding domain's DKIM key, saying what
+//!   our checks found when the message reached us ([`palisade_checks::arc_seal`]);
 //! - nothing else changed in the content: the original DKIM signatures stay valid.
 //!
 //! The original delivery counts as done once the new message is on disk (`Durable`).
@@ -19,6 +21,9 @@ pub struct Forwarding {
     pub spool: Spool,
     pub srs: Srs,
     pub hostname: String,
+    pub store: std::sync::Arc<dyn palisade_store::Store>,
+    /// The server's resolver (replaced on reload).
+    pub dns: palisade_delivery::remote::DnsSource,
 }
 
 #[async_trait::async_trait]
@@ -40,11 +45,14 @@ impl Forwarder for Forwarding {
         envelope.require_tls = msg.envelope.require_tls;
         envelope.smtputf8 |= msg.envelope.smtputf8;
         let m = msg.clone();
-        let message = match tokio::task::spawn_blocking(move || m.read_message()).await {
+        let mut message = match tokio::task::spawn_blocking(move || m.read_message()).await {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
             Err(e) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
         };
+        if let Some(set) = self.arc_set(msg, via, &message).await {
+            message.splice(0..0, set);
+        }
         match self.queue(&envelope, &message).await {
             Ok(id) => {
                 tracing::info!(%via, to = ?to, queue_id = %id, "forwarded");
@@ -64,6 +72,59 @@ impl Forwarder for Forwarding {
 }
 
 impl Forwarding {
+    /// The ARC set for `message` as `via`'s domain, when it has a DKIM key (RSA first:
+    /// what ARC verifiers know) and the chain can be extended; otherwise none, logged.
+    async fn arc_set(
+        &self,
+        msg: &SpooledMessage,
+        via: &Address,
+        message: &[u8],
+    ) -> Option<Vec<u8>> {
+        use palisade_checks::arc_seal::{Sealed, arc_seal};
+        use palisade_checks::signing::{KeyAlgorithm, SigningKey};
+        let keys = match self.store.list_dkim_keys(Some(via.domain())).await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read DKIM keys: forwarded without ARC");
+                return None;
+            }
+        };
+        let mut active: Vec<_> = keys.iter().filter(|k| k.state == "active").collect();
+        active.sort_by_key(|k| k.algorithm != "rsa");
+        let Some(k) = active.first() else {
+            tracing::warn!(domain = %via.domain(), "no active DKIM key: forwarded without an ARC seal");
+            return None;
+        };
+        let key = SigningKey {
+            domain: k.domain.as_str(),
+            selector: &k.selector,
+            algorithm: KeyAlgorithm::parse(&k.algorithm)?,
+            private_pkcs8: &k.private_key,
+        };
+        let env = &msg.envelope;
+        let dns = (self.dns)();
+        let from = env.mail_from.as_ref().map(|a| a.to_string());
+        let spf = palisade_checks::check_spf(
+            &dns,
+            env.client_ip,
+            &env.helo,
+            from.as_deref(),
+            &self.hostname,
+        )
+        .await;
+        match arc_seal(&dns, message, &spf, &self.hostname, &key).await {
+            Ok(Sealed::Set(set)) => Some(set),
+            Ok(Sealed::ChainFailed) => {
+                tracing::info!(%via, "the ARC chain had failed: forwarded without a new seal");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%via, error = %e, "ARC sealing failed: forwarded without it");
+                None
+            }
+        }
+    }
+
     async fn queue(
         &self,
         envelope: &palisade_types::Envelope,

@@ -346,6 +346,8 @@ impl Server {
             spool: spool.clone(),
             srs: palisade_delivery::srs::Srs::new(&srs_secret(store.as_ref()).await?),
             hostname: config.hostname.to_string(),
+            store: store.clone(),
+            dns: dns_source.clone(),
         });
         let router = Arc::new(Router {
             local: LocalDelivery {

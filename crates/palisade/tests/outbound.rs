@@ -1306,6 +1306,16 @@ async fn rcpt_reply(ts: &TestServer, rcpt: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_delivers_to_its_members_here_and_forwards_with_srs_so_spf_passes_there() {
     let (sender, receiver) = pair("").await;
+    // The forwarding domain's DKIM keys, published where the receiver resolves: the
+    // ARC seal is signed with them.
+    cli(&sender, &["dkim", "keygen", "local.test"]);
+    for k in sender.store.list_dkim_keys(None).await.unwrap() {
+        let alg = palisade_checks::signing::KeyAlgorithm::parse(&k.algorithm).unwrap();
+        receiver.dns.txt(
+            &format!("{}._domainkey.local.test", k.selector),
+            &palisade_checks::signing::dns_record(alg, &k.public_key),
+        );
+    }
     cli(
         &sender,
         &[
@@ -1350,6 +1360,11 @@ async fn a_group_delivers_to_its_members_here_and_forwards_with_srs_so_spf_passe
         results.contains("spf=pass") && results.contains("smtp.mailfrom=\"SRS0="),
         "{results}"
     );
+    // RFC 8617: our ARC set validates at the receiver (its own check) and in dkimpy.
+    assert!(got.contains("ARC-Seal: i=1; a=rsa-sha256"), "{got}");
+    assert!(results.contains("arc=pass"), "{results}");
+    let (ok, verdict) = common::dkim::dkimpy_arc(got.as_bytes(), receiver.dns.addr());
+    assert!(ok, "dkimpy: {verdict}");
     // A bounce to that address comes back (RCPT accepted); a forged one does not.
     let srs = return_path
         .trim_start_matches("Return-Path: <")

@@ -171,6 +171,16 @@ pub fn arc_seal(msg: &[u8], domain: &str, selector: &str, key: &Path, srv_id: &s
     o.stdout
 }
 
+/// dkimpy's verdict on the ARC chain (RFC 8617 §5.2): its cv and comment, and whether it
+/// is `pass`.
+pub fn dkimpy_arc(msg: &[u8], dns: std::net::SocketAddr) -> (bool, String) {
+    let o = tool(&["arc-verify", "--dns", &dns.to_string()], msg);
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
 /// dkimpy's own verdict on every DKIM signature, resolving with the DNS at `dns`.
 pub fn dkimpy_verifies(msg: &[u8], dns: std::net::SocketAddr) -> bool {
     tool(&["verify", "--dns", &dns.to_string()], msg)

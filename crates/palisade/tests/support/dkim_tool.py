@@ -6,6 +6,8 @@
   dkim_tool.py arc    --domain D --selector S --key FILE --srv-id ID < msg > sealed
   dkim_tool.py verify < msg        (exit 0 when every DKIM signature verifies; uses DNS
                                     given by --dns HOST:PORT)
+  dkim_tool.py arc-verify < msg    (exit 0 when the ARC chain validates, cv=pass; prints
+                                    the chain validation; --dns as for verify)
 
 Keys: RSA as PEM, Ed25519 as the base64 32-byte seed (dkimpy's format).
 """
@@ -17,7 +19,7 @@ import dkim
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["sign", "arc", "verify"])
+    ap.add_argument("mode", choices=["sign", "arc", "verify", "arc-verify"])
     ap.add_argument("--domain")
     ap.add_argument("--selector")
     ap.add_argument("--key")
@@ -30,7 +32,7 @@ def main():
     ap.add_argument("--dns")
     a = ap.parse_args()
     msg = sys.stdin.buffer.read()
-    if a.mode == "verify":
+    if a.mode in ("verify", "arc-verify"):
         import dns.resolver
 
         host, port = a.dns.rsplit(":", 1)
@@ -46,6 +48,10 @@ def main():
                 return None
             return b"".join(b"".join(rd.strings) for rd in ans)
 
+        if a.mode == "arc-verify":
+            cv, _results, comment = dkim.arc_verify(msg, dnsfunc=dnsfunc)
+            print(cv.decode(), comment)
+            sys.exit(0 if cv == dkim.CV_Pass else 1)
         d = dkim.DKIM(msg)
         n = len([h for h in d.headers if h[0].lower() == b"dkim-signature"])
         ok = all(d.verify(idx=i, dnsfunc=dnsfunc) for i in range(n)) and n > 0
