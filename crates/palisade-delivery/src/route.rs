@@ -238,6 +238,11 @@ pub async fn deliver(
     message: &[u8],
     rcpts: &[Address],
 ) -> Vec<Outcome> {
+    if palisade_types::received_count(message) > palisade_types::MAX_HOPS {
+        // RFC 5321 §6.3: two gateways routing a domain to each other.
+        let looped = Outcome::Permanent("554 5.4.6 routing loop detected: too many hops".into());
+        return vec![looped; rcpts.len()];
+    }
     let mail_from = msg.envelope.reverse_path();
     match &route.to {
         NextHop::Lmtp(e) => {

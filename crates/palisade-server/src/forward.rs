@@ -50,6 +50,11 @@ impl Forwarder for Forwarding {
             Ok(Err(e)) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
             Err(e) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
         };
+        if palisade_types::received_count(&message) > palisade_types::MAX_HOPS {
+            // RFC 5321 §6.3: a forward that came back round (X forwards to Y, Y to X).
+            tracing::warn!(%via, "forwarding loop: too many Received fields");
+            return Outcome::Permanent("554 5.4.6 routing loop detected: too many hops".into());
+        }
         if let Some(set) = self.arc_set(msg, via, &message).await {
             message.splice(0..0, set);
         }

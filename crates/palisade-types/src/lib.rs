@@ -20,6 +20,6 @@ pub use address::{Address, AddressError, Domain, identity};
 pub use envelope::{BodyType, Envelope, TlsInfo};
 pub use id::{QueueId, SessionId};
 pub use label::MessageLabel;
-pub use message::header_end;
+pub use message::{MAX_HOPS, header_end, received_count};
 pub use reply::Reply;
 pub use scope::AppScope;

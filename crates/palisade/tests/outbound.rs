@@ -1376,3 +1376,29 @@ async fn a_group_delivers_to_its_members_here_and_forwards_with_srs_so_spf_passe
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5321_6_3_a_forwarding_loop_bounces_with_5_4_6() {
+    let (sender, receiver) = pair("").await;
+    cli(
+        &sender,
+        &["alias", "add", "loop@local.test", "bob@receiver.test"],
+    );
+    // A message that has been round the loop a hundred times already.
+    let hops: String = (0..101)
+        .map(|i| format!("Received: from hop{i}.example by hop{i}.example; Mon, 7 Dec 2026 05:00:00 +0000\r\n"))
+        .collect();
+    submit(
+        &sender,
+        "carol@local.test",
+        "loop@local.test",
+        &format!("{hops}From: carol@local.test\r\nTo: loop@local.test\r\nSubject: round and round\r\n\r\nx\r\n"),
+    )
+    .await;
+    // The sender hears of it (a DSN with the RFC 3463 code); nothing went on.
+    let dsn = String::from_utf8(sender.wait_for_mail("carol", 1).await.remove(0)).unwrap();
+    assert!(dsn.contains("5.4.6"), "{dsn}");
+    assert!(receiver.mail("bob@receiver.test").is_empty());
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
