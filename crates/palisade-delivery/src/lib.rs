@@ -105,12 +105,16 @@ struct Copy {
 }
 
 /// What happens for one recipient: an outcome decided already, or the copies to write
-/// (its own mailbox, a group's members) and the addresses elsewhere to forward to.
+/// (its own mailbox, a group's members), the addresses elsewhere to forward to, and the
+/// members already known to fail.
 enum Planned {
     Done(Outcome),
     Parts {
         copies: Vec<usize>,
         forward: Vec<Address>,
+        failed: Vec<Outcome>,
+        /// More than one destination (a group or a forward): partial success counts.
+        group: bool,
     },
 }
 
@@ -122,8 +126,13 @@ pub trait Forwarder: Send + Sync {
     /// `Delivered` once the new message is on disk.
     async fn forward(&self, msg: &SpooledMessage, via: &Address, to: &[Address]) -> Outcome;
 
+    /// Queues `msg` again, unchanged and with its own reverse-path, for `to` (group
+    /// members here whose copy could not be written now: they get their own retries,
+    /// and the members already served get no second copy).
+    async fn requeue(&self, msg: &SpooledMessage, to: &[Address]) -> Outcome;
+
     /// The original sender inside one of our SRS addresses (a bounce coming back).
-    fn reverse(&self, srs: &Address) -> Option<Address>;
+    async fn reverse(&self, srs: &Address) -> Option<Address>;
 }
 
 impl LocalDelivery {
@@ -153,32 +162,43 @@ impl LocalDelivery {
         let store = self.store.as_ref();
         let store_error =
             |e: palisade_store::StoreError| Outcome::Transient(format!("451 4.3.0 store: {e}"));
-        if let Some(original) = self.forwarder.as_ref().and_then(|f| f.reverse(rcpt)) {
+        if let Some(f) = &self.forwarder
+            && let Some(original) = f.reverse(rcpt).await
+        {
             // A bounce to an address we rewrote: back to the original sender.
             return Ok(Planned::Parts {
                 copies: Vec::new(),
                 forward: vec![original],
+                failed: Vec::new(),
+                group: false,
             });
         }
-        let own = self
-            .lookups
-            .resolve_recipient(store, rcpt)
-            .await
-            .map_err(store_error)?;
         let targets = self
             .lookups
             .forwards(store, rcpt)
             .await
             .map_err(store_error)?;
+        // A group's own mailbox is an exact user or alias, never the domain's catch-all
+        // (which would otherwise get a copy of every group message).
+        let own = if targets.is_empty() {
+            self.lookups.resolve_recipient(store, rcpt).await
+        } else {
+            store.resolve_exact(rcpt).await
+        }
+        .map_err(store_error)?;
         if own.is_none() && targets.is_empty() {
             return Err(Outcome::Permanent(
                 "550 5.1.1 mailbox no longer exists".into(),
             ));
         }
-        let mut parts = Vec::new();
-        let mut forward = Vec::new();
+        let group = !targets.is_empty();
+        let (mut parts, mut forward, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut add = |r: Result<usize, Outcome>| match r {
+            Ok(c) => parts.push(c),
+            Err(o) => failed.push(o),
+        };
         if let Some(mailbox) = own {
-            parts.push(self.copy_of(rcpt, mailbox, index, outbound, copies).await?);
+            add(self.copy_of(rcpt, mailbox, index, outbound, copies).await);
         }
         for target in targets {
             let local = self
@@ -197,9 +217,7 @@ impl LocalDelivery {
                 .await
                 .map_err(store_error)?
             {
-                Some(mailbox) => {
-                    parts.push(self.copy_of(rcpt, mailbox, index, outbound, copies).await?)
-                }
+                Some(mailbox) => add(self.copy_of(rcpt, mailbox, index, outbound, copies).await),
                 None => {
                     tracing::warn!(group = %rcpt, member = %target, "group member no longer exists")
                 }
@@ -208,6 +226,8 @@ impl LocalDelivery {
         Ok(Planned::Parts {
             copies: parts,
             forward,
+            failed,
+            group,
         })
     }
 
@@ -381,6 +401,7 @@ impl Target for LocalDelivery {
             Err(o) => return vec![o; rcpts.len()],
         };
         let (planned, copies) = self.plan(rcpts, outbound).await;
+        let mailboxes: Vec<Address> = copies.iter().map(|c| c.mailbox.clone()).collect();
         let written: Vec<Outcome> = match &self.lmtp {
             Some(lmtp) => self.to_lmtp(lmtp, msg, copies).await,
             None => {
@@ -395,22 +416,37 @@ impl Target for LocalDelivery {
         for (p, rcpt) in planned.into_iter().zip(rcpts) {
             out.push(match p {
                 Planned::Done(o) => o,
-                Planned::Parts { copies, forward } => {
-                    let mut parts: Vec<Outcome> = copies
+                Planned::Parts {
+                    copies: parts,
+                    forward,
+                    failed,
+                    group,
+                } => {
+                    let written: Vec<(Address, Outcome)> = parts
                         .iter()
                         .map(|&c| {
-                            written.get(c).cloned().unwrap_or_else(|| {
+                            let o = written.get(c).cloned();
+                            let o = o.unwrap_or_else(|| {
                                 Outcome::Transient("451 4.3.0 not attempted".into())
-                            })
+                            });
+                            (mailboxes.get(c).cloned().unwrap_or_else(|| rcpt.clone()), o)
                         })
                         .collect();
-                    if !forward.is_empty() {
-                        parts.push(match &self.forwarder {
-                            Some(f) => f.forward(msg, rcpt, &forward).await,
-                            None => Outcome::Transient("451 4.3.5 forwarding is not set up".into()),
-                        });
+                    let forwarded = match (&self.forwarder, forward.is_empty()) {
+                        (_, true) => None,
+                        (Some(f), false) => Some(f.forward(msg, rcpt, &forward).await),
+                        (None, false) => Some(Outcome::Transient(
+                            "451 4.3.5 forwarding is not set up".into(),
+                        )),
+                    };
+                    if group {
+                        self.settle_group(msg, written, forwarded, failed).await
+                    } else {
+                        let mut all: Vec<Outcome> = written.into_iter().map(|(_, o)| o).collect();
+                        all.extend(forwarded);
+                        all.extend(failed);
+                        combine(all)
                     }
-                    combine(parts)
                 }
             });
         }
@@ -418,9 +454,43 @@ impl Target for LocalDelivery {
     }
 }
 
-/// One recipient's outcome from its parts: any transient failure retries (RFC 5321
-/// §6.1: a member may then get a second copy rather than none); only when every part
-/// failed for good does the sender hear so; a partial permanent failure is logged.
+impl LocalDelivery {
+    /// A group's outcome. Once any part has gone out, a retry of the whole would give
+    /// those members a second copy: the members whose copy failed for the moment are
+    /// queued again on their own instead, and the group counts as delivered.
+    async fn settle_group(
+        &self,
+        msg: &SpooledMessage,
+        written: Vec<(Address, Outcome)>,
+        forwarded: Option<Outcome>,
+        failed: Vec<Outcome>,
+    ) -> Outcome {
+        let delivered = written.iter().any(|(_, o)| *o == Outcome::Delivered)
+            || forwarded == Some(Outcome::Delivered);
+        let retry: Vec<Address> = written
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Transient(_)))
+            .map(|(m, _)| m.clone())
+            .collect();
+        let mut all: Vec<Outcome> = written.into_iter().map(|(_, o)| o).collect();
+        all.extend(forwarded);
+        all.extend(failed);
+        if delivered
+            && !retry.is_empty()
+            && let Some(f) = &self.forwarder
+        {
+            let requeued = f.requeue(msg, &retry).await;
+            all.retain(|o| !matches!(o, Outcome::Transient(_)) || requeued != Outcome::Delivered);
+            all.push(requeued);
+        }
+        combine(all)
+    }
+}
+
+/// One recipient's outcome from its parts: any transient failure retries (nothing went
+/// out, or the group's requeue could not be written: RFC 5321 §6.1 prefers a duplicate
+/// to a loss); only when every part failed for good does the sender hear so; a partial
+/// permanent failure is logged.
 fn combine(parts: Vec<Outcome>) -> Outcome {
     if parts.is_empty() {
         return Outcome::Permanent("550 5.1.1 no member of this group exists any more".into());

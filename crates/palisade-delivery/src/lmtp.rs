@@ -8,7 +8,7 @@
 //! transient failure (the message may be delivered twice rather than lost, RFC 5321
 //! §6.1).
 
-use crate::remote::client::{Conn, Reply, Stream, dot_stuff, parse_ehlo};
+use crate::remote::client::{Conn, Reply, Stream, dot_stuff, needs_utf8, parse_ehlo};
 use palisade_config::Endpoint;
 use palisade_queue::Outcome;
 use palisade_types::Address;
@@ -124,7 +124,11 @@ impl Lmtp {
         t: &Transaction<'_>,
     ) -> Result<Vec<Outcome>, String> {
         let caps = self.greet(conn).await?;
-        if t.smtputf8 && caps & EXT_SMTP_UTF8 == 0 {
+        // RFC 6531 §3.4: the parameter matters only for a message that needs it
+        // (non-ASCII addresses or header fields). Dovecot 2.3 never offers SMTPUTF8, so
+        // a message merely flagged by its sender goes without the parameter.
+        let utf8 = t.smtputf8 && needs_utf8(t.mail_from, t.rcpts, t.message);
+        if utf8 && caps & EXT_SMTP_UTF8 == 0 {
             let refused = Outcome::Permanent(format!(
                 "553 5.6.7 LMTP {} does not support SMTPUTF8, which this message needs",
                 self.endpoint
@@ -135,7 +139,7 @@ impl Lmtp {
         if caps & EXT_8BIT_MIME != 0 && t.message.iter().any(|b| *b >= 0x80) {
             mail.push_str(" BODY=8BITMIME");
         }
-        if t.smtputf8 {
+        if utf8 {
             mail.push_str(" SMTPUTF8");
         }
         let r = conn.command(&mail).await?;
@@ -145,7 +149,9 @@ impl Lmtp {
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(t.rcpts.len());
         for rcpt in t.rcpts {
             let r = conn.command(&format!("RCPT TO:<{rcpt}>")).await?;
-            outcomes.push((r.code != 250).then(|| self.said(&r)));
+            // Any 2xx accepts (251/252 too): it is owed an answer after the data.
+            let accepted = (200..300).contains(&r.code);
+            outcomes.push((!accepted).then(|| self.said(&r)));
         }
         let accepted = outcomes.iter().filter(|o| o.is_none()).count();
         if accepted == 0 {
@@ -240,7 +246,8 @@ mod tests {
         let listener = tokio::net::UnixListener::bind(&path).unwrap_or_else(|e| panic!("{e}"));
         let server = tokio::spawn(scripted(
             listener,
-            vec!["250 2.1.5 ok", "550 5.1.1 no such user", "250 2.1.5 ok"],
+            // 251 accepts too (it is owed an answer after the data).
+            vec!["250 2.1.5 ok", "550 5.1.1 no such user", "251 2.1.5 forwarded"],
             "250 2.0.0 saved\r\n452 4.2.2 mailbox full\r\n",
         ));
         let lmtp = Lmtp {

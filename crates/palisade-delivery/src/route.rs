@@ -8,8 +8,9 @@
 //!
 //! A callout asks the next hop about one recipient (`MAIL FROM:<>`, `RCPT`, `RSET`) and
 //! caches the answer: a recipient that exists for a day, one that does not for an hour
-//! (so a new mailbox works soon); a server that cannot be asked is not cached. At most
-//! [`CALLOUTS_AT_ONCE`] run at once, and the cache holds at most [`CACHE_ENTRIES`].
+//! (so a new mailbox works soon), a server that cannot be asked for a minute. At most
+//! [`CALLOUTS_AT_ONCE`] run at once (a RCPT waits at most 10 s for a slot), and the
+//! cache holds at most [`CACHE_ENTRIES`] (past that, unknown answers go first).
 
 use crate::lmtp::{Lmtp, Transaction};
 use crate::remote::client::{self, HostResult, Login, Reply};
@@ -27,6 +28,11 @@ pub const CALLOUTS_AT_ONCE: usize = 16;
 pub const CACHE_ENTRIES: usize = 50_000;
 const EXISTS_FOR: Duration = Duration::from_secs(24 * 3600);
 const UNKNOWN_FOR: Duration = Duration::from_secs(3600);
+/// A server that could not be asked is not asked again for this long: a slow or dead
+/// downstream must not hold every RCPT up for its timeouts.
+const UNAVAILABLE_FOR: Duration = Duration::from_secs(60);
+/// The longest a RCPT waits for a callout slot.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
 
 /// What the next hop said about a recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +40,10 @@ pub enum Verified {
     Exists,
     /// Refused with a 5xx: the reply, for the log.
     Unknown(String),
-    /// Could not be asked, or answered 4xx: try again later.
+    /// Answered 4xx for this recipient: try again later.
     Unavailable(String),
+    /// The next hop could not be asked at all (down, refused, too busy here).
+    Unreachable(String),
 }
 
 /// Callout answers by recipient, with their expiry.
@@ -66,13 +74,21 @@ impl Callouts {
         let life = match v {
             Verified::Exists => EXISTS_FOR,
             Verified::Unknown(_) => UNKNOWN_FOR,
-            Verified::Unavailable(_) => return,
+            Verified::Unavailable(_) | Verified::Unreachable(_) => UNAVAILABLE_FOR,
         };
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_ENTRIES {
             cache.retain(|_, (_, until)| *until > now);
+        }
+        if cache.len() >= CACHE_ENTRIES {
+            // Still full of live answers (a flood of new addresses): make room by
+            // dropping the unknown ones first, then the soonest to expire.
+            cache.retain(|_, (v, _)| !matches!(v, Verified::Unknown(_)));
             if cache.len() >= CACHE_ENTRIES {
-                cache.clear();
+                let mut by_expiry: Vec<Instant> = cache.values().map(|(_, t)| *t).collect();
+                by_expiry.sort_unstable();
+                let cut = by_expiry.get(CACHE_ENTRIES / 10).copied().unwrap_or(now);
+                cache.retain(|_, (_, until)| *until > cut);
             }
         }
         cache.insert(key, (v.clone(), now + life));
@@ -81,15 +97,27 @@ impl Callouts {
     /// Whether `rcpt` exists at `route`'s next hop (cached).
     pub async fn verify(&self, remote: &RemoteDelivery, route: &Route, rcpt: &Address) -> Verified {
         let key = format!("{}|{}", route.to, rcpt.lookup_key());
-        if let Some(v) = self.cached(&key, Instant::now()) {
-            return v;
+        // A next hop that could not be asked a moment ago is not asked again (whoever
+        // the recipient): its answers are kept under the hop alone.
+        let hop = format!("{}|", route.to);
+        for k in [&key, &hop] {
+            if let Some(v) = self.cached(k, Instant::now()) {
+                return v;
+            }
         }
-        let Ok(_permit) = self.at_once.acquire().await else {
-            return Verified::Unavailable("shutting down".into());
+        let _permit = match tokio::time::timeout(SLOT_WAIT, self.at_once.acquire()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Verified::Unreachable("shutting down".into()),
+            Err(_) => return Verified::Unavailable("too many recipient checks at once".into()),
         };
         let v = match &route.to {
             NextHop::Smtp { host, port } => probe_smtp(remote, host, *port, route.tls, rcpt).await,
             NextHop::Lmtp(e) => probe_lmtp(&lmtp_for(remote, e), rcpt).await,
+        };
+        let key = if matches!(v, Verified::Unreachable(_)) {
+            hop
+        } else {
+            key
         };
         self.remember(key, &v, Instant::now());
         v
@@ -101,7 +129,7 @@ fn verdict_of(r: Result<Reply, String>) -> Verified {
         Ok(r) if (200..300).contains(&r.code) => Verified::Exists,
         Ok(r) if r.code >= 500 => Verified::Unknown(r.describe()),
         Ok(r) => Verified::Unavailable(r.describe()),
-        Err(e) => Verified::Unavailable(e),
+        Err(e) => Verified::Unreachable(e),
     }
 }
 
@@ -161,11 +189,11 @@ async fn probe_smtp(
 ) -> Verified {
     let tls = match requirement_of(remote, host, port, policy, false).await {
         Ok(t) => t,
-        Err(e) => return Verified::Unavailable(e),
+        Err(e) => return Verified::Unreachable(e),
     };
     let addrs = match host_addresses(remote, host).await {
         Ok(a) => a,
-        Err(e) => return Verified::Unavailable(e),
+        Err(e) => return Verified::Unreachable(e),
     };
     let rcpts = std::slice::from_ref(rcpt);
     let mut last = String::from("no address answered");
@@ -189,7 +217,7 @@ async fn probe_smtp(
             Err(HostResult::Done(_)) => {}
         }
     }
-    Verified::Unavailable(format!("{host}: {last}"))
+    Verified::Unreachable(format!("{host}: {last}"))
 }
 
 fn job<'a>(

@@ -13,6 +13,11 @@
 //!
 //! The key is derived from the installation secret in the store, so every node sharing
 //! it can take a bounce back.
+//!
+//! A reverse-path whose rewritten form would pass the 64-octet local part of RFC 5321
+//! §4.5.3.1.1 (VERP bounce addresses of mailing lists and bulk senders often do) gets
+//! a short form instead, `SRSX=HHHH=TT=ID@forwarder.example`, where `ID` names the
+//! original in the store ([`Rewritten::Stored`]).
 
 use aws_lc_rs::hmac;
 use palisade_types::{Address, Domain};
@@ -21,6 +26,26 @@ use palisade_types::{Address, Domain};
 pub const MAX_AGE_DAYS: i64 = 21;
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 const PREFIX: &str = "srs0=";
+const SHORT_PREFIX: &str = "srsx=";
+/// RFC 5321 §4.5.3.1.1.
+const MAX_LOCAL: usize = 64;
+
+/// A rewritten reverse-path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rewritten {
+    /// The original is inside the address.
+    Inline(Address),
+    /// The original is too long to fit: store `id` -> original, then use `address`.
+    Stored { id: String, address: Address },
+}
+
+/// What an SRS address of ours stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reversed {
+    Original(Address),
+    /// A short form: the original is in the store under this id.
+    Stored(String),
+}
 
 pub struct Srs {
     key: hmac::Key,
@@ -43,40 +68,67 @@ impl Srs {
     }
 
     /// The reverse-path for `original` forwarded by `ours` on day `now` (seconds).
-    pub fn forward(&self, original: &Address, ours: &Domain, now: i64) -> Option<Address> {
+    pub fn forward(&self, original: &Address, ours: &Domain, now: i64) -> Option<Rewritten> {
         let day = day_code(now);
         let (local, domain) = (original.local(), original.domain().as_str());
         let hash = self.hash(&day, domain, local);
-        Address::parse(&format!("SRS0={hash}={day}={domain}={local}@{ours}")).ok()
+        let inline = format!("SRS0={hash}={day}={domain}={local}");
+        if inline.len() <= MAX_LOCAL {
+            return Address::parse(&format!("{inline}@{ours}"))
+                .ok()
+                .map(Rewritten::Inline);
+        }
+        let mut raw = [0u8; 10];
+        aws_lc_rs::rand::fill(&mut raw).ok()?;
+        let id = base32(&raw);
+        let hash = self.hash(&day, "", &id);
+        let address = Address::parse(&format!("SRSX={hash}={day}={id}@{ours}")).ok()?;
+        Some(Rewritten::Stored { id, address })
     }
 
-    /// The original sender inside `srs`, if we made it and it is recent enough.
-    pub fn reverse(&self, srs: &Address, now: i64) -> Option<Address> {
+    /// What `srs` stands for, if we made it and it is recent enough.
+    pub fn reverse(&self, srs: &Address, now: i64) -> Option<Reversed> {
         let local = srs.local();
-        if !local.get(..PREFIX.len())?.eq_ignore_ascii_case(PREFIX) {
+        let prefix = local.get(..PREFIX.len())?;
+        if prefix.eq_ignore_ascii_case(SHORT_PREFIX) {
+            let mut parts = local.get(PREFIX.len()..)?.splitn(3, '=');
+            let (hash, day, id) = (parts.next()?, parts.next()?, parts.next()?);
+            let id = id.to_ascii_lowercase();
+            return self
+                .signed(hash, day, "", &id, now)
+                .then_some(Reversed::Stored(id));
+        }
+        if !prefix.eq_ignore_ascii_case(PREFIX) {
             return None;
         }
         let mut parts = local.get(PREFIX.len()..)?.splitn(4, '=');
         let (hash, day, domain, orig_local) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let want = self.hash(day, domain, orig_local);
+        if !self.signed(hash, day, domain, orig_local, now) {
+            return None;
+        }
+        Address::parse(&format!("{orig_local}@{domain}"))
+            .ok()
+            .map(Reversed::Original)
+    }
+
+    /// The hash is ours (compared in constant time) and the day recent.
+    fn signed(&self, hash: &str, day: &str, domain: &str, local: &str, now: i64) -> bool {
+        let want = self.hash(day, domain, local);
         let same = aws_lc_rs::constant_time::verify_slices_are_equal(
             want.as_bytes(),
             hash.to_ascii_lowercase().as_bytes(),
         )
         .is_ok();
-        if !same || !recent(day, now) {
-            return None;
-        }
-        Address::parse(&format!("{orig_local}@{domain}")).ok()
+        same && recent(day, now)
     }
 }
 
-/// True when `local` looks like an SRS address (whether or not it is ours).
+/// True when `a` looks like an SRS address (whether or not it is ours).
 pub fn is_srs(a: &Address) -> bool {
     a.local()
         .get(..PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+        .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX) || p.eq_ignore_ascii_case(SHORT_PREFIX))
 }
 
 fn base32(bytes: &[u8]) -> String {
@@ -131,6 +183,35 @@ mod tests {
         Address::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
+    fn inline(r: Option<Rewritten>) -> Address {
+        match r {
+            Some(Rewritten::Inline(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rfc5321_4_5_3_1_1_long_reverse_paths_get_the_short_stored_form() {
+        let srs = Srs::new(b"installation secret");
+        let verp = a("bounces+123456-abcd-alice=example.org@em1234.sendgrid.net");
+        let Some(Rewritten::Stored { id, address }) = srs.forward(&verp, &ours(), NOW) else {
+            panic!("expected the short form");
+        };
+        assert!(address.local().len() <= MAX_LOCAL, "{address}");
+        assert!(address.local().starts_with("SRSX="), "{address}");
+        assert_eq!(
+            srs.reverse(&address, NOW),
+            Some(Reversed::Stored(id.clone()))
+        );
+        // Another id under the same hash is refused.
+        let forged = a(&address.to_string().replace(&id, "aaaaaaaaaaaaaaaa"));
+        assert!(srs.reverse(&forged, NOW).is_none());
+        assert!(
+            srs.reverse(&address, NOW + (MAX_AGE_DAYS + 1) * 86_400)
+                .is_none()
+        );
+    }
+
     fn ours() -> Domain {
         Domain::parse("forwarder.example").unwrap_or_else(|e| panic!("{e}"))
     }
@@ -138,8 +219,7 @@ mod tests {
     #[test]
     fn forward_and_back() {
         let srs = Srs::new(b"installation secret");
-        let fwd = srs.forward(&a("Alice@Example.NET"), &ours(), NOW);
-        let fwd = fwd.unwrap_or_else(|| panic!("no SRS address"));
+        let fwd = inline(srs.forward(&a("Alice@Example.NET"), &ours(), NOW));
         assert!(fwd.to_string().starts_with("SRS0="), "{fwd}");
         assert!(
             fwd.to_string()
@@ -147,8 +227,8 @@ mod tests {
             "{fwd}"
         );
         assert_eq!(
-            srs.reverse(&fwd, NOW).map(|x| x.lookup_key()),
-            Some("alice@example.net".into())
+            srs.reverse(&fwd, NOW),
+            Some(Reversed::Original(a("Alice@example.net")))
         );
         // Any case on the way back.
         let upper = a(&fwd.to_string().to_uppercase());
@@ -158,9 +238,7 @@ mod tests {
     #[test]
     fn forged_stale_and_foreign_addresses_are_refused() {
         let srs = Srs::new(b"installation secret");
-        let fwd = srs
-            .forward(&a("alice@example.net"), &ours(), NOW)
-            .unwrap_or_else(|| panic!());
+        let fwd = inline(srs.forward(&a("alice@example.net"), &ours(), NOW));
         // Too old.
         assert!(
             srs.reverse(&fwd, NOW + (MAX_AGE_DAYS + 1) * 86_400)
@@ -185,9 +263,7 @@ mod tests {
     fn the_day_wraps_at_1024() {
         let last = 1023 * 86_400;
         let srs = Srs::new(b"k");
-        let fwd = srs
-            .forward(&a("x@example.net"), &ours(), last)
-            .unwrap_or_else(|| panic!());
+        let fwd = inline(srs.forward(&a("x@example.net"), &ours(), last));
         // Two days later the counter has wrapped to 1.
         assert!(srs.reverse(&fwd, last + 2 * 86_400).is_some());
     }

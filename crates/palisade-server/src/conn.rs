@@ -379,7 +379,7 @@ async fn group_or_bounce(shared: &Shared, rcpt: &Address) -> RecipientDecision {
             return RecipientDecision::Reject(reply::LOCAL_ERROR);
         }
     }
-    if shared.forwarding.reverse(rcpt).is_some() {
+    if shared.forwarding.reverse(rcpt).await.is_some() {
         return RecipientDecision::Accept;
     }
     rejected("no_such_user");
@@ -397,7 +397,7 @@ async fn routed_recipient(shared: &Shared, rcpt: &Address) -> RecipientDecision 
             rejected("no_such_user");
             RecipientDecision::Reject(reply::NO_SUCH_USER)
         }
-        Some(Verified::Unavailable(why)) => {
+        Some(Verified::Unavailable(why) | Verified::Unreachable(why)) => {
             tracing::warn!(%rcpt, %why, "cannot verify a routed recipient");
             RecipientDecision::Reject(reply::RECIPIENT_UNVERIFIED)
         }

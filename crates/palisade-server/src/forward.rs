@@ -31,13 +31,9 @@ impl Forwarder for Forwarding {
     async fn forward(&self, msg: &SpooledMessage, via: &Address, to: &[Address]) -> Outcome {
         let now = palisade_queue::now_secs();
         let mail_from = match &msg.envelope.mail_from {
-            Some(original) => match self.srs.forward(original, via.domain(), now) {
-                Some(a) => Some(a),
-                None => {
-                    return Outcome::Permanent(format!(
-                        "550 5.1.3 cannot forward for {original}: its address cannot be rewritten (SRS)"
-                    ));
-                }
+            Some(original) => match self.rewrite(original, via, now).await {
+                Ok(a) => Some(a),
+                Err(o) => return o,
             },
             None => None,
         };
@@ -68,15 +64,71 @@ impl Forwarder for Forwarding {
         }
     }
 
-    fn reverse(&self, srs: &Address) -> Option<Address> {
+    async fn requeue(&self, msg: &SpooledMessage, to: &[Address]) -> Outcome {
+        let mut envelope =
+            crate::outbox::envelope(msg.envelope.mail_from.clone(), to.to_vec(), &self.hostname);
+        envelope.require_tls = msg.envelope.require_tls;
+        envelope.smtputf8 |= msg.envelope.smtputf8;
+        let m = msg.clone();
+        let message = match tokio::task::spawn_blocking(move || m.read_message()).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
+            Err(e) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
+        };
+        match self.queue(&envelope, &message).await {
+            Ok(id) => {
+                tracing::info!(to = ?to, queue_id = %id, "group members queued again on their own");
+                Outcome::Delivered
+            }
+            Err(e) => Outcome::Transient(format!("451 4.3.0 requeue: {e}")),
+        }
+    }
+
+    async fn reverse(&self, srs: &Address) -> Option<Address> {
+        use palisade_delivery::srs::Reversed;
         if !palisade_delivery::srs::is_srs(srs) {
             return None;
         }
-        self.srs.reverse(srs, palisade_queue::now_secs())
+        let now = palisade_queue::now_secs();
+        match self.srs.reverse(srs, now)? {
+            Reversed::Original(a) => Some(a),
+            Reversed::Stored(id) => {
+                let (original, created) = self.store.srs_address(&id).await.ok()??;
+                let fresh = now - created <= palisade_delivery::srs::MAX_AGE_DAYS * 86_400;
+                fresh.then(|| Address::parse(&original).ok()).flatten()
+            }
+        }
     }
 }
 
 impl Forwarding {
+    /// The SRS reverse-path for `original` in `via`'s domain; a long one is stored and
+    /// replaced by its short form.
+    async fn rewrite(
+        &self,
+        original: &Address,
+        via: &Address,
+        now: i64,
+    ) -> Result<Address, Outcome> {
+        use palisade_delivery::srs::Rewritten;
+        match self.srs.forward(original, via.domain(), now) {
+            Some(Rewritten::Inline(a)) => Ok(a),
+            Some(Rewritten::Stored { id, address }) => {
+                match self
+                    .store
+                    .put_srs_address(&id, &original.to_string(), now)
+                    .await
+                {
+                    Ok(()) => Ok(address),
+                    Err(e) => Err(Outcome::Transient(format!("451 4.3.0 store: {e}"))),
+                }
+            }
+            None => Err(Outcome::Permanent(format!(
+                "550 5.1.3 cannot forward for {original}: its address cannot be rewritten (SRS)"
+            ))),
+        }
+    }
+
     /// The ARC set for `message` as `via`'s domain, when it has a DKIM key (RSA first:
     /// what ARC verifiers know) and the chain can be extended; otherwise none, logged.
     async fn arc_set(

@@ -287,6 +287,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every (source, target) pair, sorted.
     async fn list_forwards(&self) -> Result<Vec<(Address, Address)>, StoreError>;
 
+    /// Remembers the original reverse-path behind a short SRS address `id` (and forgets
+    /// those older than 30 days).
+    async fn put_srs_address(&self, id: &str, original: &str, now: i64) -> Result<(), StoreError>;
+
+    /// The original reverse-path behind `id` and when it was made, if known.
+    async fn srs_address(&self, id: &str) -> Result<Option<(String, i64)>, StoreError>;
+
     /// Removes an alias; `false` if there was none.
     async fn remove_alias(&self, source: &AliasSource) -> Result<bool, StoreError>;
 
@@ -297,6 +304,10 @@ pub trait Store: Send + Sync + 'static {
     /// alias, else the domain's catch-all, else None. Case-insensitive on the
     /// local part (it compares [`Address::lookup_key`]s).
     async fn resolve_recipient(&self, rcpt: &Address) -> Result<Option<Address>, StoreError>;
+
+    /// Like [`Store::resolve_recipient`] without the catch-all: a user, or an exact
+    /// alias (what a group address delivers to besides its members).
+    async fn resolve_exact(&self, rcpt: &Address) -> Result<Option<Address>, StoreError>;
 
     async fn queue_status(&self, id: QueueId) -> Result<Option<QueueStatus>, StoreError>;
 

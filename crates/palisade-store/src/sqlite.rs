@@ -634,6 +634,34 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn put_srs_address(&self, id: &str, original: &str, now: i64) -> Result<(), StoreError> {
+        const CONTEXT: &str = "recording an SRS address";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        sqlx::query("DELETE FROM srs_addresses WHERE created < ?")
+            .bind(now - 30 * 86_400)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO srs_addresses (id, original, created) VALUES (?, ?, ?)",
+        )
+        .bind(id)
+        .bind(original)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
+    }
+
+    async fn srs_address(&self, id: &str) -> Result<Option<(String, i64)>, StoreError> {
+        sqlx::query_as("SELECT original, created FROM srs_addresses WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading an SRS address"))
+    }
+
     async fn remove_alias(&self, source: &AliasSource) -> Result<bool, StoreError> {
         let removed = sqlx::query("DELETE FROM aliases WHERE source = ?")
             .bind(source.lookup_key())
@@ -678,6 +706,22 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db("resolving a recipient"))?;
+        mailbox.map(parse_address).transpose()
+    }
+
+    async fn resolve_exact(&self, rcpt: &Address) -> Result<Option<Address>, StoreError> {
+        let key = rcpt.lookup_key();
+        let mailbox: Option<String> = sqlx::query_scalar(
+            "SELECT mailbox FROM (
+                 SELECT address AS mailbox, 0 AS rank FROM users WHERE address = ?
+                 UNION ALL SELECT target, 1 FROM aliases WHERE source = ?
+             ) ORDER BY rank LIMIT 1",
+        )
+        .bind(key.clone())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("resolving a recipient exactly"))?;
         mailbox.map(parse_address).transpose()
     }
 

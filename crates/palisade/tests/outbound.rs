@@ -1373,6 +1373,38 @@ async fn a_group_delivers_to_its_members_here_and_forwards_with_srs_so_spf_passe
     assert!(rcpt_reply(&sender, &srs).await.starts_with("250"));
     let forged = srs.replace("=someone@", "=mallory@");
     assert!(rcpt_reply(&sender, &forged).await.starts_with("550 5.1.1"));
+
+    // A mailing list's VERP bounce address is too long to rewrite in place (RFC 5321
+    // §4.5.3.1.1): the short stored form goes out, and it comes back too.
+    let verp = "bounces+1234567-abcd-team=local.test@em1234.lists.example.net";
+    submit(
+        &sender,
+        verp,
+        "team@local.test",
+        "From: list@lists.example.net\r\nTo: team@local.test\r\nSubject: list post\r\n\r\nx\r\n",
+    )
+    .await;
+    let mut second = String::new();
+    for _ in 0..400 {
+        let all = receiver.mail("bob@receiver.test");
+        if let Some(m) = all
+            .iter()
+            .find(|m| String::from_utf8_lossy(m).contains("Subject: list post"))
+        {
+            second = String::from_utf8_lossy(m).into_owned();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let rp = second
+        .lines()
+        .find(|l| l.starts_with("Return-Path: "))
+        .unwrap_or_default()
+        .trim_start_matches("Return-Path: <")
+        .trim_end_matches('>')
+        .to_string();
+    assert!(rp.starts_with("SRSX=") && rp.len() < 100, "{rp}");
+    assert!(rcpt_reply(&sender, &rp).await.starts_with("250"));
     sender.shutdown().await;
     receiver.shutdown().await;
 }
@@ -1399,6 +1431,82 @@ async fn rfc5321_6_3_a_forwarding_loop_bounces_with_5_4_6() {
     let dsn = String::from_utf8(sender.wait_for_mail("carol", 1).await.remove(0)).unwrap();
     assert!(dsn.contains("5.4.6"), "{dsn}");
     assert!(receiver.mail("bob@receiver.test").is_empty());
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_failing_for_now_is_retried_alone_and_the_others_get_one_copy() {
+    let (sender, receiver) = pair("").await;
+    cli(
+        &sender,
+        &[
+            "alias",
+            "add",
+            "pair@local.test",
+            "alice@local.test",
+            "bob@local.test",
+        ],
+    );
+    // Bob asked for encryption at rest but has no key: his copy waits (451 4.7.0).
+    let bob = palisade_types::Address::parse("bob@local.test").unwrap();
+    assert!(sender.store.set_encrypt_at_rest(&bob, true).await.unwrap());
+    submit(
+        &sender,
+        "someone@origin.test",
+        "pair@local.test",
+        "From: someone@origin.test\r\nTo: pair@local.test\r\nSubject: for the pair\r\n\r\nx\r\n",
+    )
+    .await;
+    sender.wait_for_mail("alice", 1).await;
+    // Bob's copy is a message of its own now, retrying for him only (retries here come
+    // after a second): alice keeps her one copy.
+    let mut pending = Vec::new();
+    for _ in 0..200 {
+        pending = sender.store.list_queue_status().await.unwrap();
+        if pending
+            .iter()
+            .any(|s| s.last_error.as_deref().is_some_and(|e| e.contains("4.7.0")))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(sender.mail("alice").len(), 1);
+    assert!(sender.mail("bob").is_empty());
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_all_gets_no_copy_of_a_group_message() {
+    let (sender, receiver) = pair("").await;
+    cli(
+        &sender,
+        &["alias", "add", "*@local.test", "carol@local.test"],
+    );
+    cli(
+        &sender,
+        &[
+            "alias",
+            "add",
+            "crew@local.test",
+            "alice@local.test",
+            "bob@local.test",
+        ],
+    );
+    submit(
+        &sender,
+        "someone@origin.test",
+        "crew@local.test",
+        "From: someone@origin.test\r\nTo: crew@local.test\r\nSubject: crew\r\n\r\nx\r\n",
+    )
+    .await;
+    sender.wait_for_mail("alice", 1).await;
+    sender.wait_for_mail("bob", 1).await;
+    assert!(sender.mail("carol").is_empty());
     sender.shutdown().await;
     receiver.shutdown().await;
 }

@@ -409,9 +409,13 @@ async fn authenticate(
 ) -> Result<(), HostResult> {
     use base64::Engine;
     let all = |why: String| HostResult::Done(vec![Outcome::Transient(why); job.rcpts.len()]);
-    if session.verdict.is_none() {
+    // Only to a server whose certificate was verified (or matched its TLSA records):
+    // never in clear, never to whoever answered an unverified handshake.
+    let verified = matches!(session.verdict, Some(CertVerdict::Valid))
+        || matches!(job.requirement, super::TlsRequirement::Dane(_)) && session.verdict.is_some();
+    if !verified {
         return Err(HostResult::TlsRefused(
-            "no TLS: credentials are never sent in clear".into(),
+            "credentials go only over TLS with a verified certificate".into(),
         ));
     }
     if session.caps.auth_mechanisms & smtp_proto::AUTH_PLAIN == 0 {
@@ -435,6 +439,15 @@ async fn authenticate(
         }
         Err(e) => Err(HostResult::TryNext(format!("AUTH: {e}"))),
     }
+}
+
+/// Whether a message really needs SMTPUTF8 (RFC 6531): a non-ASCII envelope address or
+/// 8-bit octets in its header section (RFC 6532 header fields).
+pub(crate) fn needs_utf8(mail_from: &str, rcpts: &[Address], message: &[u8]) -> bool {
+    let header_end = palisade_types::header_end(message).unwrap_or(message.len());
+    !mail_from.is_ascii()
+        || rcpts.iter().any(|r| !r.is_ascii())
+        || message[..header_end].iter().any(|b| *b >= 0x80)
 }
 
 pub(crate) fn parse_ehlo(r: &Reply) -> EhloResponse<String> {
@@ -560,7 +573,10 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> (HostResult, bool) {
     let host = job.mx_host;
     let all = |o: Outcome| HostResult::Done(vec![o; job.rcpts.len()]);
-    if job.smtputf8 && caps.capabilities & EXT_SMTP_UTF8 == 0 {
+    // RFC 6531 §3.4: only a message that needs it is refused by a server without it; one
+    // merely flagged by its sender goes without the parameter.
+    let smtputf8 = job.smtputf8 && needs_utf8(job.mail_from, job.rcpts, job.message);
+    if smtputf8 && caps.capabilities & EXT_SMTP_UTF8 == 0 {
         // RFC 6531 §3.7.5: an internationalised message cannot go to a server without it.
         return (
             all(Outcome::Permanent(format!(
@@ -587,7 +603,7 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     if job.eight_bit && caps.capabilities & EXT_8BIT_MIME != 0 {
         mail.push_str(" BODY=8BITMIME");
     }
-    if job.smtputf8 {
+    if smtputf8 {
         mail.push_str(" SMTPUTF8");
     }
     if job.require_tls {
@@ -670,6 +686,24 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc6531_3_4_smtputf8_is_needed_only_for_non_ascii_addresses_or_headers() {
+        let ascii = [Address::parse("bob@example.org").unwrap_or_else(|e| panic!("{e}"))];
+        let utf8 = [Address::parse("θσερ@example.org").unwrap_or_else(|e| panic!("{e}"))];
+        assert!(!needs_utf8(
+            "a@example.net",
+            &ascii,
+            b"Subject: hi\r\n\r\n\xce\xb8 body\r\n"
+        ));
+        assert!(needs_utf8("a@example.net", &utf8, b"Subject: hi\r\n\r\n"));
+        assert!(needs_utf8("θ@example.net", &ascii, b"Subject: hi\r\n\r\n"));
+        assert!(needs_utf8(
+            "a@example.net",
+            &ascii,
+            b"Subject: \xce\xb8\r\n\r\n"
+        ));
+    }
 
     #[test]
     fn rfc5321_4_5_2_dot_stuffing() {

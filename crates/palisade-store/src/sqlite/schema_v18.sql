@@ -8,3 +8,10 @@ CREATE TABLE forwards (
     created INTEGER NOT NULL,
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
+-- SRS reverse-paths too long for the 64-octet local part (RFC 5321 §4.5.3.1.1) are
+-- replaced by a short one naming a row here (kept 30 days: bounces come back for 21).
+CREATE TABLE srs_addresses (
+    id TEXT PRIMARY KEY,
+    original TEXT NOT NULL,
+    created INTEGER NOT NULL
+) WITHOUT ROWID;
