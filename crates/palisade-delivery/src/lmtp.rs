@@ -247,7 +247,11 @@ mod tests {
         let server = tokio::spawn(scripted(
             listener,
             // 251 accepts too (it is owed an answer after the data).
-            vec!["250 2.1.5 ok", "550 5.1.1 no such user", "251 2.1.5 forwarded"],
+            vec![
+                "250 2.1.5 ok",
+                "550 5.1.1 no such user",
+                "251 2.1.5 forwarded",
+            ],
             "250 2.0.0 saved\r\n452 4.2.2 mailbox full\r\n",
         ));
         let lmtp = Lmtp {

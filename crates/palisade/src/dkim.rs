@@ -195,7 +195,8 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
     print_records(paths, &cfg, &store, &domain).await
 }
 
-/// Every record `domain` should publish, as `doctor` checks it: `dns records` and
+/// Every record `domain` should publish, as `doctor` checks it (the mail-client SRV and
+/// autoconfiguration records excepted: printed, not yet checked): `dns records` and
 /// `init` print this and nothing else. The report addresses named are made to exist.
 pub async fn print_records(
     paths: &Paths,
