@@ -289,21 +289,9 @@ impl LocalDelivery {
     /// transaction, each sealed one in its own (its bytes differ). The server adds
     /// Return-Path itself, as the delivering agent (RFC 5321 §4.4).
     async fn to_lmtp(&self, lmtp: &Lmtp, msg: &SpooledMessage, copies: Vec<Copy>) -> Vec<Outcome> {
-        let m = msg.clone();
-        let message = match tokio::task::spawn_blocking(move || m.read_message()).await {
-            Ok(Ok(bytes)) => Arc::new(bytes),
-            Ok(Err(e)) => {
-                return vec![
-                    Outcome::Transient(format!("451 4.3.0 spool read: {e}"));
-                    copies.len()
-                ];
-            }
-            Err(e) => {
-                return vec![
-                    Outcome::Transient(format!("451 4.3.0 spool read: {e}"));
-                    copies.len()
-                ];
-            }
+        let message = match read_message(msg).await {
+            Ok(bytes) => Arc::new(bytes),
+            Err(o) => return vec![o; copies.len()],
         };
         let mail_from = msg.envelope.reverse_path();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; copies.len()];
@@ -354,6 +342,18 @@ impl LocalDelivery {
             .map(|o| o.unwrap_or_else(|| Outcome::Transient("451 4.3.0 not attempted".into())))
             .collect()
     }
+}
+
+/// The message's bytes from the spool (on the blocking pool), or the transient outcome
+/// that says why not.
+pub async fn read_message(msg: &SpooledMessage) -> Result<Vec<u8>, Outcome> {
+    let m = msg.clone();
+    let why = match tokio::task::spawn_blocking(move || m.read_message()).await {
+        Ok(Ok(bytes)) => return Ok(bytes),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(Outcome::Transient(format!("451 4.3.0 spool read: {why}")))
 }
 
 /// The sealed bytes, or `None` when the message was encrypted already (stored as is).

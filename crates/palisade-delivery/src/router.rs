@@ -1,9 +1,9 @@
 //! The delivery target: local domains go to Maildirs, everything else to other servers.
 
-use crate::LocalDelivery;
 use crate::end_to_end::{self, EndToEnd, Plan};
 use crate::remote::RemoteDelivery;
 use crate::route::{Callouts, Verified};
+use crate::{LocalDelivery, read_message};
 use palisade_config::Config;
 use palisade_crypt::policy::OutboundPolicy;
 use palisade_queue::{Outcome, SpooledMessage, Target};
@@ -166,17 +166,6 @@ impl Router {
             }
         }
     }
-}
-
-/// The message's bytes from the spool (on the blocking pool), or why not.
-async fn read_message(msg: &SpooledMessage) -> Result<Vec<u8>, Outcome> {
-    let m = msg.clone();
-    let why = match tokio::task::spawn_blocking(move || m.read_message()).await {
-        Ok(Ok(bytes)) => return Ok(bytes),
-        Ok(Err(e)) => e.to_string(),
-        Err(e) => e.to_string(),
-    };
-    Err(Outcome::Transient(format!("451 4.3.0 spool read: {why}")))
 }
 
 fn finish(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {

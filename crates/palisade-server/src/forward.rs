@@ -12,8 +12,8 @@
 //! Bounces to an SRS address come back through [`Forwarding::reverse`], to the original
 //! sender.
 
-use palisade_delivery::Forwarder;
 use palisade_delivery::srs::Srs;
+use palisade_delivery::{Forwarder, read_message};
 use palisade_queue::{Outcome, Spool, SpooledMessage};
 use palisade_types::Address;
 
@@ -37,14 +37,10 @@ impl Forwarder for Forwarding {
             },
             None => None,
         };
-        let mut envelope = crate::outbox::envelope(mail_from, to.to_vec(), &self.hostname);
-        envelope.require_tls = msg.envelope.require_tls;
-        envelope.smtputf8 |= msg.envelope.smtputf8;
-        let m = msg.clone();
-        let mut message = match tokio::task::spawn_blocking(move || m.read_message()).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
-            Err(e) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
+        let envelope = self.envelope(msg, mail_from, to);
+        let mut message = match read_message(msg).await {
+            Ok(bytes) => bytes,
+            Err(o) => return o,
         };
         if palisade_types::received_count(&message) > palisade_types::MAX_HOPS {
             // RFC 5321 §6.3: a forward that came back round (X forwards to Y, Y to X).
@@ -65,15 +61,10 @@ impl Forwarder for Forwarding {
     }
 
     async fn requeue(&self, msg: &SpooledMessage, to: &[Address]) -> Outcome {
-        let mut envelope =
-            crate::outbox::envelope(msg.envelope.mail_from.clone(), to.to_vec(), &self.hostname);
-        envelope.require_tls = msg.envelope.require_tls;
-        envelope.smtputf8 |= msg.envelope.smtputf8;
-        let m = msg.clone();
-        let message = match tokio::task::spawn_blocking(move || m.read_message()).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
-            Err(e) => return Outcome::Transient(format!("451 4.3.0 spool read: {e}")),
+        let envelope = self.envelope(msg, msg.envelope.mail_from.clone(), to);
+        let message = match read_message(msg).await {
+            Ok(bytes) => bytes,
+            Err(o) => return o,
         };
         match self.queue(&envelope, &message).await {
             Ok(id) => {
@@ -102,6 +93,20 @@ impl Forwarder for Forwarding {
 }
 
 impl Forwarding {
+    /// The envelope of a copy of `msg` queued anew for `to`: REQUIRETLS and SMTPUTF8
+    /// carried over from the original.
+    fn envelope(
+        &self,
+        msg: &SpooledMessage,
+        mail_from: Option<Address>,
+        to: &[Address],
+    ) -> palisade_types::Envelope {
+        let mut envelope = crate::outbox::envelope(mail_from, to.to_vec(), &self.hostname);
+        envelope.require_tls = msg.envelope.require_tls;
+        envelope.smtputf8 |= msg.envelope.smtputf8;
+        envelope
+    }
+
     /// The SRS reverse-path for `original` in `via`'s domain; a long one is stored and
     /// replaced by its short form.
     async fn rewrite(
