@@ -31,23 +31,13 @@ pub const MAX_REQUEST: usize = 8 * 1024;
 
 const XML: &str = "text/xml; charset=utf-8";
 
-/// The request's Host without the port and a trailing dot, lower case.
-fn host(headers: &HeaderMap) -> Option<String> {
-    let h = headers.get(header::HOST)?.to_str().ok()?;
-    let h = match h.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => h,
-    };
-    Some(h.trim_end_matches('.').to_ascii_lowercase())
-}
-
 /// The domain a request is about: the address's, or the host name's without the
 /// `autoconfig.` / `autodiscover.` label.
 fn domain_of(address: Option<&str>, headers: &HeaderMap) -> Option<Domain> {
     if let Some(a) = address {
         return Address::parse(a).ok().map(|a| a.domain().clone());
     }
-    let h = host(headers)?;
+    let h = crate::request_host(headers)?;
     let bare = h
         .strip_prefix("autoconfig.")
         .or_else(|| h.strip_prefix("autodiscover."))

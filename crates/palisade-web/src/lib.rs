@@ -114,8 +114,8 @@ pub async fn serve_metrics(
     }
 }
 
-/// The domain an `mta-sts.<domain>` Host header names, lower case, without a port.
-fn policy_domain(headers: &HeaderMap) -> Option<palisade_types::Domain> {
+/// The request's Host without the port and a trailing dot, lower case.
+pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
     let host = headers.get(header::HOST)?.to_str().ok()?;
     let host = host.rsplit_once(':').map_or(host, |(h, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {
@@ -124,12 +124,13 @@ fn policy_domain(headers: &HeaderMap) -> Option<palisade_types::Domain> {
             host
         }
     });
-    let domain = host
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-        .strip_prefix("mta-sts.")?
-        .to_string();
-    palisade_types::Domain::parse(&domain).ok()
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The domain an `mta-sts.<domain>` Host header names, lower case, without a port.
+fn policy_domain(headers: &HeaderMap) -> Option<palisade_types::Domain> {
+    let host = request_host(headers)?;
+    palisade_types::Domain::parse(host.strip_prefix("mta-sts.")?).ok()
 }
 
 /// RFC 8461 §3.3: the policy, `text/plain`, for a local domain; 404 for anything else.
