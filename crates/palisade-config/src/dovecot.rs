@@ -91,6 +91,24 @@ pub(crate) fn dovecot_config(
     })
 }
 
+/// `SCHEME://host[:port]`, the port `default_port` when absent (an IPv6 literal is in
+/// brackets: `[::1]` has no port, `[::1]:25` has one).
+pub(crate) fn parse_host_url(
+    key: &str,
+    scheme: &str,
+    url: &str,
+    default_port: u16,
+) -> Result<Endpoint, ConfigError> {
+    let rest = url
+        .strip_prefix(scheme)
+        .and_then(|r| r.strip_prefix("://"))
+        .unwrap_or_default();
+    if !rest.contains(':') || rest.ends_with(']') {
+        return parse_url(key, scheme, &format!("{url}:{default_port}"));
+    }
+    parse_url(key, scheme, url)
+}
+
 /// `SCHEME:///absolute/path` (a Unix socket) or `SCHEME://host:port`.
 pub fn parse_url(key: &str, scheme: &str, url: &str) -> Result<Endpoint, ConfigError> {
     let form = || {

@@ -13,7 +13,7 @@
 //!
 //! A domain that is also local (in the store) stays local: its users' Maildirs win.
 
-use crate::dovecot::{Endpoint, parse_url};
+use crate::dovecot::{Endpoint, parse_host_url, parse_url};
 use crate::validate::{ConfigError, DomainTlsPolicy, invalid, tls_policy_of};
 use palisade_types::Domain;
 use serde::Deserialize;
@@ -113,11 +113,7 @@ fn next_hop(key: &str, url: &str) -> Result<NextHop, ConfigError> {
         }
         return Ok(NextHop::Lmtp(e));
     }
-    let with_port = match url.strip_prefix("smtp://") {
-        Some(rest) if !rest.contains(':') || rest.ends_with(']') => format!("{url}:25"),
-        _ => url.to_string(),
-    };
-    match parse_url(key, "smtp", &with_port) {
+    match parse_host_url(key, "smtp", url, 25) {
         Ok(Endpoint::Tcp { host, port }) => Ok(NextHop::Smtp { host, port }),
         _ => Err(invalid(
             key,

@@ -5,7 +5,7 @@
 //! without it. AUTH PLAIN with `smarthost_user` and the password in
 //! `smarthost_password_file` (read by the server, never stored in the configuration).
 
-use crate::dovecot::{Endpoint, parse_url};
+use crate::dovecot::{Endpoint, parse_host_url};
 use crate::validate::{ConfigError, invalid};
 use std::path::PathBuf;
 
@@ -39,18 +39,13 @@ pub(crate) fn smarthost_config(
     } else {
         ("smtp", 587, false)
     };
-    let rest = url.strip_prefix(&format!("{scheme}://")).ok_or_else(|| {
-        invalid(
+    if !url.starts_with(&format!("{scheme}://")) {
+        return Err(invalid(
             key,
             format!("{url:?}: expected smtps://host[:port] or smtp://host[:port] (STARTTLS)"),
-        )
-    })?;
-    let with_port = if rest.contains(':') && !rest.ends_with(']') {
-        url.clone()
-    } else {
-        format!("{url}:{default_port}")
-    };
-    let Endpoint::Tcp { host, port } = parse_url(key, scheme, &with_port)? else {
+        ));
+    }
+    let Endpoint::Tcp { host, port } = parse_host_url(key, scheme, &url, default_port)? else {
         return Err(invalid(key, format!("{url:?}: a host, not a socket path")));
     };
     let login = match (user, password_file) {
