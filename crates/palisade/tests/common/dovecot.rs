@@ -4,7 +4,7 @@
 //! `palisade auth checkpassword` as its password database. Stopped by its PID.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use super::{BIN, TestCa, free_port};
+use super::{BIN, TestCa, free_port, system_ids as ids};
 use rustls_pki_types::ServerName;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,18 +19,6 @@ pub struct Dovecot {
     /// Its LMTP service (RFC 2033).
     pub lmtp: PathBuf,
     ca: PathBuf,
-}
-
-/// The uid and gid of a system user (`id -u`, `id -g`).
-fn ids(user: &str) -> (u32, u32) {
-    let id = |flag: &str| {
-        let o = std::process::Command::new("id")
-            .args([flag, user])
-            .output()
-            .unwrap();
-        String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
-    };
-    (id("-u"), id("-g"))
 }
 
 /// Lets Dovecot's processes (user `dovecot`) reach `auth_socket` as a member of the

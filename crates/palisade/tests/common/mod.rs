@@ -110,6 +110,18 @@ pub fn connector_trusting(pem: &[u8]) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
+/// The uid and gid of a system user (`id -u`, `id -g`).
+pub fn system_ids(user: &str) -> (u32, u32) {
+    let id = |flag: &str| {
+        let o = std::process::Command::new("id")
+            .args([flag, user])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

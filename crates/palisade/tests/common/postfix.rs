@@ -4,7 +4,7 @@
 //! Stopped by the PID its master recorded.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use super::free_port;
+use super::{free_port, system_ids};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -13,14 +13,6 @@ pub struct Postfix {
     pub dir: tempfile::TempDir,
     pub addr: SocketAddr,
     stopped: bool,
-}
-
-fn id(flag: &str, user: &str) -> String {
-    let o = std::process::Command::new("id")
-        .args([flag, user])
-        .output()
-        .unwrap();
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
 impl Postfix {
@@ -33,13 +25,12 @@ impl Postfix {
         for d in ["etc", "queue", "data", "vmail"] {
             std::fs::create_dir(root.join(d)).unwrap();
         }
-        let (uid, gid) = (id("-u", "postfix"), id("-g", "postfix"));
-        let owner = (uid.parse().ok(), gid.parse().ok());
+        let (uid, gid) = system_ids("postfix");
         for d in ["data", "vmail"] {
-            std::os::unix::fs::chown(root.join(d), owner.0, owner.1).unwrap();
+            std::os::unix::fs::chown(root.join(d), Some(uid), Some(gid)).unwrap();
         }
         let port = free_port();
-        std::fs::write(root.join("etc/main.cf"), main_cf(root, domain, &uid, &gid)).unwrap();
+        std::fs::write(root.join("etc/main.cf"), main_cf(root, domain, uid, gid)).unwrap();
         std::fs::write(root.join("etc/master.cf"), master_cf(port)).unwrap();
         let map: String = users
             .iter()
@@ -126,7 +117,7 @@ impl Drop for Postfix {
     }
 }
 
-fn main_cf(root: &Path, domain: &str, uid: &str, gid: &str) -> String {
+fn main_cf(root: &Path, domain: &str, uid: u32, gid: u32) -> String {
     let r = root.display();
     format!(
         "compatibility_level = 3.6
