@@ -61,6 +61,17 @@ pub fn account_key(username: &str) -> String {
     palisade_types::identity(username)
 }
 
+/// Lifts `account`'s lock (an [`account_key`]) and forgets its failures: the lock
+/// that was lifted, or `None` if there was none. The CLI and the console both call it.
+pub async fn unlock(store: &dyn Store, account: &str) -> Result<Option<Block>, StoreError> {
+    let Some(lock) = store.lockout(account).await? else {
+        return Ok(None);
+    };
+    store.remove_lockout(account).await?;
+    store.clear_user_failures(account).await?;
+    Ok(Some(lock))
+}
+
 /// 32 bits of HMAC-SHA256 over the account and the password tried: enough to tell a
 /// repeated password from a new one, too little to help anyone who reads the store.
 pub fn fingerprint(secret: &[u8], account: &str, password: &str) -> String {

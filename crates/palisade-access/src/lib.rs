@@ -18,6 +18,7 @@
 //! these functions on a blocking pool, never on an I/O thread.
 
 pub mod checkpassword;
+pub mod forms;
 pub mod guard;
 pub mod limits;
 pub mod login;

@@ -89,6 +89,17 @@ pub async fn check(
     Ok(Some(user))
 }
 
+/// The Argon2id hash of a new password, made on the blocking pool under the same
+/// permits as logins (a burst of password changes cannot starve them).
+pub async fn hash_new(password: &str) -> Result<String, LoginError> {
+    let _permit = permits().acquire().await.map_err(|_| LoginError::Task)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| LoginError::Task)?
+        .map_err(|_| LoginError::Task)
+}
+
 /// Replaces a hash made with weaker parameters while the password is at hand.
 async fn rehash(store: &Arc<dyn Store>, user: &Address, password: &str) {
     let Ok(_permit) = permits().acquire().await else {
@@ -106,15 +117,97 @@ async fn rehash(store: &Arc<dyn Store>, user: &Address, password: &str) {
     }
 }
 
-/// What one login attempt is: who claims to be whom, from where, for which service.
+/// Which door a login comes through, and so which credentials open it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door<'a> {
+    /// A mail service: the account password (while two-factor is off) or an app
+    /// password of this scope.
+    Mail(AppScope),
+    /// The web console: the account password and, with two-factor on, a current TOTP
+    /// code or an unused recovery code. Never an app password: those are for programs.
+    Web { code: &'a str },
+}
+
+impl Door<'_> {
+    /// The service's name in logs, metrics and events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Door::Mail(scope) => scope.name(),
+            Door::Web { .. } => "web",
+        }
+    }
+}
+
+/// Why a login was refused, as the services tell their clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Wrong name, password or code (never said which).
+    Wrong,
+    /// The account is locked.
+    Locked,
+    /// The client's address is banned (by this attempt or earlier).
+    Banned,
+    /// The check could not be made (the store failed): try again later.
+    Unavailable,
+}
+
+/// What one login attempt is: who claims to be whom, from where, through which door.
 #[derive(Debug, Clone, Copy)]
 pub struct Attempt<'a> {
     pub username: &'a str,
     pub password: &'a str,
     pub ip: IpAddr,
-    /// The service asked for: only an app password of this scope opens it.
-    pub scope: AppScope,
+    pub door: Door<'a>,
     pub now: i64,
+}
+
+/// Argon2id always runs; with two-factor on, only an app password of `scope` is taken.
+async fn mail_credentials(
+    store: &Arc<dyn Store>,
+    username: &str,
+    password: &str,
+    scope: AppScope,
+    ip: IpAddr,
+    now: i64,
+) -> Result<Option<Address>, LoginError> {
+    if let Some(u) = check(store, username, password).await?
+        && !crate::two_factor::enabled(store.as_ref(), &u).await?
+    {
+        return Ok(Some(u));
+    }
+    let Ok(u) = Address::parse(username) else {
+        return Ok(None);
+    };
+    let ok =
+        crate::two_factor::app_password_login(store.as_ref(), &u, password, scope, ip, now).await?;
+    Ok(ok.then_some(u))
+}
+
+/// The account password, then (with two-factor on) the code: a TOTP code not used
+/// before (RFC 6238 §5.2) or one of the recovery codes, which is used up. The code is
+/// looked at only after the right password, so a guesser learns nothing from it.
+async fn web_credentials(
+    store: &Arc<dyn Store>,
+    username: &str,
+    password: &str,
+    code: &str,
+    now: i64,
+) -> Result<Option<Address>, LoginError> {
+    let Some(u) = check(store, username, password).await? else {
+        return Ok(None);
+    };
+    if !crate::two_factor::enabled(store.as_ref(), &u).await? {
+        return Ok(Some(u));
+    }
+    let code = code.trim();
+    if code.is_empty() {
+        return Ok(None);
+    }
+    let s = store.as_ref();
+    let ok = crate::two_factor::verify_code(s, &u, code, now).await?
+        || s.use_recovery_code(&u, &crate::two_factor::secret_hash(code))
+            .await?;
+    Ok(ok.then_some(u))
 }
 
 /// A login attempt with lockouts and bans: the check of [`check`], then the guard's
@@ -130,7 +223,7 @@ pub async fn attempt(
         username,
         password,
         ip,
-        scope,
+        door,
         now,
     } = a;
     let account = guard::account_key(username);
@@ -138,17 +231,9 @@ pub async fn attempt(
     let lock = store.lockout(&account).await?;
     let admission = guard::admission(lock.as_ref(), now);
     // The credentials are checked even when locked: the same work, whatever the state.
-    // Argon2id always runs; with two-factor on, only an app password is taken.
-    let user = match check(store, username, password).await? {
-        Some(u) if !crate::two_factor::enabled(store.as_ref(), &u).await? => Some(u),
-        _ => match Address::parse(username) {
-            Ok(u) => {
-                crate::two_factor::app_password_login(store.as_ref(), &u, password, scope, ip, now)
-                    .await?
-                    .then_some(u)
-            }
-            Err(_) => None,
-        },
+    let user = match door {
+        Door::Mail(scope) => mail_credentials(store, username, password, scope, ip, now).await?,
+        Door::Web { code } => web_credentials(store, username, password, code, now).await?,
     };
     // Whatever spelling logged in, the session carries the mailbox's own: rate limits,
     // quotas and the sender binding are keyed on it.

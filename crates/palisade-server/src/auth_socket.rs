@@ -10,9 +10,8 @@
 
 use crate::Shared;
 use palisade_access::checkpassword::{Answer, MAX_REQUEST, Op, Request, scope_of_service};
-use palisade_access::login::Attempt;
+use palisade_access::login::{Attempt, Door, Refused};
 use palisade_types::Address;
-use palisade_types::reply;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -128,12 +127,12 @@ async fn decide(shared: &Shared, request: &Request) -> Answer {
                 username: &request.user,
                 password: &request.password,
                 ip: request.ip.unwrap_or(NO_ADDRESS),
-                scope: scope_of_service(&request.service),
+                door: Door::Mail(scope_of_service(&request.service)),
                 now: palisade_queue::now_secs(),
             };
             match crate::logins::decide(shared, &cfg, attempt).await {
-                Ok(user) => Answer::Ok(user),
-                Err(r) if r == reply::SASL_TEMPFAIL => Answer::TempFail,
+                Ok(user) => Answer::Ok(user.to_string()),
+                Err(Refused::Unavailable) => Answer::TempFail,
                 Err(_) => Answer::Refused,
             }
         }

@@ -489,6 +489,7 @@ impl Server {
                     Arc::new(move || s.config())
                 },
                 store: shared.store.clone(),
+                logins: Arc::new(logins::WebLogins(shared.clone())),
             });
             let tls: palisade_web::TlsSource = {
                 let s = shared.clone();

@@ -4,7 +4,7 @@
 //! the security events read the same whichever door was tried.
 
 use crate::Shared;
-use palisade_access::login::{Attempt, Login};
+use palisade_access::login::{Attempt, Login, Refused};
 use palisade_config::Config;
 use palisade_store::Event;
 use palisade_types::reply::{self, Reply};
@@ -25,13 +25,27 @@ pub(crate) async fn event(shared: &Shared, kind: &str, subject: &str, detail: St
     }
 }
 
-/// The canonical address on success; otherwise the SMTP reply that says why (the auth
-/// socket maps it to its own answer): `535` wrong, `454`-class locked or a store
-/// failure, `421` banned (by this attempt or earlier, here or on another node).
-pub async fn decide(shared: &Shared, cfg: &Config, a: Attempt<'_>) -> Result<String, Reply> {
-    let service = a.scope.name();
+/// The SMTP reply for a refusal: `535` wrong, `454`-class locked or a store failure,
+/// `421` banned.
+pub fn reply_for(r: Refused) -> Reply {
+    match r {
+        Refused::Wrong => reply::AUTH_FAILED,
+        Refused::Locked => reply::ACCOUNT_LOCKED,
+        Refused::Banned => reply::BANNED,
+        Refused::Unavailable => reply::SASL_TEMPFAIL,
+    }
+}
+
+/// The canonical address on success; otherwise why not (a ban is by this attempt or
+/// earlier, here or on another node).
+pub async fn decide(
+    shared: &Shared,
+    cfg: &Config,
+    a: Attempt<'_>,
+) -> Result<palisade_types::Address, Refused> {
+    let service = a.door.name();
     if shared.bans.banned(a.ip, a.now) {
-        return Err(reply::BANNED);
+        return Err(Refused::Banned);
     }
     let login = palisade_access::login::attempt(&shared.store, &cfg.security, a).await;
     let subject = palisade_types::identity(a.username);
@@ -40,7 +54,7 @@ pub async fn decide(shared: &Shared, cfg: &Config, a: Attempt<'_>) -> Result<Str
             tracing::info!(user = %user, service, "login succeeded");
             metrics::counter!("palisade_auth_total", "result" => "ok", "service" => service)
                 .increment(1);
-            Ok(user.to_string())
+            Ok(user)
         }
         Ok(Login::Refused(consequences)) => {
             tracing::info!(user = %a.username, service, "login failed");
@@ -54,25 +68,46 @@ pub async fn decide(shared: &Shared, cfg: &Config, a: Attempt<'_>) -> Result<Str
             }
             if let Some(block) = &consequences.banned {
                 crate::bans::made(shared, a.ip, block, "auth");
-                return Err(reply::BANNED);
+                return Err(Refused::Banned);
             }
-            Err(reply::AUTH_FAILED)
+            Err(Refused::Wrong)
         }
         Ok(Login::Locked(block, consequences)) => {
             if let Some(ban) = &consequences.banned {
                 crate::bans::made(shared, a.ip, ban, "auth");
-                return Err(reply::BANNED);
+                return Err(Refused::Banned);
             }
             tracing::info!(user = %a.username, service, until = block.until, "login refused: account locked");
             metrics::counter!("palisade_auth_total", "result" => "locked", "service" => service)
                 .increment(1);
             let detail = format!("from {} ({service}): {}", a.ip, block.reason);
             event(shared, "auth.locked", &subject, detail).await;
-            Err(reply::ACCOUNT_LOCKED)
+            Err(Refused::Locked)
         }
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "login check failed");
-            Err(reply::SASL_TEMPFAIL)
+            Err(Refused::Unavailable)
         }
+    }
+}
+
+/// The web console's logins: the same decision, through the console's door.
+pub(crate) struct WebLogins(pub std::sync::Arc<Shared>);
+
+#[async_trait::async_trait]
+impl palisade_web::console::Logins for WebLogins {
+    async fn login(
+        &self,
+        a: palisade_web::console::WebAttempt<'_>,
+    ) -> Result<palisade_types::Address, Refused> {
+        let cfg = self.0.config();
+        let attempt = Attempt {
+            username: a.username,
+            password: a.password,
+            ip: a.ip,
+            door: palisade_access::login::Door::Web { code: a.code },
+            now: palisade_queue::now_secs(),
+        };
+        decide(&self.0, &cfg, attempt).await
     }
 }

@@ -41,14 +41,18 @@ pub async fn authenticate(
             return Err(reply::AUTH_FAILED);
         }
     };
-    let attempt = palisade_access::login::Attempt {
+    use palisade_access::login::{Attempt, Door};
+    let attempt = Attempt {
         username: &creds.username,
         password: &creds.password,
         ip: client,
-        scope: AppScope::Submission,
+        door: Door::Mail(AppScope::Submission),
         now: palisade_queue::now_secs(),
     };
-    crate::logins::decide(shared, cfg, attempt).await
+    crate::logins::decide(shared, cfg, attempt)
+        .await
+        .map(|user| user.to_string())
+        .map_err(crate::logins::reply_for)
 }
 
 fn user_of(identity: &str) -> Option<Address> {

@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+mod console;
 mod learning;
 
 use crate::alias::catch_all_key;
@@ -68,7 +69,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("sqlite/schema_v16.sql")),
     (17, include_str!("sqlite/schema_v17.sql")),
     (18, include_str!("sqlite/schema_v18.sql")),
+    (19, include_str!("sqlite/schema_v19.sql")),
 ];
+
+/// An `events` row: time, kind, subject, detail.
+pub(crate) type EventRow = (i64, String, String, String);
+
+pub(crate) fn event((time, kind, subject, detail): EventRow) -> Event {
+    Event {
+        time,
+        kind,
+        subject,
+        detail,
+    }
+}
 
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
 #[derive(Debug)]
@@ -471,6 +485,7 @@ impl Store for SqliteStore {
             "DELETE FROM totp WHERE user = ?",
             "DELETE FROM recovery_codes WHERE user = ?",
             "DELETE FROM user_keys WHERE user = ?",
+            "DELETE FROM web_sessions WHERE user = ?",
         ] {
             sqlx::query(sql)
                 .bind(key.clone())
@@ -848,22 +863,14 @@ impl Store for SqliteStore {
     }
 
     async fn recent_events(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT time, kind, subject, detail FROM events ORDER BY time DESC, seq DESC LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading recent events"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(time, kind, subject, detail)| Event {
-                time,
-                kind,
-                subject,
-                detail,
-            })
-            .collect())
+        Ok(rows.into_iter().map(event).collect())
     }
 
     async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError> {
@@ -1419,7 +1426,7 @@ impl Store for SqliteStore {
     }
 
     async fn events_since(&self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT time, kind, subject, detail FROM events WHERE time >= ? \
              ORDER BY time DESC, seq DESC LIMIT ?",
         )
@@ -1428,15 +1435,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading events"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(time, kind, subject, detail)| Event {
-                time,
-                kind,
-                subject,
-                detail,
-            })
-            .collect())
+        Ok(rows.into_iter().map(event).collect())
     }
 
     async fn put_rate_counts(
@@ -2109,13 +2108,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, (1..=18).collect::<Vec<i64>>());
+        assert_eq!(versions(&store).await, (1..=19).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            (1..=18).collect::<Vec<i64>>(),
+            (1..=19).collect::<Vec<i64>>(),
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -2130,7 +2129,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 18
+                    supported: 19
                 }
             ),
             "{err}"

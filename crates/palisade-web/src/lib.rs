@@ -1,8 +1,8 @@
 //! The HTTPS listener: our MTA-STS policy (RFC 8461 §3.3) at
 //! `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every local domain, and our
 //! users' OpenPGP keys over the Web Key Directory ([`wkd`]); the answers to an ACME CA's
-//! challenges ([`acme`]); mail client autoconfiguration ([`autoconfig`]); the web UI
-//! comes later.
+//! challenges ([`acme`]); mail client autoconfiguration ([`autoconfig`]); and the web
+//! console for users and administrators ([`console`]).
 //!
 //! TLS is rustls with the same certificate as SMTP (asked for per connection, so a
 //! reload reaches new connections). Handshakes run in their own tasks with a timeout,
@@ -10,6 +10,7 @@
 
 pub mod acme;
 pub mod autoconfig;
+pub mod console;
 mod listener;
 pub mod mta_sts;
 mod wkd;
@@ -33,6 +34,8 @@ pub type TlsSource = Arc<dyn Fn() -> Arc<rustls::ServerConfig> + Send + Sync>;
 pub struct WebState {
     pub config: ConfigSource,
     pub store: Arc<dyn Store>,
+    /// The server's login decision, for the console.
+    pub logins: Arc<dyn console::Logins>,
 }
 
 pub fn router(state: Arc<WebState>) -> Router {
@@ -49,6 +52,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/autodiscover/autodiscover.xml", autodiscover.clone())
         .route("/Autodiscover/Autodiscover.xml", autodiscover)
         .route("/.well-known/openpgpkey/{*path}", get(wkd::serve))
+        .merge(console::routes())
         .with_state(state)
 }
 
@@ -64,7 +68,8 @@ pub async fn serve(
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<listener::Peer>();
+    if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
     {

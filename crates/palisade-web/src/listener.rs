@@ -358,3 +358,13 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(3));
     }
 }
+
+/// The client's address, as axum's `ConnectInfo` for our TLS listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}

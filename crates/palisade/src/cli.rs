@@ -5,7 +5,7 @@ use palisade_types::AppScope;
 use std::path::PathBuf;
 
 fn app_scope(s: &str) -> Result<AppScope, String> {
-    AppScope::parse(s).ok_or_else(|| format!("{s:?}: \"submission\" or \"imap\""))
+    palisade_access::forms::scope(s).map_err(|e| format!("{s:?} {e}"))
 }
 
 #[derive(Debug, Parser)]
@@ -438,6 +438,13 @@ pub enum UserCommand {
     Passwd { address: String },
     /// Lift a sending suspension (set by the anomaly check).
     Resume { address: String },
+    /// Give a user the administrator role of the web console (or take it back).
+    Admin {
+        address: String,
+        /// Take the role away.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Addresses a user may send as besides their own and their aliases (audited).
     #[command(subcommand, name = "send-as")]
     SendAs(SendAsCommand),

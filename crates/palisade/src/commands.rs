@@ -7,7 +7,7 @@ use crate::usage;
 use anyhow::Context;
 use palisade_config::Config;
 use palisade_queue::{Spool, SpooledMessage};
-use palisade_store::{AliasSource, QueueStatus, SqliteStore, Store, StoreError};
+use palisade_store::{AliasSource, ConsoleStore, QueueStatus, SqliteStore, Store, StoreError};
 use palisade_types::{Address, Domain, QueueId};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -481,6 +481,25 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
                 Some(_) => println!("outbound encryption for {a}: {now}"),
                 None => println!("outbound encryption for {a}: {now} (the domain's)"),
             }
+        }
+        UserCommand::Admin { address, revoke } => {
+            let a = parse_address(&address)?;
+            if !store.set_admin(&a, !revoke).await? {
+                return Err(usage(format!("no user {a}")));
+            }
+            let (kind, said) = match revoke {
+                false => ("security.admin_granted", "is an administrator"),
+                true => ("security.admin_revoked", "is no longer an administrator"),
+            };
+            store
+                .record_event(&palisade_store::Event {
+                    time: palisade_queue::now_secs(),
+                    kind: kind.into(),
+                    subject: a.identity(),
+                    detail: "by palisade user admin".into(),
+                })
+                .await?;
+            println!("{a} {said} of the web console");
         }
         UserCommand::Resume { address } => {
             let a = parse_address(&address)?;

@@ -129,17 +129,15 @@ pub async fn app_passwords(store: &SqliteStore, c: AppPasswordCommand) -> anyhow
             from_net,
         } => {
             let user = existing_user(store, &user).await?;
-            let label = label.trim().to_string();
-            if label.is_empty() || label.len() > 64 || label.chars().any(char::is_control) {
-                return Err(usage("--label: 1 to 64 printable characters"));
-            }
+            let label = palisade_access::forms::app_password_label(&label)
+                .map_err(|e| usage(format!("--label: {e}")))?;
             let expires = expires
                 .map(|e| parse_expiry("--expires", &e, now))
                 .transpose()?;
             let from_net = from_net
                 .map(|n| {
-                    n.parse::<ipnet::IpNet>()
-                        .map_err(|_| usage(format!("--from-net {n:?} is not a network (CIDR)")))
+                    palisade_access::forms::network(&n)
+                        .map_err(|e| usage(format!("--from-net {n:?} {e}")))
                 })
                 .transpose()?;
             let password = match two_factor::add_app_password(

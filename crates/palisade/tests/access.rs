@@ -241,12 +241,7 @@ fn printed_app_password(output: &str) -> String {
 
 /// The current code of the seed in `uri`, `offset` seconds from now.
 fn code_of(uri: &str, offset: u64) -> String {
-    let t = totp_rs::Totp::from_url(uri).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    t.generate(now + offset).to_string()
+    totp_code(&totp_rs::Totp::from_url(uri).unwrap(), offset)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

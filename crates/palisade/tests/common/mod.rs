@@ -94,6 +94,15 @@ pub async fn auth_once(ts: &TestServer, listener: &str, user: &str, pw: &str) ->
     Some(c.cmd(&plain(user, pw)).await)
 }
 
+/// The code `t` shows `offset` seconds from now.
+pub fn totp_code(t: &totp_rs::Totp, offset: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    t.generate(now + offset).to_string()
+}
+
 /// A TLS client that trusts only the certificates in `pem`.
 pub fn connector_trusting(pem: &[u8]) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();

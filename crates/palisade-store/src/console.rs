@@ -1,0 +1,42 @@
+//! What the web console keeps: its sessions (server-side, shared by every node) and
+//! the administrator role. A concern of its own, as a sub-trait of [`crate::Store`].
+
+use crate::{Event, StoreError};
+use palisade_types::Address;
+
+/// One signed-in browser. The cookie carries a random 256-bit id; only its SHA-256
+/// ([`WebSession::id_hash`]) is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub id_hash: String,
+    /// The user's [`Address::lookup_key`].
+    pub user: String,
+    /// The token every state-changing form of this session must carry.
+    pub csrf: String,
+    pub created: i64,
+    pub last_seen: i64,
+    /// The address the session was opened from.
+    pub ip: String,
+}
+
+#[async_trait::async_trait]
+pub trait ConsoleStore: Send + Sync {
+    async fn put_web_session(&self, s: &WebSession) -> Result<(), StoreError>;
+    async fn web_session(&self, id_hash: &str) -> Result<Option<WebSession>, StoreError>;
+    async fn touch_web_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError>;
+    /// Ends one session; false if there was none.
+    async fn remove_web_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of `user` ("log out everywhere", a password change).
+    async fn remove_web_sessions(&self, user: &Address) -> Result<u64, StoreError>;
+    /// Drops sessions idle since before `idle_before` or opened before `opened_before`.
+    async fn prune_web_sessions(
+        &self,
+        idle_before: i64,
+        opened_before: i64,
+    ) -> Result<u64, StoreError>;
+    /// Gives or takes the administrator role; false if there is no such user.
+    async fn set_admin(&self, user: &Address, admin: bool) -> Result<bool, StoreError>;
+    async fn is_admin(&self, user: &Address) -> Result<bool, StoreError>;
+    /// The newest `limit` security events about `user`.
+    async fn events_about(&self, user: &Address, limit: u32) -> Result<Vec<Event>, StoreError>;
+}

@@ -1,0 +1,135 @@
+//! The web console: self-service for users, administration for administrators
+//! (a role in the store), server-rendered with maud (every interpolation escaped).
+//!
+//! What guards a request, in order:
+//! - [`headers`]: a Content-Security-Policy without inline script or style, frame
+//!   denial, no caching and no referrer, on every answer;
+//! - the console is not served on the MTA-STS or autoconfig host names;
+//! - [`session`]: the `__Host-` cookie names a session kept server-side (its SHA-256 in
+//!   the store, so any node serves it), ended when idle or old;
+//! - [`forms`]: every POST must come from our own origin and carry its session's CSRF
+//!   token; bodies are small;
+//! - logins and re-authentication (password change, app passwords) go through
+//!   [`Logins`], the server's one login decision: a guess here locks the account and
+//!   bans the address exactly like one over SMTP.
+
+mod account;
+mod admin;
+mod auth;
+mod forms;
+mod headers;
+mod pages;
+pub mod session;
+
+use crate::WebState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use palisade_access::login::Refused;
+use palisade_types::Address;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The largest form the console takes.
+const MAX_FORM: usize = 64 * 1024;
+
+/// One web login (or re-authentication): the account password and, with two-factor
+/// on, a code.
+#[derive(Debug, Clone, Copy)]
+pub struct WebAttempt<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub code: &'a str,
+    pub ip: IpAddr,
+}
+
+/// The server's login decision, shared with SMTP AUTH and the Dovecot socket.
+#[async_trait::async_trait]
+pub trait Logins: Send + Sync {
+    async fn login(&self, a: WebAttempt<'_>) -> Result<Address, Refused>;
+}
+
+/// Host names that serve something else and never the console.
+fn reserved_host(host: &str) -> bool {
+    ["mta-sts.", "autoconfig.", "autodiscover.", "openpgpkey."]
+        .iter()
+        .any(|p| host.starts_with(p))
+}
+
+async fn console_hosts_only(req: Request, next: Next) -> Response {
+    match crate::request_host(req.headers()) {
+        Some(h) if !reserved_host(&h) => next.run(req).await,
+        _ => pages::not_found(),
+    }
+}
+
+async fn home(who: Option<session::Signed>) -> Redirect {
+    match who {
+        Some(_) => Redirect::to("/account"),
+        None => Redirect::to("/login"),
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("console.css"),
+    )
+        .into_response()
+}
+
+/// The console's routes, each behind the host check and the security headers.
+pub fn routes() -> Router<Arc<WebState>> {
+    Router::new()
+        .route("/", get(home))
+        .route("/console.css", get(stylesheet))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/logout/everywhere", post(auth::logout_everywhere))
+        .route("/account", get(account::overview))
+        .route(
+            "/account/password",
+            get(account::password_page).post(account::change_password),
+        )
+        .route(
+            "/account/app-passwords",
+            get(account::app_passwords).post(account::add_app_password),
+        )
+        .route(
+            "/account/app-passwords/revoke",
+            post(account::revoke_app_password),
+        )
+        .route("/account/events", get(account::events))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/unlock", post(admin::unlock))
+        .route("/admin/users/resume", post(admin::resume))
+        .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(middleware::from_fn(console_hosts_only))
+        .layer(middleware::from_fn(headers::secure))
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Records what was done as a security event about `about`; a store failure is
+/// logged (the action itself stands).
+pub(crate) async fn audit(state: &WebState, kind: &str, about: &Address, detail: String) {
+    let e = palisade_store::Event {
+        time: now(),
+        kind: kind.to_string(),
+        subject: about.identity(),
+        detail,
+    };
+    if let Err(err) = state.store.record_event(&e).await {
+        tracing::warn!(
+            error = &err as &dyn std::error::Error,
+            "console: cannot record event"
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The web console (issue 19) over the real HTTPS listener: logins with password and
+//! TOTP, sessions and their cookies, CSRF and origin checks, the security headers,
+//! self-service app passwords used over SMTP submission, the administrator role, and a
+//! web brute force locking and banning exactly like one over SMTP.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use palisade_store::{ConsoleStore, Store};
+use palisade_types::Address;
+use reqwest::StatusCode;
+use std::collections::BTreeMap;
+
+const PW: &str = "correct horse battery staple 42";
+const LIMITS: &str = "[security]\nnever_ban = []\nmax_login_failures = 3\nmax_ip_failures = 6\n\
+                      lockout_secs = 3600\nban_secs = 3600\n";
+
+struct Setup {
+    ts: TestServer,
+    client: reqwest::Client,
+    base: String,
+}
+
+/// A server with the console on (its self-signed certificate, trusted by the client).
+async fn setup(extra: &str) -> Setup {
+    let ts = start(&format!("[web]\naddress = \"127.0.0.1:0\"\n{extra}")).await;
+    let web = ts.addr("web");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .resolve(HOST, web)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Setup {
+        ts,
+        client,
+        base: format!("https://{HOST}:{}", web.port()),
+    }
+}
+
+/// One browser: its cookies, kept by hand so the tests see every `Set-Cookie`.
+struct Browser<'a> {
+    s: &'a Setup,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    /// The value of the hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").unwrap() + 19;
+        self.body[at..at + 64].to_string()
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(s: &'a Setup) -> Self {
+        Browser {
+            s,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let pairs: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        pairs.join("; ")
+    }
+
+    async fn send(&mut self, r: reqwest::RequestBuilder) -> Page {
+        let r = r
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let page = Page {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: String::new(),
+        };
+        for c in page.set_cookies() {
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if c.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        Page {
+            body: r.text().await.unwrap(),
+            ..page
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let url = format!("{}{path}", self.s.base);
+        self.send(self.s.client.get(url)).await
+    }
+
+    /// A POST as a browser on our page sends it: same-origin metadata and `form`.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let url = format!("{}{path}", self.s.base);
+        let r = self
+            .s
+            .client
+            .post(url)
+            .header("origin", &self.s.base)
+            .header("sec-fetch-site", "same-origin");
+        let r = form_body(r, form);
+        self.send(r).await
+    }
+
+    async fn login(&mut self, user: &str, pw: &str, code: &str) -> Page {
+        let form = self.get("/login").await;
+        let csrf = form.csrf();
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("address", user),
+            ("password", pw),
+            ("code", code),
+        ];
+        self.post("/login", &fields).await
+    }
+}
+
+/// `form`, URL-encoded, as the request's body.
+fn form_body(r: reqwest::RequestBuilder, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    r.header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+}
+
+/// Turns two-factor on for `user` with a fresh seed; its TOTP generator.
+async fn enable_totp(ts: &TestServer, user: &str) -> totp_rs::Totp {
+    let a = Address::parse(user).unwrap();
+    let seed = palisade_access::two_factor::new_seed();
+    ts.store.put_totp(&a, &seed, true, 0).await.unwrap();
+    palisade_access::two_factor::totp(&seed, &a).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_and_totp_open_a_host_only_secure_session() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let totp = enable_totp(&s.ts, "alice@local.test").await;
+    let mut b = Browser::new(&s);
+
+    let login = b.get("/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    let h = &login.headers;
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(
+        login.body.contains("<label for=\"password\">"),
+        "labelled fields"
+    );
+    let pre = login.set_cookies().join("\n");
+    assert!(pre.starts_with("__Host-palisade-login="), "{pre}");
+    assert!(pre.contains("Secure; HttpOnly; SameSite=Strict"), "{pre}");
+
+    // The password alone does not open an account with two-factor on.
+    let r = b.login("alice@local.test", PW, "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("address, password or code is wrong"));
+    // A wrong password with a right code neither.
+    let r = b
+        .login("alice@local.test", "not it", &totp_code(&totp, 0))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // Password and code: a session, in a __Host- cookie with every attribute.
+    let r = b.login("Alice@LOCAL.test", PW, &totp_code(&totp, 0)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers["location"], "/account");
+    let cookie = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-palisade="))
+        .unwrap();
+    let (value, attributes) = cookie["__Host-palisade=".len()..].split_once(';').unwrap();
+    assert_eq!(value.len(), 64, "256 random bits, hex");
+    assert_eq!(
+        attributes, " Path=/; Secure; HttpOnly; SameSite=Strict",
+        "no Domain, so the cookie stays on this host"
+    );
+    // The store keeps the id's hash, never the id.
+    let stored = s.ts.store.web_session(value).await.unwrap();
+    assert!(stored.is_none());
+
+    let account = b.get("/account").await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(
+        account.body.contains("alice@local.test"),
+        "{}",
+        account.body
+    );
+    assert!(account.body.contains("Two-factor authentication"));
+    // The same code does not open a second session (RFC 6238 §5.2).
+    let mut other = Browser::new(&s);
+    let used = totp_code(&totp, 0);
+    let r = other.login("alice@local.test", PW, &used).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // The user's security events show the failures and the login, with the address.
+    let events = b.get("/account/events").await;
+    assert!(events.body.contains("web.login"), "{}", events.body);
+    assert!(events.body.contains("auth.fail"), "{}", events.body);
+    assert!(events.body.contains("127.0.0.1 (web)"), "{}", events.body);
+
+    // Logging out ends the session server-side: the old cookie opens nothing.
+    let old = b.cookies.clone();
+    let token = account.csrf();
+    let r = b.post("/logout", &[("csrf", &token)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    b.cookies = old;
+    let r = b.get("/account").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers["location"], "/login");
+    s.ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_password_made_in_the_console_opens_submission_and_only_submission() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut b = Browser::new(&s);
+    let r = b.login("alice@local.test", PW, "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = b.get("/account/app-passwords").await;
+    let token = page.csrf();
+
+    // Validated with the CLI's rules, and re-authenticated.
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("label", "phone"),
+        ("scope", "submission"),
+        ("expires", "90"),
+        ("network", ""),
+        ("password", PW),
+    ];
+    let r = b.post("/account/app-passwords", &form).await;
+    assert!(r.body.contains("Expires: needs a unit"), "{}", r.body);
+    form[3] = ("expires", "90d");
+    form[5] = ("password", "wrong");
+    let r = b.post("/account/app-passwords", &form).await;
+    assert!(r.body.contains("current password or code is wrong"));
+    form[5] = ("password", PW);
+    let r = b.post("/account/app-passwords", &form).await;
+    assert!(r.body.contains("It is shown once"), "{}", r.body);
+    let marker = "id=\"new-app-password\">";
+    let at = r.body.find(marker).unwrap() + marker.len();
+    let app = r.body[at..].split('<').next().unwrap().to_string();
+    assert!(app.len() == 19 && app.matches('-').count() == 3, "{app}");
+
+    // The console's app password is a real one: SMTP AUTH takes it.
+    let reply = auth_once(&s.ts, "submission", "alice@local.test", &app)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("235"), "{reply}");
+    // It never opens the console.
+    let mut other = Browser::new(&s);
+    let r = other.login("alice@local.test", &app, "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Listed with its use; revoked, SMTP refuses it.
+    let list = b.get("/account/app-passwords").await;
+    assert!(list.body.contains("phone") && list.body.contains("from 127.0.0.1"));
+    let r = b
+        .post(
+            "/account/app-passwords/revoke",
+            &[("csrf", &token), ("label", "phone")],
+        )
+        .await;
+    assert!(r.body.contains("revoked"), "{}", r.body);
+    let reply = auth_once(&s.ts, "submission", "alice@local.test", &app)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("535"), "{reply}");
+    s.ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_cross_site_posts_are_refused() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut b = Browser::new(&s);
+    // A login form posted without the page's cookie (login CSRF) is refused.
+    let r = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &"0".repeat(64)),
+                ("address", "alice@local.test"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = b.login("alice@local.test", PW, "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let token = b.get("/account").await.csrf();
+    let change = |t: &str| {
+        vec![
+            ("csrf".to_string(), t.to_string()),
+            ("password".into(), PW.into()),
+            ("new".into(), "an entirely new passphrase 9".into()),
+            ("confirm".into(), "an entirely new passphrase 9".into()),
+        ]
+    };
+    // No token, a wrong token: 403, nothing changed.
+    for t in ["", &"f".repeat(64)] {
+        let form = change(t);
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let r = b.post("/account/password", &pairs).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "token {t:?}");
+    }
+    // The right token from another site's page: 403 by its origin.
+    let url = format!("{}/logout", s.base);
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = b
+            .send(form_body(
+                s.client.post(&url).header(name, value),
+                &[("csrf", &token)],
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{name}");
+    }
+    assert_eq!(b.get("/account").await.status, StatusCode::OK, "still in");
+    // The console is not served on the MTA-STS host name.
+    let r = s
+        .client
+        .get(format!("{}/login", s.base))
+        .header("host", "mta-sts.local.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    s.ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_follows_the_policy_and_ends_every_other_session() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let (mut here, mut there) = (Browser::new(&s), Browser::new(&s));
+    assert_eq!(
+        here.login("alice@local.test", PW, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        there.login("alice@local.test", PW, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let token = here.get("/account/password").await.csrf();
+    let post = |new: &'static str| {
+        [
+            ("csrf", token.clone()),
+            ("password", PW.to_string()),
+            ("new", new.to_string()),
+            ("confirm", new.to_string()),
+        ]
+    };
+    let weak = post("password1");
+    let pairs: Vec<(&str, &str)> = weak.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = here.post("/account/password", &pairs).await;
+    assert!(r.body.contains("Password refused"), "{}", r.body);
+    let good = post("a long and unusual passphrase 77");
+    let pairs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = here.post("/account/password", &pairs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // This browser goes on with a new session; the other is signed out.
+    assert_eq!(here.get("/account").await.status, StatusCode::OK);
+    assert_eq!(there.get("/account").await.status, StatusCode::SEE_OTHER);
+    let reply = auth_once(
+        &s.ts,
+        "submission",
+        "alice@local.test",
+        "a long and unusual passphrase 77",
+    )
+    .await
+    .unwrap();
+    assert!(reply.starts_with("235"), "{reply}");
+    s.ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administration_is_a_role_and_a_user_without_it_gets_403() {
+    let s = setup(LIMITS).await;
+    for u in ["alice", "bob"] {
+        s.ts.set_password(&format!("{u}@local.test"), PW).await;
+    }
+    let mut alice = Browser::new(&s);
+    alice.login("alice@local.test", PW, "").await;
+    let token = alice.get("/account").await.csrf();
+    assert_eq!(
+        alice.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = alice
+        .post(
+            "/admin/users/unlock",
+            &[("csrf", &token), ("address", "bob@local.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Bob locked by three failures over SMTP; an administrator unlocks him in the page.
+    for guess in ["one", "two", "three"] {
+        auth_once(&s.ts, "submission", "bob@local.test", guess).await;
+    }
+    let reply = auth_once(&s.ts, "submission", "bob@local.test", PW)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("454"), "locked: {reply}");
+    cli(&s.ts, &["user", "admin", "carol@local.test"]);
+    s.ts.set_password("carol@local.test", PW).await;
+    let mut carol = Browser::new(&s);
+    carol.login("carol@local.test", PW, "").await;
+    let users = carol.get("/admin/users?q=bob").await;
+    assert_eq!(users.status, StatusCode::OK);
+    assert!(users.body.contains("bob@local.test") && !users.body.contains("alice@local.test"));
+    let r = carol
+        .post(
+            "/admin/users/unlock",
+            &[("csrf", &users.csrf()), ("address", "Bob@Local.Test")],
+        )
+        .await;
+    assert!(r.body.contains("bob@local.test is unlocked"), "{}", r.body);
+    let reply = auth_once(&s.ts, "submission", "bob@local.test", PW)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("235"), "{reply}");
+    let (ok, events) = (
+        true,
+        cli(&s.ts, &["security", "events", "--user", "bob@local.test"]),
+    );
+    assert!(
+        ok && events.contains("web.admin.unlocked") && events.contains("by carol@local.test"),
+        "{events}"
+    );
+    s.ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_brute_force_locks_and_bans_like_one_over_smtp() {
+    let s = setup(LIMITS).await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut b = Browser::new(&s);
+    for guess in ["one", "two", "three"] {
+        let r = b.login("alice@local.test", guess, "").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // Locked: the right password is refused on the web and over SMTP.
+    let r = b.login("alice@local.test", PW, "").await;
+    assert!(r.body.contains("locked"), "{}", r.body);
+    let reply = auth_once(&s.ts, "submission", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("454 4.7.0"), "{reply}");
+    // Three more distinct failures from this address make six: banned everywhere.
+    let mut banned = false;
+    for i in 0..4 {
+        let r = b.login(&format!("user{i}@local.test"), "x", "").await;
+        if r.status == StatusCode::FORBIDDEN {
+            banned = true;
+            break;
+        }
+    }
+    assert!(banned, "banned by web failures");
+    let reply = auth_once(&s.ts, "submission", "bob@local.test", "x").await;
+    assert!(
+        reply.as_deref().is_none_or(|r| r.starts_with("421 4.7.0")),
+        "{reply:?}"
+    );
+    s.ts.shutdown().await;
+}
