@@ -1,0 +1,244 @@
+//! The web console in a real browser (issue 19): Debian's headless Chromium driven over
+//! WebDriver (chromedriver, fantoccini). Alice logs in with her password and a TOTP
+//! code computed here, makes an app password in the page and sends mail with it over
+//! SMTP submission; the main pages are kept as screenshots (wide and at 360 px) under
+//! `target/console-screenshots/`, CI's artifacts.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use palisade_store::Store;
+use palisade_types::Address;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const PW: &str = "correct horse battery staple 42";
+
+/// chromedriver on a free loopback port, stopped by its PID when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = free_port();
+        // Held in a Driver at once, so every path below stops it.
+        let driver = Driver {
+            child: Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver (Debian package chromium-driver) is installed"),
+            port,
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("chromedriver did not listen on {port}");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// base64 of the SHA-256 of the certificate's public key: Chromium trusts exactly this
+/// key for the test and nothing else it cannot verify.
+fn spki_pin(cert_pem: &[u8]) -> String {
+    use base64::Engine;
+    use rustls_pki_types::pem::PemObject as _;
+    let der = rustls_pki_types::CertificateDer::pem_slice_iter(cert_pem)
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.public_key().raw);
+    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+}
+
+async fn browser(driver: &Driver, ts: &TestServer) -> Client {
+    let args = [
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--window-size=1280,900".into(),
+        format!("--host-resolver-rules=MAP {HOST} 127.0.0.1"),
+        format!(
+            "--ignore-certificate-errors-spki-list={}",
+            spki_pin(&ts.cert_pem())
+        ),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
+    );
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .unwrap()
+}
+
+/// Where the screenshots go: `target/console-screenshots/`.
+fn shots() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        std::path::PathBuf::from,
+    );
+    let dir = target.join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// If the page scrolls sideways: the elements that reach past the viewport, outside a
+/// table's own scroller (as tag.class); `[]` when it does not.
+const TOO_WIDE: &str = "const d = document.documentElement; \
+    if (d.scrollWidth <= d.clientWidth) return []; \
+    return [...document.querySelectorAll('body *')] \
+      .filter(e => e.getBoundingClientRect().right > d.clientWidth) \
+      .map(e => e.tagName + '.' + e.className);";
+
+/// A screenshot of the page as it is, wide and at 360 px (a phone), where nothing but
+/// a table's own scroller may be wider than the screen.
+async fn screenshot(c: &Client, name: &str) {
+    for (width, suffix) in [(1280, ""), (360, "-360px")] {
+        c.set_window_size(width, 900).await.unwrap();
+        let wide = c.execute(TOO_WIDE, vec![]).await.unwrap();
+        assert_eq!(wide, serde_json::json!([]), "{name} at {width} px");
+        let png = c.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(shots().join(format!("{name}{suffix}.png")), png).unwrap();
+    }
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
+async fn fill(c: &Client, id: &str, text: &str) {
+    let e = c.find(Locator::Id(id)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn submit(c: &Client, form_action: &str) {
+    let css = format!("form[action='{form_action}'] button[type=submit]");
+    c.find(Locator::Css(&css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits (bounded) until the page shows `css` with `text`: a form's answer has loaded.
+async fn appears(c: &Client, css: &str, text: &str) {
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && e.text().await.is_ok_and(|t| t == text)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no {css} {text:?}: {}",
+        c.source().await.unwrap_or_default()
+    );
+}
+
+fn submission(ts: &TestServer, user: &str, pw: &str) -> AsyncSmtpTransport<Tokio1Executor> {
+    let addr = ts.addr("submission");
+    let params = TlsParameters::builder(HOST.to_string())
+        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .build_rustls()
+        .unwrap();
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(Tls::Required(params))
+        .credentials(Credentials::new(user.into(), pw.into()))
+        .timeout(Some(Duration::from_secs(30)))
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
+    let ts = start("[web]\naddress = \"127.0.0.1:0\"\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    let alice = Address::parse("alice@local.test").unwrap();
+    let seed = palisade_access::two_factor::new_seed();
+    ts.store.put_totp(&alice, &seed, true, 0).await.unwrap();
+    let totp = palisade_access::two_factor::totp(&seed, &alice).unwrap();
+    let driver = Driver::start().await;
+    let c = browser(&driver, &ts).await;
+    let base = format!("https://{HOST}:{}", ts.addr("web").port());
+
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/login");
+    screenshot(&c, "login").await;
+    fill(&c, "address", "alice@local.test").await;
+    fill(&c, "password", PW).await;
+    fill(&c, "code", &totp_code(&totp, 0)).await;
+    submit(&c, "/login").await;
+    appears(&c, "h1", "Your account").await;
+    let page = c.source().await.unwrap();
+    assert!(page.contains("alice@local.test"), "{page}");
+    screenshot(&c, "account").await;
+
+    // A new app password, re-authenticated with the password and the next code.
+    c.goto(&format!("{base}/account/app-passwords"))
+        .await
+        .unwrap();
+    fill(&c, "label", "laptop").await;
+    fill(&c, "password", PW).await;
+    fill(&c, "code", &totp_code(&totp, 30)).await;
+    submit(&c, "/account/app-passwords").await;
+    appears(&c, "h1", "App passwords").await;
+    let Ok(shown) = c.find(Locator::Id("new-app-password")).await else {
+        panic!("no app password shown: {}", c.source().await.unwrap());
+    };
+    let app = shown.text().await.unwrap();
+    assert!(app.len() == 19 && app.matches('-').count() == 3, "{app}");
+    screenshot(&c, "app-passwords").await;
+
+    // Used by a mail program: SMTP submission takes it and the message is delivered.
+    let m = Message::builder()
+        .from("alice@local.test".parse::<Mailbox>().unwrap())
+        .to("bob@local.test".parse::<Mailbox>().unwrap())
+        .subject("sent with a console app password")
+        .body("hello".to_string())
+        .unwrap();
+    submission(&ts, "alice@local.test", &app)
+        .send(m)
+        .await
+        .unwrap();
+    let got = ts.wait_for_mail("bob", 1).await;
+    assert!(String::from_utf8_lossy(&got[0]).contains("sent with a console app password"));
+
+    // The list shows its use; the security events show the login.
+    c.goto(&format!("{base}/account/events")).await.unwrap();
+    let events = c.source().await.unwrap();
+    assert!(
+        events.contains("web.login") && events.contains("web.app_password_added"),
+        "{events}"
+    );
+    screenshot(&c, "events").await;
+    c.close().await.unwrap();
+    ts.shutdown().await;
+}
