@@ -94,6 +94,21 @@ pub fn qr_for_terminal(uri: &str) -> Result<String, TwoFactorError> {
         .build())
 }
 
+/// The QR code of `uri` as an SVG image in a `data:` URI, for an `<img>` (the console's
+/// Content-Security-Policy allows `data:` images and nothing inline).
+pub fn qr_data_uri(uri: &str) -> Result<String, TwoFactorError> {
+    use base64::Engine;
+    let code =
+        qrcode::QrCode::new(uri.as_bytes()).map_err(|e| TwoFactorError::Totp(e.to_string()))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(svg);
+    Ok(format!("data:image/svg+xml;base64,{b64}"))
+}
+
 /// Checks `code` for `user` at `now` and uses it up: true once per code.
 pub async fn verify_code(
     store: &dyn Store,
@@ -112,6 +127,38 @@ pub async fn verify_code(
     Ok(store
         .advance_totp_step(user, i64::try_from(step).unwrap_or(i64::MAX))
         .await?)
+}
+
+/// Starts turning two-factor on for `user` (off now): a new seed, stored unconfirmed
+/// (logins do not ask for codes yet); its `otpauth://` URI for the authenticator app.
+/// The CLI and the console both enrol through here and [`confirm_enrolment`].
+pub async fn begin_enrolment(
+    store: &dyn Store,
+    user: &Address,
+    now: i64,
+) -> Result<String, TwoFactorError> {
+    let seed = new_seed();
+    store.put_totp(user, &seed, false, now).await?;
+    otpauth_uri(&seed, user)
+}
+
+/// Finishes enrolment with a code from the app: two-factor is on and the ten recovery
+/// codes (to show once) come back; `None` if the code does not match or nothing is
+/// pending.
+pub async fn confirm_enrolment(
+    store: &dyn Store,
+    user: &Address,
+    code: &str,
+    now: i64,
+) -> Result<Option<Vec<String>>, TwoFactorError> {
+    let Some(pending) = store.totp(user).await?.filter(|t| !t.enabled) else {
+        return Ok(None);
+    };
+    if !verify_code(store, user, code, now).await? {
+        return Ok(None);
+    }
+    store.put_totp(user, &pending.secret, true, now).await?;
+    Ok(Some(new_recovery_codes(store, user).await?))
 }
 
 /// Ten fresh recovery codes (`xxxx-xxxx-xxxx`), stored hashed; shown once.

@@ -51,20 +51,19 @@ pub async fn run(store: &SqliteStore, c: TwoFactorCommand) -> anyhow::Result<()>
                     "{user} has two-factor on already; disable it first to change the seed"
                 )));
             }
-            let seed = two_factor::new_seed();
-            store.put_totp(&user, &seed, false, now).await?;
-            let uri = two_factor::otpauth_uri(&seed, &user)?;
+            let uri = two_factor::begin_enrolment(store, &user, now).await?;
             println!("Scan this with an authenticator app, or enter the URI by hand:\n");
             println!("{}", two_factor::qr_for_terminal(&uri)?);
             println!("{uri}\n");
             let code = read_line("Enter the code the app shows: ")?;
-            if !two_factor::verify_code(store, &user, &code, palisade_queue::now_secs()).await? {
+            let confirmed =
+                two_factor::confirm_enrolment(store, &user, &code, palisade_queue::now_secs())
+                    .await?;
+            let Some(codes) = confirmed else {
                 return Err(usage(
                     "that code does not match; nothing changed (run the command again)",
                 ));
-            }
-            store.put_totp(&user, &seed, true, now).await?;
-            let codes = two_factor::new_recovery_codes(store, &user).await?;
+            };
             event(
                 store,
                 "security.2fa_enabled",

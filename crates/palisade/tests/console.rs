@@ -498,3 +498,102 @@ async fn a_web_brute_force_locks_and_bans_like_one_over_smtp() {
     );
     s.ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_is_set_up_in_the_page_with_recovery_codes_shown_once() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut b = Browser::new(&s);
+    b.login("alice@local.test", PW, "").await;
+    let token = b.get("/account/two-factor").await.csrf();
+    // Setting up asks for the password (a stolen session cannot take the second factor).
+    let r = b
+        .post(
+            "/account/two-factor/start",
+            &[("csrf", &token), ("password", "wrong")],
+        )
+        .await;
+    assert!(r.body.contains("current password or code is wrong"));
+    let r = b
+        .post(
+            "/account/two-factor/start",
+            &[("csrf", &token), ("password", PW)],
+        )
+        .await;
+    assert!(
+        r.body.contains("src=\"data:image/svg+xml;base64,"),
+        "{}",
+        r.body
+    );
+    let marker = "id=\"totp-secret\">";
+    let at = r.body.find(marker).unwrap() + marker.len();
+    let seed = r.body[at..].split('<').next().unwrap().to_string();
+    let alice = Address::parse("alice@local.test").unwrap();
+    let totp = palisade_access::two_factor::totp(&seed, &alice).unwrap();
+    // Not on until confirmed: the password alone still logs in meanwhile.
+    assert_eq!(
+        Browser::new(&s)
+            .login("alice@local.test", PW, "")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let r = b
+        .post(
+            "/account/two-factor/confirm",
+            &[("csrf", &token), ("code", "000000")],
+        )
+        .await;
+    assert!(r.body.contains("does not match"), "{}", r.body);
+    let r = b
+        .post(
+            "/account/two-factor/confirm",
+            &[("csrf", &token), ("code", &totp_code(&totp, 0))],
+        )
+        .await;
+    let codes: Vec<String> = r
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10, "{}", r.body);
+    assert!(
+        b.get("/account/two-factor")
+            .await
+            .body
+            .contains("<strong>on</strong>")
+    );
+
+    // Now the password alone is refused; a recovery code opens the account, once.
+    let mut other = Browser::new(&s);
+    let r = other.login("alice@local.test", PW, "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = other.login("alice@local.test", PW, &codes[3]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = Browser::new(&s)
+        .login("alice@local.test", PW, &codes[3])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "used up");
+    // SMTP AUTH takes app passwords only now.
+    let reply = auth_once(&s.ts, "submission", "alice@local.test", PW)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("535"), "{reply}");
+
+    // Turned off with the password and a code.
+    let r = b
+        .post(
+            "/account/two-factor/remove",
+            &[("csrf", &token), ("password", PW), ("code", &codes[0])],
+        )
+        .await;
+    assert!(
+        r.body.contains("Two-factor authentication is off."),
+        "{}",
+        r.body
+    );
+    let events = b.get("/account/events").await.body;
+    assert!(events.contains("web.2fa_enabled") && events.contains("web.2fa_disabled"));
+    s.ts.shutdown().await;
+}

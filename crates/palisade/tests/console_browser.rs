@@ -239,6 +239,9 @@ async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
         "{events}"
     );
     screenshot(&c, "events").await;
+    c.goto(&format!("{base}/account/two-factor")).await.unwrap();
+    appears(&c, "h1", "Two-factor authentication").await;
+    screenshot(&c, "two-factor").await;
     c.close().await.unwrap();
     ts.shutdown().await;
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 const EVENTS_SHOWN: u32 = 200;
 
 /// With two-factor on, re-authentication asks for a code too.
-async fn two_factor_on(state: &WebState, who: &Signed) -> Result<bool, Response> {
+pub(super) async fn two_factor_on(state: &WebState, who: &Signed) -> Result<bool, Response> {
     palisade_access::two_factor::enabled(state.store.as_ref(), &who.user)
         .await
         .map_err(pages::unavailable)
@@ -28,7 +28,12 @@ async fn two_factor_on(state: &WebState, who: &Signed) -> Result<bool, Response>
 
 /// Re-authentication for a sensitive action, through the login decision (a wrong
 /// password here counts towards the lock and the ban like any other).
-async fn reauth(state: &WebState, who: &Signed, password: &str, code: &str) -> Result<(), String> {
+pub(super) async fn reauth(
+    state: &WebState,
+    who: &Signed,
+    password: &str,
+    code: &str,
+) -> Result<(), String> {
     let username = who.user.to_string();
     let attempt = WebAttempt {
         username: &username,

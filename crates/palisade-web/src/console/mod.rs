@@ -20,6 +20,7 @@ mod forms;
 mod headers;
 mod pages;
 pub mod session;
+mod two_factor;
 
 use crate::WebState;
 use axum::Router;
@@ -102,6 +103,10 @@ pub fn routes() -> Router<Arc<WebState>> {
             post(account::revoke_app_password),
         )
         .route("/account/events", get(account::events))
+        .route("/account/two-factor", get(two_factor::show))
+        .route("/account/two-factor/start", post(two_factor::start))
+        .route("/account/two-factor/confirm", post(two_factor::confirm))
+        .route("/account/two-factor/remove", post(two_factor::remove))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/unlock", post(admin::unlock))
         .route("/admin/users/resume", post(admin::resume))

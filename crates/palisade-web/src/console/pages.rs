@@ -8,9 +8,10 @@ use maud::{DOCTYPE, Markup, html};
 use palisade_access::forms::when;
 
 /// The pages a signed-in user reaches from the navigation.
-const USER_PAGES: [(&str, &str); 4] = [
+const USER_PAGES: [(&str, &str); 5] = [
     ("/account", "Account"),
     ("/account/password", "Password"),
+    ("/account/two-factor", "Two-factor"),
     ("/account/app-passwords", "App passwords"),
     ("/account/events", "Security events"),
 ];
