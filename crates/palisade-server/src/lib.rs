@@ -26,6 +26,7 @@ pub use palisade_access::limits;
 pub mod outbox;
 pub mod phishing;
 pub mod proxy;
+mod quarantine;
 pub mod quota;
 pub mod rates;
 pub mod reports;
@@ -490,6 +491,7 @@ impl Server {
                 },
                 store: shared.store.clone(),
                 logins: Arc::new(logins::WebLogins(shared.clone())),
+                quarantine: Arc::new(quarantine::SpoolQuarantine(shared.clone())),
             });
             let tls: palisade_web::TlsSource = {
                 let s = shared.clone();

@@ -36,6 +36,8 @@ pub struct WebState {
     pub store: Arc<dyn Store>,
     /// The server's login decision, for the console.
     pub logins: Arc<dyn console::Logins>,
+    /// The server's quarantine, for the console.
+    pub quarantine: Arc<dyn console::Quarantine>,
 }
 
 pub fn router(state: Arc<WebState>) -> Router {

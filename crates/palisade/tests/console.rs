@@ -24,7 +24,11 @@ struct Setup {
 
 /// A server with the console on (its self-signed certificate, trusted by the client).
 async fn setup(extra: &str) -> Setup {
-    let ts = start(&format!("[web]\naddress = \"127.0.0.1:0\"\n{extra}")).await;
+    setup_with_dns(extra, palisade_testkit::DnsAuthority::start().await).await
+}
+
+async fn setup_with_dns(extra: &str, dns: palisade_testkit::DnsAuthority) -> Setup {
+    let ts = start_with_dns(&format!("[web]\naddress = \"127.0.0.1:0\"\n{extra}"), dns).await;
     let web = ts.addr("web");
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&ts.cert_pem()).unwrap())
@@ -595,5 +599,122 @@ async fn two_factor_is_set_up_in_the_page_with_recovery_codes_shown_once() {
     );
     let events = b.get("/account/events").await.body;
     assert!(events.contains("web.2fa_enabled") && events.contains("web.2fa_disabled"));
+    s.ts.shutdown().await;
+}
+
+/// A DNS authority where sender.test fails SPF from loopback and asks for quarantine.
+async fn quarantining_dns() -> palisade_testkit::DnsAuthority {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    dns.txt("sender.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("_dmarc.sender.test", "v=DMARC1; p=quarantine");
+    dns
+}
+
+/// Sends a message from sender.test to `rcpts` over port 25; DMARC holds it.
+async fn held_for(ts: &TestServer, rcpts: &[&str], subject: &str) {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.sender.test", "250").await;
+    c.expect("MAIL FROM:<a@sender.test>", "250").await;
+    for r in rcpts {
+        c.expect(&format!("RCPT TO:<{r}>"), "250").await;
+    }
+    c.expect("DATA", "354").await;
+    let m = format!(
+        "From: a@sender.test\r\nTo: {}\r\nSubject: {subject}\r\n\
+         Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@x>\r\n\r\nHello.\r\n.\r\n",
+        rcpts.join(", ")
+    );
+    c.send(m.as_bytes()).await;
+    assert!(c.reply().await.starts_with("250"));
+    c.cmd("QUIT").await;
+}
+
+/// The id in the first release form of `page` whose row mentions `subject`.
+fn held_id(page: &str, subject: &str) -> String {
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains(subject))
+        .unwrap_or_else(|| panic!("{subject} not listed: {page}"));
+    let at = row.find("name=\"id\" value=\"").unwrap() + 17;
+    row[at..at + 16].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_releases_only_their_own_held_mail_and_an_administrator_any() {
+    let s = setup_with_dns("", quarantining_dns().await).await;
+    for u in ["alice", "bob", "carol"] {
+        s.ts.set_password(&format!("{u}@local.test"), PW).await;
+    }
+    held_for(&s.ts, &["alice@local.test"], "for-alice-alone").await;
+    held_for(&s.ts, &["alice@local.test", "bob@local.test"], "for-both").await;
+
+    let mut alice = Browser::new(&s);
+    alice.login("alice@local.test", PW, "").await;
+    let page = alice.get("/account/quarantine").await;
+    assert!(page.body.contains("for-alice-alone"), "{}", page.body);
+    assert!(page.body.contains("DMARC policy quarantine of sender.test"));
+    assert!(
+        !page.body.contains("for-both"),
+        "shared: the administrator's"
+    );
+    assert!(page.body.contains("1 more held for you and others"));
+    let mine = held_id(&page.body, "for-alice-alone");
+
+    // Bob cannot release Alice's message, though he knows its id.
+    let mut bob = Browser::new(&s);
+    bob.login("bob@local.test", PW, "").await;
+    let token = bob.get("/account/quarantine").await.csrf();
+    let r = bob
+        .post(
+            "/account/quarantine/release",
+            &[("csrf", &token), ("id", &mine)],
+        )
+        .await;
+    assert!(r.body.contains("is no longer held"), "{}", r.body);
+    assert_eq!(
+        alice.get("/admin/quarantine").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Alice releases hers: delivered, and the site model learns it as legitimate.
+    let r = alice
+        .post(
+            "/account/quarantine/release",
+            &[("csrf", &page.csrf()), ("id", &mine)],
+        )
+        .await;
+    assert!(r.body.contains("released for delivery"), "{}", r.body);
+    let got = s.ts.wait_for_mail("alice", 1).await;
+    assert!(String::from_utf8_lossy(&got[0]).contains("for-alice-alone"));
+    let counts = s.ts.store.site_counts().await.unwrap();
+    assert!(counts.totals[0] > 0.0, "learnt as ham: {:?}", counts.totals);
+
+    // The shared one: an administrator finds it by recipient and deletes it.
+    cli(&s.ts, &["user", "admin", "carol@local.test"]);
+    let mut carol = Browser::new(&s);
+    carol.login("carol@local.test", PW, "").await;
+    let all = carol.get("/admin/quarantine?q=bob%40local").await;
+    assert!(
+        all.body.contains("for-both") && all.body.contains("1 of 1 held"),
+        "{}",
+        all.body
+    );
+    let both = held_id(&all.body, "for-both");
+    let r = carol
+        .post(
+            "/admin/quarantine/delete",
+            &[("csrf", &all.csrf()), ("id", &both)],
+        )
+        .await;
+    assert!(r.body.contains("deleted"), "{}", r.body);
+    assert!(
+        carol
+            .get("/admin/quarantine")
+            .await
+            .body
+            .contains("Nothing is held.")
+    );
+    let events = cli(&s.ts, &["security", "events", "--user", "carol@local.test"]);
+    assert!(events.contains("web.quarantine_deleted"), "{events}");
     s.ts.shutdown().await;
 }

@@ -147,11 +147,12 @@ async fn submit(c: &Client, form_action: &str) {
         .unwrap();
 }
 
-/// Waits (bounded) until the page shows `css` with `text`: a form's answer has loaded.
+/// Waits (bounded) until the page shows `css` with `text` (any text for ""): a form's
+/// answer has loaded.
 async fn appears(c: &Client, css: &str, text: &str) {
     for _ in 0..100 {
         if let Ok(e) = c.find(Locator::Css(css)).await
-            && e.text().await.is_ok_and(|t| t == text)
+            && e.text().await.is_ok_and(|t| text.is_empty() || t == text)
         {
             return;
         }
@@ -179,7 +180,11 @@ fn submission(ts: &TestServer, user: &str, pw: &str) -> AsyncSmtpTransport<Tokio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
-    let ts = start("[web]\naddress = \"127.0.0.1:0\"\n").await;
+    // sender.test fails SPF from loopback and asks for quarantine (DMARC).
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    dns.txt("sender.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("_dmarc.sender.test", "v=DMARC1; p=quarantine");
+    let ts = start_with_dns("[web]\naddress = \"127.0.0.1:0\"\n", dns).await;
     ts.set_password("alice@local.test", PW).await;
     let alice = Address::parse("alice@local.test").unwrap();
     let seed = palisade_access::two_factor::new_seed();
@@ -242,6 +247,24 @@ async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
     c.goto(&format!("{base}/account/two-factor")).await.unwrap();
     appears(&c, "h1", "Two-factor authentication").await;
     screenshot(&c, "two-factor").await;
+
+    // A message DMARC held for Alice: released in the page, found in her Maildir.
+    let mut smtp = connect(ts.addr("inbound")).await;
+    smtp.expect("EHLO client.sender.test", "250").await;
+    smtp.expect("MAIL FROM:<a@sender.test>", "250").await;
+    smtp.expect("RCPT TO:<alice@local.test>", "250").await;
+    smtp.expect("DATA", "354").await;
+    smtp.send(b"From: a@sender.test\r\nSubject: held by dmarc\r\n\r\nHi.\r\n.\r\n")
+        .await;
+    assert!(smtp.reply().await.starts_with("250"));
+    c.goto(&format!("{base}/account/quarantine")).await.unwrap();
+    appears(&c, "h1", "Quarantine").await;
+    assert!(c.source().await.unwrap().contains("held by dmarc"));
+    screenshot(&c, "quarantine").await;
+    submit(&c, "/account/quarantine/release").await;
+    appears(&c, "p.notice.ok", "").await;
+    let got = ts.wait_for_mail("alice", 1).await;
+    assert!(String::from_utf8_lossy(&got[0]).contains("held by dmarc"));
     c.close().await.unwrap();
     ts.shutdown().await;
 }

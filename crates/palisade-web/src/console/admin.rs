@@ -56,11 +56,7 @@ async fn users_page(state: &WebState, who: &Signed, q: &str, top: Markup) -> Res
         .collect();
     let body = html! {
         (top)
-        form.search method="get" action="/admin/users" role="search" {
-            label for="q" { "Find a user" }
-            input id="q" name="q" type="search" value=(q);
-            button type="submit" { "Search" }
-        }
+        (pages::search("/admin/users", "Find a user", q))
         p { (matching.len()) " of " (all.len()) " users"
             @if matching.len() > USERS_SHOWN { ", the first " (USERS_SHOWN) " shown" } }
         div.scroll { table {

@@ -19,6 +19,7 @@ mod auth;
 mod forms;
 mod headers;
 mod pages;
+mod quarantine;
 pub mod session;
 mod two_factor;
 
@@ -50,6 +51,43 @@ pub struct WebAttempt<'a> {
 #[async_trait::async_trait]
 pub trait Logins: Send + Sync {
     async fn login(&self, a: WebAttempt<'_>) -> Result<Address, Refused>;
+}
+
+/// A message the server holds back, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub id: palisade_types::QueueId,
+    pub arrived: i64,
+    /// The reverse-path, `<>` for none.
+    pub from: String,
+    /// The local mailboxes it was held for (each recipient resolved through aliases).
+    pub mailboxes: Vec<Address>,
+    /// The recipients as the sender gave them.
+    pub recipients: Vec<String>,
+    pub subject: String,
+    /// Why it is held, in words (`X-Palisade-Quarantine`).
+    pub reason: String,
+}
+
+/// The quarantine could not be read or changed (the server logged why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineUnavailable;
+
+/// The server's quarantine: its spool directory and the site model it teaches.
+#[async_trait::async_trait]
+pub trait Quarantine: Send + Sync {
+    /// Every held message, newest first.
+    async fn held(&self) -> Result<Vec<Held>, QuarantineUnavailable>;
+    /// Releases `id` for delivery and teaches the site model that it is legitimate (as
+    /// `who`'s decision, an administrator's weighing more); false if it is not held.
+    async fn release(
+        &self,
+        id: palisade_types::QueueId,
+        who: &Address,
+        admin: bool,
+    ) -> Result<bool, QuarantineUnavailable>;
+    /// Deletes `id`; false if it is not held.
+    async fn delete(&self, id: palisade_types::QueueId) -> Result<bool, QuarantineUnavailable>;
 }
 
 /// Host names that serve something else and never the console.
@@ -107,6 +145,12 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/account/two-factor/start", post(two_factor::start))
         .route("/account/two-factor/confirm", post(two_factor::confirm))
         .route("/account/two-factor/remove", post(two_factor::remove))
+        .route("/account/quarantine", get(quarantine::own))
+        .route("/account/quarantine/release", post(quarantine::own_release))
+        .route("/account/quarantine/delete", post(quarantine::own_delete))
+        .route("/admin/quarantine", get(quarantine::all))
+        .route("/admin/quarantine/release", post(quarantine::admin_release))
+        .route("/admin/quarantine/delete", post(quarantine::admin_delete))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/unlock", post(admin::unlock))
         .route("/admin/users/resume", post(admin::resume))

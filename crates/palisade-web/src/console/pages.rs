@@ -8,11 +8,12 @@ use maud::{DOCTYPE, Markup, html};
 use palisade_access::forms::when;
 
 /// The pages a signed-in user reaches from the navigation.
-const USER_PAGES: [(&str, &str); 5] = [
+const USER_PAGES: [(&str, &str); 6] = [
     ("/account", "Account"),
     ("/account/password", "Password"),
     ("/account/two-factor", "Two-factor"),
     ("/account/app-passwords", "App passwords"),
+    ("/account/quarantine", "Quarantine"),
     ("/account/events", "Security events"),
 ];
 
@@ -43,7 +44,10 @@ fn navigation(w: &Signed) -> Markup {
     html! {
         nav aria-label="Main" {
             @for (href, label) in USER_PAGES { a href=(href) { (label) } }
-            @if w.admin { a href="/admin/users" { "Users" } }
+            @if w.admin {
+                a href="/admin/users" { "Users" }
+                a href="/admin/quarantine" { "All quarantine" }
+            }
         }
         form.inline method="post" action="/logout" {
             (csrf(w))
@@ -63,6 +67,17 @@ pub fn field(name: &str, label: &str, kind: &str, auto: &str, required: bool) ->
         p.field {
             label for=(name) { (label) }
             input id=(name) name=(name) type=(kind) autocomplete=(auto) required[required];
+        }
+    }
+}
+
+/// A search box that GETs `action?q=...`.
+pub fn search(action: &str, label: &str, q: &str) -> Markup {
+    html! {
+        form.search method="get" action=(action) role="search" {
+            label for="q" { (label) }
+            input id="q" name="q" type="search" value=(q);
+            button type="submit" { "Search" }
         }
     }
 }
