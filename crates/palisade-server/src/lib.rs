@@ -492,6 +492,7 @@ impl Server {
                 store: shared.store.clone(),
                 logins: Arc::new(logins::WebLogins(shared.clone())),
                 quarantine: Arc::new(quarantine::SpoolQuarantine(shared.clone())),
+                ceremonies: Default::default(),
             });
             let tls: palisade_web::TlsSource = {
                 let s = shared.clone();

@@ -110,4 +110,8 @@ impl palisade_web::console::Logins for WebLogins {
         };
         decide(&self.0, &cfg, attempt).await
     }
+
+    fn banned(&self, ip: std::net::IpAddr) -> bool {
+        self.0.bans.banned(ip, palisade_queue::now_secs())
+    }
 }

@@ -19,8 +19,34 @@ pub struct WebSession {
     pub ip: String,
 }
 
+/// A user's passkey (WebAuthn credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    /// The credential id, base64url.
+    pub credential_id: String,
+    /// The user's [`Address::lookup_key`].
+    pub user: String,
+    pub label: String,
+    /// The verifier's record of it (JSON): public key, counter, backup state.
+    pub passkey: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
 #[async_trait::async_trait]
 pub trait ConsoleStore: Send + Sync {
+    /// Fails with [`StoreError::AlreadyExists`] if the credential is registered.
+    async fn add_passkey(&self, p: &StoredPasskey) -> Result<(), StoreError>;
+    async fn passkeys(&self, user: &Address) -> Result<Vec<StoredPasskey>, StoreError>;
+    /// After a login with it: the verifier's updated record and the time.
+    async fn touch_passkey(
+        &self,
+        credential_id: &str,
+        passkey: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    async fn remove_passkey(&self, user: &Address, credential_id: &str)
+    -> Result<bool, StoreError>;
     async fn put_web_session(&self, s: &WebSession) -> Result<(), StoreError>;
     async fn web_session(&self, id_hash: &str) -> Result<Option<WebSession>, StoreError>;
     async fn touch_web_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError>;

@@ -486,6 +486,7 @@ impl Store for SqliteStore {
             "DELETE FROM recovery_codes WHERE user = ?",
             "DELETE FROM user_keys WHERE user = ?",
             "DELETE FROM web_sessions WHERE user = ?",
+            "DELETE FROM passkeys WHERE user = ?",
         ] {
             sqlx::query(sql)
                 .bind(key.clone())

@@ -38,6 +38,8 @@ pub struct WebState {
     pub logins: Arc<dyn console::Logins>,
     /// The server's quarantine, for the console.
     pub quarantine: Arc<dyn console::Quarantine>,
+    /// Passkey ceremonies between their two requests.
+    pub ceremonies: console::Ceremonies,
 }
 
 pub fn router(state: Arc<WebState>) -> Router {

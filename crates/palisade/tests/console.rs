@@ -718,3 +718,60 @@ async fn a_user_releases_only_their_own_held_mail_and_an_administrator_any() {
     assert!(events.contains("web.quarantine_deleted"), "{events}");
     s.ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_requests_need_their_tokens_a_password_and_a_live_ceremony() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut b = Browser::new(&s);
+    // Without the login form's cookie: refused as cross-site.
+    let r = b
+        .post(
+            "/login/passkey/start",
+            &[("csrf", &"0".repeat(64)), ("address", "alice@local.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let token = b.get("/login").await.csrf();
+    let r = b
+        .post(
+            "/login/passkey/start",
+            &[("csrf", &token), ("address", "alice@local.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = b
+        .post(
+            "/login/passkey/finish",
+            &[
+                ("csrf", &token),
+                ("ceremony", &"a".repeat(64)),
+                ("credential", "{}"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "no such ceremony");
+
+    // Registration asks for the password first.
+    b.login("alice@local.test", PW, "").await;
+    let token = b.get("/account/passkeys").await.csrf();
+    let r = b
+        .post(
+            "/account/passkeys/start",
+            &[("csrf", &token), ("label", "key"), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = b
+        .post(
+            "/account/passkeys/start",
+            &[("csrf", &token), ("label", "key"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let options: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let pk = &options["options"]["publicKey"];
+    assert_eq!(pk["rp"]["id"], HOST, "{pk}");
+    assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
+    s.ts.shutdown().await;
+}

@@ -2,7 +2,8 @@
 //! WebDriver (chromedriver, fantoccini). Alice logs in with her password and a TOTP
 //! code computed here, makes an app password in the page and sends mail with it over
 //! SMTP submission; the main pages are kept as screenshots (wide and at 360 px) under
-//! `target/console-screenshots/`, CI's artifacts.
+//! `target/console-screenshots/`, CI's artifacts. A passkey is registered and used with
+//! Chromium's virtual authenticator (WebDriver's WebAuthn extension).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,7 +14,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use palisade_store::Store;
+use palisade_store::{ConsoleStore, Store};
 use palisade_types::Address;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -117,9 +118,24 @@ const TOO_WIDE: &str = "const d = document.documentElement; \
       .filter(e => e.getBoundingClientRect().right > d.clientWidth) \
       .map(e => e.tagName + '.' + e.className);";
 
+/// Accessibility basics: ids that appear twice, and form controls without a label.
+const UNLABELLED: &str = "const ids = [...document.querySelectorAll('[id]')].map(e => e.id); \
+    const twice = ids.filter((x, i) => ids.indexOf(x) !== i); \
+    const bare = [...document.querySelectorAll('input:not([type=hidden]), select')] \
+      .filter(e => !e.id || !document.querySelector('label[for=\"' + e.id + '\"]')) \
+      .map(e => e.name); \
+    return twice.concat(bare);";
+
 /// A screenshot of the page as it is, wide and at 360 px (a phone), where nothing but
-/// a table's own scroller may be wider than the screen.
+/// a table's own scroller may be wider than the screen, every control has a label and
+/// no id is used twice.
 async fn screenshot(c: &Client, name: &str) {
+    let bad = c.execute(UNLABELLED, vec![]).await.unwrap();
+    assert_eq!(
+        bad,
+        serde_json::json!([]),
+        "{name}: duplicate ids or unlabelled controls"
+    );
     for (width, suffix) in [(1280, ""), (360, "-360px")] {
         c.set_window_size(width, 900).await.unwrap();
         let wide = c.execute(TOO_WIDE, vec![]).await.unwrap();
@@ -265,6 +281,79 @@ async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
     appears(&c, "p.notice.ok", "").await;
     let got = ts.wait_for_mail("alice", 1).await;
     assert!(String::from_utf8_lossy(&got[0]).contains("held by dmarc"));
+    c.close().await.unwrap();
+    ts.shutdown().await;
+}
+
+/// WebDriver's "Add Virtual Authenticator" (WebAuthn Level 2 §11.3): a CTAP2 platform
+/// authenticator with resident keys that verifies its user.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_is_registered_then_logs_in_without_a_password() {
+    let ts = start("[web]\naddress = \"127.0.0.1:0\"\n").await;
+    ts.set_password("alice@local.test", PW).await;
+    let driver = Driver::start().await;
+    let c = browser(&driver, &ts).await;
+    c.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    let base = format!("https://{HOST}:{}", ts.addr("web").port());
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(&c, "address", "alice@local.test").await;
+    fill(&c, "password", PW).await;
+    submit(&c, "/login").await;
+    appears(&c, "h1", "Your account").await;
+
+    // Registered after re-authentication, through the page's script.
+    c.goto(&format!("{base}/account/passkeys")).await.unwrap();
+    fill(&c, "label", "laptop key").await;
+    fill(&c, "password", PW).await;
+    submit(&c, "/account/passkeys/start").await;
+    appears(&c, "td", "laptop key").await;
+    screenshot(&c, "passkeys").await;
+
+    // Signed out, then in again with the passkey alone.
+    submit(&c, "/logout").await;
+    appears(&c, "h1", "Log in").await;
+    fill(&c, "address", "alice@local.test").await;
+    c.find(Locator::Id("passkey-login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    appears(&c, "h1", "Your account").await;
+    c.goto(&format!("{base}/account/events")).await.unwrap();
+    let events = c.source().await.unwrap();
+    assert!(events.contains("web.passkey_added"), "{events}");
+    assert!(events.contains("(passkey)"), "a passkey login: {events}");
+    let keys = ts
+        .store
+        .passkeys(&Address::parse("alice@local.test").unwrap())
+        .await
+        .unwrap();
+    assert!(keys[0].last_used.is_some(), "its counter was kept");
     c.close().await.unwrap();
     ts.shutdown().await;
 }

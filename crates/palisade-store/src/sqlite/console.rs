@@ -1,8 +1,8 @@
 //! [`ConsoleStore`] on SQLite (tables `web_sessions`, `users.admin`).
 
 use super::SqliteStore;
-use crate::console::{ConsoleStore, WebSession};
-use crate::error::db;
+use crate::console::{ConsoleStore, StoredPasskey, WebSession};
+use crate::error::{db, is_unique_violation};
 use crate::{Event, StoreError};
 use palisade_types::Address;
 
@@ -20,8 +20,86 @@ fn session(r: SessionRow) -> WebSession {
     }
 }
 
+type PasskeyRow = (String, String, String, String, i64, Option<i64>);
+
+fn passkey(r: PasskeyRow) -> StoredPasskey {
+    let (credential_id, user, label, passkey, created, last_used) = r;
+    StoredPasskey {
+        credential_id,
+        user,
+        label,
+        passkey,
+        created,
+        last_used,
+    }
+}
+
 #[async_trait::async_trait]
 impl ConsoleStore for SqliteStore {
+    async fn add_passkey(&self, p: &StoredPasskey) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO passkeys (credential_id, user, label, passkey, created, last_used) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.credential_id)
+        .bind(&p.user)
+        .bind(&p.label)
+        .bind(&p.passkey)
+        .bind(p.created)
+        .bind(p.last_used)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                what: format!("passkey {}", p.credential_id),
+            }),
+            Err(e) => Err(db("adding a passkey")(e)),
+        }
+    }
+
+    async fn passkeys(&self, user: &Address) -> Result<Vec<StoredPasskey>, StoreError> {
+        let rows: Vec<PasskeyRow> = sqlx::query_as(
+            "SELECT credential_id, user, label, passkey, created, last_used FROM passkeys \
+             WHERE user = ? ORDER BY created",
+        )
+        .bind(user.lookup_key())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading passkeys"))?;
+        Ok(rows.into_iter().map(passkey).collect())
+    }
+
+    async fn touch_passkey(
+        &self,
+        credential_id: &str,
+        passkey: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE passkeys SET passkey = ?, last_used = ? WHERE credential_id = ?")
+            .bind(passkey)
+            .bind(now)
+            .bind(credential_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("updating a passkey"))?;
+        Ok(())
+    }
+
+    async fn remove_passkey(
+        &self,
+        user: &Address,
+        credential_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE user = ? AND credential_id = ?")
+            .bind(user.lookup_key())
+            .bind(credential_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("removing a passkey"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn put_web_session(&self, s: &WebSession) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO web_sessions (id_hash, user, csrf, created, last_seen, ip) \
@@ -192,8 +270,28 @@ mod tests {
             .collect();
         assert_eq!(times, [3, 1]);
 
+        let key = StoredPasskey {
+            credential_id: "cred".into(),
+            user: alice.lookup_key(),
+            label: "laptop".into(),
+            passkey: "{}".into(),
+            created: 5,
+            last_used: None,
+        };
+        store.add_passkey(&key).await?;
+        assert!(matches!(
+            store.add_passkey(&key).await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        store.touch_passkey("cred", "{\"n\":1}", 9).await?;
+        let keys = store.passkeys(&alice).await?;
+        assert_eq!((keys.len(), keys[0].last_used), (1, Some(9)));
+        let bob = Address::parse("bob@example.com")?;
+        assert!(!store.remove_passkey(&bob, "cred").await?, "not Bob's");
+
         assert!(store.remove_user(&alice).await?);
         assert!(store.web_session("c").await?.is_none());
+        assert!(store.passkeys(&alice).await?.is_empty());
         Ok(())
     }
 }

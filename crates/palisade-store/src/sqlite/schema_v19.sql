@@ -14,3 +14,14 @@ CREATE TABLE web_sessions (
 CREATE INDEX web_sessions_user ON web_sessions (user);
 -- A user's own security events, newest first, without a scan of every event.
 CREATE INDEX events_subject ON events (subject, time);
+-- Passkeys (WebAuthn): one row per credential, the webauthn-rs record as JSON (public
+-- key, signature counter, backup state). Nothing here signs anything.
+CREATE TABLE passkeys (
+    credential_id TEXT PRIMARY KEY,
+    user          TEXT NOT NULL,
+    label         TEXT NOT NULL,
+    passkey       TEXT NOT NULL,
+    created       INTEGER NOT NULL,
+    last_used     INTEGER
+) WITHOUT ROWID;
+CREATE INDEX passkeys_user ON passkeys (user);

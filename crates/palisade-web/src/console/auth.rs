@@ -41,7 +41,11 @@ fn login_form(status: StatusCode, problem: Option<&str>) -> Response {
                 input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code";
             }
             button type="submit" { "Log in" }
+            " "
+            button #passkey-login type="button" hidden { "Log in with a passkey" }
+            p #passkey-status role="status" {}
         }
+        script src="/console.js" {}
         p.hint { "App passwords are for mail programs; they do not open this console." }
     };
     let mut r = page(status, layout("Log in", None, body));

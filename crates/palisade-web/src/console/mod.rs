@@ -19,6 +19,7 @@ mod auth;
 mod forms;
 mod headers;
 mod pages;
+mod passkeys;
 mod quarantine;
 pub mod session;
 mod two_factor;
@@ -51,7 +52,11 @@ pub struct WebAttempt<'a> {
 #[async_trait::async_trait]
 pub trait Logins: Send + Sync {
     async fn login(&self, a: WebAttempt<'_>) -> Result<Address, Refused>;
+    /// Whether `ip` is banned (a passkey login is refused from there too).
+    fn banned(&self, ip: IpAddr) -> bool;
 }
+
+pub use passkeys::Ceremonies;
 
 /// A message the server holds back, as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +116,17 @@ async fn home(who: Option<session::Signed>) -> Redirect {
     }
 }
 
+async fn script() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("console.js"),
+    )
+        .into_response()
+}
+
 async fn stylesheet() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
@@ -124,6 +140,13 @@ pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/", get(home))
         .route("/console.css", get(stylesheet))
+        .route("/console.js", get(script))
+        .route("/login/passkey/start", post(passkeys::login_start))
+        .route("/login/passkey/finish", post(passkeys::login_finish))
+        .route("/account/passkeys", get(passkeys::show))
+        .route("/account/passkeys/start", post(passkeys::register_start))
+        .route("/account/passkeys/finish", post(passkeys::register_finish))
+        .route("/account/passkeys/remove", post(passkeys::remove))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/logout/everywhere", post(auth::logout_everywhere))

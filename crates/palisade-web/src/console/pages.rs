@@ -8,10 +8,11 @@ use maud::{DOCTYPE, Markup, html};
 use palisade_access::forms::when;
 
 /// The pages a signed-in user reaches from the navigation.
-const USER_PAGES: [(&str, &str); 6] = [
+const USER_PAGES: [(&str, &str); 7] = [
     ("/account", "Account"),
     ("/account/password", "Password"),
     ("/account/two-factor", "Two-factor"),
+    ("/account/passkeys", "Passkeys"),
     ("/account/app-passwords", "App passwords"),
     ("/account/quarantine", "Quarantine"),
     ("/account/events", "Security events"),
@@ -63,10 +64,15 @@ pub fn csrf(w: &Signed) -> Markup {
 
 /// A labelled input; `kind` is its type, `auto` its autocomplete hint.
 pub fn field(name: &str, label: &str, kind: &str, auto: &str, required: bool) -> Markup {
+    field_as(name, name, label, kind, auto, required)
+}
+
+/// [`field`] with an id of its own, for a page with two forms that share field names.
+fn field_as(id: &str, name: &str, label: &str, kind: &str, auto: &str, req: bool) -> Markup {
     html! {
         p.field {
-            label for=(name) { (label) }
-            input id=(name) name=(name) type=(kind) autocomplete=(auto) required[required];
+            label for=(id) { (label) }
+            input id=(id) name=(name) type=(kind) autocomplete=(auto) required[req];
         }
     }
 }
@@ -84,12 +90,19 @@ pub fn search(action: &str, label: &str, q: &str) -> Markup {
 
 /// The password (and, with two-factor on, the code) that confirm a sensitive action.
 pub fn reauth_fields(two_factor: bool) -> Markup {
+    reauth_fields_as("", two_factor)
+}
+
+/// [`reauth_fields`] whose ids start with `prefix` (a second form on the page).
+pub fn reauth_fields_as(prefix: &str, two_factor: bool) -> Markup {
+    let code_label = "Code from your authenticator app (or a recovery code)";
+    let (pw, code) = (format!("{prefix}password"), format!("{prefix}code"));
     html! {
         fieldset {
             legend { "Confirm it is you" }
-            (field("password", "Your current password", "password", "current-password", true))
+            (field_as(&pw, "password", "Your current password", "password", "current-password", true))
             @if two_factor {
-                (field("code", "Code from your authenticator app (or a recovery code)", "text", "one-time-code", true))
+                (field_as(&code, "code", code_label, "text", "one-time-code", true))
             }
         }
     }
