@@ -61,6 +61,13 @@ pub fn account_key(username: &str) -> String {
     palisade_types::identity(username)
 }
 
+/// Lifts the ban on `ip` (an IPv6 address by its /64): the key that was banned, or
+/// `None` if it was not. A running server lets the address in within 5 s.
+pub async fn lift_ban(store: &dyn Store, ip: IpAddr) -> Result<Option<String>, StoreError> {
+    let key = address_key(ip).to_string();
+    Ok(store.remove_ban(&key).await?.then_some(key))
+}
+
 /// Lifts `account`'s lock (an [`account_key`]) and forgets its failures: the lock
 /// that was lifted, or `None` if there was none. The CLI and the console both call it.
 pub async fn unlock(store: &dyn Store, account: &str) -> Result<Option<Block>, StoreError> {

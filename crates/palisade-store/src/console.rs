@@ -63,6 +63,8 @@ pub trait ConsoleStore: Send + Sync {
     /// Gives or takes the administrator role; false if there is no such user.
     async fn set_admin(&self, user: &Address, admin: bool) -> Result<bool, StoreError>;
     async fn is_admin(&self, user: &Address) -> Result<bool, StoreError>;
+    /// Accounts locked at `now`, the newest lock first.
+    async fn list_lockouts(&self, now: i64) -> Result<Vec<crate::Block>, StoreError>;
     /// The newest `limit` security events about `user`.
     async fn events_about(&self, user: &Address, limit: u32) -> Result<Vec<Event>, StoreError>;
 }

@@ -93,7 +93,9 @@ pub struct SqliteStore {
 /// A day in seconds: how long failed logins and abuse strikes are remembered.
 const DAY: i64 = 86_400;
 
-fn block_of((key, since, until, strikes, reason): (String, i64, i64, i64, String)) -> Block {
+pub(crate) fn block_of(
+    (key, since, until, strikes, reason): (String, i64, i64, i64, String),
+) -> Block {
     Block {
         key,
         since,

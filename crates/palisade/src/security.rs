@@ -101,10 +101,9 @@ pub async fn run(paths: &Paths, c: SecurityCommand) -> anyhow::Result<()> {
                 .parse()
                 .map_err(|_| usage(format!("{ip:?} is not an IP address")))?;
             // IPv6 addresses are banned by their /64.
-            let key = palisade_access::guard::address_key(parsed).to_string();
-            if !store.remove_ban(&key).await? {
+            let Some(key) = palisade_access::guard::lift_ban(&store, parsed).await? else {
                 return Err(usage(format!("{parsed} is not banned")));
-            }
+            };
             record(&store, now, "security.unbanned", &key).await;
             println!("{key} is no longer banned (a running server lets it in within 5 s)");
         }

@@ -775,3 +775,75 @@ async fn passkey_requests_need_their_tokens_a_password_and_a_live_ceremony() {
     assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
     s.ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sees_bans_locks_and_events_and_lifts_them() {
+    let s = setup(LIMITS).await;
+    for u in ["bob", "carol"] {
+        s.ts.set_password(&format!("{u}@local.test"), PW).await;
+    }
+    for guess in ["one", "two", "three"] {
+        auth_once(&s.ts, "submission", "bob@local.test", guess).await;
+    }
+    let ban = palisade_store::Block {
+        key: "192.0.2.7".into(),
+        since: 1,
+        until: i64::MAX / 2,
+        strikes: 1,
+        reason: "failed logins".into(),
+    };
+    s.ts.store.put_ban(&ban).await.unwrap();
+    cli(&s.ts, &["user", "admin", "carol@local.test"]);
+    let mut carol = Browser::new(&s);
+    carol.login("carol@local.test", PW, "").await;
+    let page = carol.get("/admin/security").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("192.0.2.7") && page.body.contains("bob@local.test"));
+    let found = carol.get("/admin/security?q=auth.fail").await;
+    assert!(
+        found.body.contains("127.0.0.1 (submission)"),
+        "{}",
+        found.body
+    );
+    assert!(!found.body.contains("<td>web.login</td>"), "filtered");
+
+    let r = carol
+        .post(
+            "/admin/security/lift",
+            &[("csrf", &page.csrf()), ("ip", "192.0.2.7")],
+        )
+        .await;
+    assert!(
+        r.body.contains("192.0.2.7 is no longer banned"),
+        "{}",
+        r.body
+    );
+    assert!(s.ts.store.ban("192.0.2.7").await.unwrap().is_none());
+    let r = carol
+        .post(
+            "/admin/security/unlock",
+            &[("csrf", &page.csrf()), ("address", "BOB@local.test")],
+        )
+        .await;
+    assert!(r.body.contains("bob@local.test is unlocked"), "{}", r.body);
+    let reply = auth_once(&s.ts, "submission", "bob@local.test", PW)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("235"), "{reply}");
+    // Bob, no administrator, gets 403 for the page and its actions.
+    let mut bob = Browser::new(&s);
+    bob.login("bob@local.test", PW, "").await;
+    assert_eq!(
+        bob.get("/admin/security").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let token = bob.get("/account").await.csrf();
+    let r = bob
+        .post(
+            "/admin/security/lift",
+            &[("csrf", &token), ("ip", "127.0.0.1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    s.ts.shutdown().await;
+}

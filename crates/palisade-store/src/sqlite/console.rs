@@ -190,6 +190,18 @@ impl ConsoleStore for SqliteStore {
         Ok(admin == Some(1))
     }
 
+    async fn list_lockouts(&self, now: i64) -> Result<Vec<crate::Block>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT user, since, until, strikes, reason FROM lockouts WHERE until > ? \
+             ORDER BY since DESC",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing lockouts"))?;
+        Ok(rows.into_iter().map(super::block_of).collect())
+    }
+
     async fn events_about(&self, user: &Address, limit: u32) -> Result<Vec<Event>, StoreError> {
         let rows: Vec<super::EventRow> = sqlx::query_as(
             "SELECT time, kind, subject, detail FROM events WHERE subject = ? \

@@ -93,24 +93,34 @@ fn not_admin(post: &Posted<UserForm>) -> Option<Response> {
     (!post.who.admin).then(|| pages::forbidden(&post.who, "This action is for administrators."))
 }
 
+/// Unlocks `user`'s account for the administrator `who`; the notice saying how it went.
+pub(super) async fn unlock_user(
+    state: &WebState,
+    who: &Signed,
+    user: &Address,
+) -> Result<Markup, Response> {
+    let account = palisade_access::guard::account_key(&user.to_string());
+    match palisade_access::guard::unlock(state.store.as_ref(), &account).await {
+        Ok(Some(_)) => {
+            let detail = format!("by {} from {}", who.user, who.ip);
+            audit(state, "web.admin.unlocked", user, detail).await;
+            Ok(notice(true, &format!("{account} is unlocked.")))
+        }
+        Ok(None) => Ok(notice(false, &format!("{account} is not locked."))),
+        Err(e) => Err(pages::unavailable(e)),
+    }
+}
+
 pub async fn unlock(State(state): State<Arc<WebState>>, post: Posted<UserForm>) -> Response {
     if let Some(r) = not_admin(&post) {
         return r;
     }
     let who = &post.who;
     let top = match target(&post.form) {
-        Ok(user) => {
-            let account = palisade_access::guard::account_key(&user.to_string());
-            match palisade_access::guard::unlock(state.store.as_ref(), &account).await {
-                Ok(Some(_)) => {
-                    let detail = format!("by {} from {}", who.user, who.ip);
-                    audit(&state, "web.admin.unlocked", &user, detail).await;
-                    notice(true, &format!("{user} is unlocked."))
-                }
-                Ok(None) => notice(false, &format!("{user} is not locked.")),
-                Err(e) => return pages::unavailable(e),
-            }
-        }
+        Ok(user) => match unlock_user(&state, who, &user).await {
+            Ok(n) => n,
+            Err(r) => return r,
+        },
         Err(m) => m,
     };
     users_page(&state, who, "", top).await

@@ -21,6 +21,7 @@ mod headers;
 mod pages;
 mod passkeys;
 mod quarantine;
+mod security;
 pub mod session;
 mod two_factor;
 
@@ -174,6 +175,9 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/admin/quarantine", get(quarantine::all))
         .route("/admin/quarantine/release", post(quarantine::admin_release))
         .route("/admin/quarantine/delete", post(quarantine::admin_delete))
+        .route("/admin/security", get(security::show))
+        .route("/admin/security/lift", post(security::lift))
+        .route("/admin/security/unlock", post(security::unlock))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/unlock", post(admin::unlock))
         .route("/admin/users/resume", post(admin::resume))

@@ -48,6 +48,7 @@ fn navigation(w: &Signed) -> Markup {
             @if w.admin {
                 a href="/admin/users" { "Users" }
                 a href="/admin/quarantine" { "All quarantine" }
+                a href="/admin/security" { "Security" }
             }
         }
         form.inline method="post" action="/logout" {
