@@ -2,7 +2,8 @@
 //! implementation, so a value the CLI refuses is refused by the console too, with the
 //! same reason.
 
-use palisade_types::AppScope;
+use palisade_store::{AliasSource, Store, StoreError};
+use palisade_types::{Address, AppScope, Domain};
 
 /// Why a typed value was refused, in words for the person who typed it (the caller
 /// adds which field or flag).
@@ -69,6 +70,43 @@ pub fn when(t: i64) -> String {
         .ok()
         .and_then(|d| d.format(&Rfc3339).ok())
         .unwrap_or_else(|| t.to_string())
+}
+
+/// A new mailbox's address: parsed by the one address parser, and a name a mailbox
+/// may have (RFC 5322 atoms, no quoting).
+pub fn new_mailbox(text: &str) -> Result<Address, FieldError> {
+    let a = Address::parse(text.trim()).map_err(|e| refuse(e.to_string()))?;
+    a.check_mailbox_name().map_err(|e| refuse(e.to_string()))?;
+    Ok(a)
+}
+
+/// A display name: one line of at most 100 characters, trimmed ("" clears it).
+pub fn display_name(text: &str) -> Result<String, FieldError> {
+    let n = text.trim();
+    if n.chars().count() > 100 || n.chars().any(char::is_control) {
+        return Err(refuse("a name is one line of at most 100 characters"));
+    }
+    Ok(n.to_string())
+}
+
+/// RFC 5321 §4.5.1: every domain we accept mail for has a postmaster. When
+/// `postmaster@domain` reaches nobody yet, it becomes an alias of `target`; the
+/// postmaster address when it was made so.
+pub async fn ensure_postmaster(
+    store: &dyn Store,
+    domain: &Domain,
+    target: &Address,
+) -> Result<Option<Address>, StoreError> {
+    let Ok(postmaster) = Address::parse(&format!("postmaster@{domain}")) else {
+        return Ok(None);
+    };
+    if store.resolve_recipient(&postmaster).await?.is_some() {
+        return Ok(None);
+    }
+    store
+        .add_alias(&AliasSource::Address(postmaster.clone()), target)
+        .await?;
+    Ok(Some(postmaster))
 }
 
 /// An app password's label: 1 to 64 printable characters, trimmed.

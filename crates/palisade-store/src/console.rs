@@ -33,6 +33,15 @@ pub struct StoredPasskey {
     pub last_used: Option<i64>,
 }
 
+/// What the console needs to know of an account on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountFlags {
+    /// The administrator role.
+    pub admin: bool,
+    /// An administrator requires two-factor of this user.
+    pub require_2fa: bool,
+}
+
 #[async_trait::async_trait]
 pub trait ConsoleStore: Send + Sync {
     /// Fails with [`StoreError::AlreadyExists`] if the credential is registered.
@@ -62,7 +71,10 @@ pub trait ConsoleStore: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Gives or takes the administrator role; false if there is no such user.
     async fn set_admin(&self, user: &Address, admin: bool) -> Result<bool, StoreError>;
-    async fn is_admin(&self, user: &Address) -> Result<bool, StoreError>;
+    /// Requires (or stops requiring) two-factor of `user`; false if there is no such user.
+    async fn set_require_2fa(&self, user: &Address, on: bool) -> Result<bool, StoreError>;
+    /// The user's role and duties; `None` if there is no such user.
+    async fn account_flags(&self, user: &Address) -> Result<Option<AccountFlags>, StoreError>;
     /// Accounts locked at `now`, the newest lock first.
     async fn list_lockouts(&self, now: i64) -> Result<Vec<crate::Block>, StoreError>;
     /// The newest `limit` security events about `user`.

@@ -26,7 +26,7 @@ mod sqlite;
 
 pub use alias::AliasSource;
 pub use cache::LookupCache;
-pub use console::{ConsoleStore, StoredPasskey, WebSession};
+pub use console::{AccountFlags, ConsoleStore, StoredPasskey, WebSession};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 

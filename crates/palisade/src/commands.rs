@@ -175,10 +175,7 @@ pub(crate) fn parse_address(s: &str) -> anyhow::Result<Address> {
 
 /// An address for a mailbox or alias being created: also a name a mailbox can have.
 fn parse_new_mailbox(s: &str) -> anyhow::Result<Address> {
-    let a = parse_address(s)?;
-    a.check_mailbox_name()
-        .map_err(|e| usage(format!("{s:?}: {e}")))?;
-    Ok(a)
+    palisade_access::forms::new_mailbox(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
 pub fn parse_queue_id(s: &str) -> anyhow::Result<QueueId> {
@@ -372,25 +369,20 @@ fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
         .map_err(|refusal| usage(format!("password refused: {refusal}")))
 }
 
-/// RFC 5321 §4.5.1: every domain we accept mail for has a postmaster. When
-/// `postmaster@domain` reaches nobody yet, it becomes an alias of `target`.
+/// RFC 5321 §4.5.1: see [`palisade_access::forms::ensure_postmaster`].
 async fn ensure_postmaster(
     store: &SqliteStore,
     domain: &Domain,
     target: &Address,
 ) -> anyhow::Result<()> {
-    let postmaster = Address::parse(&format!("postmaster@{domain}"))?;
-    if store.resolve_recipient(&postmaster).await?.is_some() {
-        return Ok(());
-    }
-    match store
-        .add_alias(&AliasSource::Address(postmaster.clone()), target)
-        .await
-    {
-        Ok(()) => println!("{postmaster} now delivers to {target} (RFC 5321 section 4.5.1)"),
-        Err(e) => {
-            println!("{postmaster} is not set up ({e}): palisade alias add {postmaster} USER")
+    match palisade_access::forms::ensure_postmaster(store, domain, target).await {
+        Ok(Some(postmaster)) => {
+            println!("{postmaster} now delivers to {target} (RFC 5321 section 4.5.1)")
         }
+        Ok(None) => {}
+        Err(e) => println!(
+            "postmaster@{domain} is not set up ({e}): palisade alias add postmaster@{domain} USER"
+        ),
     }
     Ok(())
 }
@@ -457,6 +449,8 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             let hash =
                 tokio::task::spawn_blocking(move || palisade_access::hash_password(&pw)).await??;
             store.set_password_hash(&a, &hash).await?;
+            // Signed-in browsers go with the old password.
+            store.remove_web_sessions(&a).await?;
             println!("password changed for {a}");
         }
         UserCommand::SendAs(c) => send_as(&store, c).await?,
@@ -770,11 +764,5 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
 /// A display name as given on the command line: one line, printable, at most 100
 /// characters.
 fn display_name(name: &str) -> anyhow::Result<String> {
-    let n = name.trim();
-    if n.chars().count() > 100 || n.chars().any(char::is_control) {
-        return Err(usage(
-            "a name is one line of at most 100 characters".to_string(),
-        ));
-    }
-    Ok(n.to_string())
+    palisade_access::forms::display_name(name).map_err(|e| usage(e.to_string()))
 }

@@ -847,3 +847,124 @@ async fn an_administrator_sees_bans_locks_and_events_and_lifts_them() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     s.ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_adds_resets_requires_two_factor_of_and_removes_a_user() {
+    let s = setup("").await;
+    for u in ["alice", "carol"] {
+        s.ts.set_password(&format!("{u}@local.test"), PW).await;
+    }
+    cli(&s.ts, &["user", "admin", "carol@local.test"]);
+    let mut carol = Browser::new(&s);
+    carol.login("carol@local.test", PW, "").await;
+    let token = carol.get("/admin/users").await.csrf();
+    let add = |pw: &'static str| {
+        [
+            ("csrf", token.clone()),
+            ("address", "Dave@local.test".to_string()),
+            ("name", "Dave Example".to_string()),
+            ("password", pw.to_string()),
+            ("confirm", pw.to_string()),
+        ]
+    };
+    let pairs = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+    let weak = pairs(&add("password1"));
+    let weak: Vec<(&str, &str)> = weak.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = carol.post("/admin/users/add", &weak).await;
+    assert!(r.body.contains("Password refused"), "{}", r.body);
+    let good = pairs(&add("a sturdy passphrase for him 5"));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = carol.post("/admin/users/add", &good).await;
+    assert!(r.body.contains("Dave@local.test is added"), "{}", r.body);
+    let mut dave = Browser::new(&s);
+    let r = dave
+        .login("dave@local.test", "a sturdy passphrase for him 5", "")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // Two-factor required: every page but its setup sends Dave there.
+    let r = carol
+        .post(
+            "/admin/users/require-2fa",
+            &[
+                ("csrf", &token),
+                ("address", "dave@local.test"),
+                ("on", "yes"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("must set up two-factor"), "{}", r.body);
+    let r = dave.get("/account/app-passwords").await;
+    assert_eq!(r.headers["location"], "/account/two-factor");
+    let r = dave.get("/account/two-factor").await;
+    assert!(r.body.contains("Your administrator requires two-factor"));
+
+    // A new password set by the administrator signs Dave out everywhere.
+    let r = carol
+        .post(
+            "/admin/users/password",
+            &[
+                ("csrf", &token),
+                ("address", "dave@local.test"),
+                ("password", "another sturdy passphrase 6"),
+                ("confirm", "another sturdy passphrase 6"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("has a new password"), "{}", r.body);
+    assert_eq!(
+        dave.get("/account/two-factor").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Removal asks for the address twice; a user without the role gets 403.
+    let mut alice = Browser::new(&s);
+    alice.login("alice@local.test", PW, "").await;
+    let t = alice.get("/account").await.csrf();
+    let r = alice
+        .post(
+            "/admin/users/remove",
+            &[
+                ("csrf", &t),
+                ("address", "dave@local.test"),
+                ("again", "dave@local.test"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = carol
+        .post(
+            "/admin/users/remove",
+            &[
+                ("csrf", &token),
+                ("address", "dave@local.test"),
+                ("again", "dav@local.test"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("is kept"), "{}", r.body);
+    let r = carol
+        .post(
+            "/admin/users/remove",
+            &[
+                ("csrf", &token),
+                ("address", "dave@local.test"),
+                ("again", "DAVE@local.test"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("dave@local.test is removed"), "{}", r.body);
+    let r = Browser::new(&s)
+        .login("dave@local.test", "another sturdy passphrase 6", "")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let events = cli(&s.ts, &["security", "events", "--user", "dave@local.test"]);
+    for kind in [
+        "web.admin.user_added",
+        "web.admin.password_set",
+        "web.admin.user_removed",
+    ] {
+        assert!(events.contains(kind), "{kind}: {events}");
+    }
+    s.ts.shutdown().await;
+}

@@ -1,7 +1,7 @@
 //! [`ConsoleStore`] on SQLite (tables `web_sessions`, `users.admin`).
 
 use super::SqliteStore;
-use crate::console::{ConsoleStore, StoredPasskey, WebSession};
+use crate::console::{AccountFlags, ConsoleStore, StoredPasskey, WebSession};
 use crate::error::{db, is_unique_violation};
 use crate::{Event, StoreError};
 use palisade_types::Address;
@@ -181,13 +181,27 @@ impl ConsoleStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn is_admin(&self, user: &Address) -> Result<bool, StoreError> {
-        let admin: Option<i64> = sqlx::query_scalar("SELECT admin FROM users WHERE address = ?")
+    async fn set_require_2fa(&self, user: &Address, on: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET require_2fa = ? WHERE address = ?")
+            .bind(i64::from(on))
             .bind(user.lookup_key())
-            .fetch_optional(&self.pool)
+            .execute(&self.pool)
             .await
-            .map_err(db("reading the administrator role"))?;
-        Ok(admin == Some(1))
+            .map_err(db("requiring two-factor"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn account_flags(&self, user: &Address) -> Result<Option<AccountFlags>, StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT admin, require_2fa FROM users WHERE address = ?")
+                .bind(user.lookup_key())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading an account's flags"))?;
+        Ok(row.map(|(admin, require_2fa)| AccountFlags {
+            admin: admin == 1,
+            require_2fa: require_2fa == 1,
+        }))
     }
 
     async fn list_lockouts(&self, now: i64) -> Result<Vec<crate::Block>, StoreError> {
@@ -248,13 +262,12 @@ mod tests {
         // Removing a user ends their sessions.
         store.put_web_session(&s("c", 300)).await?;
 
-        assert!(!store.is_admin(&alice).await?);
-        assert!(
-            store
-                .set_admin(&Address::parse("alice@example.com")?, true)
-                .await?
-        );
-        assert!(store.is_admin(&alice).await?);
+        let flags = |admin, require_2fa| Some(AccountFlags { admin, require_2fa });
+        assert_eq!(store.account_flags(&alice).await?, flags(false, false));
+        let spelled = Address::parse("alice@example.com")?;
+        assert!(store.set_admin(&spelled, true).await?);
+        assert!(store.set_require_2fa(&alice, true).await?);
+        assert_eq!(store.account_flags(&alice).await?, flags(true, true));
         assert!(
             !store
                 .set_admin(&Address::parse("bob@example.com")?, true)

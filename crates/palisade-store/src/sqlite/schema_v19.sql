@@ -1,6 +1,8 @@
 -- The web console (issue 19). Administrators are a role of a user, not a separate
 -- password file.
 ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+-- Set by an administrator: the user must turn two-factor on before anything else.
+ALTER TABLE users ADD COLUMN require_2fa INTEGER NOT NULL DEFAULT 0;
 -- Sessions live here so that any node can serve them. `id_hash` is the SHA-256 of
 -- the cookie's value: a copy of the database does not hold a usable session.
 CREATE TABLE web_sessions (

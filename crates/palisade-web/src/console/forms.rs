@@ -78,6 +78,24 @@ impl<T: DeserializeOwned + Send> FromRequest<Arc<WebState>> for Posted<T> {
     }
 }
 
+/// A form posted by an administrator; anyone else gets 403 before it is looked at.
+pub struct AdminPosted<T>(pub Posted<T>);
+
+impl<T: DeserializeOwned + Send> FromRequest<Arc<WebState>> for AdminPosted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<WebState>) -> Result<Self, Response> {
+        let post = Posted::<T>::from_request(req, state).await?;
+        if !post.who.admin {
+            return Err(pages::forbidden(
+                &post.who,
+                "This action is for administrators.",
+            ));
+        }
+        Ok(AdminPosted(post))
+    }
+}
+
 /// The login form, with the token its page set in [`session::LOGIN_COOKIE`] (so a
 /// third site cannot sign a browser in to an account of its choosing).
 pub struct LoginPost<T> {

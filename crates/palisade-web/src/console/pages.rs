@@ -69,7 +69,7 @@ pub fn field(name: &str, label: &str, kind: &str, auto: &str, required: bool) ->
 }
 
 /// [`field`] with an id of its own, for a page with two forms that share field names.
-fn field_as(id: &str, name: &str, label: &str, kind: &str, auto: &str, req: bool) -> Markup {
+pub fn field_as(id: &str, name: &str, label: &str, kind: &str, auto: &str, req: bool) -> Markup {
     html! {
         p.field {
             label for=(id) { (label) }

@@ -4,7 +4,7 @@
 //! recipient releasing it would deliver it to the others too.
 
 use super::audit;
-use super::forms::Posted;
+use super::forms::{AdminPosted, Posted};
 use super::pages::{self, csrf, layout, notice, page, time};
 use super::session::{Admin, Signed};
 use super::{Held, QuarantineUnavailable};
@@ -204,9 +204,6 @@ pub async fn all(
 
 async fn admin_act(state: &WebState, post: &Posted<IdForm>, what: Act) -> Response {
     let who = &post.who;
-    if !who.admin {
-        return pages::forbidden(who, "This action is for administrators.");
-    }
     let Some(id) = QueueId::parse(post.form.id.trim()) else {
         return pages::bad_request("That is not a message id.");
     };
@@ -216,10 +213,16 @@ async fn admin_act(state: &WebState, post: &Posted<IdForm>, what: Act) -> Respon
     }
 }
 
-pub async fn admin_release(State(state): State<Arc<WebState>>, post: Posted<IdForm>) -> Response {
+pub async fn admin_release(
+    State(state): State<Arc<WebState>>,
+    AdminPosted(post): AdminPosted<IdForm>,
+) -> Response {
     admin_act(&state, &post, Act::Release).await
 }
 
-pub async fn admin_delete(State(state): State<Arc<WebState>>, post: Posted<IdForm>) -> Response {
+pub async fn admin_delete(
+    State(state): State<Arc<WebState>>,
+    AdminPosted(post): AdminPosted<IdForm>,
+) -> Response {
     admin_act(&state, &post, Act::Delete).await
 }

@@ -2,7 +2,7 @@
 //! accounts (unlock) and the security events, searched.
 
 use super::audit;
-use super::forms::Posted;
+use super::forms::AdminPosted;
 use super::pages::{self, csrf, layout, notice, page, search, time};
 use super::session::{Admin, Signed};
 use crate::WebState;
@@ -107,11 +107,11 @@ pub struct LiftForm {
     ip: String,
 }
 
-pub async fn lift(State(state): State<Arc<WebState>>, post: Posted<LiftForm>) -> Response {
+pub async fn lift(
+    State(state): State<Arc<WebState>>,
+    AdminPosted(post): AdminPosted<LiftForm>,
+) -> Response {
     let who = &post.who;
-    if !who.admin {
-        return pages::forbidden(who, "This action is for administrators.");
-    }
     let Ok(ip) = post.form.ip.trim().parse::<std::net::IpAddr>() else {
         return pages::bad_request("That is not an IP address.");
     };
@@ -132,11 +132,11 @@ pub struct UnlockForm {
     address: String,
 }
 
-pub async fn unlock(State(state): State<Arc<WebState>>, post: Posted<UnlockForm>) -> Response {
+pub async fn unlock(
+    State(state): State<Arc<WebState>>,
+    AdminPosted(post): AdminPosted<UnlockForm>,
+) -> Response {
     let who = &post.who;
-    if !who.admin {
-        return pages::forbidden(who, "This action is for administrators.");
-    }
     let top = match Address::parse(post.form.address.trim()) {
         Ok(user) => match super::admin::unlock_user(&state, who, &user).await {
             Ok(n) => n,

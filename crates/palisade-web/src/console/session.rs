@@ -7,7 +7,7 @@ use crate::WebState;
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use palisade_store::WebSession;
 use palisade_types::Address;
 use std::net::IpAddr;
@@ -99,8 +99,19 @@ pub struct Signed {
     pub user: Address,
     pub session: WebSession,
     pub admin: bool,
+    /// An administrator requires two-factor of this user.
+    pub require_2fa: bool,
     pub ip: IpAddr,
 }
+
+/// The pages a user whose administrator requires two-factor may reach before turning
+/// it on.
+const BEFORE_TWO_FACTOR: [&str; 4] = [
+    "/account/two-factor",
+    "/account/two-factor/start",
+    "/account/two-factor/confirm",
+    "/logout",
+];
 
 impl Signed {
     /// The session of `parts`, if there is one in force; `Err` only if the store failed.
@@ -124,13 +135,31 @@ impl Signed {
                 .await
                 .map_err(pages::unavailable)?;
         }
-        let admin = store.is_admin(&user).await.map_err(pages::unavailable)?;
+        let flags = store
+            .account_flags(&user)
+            .await
+            .map_err(pages::unavailable)?;
+        let Some(flags) = flags else {
+            return Ok(None);
+        };
         Ok(Some(Signed {
             user,
             session,
-            admin,
+            admin: flags.admin,
+            require_2fa: flags.require_2fa,
             ip: client_ip(parts),
         }))
+    }
+
+    /// With two-factor required and not on, every page but its setup sends there.
+    async fn owes_two_factor(&self, parts: &Parts, state: &WebState) -> Result<bool, Response> {
+        if !self.require_2fa || BEFORE_TWO_FACTOR.contains(&parts.uri.path()) {
+            return Ok(false);
+        }
+        let on = palisade_access::two_factor::enabled(state.store.as_ref(), &self.user)
+            .await
+            .map_err(pages::unavailable)?;
+        Ok(!on)
     }
 }
 
@@ -141,9 +170,13 @@ impl FromRequestParts<Arc<WebState>> for Signed {
         parts: &mut Parts,
         state: &Arc<WebState>,
     ) -> Result<Self, Self::Rejection> {
-        Signed::find(parts, state)
+        let who = Signed::find(parts, state)
             .await?
-            .ok_or_else(pages::to_login)
+            .ok_or_else(pages::to_login)?;
+        if who.owes_two_factor(parts, state).await? {
+            return Err(axum::response::Redirect::to("/account/two-factor").into_response());
+        }
+        Ok(who)
     }
 }
 

@@ -28,6 +28,9 @@ fn status(who: &Signed, on: bool) -> Markup {
                 button type="submit" { "Turn two-factor off" }
             }
         } @else {
+            @if who.require_2fa {
+                (notice(false, "Your administrator requires two-factor authentication: set it up to use the console."))
+            }
             p { "Two-factor authentication is " strong { "off" } ". With it on, a stolen \
                  password alone no longer opens your account." }
             form method="post" action="/account/two-factor/start" {
