@@ -53,6 +53,26 @@ pub fn made(shared: &Shared, ip: IpAddr, block: &Block, why: &'static str) {
     shared.bans.insert(block);
 }
 
+/// Forgets old failures and strikes, and web sessions that have ended (idle or old).
+async fn prune(shared: &Shared) {
+    use palisade_web::console::session::{ABSOLUTE, IDLE};
+    let now = palisade_queue::now_secs();
+    let store = &shared.store;
+    let done = match store.prune_security(now).await {
+        Ok(()) => store
+            .prune_web_sessions(now - IDLE, now - ABSOLUTE)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = done {
+        tracing::warn!(
+            error = &e as &dyn std::error::Error,
+            "cannot prune security state"
+        );
+    }
+}
+
 /// Keeps the list in step with the store (the server loads it once before accepting).
 pub async fn refresh_loop(shared: Arc<Shared>) {
     let mut round = 0u32;
@@ -62,16 +82,7 @@ pub async fn refresh_loop(shared: Arc<Shared>) {
         round = round.wrapping_add(1);
         if round.is_multiple_of(12) {
             shared.rates.prune();
-            if let Err(e) = shared
-                .store
-                .prune_security(palisade_queue::now_secs())
-                .await
-            {
-                tracing::warn!(
-                    error = &e as &dyn std::error::Error,
-                    "cannot prune security state"
-                );
-            }
+            prune(&shared).await;
         }
         match shared.store.list_bans(palisade_queue::now_secs()).await {
             Ok(bans) => shared.bans.replace(&bans),
