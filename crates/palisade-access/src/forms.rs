@@ -80,6 +80,26 @@ pub fn new_mailbox(text: &str) -> Result<Address, FieldError> {
     Ok(a)
 }
 
+/// A name this server is to be or serve: a fully-qualified domain name (RFC 1123 §2.1:
+/// the top label of a host name is never all digits, so `192.0.2.1` is an address, not
+/// a name; one label alone, `mx`, is not fully qualified and would publish `MX 10 mx.`).
+pub fn new_domain(text: &str) -> Result<Domain, FieldError> {
+    let d = Domain::parse(text.trim()).map_err(|e| refuse(format!("is not a domain name: {e}")))?;
+    let labels: Vec<&str> = d.as_str().split('.').collect();
+    let top = labels.last().copied().unwrap_or_default();
+    if d.as_str().starts_with('[') || top.chars().all(|c| c.is_ascii_digit()) {
+        return Err(refuse(
+            "is an IP address, not a domain name: give the name (e.g. example.com)",
+        ));
+    }
+    if labels.len() < 2 {
+        return Err(refuse(format!(
+            "is not a fully-qualified domain name: give the whole name (e.g. {d}.example.com)"
+        )));
+    }
+    Ok(d)
+}
+
 /// A display name: one line of at most 100 characters, trimmed ("" clears it).
 pub fn display_name(text: &str) -> Result<String, FieldError> {
     let n = text.trim();

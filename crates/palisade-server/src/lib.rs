@@ -23,10 +23,10 @@ pub mod forward;
 pub mod learning;
 pub mod logins;
 pub use palisade_access::limits;
+mod console;
 pub mod outbox;
 pub mod phishing;
 pub mod proxy;
-mod quarantine;
 pub mod quota;
 pub mod rates;
 pub mod reports;
@@ -491,7 +491,8 @@ impl Server {
                 },
                 store: shared.store.clone(),
                 logins: Arc::new(logins::WebLogins(shared.clone())),
-                quarantine: Arc::new(quarantine::SpoolQuarantine(shared.clone())),
+                quarantine: Arc::new(console::SpoolQuarantine(shared.clone())),
+                doctor: Arc::new(console::LiveDoctor(shared.clone())),
                 ceremonies: Default::default(),
             });
             let tls: palisade_web::TlsSource = {
@@ -637,6 +638,25 @@ impl Server {
     }
 }
 
+/// The HTTPS client the doctor fetches MTA-STS policies with (the delivery's trust).
+pub(crate) fn doctor_https(
+    cfg: &palisade_config::Config,
+) -> Option<palisade_audit::posture::transport::Https> {
+    let tls = palisade_delivery::remote::tls::TlsClient::new(cfg.delivery.extra_ca_file.as_deref())
+        .and_then(|c| c.https_config());
+    match tls {
+        Ok(tls) => Some(palisade_audit::posture::transport::Https {
+            tls,
+            port: cfg.delivery.mta_sts_port,
+            timeout: Duration::from_secs(20),
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "doctor: no HTTPS client");
+            None
+        }
+    }
+}
+
 /// Runs `palisade doctor` every `doctor.interval_secs` (read anew each round): the
 /// findings that are not a pass go to the log, each domain's score to the
 /// `palisade_doctor_score` gauge.
@@ -649,24 +669,12 @@ async fn doctor_loop(shared: Arc<Shared>) {
         }
         tokio::time::sleep(interval).await;
         let cfg = shared.config();
-        let tls = match palisade_delivery::remote::tls::TlsClient::new(
-            cfg.delivery.extra_ca_file.as_deref(),
-        )
-        .and_then(|c| c.https_config())
-        {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(error = %e, "doctor: no HTTPS client");
-                continue;
-            }
+        let Some(https) = doctor_https(&cfg) else {
+            continue;
         };
         let settings = palisade_audit::Settings {
             selectors: Vec::new(),
-            https: palisade_audit::posture::transport::Https {
-                tls,
-                port: cfg.delivery.mta_sts_port,
-                timeout: Duration::from_secs(20),
-            },
+            https,
             probe: None,
         };
         let reports = palisade_audit::doctor::run(

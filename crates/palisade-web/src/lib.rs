@@ -38,6 +38,8 @@ pub struct WebState {
     pub logins: Arc<dyn console::Logins>,
     /// The server's quarantine, for the console.
     pub quarantine: Arc<dyn console::Quarantine>,
+    /// The server's live DNS check, for the console.
+    pub doctor: Arc<dyn console::Doctor>,
     /// Passkey ceremonies between their two requests.
     pub ceremonies: console::Ceremonies,
 }

@@ -153,20 +153,7 @@ pub fn parse_domain(s: &str) -> anyhow::Result<Domain> {
 /// all digits, so `192.0.2.1` is an address, not a name; one label alone, `mx`, is not
 /// fully qualified and would publish `MX 10 mx.`).
 pub fn parse_new_domain(s: &str) -> anyhow::Result<Domain> {
-    let d = parse_domain(s)?;
-    let labels: Vec<&str> = d.as_str().split('.').collect();
-    let top = labels.last().copied().unwrap_or_default();
-    if d.as_str().starts_with('[') || top.chars().all(|c| c.is_ascii_digit()) {
-        return Err(usage(format!(
-            "{s:?} is an IP address, not a domain name: give the name (e.g. example.com)"
-        )));
-    }
-    if labels.len() < 2 {
-        return Err(usage(format!(
-            "{s:?} is not a fully-qualified domain name: give the whole name (e.g. {s}.example.com)"
-        )));
-    }
-    Ok(d)
+    palisade_access::forms::new_domain(s).map_err(|e| usage(format!("{s:?} {e}")))
 }
 
 pub(crate) fn parse_address(s: &str) -> anyhow::Result<Address> {

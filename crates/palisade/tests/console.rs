@@ -968,3 +968,69 @@ async fn an_administrator_adds_resets_requires_two_factor_of_and_removes_a_user(
     }
     s.ts.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_adds_a_domain_and_sees_each_record_checked_live() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    // new.test publishes its MX at us and nothing else yet.
+    dns.mx("new.test", 10, HOST)
+        .a(HOST, std::net::Ipv4Addr::LOCALHOST);
+    let s = setup_with_dns("", dns).await;
+    s.ts.set_password("carol@local.test", PW).await;
+    cli(&s.ts, &["user", "admin", "carol@local.test"]);
+    let mut carol = Browser::new(&s);
+    carol.login("carol@local.test", PW, "").await;
+    let token = carol.get("/admin/domains").await.csrf();
+    let r = carol
+        .post(
+            "/admin/domains/add",
+            &[("csrf", &token), ("domain", "192.0.2.1")],
+        )
+        .await;
+    assert!(r.body.contains("is an IP address"), "{}", r.body);
+    let r = carol
+        .post(
+            "/admin/domains/add",
+            &[("csrf", &token), ("domain", "New.Test")],
+        )
+        .await;
+    assert!(r.body.contains("new.test is added"), "{}", r.body);
+    assert!(r.body.contains("href=\"/admin/domains/new.test\""));
+
+    let page = carol.get("/admin/domains/new.test").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row = |id: &str| {
+        page.body
+            .split("<tr>")
+            .find(|r| r.starts_with(&format!("<td>{id}</td>")))
+            .unwrap_or_else(|| panic!("no {id} row: {}", page.body))
+            .to_string()
+    };
+    assert!(row("mx").contains("state good"), "{}", row("mx"));
+    let spf = row("spf");
+    assert!(
+        spf.contains("state wrong") && spf.contains("SPF record"),
+        "{spf}"
+    );
+    // Not one of ours: 404; a user without the role: 403.
+    assert_eq!(
+        carol.get("/admin/domains/other.test").await.status,
+        StatusCode::NOT_FOUND
+    );
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut alice = Browser::new(&s);
+    alice.login("alice@local.test", PW, "").await;
+    assert_eq!(
+        alice.get("/admin/domains/new.test").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A domain with users stays.
+    let r = carol
+        .post(
+            "/admin/domains/remove",
+            &[("csrf", &token), ("domain", "local.test")],
+        )
+        .await;
+    assert!(r.body.contains("still has users"), "{}", r.body);
+    s.ts.shutdown().await;
+}

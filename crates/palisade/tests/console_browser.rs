@@ -180,6 +180,15 @@ async fn appears(c: &Client, css: &str, text: &str) {
     );
 }
 
+/// Logs in with the password alone (two-factor off).
+async fn sign_in(c: &Client, base: &str, user: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(c, "address", user).await;
+    fill(c, "password", PW).await;
+    submit(c, "/login").await;
+    appears(c, "h1", "Your account").await;
+}
+
 fn submission(ts: &TestServer, user: &str, pw: &str) -> AsyncSmtpTransport<Tokio1Executor> {
     let addr = ts.addr("submission");
     let params = TlsParameters::builder(HOST.to_string())
@@ -319,11 +328,7 @@ async fn a_passkey_is_registered_then_logs_in_without_a_password() {
     let c = browser(&driver, &ts).await;
     c.issue_cmd(AddVirtualAuthenticator).await.unwrap();
     let base = format!("https://{HOST}:{}", ts.addr("web").port());
-    c.goto(&format!("{base}/login")).await.unwrap();
-    fill(&c, "address", "alice@local.test").await;
-    fill(&c, "password", PW).await;
-    submit(&c, "/login").await;
-    appears(&c, "h1", "Your account").await;
+    sign_in(&c, &base, "alice@local.test").await;
 
     // Registered after re-authentication, through the page's script.
     c.goto(&format!("{base}/account/passkeys")).await.unwrap();
@@ -354,6 +359,45 @@ async fn a_passkey_is_registered_then_logs_in_without_a_password() {
         .await
         .unwrap();
     assert!(keys[0].last_used.is_some(), "its counter was kept");
+    c.close().await.unwrap();
+    ts.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_adds_a_domain_and_sees_its_records_checked() {
+    let dns = palisade_testkit::DnsAuthority::start().await;
+    dns.mx("new.test", 10, HOST)
+        .a(HOST, std::net::Ipv4Addr::LOCALHOST);
+    let ts = start_with_dns("[web]\naddress = \"127.0.0.1:0\"\n", dns).await;
+    ts.set_password("carol@local.test", PW).await;
+    cli(&ts, &["user", "admin", "carol@local.test"]);
+    let driver = Driver::start().await;
+    let c = browser(&driver, &ts).await;
+    let base = format!("https://{HOST}:{}", ts.addr("web").port());
+    sign_in(&c, &base, "carol@local.test").await;
+    c.goto(&format!("{base}/admin/domains")).await.unwrap();
+    fill(&c, "add-domain", "new.test").await;
+    submit(&c, "/admin/domains/add").await;
+    appears(&c, "p.notice.ok", "").await;
+    c.find(Locator::LinkText("new.test"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    appears(&c, "h1", "DNS records of new.test").await;
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("state good") && page.contains("state wrong"),
+        "{page}"
+    );
+    screenshot(&c, "domain-records").await;
+    c.goto(&format!("{base}/admin/security")).await.unwrap();
+    appears(&c, "h1", "Security").await;
+    screenshot(&c, "admin-security").await;
+    c.goto(&format!("{base}/admin/users")).await.unwrap();
+    appears(&c, "h1", "Users").await;
+    screenshot(&c, "admin-users").await;
     c.close().await.unwrap();
     ts.shutdown().await;
 }

@@ -16,6 +16,7 @@
 mod account;
 mod admin;
 mod auth;
+mod domains;
 mod forms;
 mod headers;
 mod pages;
@@ -75,7 +76,8 @@ pub struct Held {
     pub reason: String,
 }
 
-/// The quarantine could not be read or changed (the server logged why).
+/// The quarantine (or another of the server's parts) could not answer; the server
+/// logged why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuarantineUnavailable;
 
@@ -94,6 +96,35 @@ pub trait Quarantine: Send + Sync {
     ) -> Result<bool, QuarantineUnavailable>;
     /// Deletes `id`; false if it is not held.
     async fn delete(&self, id: palisade_types::QueueId) -> Result<bool, QuarantineUnavailable>;
+}
+
+/// How one published record compares with what the server expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordState {
+    Good,
+    Warning,
+    Wrong,
+    Note,
+}
+
+/// One record's live check (`doctor`'s finding): what was seen and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordCheck {
+    /// Which record (`doctor.mx`, `doctor.dkim`, ...).
+    pub id: String,
+    pub state: RecordState,
+    pub seen: String,
+    /// One line; empty when all is well.
+    pub fix: String,
+}
+
+/// The server's DNS check of a local domain's records, asked live.
+#[async_trait::async_trait]
+pub trait Doctor: Send + Sync {
+    async fn check(
+        &self,
+        domain: &palisade_types::Domain,
+    ) -> Result<Vec<RecordCheck>, QuarantineUnavailable>;
 }
 
 /// Host names that serve something else and never the console.
@@ -178,6 +209,10 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/admin/security", get(security::show))
         .route("/admin/security/lift", post(security::lift))
         .route("/admin/security/unlock", post(security::unlock))
+        .route("/admin/domains", get(domains::list))
+        .route("/admin/domains/add", post(domains::add))
+        .route("/admin/domains/remove", post(domains::remove))
+        .route("/admin/domains/{domain}", get(domains::show))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/unlock", post(admin::unlock))
         .route("/admin/users/resume", post(admin::resume))

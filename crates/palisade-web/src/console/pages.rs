@@ -46,6 +46,7 @@ fn navigation(w: &Signed) -> Markup {
         nav aria-label="Main" {
             @for (href, label) in USER_PAGES { a href=(href) { (label) } }
             @if w.admin {
+                a href="/admin/domains" { "Domains" }
                 a href="/admin/users" { "Users" }
                 a href="/admin/quarantine" { "All quarantine" }
                 a href="/admin/security" { "Security" }

@@ -1,4 +1,5 @@
-//! The quarantine as the web console sees it: the spool's `quarantine/` directory read
+//! The console's views of the server's own parts: the DNS check of a domain
+//! ([`LiveDoctor`]), and the quarantine as the web console sees it: the spool's `quarantine/` directory read
 //! (headers only, within a bound), a release through the same commit as `palisade
 //! quarantine release` (`palisade_queue::activate`: the scheduler delivers it within a
 //! second), and each release a lesson for the site model.
@@ -6,7 +7,9 @@
 use crate::Shared;
 use palisade_queue::{Spool, SpooledMessage};
 use palisade_types::{Address, MessageLabel, QueueId};
-use palisade_web::console::{Held, Quarantine, QuarantineUnavailable};
+use palisade_web::console::{
+    Doctor, Held, Quarantine, QuarantineUnavailable, RecordCheck, RecordState,
+};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -146,5 +149,42 @@ async fn learn(shared: &Shared, raw: Vec<u8>, who: String, admin: bool) {
             error = &e as &dyn std::error::Error,
             "cannot learn a release"
         );
+    }
+}
+
+/// The doctor's comparison of one domain's records, asked from the console.
+pub(crate) struct LiveDoctor(pub Arc<Shared>);
+
+fn record_state(s: palisade_audit::Status) -> RecordState {
+    match s {
+        palisade_audit::Status::Pass => RecordState::Good,
+        palisade_audit::Status::Warn => RecordState::Warning,
+        palisade_audit::Status::Fail => RecordState::Wrong,
+        palisade_audit::Status::Info => RecordState::Note,
+    }
+}
+
+#[async_trait::async_trait]
+impl Doctor for LiveDoctor {
+    async fn check(
+        &self,
+        domain: &palisade_types::Domain,
+    ) -> Result<Vec<RecordCheck>, QuarantineUnavailable> {
+        let cfg = self.0.config();
+        let https = crate::doctor_https(&cfg).ok_or(QuarantineUnavailable)?;
+        let store = self.0.store.as_ref();
+        let e = palisade_audit::doctor::expected(&cfg, store, &self.0.data_dir, domain)
+            .await
+            .map_err(unavailable)?;
+        let findings = palisade_audit::doctor::compare(&self.0.dns(), &e, &https).await;
+        Ok(findings
+            .into_iter()
+            .map(|f| RecordCheck {
+                id: f.id.to_string(),
+                state: record_state(f.status),
+                seen: f.evidence,
+                fix: f.advice,
+            })
+            .collect())
     }
 }
