@@ -9,6 +9,7 @@ pub mod secret;
 pub mod sign;
 pub mod signed;
 pub mod smime;
+pub mod user_keys;
 pub mod wkd;
 
 /// Bytes as upper-case hex, as gpg and openssl print fingerprints.

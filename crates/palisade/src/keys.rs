@@ -4,24 +4,9 @@
 use crate::cli::{KeyCommand, SigningCommand};
 use crate::commands::parse_address;
 use crate::usage;
-use palisade_crypt::openpgp::OpenPgpKey;
-use palisade_crypt::smime::SmimeCert;
-use palisade_store::{SqliteStore, Store, UserKey};
-use palisade_types::Address;
+use palisade_crypt::user_keys::{self, AtRest, Removal};
+use palisade_store::{SqliteStore, Store};
 use std::io::Read;
-
-/// The addresses a key may name for `user`: the user's own and the aliases that deliver
-/// to it (a catch-all names no one).
-async fn addresses_of(store: &SqliteStore, user: &Address) -> anyhow::Result<Vec<String>> {
-    let mut out = vec![user.to_string()];
-    for (source, target) in store.list_aliases().await? {
-        let source = source.to_string();
-        if target.lookup_key() == user.lookup_key() && !source.starts_with("*@") {
-            out.push(source);
-        }
-    }
-    Ok(out)
-}
 
 fn read_key(file: &std::path::Path) -> anyhow::Result<String> {
     let mut text = String::new();
@@ -42,33 +27,10 @@ pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
                 return Err(usage(format!("no user {a}")));
             }
             let text = read_key(&file)?;
-            let addresses = addresses_of(store, &a).await?;
+            let addresses = user_keys::addresses_of(store, &a).await?;
             let now = palisade_queue::now_secs();
-            let refused = |e: &dyn std::fmt::Display| usage(format!("{}: {e}", file.display()));
-            let row = if text.contains("-----BEGIN CERTIFICATE-----") {
-                let (cert, info) =
-                    SmimeCert::check(&text, &addresses, now).map_err(|e| refused(&e))?;
-                UserKey {
-                    kind: "smime".into(),
-                    fingerprint: info.fingerprint,
-                    data: cert.pem()?,
-                    user_ids: info.addresses.join("\n"),
-                    expires: Some(info.expires),
-                    added: now,
-                }
-            } else {
-                let (key, info) =
-                    OpenPgpKey::check(&text, &addresses, now).map_err(|e| refused(&e))?;
-                UserKey {
-                    kind: "openpgp".into(),
-                    fingerprint: info.fingerprint,
-                    // Stored as rPGP writes it back: what is kept is what was checked.
-                    data: key.armored()?,
-                    user_ids: info.user_ids.join("\n"),
-                    expires: info.expires,
-                    added: now,
-                }
-            };
+            let row = user_keys::check(&text, &addresses, now)
+                .map_err(|e| usage(format!("{}: {e}", file.display())))?;
             store.add_user_key(&a, &row).await?;
             let kind = if row.kind == "smime" {
                 "S/MIME certificate"
@@ -98,19 +60,17 @@ pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
         }
         KeyCommand::Remove { user, fingerprint } => {
             let a = parse_address(&user)?;
-            let keys = store.user_keys(&a).await?;
-            let last = keys.len() == 1 && keys[0].fingerprint.eq_ignore_ascii_case(&fingerprint);
-            if last && store.encrypt_at_rest(&a).await? {
+            match user_keys::remove(store, &a, &fingerprint).await? {
+                Removal::Removed => println!("removed key {fingerprint} of {a}"),
+                Removal::NoSuchKey => return Err(usage(format!("{a} has no key {fingerprint}"))),
                 // Mail for the user would have no key to be sealed to.
-                return Err(usage(format!(
-                    "{fingerprint} is {a}'s only key and encryption at rest is on: \
-                     turn it off first (palisade user encrypt-at-rest {a} off)"
-                )));
+                Removal::LastKeySealing => {
+                    return Err(usage(format!(
+                        "{fingerprint} is {a}'s only key and encryption at rest is on: \
+                         turn it off first (palisade user encrypt-at-rest {a} off)"
+                    )));
+                }
             }
-            if !store.remove_user_key(&a, &fingerprint).await? {
-                return Err(usage(format!("{a} has no key {fingerprint}")));
-            }
-            println!("removed key {fingerprint} of {a}");
         }
     }
     Ok(())
@@ -118,13 +78,14 @@ pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
 
 pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyhow::Result<()> {
     let a = parse_address(user)?;
-    if on && store.user_keys(&a).await?.is_empty() {
-        return Err(usage(format!(
-            "{a} has no key: import one first (palisade user key import {a} FILE)"
-        )));
-    }
-    if !store.set_encrypt_at_rest(&a, on).await? {
-        return Err(usage(format!("no user {a}")));
+    match user_keys::set_encrypt_at_rest(store, &a, on).await? {
+        AtRest::Done => {}
+        AtRest::NoKey => {
+            return Err(usage(format!(
+                "{a} has no key: import one first (palisade user key import {a} FILE)"
+            )));
+        }
+        AtRest::NoUser => return Err(usage(format!("no user {a}"))),
     }
     if on {
         println!("mail for {a} is now encrypted to their key before it is stored");
@@ -154,7 +115,7 @@ pub async fn signing(
             }
             let cert_pem = read_key(&certificate)?;
             let key_pem = read_key(&key)?;
-            let addresses = addresses_of(store, &a).await?;
+            let addresses = user_keys::addresses_of(store, &a).await?;
             let now = palisade_queue::now_secs();
             let (_, info) = SigningIdentity::check(&cert_pem, &key_pem, &addresses, now)
                 .map_err(|e| usage(format!("{}: {e}", certificate.display())))?;

@@ -1034,3 +1034,100 @@ async fn an_administrator_adds_a_domain_and_sees_each_record_checked_live() {
     assert!(r.body.contains("still has users"), "{}", r.body);
     s.ts.shutdown().await;
 }
+
+/// A fresh OpenPGP key for `uid` made by GnuPG, ASCII-armoured.
+fn gpg_public_key(uid: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let gpg = |args: &[&str]| {
+        let o = std::process::Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg is installed (.ci/run installs gnupg)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    gpg(&["--quick-gen-key", uid, "future-default", "default", "1y"]);
+    gpg(&["--armor", "--export"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_imports_their_key_and_turns_encryption_on_by_the_clis_rules() {
+    let s = setup("").await;
+    s.ts.set_password("alice@local.test", PW).await;
+    let mut b = Browser::new(&s);
+    b.login("alice@local.test", PW, "").await;
+    let page = b.get("/account/keys").await;
+    assert!(page.body.contains("You have no keys."));
+    let token = page.csrf();
+    let settings = |at_rest: &'static str| {
+        [
+            ("csrf", token.clone()),
+            ("at_rest", at_rest.to_string()),
+            ("outbound", "opportunistic".to_string()),
+            ("password", PW.to_string()),
+        ]
+    };
+    let on = settings("on");
+    let on: Vec<(&str, &str)> = on.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = b.post("/account/keys/settings", &on).await;
+    assert!(r.body.contains("Import a key first"), "{}", r.body);
+
+    let bobs = gpg_public_key("Bob <bob@local.test>");
+    let r = b
+        .post(
+            "/account/keys/import",
+            &[("csrf", &token), ("key", &bobs), ("password", PW)],
+        )
+        .await;
+    assert!(
+        r.body.contains("The key is refused"),
+        "names someone else: {}",
+        r.body
+    );
+    let alices = gpg_public_key("Alice <alice@local.test>");
+    let r = b
+        .post(
+            "/account/keys/import",
+            &[("csrf", &token), ("key", &alices), ("password", "wrong")],
+        )
+        .await;
+    assert!(r.body.contains("current password or code is wrong"));
+    let r = b
+        .post(
+            "/account/keys/import",
+            &[("csrf", &token), ("key", &alices), ("password", PW)],
+        )
+        .await;
+    assert!(r.body.contains("imported"), "{}", r.body);
+    let r = b.post("/account/keys/settings", &on).await;
+    assert!(r.body.contains("Saved."), "{}", r.body);
+    let alice = Address::parse("alice@local.test").unwrap();
+    assert!(s.ts.store.encrypt_at_rest(&alice).await.unwrap());
+    assert_eq!(
+        s.ts.store
+            .outbound_encryption(&alice)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("opportunistic")
+    );
+    // The only key while mail is sealed to it stays.
+    let fingerprint = s.ts.store.user_keys(&alice).await.unwrap()[0]
+        .fingerprint
+        .clone();
+    let r = b
+        .post(
+            "/account/keys/remove",
+            &[
+                ("csrf", &token),
+                ("fingerprint", &fingerprint),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("turn that off first"), "{}", r.body);
+    s.ts.shutdown().await;
+}

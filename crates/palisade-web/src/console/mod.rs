@@ -19,6 +19,7 @@ mod auth;
 mod domains;
 mod forms;
 mod headers;
+mod keys;
 mod pages;
 mod passkeys;
 mod quarantine;
@@ -196,6 +197,10 @@ pub fn routes() -> Router<Arc<WebState>> {
             post(account::revoke_app_password),
         )
         .route("/account/events", get(account::events))
+        .route("/account/keys", get(keys::show))
+        .route("/account/keys/import", post(keys::import))
+        .route("/account/keys/settings", post(keys::settings))
+        .route("/account/keys/remove", post(keys::remove))
         .route("/account/two-factor", get(two_factor::show))
         .route("/account/two-factor/start", post(two_factor::start))
         .route("/account/two-factor/confirm", post(two_factor::confirm))

@@ -8,12 +8,13 @@ use maud::{DOCTYPE, Markup, html};
 use palisade_access::forms::when;
 
 /// The pages a signed-in user reaches from the navigation.
-const USER_PAGES: [(&str, &str); 7] = [
+const USER_PAGES: [(&str, &str); 8] = [
     ("/account", "Account"),
     ("/account/password", "Password"),
     ("/account/two-factor", "Two-factor"),
     ("/account/passkeys", "Passkeys"),
     ("/account/app-passwords", "App passwords"),
+    ("/account/keys", "Keys"),
     ("/account/quarantine", "Quarantine"),
     ("/account/events", "Security events"),
 ];
