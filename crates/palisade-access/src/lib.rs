@@ -17,6 +17,7 @@
 //! Hashing is deliberately slow (tens of milliseconds, 19 MiB): async callers run
 //! these functions on a blocking pool, never on an I/O thread.
 
+pub mod aliases;
 pub mod checkpassword;
 pub mod forms;
 pub mod guard;

@@ -7,7 +7,7 @@ use crate::usage;
 use anyhow::Context;
 use palisade_config::Config;
 use palisade_queue::{Spool, SpooledMessage};
-use palisade_store::{AliasSource, ConsoleStore, QueueStatus, SqliteStore, Store, StoreError};
+use palisade_store::{AliasSource, ConsoleStore, QueueStatus, SqliteStore, Store};
 use palisade_types::{Address, Domain, QueueId};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -503,10 +503,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
 
 /// A send-as target: an address (stored by its lookup key) or `*@domain`.
 fn send_as_target(s: &str) -> anyhow::Result<String> {
-    match s.strip_prefix("*@") {
-        Some(d) => Ok(format!("*@{}", parse_domain(d)?)),
-        None => Ok(parse_address(s)?.lookup_key()),
-    }
+    palisade_access::aliases::send_as_target(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
 async fn send_as(store: &SqliteStore, c: crate::cli::SendAsCommand) -> anyhow::Result<()> {
@@ -549,82 +546,37 @@ async fn send_as(store: &SqliteStore, c: crate::cli::SendAsCommand) -> anyhow::R
 }
 
 async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
+    use palisade_access::aliases;
     let store = paths.store().await?;
     match c {
         AliasCommand::Add { source, targets } => {
-            let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
-            if let AliasSource::Address(a) = &s {
-                a.check_mailbox_name()
-                    .map_err(|e| usage(format!("{source:?}: {e}")))?;
-            }
+            let s = aliases::source(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
             let targets = targets
                 .iter()
                 .map(|t| parse_address(t))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            add_alias_or_group(&store, &s, &targets).await?;
+            match aliases::add(&store, &s, &targets).await {
+                Ok(added) => {
+                    for (s, t) in added {
+                        println!("{s} -> {t}");
+                    }
+                }
+                Err(aliases::AliasRefused::Store(e)) => store_result(Err(e))?,
+                Err(e) => return Err(usage(e.to_string())),
+            }
         }
         AliasCommand::Remove { source } => {
             let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
-            let alias = store.remove_alias(&s).await?;
-            let members = match &s {
-                AliasSource::Address(a) => store.remove_forwards(a).await?,
-                AliasSource::CatchAll(_) => 0,
-            };
-            if !alias && members == 0 {
+            if !aliases::remove(&store, &s).await? {
                 return Err(usage(format!("no alias or group {s}")));
             }
             println!("removed {s}");
         }
         AliasCommand::List => {
-            for (s, t) in store.list_aliases().await? {
-                println!("{s} -> {t}");
-            }
-            let mut groups: Vec<(Address, Vec<String>)> = Vec::new();
-            for (s, t) in store.list_forwards().await? {
-                match groups.last_mut() {
-                    Some((last, members)) if *last == s => members.push(t.to_string()),
-                    _ => groups.push((s, vec![t.to_string()])),
-                }
-            }
-            for (s, members) in groups {
-                println!("{s} -> {}", members.join(", "));
+            for (s, targets) in aliases::list(&store).await? {
+                println!("{s} -> {}", targets.join(", "));
             }
         }
-    }
-    Ok(())
-}
-
-/// One local user: a plain alias (catch-all allowed). Otherwise a group of exact
-/// source addresses, whose members may live anywhere.
-async fn add_alias_or_group(
-    store: &SqliteStore,
-    s: &AliasSource,
-    targets: &[Address],
-) -> anyhow::Result<()> {
-    if let [one] = targets
-        && store.is_local_domain(one.domain()).await?
-    {
-        // Taken already (an alias, a group or a user): the target joins it as a member.
-        match store.add_alias(s, one).await {
-            Err(StoreError::AlreadyExists { .. }) if matches!(s, AliasSource::Address(_)) => {}
-            other => {
-                store_result(other)?;
-                println!("{s} -> {one}");
-                return Ok(());
-            }
-        }
-    }
-    let AliasSource::Address(source) = s else {
-        return Err(usage(
-            "a catch-all routes to one local user; groups and forwards take an exact address",
-        ));
-    };
-    for t in targets {
-        if t.lookup_key() == source.lookup_key() {
-            return Err(usage(format!("{source} cannot forward to itself")));
-        }
-        store_result(store.add_forward(source, t).await)?;
-        println!("{source} -> {t}");
     }
     Ok(())
 }

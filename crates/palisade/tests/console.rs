@@ -1131,3 +1131,138 @@ async fn a_user_imports_their_key_and_turns_encryption_on_by_the_clis_rules() {
     assert!(r.body.contains("turn that off first"), "{}", r.body);
     s.ts.shutdown().await;
 }
+
+/// RCPT TO `rcpt` over port 25 then the message: the reply to RCPT (the message is
+/// sent only if it was taken).
+async fn mail_to(ts: &TestServer, rcpt: &str, subject: &str) -> String {
+    let mut c = connect(ts.addr("inbound")).await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<>", "250").await;
+    let r = c.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+    if r.starts_with("250") {
+        c.expect("DATA", "354").await;
+        let m = format!("Subject: {subject}\r\n\r\nHi.\r\n.\r\n");
+        c.send(m.as_bytes()).await;
+        assert!(c.reply().await.starts_with("250"));
+    }
+    c.cmd("QUIT").await;
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_manages_aliases_groups_and_send_as() {
+    let s = setup("").await;
+    for u in ["alice", "carol"] {
+        s.ts.set_password(&format!("{u}@local.test"), PW).await;
+    }
+    cli(&s.ts, &["user", "admin", "carol@local.test"]);
+    let mut carol = Browser::new(&s);
+    carol.login("carol@local.test", PW, "").await;
+    let token = carol.get("/admin/aliases").await.csrf();
+    let add = |source: &'static str, targets: &'static str| {
+        [
+            ("csrf", token.clone()),
+            ("source", source.into()),
+            ("targets", targets.into()),
+        ]
+    };
+    for (source, targets, said) in [
+        (
+            "Sales@local.test",
+            "alice@local.test",
+            "Added: Sales@local.test -&gt; alice@local.test",
+        ),
+        (
+            "team@local.test",
+            "alice@local.test, bob@local.test",
+            "team@local.test -&gt; bob@local.test",
+        ),
+        (
+            "*@local.test",
+            "alice@local.test bob@local.test",
+            "a catch-all routes to one local user",
+        ),
+        ("x@local.test", "not an address", "&quot;not&quot;"),
+    ] {
+        let f = add(source, targets);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = carol.post("/admin/aliases/add", &f).await;
+        assert!(r.body.contains(said), "{source}: {}", r.body);
+    }
+    assert!(
+        mail_to(&s.ts, "sales@local.test", "to-sales")
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        mail_to(&s.ts, "team@local.test", "to-team")
+            .await
+            .starts_with("250")
+    );
+    s.ts.wait_for_mail("alice", 2).await;
+    s.ts.wait_for_mail("bob", 1).await;
+    let r = carol
+        .post(
+            "/admin/aliases/remove",
+            &[("csrf", &token), ("source", "sales@local.test")],
+        )
+        .await;
+    assert!(r.body.contains("sales@local.test is removed"), "{}", r.body);
+    // Recipient lookups are cached for a second (LookupCache::TTL).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        mail_to(&s.ts, "sales@local.test", "late")
+            .await
+            .starts_with("550")
+    );
+
+    let r = carol
+        .post(
+            "/admin/aliases/send-as",
+            &[
+                ("csrf", &token),
+                ("user", "alice@local.test"),
+                ("address", "ceo@local.test"),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert!(
+        r.body.contains("may now send as ceo@local.test"),
+        "{}",
+        r.body
+    );
+    let r = carol
+        .get("/admin/aliases/send-as?q=alice%40local.test")
+        .await;
+    assert!(
+        r.body.contains("may also send as ceo@local.test"),
+        "{}",
+        r.body
+    );
+    let alice_key = Address::parse("alice@local.test").unwrap();
+    assert_eq!(
+        s.ts.store.list_send_as(&alice_key).await.unwrap(),
+        ["ceo@local.test"]
+    );
+
+    let mut alice = Browser::new(&s);
+    alice.login("alice@local.test", PW, "").await;
+    assert_eq!(
+        alice.get("/admin/aliases").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let t = alice.get("/account").await.csrf();
+    let r = alice
+        .post(
+            "/admin/aliases/add",
+            &[
+                ("csrf", &t),
+                ("source", "me@local.test"),
+                ("targets", "alice@local.test"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    s.ts.shutdown().await;
+}

@@ -15,6 +15,7 @@
 
 mod account;
 mod admin;
+mod aliases;
 mod auth;
 mod domains;
 mod forms;
@@ -214,6 +215,13 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/admin/security", get(security::show))
         .route("/admin/security/lift", post(security::lift))
         .route("/admin/security/unlock", post(security::unlock))
+        .route("/admin/aliases", get(aliases::show))
+        .route("/admin/aliases/add", post(aliases::add))
+        .route("/admin/aliases/remove", post(aliases::remove))
+        .route(
+            "/admin/aliases/send-as",
+            get(aliases::send_as_list).post(aliases::send_as_change),
+        )
         .route("/admin/domains", get(domains::list))
         .route("/admin/domains/add", post(domains::add))
         .route("/admin/domains/remove", post(domains::remove))

@@ -49,6 +49,7 @@ fn navigation(w: &Signed) -> Markup {
             @if w.admin {
                 a href="/admin/domains" { "Domains" }
                 a href="/admin/users" { "Users" }
+                a href="/admin/aliases" { "Aliases" }
                 a href="/admin/quarantine" { "All quarantine" }
                 a href="/admin/security" { "Security" }
             }

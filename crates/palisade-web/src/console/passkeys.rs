@@ -4,7 +4,8 @@
 //! party is the server's host name, any port.
 //!
 //! A ceremony is two requests: its state waits here in memory (at most
-//! [`MAX_CEREMONIES`], five minutes each), so both requests must reach the same node.
+//! [`MAX_CEREMONIES`], the oldest giving way; five minutes each), so both requests must
+//! reach the same node.
 
 use super::account::{reauth, two_factor_on};
 use super::audit;
@@ -53,7 +54,14 @@ impl Ceremonies {
         let mut map = self.0.lock().ok()?;
         map.retain(|_, (at, _)| now - *at < CEREMONY_LIFETIME);
         if map.len() >= MAX_CEREMONIES {
-            return None;
+            // Full (a flood of starts): the oldest gives way, so new ones still begin.
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                map.remove(&k);
+            }
         }
         map.insert(id.clone(), (now, c));
         Some(id)
@@ -211,10 +219,7 @@ pub async fn register_start(
     };
     match state.ceremonies.put(ceremony) {
         Some(id) => challenge(&id, &options),
-        None => refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many passkey requests.",
-        ),
+        None => refused(StatusCode::SERVICE_UNAVAILABLE, "Try again."),
     }
 }
 
@@ -337,10 +342,7 @@ pub async fn login_start(
     };
     match state.ceremonies.put(Ceremony::Login { user, state: auth }) {
         Some(id) => challenge(&id, &options),
-        None => refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many passkey requests.",
-        ),
+        None => refused(StatusCode::SERVICE_UNAVAILABLE, "Try again."),
     }
 }
 
