@@ -11,9 +11,8 @@ mod common;
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::Mechanism;
+use lettre::{AsyncTransport, Message};
 use palisade_store::{ConsoleStore, Store};
 use palisade_types::Address;
 use std::process::{Child, Command, Stdio};
@@ -189,20 +188,6 @@ async fn sign_in(c: &Client, base: &str, user: &str) {
     appears(c, "h1", "Your account").await;
 }
 
-fn submission(ts: &TestServer, user: &str, pw: &str) -> AsyncSmtpTransport<Tokio1Executor> {
-    let addr = ts.addr("submission");
-    let params = TlsParameters::builder(HOST.to_string())
-        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
-        .build_rustls()
-        .unwrap();
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .tls(Tls::Required(params))
-        .credentials(Credentials::new(user.into(), pw.into()))
-        .timeout(Some(Duration::from_secs(30)))
-        .build()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
     // sender.test fails SPF from loopback and asks for quarantine (DMARC).
@@ -254,10 +239,16 @@ async fn log_in_with_totp_make_an_app_password_and_send_with_it() {
         .subject("sent with a console app password")
         .body("hello".to_string())
         .unwrap();
-    submission(&ts, "alice@local.test", &app)
-        .send(m)
-        .await
-        .unwrap();
+    submission_client(
+        &ts,
+        "submission",
+        "alice@local.test",
+        &app,
+        Mechanism::Plain,
+    )
+    .send(m)
+    .await
+    .unwrap();
     let got = ts.wait_for_mail("bob", 1).await;
     assert!(String::from_utf8_lossy(&got[0]).contains("sent with a console app password"));
 

@@ -8,32 +8,15 @@ mod common;
 
 use common::*;
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::authentication::Mechanism;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use palisade_store::Store;
 use palisade_testkit::DnsAuthority;
 use palisade_types::Address;
 use std::process::Command;
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 const PW: &str = "correct horse battery staple";
-
-fn submission(ts: &TestServer, user: &str) -> AsyncSmtpTransport<Tokio1Executor> {
-    let addr = ts.addr("submission");
-    let params = TlsParameters::builder(HOST.to_string())
-        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
-        .build_rustls()
-        .unwrap();
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .tls(Tls::Required(params))
-        .credentials(Credentials::new(user.into(), PW.into()))
-        .authentication(vec![Mechanism::Plain])
-        .timeout(Some(Duration::from_secs(30)))
-        .build()
-}
 
 /// Sends `message` from `from` to `to`; the server's reply (or its error) as text.
 async fn send(
@@ -346,7 +329,7 @@ async fn first_contact_and_external_notes() {
 async fn a_compromised_account_sending_phishing_is_held() {
     let ts = start("").await;
     ts.set_password("alice@local.test", PW).await;
-    let c = submission(&ts, "alice@local.test");
+    let c = submission_client(&ts, "submission", "alice@local.test", PW, Mechanism::Plain);
     let phish = "From: alice@local.test\r\nTo: victim@elsewhere.test\r\nSubject: Password expiry\r\n\
          Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <p1@x>\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n\

@@ -6,9 +6,8 @@ mod common;
 
 use common::*;
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::Mechanism;
+use lettre::{AsyncTransport, Message};
 use palisade_store::Store;
 use palisade_types::Address;
 use std::time::Duration;
@@ -18,32 +17,6 @@ const PW: &str = "correct horse battery staple";
 fn b64(s: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn submission_client(
-    ts: &TestServer,
-    listener: &str,
-    user: &str,
-    pw: &str,
-    mech: Mechanism,
-) -> AsyncSmtpTransport<Tokio1Executor> {
-    let addr = ts.addr(listener);
-    let params = TlsParameters::builder(HOST.to_string())
-        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
-        .build_rustls()
-        .unwrap();
-    let tls = if listener == "submissions" {
-        Tls::Wrapper(params)
-    } else {
-        Tls::Required(params)
-    };
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .tls(tls)
-        .credentials(Credentials::new(user.into(), pw.into()))
-        .authentication(vec![mech])
-        .timeout(Some(Duration::from_secs(30)))
-        .build()
 }
 
 fn message(from: &str, to: &str, subject: &str) -> Message {

@@ -94,6 +94,37 @@ pub async fn auth_once(ts: &TestServer, listener: &str, user: &str, pw: &str) ->
     Some(c.cmd(&plain(user, pw)).await)
 }
 
+/// A lettre client logged in as `user` on the submission port (`listener`
+/// "submission", STARTTLS required) or the submissions port (implicit TLS), trusting
+/// the server's certificate.
+pub fn submission_client(
+    ts: &TestServer,
+    listener: &str,
+    user: &str,
+    pw: &str,
+    mech: lettre::transport::smtp::authentication::Mechanism,
+) -> lettre::AsyncSmtpTransport<lettre::Tokio1Executor> {
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let addr = ts.addr(listener);
+    let params = TlsParameters::builder(HOST.to_string())
+        .add_root_certificate(Certificate::from_pem(&ts.cert_pem()).unwrap())
+        .build_rustls()
+        .unwrap();
+    let tls = if listener == "submissions" {
+        Tls::Wrapper(params)
+    } else {
+        Tls::Required(params)
+    };
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(tls)
+        .credentials(Credentials::new(user.into(), pw.into()))
+        .authentication(vec![mech])
+        .timeout(Some(Duration::from_secs(30)))
+        .build()
+}
+
 /// The code `t` shows `offset` seconds from now.
 pub fn totp_code(t: &totp_rs::Totp, offset: u64) -> String {
     let now = std::time::SystemTime::now()
