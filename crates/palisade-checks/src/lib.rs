@@ -19,6 +19,8 @@
 pub mod arc_seal;
 pub mod dkim_bounds;
 pub mod dkim_key;
+pub mod dkim_keys;
+pub mod dmarc_received;
 pub mod dmarc_report;
 pub mod forged;
 pub mod message;

@@ -68,6 +68,7 @@ pub struct RawSecurity {
 pub struct RawWeb {
     pub address: Option<String>,
     pub autoconfig: Option<bool>,
+    pub dashboard_flush_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -277,6 +277,8 @@ pub struct Config {
     /// Mail client autoconfiguration on the HTTPS listener (Thunderbird's autoconfig,
     /// Microsoft's autodiscover) for `autoconfig.DOMAIN` and `autodiscover.DOMAIN`.
     pub autoconfig: bool,
+    /// How often this node adds its counts to the store for the console's dashboard.
+    pub dashboard_flush: Duration,
     pub mta_sts: MtaStsConfig,
     pub security: SecurityConfig,
     pub phishing: crate::phishing::PhishingConfig,
@@ -672,6 +674,13 @@ impl Config {
             None => None,
         };
         let autoconfig = raw_web.autoconfig.unwrap_or(false);
+        let dashboard_flush = secs(
+            "web.dashboard_flush_secs",
+            raw_web.dashboard_flush_secs,
+            60,
+            1,
+            3600,
+        )?;
         if autoconfig && web.is_none() {
             return Err(invalid(
                 "web.autoconfig",
@@ -823,6 +832,7 @@ impl Config {
         Ok(Config {
             routes,
             autoconfig,
+            dashboard_flush,
             acme,
             dovecot: crate::dovecot::dovecot_config(raw.dovecot, hostname.as_str())?,
             log_format: log_format(raw.log)?,

@@ -16,6 +16,7 @@ mod file;
 mod inject;
 mod scheduler;
 mod spool;
+pub mod view;
 
 pub use file::{SpoolFileError, SpooledMessage};
 pub use inject::{activate, inject};

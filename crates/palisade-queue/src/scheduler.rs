@@ -22,7 +22,7 @@ enum Attempt {
     Skipped,
 }
 
-fn new_status(id: QueueId) -> QueueStatus {
+pub(crate) fn new_status(id: QueueId) -> QueueStatus {
     QueueStatus {
         id,
         attempts: 0,

@@ -680,11 +680,20 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 match reply {
                     Ok(id) => {
-                        metrics::counter!("palisade_messages_accepted_total").increment(1);
+                        let direction = if user.is_some() {
+                            "outbound"
+                        } else {
+                            "inbound"
+                        };
+                        metrics::counter!("palisade_messages_accepted_total", "direction" => direction)
+                            .increment(1);
                         tracing::info!(queue_id = %id, "message queued");
                         session.message_queued(id);
                     }
                     Err(r) => {
+                        if r != reply::LOCAL_ERROR {
+                            crate::rollup::rejected_sender(mail_from.as_ref(), session.client_ip());
+                        }
                         rejected(if r == reply::LOCAL_ERROR {
                             "local_error"
                         } else if r.text.starts_with(crate::phishing::REFUSED) {

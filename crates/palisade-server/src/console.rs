@@ -8,9 +8,8 @@ use crate::Shared;
 use palisade_queue::{Spool, SpooledMessage};
 use palisade_types::{Address, MessageLabel, QueueId};
 use palisade_web::console::{
-    Doctor, Held, Quarantine, QuarantineUnavailable, RecordCheck, RecordState,
+    Doctor, DomainAudit, Held, Quarantine, QuarantineUnavailable, RecordCheck, RecordState,
 };
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,17 +31,6 @@ impl SpoolQuarantine {
     }
 }
 
-/// The header section of a spooled message (at most [`HEAD_BYTES`]).
-fn head(m: &SpooledMessage) -> std::io::Result<Vec<u8>> {
-    let mut f = std::fs::File::open(&m.path)?;
-    f.seek(SeekFrom::Start(m.body_offset))?;
-    let mut buf = Vec::new();
-    f.take(HEAD_BYTES).read_to_end(&mut buf)?;
-    let end = palisade_types::header_end(&buf).unwrap_or(buf.len());
-    buf.truncate(end);
-    Ok(buf)
-}
-
 /// The unfolded value of header field `name` in `head`, or "".
 fn field(head: &[u8], name: &str) -> String {
     mail_parser::MessageParser::new()
@@ -54,7 +42,7 @@ fn field(head: &[u8], name: &str) -> String {
 /// What the console shows of one file, recipients not yet resolved.
 fn read_one(dir: &Path, id: QueueId) -> Option<(Held, Vec<Address>)> {
     let m = SpooledMessage::open(&dir.join(id.to_string()), id).ok()?;
-    let head = head(&m).ok()?;
+    let head = m.head(HEAD_BYTES).ok()?;
     let subject = mail_parser::MessageParser::new()
         .parse_headers(&head[..])
         .and_then(|p| p.subject().map(str::to_string))
@@ -177,14 +165,50 @@ impl Doctor for LiveDoctor {
             .await
             .map_err(unavailable)?;
         let findings = palisade_audit::doctor::compare(&self.0.dns(), &e, &https).await;
-        Ok(findings
+        Ok(findings.into_iter().map(record_check).collect())
+    }
+
+    async fn audit(
+        &self,
+        domain: &palisade_types::Domain,
+    ) -> Result<DomainAudit, QuarantineUnavailable> {
+        let cfg = self.0.config();
+        let https = crate::doctor_https(&cfg).ok_or(QuarantineUnavailable)?;
+        // A local domain's own selectors first, as `palisade audit domain` does.
+        let keys = self.0.store.list_dkim_keys(Some(domain)).await;
+        let selectors: Vec<String> = keys
+            .map_err(unavailable)?
             .into_iter()
-            .map(|f| RecordCheck {
-                id: f.id.to_string(),
-                state: record_state(f.status),
-                seen: f.evidence,
-                fix: f.advice,
-            })
-            .collect())
+            .filter(|k| k.state != palisade_checks::dkim_keys::RETIRED)
+            .map(|k| k.selector)
+            .collect();
+        let settings = palisade_audit::Settings {
+            selectors: Vec::new(),
+            https,
+            probe: None,
+        };
+        let dns = self.0.dns();
+        let r =
+            palisade_audit::audit_domain_with(&dns, domain.as_str(), &settings, &selectors).await;
+        Ok(DomainAudit {
+            score: r.score.overall,
+            grade: r.score.grade.to_string(),
+            categories: r
+                .score
+                .categories
+                .iter()
+                .map(|(c, n)| (c.name().to_string(), *n))
+                .collect(),
+            findings: r.findings.into_iter().map(record_check).collect(),
+        })
+    }
+}
+
+fn record_check(f: palisade_audit::Finding) -> RecordCheck {
+    RecordCheck {
+        id: f.id.to_string(),
+        state: record_state(f.status),
+        seen: f.evidence,
+        fix: f.advice,
     }
 }

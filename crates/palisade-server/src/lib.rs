@@ -30,6 +30,7 @@ pub mod proxy;
 pub mod quota;
 pub mod rates;
 pub mod reports;
+pub mod rollup;
 pub mod scanners;
 pub mod sender_auth;
 pub mod signatures;
@@ -258,6 +259,7 @@ pub struct Server {
     bans_task: JoinHandle<()>,
     rates_task: JoinHandle<()>,
     history_task: JoinHandle<()>,
+    rollup_task: JoinHandle<()>,
     /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
     _lock: std::fs::File,
 }
@@ -493,6 +495,7 @@ impl Server {
                 logins: Arc::new(logins::WebLogins(shared.clone())),
                 quarantine: Arc::new(console::SpoolQuarantine(shared.clone())),
                 doctor: Arc::new(console::LiveDoctor(shared.clone())),
+                queue_dir: queue_dir(&shared.data_dir),
                 ceremonies: Default::default(),
             });
             let tls: palisade_web::TlsSource = {
@@ -523,6 +526,7 @@ impl Server {
         let history_task = tokio::spawn(phishing::history_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
         let doctor_task = tokio::spawn(doctor_loop(shared.clone()));
+        let rollup_task = tokio::spawn(rollup::flush_loop(shared.clone()));
         Ok(Server {
             shared,
             bound,
@@ -538,6 +542,7 @@ impl Server {
             bans_task,
             rates_task,
             history_task,
+            rollup_task,
             _lock: lock,
         })
     }
@@ -633,6 +638,14 @@ impl Server {
         self.bans_task.abort();
         self.rates_task.abort();
         self.history_task.abort();
+        self.rollup_task.abort();
+        let node = self.shared.config().hostname.to_string();
+        rollup::flush(
+            self.shared.store.as_ref(),
+            &node,
+            palisade_queue::now_secs(),
+        )
+        .await;
         // What the history loop had not written yet.
         self.shared.phishing.flush(self.shared.store.as_ref()).await;
     }

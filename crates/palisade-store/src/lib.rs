@@ -21,12 +21,14 @@
 mod alias;
 pub mod cache;
 pub mod console;
+pub mod dashboard;
 mod error;
 mod sqlite;
 
 pub use alias::AliasSource;
 pub use cache::LookupCache;
 pub use console::{AccountFlags, ConsoleStore, StoredPasskey, WebSession};
+pub use dashboard::{DashboardStore, HourlyCount, Tally};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
@@ -236,7 +238,7 @@ pub struct ReceivedReport {
 /// Storage as the rest of Palisade sees it. Every method is one atomic change or
 /// one consistent read; refusals are [`StoreError`] variants naming the culprit.
 #[async_trait::async_trait]
-pub trait Store: ConsoleStore + Send + Sync + 'static {
+pub trait Store: ConsoleStore + DashboardStore + Send + Sync + 'static {
     /// Makes `d` a local domain. [`StoreError::AlreadyExists`] if it already is.
     async fn add_domain(&self, d: &Domain) -> Result<(), StoreError>;
 

@@ -26,6 +26,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 mod console;
+mod dashboard;
 mod learning;
 
 use crate::alias::catch_all_key;
@@ -70,7 +71,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("sqlite/schema_v17.sql")),
     (18, include_str!("sqlite/schema_v18.sql")),
     (19, include_str!("sqlite/schema_v19.sql")),
+    (20, include_str!("sqlite/schema_v20.sql")),
 ];
+
+type TlsRow = (String, i64, String, String, String, i64);
+
+pub(crate) fn tls_row((domain, day, policy_type, mx, result, count): TlsRow) -> TlsResultRow {
+    TlsResultRow {
+        domain,
+        day,
+        policy_type,
+        mx,
+        result,
+        count,
+    }
+}
 
 /// An `events` row: time, kind, subject, detail.
 pub(crate) type EventRow = (i64, String, String, String);
@@ -1702,31 +1717,25 @@ impl Store for SqliteStore {
         type Row = (String, i64, String, String, String, i64);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT domain, day, policy_type, mx, result, count FROM tlsrpt_results \
-             WHERE day < ? ORDER BY domain, day",
+             WHERE day < ? AND reported = 0 ORDER BY domain, day",
         )
         .bind(before_day)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(CONTEXT))?;
-        sqlx::query("DELETE FROM tlsrpt_results WHERE day < ?")
+        // Kept for the console as reported; forgotten after 90 days.
+        sqlx::query("UPDATE tlsrpt_results SET reported = 1 WHERE day < ?")
             .bind(before_day)
             .execute(&mut *tx)
             .await
             .map_err(db(CONTEXT))?;
+        sqlx::query("DELETE FROM tlsrpt_results WHERE day < ?")
+            .bind(before_day - 90)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
         tx.commit().await.map_err(db(CONTEXT))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(domain, day, policy_type, mx, result, count)| TlsResultRow {
-                    domain,
-                    day,
-                    policy_type,
-                    mx,
-                    result,
-                    count,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(tls_row).collect())
     }
 
     async fn record_submission(
@@ -2111,13 +2120,13 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
-        assert_eq!(versions(&store).await, (1..=19).collect::<Vec<i64>>());
+        assert_eq!(versions(&store).await, (1..=20).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
         assert_eq!(
             versions(&store).await,
-            (1..=19).collect::<Vec<i64>>(),
+            (1..=20).collect::<Vec<i64>>(),
             "reopening re-ran a step"
         );
         sqlx::query("INSERT INTO schema_version (version) VALUES (999)")
@@ -2132,7 +2141,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 19
+                    supported: 20
                 }
             ),
             "{err}"

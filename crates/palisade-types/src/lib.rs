@@ -9,6 +9,7 @@
 //! No I/O and no async runtime live here: every other crate may depend on this one.
 
 pub mod address;
+pub mod calendar;
 pub mod envelope;
 pub mod id;
 pub mod label;

@@ -40,6 +40,8 @@ pub struct WebState {
     pub quarantine: Arc<dyn console::Quarantine>,
     /// The server's live DNS check, for the console.
     pub doctor: Arc<dyn console::Doctor>,
+    /// The server's spool (`queue/`), for the console's queue pages.
+    pub queue_dir: std::path::PathBuf,
     /// Passkey ceremonies between their two requests.
     pub ceremonies: console::Ceremonies,
 }

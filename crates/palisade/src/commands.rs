@@ -6,11 +6,11 @@ use crate::cli::{
 use crate::usage;
 use anyhow::Context;
 use palisade_config::Config;
-use palisade_queue::{Spool, SpooledMessage};
-use palisade_store::{AliasSource, ConsoleStore, QueueStatus, SqliteStore, Store};
+use palisade_queue::view;
+use palisade_store::{AliasSource, ConsoleStore, SqliteStore, Store};
 use palisade_types::{Address, Domain, QueueId};
 use std::io::{BufRead, IsTerminal};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut paths = Paths::new(args.data, args.config);
@@ -581,119 +581,105 @@ async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn active_path(data: &Path, id: QueueId) -> PathBuf {
-    Spool::active_dir(&palisade_server::queue_dir(data)).join(id.to_string())
+/// One recipient's state in words, as `queue show` prints it.
+fn rcpt_line(state: &view::RcptState) -> String {
+    match state {
+        view::RcptState::Done => "done".to_string(),
+        view::RcptState::Delivering => "delivering".to_string(),
+        view::RcptState::Pending {
+            next_attempt,
+            error,
+        } => format!(
+            "pending, next attempt in {}s, last error: {error}",
+            (next_attempt - palisade_queue::now_secs()).max(0)
+        ),
+    }
+}
+
+/// A message's status in one line, as `queue list` prints it.
+fn status_line(q: &view::Queued) -> String {
+    match (q.next_attempt, q.first_error()) {
+        (Some(next), first) => {
+            let more = match q.pending() {
+                0 | 1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
+            format!(
+                "retry in {}s: {}{more}",
+                (next - palisade_queue::now_secs()).max(0),
+                first.unwrap_or("-")
+            )
+        }
+        (None, _) => "delivering".to_string(),
+    }
+}
+
+fn queue_list(queued: &[view::Queued], total: usize) {
+    println!(
+        "{:<16}  {:>9}  {:>5}  {:<30}  STATUS",
+        "ID", "SIZE", "TRIES", "FROM"
+    );
+    for q in queued {
+        let m = &q.message;
+        println!(
+            "{:<16}  {:>9}  {:>5}  {:<30}  {}",
+            m.id,
+            m.size,
+            q.attempts,
+            m.envelope.return_path(),
+            status_line(q)
+        );
+    }
+    println!("{total} message(s)");
+}
+
+fn queue_show(q: &view::Queued, head: &[u8]) {
+    let m = &q.message;
+    println!(
+        "id: {}\narrived: {}\nfrom: {}\nclient: {} ({})",
+        m.id,
+        crate::security::when(m.arrived),
+        m.envelope.return_path(),
+        m.envelope.client_ip,
+        m.envelope.helo
+    );
+    if q.next_attempt.is_some() {
+        println!("attempts: {}", q.attempts);
+    }
+    for (r, state) in &q.recipients {
+        println!("rcpt: {r}: {}", rcpt_line(state));
+    }
+    println!("\n{}", String::from_utf8_lossy(head));
 }
 
 async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
     let store = paths.store().await?;
     let qdir = palisade_server::queue_dir(&paths.data);
+    let missing = |id: QueueId| usage(format!("no message {id} in the queue"));
     match c {
         QueueCommand::List => {
-            let ids = Spool::list_active(&qdir)?;
-            let statuses = store.list_queue_status().await?;
-            println!(
-                "{:<16}  {:>9}  {:>5}  {:<30}  STATUS",
-                "ID", "SIZE", "TRIES", "FROM"
-            );
-            for id in &ids {
-                let Ok(m) = SpooledMessage::open(&active_path(&paths.data, *id), *id) else {
-                    continue;
-                };
-                let st = statuses.iter().find(|s| s.id == *id);
-                let status = match st {
-                    Some(s) => {
-                        let errors: Vec<&str> =
-                            s.last_error.as_deref().unwrap_or("-").lines().collect();
-                        let more = match errors.len() {
-                            0 | 1 => String::new(),
-                            n => format!(" (+{} more)", n - 1),
-                        };
-                        format!(
-                            "retry in {}s: {}{more}",
-                            (s.next_attempt - palisade_queue::now_secs()).max(0),
-                            errors.first().unwrap_or(&"-")
-                        )
-                    }
-                    None => "delivering".to_string(),
-                };
-                println!(
-                    "{:<16}  {:>9}  {:>5}  {:<30}  {}",
-                    id,
-                    m.size,
-                    st.map_or(0, |s| s.attempts),
-                    m.envelope.return_path(),
-                    status
-                );
-            }
-            println!("{} message(s)", ids.len());
+            let (queued, total) = view::list(&qdir, &store, usize::MAX).await?;
+            queue_list(&queued, total);
         }
         QueueCommand::Show { id } => {
             let id = parse_queue_id(&id)?;
-            let m = SpooledMessage::open(&active_path(&paths.data, id), id)
-                .map_err(|_| usage(format!("no message {id} in the queue")))?;
-            println!(
-                "id: {id}\narrived: {}\nfrom: {}\nclient: {} ({})",
-                crate::security::when(m.arrived),
-                m.envelope.return_path(),
-                m.envelope.client_ip,
-                m.envelope.helo
-            );
-            let status = store.queue_status(id).await?;
-            if let Some(s) = &status {
-                println!("attempts: {}", s.attempts);
-            }
-            // Per recipient: done (delivered or failed for good, then a DSN went out), or
-            // pending with its last error and the next attempt.
-            for r in &m.envelope.rcpt_to {
-                let r = r.to_string();
-                let line = match &status {
-                    Some(s) if s.delivered.contains(&r) => "done".to_string(),
-                    Some(s) => {
-                        let err = s
-                            .last_error
-                            .as_deref()
-                            .unwrap_or_default()
-                            .lines()
-                            .find_map(|l| l.strip_prefix(&format!("{r}: ")))
-                            .unwrap_or("-")
-                            .to_string();
-                        format!(
-                            "pending, next attempt in {}s, last error: {err}",
-                            (s.next_attempt - palisade_queue::now_secs()).max(0)
-                        )
-                    }
-                    None => "delivering".to_string(),
-                };
-                println!("rcpt: {r}: {line}");
-            }
-            let msg = m.read_message()?;
-            let head_end = palisade_types::header_end(&msg).unwrap_or(msg.len());
-            println!("\n{}", String::from_utf8_lossy(&msg[..head_end]));
+            let (q, head) = view::show(&qdir, &store, id)
+                .await?
+                .ok_or_else(|| missing(id))?;
+            queue_show(&q, &head);
         }
         QueueCommand::Retry { id } => {
             let id = parse_queue_id(&id)?;
-            if !active_path(&paths.data, id).exists() {
-                return Err(usage(format!("no message {id} in the queue")));
+            if !view::retry(&qdir, &store, id).await? {
+                return Err(missing(id));
             }
-            let mut s = store.queue_status(id).await?.unwrap_or(QueueStatus {
-                id,
-                attempts: 0,
-                next_attempt: 0,
-                last_error: None,
-                delivered: Vec::new(),
-                updated: palisade_queue::now_secs(),
-            });
-            s.next_attempt = 0;
-            store.put_queue_status(&s).await?;
             println!("{id} will be retried within a second by the running server");
         }
         QueueCommand::Delete { id } => {
             let id = parse_queue_id(&id)?;
-            let path = active_path(&paths.data, id);
-            std::fs::remove_file(&path)
-                .map_err(|_| usage(format!("no message {id} in the queue")))?;
-            store.remove_queue_status(id).await?;
+            if !view::delete(&qdir, &store, id).await? {
+                return Err(missing(id));
+            }
             println!("deleted {id}");
         }
     }

@@ -1,93 +1,83 @@
 //! `palisade dkim keygen|list|rotate|activate` and `palisade dns records`.
 
 use crate::cli::DkimCommand;
-use crate::commands::{Paths, parse_domain, store_result};
+use crate::commands::{Paths, parse_domain};
 use crate::usage;
-use palisade_checks::signing::{self, KeyAlgorithm};
+use palisade_checks::dkim_keys::{self, KeyError, TXT_STRING_MAX};
+use palisade_checks::signing::KeyAlgorithm;
 use palisade_store::{DkimKey, Store};
 use palisade_types::Domain;
-
-/// Selectors name the algorithm and the day: `ed20261201`, `rsa20261201` (a suffix
-/// keeps them unique when rotated twice a day).
-fn default_selector(algorithm: KeyAlgorithm, taken: &[DkimKey]) -> String {
-    let days = palisade_queue::now_secs() / 86_400;
-    let (y, m, d) = palisade_server::trace::civil_from_days(days);
-    let base = format!(
-        "{}{y:04}{m:02}{d:02}",
-        match algorithm {
-            KeyAlgorithm::Ed25519 => "ed",
-            KeyAlgorithm::Rsa => "rsa",
-        }
-    );
-    let mut candidate = base.clone();
-    let mut n = 1;
-    while taken.iter().any(|k| k.selector == candidate) {
-        n += 1;
-        candidate = format!("{base}n{n}");
-    }
-    candidate
-}
-
-/// A DNS character-string holds at most 255 octets (RFC 1035 §3.3); a longer TXT value
-/// is published as several, which receivers join (RFC 6376 §3.6.2.2).
-const TXT_STRING_MAX: usize = 255;
-
-/// `value` as the quoted character-strings of one zone-file line, each at most
-/// [`TXT_STRING_MAX`] octets (the value is ASCII: base64 and tag names).
-fn txt_strings(value: &str) -> String {
-    value
-        .as_bytes()
-        .chunks(TXT_STRING_MAX)
-        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// The key's record as a zone-file line; for a value longer than one string, a second
 /// line with the name and whole value as DNS web consoles take them (they split it).
 fn record_lines(k: &DkimKey) -> Vec<String> {
-    let alg = KeyAlgorithm::parse(&k.algorithm).unwrap_or(KeyAlgorithm::Rsa);
-    let value = signing::dns_record(alg, &k.public_key);
-    let name = format!("{}._domainkey.{}", k.selector, k.domain);
-    let mut lines = vec![format!("{name}. TXT {}", txt_strings(&value))];
-    if value.len() > TXT_STRING_MAX {
+    let r = dkim_keys::record(k);
+    let mut lines = vec![r.zone_line()];
+    if r.value.len() > TXT_STRING_MAX {
         lines.push(format!(
-            "; in a DNS web console: name {}._domainkey, type TXT, value {value}",
-            k.selector
+            "; in a DNS web console: name {}._domainkey, type TXT, value {}",
+            k.selector, r.value
         ));
     }
     lines
 }
 
-async fn create(
+/// A refusal of the person's request is a usage error; the rest is the machinery's.
+fn key_error(e: KeyError) -> anyhow::Error {
+    match e {
+        KeyError::BadSelector(_) | KeyError::NoSelector { .. } | KeyError::Exists { .. } => {
+            usage(e.to_string())
+        }
+        e => e.into(),
+    }
+}
+
+async fn keygen(
     store: &dyn Store,
     domain: &Domain,
-    algorithm: KeyAlgorithm,
+    algorithm: Option<String>,
     selector: Option<String>,
-    state: &str,
-) -> anyhow::Result<DkimKey> {
-    let existing = store.list_dkim_keys(Some(domain)).await?;
-    let selector = match selector {
-        Some(s) if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
-            return Err(usage(format!(
-                "selector {s:?}: letters, digits and '-' only"
-            )));
+) -> anyhow::Result<()> {
+    if !store.is_local_domain(domain).await? {
+        return Err(usage(format!("{domain} is not a local domain")));
+    }
+    let algorithms = match algorithm.as_deref().and_then(KeyAlgorithm::parse) {
+        Some(a) => vec![a],
+        None => vec![KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa],
+    };
+    if selector.is_some() && algorithms.len() > 1 {
+        return Err(usage("--selector needs --algorithm (one key per selector)"));
+    }
+    let now = palisade_queue::now_secs();
+    let made = dkim_keys::keygen(store, domain, &algorithms, selector.as_deref(), now)
+        .await
+        .map_err(key_error)?;
+    println!("Publish, then mail from {domain} is signed with the active keys:\n");
+    for k in &made {
+        let lines = record_lines(k);
+        println!("  {}    ({})", lines[0], k.state);
+        for l in &lines[1..] {
+            println!("  {l}");
         }
-        Some(s) => s,
-        None => default_selector(algorithm, &existing),
-    };
-    let key = tokio::task::spawn_blocking(move || signing::generate(algorithm)).await??;
-    let k = DkimKey {
-        domain: domain.clone(),
-        selector,
-        algorithm: algorithm.name().to_string(),
-        private_key: key.private_pkcs8,
-        public_key: key.public,
-        state: state.to_string(),
-        created: palisade_queue::now_secs(),
-    };
-    store_result(store.add_dkim_key(&k).await)?;
-    Ok(k)
+    }
+    Ok(())
+}
+
+fn list(keys: &[DkimKey]) {
+    println!(
+        "{:<24} {:<16} {:<8} {:<8} CREATED",
+        "DOMAIN", "SELECTOR", "ALG", "STATE"
+    );
+    for k in keys {
+        println!(
+            "{:<24} {:<16} {:<8} {:<8} {}",
+            k.domain,
+            k.selector,
+            k.algorithm,
+            k.state,
+            crate::security::when(k.created)
+        );
+    }
 }
 
 pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
@@ -97,61 +87,19 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
             domain,
             algorithm,
             selector,
-        } => {
-            let domain = parse_domain(&domain)?;
-            if !store.is_local_domain(&domain).await? {
-                return Err(usage(format!("{domain} is not a local domain")));
-            }
-            let algorithms = match algorithm.as_deref().and_then(KeyAlgorithm::parse) {
-                Some(a) => vec![a],
-                None => vec![KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa],
-            };
-            if selector.is_some() && algorithms.len() > 1 {
-                return Err(usage("--selector needs --algorithm (one key per selector)"));
-            }
-            let existing = store.list_dkim_keys(Some(&domain)).await?;
-            println!("Publish, then mail from {domain} is signed with the active keys:\n");
-            for a in algorithms {
-                // The first key of an algorithm signs at once; later ones wait (rotate).
-                let state = if existing
-                    .iter()
-                    .any(|k| k.algorithm == a.name() && k.state == "active")
-                {
-                    "pending"
-                } else {
-                    "active"
-                };
-                let k = create(&store, &domain, a, selector.clone(), state).await?;
-                let lines = record_lines(&k);
-                println!("  {}    ({state})", lines[0]);
-                for l in &lines[1..] {
-                    println!("  {l}");
-                }
-            }
-        }
+        } => keygen(&store, &parse_domain(&domain)?, algorithm, selector).await?,
         DkimCommand::List { domain } => {
             let domain = domain.map(|d| parse_domain(&d)).transpose()?;
-            println!(
-                "{:<24} {:<16} {:<8} {:<8} CREATED",
-                "DOMAIN", "SELECTOR", "ALG", "STATE"
-            );
-            for k in store.list_dkim_keys(domain.as_ref()).await? {
-                println!(
-                    "{:<24} {:<16} {:<8} {:<8} {}",
-                    k.domain,
-                    k.selector,
-                    k.algorithm,
-                    k.state,
-                    crate::security::when(k.created)
-                );
-            }
+            list(&store.list_dkim_keys(domain.as_ref()).await?);
         }
         DkimCommand::Rotate { domain } => {
             let domain = parse_domain(&domain)?;
+            let made = dkim_keys::rotate(&store, &domain, palisade_queue::now_secs())
+                .await
+                .map_err(key_error)?;
             println!("New keys (pending). Publish them, wait for the DNS TTL, then activate:\n");
-            for a in [KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa] {
-                let k = create(&store, &domain, a, None, "pending").await?;
-                for l in record_lines(&k) {
+            for k in &made {
+                for l in record_lines(k) {
                     println!("  {l}");
                 }
                 println!("  then: palisade dkim activate {domain} {}", k.selector);
@@ -159,24 +107,12 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
         }
         DkimCommand::Activate { domain, selector } => {
             let domain = parse_domain(&domain)?;
-            let keys = store.list_dkim_keys(Some(&domain)).await?;
-            let Some(target) = keys.iter().find(|k| k.selector == selector) else {
-                return Err(usage(format!("no DKIM selector {selector} for {domain}")));
-            };
-            for k in keys.iter().filter(|k| {
-                k.algorithm == target.algorithm && k.state == "active" && k.selector != selector
-            }) {
-                store
-                    .set_dkim_key_state(&domain, &k.selector, "retired")
-                    .await?;
-                println!(
-                    "retired {} (keep its record published a few days for mail in transit)",
-                    k.selector
-                );
+            let retired = dkim_keys::activate(&store, &domain, &selector)
+                .await
+                .map_err(key_error)?;
+            for r in retired {
+                println!("retired {r} (keep its record published a few days for mail in transit)");
             }
-            store
-                .set_dkim_key_state(&domain, &selector, "active")
-                .await?;
             println!("{selector} now signs mail from {domain}");
         }
     }
@@ -209,7 +145,7 @@ pub async fn print_records(
         .list_dkim_keys(Some(domain))
         .await?
         .into_iter()
-        .filter(|k| k.state != "retired")
+        .filter(|k| k.state != dkim_keys::RETIRED)
         .collect();
     println!("{domain}. MX 10 {host}.");
     println!("{domain}. TXT \"v=spf1 mx -all\"");

@@ -3,23 +3,46 @@
 use crate::cli::DmarcReportsCommand;
 use crate::commands::Paths;
 use crate::usage;
-use mail_auth::report::{ActionDisposition, DmarcResult, Report};
+use palisade_checks::dmarc_received;
 use palisade_dns::Dns;
 use palisade_store::Store;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-/// Per reported domain: reports, sources, messages and how many passed DMARC.
-#[derive(Default)]
-struct Summary {
-    reports: usize,
-    reporters: BTreeSet<String>,
-    sources: BTreeSet<String>,
-    messages: u64,
-    passed: u64,
-    rejected: u64,
-    quarantined: u64,
+fn list(summary: &dmarc_received::Summary, json: bool) {
+    if json {
+        let v: Vec<_> = summary
+            .domains
+            .iter()
+            .map(|(d, s)| {
+                let t = &s.tallies;
+                json!({
+                    "domain": d, "reports": s.reports,
+                    "reporters": s.reporters, "sources": s.sources,
+                    "messages": t.messages, "passed": t.passed,
+                    "pass_rate": t.pass_rate(), "quarantined": t.quarantined,
+                    "rejected": t.rejected,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return;
+    }
+    println!(
+        "{:<28} {:>7} {:>8} {:>9} {:>9}  REPORTERS",
+        "DOMAIN", "REPORTS", "SOURCES", "MESSAGES", "PASS"
+    );
+    for (d, s) in &summary.domains {
+        println!(
+            "{:<28} {:>7} {:>8} {:>9} {:>8.1}%  {}",
+            d,
+            s.reports,
+            s.sources.len(),
+            s.tallies.messages,
+            s.tallies.pass_rate(),
+            s.reporters.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
 }
 
 pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
@@ -83,70 +106,7 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
         }
         DmarcReportsCommand::List { domain, json } => {
             let reports = store.list_dmarc_reports(domain.as_deref()).await?;
-            let mut by_domain: BTreeMap<String, Summary> = BTreeMap::new();
-            for r in &reports {
-                let Ok(report) = serde_json::from_str::<Report>(&r.document) else {
-                    continue;
-                };
-                let s = by_domain.entry(r.domain.clone()).or_default();
-                s.reports += 1;
-                s.reporters.insert(r.org_name.clone());
-                for rec in report.records() {
-                    let n = u64::from(rec.count());
-                    s.messages += n;
-                    if let Some(ip) = rec.source_ip() {
-                        s.sources.insert(ip.to_string());
-                    }
-                    if rec.dmarc_dkim_result() == DmarcResult::Pass
-                        || rec.dmarc_spf_result() == DmarcResult::Pass
-                    {
-                        s.passed += n;
-                    }
-                    match rec.action_disposition() {
-                        ActionDisposition::Reject => s.rejected += n,
-                        ActionDisposition::Quarantine => s.quarantined += n,
-                        _ => {}
-                    }
-                }
-            }
-            let rate = |s: &Summary| {
-                if s.messages == 0 {
-                    0.0
-                } else {
-                    100.0 * s.passed as f64 / s.messages as f64
-                }
-            };
-            if json {
-                let v: Vec<_> = by_domain
-                    .iter()
-                    .map(|(d, s)| {
-                        json!({
-                            "domain": d, "reports": s.reports,
-                            "reporters": s.reporters, "sources": s.sources,
-                            "messages": s.messages, "passed": s.passed,
-                            "pass_rate": rate(s), "quarantined": s.quarantined,
-                            "rejected": s.rejected,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(v));
-                return Ok(());
-            }
-            println!(
-                "{:<28} {:>7} {:>8} {:>9} {:>9}  REPORTERS",
-                "DOMAIN", "REPORTS", "SOURCES", "MESSAGES", "PASS"
-            );
-            for (d, s) in &by_domain {
-                println!(
-                    "{:<28} {:>7} {:>8} {:>9} {:>8.1}%  {}",
-                    d,
-                    s.reports,
-                    s.sources.len(),
-                    s.messages,
-                    rate(s),
-                    s.reporters.iter().cloned().collect::<Vec<_>>().join(", ")
-                );
-            }
+            list(&dmarc_received::summarise(&reports), json);
         }
     }
     Ok(())

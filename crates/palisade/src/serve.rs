@@ -3,7 +3,7 @@
 use crate::commands::Paths;
 use crate::usage;
 use anyhow::Context;
-use metrics_exporter_prometheus::Matcher;
+use metrics_exporter_prometheus::{Matcher, PrometheusRecorder};
 use palisade_config::{Config, ListenerKind};
 use palisade_server::Server;
 use palisade_store::{SqliteStore, Store};
@@ -37,25 +37,16 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
         seed_first_mailbox(&store).await?;
     }
     let metrics_stop = tokio::sync::watch::channel(false);
+    // Every counter feeds the dashboard's rollup, and Prometheus when it is scraped.
+    let mut recorders = metrics_util::layers::FanoutBuilder::default()
+        .add_recorder(palisade_server::rollup::Recorder);
     if let Some(addr) = config.metrics {
         let socket = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("starting metrics listener on {addr} (metrics.address)"))?;
-        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full("palisade_delivery_latency_seconds".into()),
-                &[
-                    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0,
-                ],
-            )
-            .context("metrics buckets")?
-            .set_buckets_for_metric(
-                Matcher::Full("palisade_spool_commit_batch_size".into()),
-                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
-            )
-            .context("metrics buckets")?
-            .install_recorder()
-            .context("installing the metrics recorder")?;
+        let recorder = prometheus()?;
+        let handle = recorder.handle();
+        recorders = recorders.add_recorder(recorder);
         let render: palisade_web::MetricsSource = Arc::new(move || handle.render());
         let idle = config.smtp.idle_timeout;
         tokio::spawn(palisade_web::serve_metrics(
@@ -65,6 +56,8 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
             metrics_stop.1,
         ));
     }
+    metrics::set_global_recorder(recorders.build())
+        .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     let grace = config.smtp.shutdown_grace;
     let test_rcpt = test_recipient(&store).await?;
     let store: Arc<dyn Store> = Arc::new(store);
@@ -235,4 +228,22 @@ fn print_banner(
     );
     // A closed or full standard output must not stop the server from starting.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
+}
+
+/// The Prometheus exporter's recorder, with the buckets of our histograms.
+fn prometheus() -> anyhow::Result<PrometheusRecorder> {
+    Ok(metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("palisade_delivery_latency_seconds".into()),
+            &[
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0,
+            ],
+        )
+        .context("metrics buckets")?
+        .set_buckets_for_metric(
+            Matcher::Full("palisade_spool_commit_batch_size".into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+        )
+        .context("metrics buckets")?
+        .build_recorder())
 }

@@ -656,7 +656,7 @@ fn a_full_log_disk_does_not_stop_mail() {
 /// answers.
 #[test]
 fn metrics_listener_closes_silent_connections() {
-    use std::io::{Read, Write as _};
+    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (port, metrics) = (free_port(), free_port());
@@ -694,12 +694,7 @@ fn metrics_listener_closes_silent_connections() {
         Ok(n) => assert_eq!(n, 0, "the silent connection was closed"),
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
     }
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut page = String::new();
-    let _ = c.read_to_string(&mut page);
+    let page = scrape(addr);
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     server.kill().unwrap();
     server.wait().unwrap();
@@ -1030,4 +1025,70 @@ async fn the_banner_test_command_delivers_where_it_says() {
     server.wait().unwrap();
     assert_eq!(landed, 1, "{maildir}: {text}");
     assert!(maildir.ends_with("mail/example.com/ann/new"), "{maildir}");
+}
+
+/// What `/metrics` on `addr` answers.
+fn scrape(addr: SocketAddr) -> String {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut page = String::new();
+    let _ = c.read_to_string(&mut page);
+    page
+}
+
+/// The dashboard's counts of `tally` in the store of `d`, summed.
+fn stored_count(d: &Path, tally: palisade_store::Tally) -> i64 {
+    use palisade_store::DashboardStore;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = palisade_store::SqliteStore::open(&d.join("palisade.db"))
+            .await
+            .unwrap();
+        let rows = store.hourly_counts(0, 1).await.unwrap();
+        rows.iter()
+            .filter(|r| r.tally == tally)
+            .map(|r| r.count)
+            .sum()
+    })
+}
+
+#[test]
+fn every_counter_reaches_prometheus_and_the_dashboards_hourly_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, metrics) = (free_port(), free_port());
+    let extra =
+        format!("[metrics]\naddress = \"127.0.0.1:{metrics}\"\n[web]\ndashboard_flush_secs = 1\n");
+    alice_at(d, port, &extra);
+    let (mut server, addr) = serve(d, port, Stdio::null(), Stdio::null());
+    send(addr, "alice@local.test");
+    send(addr, "alice@local.test");
+    let page = scrape(format!("127.0.0.1:{metrics}").parse().unwrap());
+    assert!(
+        page.contains("palisade_messages_accepted_total{direction=\"inbound\"} 2"),
+        "{page}"
+    );
+    // Bounded wait for a flush (once a second here).
+    let counts = || {
+        use palisade_store::Tally::{Delivered, Received};
+        (stored_count(d, Received), stored_count(d, Delivered))
+    };
+    let mut now = (0, 0);
+    for _ in 0..100 {
+        now = counts();
+        if now == (2, 2) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        now,
+        (2, 2),
+        "received and delivered, each counted once in the store"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

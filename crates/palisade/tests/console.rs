@@ -6,158 +6,11 @@
 
 mod common;
 
+use common::console::*;
 use common::*;
 use palisade_store::{ConsoleStore, Store};
 use palisade_types::Address;
 use reqwest::StatusCode;
-use std::collections::BTreeMap;
-
-const PW: &str = "correct horse battery staple 42";
-const LIMITS: &str = "[security]\nnever_ban = []\nmax_login_failures = 3\nmax_ip_failures = 6\n\
-                      lockout_secs = 3600\nban_secs = 3600\n";
-
-struct Setup {
-    ts: TestServer,
-    client: reqwest::Client,
-    base: String,
-}
-
-/// A server with the console on (its self-signed certificate, trusted by the client).
-async fn setup(extra: &str) -> Setup {
-    setup_with_dns(extra, palisade_testkit::DnsAuthority::start().await).await
-}
-
-async fn setup_with_dns(extra: &str, dns: palisade_testkit::DnsAuthority) -> Setup {
-    let ts = start_with_dns(&format!("[web]\naddress = \"127.0.0.1:0\"\n{extra}"), dns).await;
-    let web = ts.addr("web");
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ts.cert_pem()).unwrap())
-        .resolve(HOST, web)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Setup {
-        ts,
-        client,
-        base: format!("https://{HOST}:{}", web.port()),
-    }
-}
-
-/// One browser: its cookies, kept by hand so the tests see every `Set-Cookie`.
-struct Browser<'a> {
-    s: &'a Setup,
-    cookies: BTreeMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    /// The value of the hidden `csrf` field.
-    fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").unwrap() + 19;
-        self.body[at..at + 64].to_string()
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect()
-    }
-}
-
-impl<'a> Browser<'a> {
-    fn new(s: &'a Setup) -> Self {
-        Browser {
-            s,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        let pairs: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        pairs.join("; ")
-    }
-
-    async fn send(&mut self, r: reqwest::RequestBuilder) -> Page {
-        let r = r
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        let page = Page {
-            status: r.status(),
-            headers: r.headers().clone(),
-            body: String::new(),
-        };
-        for c in page.set_cookies() {
-            let pair = c.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if c.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        Page {
-            body: r.text().await.unwrap(),
-            ..page
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let url = format!("{}{path}", self.s.base);
-        self.send(self.s.client.get(url)).await
-    }
-
-    /// A POST as a browser on our page sends it: same-origin metadata and `form`.
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let url = format!("{}{path}", self.s.base);
-        let r = self
-            .s
-            .client
-            .post(url)
-            .header("origin", &self.s.base)
-            .header("sec-fetch-site", "same-origin");
-        let r = form_body(r, form);
-        self.send(r).await
-    }
-
-    async fn login(&mut self, user: &str, pw: &str, code: &str) -> Page {
-        let form = self.get("/login").await;
-        let csrf = form.csrf();
-        let fields = [
-            ("csrf", csrf.as_str()),
-            ("address", user),
-            ("password", pw),
-            ("code", code),
-        ];
-        self.post("/login", &fields).await
-    }
-}
-
-/// `form`, URL-encoded, as the request's body.
-fn form_body(r: reqwest::RequestBuilder, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
-    r.header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-}
-
-/// Turns two-factor on for `user` with a fresh seed; its TOTP generator.
-async fn enable_totp(ts: &TestServer, user: &str) -> totp_rs::Totp {
-    let a = Address::parse(user).unwrap();
-    let seed = palisade_access::two_factor::new_seed();
-    ts.store.put_totp(&a, &seed, true, 0).await.unwrap();
-    palisade_access::two_factor::totp(&seed, &a).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_and_totp_open_a_host_only_secure_session() {
@@ -699,6 +552,12 @@ async fn a_user_releases_only_their_own_held_mail_and_an_administrator_any() {
         "{}",
         all.body
     );
+    // And by the day it arrived.
+    let today = palisade_access::forms::when(palisade_queue::now_secs())[..10].to_string();
+    let by_day = carol.get(&format!("/admin/quarantine?q={today}")).await;
+    assert!(by_day.body.contains("for-both"), "{}", by_day.body);
+    let before = carol.get("/admin/quarantine?q=1999-01-01").await;
+    assert!(before.body.contains("0 of 1 held"), "{}", before.body);
     let both = held_id(&all.body, "for-both");
     let r = carol
         .post(

@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::console::{audited_dns, seed_tls_results};
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use lettre::message::Mailbox;
@@ -376,19 +377,100 @@ async fn an_administrator_adds_a_domain_and_sees_its_records_checked() {
         .click()
         .await
         .unwrap();
-    appears(&c, "h1", "DNS records of new.test").await;
+    appears(&c, "h1", "Domain new.test").await;
     let page = c.source().await.unwrap();
     assert!(
         page.contains("state good") && page.contains("state wrong"),
         "{page}"
     );
+    submit(&c, "/admin/dkim/generate").await;
+    appears(&c, "p.notice.ok", "").await;
+    let page = c.source().await.unwrap();
+    assert!(page.contains("._domainkey.new.test"), "{page}");
     screenshot(&c, "domain-records").await;
-    c.goto(&format!("{base}/admin/security")).await.unwrap();
-    appears(&c, "h1", "Security").await;
-    screenshot(&c, "admin-security").await;
-    c.goto(&format!("{base}/admin/users")).await.unwrap();
-    appears(&c, "h1", "Users").await;
-    screenshot(&c, "admin-users").await;
+    for (path, title, shot) in [
+        ("/admin/security", "Security", "admin-security"),
+        ("/admin/users", "Users", "admin-users"),
+        ("/admin/queue", "Queue", "admin-queue"),
+    ] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        appears(&c, "h1", title).await;
+        screenshot(&c, shot).await;
+    }
+    c.close().await.unwrap();
+    ts.shutdown().await;
+}
+
+/// Two days of counts from two nodes, as their flushes leave them.
+async fn seed_counts(ts: &TestServer) {
+    use palisade_store::{DashboardStore, HourlyCount, Tally};
+    let hour = palisade_queue::now_secs() / 3600;
+    let mut rows = Vec::new();
+    for h in 0..48 {
+        let n = 20 + (h * 7) % 30;
+        for (tally, key, count) in [
+            (Tally::Received, "", n),
+            (Tally::Sent, "", n / 4),
+            (Tally::Delivered, "", n + n / 4),
+            (Tally::Deferred, "", h % 3),
+            (Tally::SenderVerdict, "accept", n - 2),
+            (Tally::SenderVerdict, "quarantine", 2),
+            (Tally::Rejected, "no_such_user", h % 5),
+            (Tally::RejectedSender, "spam.test", h % 4),
+        ] {
+            let key = key.to_string();
+            rows.push(HourlyCount {
+                hour: hour - h,
+                tally,
+                key,
+                count,
+            });
+        }
+    }
+    let (a, b) = rows.split_at(rows.len() / 2);
+    ts.store.add_hourly_counts("mx1", a).await.unwrap();
+    ts.store.add_hourly_counts("mx2", b).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_reads_the_dashboard_reports_and_an_audit() {
+    let dns = audited_dns("v=spf1 mx -all").await;
+    let ts = start_with_dns("[web]\naddress = \"127.0.0.1:0\"\n", dns).await;
+    ts.set_password("carol@local.test", PW).await;
+    cli(&ts, &["user", "admin", "carol@local.test"]);
+    seed_counts(&ts).await;
+    seed_tls_results(&ts, 40, 2).await;
+    let driver = Driver::start().await;
+    let c = browser(&driver, &ts).await;
+    let base = format!("https://{HOST}:{}", ts.addr("web").port());
+    sign_in(&c, &base, "carol@local.test").await;
+    c.find(Locator::LinkText("Dashboard"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    appears(&c, "h1", "Dashboard").await;
+    let svg = c.find(Locator::Css("figure.chart svg")).await.unwrap();
+    let label = svg.attr("aria-label").await.unwrap().unwrap_or_default();
+    assert!(label.starts_with("Messages accepted: received "), "{label}");
+    screenshot(&c, "dashboard").await;
+    c.find(Locator::LinkText("30 days"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    appears(&c, "strong[aria-current=page]", "30 days").await;
+    c.goto(&format!("{base}/admin/reports")).await.unwrap();
+    appears(&c, "h1", "Reports").await;
+    screenshot(&c, "reports").await;
+    fill(&c, "q", "audited.test").await;
+    submit(&c, "/admin/reports/audit").await;
+    appears(&c, "h1", "Domain audit").await;
+    let page = c.source().await.unwrap();
+    assert!(page.contains("v=spf1 mx -all"), "{page}");
+    screenshot(&c, "audit").await;
     c.close().await.unwrap();
     ts.shutdown().await;
 }

@@ -54,7 +54,7 @@ fn state_text(s: RecordState) -> (&'static str, &'static str) {
     }
 }
 
-fn checks(list: &[RecordCheck]) -> Markup {
+pub(super) fn checks(list: &[RecordCheck]) -> Markup {
     html! {
         div.scroll { table.checks {
             thead { tr { th { "Record" } th { "State" } th { "Seen" } th { "Fix" } } }
@@ -76,21 +76,43 @@ pub async fn show(
     let Ok(domain) = Domain::parse(&domain) else {
         return pages::not_found();
     };
-    match state.store.is_local_domain(&domain).await {
+    domain_page(&state, &who, &domain, html! {}).await
+}
+
+/// A local domain's page: its DKIM keys with their records, and the live check of
+/// every record it should publish.
+pub(super) async fn domain_page(
+    state: &WebState,
+    who: &Signed,
+    domain: &Domain,
+    top: Markup,
+) -> Response {
+    match state.store.is_local_domain(domain).await {
         Ok(true) => {}
         Ok(false) => return pages::not_found(),
         Err(e) => return pages::unavailable(e),
     }
-    let body = match state.doctor.check(&domain).await {
+    let keys = match state.store.list_dkim_keys(Some(domain)).await {
+        Ok(k) => k,
+        Err(e) => return pages::unavailable(e),
+    };
+    let records = match state.doctor.check(domain).await {
         Ok(list) => html! {
             p { "Each record " (domain) " should publish, as DNS answers now." }
             (checks(&list))
         },
         Err(_) => notice(false, "The records cannot be checked now."),
     };
+    let body = html! {
+        (top)
+        h2 { "DKIM keys" }
+        (super::dkim::keys(who, domain, &keys))
+        h2 { "DNS records" }
+        (records)
+    };
     page(
         StatusCode::OK,
-        layout(&format!("DNS records of {domain}"), Some(&who), body),
+        layout(&format!("Domain {domain}"), Some(who), body),
     )
 }
 

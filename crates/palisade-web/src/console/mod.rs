@@ -17,6 +17,9 @@ mod account;
 mod admin;
 mod aliases;
 mod auth;
+mod chart;
+pub mod dashboard;
+mod dkim;
 mod domains;
 mod forms;
 mod headers;
@@ -24,6 +27,8 @@ mod keys;
 mod pages;
 mod passkeys;
 mod quarantine;
+mod queue;
+mod reports;
 mod security;
 pub mod session;
 mod two_factor;
@@ -120,13 +125,30 @@ pub struct RecordCheck {
     pub fix: String,
 }
 
-/// The server's DNS check of a local domain's records, asked live.
+/// A domain's audit (`palisade audit domain`), as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainAudit {
+    /// 0 to 100.
+    pub score: u32,
+    pub grade: String,
+    /// Each category's score.
+    pub categories: Vec<(String, u32)>,
+    pub findings: Vec<RecordCheck>,
+}
+
+/// The server's DNS checks, asked live.
 #[async_trait::async_trait]
 pub trait Doctor: Send + Sync {
+    /// A local domain's records against what the server expects.
     async fn check(
         &self,
         domain: &palisade_types::Domain,
     ) -> Result<Vec<RecordCheck>, QuarantineUnavailable>;
+    /// Any domain's published mail security (no probe of its servers).
+    async fn audit(
+        &self,
+        domain: &palisade_types::Domain,
+    ) -> Result<DomainAudit, QuarantineUnavailable>;
 }
 
 /// Host names that serve something else and never the console.
@@ -212,6 +234,13 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/admin/quarantine", get(quarantine::all))
         .route("/admin/quarantine/release", post(quarantine::admin_release))
         .route("/admin/quarantine/delete", post(quarantine::admin_delete))
+        .route("/admin", get(dashboard::show))
+        .route("/admin/reports", get(reports::show))
+        .route("/admin/reports/audit", get(reports::audit))
+        .route("/admin/queue", get(queue::list))
+        .route("/admin/queue/retry", post(queue::retry))
+        .route("/admin/queue/delete", post(queue::delete))
+        .route("/admin/queue/{id}", get(queue::show))
         .route("/admin/security", get(security::show))
         .route("/admin/security/lift", post(security::lift))
         .route("/admin/security/unlock", post(security::unlock))
@@ -222,6 +251,9 @@ pub fn routes() -> Router<Arc<WebState>> {
             "/admin/aliases/send-as",
             get(aliases::send_as_list).post(aliases::send_as_change),
         )
+        .route("/admin/dkim/generate", post(dkim::generate))
+        .route("/admin/dkim/rotate", post(dkim::rotate))
+        .route("/admin/dkim/activate", post(dkim::activate))
         .route("/admin/domains", get(domains::list))
         .route("/admin/domains/add", post(domains::add))
         .route("/admin/domains/remove", post(domains::remove))

@@ -47,11 +47,14 @@ fn navigation(w: &Signed) -> Markup {
         nav aria-label="Main" {
             @for (href, label) in USER_PAGES { a href=(href) { (label) } }
             @if w.admin {
+                a href="/admin" { "Dashboard" }
                 a href="/admin/domains" { "Domains" }
                 a href="/admin/users" { "Users" }
                 a href="/admin/aliases" { "Aliases" }
                 a href="/admin/quarantine" { "All quarantine" }
+                a href="/admin/queue" { "Queue" }
                 a href="/admin/security" { "Security" }
+                a href="/admin/reports" { "Reports" }
             }
         }
         form.inline method="post" action="/logout" {

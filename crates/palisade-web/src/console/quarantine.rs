@@ -94,7 +94,7 @@ pub async fn own(State(state): State<Arc<WebState>>, who: Signed) -> Response {
 
 #[derive(Debug, Deserialize)]
 pub struct IdForm {
-    id: String,
+    pub(super) id: String,
 }
 
 #[derive(Clone, Copy)]
@@ -173,6 +173,7 @@ fn matches(h: &Held, needle: &str) -> bool {
             .iter()
             .any(|r| r.to_lowercase().contains(needle))
         || h.id.to_string() == needle
+        || time(Some(h.arrived)).to_lowercase().contains(needle)
 }
 
 async fn all_page(state: &WebState, who: &Signed, q: &str, top: Markup) -> Response {
@@ -184,7 +185,7 @@ async fn all_page(state: &WebState, who: &Signed, q: &str, top: Markup) -> Respo
     let found: Vec<&Held> = all.iter().filter(|h| matches(h, &needle)).collect();
     let body = html! {
         (top)
-        (pages::search("/admin/quarantine", "Sender, recipient, subject, reason or id", q))
+        (pages::search("/admin/quarantine", "Sender, recipient, subject, reason, date (2026-12-07) or id", q))
         p { (found.len()) " of " (all.len()) " held" }
         (table(who, &found, "/admin/quarantine"))
     };

@@ -1,6 +1,7 @@
 //! Test harness: a real server on loopback ports, a raw SMTP client, TLS helpers.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod console;
 pub mod dkim;
 pub mod dovecot;
 pub mod postfix;
