@@ -14,8 +14,9 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 const MAX_SENDERS: usize = 500;
 /// The key of the senders beyond [`MAX_SENDERS`].
 const OTHER_SENDERS: &str = "(others)";
-/// Hours of counts kept: a year and a month.
-const KEPT_HOURS: i64 = 400 * 24;
+/// Hourly counts are kept two weeks (the 48-hour chart reads them), daily ones 400 days.
+const KEPT_HOURS: i64 = 14 * 24;
+const KEPT_DAYS: i64 = 400;
 
 type Slot = (Tally, String);
 
@@ -199,7 +200,7 @@ pub async fn flush(store: &dyn Store, node: &str, now: i64) {
 }
 
 /// Flushes every `web.dashboard_flush_secs` (read anew each round), and forgets counts
-/// older than [`KEPT_HOURS`] once an hour.
+/// older than [`KEPT_HOURS`] and [`KEPT_DAYS`] once an hour.
 pub async fn flush_loop(shared: Arc<crate::Shared>) {
     let mut last_prune = 0;
     loop {
@@ -210,7 +211,11 @@ pub async fn flush_loop(shared: Arc<crate::Shared>) {
         let hour = now.div_euclid(3600);
         if hour != last_prune {
             last_prune = hour;
-            if let Err(e) = shared.store.prune_hourly_counts(hour - KEPT_HOURS).await {
+            let day = hour.div_euclid(24);
+            let pruned = shared
+                .store
+                .prune_counts(hour - KEPT_HOURS, day - KEPT_DAYS);
+            if let Err(e) = pruned.await {
                 tracing::warn!(
                     error = &e as &dyn std::error::Error,
                     "pruning dashboard counts"

@@ -90,7 +90,8 @@ pub trait DashboardStore: Send + Sync {
     async fn add_hourly_counts(&self, node: &str, rows: &[HourlyCount]) -> Result<(), StoreError>;
     /// Counts from `since_hour` on, summed over nodes into buckets of `bucket` hours
     /// (each row's `hour` is its bucket's first hour), [`Tally::RejectedSender`] left
-    /// out.
+    /// out, in no particular order. Whole days from a day's start come from the daily
+    /// counts; hourly counts are kept for a shorter time than daily ones.
     async fn hourly_counts(
         &self,
         since_hour: i64,
@@ -103,8 +104,9 @@ pub trait DashboardStore: Send + Sync {
         since_hour: i64,
         limit: u32,
     ) -> Result<Vec<(String, i64)>, StoreError>;
-    /// Forgets counts of hours before `before_hour`.
-    async fn prune_hourly_counts(&self, before_hour: i64) -> Result<u64, StoreError>;
+    /// Forgets hourly counts before `before_hour` and daily ones before `before_day`
+    /// (whole days are kept longer: the long charts read them).
+    async fn prune_counts(&self, before_hour: i64, before_day: i64) -> Result<u64, StoreError>;
     /// Messages of the queue waiting for a retry (attempted at least once).
     async fn queue_retrying(&self) -> Result<u64, StoreError>;
     /// TLS results of days from `since_day` on, reported or not, by day then domain.

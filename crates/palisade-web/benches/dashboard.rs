@@ -1,6 +1,7 @@
 //! Time to render the console's dashboard from a busy installation's store: a year of
-//! hourly counts from two nodes (every tally, reasons and verdicts, 50 refused sender
-//! domains an hour), 100,000 security events, 100,000 queue records of which 10,000
+//! counts from two nodes flushed hourly (every tally, reasons and verdicts, 50 refused
+//! sender domains an hour; two weeks kept by the hour and the rest by the day, as the
+//! server prunes them), 100,000 security events, 100,000 queue records of which 10,000
 //! are messages waiting in the spool, and 10,000 users. Each range (48 hours, 30 days,
 //! 365 days) is rendered to HTML 50 times; the median and the slowest are printed.
 //!
@@ -113,6 +114,11 @@ async fn seed(store: &SqliteStore, queue: &Path, now: i64) {
                 .unwrap();
         }
     }
+    // What the server keeps: hours for two weeks, days for 400 days.
+    store
+        .prune_counts(last - 14 * 24, last / 24 - 400)
+        .await
+        .unwrap();
     for i in 0..EVENTS {
         let e = Event {
             time: now - i as i64,
@@ -163,6 +169,80 @@ fn state(store: Arc<SqliteStore>, queue: &Path) -> palisade_web::WebState {
     }
 }
 
+/// Milliseconds `f` takes, the median of [`RUNS`].
+async fn median_ms<F, Fut>(f: F) -> f64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        f().await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[RUNS / 2].as_secs_f64() * 1000.0
+}
+
+/// Where a render's time goes: each read the dashboard makes, alone.
+async fn parts(store: &SqliteStore, queue: &Path, now: i64) {
+    let hour = now / 3600;
+    let year = (hour / 24 - 364) * 24;
+    let active = palisade_queue::Spool::active_dir(queue);
+    let reads = [
+        (
+            "hours of 2 days",
+            median_ms(|| async { store.hourly_counts(hour - 47, 1).await.map(drop).unwrap() })
+                .await,
+        ),
+        (
+            "days of a year",
+            median_ms(|| async { store.hourly_counts(year, 24).await.map(drop).unwrap() }).await,
+        ),
+        (
+            "top senders, 2 days",
+            median_ms(|| async {
+                store
+                    .top_keys(Tally::RejectedSender, hour - 47, 10)
+                    .await
+                    .map(drop)
+                    .unwrap()
+            })
+            .await,
+        ),
+        (
+            "top senders, a year",
+            median_ms(|| async {
+                store
+                    .top_keys(Tally::RejectedSender, year, 10)
+                    .await
+                    .map(drop)
+                    .unwrap()
+            })
+            .await,
+        ),
+        (
+            "queue records retrying",
+            median_ms(|| async { store.queue_retrying().await.map(drop).unwrap() }).await,
+        ),
+        (
+            "spool files",
+            median_ms(|| async {
+                assert!(std::fs::read_dir(&active).unwrap().count() > 0);
+            })
+            .await,
+        ),
+        (
+            "bans",
+            median_ms(|| async { store.list_bans(now).await.map(drop).unwrap() }).await,
+        ),
+    ];
+    for (what, ms) in reads {
+        println!("  {what}: median {ms:.1} ms");
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -180,6 +260,7 @@ fn main() {
         let t = Instant::now();
         seed(&store, &queue, now).await;
         println!("seeded in {:.1} s", t.elapsed().as_secs_f64());
+        parts(&store, &queue, now).await;
         let state = state(store, &queue);
         for range in [Range::TwoDays, Range::Month, Range::Year] {
             let mut times: Vec<Duration> = Vec::with_capacity(RUNS);

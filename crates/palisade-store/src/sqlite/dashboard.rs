@@ -18,24 +18,85 @@ fn count((hour, metric, key, count): CountRow) -> Option<HourlyCount> {
     })
 }
 
+/// Where counts of a span are kept (its table), and how many hours one of its units
+/// is. The statements are spelt out per table: SQL is never built from strings. They
+/// group in the key's order (metric, time, key, node), so the nodes' rows are summed as
+/// they are read, without a sort.
+#[derive(Clone, Copy)]
+struct Span {
+    hours: i64,
+    insert: &'static str,
+    select: &'static str,
+    top: &'static str,
+    prune: &'static str,
+}
+
+/// The tallies charted (every one but `rejected_sender`), as the statements name them;
+/// a test holds it to [`Tally`].
+macro_rules! charted {
+    () => {
+        "('received', 'sent', 'rejected', 'quarantined', 'delivered', 'deferred', \
+         'bounced', 'sender_verdict', 'phish_verdict', 'banned', 'login_failed')"
+    };
+}
+
+const HOURS: Span = Span {
+    hours: 1,
+    insert: "INSERT INTO hourly_counts (metric, hour, key, node, count) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (metric, hour, key, node) DO UPDATE SET count = count + excluded.count",
+    select: concat!(
+        "SELECT (hour / ?) * ? AS b, metric, key, SUM(count) FROM hourly_counts \
+         WHERE metric IN ",
+        charted!(),
+        " AND hour >= ? GROUP BY metric, b, key"
+    ),
+    top: "SELECT key, SUM(count) AS n FROM hourly_counts WHERE metric = ? AND hour >= ? \
+          GROUP BY key ORDER BY n DESC, key LIMIT ?",
+    prune: "DELETE FROM hourly_counts WHERE hour < ?",
+};
+
+const DAYS: Span = Span {
+    hours: 24,
+    insert: "INSERT INTO daily_counts (metric, day, key, node, count) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (metric, day, key, node) DO UPDATE SET count = count + excluded.count",
+    select: concat!(
+        "SELECT (day / ?) * ? AS b, metric, key, SUM(count) FROM daily_counts \
+         WHERE metric IN ",
+        charted!(),
+        " AND day >= ? GROUP BY metric, b, key"
+    ),
+    top: "SELECT key, SUM(count) AS n FROM daily_counts WHERE metric = ? AND day >= ? \
+          GROUP BY key ORDER BY n DESC, key LIMIT ?",
+    prune: "DELETE FROM daily_counts WHERE day < ?",
+};
+
+/// Whole days from a day's first hour are read from the days (the same sums, far fewer
+/// rows); anything else from the hours.
+fn span_for(since_hour: i64, bucket: i64) -> Span {
+    if since_hour.rem_euclid(24) == 0 && bucket % 24 == 0 {
+        DAYS
+    } else {
+        HOURS
+    }
+}
+
 #[async_trait::async_trait]
 impl DashboardStore for SqliteStore {
     async fn add_hourly_counts(&self, node: &str, rows: &[HourlyCount]) -> Result<(), StoreError> {
         const CONTEXT: &str = "adding hourly counts";
         let mut tx = self.write_tx(CONTEXT).await?;
         for r in rows {
-            sqlx::query(
-                "INSERT INTO hourly_counts (hour, metric, key, node, count) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (hour, metric, key, node) DO UPDATE SET count = count + excluded.count",
-            )
-            .bind(r.hour)
-            .bind(r.tally.name())
-            .bind(&r.key)
-            .bind(node)
-            .bind(r.count)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(CONTEXT))?;
+            for span in [HOURS, DAYS] {
+                sqlx::query(span.insert)
+                    .bind(r.tally.name())
+                    .bind(r.hour.div_euclid(span.hours))
+                    .bind(&r.key)
+                    .bind(node)
+                    .bind(r.count)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(CONTEXT))?;
+            }
         }
         tx.commit().await.map_err(db(CONTEXT))
     }
@@ -46,17 +107,19 @@ impl DashboardStore for SqliteStore {
         bucket: i64,
     ) -> Result<Vec<HourlyCount>, StoreError> {
         let bucket = bucket.max(1);
-        let rows: Vec<CountRow> = sqlx::query_as(
-            "SELECT (hour / ?1) * ?1 AS b, metric, key, SUM(count) FROM hourly_counts \
-             WHERE hour >= ?2 AND metric != ?3 GROUP BY b, metric, key ORDER BY b",
-        )
-        .bind(bucket)
-        .bind(since_hour)
-        .bind(Tally::RejectedSender.name())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading hourly counts"))?;
-        Ok(rows.into_iter().filter_map(count).collect())
+        let span = span_for(since_hour, bucket);
+        let units = bucket / span.hours;
+        let rows: Vec<CountRow> = sqlx::query_as(span.select)
+            .bind(units)
+            .bind(units)
+            .bind(since_hour.div_euclid(span.hours))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading hourly counts"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(b, m, k, n)| count((b * span.hours, m, k, n)))
+            .collect())
     }
 
     async fn top_keys(
@@ -65,25 +128,27 @@ impl DashboardStore for SqliteStore {
         since_hour: i64,
         limit: u32,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        sqlx::query_as(
-            "SELECT key, SUM(count) AS n FROM hourly_counts WHERE hour >= ? AND metric = ? \
-             GROUP BY key ORDER BY n DESC, key LIMIT ?",
-        )
-        .bind(since_hour)
-        .bind(tally.name())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading top keys"))
+        let span = span_for(since_hour, 24);
+        sqlx::query_as(span.top)
+            .bind(tally.name())
+            .bind(since_hour.div_euclid(span.hours))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading top keys"))
     }
 
-    async fn prune_hourly_counts(&self, before_hour: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM hourly_counts WHERE hour < ?")
-            .bind(before_hour)
-            .execute(&self.pool)
-            .await
-            .map_err(db("pruning hourly counts"))?;
-        Ok(done.rows_affected())
+    async fn prune_counts(&self, before_hour: i64, before_day: i64) -> Result<u64, StoreError> {
+        let mut gone = 0;
+        for (span, before) in [(HOURS, before_hour), (DAYS, before_day)] {
+            let done = sqlx::query(span.prune)
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(db("pruning dashboard counts"))?;
+            gone += done.rows_affected();
+        }
+        Ok(gone)
     }
 
     async fn queue_retrying(&self) -> Result<u64, StoreError> {
@@ -155,9 +220,35 @@ mod tests {
         );
         let top = store.top_keys(Tally::RejectedSender, 0, 1).await?;
         assert_eq!(top, [("spam.test".to_string(), 7)]);
-        assert_eq!(store.prune_hourly_counts(49).await?, 1);
+        let top_all = store.top_keys(Tally::RejectedSender, 1, 5).await?;
+        assert_eq!(top_all.len(), 2, "{top_all:?}");
+        // Whole days come from the days, the same sums.
+        assert_eq!(
+            store.hourly_counts(24, 24).await?,
+            [row(48, Tally::Received, "", 9)]
+        );
+        assert_eq!(store.top_keys(Tally::RejectedSender, 24, 5).await?, top_all);
+        assert_eq!(store.prune_counts(49, 0).await?, 1, "the hour 48 of node a");
         assert_eq!(store.hourly_counts(0, 1).await?.len(), 1);
+        assert_eq!(
+            store.prune_counts(0, 3).await?,
+            4,
+            "the day 2 of both nodes"
+        );
+        assert!(store.hourly_counts(0, 24).await?.is_empty());
         Ok(())
+    }
+
+    #[test]
+    fn the_statements_chart_every_tally_but_the_senders() {
+        let named: Vec<String> = Tally::ALL
+            .iter()
+            .filter(|t| **t != Tally::RejectedSender)
+            .map(|t| format!("'{}'", t.name()))
+            .collect();
+        let list = charted!().replace(['(', ')'], "");
+        let listed: Vec<&str> = list.split(", ").map(str::trim).collect();
+        assert_eq!(listed, named);
     }
 
     #[tokio::test]

@@ -117,10 +117,17 @@ impl Window {
     }
 }
 
-async fn window(state: &WebState, range: Range, now: i64) -> Result<Window, StoreError> {
+/// The first hour of `range`'s first bucket, as of `now` (a day's first hour for the
+/// daily ranges).
+fn first_hour(range: Range, now: i64) -> i64 {
     let (bucket, n) = range.buckets();
     let last = now.div_euclid(3600).div_euclid(bucket) * bucket;
-    let first = last - (n - 1) * bucket;
+    last - (n - 1) * bucket
+}
+
+async fn window(state: &WebState, range: Range, now: i64) -> Result<Window, StoreError> {
+    let (bucket, n) = range.buckets();
+    let first = first_hour(range, now);
     let rows = state.store.hourly_counts(first, bucket).await?;
     let starts = (0..n).map(|i| first + i * bucket).collect();
     Ok(Window {
@@ -221,15 +228,16 @@ pub async fn show(
 
 /// The dashboard's content for `range` as of `now`.
 pub async fn render(state: &WebState, range: Range, now: i64) -> Result<Markup, StoreError> {
-    let w = window(state, range, now).await?;
-    let (waiting, retrying) = queue_now(state).await?;
-    let bans = state.store.list_bans(now).await?.len();
-    let first = w.starts.first().copied().unwrap_or(0);
-    let senders = state
-        .store
-        .top_keys(Tally::RejectedSender, first, 10)
-        .await?;
-    let senders: Vec<(String, u64)> = senders
+    // Independent reads, asked at once (the store has several reading connections).
+    let first = first_hour(range, now);
+    let (w, queue, bans, senders) = tokio::join!(
+        window(state, range, now),
+        queue_now(state),
+        state.store.list_bans(now),
+        state.store.top_keys(Tally::RejectedSender, first, 10),
+    );
+    let (w, (waiting, retrying), bans) = (w?, queue?, bans?.len());
+    let senders: Vec<(String, u64)> = senders?
         .into_iter()
         .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
         .collect();
