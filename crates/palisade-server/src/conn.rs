@@ -518,6 +518,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Step::CheckSender(from) => {
                 // A new transaction: the last one's recipients were recorded or dropped.
                 reserved = None;
+                mail_from = from.clone();
                 if let Some(user) = session.authenticated().map(str::to_string) {
                     let d =
                         crate::submission::check_sender(shared, cfg, &user, from.as_ref()).await;
@@ -540,6 +541,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         Ok(check) => spf = Some(check),
                         Err(r) => {
                             rejected("own_domain_sender");
+                            crate::rollup::rejected_sender(from.as_ref(), ip);
                             session.sender_decision(SenderDecision::Reject(r));
                             continue;
                         }
@@ -557,6 +559,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                     _ => None,
                 };
+                if matches!(&d, RecipientDecision::Reject(r) if !r.is_transient()) {
+                    crate::rollup::rejected_sender(mail_from.as_ref(), session.client_ip());
+                }
                 session.recipient_decision(d);
                 if let Some(kind) = strike
                     && abuse_strike(shared, cfg, session.client_ip(), kind).await

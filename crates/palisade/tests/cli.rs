@@ -1047,12 +1047,36 @@ fn stored_count(d: &Path, tally: palisade_store::Tally) -> i64 {
         let store = palisade_store::SqliteStore::open(&d.join("palisade.db"))
             .await
             .unwrap();
+        if tally == palisade_store::Tally::RejectedSender {
+            let top = store.top_keys(tally, 0, 10).await.unwrap();
+            return top
+                .iter()
+                .filter(|(k, _)| k == "remote.test")
+                .map(|r| r.1)
+                .sum();
+        }
         let rows = store.hourly_counts(0, 1).await.unwrap();
         rows.iter()
             .filter(|r| r.tally == tally)
             .map(|r| r.count)
             .sum()
     })
+}
+
+/// A RCPT for a mailbox that does not exist, from a@remote.test: refused.
+fn refused_rcpt(addr: SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    w.write_all(b"EHLO t\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<nobody@local.test>\r\nQUIT\r\n")
+        .unwrap();
+    let replies: Vec<String> = BufReader::new(s)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| l.as_bytes().get(3) == Some(&b' '))
+        .collect();
+    assert!(replies[3].starts_with("550"), "{replies:?}");
 }
 
 #[test]
@@ -1066,6 +1090,7 @@ fn every_counter_reaches_prometheus_and_the_dashboards_hourly_counts() {
     let (mut server, addr) = serve(d, port, Stdio::null(), Stdio::null());
     send(addr, "alice@local.test");
     send(addr, "alice@local.test");
+    refused_rcpt(addr);
     let page = scrape(format!("127.0.0.1:{metrics}").parse().unwrap());
     assert!(
         page.contains("palisade_messages_accepted_total{direction=\"inbound\"} 2"),
@@ -1073,21 +1098,26 @@ fn every_counter_reaches_prometheus_and_the_dashboards_hourly_counts() {
     );
     // Bounded wait for a flush (once a second here).
     let counts = || {
-        use palisade_store::Tally::{Delivered, Received};
-        (stored_count(d, Received), stored_count(d, Delivered))
+        use palisade_store::Tally::{Delivered, Received, RejectedSender};
+        let sender = stored_count(d, RejectedSender);
+        (
+            stored_count(d, Received),
+            stored_count(d, Delivered),
+            sender,
+        )
     };
-    let mut now = (0, 0);
+    let mut now = (0, 0, 0);
     for _ in 0..100 {
         now = counts();
-        if now == (2, 2) {
+        if now == (2, 2, 1) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
         now,
-        (2, 2),
-        "received and delivered, each counted once in the store"
+        (2, 2, 1),
+        "received, delivered, and refused by sender domain: each counted once in the store"
     );
     server.kill().unwrap();
     server.wait().unwrap();
