@@ -23,6 +23,8 @@ use std::sync::Arc;
 const SOURCES_SHOWN: usize = 200;
 /// Days of TLS results shown.
 const TLS_DAYS: i64 = 30;
+/// Days the DMARC chart covers at most.
+const CHART_DAYS: i64 = 365;
 
 fn day_label(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
@@ -61,10 +63,20 @@ fn sources_table(s: &Summary) -> Markup {
     } } }
 }
 
-fn dmarc(s: &Summary) -> Markup {
-    let first = s.days.keys().next().copied().unwrap_or(0);
-    let last = s.days.keys().next_back().copied().unwrap_or(0);
-    let days: Vec<i64> = (first..=last).collect();
+/// The days the chart shows: those reported, within the last [`CHART_DAYS`] up to
+/// `today` (a report's dates are the sender's word: one dated in the year 3000 or
+/// 1970 must not make the chart millions of days wide).
+fn chart_days(s: &Summary, today: i64) -> Vec<i64> {
+    let (Some(&first), Some(&last)) = (s.days.keys().next(), s.days.keys().next_back()) else {
+        return Vec::new();
+    };
+    let last = last.min(today);
+    let first = first.max(last - (CHART_DAYS - 1));
+    (first..=last).collect()
+}
+
+fn dmarc(s: &Summary, today: i64) -> Markup {
+    let days = chart_days(s, today);
     let values = |f: fn(&Tallies) -> u64| -> Vec<u64> {
         days.iter().map(|d| s.days.get(d).map_or(0, f)).collect()
     };
@@ -128,7 +140,8 @@ pub async fn show(
         Ok(r) => r,
         Err(e) => return pages::unavailable(e),
     };
-    let since = super::now().div_euclid(86_400) - TLS_DAYS;
+    let today = super::now().div_euclid(86_400);
+    let since = today - TLS_DAYS;
     let tls_rows = match state.store.tls_results(since).await {
         Ok(r) => r,
         Err(e) => return pages::unavailable(e),
@@ -137,7 +150,7 @@ pub async fn show(
         h2 { "DMARC aggregate reports" @if let Some(d) = domain { " about " (d) }
             @if let Some(s) = source { " from " (s) } }
         @if domain.is_some() || source.is_some() { p { a href="/admin/reports" { "All reports" } } }
-        (dmarc(&dmarc_received::summarise_source(&reports, source)))
+        (dmarc(&dmarc_received::summarise_source(&reports, source), today))
         h2 { "TLS results (TLS-RPT)" }
         (tls(&tls_rows))
         h2 { "Audit a domain" }
@@ -171,4 +184,37 @@ pub async fn audit(
         },
     };
     page(StatusCode::OK, layout("Domain audit", Some(&who), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(days: &[i64]) -> Summary {
+        let mut s = Summary::default();
+        for &d in days {
+            s.days.insert(d, Tallies::default());
+        }
+        s
+    }
+
+    #[test]
+    fn the_chart_spans_the_reported_days() {
+        assert_eq!(chart_days(&summary(&[10, 12]), 100), [10, 11, 12]);
+        assert!(chart_days(&summary(&[]), 100).is_empty());
+    }
+
+    /// Report dates come from the network: a far past or future one bounds nothing.
+    #[test]
+    fn hostile_report_dates_keep_the_chart_small() {
+        let s = summary(&[0, 20_000, i64::MAX / 86_400]);
+        let days = chart_days(&s, 20_000);
+        assert_eq!(days.len(), CHART_DAYS as usize);
+        assert_eq!(days.last(), Some(&20_000));
+        let future = summary(&[i64::MAX / 86_400]);
+        assert!(
+            chart_days(&future, 20_000).is_empty(),
+            "nothing reported up to today"
+        );
+    }
 }
