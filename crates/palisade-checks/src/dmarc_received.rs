@@ -94,7 +94,9 @@ pub fn summarise_source(reports: &[ReceivedReport], source: Option<IpAddr>) -> S
             let ip = rec
                 .source_ip()
                 .map_or_else(|| "-".to_string(), |ip| ip.to_string());
-            d.sources.insert(ip.clone());
+            if rec.source_ip().is_some() {
+                d.sources.insert(ip.clone());
+            }
             let disposition = rec.action_disposition();
             d.tallies.add(n, passed, disposition);
             let key = (r.org_name.clone(), ip);

@@ -22,7 +22,7 @@ enum Attempt {
     Skipped,
 }
 
-pub(crate) fn new_status(id: QueueId) -> QueueStatus {
+fn new_status(id: QueueId) -> QueueStatus {
     QueueStatus {
         id,
         attempts: 0,

@@ -59,6 +59,17 @@ pub enum ViewError {
     File(#[from] SpoolFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("reading the spool stopped")]
+    Interrupted,
+}
+
+/// Runs `f`, file work, on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ViewError> + Send + 'static,
+) -> Result<T, ViewError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ViewError::Interrupted)?
 }
 
 fn active_path(queue_dir: &Path, id: QueueId) -> PathBuf {
@@ -114,13 +125,21 @@ pub async fn list(
     store: &dyn Store,
     limit: usize,
 ) -> Result<(Vec<Queued>, usize), ViewError> {
-    let ids = Spool::list_active(queue_dir)?;
+    let dir = queue_dir.to_path_buf();
+    let (messages, total) = blocking(move || {
+        let ids = Spool::list_active(&dir)?;
+        let total = ids.len();
+        let messages: Vec<SpooledMessage> = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| SpooledMessage::open(&active_path(&dir, id), id).ok())
+            .collect();
+        Ok((messages, total))
+    })
+    .await?;
     let statuses = store.list_queue_status().await?;
-    let total = ids.len();
-    let out = ids
+    let out = messages
         .into_iter()
-        .take(limit)
-        .filter_map(|id| SpooledMessage::open(&active_path(queue_dir, id), id).ok())
         .map(|m| {
             let st = statuses.iter().find(|s| s.id == m.id);
             queued(m, st)
@@ -135,10 +154,18 @@ pub async fn show(
     store: &dyn Store,
     id: QueueId,
 ) -> Result<Option<(Queued, Vec<u8>)>, ViewError> {
-    let Ok(m) = SpooledMessage::open(&active_path(queue_dir, id), id) else {
+    let path = active_path(queue_dir, id);
+    let read = blocking(move || {
+        let Ok(m) = SpooledMessage::open(&path, id) else {
+            return Ok(None);
+        };
+        let head = m.head(HEAD_BYTES)?;
+        Ok(Some((m, head)))
+    })
+    .await?;
+    let Some((m, head)) = read else {
         return Ok(None);
     };
-    let head = m.head(HEAD_BYTES)?;
     let status = store.queue_status(id).await?;
     Ok(Some((queued(m, status.as_ref()), head)))
 }
@@ -149,10 +176,11 @@ pub async fn retry(queue_dir: &Path, store: &dyn Store, id: QueueId) -> Result<b
     if !active_path(queue_dir, id).exists() {
         return Ok(false);
     }
-    let mut s = store
-        .queue_status(id)
-        .await?
-        .unwrap_or_else(|| crate::scheduler::new_status(id));
+    // Without a record its first attempt is still to come or under way: nothing to
+    // hurry (a record written here would outlive the message).
+    let Some(mut s) = store.queue_status(id).await? else {
+        return Ok(true);
+    };
     s.next_attempt = 0;
     store.put_queue_status(&s).await?;
     Ok(true)

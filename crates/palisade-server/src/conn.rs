@@ -696,7 +696,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         session.message_queued(id);
                     }
                     Err(r) => {
-                        if r != reply::LOCAL_ERROR {
+                        // A temporary refusal comes back with every retry: counted by
+                        // reason, not by sender.
+                        if !r.is_transient() {
                             crate::rollup::rejected_sender(mail_from.as_ref(), session.client_ip());
                         }
                         rejected(if r == reply::LOCAL_ERROR {

@@ -4,19 +4,18 @@
 //! minute under this node's name, so a cluster has one dashboard. Refusals are also
 //! counted by sender domain ([`rejected_sender`]), within a bound.
 
+use palisade_store::dashboard::{DAYS_KEPT, HOURS_KEPT};
 use palisade_store::{HourlyCount, Store, Tally};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 
-/// Distinct sender domains counted between two flushes; more are counted as one.
-const MAX_SENDERS: usize = 500;
+/// Distinct sender domains counted in an hour (they come from the network); more are
+/// counted as one.
+const MAX_SENDERS: usize = 100;
 /// The key of the senders beyond [`MAX_SENDERS`].
 const OTHER_SENDERS: &str = "(others)";
-/// Hourly counts are kept two weeks (the 48-hour chart reads them), daily ones 400 days.
-const KEPT_HOURS: i64 = 14 * 24;
-const KEPT_DAYS: i64 = 400;
 
 type Slot = (Tally, String);
 
@@ -24,7 +23,16 @@ type Slot = (Tally, String);
 #[derive(Default)]
 pub struct Rollup {
     slots: RwLock<HashMap<Slot, Arc<AtomicU64>>>,
-    senders: Mutex<HashMap<String, u64>>,
+    senders: Mutex<Senders>,
+}
+
+/// Refusals by sender domain: the counts since the last flush, and the domains given a
+/// row of their own this hour (at most [`MAX_SENDERS`]).
+#[derive(Default)]
+struct Senders {
+    hour: i64,
+    named: HashSet<String>,
+    counts: HashMap<String, u64>,
 }
 
 static ROLLUP: LazyLock<Rollup> = LazyLock::new(Rollup::default);
@@ -68,14 +76,19 @@ impl Rollup {
         write.entry(s).or_default().clone()
     }
 
-    fn rejected_sender(&self, key: String) {
-        let mut senders = self.senders.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = if senders.len() < MAX_SENDERS || senders.contains_key(&key) {
+    fn rejected_sender(&self, key: String, hour: i64) {
+        let mut s = self.senders.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.hour != hour {
+            s.hour = hour;
+            s.named.clear();
+        }
+        let key = if s.named.contains(&key) || s.named.len() < MAX_SENDERS {
+            s.named.insert(key.clone());
             key
         } else {
             OTHER_SENDERS.to_string()
         };
-        *senders.entry(key).or_default() += 1;
+        *s.counts.entry(key).or_default() += 1;
     }
 
     /// Takes the counts so far, as rows of `hour`.
@@ -95,8 +108,13 @@ impl Rollup {
                 .map(|(s, n)| row(s, n))
                 .collect()
         };
-        let senders =
-            std::mem::take(&mut *self.senders.lock().unwrap_or_else(PoisonError::into_inner));
+        let senders = std::mem::take(
+            &mut self
+                .senders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .counts,
+        );
         rows.extend(
             senders
                 .into_iter()
@@ -112,7 +130,7 @@ impl Rollup {
             match r.tally {
                 Tally::RejectedSender => {
                     let mut s = self.senders.lock().unwrap_or_else(PoisonError::into_inner);
-                    *s.entry(r.key).or_default() += n;
+                    *s.counts.entry(r.key).or_default() += n;
                 }
                 t => {
                     self.slot((t, r.key)).fetch_add(n, Ordering::Relaxed);
@@ -129,7 +147,7 @@ pub fn rejected_sender(mail_from: Option<&palisade_types::Address>, client: IpAd
         Some(a) => a.domain().to_string(),
         None => format!("<> from {client}"),
     };
-    ROLLUP.rejected_sender(key);
+    ROLLUP.rejected_sender(key, palisade_queue::now_secs().div_euclid(3600));
 }
 
 /// The `metrics` recorder that feeds the rollup: counters only.
@@ -200,7 +218,7 @@ pub async fn flush(store: &dyn Store, node: &str, now: i64) {
 }
 
 /// Flushes every `web.dashboard_flush_secs` (read anew each round), and forgets counts
-/// older than [`KEPT_HOURS`] and [`KEPT_DAYS`] once an hour.
+/// older than [`HOURS_KEPT`] and [`DAYS_KEPT`] once an hour.
 pub async fn flush_loop(shared: Arc<crate::Shared>) {
     let mut last_prune = 0;
     loop {
@@ -214,7 +232,7 @@ pub async fn flush_loop(shared: Arc<crate::Shared>) {
             let day = hour.div_euclid(24);
             let pruned = shared
                 .store
-                .prune_counts(hour - KEPT_HOURS, day - KEPT_DAYS);
+                .prune_counts(hour - HOURS_KEPT, day - DAYS_KEPT);
             if let Err(e) = pruned.await {
                 tracing::warn!(
                     error = &e as &dyn std::error::Error,
@@ -258,7 +276,7 @@ mod tests {
         r.slot((Tally::Received, String::new()))
             .fetch_add(3, Ordering::Relaxed);
         for i in 0..MAX_SENDERS + 10 {
-            r.rejected_sender(format!("d{i}.test"));
+            r.rejected_sender(format!("d{i}.test"), 7);
         }
         let rows = r.drain(7);
         let received = rows.iter().find(|x| x.tally == Tally::Received);

@@ -5,6 +5,12 @@
 
 use crate::{StoreError, TlsResultRow};
 
+/// Hours the nodes keep their hourly counts (the longer charts read daily ones); the
+/// senders refused most are known for this long.
+pub const HOURS_KEPT: i64 = 14 * 24;
+/// Days the nodes keep their daily counts.
+pub const DAYS_KEPT: i64 = 400;
+
 /// What is counted per hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tally {
@@ -27,7 +33,7 @@ pub enum Tally {
     /// The phishing engine's action; the key is the action.
     PhishVerdict,
     /// Refusals by sender domain; the key is the domain (read with
-    /// [`DashboardStore::top_keys`], never with the rest).
+    /// [`DashboardStore::top_keys`], never with the rest, and kept by the hour only).
     RejectedSender,
     /// Addresses banned.
     Banned,

@@ -331,7 +331,8 @@ pub trait Store: ConsoleStore + DashboardStore + Send + Sync + 'static {
     /// Stores evaluations in one transaction (the server batches them).
     /// Adds counts (rows with the same key are summed).
     async fn record_tls_results(&self, rows: &[TlsResultRow]) -> Result<(), StoreError>;
-    /// Removes and returns every result of days before `before_day`.
+    /// Returns every result of days before `before_day` not reported yet (the part of
+    /// a count recorded since the last take), and marks it reported.
     async fn take_tls_results(&self, before_day: i64) -> Result<Vec<TlsResultRow>, StoreError>;
     /// A failed login of `user` (as typed, lower case) from `ip`; forgets those older
     /// than a day.

@@ -1716,15 +1716,15 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx(CONTEXT).await?;
         type Row = (String, i64, String, String, String, i64);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT domain, day, policy_type, mx, result, count FROM tlsrpt_results \
-             WHERE day < ? AND reported = 0 ORDER BY domain, day",
+            "SELECT domain, day, policy_type, mx, result, count - reported FROM tlsrpt_results \
+             WHERE day < ? AND count > reported ORDER BY domain, day",
         )
         .bind(before_day)
         .fetch_all(&mut *tx)
         .await
         .map_err(db(CONTEXT))?;
         // Kept for the console as reported; forgotten after 90 days.
-        sqlx::query("UPDATE tlsrpt_results SET reported = 1 WHERE day < ?")
+        sqlx::query("UPDATE tlsrpt_results SET reported = count WHERE day < ?")
             .bind(before_day)
             .execute(&mut *tx)
             .await

@@ -212,7 +212,7 @@ async fn parts(store: &SqliteStore, queue: &Path, now: i64) {
             .await,
         ),
         (
-            "top senders, a year",
+            "top senders, two weeks (a year's view)",
             median_ms(|| async {
                 store
                     .top_keys(Tally::RejectedSender, year, 10)

@@ -596,9 +596,14 @@ fn rcpt_line(state: &view::RcptState) -> String {
     }
 }
 
-/// A message's status in one line, as `queue list` prints it.
+/// A message's status in one line, as `queue list` prints it: the first waiting
+/// recipient's last error.
 fn status_line(q: &view::Queued) -> String {
-    match (q.next_attempt, q.first_error()) {
+    let first = q.recipients.iter().find_map(|(r, s)| match s {
+        view::RcptState::Pending { error, .. } => Some(format!("{r}: {error}")),
+        _ => None,
+    });
+    match (q.next_attempt, first) {
         (Some(next), first) => {
             let more = match q.pending() {
                 0 | 1 => String::new(),
@@ -607,7 +612,7 @@ fn status_line(q: &view::Queued) -> String {
             format!(
                 "retry in {}s: {}{more}",
                 (next - palisade_queue::now_secs()).max(0),
-                first.unwrap_or("-")
+                first.as_deref().unwrap_or("-")
             )
         }
         (None, _) => "delivering".to_string(),

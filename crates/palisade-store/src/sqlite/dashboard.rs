@@ -86,7 +86,13 @@ impl DashboardStore for SqliteStore {
         const CONTEXT: &str = "adding hourly counts";
         let mut tx = self.write_tx(CONTEXT).await?;
         for r in rows {
-            for span in [HOURS, DAYS] {
+            // Sender domains (from the network) are kept by the hour only: their
+            // number is bounded per hour, and hours go after two weeks.
+            let spans: &[Span] = match r.tally {
+                Tally::RejectedSender => &[HOURS],
+                _ => &[HOURS, DAYS],
+            };
+            for &span in spans {
                 sqlx::query(span.insert)
                     .bind(r.tally.name())
                     .bind(r.hour.div_euclid(span.hours))
@@ -128,7 +134,10 @@ impl DashboardStore for SqliteStore {
         since_hour: i64,
         limit: u32,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let span = span_for(since_hour, 24);
+        let span = match tally {
+            Tally::RejectedSender => HOURS,
+            _ => span_for(since_hour, 24),
+        };
         sqlx::query_as(span.top)
             .bind(tally.name())
             .bind(since_hour.div_euclid(span.hours))
@@ -232,8 +241,8 @@ mod tests {
         assert_eq!(store.hourly_counts(0, 1).await?.len(), 1);
         assert_eq!(
             store.prune_counts(0, 3).await?,
-            4,
-            "the day 2 of both nodes"
+            2,
+            "the day 2 of both nodes (senders are kept by the hour only)"
         );
         assert!(store.hourly_counts(0, 24).await?.is_empty());
         Ok(())
@@ -270,7 +279,18 @@ mod tests {
             store.take_tls_results(101).await?.is_empty(),
             "reported once"
         );
-        assert_eq!(store.tls_results(0).await?, [r]);
+        // Sessions of a day already reported (a manual send includes today) go out
+        // with the next report, and only they.
+        let later = TlsResultRow {
+            count: 2,
+            ..r.clone()
+        };
+        store
+            .record_tls_results(std::slice::from_ref(&later))
+            .await?;
+        assert_eq!(store.take_tls_results(101).await?, [later]);
+        let all = TlsResultRow { count: 5, ..r };
+        assert_eq!(store.tls_results(0).await?, [all]);
         Ok(())
     }
 }

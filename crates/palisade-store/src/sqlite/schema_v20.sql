@@ -18,8 +18,9 @@ CREATE TABLE daily_counts (
     count  INTEGER NOT NULL,
     PRIMARY KEY (metric, day, key, node)
 ) WITHOUT ROWID;
--- TLS results stay after their report goes out (the console shows them); pruned after
--- 90 days.
+-- TLS results stay after their report goes out (the console shows them); `reported` is
+-- the part of `count` already sent, so sessions recorded after a report (a manual send
+-- includes today) go out with the next one. Pruned after 90 days.
 ALTER TABLE tlsrpt_results ADD COLUMN reported INTEGER NOT NULL DEFAULT 0;
 -- The dashboard's count of messages waiting for a retry, without reading every row.
 CREATE INDEX queue_status_retrying ON queue_status (attempts) WHERE attempts > 0;

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use palisade_store::dashboard::HOURS_KEPT;
 use palisade_store::{HourlyCount, StoreError, Tally};
 use palisade_types::calendar::civil_from_days;
 use serde::Deserialize;
@@ -171,6 +172,13 @@ fn key_table(caption: &str, what: &str, rows: &[(String, u64)]) -> Markup {
     }
 }
 
+fn senders_caption(range: Range) -> &'static str {
+    match range {
+        Range::TwoDays => "Senders refused most",
+        _ => "Senders refused most (the last two weeks at most)",
+    }
+}
+
 fn range_links(current: Range) -> Markup {
     html! {
         nav.ranges aria-label="Period" {
@@ -230,11 +238,15 @@ pub async fn show(
 pub async fn render(state: &WebState, range: Range, now: i64) -> Result<Markup, StoreError> {
     // Independent reads, asked at once (the store has several reading connections).
     let first = first_hour(range, now);
+    // Sender domains are kept by the hour, for two weeks.
+    let senders_since = first.max(now.div_euclid(3600) - HOURS_KEPT);
     let (w, queue, bans, senders) = tokio::join!(
         window(state, range, now),
         queue_now(state),
         state.store.list_bans(now),
-        state.store.top_keys(Tally::RejectedSender, first, 10),
+        state
+            .store
+            .top_keys(Tally::RejectedSender, senders_since, 10),
     );
     let (w, (waiting, retrying), bans) = (w?, queue?, bans?.len());
     let senders: Vec<(String, u64)> = senders?
@@ -268,6 +280,6 @@ pub async fn render(state: &WebState, range: Range, now: i64) -> Result<Markup, 
         (key_table("Verdicts on received mail", "Verdict", &verdicts))
         h2 { "Refusals" }
         (key_table("Refusals by reason", "Reason", &w.by_key(Tally::Rejected)))
-        (key_table("Senders refused most", "Sender domain", &senders))
+        (key_table(senders_caption(range), "Sender domain", &senders))
     })
 }

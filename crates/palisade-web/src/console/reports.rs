@@ -35,6 +35,25 @@ fn rate(t: &Tallies) -> String {
     format!("{:.1} %", t.pass_rate())
 }
 
+/// Reporting organisations shown by name at most; the rest are counted.
+const REPORTERS_SHOWN: usize = 10;
+/// TLS result rows shown at most (the newest days first).
+const TLS_SHOWN: usize = 500;
+
+fn reporters(all: &std::collections::BTreeSet<String>) -> String {
+    let mut names: Vec<&str> = all
+        .iter()
+        .take(REPORTERS_SHOWN)
+        .map(String::as_str)
+        .collect();
+    let more = all.len().saturating_sub(REPORTERS_SHOWN);
+    let tail = format!("and {more} more");
+    if more > 0 {
+        names.push(&tail);
+    }
+    names.join(", ")
+}
+
 fn domains_table(s: &Summary) -> Markup {
     html! { div.scroll { table {
         caption { "Reported domains" }
@@ -42,7 +61,7 @@ fn domains_table(s: &Summary) -> Markup {
             th { "Passed" } th { "Quarantined" } th { "Rejected" } } }
         tbody { @for (d, x) in &s.domains { tr {
             td { a href={ "/admin/reports?domain=" (d) } { (d) } } td { (x.reports) }
-            td { (x.reporters.iter().cloned().collect::<Vec<_>>().join(", ")) }
+            td { (reporters(&x.reporters)) }
             td { (x.tallies.messages) } td { (rate(&x.tallies)) }
             td { (x.tallies.quarantined) } td { (x.tallies.rejected) }
         } } }
@@ -110,7 +129,7 @@ fn tls(rows: &[TlsResultRow]) -> Markup {
             caption { "Our outbound TLS, per receiving domain and host (what we report to them)" }
             thead { tr { th { "Day" } th { "Domain" } th { "Policy" } th { "Host" }
                 th { "Result" } th { "Sessions" } } }
-            tbody { @for r in rows {
+            tbody { @for r in rows.iter().take(TLS_SHOWN) {
                 @let class = if r.result == "success" { "good" } else { "wrong" };
                 tr { td { (day_label(r.day)) } td { (r.domain) } td { (r.policy_type) }
                     td { (r.mx) } td { span class={ "state " (class) } { (r.result) } }
@@ -140,6 +159,11 @@ pub async fn show(
         Ok(r) => r,
         Err(e) => return pages::unavailable(e),
     };
+    // Parsing every stored report is CPU work: off the runtime's threads.
+    let summary =
+        tokio::task::spawn_blocking(move || dmarc_received::summarise_source(&reports, source))
+            .await
+            .unwrap_or_default();
     let today = super::now().div_euclid(86_400);
     let since = today - TLS_DAYS;
     let tls_rows = match state.store.tls_results(since).await {
@@ -150,7 +174,7 @@ pub async fn show(
         h2 { "DMARC aggregate reports" @if let Some(d) = domain { " about " (d) }
             @if let Some(s) = source { " from " (s) } }
         @if domain.is_some() || source.is_some() { p { a href="/admin/reports" { "All reports" } } }
-        (dmarc(&dmarc_received::summarise_source(&reports, source), today))
+        (dmarc(&summary, today))
         h2 { "TLS results (TLS-RPT)" }
         (tls(&tls_rows))
         h2 { "Audit a domain" }
