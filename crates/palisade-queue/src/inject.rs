@@ -3,14 +3,15 @@
 //! recovers `incoming/`, which would delete the running server's partial files.
 //!
 //! Order matters: the file is written and fsync'd in `incoming/`, then a due status row
-//! is stored, then the file is renamed into `active/` and the directory fsync'd. A
+//! is stored, then the file is linked into `active/` (never over an existing file, the
+//! server's committer's rule), unlinked from where it was, and the directory fsync'd. A
 //! running scheduler finds due rows every second, so it picks the message up; a stopped
 //! one finds it in `active/` at start. A crash before the rename leaves a partial file
 //! that the next start deletes, and a status row whose file is missing, which the
 //! scheduler drops.
 
 use crate::file::write_header;
-use crate::spool::{Spool, SpoolError, io_err as io};
+use crate::spool::{Spool, SpoolError, commit_no_replace, io_err as io};
 use palisade_store::{QueueStatus, Store};
 use palisade_types::{Envelope, QueueId};
 use std::io::Write;
@@ -79,7 +80,8 @@ pub async fn activate(
         })?;
     let active = Spool::active_dir(queue_dir);
     std::fs::create_dir_all(&active).map_err(io("creating", &active))?;
-    std::fs::rename(from, active.join(id.to_string())).map_err(io("committing", from))?;
+    // Never `rename`: it would replace a message of that id already acknowledged.
+    commit_no_replace(from, &active.join(id.to_string())).map_err(io("committing", from))?;
     std::fs::File::open(&active)
         .and_then(|d| d.sync_all())
         .map_err(io("syncing directory", &active))
