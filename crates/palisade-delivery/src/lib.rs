@@ -75,11 +75,9 @@ impl LocalDelivery {
         mailbox: &Address,
         outbound: OutboundPolicy,
     ) -> Result<Seal, palisade_store::StoreError> {
-        let user_on = self.store.encrypt_at_rest(mailbox).await?;
-        if !user_on
-            && outbound == OutboundPolicy::Never
-            && !self.store.domain_encrypt_at_rest(mailbox.domain()).await?
-        {
+        let sealing = self.lookups.sealing(self.store.as_ref(), mailbox).await?;
+        let user_on = sealing.user;
+        if !user_on && outbound == OutboundPolicy::Never && !sealing.domain {
             return Ok(Seal::Clear);
         }
         Ok(

@@ -26,7 +26,7 @@ mod error;
 mod sqlite;
 
 pub use alias::AliasSource;
-pub use cache::LookupCache;
+pub use cache::{LookupCache, Sealing};
 pub use console::{AccountFlags, ConsoleStore, StoredPasskey, WebSession};
 pub use dashboard::{DashboardStore, HourlyCount, Tally};
 pub use error::StoreError;
@@ -239,6 +239,12 @@ pub struct ReceivedReport {
 /// one consistent read; refusals are [`StoreError`] variants naming the culprit.
 #[async_trait::async_trait]
 pub trait Store: ConsoleStore + DashboardStore + Send + Sync + 'static {
+    /// A number that grows whenever a domain, user, alias, forward or key changes
+    /// through this store, so that [`LookupCache`] entries read before the change are
+    /// never served after it. Changes made by another process (the CLI) do not move it;
+    /// the cache's [`LookupCache::TTL`] bounds how long those take to be seen.
+    fn generation(&self) -> u64;
+
     /// Makes `d` a local domain. [`StoreError::AlreadyExists`] if it already is.
     async fn add_domain(&self, d: &Domain) -> Result<(), StoreError>;
 

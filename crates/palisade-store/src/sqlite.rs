@@ -17,6 +17,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use palisade_types::{Address, AppScope, Domain, QueueId};
@@ -103,6 +105,26 @@ pub(crate) fn event((time, kind, subject, detail): EventRow) -> Event {
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    generation: Arc<AtomicU64>,
+}
+
+/// The tables that [`crate::LookupCache`] answers from: a row changed in any of them
+/// through this store's connections moves [`Store::generation`].
+const CACHED_TABLES: &[&str] = &["domains", "users", "aliases", "forwards", "user_keys"];
+
+/// Moves `generation` whenever a statement on `conn` changes a row of [`CACHED_TABLES`]
+/// (SQLite's update hook runs inside the statement, before its commit; a read that
+/// races the commit is bounded by the cache's time to live).
+async fn watch_cached_tables(
+    conn: &mut sqlx::SqliteConnection,
+    generation: Arc<AtomicU64>,
+) -> Result<(), sqlx::Error> {
+    conn.lock_handle().await?.set_update_hook(move |row| {
+        if CACHED_TABLES.contains(&row.table) {
+            generation.fetch_add(1, Ordering::AcqRel);
+        }
+    });
+    Ok(())
 }
 
 /// A day in seconds: how long failed logins and abuse strikes are remembered.
@@ -209,8 +231,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let generation = Arc::new(AtomicU64::new(0));
+        let watched = generation.clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .after_connect(move |conn, _| Box::pin(watch_cached_tables(conn, watched.clone())))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {
@@ -219,7 +244,7 @@ impl SqliteStore {
             })?;
         migrate(&pool).await?;
         restrict_permissions(path);
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, generation })
     }
 
     /// A consistent copy of the whole database at `to` (a new file), taken while
@@ -390,6 +415,10 @@ fn status_from_row(row: StatusRow, delivered: Vec<String>) -> Result<QueueStatus
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     async fn add_domain(&self, d: &Domain) -> Result<(), StoreError> {
         let result = sqlx::query("INSERT INTO domains (name, created) VALUES (?, ?)")
             .bind(d.as_str().to_owned())

@@ -213,6 +213,9 @@ async fn mail_for_a_user_with_a_key_is_stored_encrypted_and_gpg_opens_it() {
             .status
             .success()
     );
+    // The CLI is another process: the running server sees its change within the
+    // lookup cache's time to live.
+    tokio::time::sleep(palisade_store::LookupCache::TTL).await;
     send(
         &ts,
         "alice@local.test",
@@ -229,6 +232,7 @@ async fn mail_for_a_user_with_a_key_is_stored_encrypted_and_gpg_opens_it() {
     // still gets his mail as it arrives, not deferred.
     let o = cli(&ts, &["domain", "encrypt-at-rest", "local.test", "on"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    tokio::time::sleep(palisade_store::LookupCache::TTL).await;
     send(
         &ts,
         "alice@local.test",
