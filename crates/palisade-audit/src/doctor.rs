@@ -149,8 +149,8 @@ pub async fn compare(dns: &Dns, e: &Expected, web: &Https) -> Vec<Finding> {
     for ip in ours {
         let spf =
             palisade_checks::check_spf(dns, ip, host, Some(&format!("postmaster@{d}")), host).await;
-        let result = spf.result_name();
-        out.push(if result == "pass" {
+        let result = spf.auth_result();
+        out.push(if result == palisade_checks::AuthResult::Pass {
             Finding::new("doctor.spf", Category::Authentication, Status::Pass, 30)
                 .evidence(format!("SPF of {d} passes our address {ip}"))
         } else {

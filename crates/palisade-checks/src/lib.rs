@@ -26,6 +26,7 @@ pub mod forged;
 pub mod message;
 pub mod pct;
 pub mod relaxed_body;
+pub mod results;
 pub mod signing;
 pub mod spf;
 pub mod verdict;
@@ -34,5 +35,6 @@ pub use message::{
     ArcReport, AuthReport, DkimReport, DmarcReport, authenticate, is_message, verify_dkim_reports,
 };
 pub use pct::dmarc_pct;
+pub use results::{AuthResult, DmarcPolicy, SpfScope};
 pub use spf::{SpfCheck, check_spf};
 pub use verdict::{AuthPolicy, Context, Verdict, decide};

@@ -2,6 +2,7 @@
 
 use crate::dkim_bounds;
 use crate::relaxed_body::without_trailing_blank_lines;
+use crate::results::{AuthResult, DmarcPolicy, SpfScope};
 use crate::spf::{SpfCheck, SpfIdentity};
 use mail_auth::arc::ArcError;
 use mail_auth::common::crypto::Algorithm;
@@ -18,9 +19,9 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SpfReport {
-    pub result: &'static str,
+    pub result: AuthResult,
     /// `mailfrom` or `helo` (RFC 7208 §2.3, §2.4).
-    pub identity: &'static str,
+    pub identity: SpfScope,
     pub domain: String,
     pub explanation: Option<String>,
 }
@@ -32,7 +33,7 @@ pub struct DkimReport {
     pub s: String,
     pub algorithm: &'static str,
     /// pass | fail | neutral | policy | temperror | permerror | none
-    pub result: &'static str,
+    pub result: AuthResult,
     pub reason: String,
     /// The signature's `i=` (AUID), empty when absent.
     #[serde(skip)]
@@ -45,7 +46,7 @@ pub struct DkimReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct ArcReport {
     /// pass | fail | none | temperror | permerror (RFC 8617 §4.4 chain validation).
-    pub result: &'static str,
+    pub result: AuthResult,
     pub reason: String,
     /// ARC sets present (the highest instance number).
     pub instances: u32,
@@ -58,11 +59,11 @@ pub struct ArcReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct DmarcReport {
     /// pass | fail | none | temperror | permerror
-    pub result: &'static str,
+    pub result: AuthResult,
     /// The RFC 5322.From domain (the author domain).
     pub domain: String,
     /// The policy that applies to this author domain (p, sp or np): none | quarantine | reject.
-    pub policy: &'static str,
+    pub policy: DmarcPolicy,
     pub record_found: bool,
     pub spf_aligned: bool,
     pub dkim_aligned: bool,
@@ -88,7 +89,7 @@ pub struct AuthReport {
 impl AuthReport {
     /// True when a DNS failure kept a check from reaching a result.
     pub fn dmarc_temp_error(&self) -> bool {
-        self.dmarc.result == "temperror"
+        self.dmarc.result == AuthResult::TempError
     }
 }
 
@@ -100,42 +101,42 @@ pub(crate) fn algorithm_name(a: Algorithm) -> &'static str {
     }
 }
 
-fn dkim_result(r: &DkimResult) -> (&'static str, String) {
+fn dkim_result(r: &DkimResult) -> (AuthResult, String) {
     match r {
-        DkimResult::Pass => ("pass", String::new()),
+        DkimResult::Pass => (AuthResult::Pass, String::new()),
         // An `l=` that leaves content unsigned: valid crypto, refused by our policy.
         DkimResult::Fail(Error::Dkim(DkimError::SignatureLength))
         | DkimResult::Neutral(Error::Dkim(DkimError::SignatureLength)) => {
-            ("policy", DkimError::SignatureLength.to_string())
+            (AuthResult::Policy, DkimError::SignatureLength.to_string())
         }
         // A body hash mismatch is a failed verification (RFC 6376 §6.3), whatever word
         // mail-auth uses for it.
         DkimResult::Neutral(e @ Error::Dkim(DkimError::FailedBodyHashMatch)) => {
-            ("fail", e.to_string())
+            (AuthResult::Fail, e.to_string())
         }
-        DkimResult::Fail(e) => ("fail", e.to_string()),
-        DkimResult::Neutral(e) => ("neutral", e.to_string()),
-        DkimResult::PermError(e) => ("permerror", e.to_string()),
-        DkimResult::TempError(e) => ("temperror", e.to_string()),
-        DkimResult::None => ("none", String::new()),
+        DkimResult::Fail(e) => (AuthResult::Fail, e.to_string()),
+        DkimResult::Neutral(e) => (AuthResult::Neutral, e.to_string()),
+        DkimResult::PermError(e) => (AuthResult::PermError, e.to_string()),
+        DkimResult::TempError(e) => (AuthResult::TempError, e.to_string()),
+        DkimResult::None => (AuthResult::None, String::new()),
     }
 }
 
-fn dmarc_result(r: &DmarcResult) -> &'static str {
+fn dmarc_result(r: &DmarcResult) -> AuthResult {
     match r {
-        DmarcResult::Pass => "pass",
-        DmarcResult::Fail(_) => "fail",
-        DmarcResult::TempError(_) => "temperror",
-        DmarcResult::PermError(_) => "permerror",
-        DmarcResult::None => "none",
+        DmarcResult::Pass => AuthResult::Pass,
+        DmarcResult::Fail(_) => AuthResult::Fail,
+        DmarcResult::TempError(_) => AuthResult::TempError,
+        DmarcResult::PermError(_) => AuthResult::PermError,
+        DmarcResult::None => AuthResult::None,
     }
 }
 
-fn policy_name(p: Policy) -> &'static str {
+fn dmarc_policy(p: Policy) -> DmarcPolicy {
     match p {
-        Policy::Reject => "reject",
-        Policy::Quarantine => "quarantine",
-        Policy::None | Policy::Unspecified => "none",
+        Policy::Reject => DmarcPolicy::Reject,
+        Policy::Quarantine => DmarcPolicy::Quarantine,
+        Policy::None | Policy::Unspecified => DmarcPolicy::None,
     }
 }
 
@@ -249,15 +250,15 @@ pub(crate) async fn verify_arc<'x>(
 
 fn arc_report(msg: &AuthenticatedMessage<'_>, out: &ArcOutput<'_>) -> ArcReport {
     let (result, reason) = match out.result() {
-        DkimResult::Pass => ("pass", String::new()),
-        DkimResult::None => ("none", String::new()),
+        DkimResult::Pass => (AuthResult::Pass, String::new()),
+        DkimResult::None => (AuthResult::None, String::new()),
         // A broken chain is "fail" in RFC 8617 §4.4 terms.
-        DkimResult::Neutral(e) | DkimResult::Fail(e) => ("fail", e.to_string()),
+        DkimResult::Neutral(e) | DkimResult::Fail(e) => (AuthResult::Fail, e.to_string()),
         DkimResult::PermError(Error::Arc(ArcError::BrokenChain)) => {
-            ("fail", ArcError::BrokenChain.to_string())
+            (AuthResult::Fail, ArcError::BrokenChain.to_string())
         }
-        DkimResult::PermError(e) => ("permerror", e.to_string()),
-        DkimResult::TempError(e) => ("temperror", e.to_string()),
+        DkimResult::PermError(e) => (AuthResult::PermError, e.to_string()),
+        DkimResult::TempError(e) => (AuthResult::TempError, e.to_string()),
     };
     let newest_seal = msg.as_headers.iter().max_by_key(|h| h.header.i);
     let instances = newest_seal.map_or(0, |h| h.header.i);
@@ -290,10 +291,10 @@ fn records_dmarc_pass(value: &[u8]) -> bool {
 /// headers) and builds the `Authentication-Results` value with authserv-id `hostname`.
 pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str) -> AuthReport {
     let spf_report = SpfReport {
-        result: spf.result_name(),
+        result: spf.auth_result(),
         identity: match spf.identity {
-            SpfIdentity::MailFrom(_) => "mailfrom",
-            SpfIdentity::Helo(_) => "helo",
+            SpfIdentity::MailFrom(_) => SpfScope::MailFrom,
+            SpfIdentity::Helo(_) => SpfScope::Helo,
         },
         domain: spf.domain().to_string(),
         explanation: spf.output.explanation().map(str::to_string),
@@ -311,16 +312,16 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
             spf: spf_report,
             dkim: Vec::new(),
             arc: ArcReport {
-                result: "none",
+                result: AuthResult::None,
                 reason: String::new(),
                 instances: 0,
                 sealer: None,
                 sealer_saw_dmarc_pass: false,
             },
             dmarc: DmarcReport {
-                result: "none",
+                result: AuthResult::None,
                 domain: String::new(),
-                policy: "none",
+                policy: DmarcPolicy::None,
                 record_found: false,
                 spf_aligned: false,
                 dkim_aligned: false,
@@ -344,7 +345,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
     let dkim_reports = all_dkim_reports(&msg, &dkim, &key_refused, &screened);
     let mut arc_report = arc_report(&msg, &arc);
     if let Some(reason) = &screened.arc {
-        arc_report.result = "fail";
+        arc_report.result = AuthResult::Fail;
         arc_report.reason = reason.clone();
     }
     let dmarc_reason = match (dmarc.spf_result(), dmarc.dkim_result()) {
@@ -358,7 +359,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
         dmarc: DmarcReport {
             result: dmarc_result(&dmarc.result()),
             domain: dmarc.domain().to_string(),
-            policy: policy_name(dmarc.policy()),
+            policy: dmarc_policy(dmarc.policy()),
             record_found: dmarc.dmarc_record().is_some(),
             spf_aligned: *dmarc.spf_result() == DmarcResult::Pass,
             dkim_aligned: *dmarc.dkim_result() == DmarcResult::Pass,
@@ -396,7 +397,7 @@ fn dkim_resinfo(reports: &[DkimReport]) -> String {
     let mut out = String::new();
     for r in reports {
         out.push_str(&format!(";\r\n\tdkim={}", r.result));
-        if r.result != "pass" && !r.reason.is_empty() {
+        if r.result != AuthResult::Pass && !r.reason.is_empty() {
             out.push_str(&format!(" reason=\"{}\"", dkim_bounds::quoted(&r.reason)));
         }
         if r.auid.is_empty() {
@@ -463,7 +464,7 @@ fn all_dkim_reports(
         d: r.d.clone(),
         s: r.s.clone(),
         algorithm: r.algorithm,
-        result: "policy",
+        result: AuthResult::Policy,
         reason: r.reason.clone(),
         auid: String::new(),
         b_prefix: String::new(),

@@ -1,6 +1,7 @@
 //! The decision over an [`AuthReport`]: one pure function, table-tested.
 
 use crate::AuthReport;
+use crate::results::{AuthResult, DmarcPolicy};
 use palisade_types::reply::{self, Reply};
 
 /// Operator policy (`[policy]` in the config).
@@ -87,7 +88,7 @@ pub fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
         .trusted_arc_sealers
         .iter()
         .any(|t| t.trim_end_matches('.').eq_ignore_ascii_case(sealer));
-    (trusted && arc.result == "pass" && arc.sealer_saw_dmarc_pass).then(|| {
+    (trusted && arc.result == AuthResult::Pass && arc.sealer_saw_dmarc_pass).then(|| {
         format!(
             "DMARC failure overridden: trusted ARC sealer {sealer} saw dmarc=pass (RFC 8617 §7.2)"
         )
@@ -96,11 +97,11 @@ pub fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
 
 /// The policy that applies after `pct` sampling (RFC 7489 §6.6.4: outside the sample,
 /// the next less strict policy applies).
-fn sampled_policy(policy: &str, sampled: bool) -> &str {
+fn sampled_policy(policy: DmarcPolicy, sampled: bool) -> DmarcPolicy {
     match (policy, sampled) {
         (p, true) => p,
-        ("reject", false) => "quarantine",
-        _ => "none",
+        (DmarcPolicy::Reject, false) => DmarcPolicy::Quarantine,
+        _ => DmarcPolicy::None,
     }
 }
 
@@ -125,8 +126,11 @@ fn author_domains(report: &AuthReport) -> Vec<String> {
 fn aligned_without_record(report: &AuthReport, author: &str) -> bool {
     let org = crate::dmarc_report::organizational_domain(author);
     let same = |d: &str| crate::dmarc_report::organizational_domain(d) == org;
-    report.dkim.iter().any(|s| s.result == "pass" && same(&s.d))
-        || (report.spf.result == "pass" && same(&report.spf.domain))
+    report
+        .dkim
+        .iter()
+        .any(|s| s.result == AuthResult::Pass && same(&s.d))
+        || (report.spf.result == AuthResult::Pass && same(&report.spf.domain))
 }
 
 /// Reply text carries the reason, kept well inside one reply line (RFC 5321 §4.5.3.1.5).
@@ -151,7 +155,7 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
         };
     }
     let dmarc = &report.dmarc;
-    if dmarc.result == "pass" {
+    if dmarc.result == AuthResult::Pass {
         return Verdict::accept();
     }
     let domain = &dmarc.domain;
@@ -160,8 +164,8 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
     } else {
         &dmarc.reason
     });
-    if dmarc.result == "temperror"
-        && (ctx.from_is_local || dmarc.policy != "none" || !dmarc.record_found)
+    if dmarc.result == AuthResult::TempError
+        && (ctx.from_is_local || dmarc.policy.enforces() || !dmarc.record_found)
     {
         return Verdict::Defer {
             reply: reply::AUTH_TEMPFAIL,
@@ -173,7 +177,7 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
             return Verdict::note(note);
         }
         if !dmarc.record_found
-            && dmarc.result == "none"
+            && dmarc.result == AuthResult::None
             && authors
                 .first()
                 .is_some_and(|a| aligned_without_record(report, a))
@@ -190,7 +194,7 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
             };
         }
     }
-    if dmarc.result == "fail" {
+    if dmarc.result == AuthResult::Fail {
         if let Some(note) = arc_vouches(report, policy) {
             return Verdict::note(note);
         }
@@ -200,29 +204,29 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
             return Verdict::note(format!("{reason} (not enforced by local policy)"));
         }
         return match applied {
-            "reject" => Verdict::Reject {
+            DmarcPolicy::Reject => Verdict::Reject {
                 reply: reply::DMARC_REJECT
                     .with_text(format!("Rejected by the DMARC policy of {domain}: {why}")),
                 reason,
             },
-            "quarantine" => Verdict::Quarantine { reason },
-            _ => Verdict::note(reason),
+            DmarcPolicy::Quarantine => Verdict::Quarantine { reason },
+            DmarcPolicy::None => Verdict::note(reason),
         };
     }
     // No DMARC policy applies: SPF alone decides only when the operator asks for it.
     match report.spf.result {
-        "fail" if policy.spf_fail_reject => Verdict::Reject {
+        AuthResult::Fail if policy.spf_fail_reject => Verdict::Reject {
             reply: reply::SPF_REJECT.with_text(format!(
                 "SPF validation failed for {}: the client is not a permitted sender",
                 report.spf.domain
             )),
             reason: format!("SPF fail for {} and no DMARC policy", report.spf.domain),
         },
-        "temperror" if policy.spf_fail_reject => Verdict::Defer {
+        AuthResult::TempError if policy.spf_fail_reject => Verdict::Defer {
             reply: reply::SPF_TEMPFAIL,
             reason: format!("SPF temperror for {}", report.spf.domain),
         },
-        "fail" | "softfail" => Verdict::note(format!(
+        AuthResult::Fail | AuthResult::SoftFail => Verdict::note(format!(
             "SPF {} for {} (tagged only)",
             report.spf.result, report.spf.domain
         )),

@@ -146,12 +146,12 @@ async fn rfc7208_conformance_suite() {
             };
             let from = (!mail_from.is_empty()).then_some(mail_from.as_str());
             let got = palisade_checks::check_spf(&dns, ip, &helo, from, "receiver.test").await;
-            if !want.iter().any(|w| w == got.result_name()) {
+            if !want.iter().any(|w| w == got.auth_result().as_str()) {
                 failures.insert(
                     name,
                     format!(
                         "want {want:?}, got {} ({mail_from} from {ip}, helo {helo})",
-                        got.result_name()
+                        got.auth_result()
                     ),
                 );
             }

@@ -15,7 +15,7 @@
 
 use crate::Shared;
 use crate::sender_auth::Checked;
-use palisade_checks::{AuthPolicy, AuthReport, Verdict};
+use palisade_checks::{AuthPolicy, AuthReport, AuthResult, Verdict};
 use palisade_config::{Config, OutboundAction};
 use palisade_phish::banner::{self, Banner};
 use palisade_phish::engine::{Limits, author_org};
@@ -116,15 +116,18 @@ pub async fn build_engine(store: &dyn Store, cfg: &Config) -> Result<Engine, Str
 
 /// The authentication context the engine weighs signals by.
 pub fn auth_of(report: &AuthReport, policy: &AuthPolicy) -> Auth {
+    let passed = |r: AuthResult| r == AuthResult::Pass;
     match report.dmarc.result {
-        "pass" => Auth::Aligned,
-        "fail" if palisade_checks::verdict::arc_vouches(report, policy).is_some() => Auth::ArcOnly,
-        "fail" => Auth::Failed,
-        _ if report.spf.result == "pass" || report.dkim.iter().any(|d| d.result == "pass") => {
+        AuthResult::Pass => Auth::Aligned,
+        AuthResult::Fail if palisade_checks::verdict::arc_vouches(report, policy).is_some() => {
+            Auth::ArcOnly
+        }
+        AuthResult::Fail => Auth::Failed,
+        _ if passed(report.spf.result) || report.dkim.iter().any(|d| passed(d.result)) => {
             Auth::Unaligned
         }
         // DNS could not answer: not checked, which is not "nothing passed".
-        "temperror" => Auth::NotEvaluated,
+        AuthResult::TempError => Auth::NotEvaluated,
         _ => Auth::None,
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::Shared;
 use palisade_checks::dmarc_report::{Applied, OverrideReason};
-use palisade_checks::{AuthPolicy, AuthReport, Context, SpfCheck, Verdict};
+use palisade_checks::{AuthPolicy, AuthReport, AuthResult, Context, SpfCheck, Verdict};
 use palisade_config::Config;
 use palisade_queue::Edit;
 use palisade_types::Address;
@@ -139,13 +139,13 @@ pub async fn check_sender(
     let from_text = from.to_string();
     let check = palisade_checks::check_spf(&dns, ip, helo, Some(&from_text), &hostname);
     match tokio::time::timeout(SPF_DEADLINE, check).await {
-        Ok(spf) if spf.result_name() == "pass" => {
+        Ok(spf) if spf.auth_result() == AuthResult::Pass => {
             Ok(AbortOnDrop(tokio::spawn(std::future::ready(spf))))
         }
-        Ok(spf) if spf.result_name() == "temperror" => Err(reply::SPF_TEMPFAIL),
+        Ok(spf) if spf.auth_result() == AuthResult::TempError => Err(reply::SPF_TEMPFAIL),
         Err(_) => Err(reply::SPF_TEMPFAIL),
         Ok(spf) => {
-            tracing::info!(from = %from, spf = spf.result_name(), "MAIL refused: our domain, not authorised");
+            tracing::info!(from = %from, spf = %spf.auth_result(), "MAIL refused: our domain, not authorised");
             Err(reply::SPOOFED_LOCAL_SENDER)
         }
     }
@@ -236,7 +236,7 @@ pub async fn check_message(
     };
     let (report, message) = report;
     let from_is_local = author_is_local(shared, cfg, &report).await;
-    let sampled = if report.dmarc.result == "fail" && report.dmarc.policy != "none" {
+    let sampled = if report.dmarc.result == AuthResult::Fail && report.dmarc.policy.enforces() {
         let pct = palisade_checks::dmarc_pct(&shared.dns(), &report.dmarc.domain).await;
         pct >= 100 || rand::random_range(0..100u8) < pct
     } else {
@@ -277,7 +277,7 @@ pub async fn check_message(
             remove: palisade_checks::forged::forged_auth_results(&message, &hostname),
             replace: None,
         },
-        authenticated: report.dmarc.result == "pass",
+        authenticated: report.dmarc.result == AuthResult::Pass,
         message: Some(message),
         dmarc_row,
         auth: crate::phishing::auth_of(&report, &policy),
@@ -322,7 +322,7 @@ fn applied(
     ctx: &Context,
     policy: &AuthPolicy,
 ) -> Option<Applied> {
-    let failed = report.dmarc.result == "fail" && report.dmarc.policy != "none";
+    let failed = report.dmarc.result == AuthResult::Fail && report.dmarc.policy.enforces();
     Some(match verdict {
         Verdict::Defer { .. } => return None,
         Verdict::Reject { .. } => Applied::Rejected,
@@ -408,18 +408,18 @@ fn record(report: &AuthReport, verdict: &Verdict) {
         .map(|d| format!("{}:{}={}", d.d, d.s, d.result))
         .collect();
     tracing::info!(
-        spf = report.spf.result,
+        spf = report.spf.result.as_str(),
         dkim = %dkim.join(","),
-        arc = report.arc.result,
-        dmarc = report.dmarc.result,
+        arc = report.arc.result.as_str(),
+        dmarc = report.dmarc.result.as_str(),
         from_domain = %report.dmarc.domain,
         verdict = verdict.name(),
         detail = ?verdict,
         "sender authentication"
     );
-    metrics::counter!("palisade_sender_auth_total", "check" => "spf", "result" => report.spf.result)
+    metrics::counter!("palisade_sender_auth_total", "check" => "spf", "result" => report.spf.result.as_str())
         .increment(1);
-    metrics::counter!("palisade_sender_auth_total", "check" => "dmarc", "result" => report.dmarc.result)
+    metrics::counter!("palisade_sender_auth_total", "check" => "dmarc", "result" => report.dmarc.result.as_str())
         .increment(1);
     metrics::counter!("palisade_sender_verdicts_total", "verdict" => verdict.name()).increment(1);
 }

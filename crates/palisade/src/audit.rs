@@ -4,7 +4,7 @@
 use crate::cli::AuditCommand;
 use crate::commands::Paths;
 use crate::usage;
-use palisade_checks::{Context, SpfCheck, Verdict};
+use palisade_checks::{AuthResult, Context, SpfCheck, Verdict};
 use palisade_dns::Dns;
 use serde_json::json;
 use std::io::Read;
@@ -164,7 +164,7 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                 println!(
                     "{}",
                     json!({
-                        "result": spf.result_name(),
+                        "result": spf.auth_result(),
                         "explanation": explanation,
                         "domain": spf.domain(),
                         "identity": identity_name(&spf),
@@ -174,7 +174,7 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                     })
                 );
             } else {
-                println!("{} ({explanation})", spf.result_name());
+                println!("{} ({explanation})", spf.auth_result());
             }
         }
         AuditCommand::Dkim { file, json } => {
@@ -354,14 +354,16 @@ fn identity_name(spf: &SpfCheck) -> &'static str {
 /// One sentence for each RFC 7208 §2.6 result, plus the domain's own `exp=` text.
 fn explain_spf(spf: &SpfCheck) -> String {
     let (ip, d) = (spf.ip, spf.domain());
-    let base = match spf.result_name() {
-        "pass" => format!("{ip} is authorised to send for {d}"),
-        "fail" => format!("{ip} is not authorised to send for {d}"),
-        "softfail" => format!("{ip} is probably not authorised to send for {d}"),
-        "neutral" => format!("{d} makes no assertion about {ip}"),
-        "none" => format!("{d} publishes no SPF record (or is not a domain)"),
-        "temperror" => format!("a temporary DNS error prevented checking {d}"),
-        _ => format!("the SPF record of {d} is invalid or exceeds the lookup limits"),
+    let base = match spf.auth_result() {
+        AuthResult::Pass => format!("{ip} is authorised to send for {d}"),
+        AuthResult::Fail => format!("{ip} is not authorised to send for {d}"),
+        AuthResult::SoftFail => format!("{ip} is probably not authorised to send for {d}"),
+        AuthResult::Neutral => format!("{d} makes no assertion about {ip}"),
+        AuthResult::None => format!("{d} publishes no SPF record (or is not a domain)"),
+        AuthResult::TempError => format!("a temporary DNS error prevented checking {d}"),
+        AuthResult::PermError | AuthResult::Policy => {
+            format!("the SPF record of {d} is invalid or exceeds the lookup limits")
+        }
     };
     match spf.output.explanation() {
         Some(exp) => format!("{base}; {d} says: {exp}"),

@@ -153,7 +153,7 @@ pub async fn run(
     if json {
         let mut v = serde_json::to_value(&a)?;
         v["authentication"] = json!({
-            "spf": if ip.is_some() { report.spf.result } else { "not evaluated" },
+            "spf": if ip.is_some() { report.spf.result.as_str() } else { "not evaluated" },
             "dkim": report.dkim.iter().map(|d| json!({"d": d.d, "result": d.result})).collect::<Vec<_>>(),
             "arc": report.arc.result,
             "dmarc": report.dmarc.result,
@@ -240,7 +240,7 @@ fn authentication_line(report: &palisade_checks::AuthReport, spf: bool) -> Strin
     format!(
         "spf={} dkim={} arc={} dmarc={}",
         if spf {
-            report.spf.result
+            report.spf.result.as_str()
         } else {
             "not-evaluated"
         },

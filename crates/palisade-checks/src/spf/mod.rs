@@ -7,6 +7,7 @@ pub mod eval;
 pub mod macros;
 pub mod record;
 
+use crate::results::AuthResult;
 use macros::MacroEnv;
 use mail_auth::{SpfOutput, SpfResult};
 use palisade_dns::Dns;
@@ -39,9 +40,9 @@ impl SpfCheck {
         self.output.result()
     }
 
-    /// The RFC 7208 §2.6 result name, lower case (`pass`, `softfail`, `temperror`, ...).
-    pub fn result_name(&self) -> &'static str {
-        result_name(self.output.result())
+    /// The RFC 7208 §2.6 result, as the rest of Palisade sees it.
+    pub fn auth_result(&self) -> AuthResult {
+        auth_result(self.output.result())
     }
 
     /// The domain whose policy was evaluated.
@@ -65,15 +66,15 @@ impl SpfCheck {
     }
 }
 
-pub fn result_name(r: SpfResult) -> &'static str {
+pub fn auth_result(r: SpfResult) -> AuthResult {
     match r {
-        SpfResult::Pass => "pass",
-        SpfResult::Fail => "fail",
-        SpfResult::SoftFail => "softfail",
-        SpfResult::Neutral => "neutral",
-        SpfResult::TempError => "temperror",
-        SpfResult::PermError => "permerror",
-        SpfResult::None => "none",
+        SpfResult::Pass => AuthResult::Pass,
+        SpfResult::Fail => AuthResult::Fail,
+        SpfResult::SoftFail => AuthResult::SoftFail,
+        SpfResult::Neutral => AuthResult::Neutral,
+        SpfResult::TempError => AuthResult::TempError,
+        SpfResult::PermError => AuthResult::PermError,
+        SpfResult::None => AuthResult::None,
     }
 }
 

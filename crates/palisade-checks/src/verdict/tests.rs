@@ -1,27 +1,50 @@
 use super::*;
 use crate::message::{ArcReport, DmarcReport, SpfReport};
 
+/// The result a table row names (the tables read best in the RFC's own words).
+fn res(word: &str) -> AuthResult {
+    match word {
+        "pass" => AuthResult::Pass,
+        "fail" => AuthResult::Fail,
+        "softfail" => AuthResult::SoftFail,
+        "neutral" => AuthResult::Neutral,
+        "temperror" => AuthResult::TempError,
+        "permerror" => AuthResult::PermError,
+        "none" => AuthResult::None,
+        other => panic!("no such result in the tables: {other}"),
+    }
+}
+
+fn pol(word: &str) -> DmarcPolicy {
+    match word {
+        "reject" => DmarcPolicy::Reject,
+        "quarantine" => DmarcPolicy::Quarantine,
+        "none" => DmarcPolicy::None,
+        other => panic!("no such policy in the tables: {other}"),
+    }
+}
+
 /// A report with the given SPF, DMARC result and policy, and ARC sealer/result.
-fn report(spf: &'static str, dmarc: &'static str, policy: &'static str) -> AuthReport {
+fn report(spf: &str, dmarc: &str, policy: &str) -> AuthReport {
     AuthReport {
         spf: SpfReport {
-            result: spf,
-            identity: "mailfrom",
+            result: res(spf),
+            identity: crate::SpfScope::MailFrom,
             domain: "sender.test".into(),
             explanation: None,
         },
         dkim: Vec::new(),
         arc: ArcReport {
-            result: "none",
+            result: AuthResult::None,
             reason: String::new(),
             instances: 0,
             sealer: None,
             sealer_saw_dmarc_pass: false,
         },
         dmarc: DmarcReport {
-            result: dmarc,
+            result: res(dmarc),
             domain: "sender.test".into(),
-            policy,
+            policy: pol(policy),
             record_found: !matches!(dmarc, "none" | "temperror"),
             spf_aligned: false,
             dkim_aligned: false,
@@ -33,9 +56,9 @@ fn report(spf: &'static str, dmarc: &'static str, policy: &'static str) -> AuthR
     }
 }
 
-fn with_arc(mut r: AuthReport, result: &'static str, sealer: &str, saw_pass: bool) -> AuthReport {
+fn with_arc(mut r: AuthReport, result: &str, sealer: &str, saw_pass: bool) -> AuthReport {
     r.arc = ArcReport {
-        result,
+        result: res(result),
         reason: String::new(),
         instances: 1,
         sealer: Some(sealer.into()),
@@ -268,7 +291,7 @@ fn own_domain_without_dmarc_record_passes_when_aligned_itself() {
         d: "mail.local.test".into(),
         s: "s1".into(),
         algorithm: "ed25519-sha256",
-        result: "pass",
+        result: AuthResult::Pass,
         reason: String::new(),
         auid: String::new(),
         b_prefix: String::new(),
@@ -277,7 +300,7 @@ fn own_domain_without_dmarc_record_passes_when_aligned_itself() {
     r.dkim[0].d = "local.test.evil.test".into();
     assert_eq!(decide(&r, &local, &AuthPolicy::default()).name(), "reject");
     r.dkim.clear();
-    r.spf.result = "pass";
+    r.spf.result = AuthResult::Pass;
     r.spf.domain = "bounces.local.test".into();
     assert_eq!(decide(&r, &local, &AuthPolicy::default()).name(), "accept");
 }
