@@ -1,19 +1,19 @@
-//! One connection: limits, optional implicit TLS, then the session loop.
+//! One connection: limits, optional implicit TLS, then the session loop, which hands
+//! each protocol step to [`envelope`] (MAIL, RCPT) or [`data`] (the message).
 
-use crate::sender_auth::{self, AbortOnDrop, Checked};
-use crate::{Shared, tls, trace};
-use palisade_checks::{SpfCheck, Verdict};
+mod data;
+mod envelope;
+
+use crate::{Shared, sender_auth, tls};
+use data::Transaction;
 use palisade_config::{BareLines, Config, ListenerKind};
-use palisade_queue::{Destination, Edit, SpoolWriter};
 use palisade_smtp::{
-    AuthMode, BareLinePolicy, RecipientDecision, SenderDecision, Session, SessionConfig, Step,
-    TimeoutPhase, Timeouts,
+    AuthMode, BareLinePolicy, Session, SessionConfig, Step, TimeoutPhase, Timeouts,
 };
-use palisade_types::reply::{self, Reply};
-use palisade_types::{Address, SessionId, TlsInfo};
+use palisade_types::reply;
+use palisade_types::{SessionId, TlsInfo};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -223,187 +223,6 @@ async fn handshake(
     }
 }
 
-/// The decision for one RCPT. An authenticated user's accepted recipient is reserved
-/// against `submission.max_recipients_per_day` together with the check (see
-/// [`crate::quota`]), so concurrent sessions cannot overshoot it; store errors count
-/// nothing recorded (the hourly and daily message quotas still hold).
-async fn recipient_decision(
-    shared: &Shared,
-    cfg: &Config,
-    session: &Session,
-    addr: &Address,
-    reserved: &mut Option<crate::quota::Reserved>,
-) -> RecipientDecision {
-    let relay_ok = session.authenticated().is_some() || cfg.policy.is_trusted(session.client_ip());
-    let d = check_recipient(shared, cfg, relay_ok, addr).await;
-    let (Some(user), RecipientDecision::Accept) = (session.authenticated(), &d) else {
-        return d;
-    };
-    let since = palisade_queue::now_secs() - 86_400;
-    let recorded = match Address::parse(user) {
-        Ok(u) => shared
-            .store
-            .count_submission_recipients(&u, since)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(
-                    error = &e as &dyn std::error::Error,
-                    "cannot count recipients"
-                );
-                0
-            }),
-        Err(_) => 0,
-    };
-    let max = cfg.submission.max_recipients_per_day;
-    if shared
-        .recipient_reservations
-        .try_add(reserved, user, recorded, max)
-    {
-        d
-    } else {
-        rejected("recipient_quota");
-        RecipientDecision::Reject(reply::RECIPIENT_QUOTA)
-    }
-}
-
-/// Counts an SMTP-level abuse event; true when it got the address banned.
-async fn abuse_strike(shared: &Shared, cfg: &Config, ip: std::net::IpAddr, kind: &str) -> bool {
-    match palisade_access::guard::strike(
-        shared.store.as_ref(),
-        &cfg.security,
-        ip,
-        kind,
-        palisade_queue::now_secs(),
-    )
-    .await
-    {
-        Ok(Some(block)) => {
-            crate::bans::made(shared, ip, &block, "abuse");
-            true
-        }
-        Ok(None) => false,
-        Err(e) => {
-            tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                "cannot record an abuse strike"
-            );
-            false
-        }
-    }
-}
-
-/// Decides a RCPT: local domains deliver to existing mailboxes, routed domains to the
-/// recipients their server knows; other domains are relayed only for authenticated users
-/// and clients in `policy.trusted_networks` (like Postfix's `permit_sasl_authenticated,
-/// permit_mynetworks`).
-async fn check_recipient(
-    shared: &Shared,
-    cfg: &Config,
-    relay_ok: bool,
-    rcpt: &Address,
-) -> RecipientDecision {
-    let store = &shared.store;
-    let mut rcpt = rcpt.clone();
-    match shared
-        .lookups
-        .is_local_domain(store.as_ref(), rcpt.domain())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) if cfg.routes.contains_key(rcpt.domain().as_str()) => {
-            return routed_recipient(shared, &rcpt).await;
-        }
-        Ok(false)
-            if rcpt.local().eq_ignore_ascii_case("postmaster")
-                && *rcpt.domain() == cfg.hostname =>
-        {
-            // `RCPT TO:<postmaster>` (RFC 5321 §4.5.1) goes to the first local domain's postmaster.
-            match store
-                .list_domains()
-                .await
-                .ok()
-                .and_then(|d| d.into_iter().next())
-            {
-                Some(d) => match Address::parse(&format!("postmaster@{d}")) {
-                    Ok(a) => rcpt = a,
-                    Err(_) => return RecipientDecision::Reject(reply::NO_SUCH_USER),
-                },
-                None => return RecipientDecision::Reject(reply::NO_SUCH_USER),
-            }
-        }
-        Ok(false) if relay_ok => {
-            metrics::counter!("palisade_relay_accepted_total").increment(1);
-            return RecipientDecision::Accept;
-        }
-        Ok(false) => {
-            rejected("relay_denied");
-            return RecipientDecision::Reject(reply::NO_RELAY);
-        }
-        Err(e) => {
-            tracing::error!(
-                error = &e as &dyn std::error::Error,
-                "store error checking domain"
-            );
-            return RecipientDecision::Reject(reply::LOCAL_ERROR);
-        }
-    }
-    match shared
-        .lookups
-        .resolve_recipient(store.as_ref(), &rcpt)
-        .await
-    {
-        Ok(Some(_)) => RecipientDecision::Accept,
-        Ok(None) => group_or_bounce(shared, &rcpt).await,
-        Err(e) => {
-            tracing::error!(
-                error = &e as &dyn std::error::Error,
-                "store error resolving recipient"
-            );
-            RecipientDecision::Reject(reply::LOCAL_ERROR)
-        }
-    }
-}
-
-/// An address with no mailbox of its own: a group or a forward (`palisade alias add
-/// SOURCE TARGET...`), or one of our SRS addresses that a bounce comes back to.
-async fn group_or_bounce(shared: &Shared, rcpt: &Address) -> RecipientDecision {
-    use palisade_delivery::Forwarder;
-    match shared.lookups.forwards(shared.store.as_ref(), rcpt).await {
-        Ok(targets) if !targets.is_empty() => return RecipientDecision::Accept,
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(
-                error = &e as &dyn std::error::Error,
-                "store error reading forwards"
-            );
-            return RecipientDecision::Reject(reply::LOCAL_ERROR);
-        }
-    }
-    if shared.forwarding.reverse(rcpt).await.is_some() {
-        return RecipientDecision::Accept;
-    }
-    rejected("no_such_user");
-    RecipientDecision::Reject(reply::NO_SUCH_USER)
-}
-
-/// A routed domain (`[route]`) takes mail from anyone, for the recipients its own
-/// server says exist (a cached callout; not asked when the route says so).
-async fn routed_recipient(shared: &Shared, rcpt: &Address) -> RecipientDecision {
-    use palisade_delivery::route::Verified;
-    match shared.router.verify_routed(rcpt).await {
-        None | Some(Verified::Exists) => RecipientDecision::Accept,
-        Some(Verified::Unknown(said)) => {
-            tracing::info!(%rcpt, %said, "routed recipient refused by its server");
-            rejected("no_such_user");
-            RecipientDecision::Reject(reply::NO_SUCH_USER)
-        }
-        Some(Verified::Unavailable(why) | Verified::Unreachable(why)) => {
-            tracing::warn!(%rcpt, %why, "cannot verify a routed recipient");
-            RecipientDecision::Reject(reply::RECIPIENT_UNVERIFIED)
-        }
-    }
-}
-
 /// The deadline for the next read (RFC 5321 §4.5.3.2, with slow-loris bounds).
 struct Deadlines {
     command_started: Option<Instant>,
@@ -451,7 +270,19 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session, cfg
     }
 }
 
-/// The session loop over one stream.
+/// What every step of one session's loop needs: the server, its configuration, and two
+/// facts fixed for the session.
+pub(crate) struct Ctx<'a> {
+    shared: &'a Arc<Shared>,
+    cfg: &'a Config,
+    /// Sender authentication applies to this client (inbound, not trusted).
+    checks_on: bool,
+    /// Forged Authentication-Results go even with the checks off (RFC 8601 §5), except
+    /// from trusted networks, which are inside our trust boundary.
+    strip_forged: bool,
+}
+
+/// The session loop over one stream: each step the protocol asks for, in turn.
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     mut session: Session,
@@ -459,56 +290,28 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     cfg: &Config,
 ) -> Exit<S> {
     let checks_on = sender_auth::applies(cfg, session.client_ip());
-    // Forged Authentication-Results go even with the checks off (RFC 8601 §5), except
-    // from trusted networks, which are inside our trust boundary.
-    let strip_forged = !checks_on && !cfg.policy.is_trusted(session.client_ip());
-    let mut spf: Option<AbortOnDrop<SpfCheck>> = None;
-    let mut rcpts: Vec<Address> = Vec::new();
-    let mut mail_from: Option<Address> = None;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut writer: Option<SpoolWriter> = None;
-    let mut data_budget: Option<tokio::sync::OwnedSemaphorePermit> = None;
-    let mut reserved: Option<crate::quota::Reserved> = None;
-    let mut deadlines = Deadlines {
-        command_started: None,
-        data_started: None,
+    let ctx = Ctx {
+        shared,
+        cfg,
+        checks_on,
+        strip_forged: !checks_on && !cfg.policy.is_trusted(session.client_ip()),
     };
-    let mut hard_stop = shared.hard_stop.clone();
+    let mut txn = Transaction::default();
+    let mut input = Input::new(shared);
     loop {
         match session.next_step() {
             Step::NeedInput => {
-                if !flush(&mut stream, &mut session, cfg).await {
+                if !input.read(&mut stream, &mut session, cfg).await {
                     return Exit::Closed;
-                }
-                let deadline = deadlines.next(&session, cfg);
-                let read = tokio::select! {
-                    r = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => r,
-                    _ = hard_stop.wait_for(|stop| *stop) => {
-                        session.abort(&reply::SHUTTING_DOWN);
-                        continue;
-                    }
-                };
-                match read {
-                    Err(_) => {
-                        tracing::info!("timeout");
-                        session.abort(&reply::TIMEOUT);
-                    }
-                    Ok(Ok(0)) | Ok(Err(_)) => return Exit::Closed,
-                    Ok(Ok(n)) => session.feed(&buf[..n]),
                 }
             }
             Step::Authenticate {
                 mechanism,
                 responses,
             } => {
-                let r = crate::submission::authenticate(
-                    shared,
-                    cfg,
-                    session.client_ip(),
-                    mechanism,
-                    &responses,
-                )
-                .await;
+                let ip = session.client_ip();
+                let r =
+                    crate::submission::authenticate(shared, cfg, ip, mechanism, &responses).await;
                 match r {
                     // Banned by this failure: say so and hang up.
                     Err(rep) if rep.code == 421 => session.abort(&rep),
@@ -516,210 +319,15 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::CheckSender(from) => {
-                // A new transaction: the last one's recipients were recorded or dropped.
-                reserved = None;
-                mail_from = from.clone();
-                if let Some(user) = session.authenticated().map(str::to_string) {
-                    let d =
-                        crate::submission::check_sender(shared, cfg, &user, from.as_ref()).await;
-                    session.sender_decision(d);
-                    continue;
-                }
-                let ip = session.client_ip();
-                if !cfg.policy.is_trusted(ip) && !shared.rates.message(ip) {
-                    rejected("message_rate");
-                    tracing::info!("MAIL refused: message rate limit");
-                    session.sender_decision(SenderDecision::Reject(reply::MESSAGE_RATE));
-                    continue;
-                }
-                if checks_on {
-                    let helo = session.helo().unwrap_or_default().to_string();
-                    // Replacing an earlier transaction's check aborts it (AbortOnDrop).
-                    spf = None;
-                    let ip = session.client_ip();
-                    match sender_auth::check_sender(shared, cfg, ip, &helo, from.as_ref()).await {
-                        Ok(check) => spf = Some(check),
-                        Err(r) => {
-                            rejected("own_domain_sender");
-                            crate::rollup::rejected_sender(from.as_ref(), ip);
-                            session.sender_decision(SenderDecision::Reject(r));
-                            continue;
-                        }
-                    }
-                }
-                session.sender_decision(SenderDecision::Accept);
+                envelope::check_sender(&ctx, &mut session, &mut txn, from).await;
             }
             Step::CheckRecipient(addr) => {
-                let d = recipient_decision(shared, cfg, &session, &addr, &mut reserved).await;
-                tracing::info!(rcpt = %addr, accepted = matches!(d, RecipientDecision::Accept), "RCPT");
-                let strike = match &d {
-                    RecipientDecision::Reject(r) if *r == reply::NO_RELAY => Some("relay"),
-                    RecipientDecision::Reject(r) if *r == reply::NO_SUCH_USER => {
-                        Some("unknown_rcpt")
-                    }
-                    _ => None,
-                };
-                if matches!(&d, RecipientDecision::Reject(r) if !r.is_transient()) {
-                    crate::rollup::rejected_sender(mail_from.as_ref(), session.client_ip());
-                }
-                session.recipient_decision(d);
-                if let Some(kind) = strike
-                    && abuse_strike(shared, cfg, session.client_ip(), kind).await
-                {
-                    session.abort(&reply::BANNED);
-                }
+                envelope::check_rcpt(&ctx, &mut session, &mut txn, &addr).await;
             }
-            Step::StartMessage(env) => {
-                let hide_client = env.auth.is_some() && cfg.submission.hide_client_ip;
-                rcpts = env.rcpt_to.clone();
-                mail_from = env.mail_from.clone();
-                let now = SystemTime::now();
-                let arrived = now
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                let hostname = cfg.hostname.to_string();
-                let created = shared.spool.create(&env, arrived, |id| {
-                    trace::received(&env, &hostname, id, now, hide_client)
-                });
-                match created {
-                    Ok(mut w) => {
-                        // The buffer of a transfer in progress is budgeted memory too.
-                        data_budget = shared.data_buffer_budget();
-                        if data_budget.is_none() {
-                            w.set_write_threshold(palisade_queue::SMALL_WRITE_THRESHOLD);
-                        }
-                        writer = Some(w);
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            error = &e as &dyn std::error::Error,
-                            "cannot create spool file"
-                        );
-                        session.message_start_failed(reply::LOCAL_ERROR);
-                    }
-                }
-            }
-            Step::Body(bytes) => {
-                if let Some(w) = writer.as_mut()
-                    && let Err(e) = w.append(&bytes)
-                {
-                    tracing::error!(
-                        error = &e as &dyn std::error::Error,
-                        "cannot write spool file"
-                    );
-                    writer = None;
-                    session.message_start_failed(reply::LOCAL_ERROR);
-                }
-            }
-            Step::EndMessage => {
-                // Given back before the checks' share is taken: waiting for that while
-                // holding this could deadlock sessions against each other.
-                drop(data_budget.take());
-                // Memory for the checks is budgeted by message size, held until commit.
-                let user = session.authenticated().map(str::to_string);
-                let _budget = match writer.as_ref() {
-                    // The phishing scan holds about four more copies of the message
-                    // (parsed parts, the cleaned and the bannered message).
-                    Some(w) => {
-                        let copies = if cfg.phishing.enabled { 5 } else { 1 };
-                        Some(
-                            shared
-                                .check_budget(w.message_len().saturating_mul(copies))
-                                .await,
-                        )
-                    }
-                    None => None,
-                };
-                let checked = match (user.as_deref(), spf.take(), writer.as_mut()) {
-                    (Some(user), _, Some(w)) => Some(submitted(shared, cfg, user, w).await),
-                    (None, Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
-                    (None, None, Some(w)) if strip_forged => Some(sender_auth::strip_only(cfg, w)),
-                    _ => None,
-                };
-                // Hygiene and the phishing engine, for every message.
-                let checked = match writer.as_mut() {
-                    Some(w) => Some(
-                        crate::phishing::screen_session(
-                            shared,
-                            cfg,
-                            checked.unwrap_or_else(Checked::trusted),
-                            w,
-                            crate::phishing::SessionEnvelope {
-                                mail_from: mail_from.as_ref(),
-                                rcpts: &rcpts,
-                                client_ip: session.client_ip(),
-                                helo: session.helo(),
-                            },
-                            user.as_deref(),
-                            cfg.policy.is_trusted(session.client_ip()),
-                        )
-                        .await,
-                    ),
-                    None => checked,
-                };
-                let submitter = session.authenticated().map(str::to_string);
-                let reply = end_message(
-                    shared,
-                    cfg,
-                    checked,
-                    writer.take(),
-                    (&rcpts, submitter.as_deref()),
-                )
-                .await;
-                if let (Ok(_), Some(user)) =
-                    (&reply, submitter.and_then(|u| Address::parse(&u).ok()))
-                {
-                    let mut domains: Vec<String> =
-                        rcpts.iter().map(|r| r.domain().to_string()).collect();
-                    domains.sort();
-                    domains.dedup();
-                    crate::containment::after_submission(
-                        shared.clone(),
-                        shared.config(),
-                        user,
-                        domains,
-                        rcpts.len() as u64,
-                        reserved.take(),
-                    );
-                }
-                match reply {
-                    Ok(id) => {
-                        let direction = if user.is_some() {
-                            "outbound"
-                        } else {
-                            "inbound"
-                        };
-                        metrics::counter!("palisade_messages_accepted_total", "direction" => direction)
-                            .increment(1);
-                        tracing::info!(queue_id = %id, "message queued");
-                        session.message_queued(id);
-                    }
-                    Err(r) => {
-                        // A temporary refusal comes back with every retry: counted by
-                        // reason, not by sender.
-                        if !r.is_transient() {
-                            crate::rollup::rejected_sender(mail_from.as_ref(), session.client_ip());
-                        }
-                        rejected(if r == reply::LOCAL_ERROR {
-                            "local_error"
-                        } else if r.text.starts_with(crate::phishing::REFUSED) {
-                            "phishing"
-                        } else if r.is_transient() {
-                            "sender_authentication_deferred"
-                        } else {
-                            "sender_authentication"
-                        });
-                        session.message_failed(r);
-                    }
-                }
-            }
-            Step::AbortMessage => {
-                drop(data_budget.take());
-                if writer.take().is_some() {
-                    rejected("message_refused");
-                }
-            }
+            Step::StartMessage(env) => txn.start(&ctx, &mut session, &env),
+            Step::Body(bytes) => txn.append(&mut session, &bytes),
+            Step::EndMessage => data::end_of_data(&ctx, &mut session, &mut txn).await,
+            Step::AbortMessage => txn.abort(),
             Step::StartTls => {
                 if !flush(&mut stream, &mut session, cfg).await {
                     return Exit::Closed;
@@ -737,125 +345,52 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Commits (or refuses) the message as the checks decided. A message for our DMARC
-/// report address that authenticated is also parsed as a report, after the commit.
-async fn end_message(
-    shared: &Arc<Shared>,
-    cfg: &Config,
-    checked: Option<Checked>,
-    mut writer: Option<SpoolWriter>,
-    (rcpts, submitter): (&[Address], Option<&str>),
-) -> Result<palisade_types::QueueId, Reply> {
-    let checked = checked.unwrap_or_else(Checked::trusted);
-    let dest = match checked.verdict {
-        Verdict::Accept { .. } => Destination::Active,
-        Verdict::Quarantine { .. } => {
-            metrics::counter!("palisade_messages_quarantined_total").increment(1);
-            Destination::Quarantine
+/// Reading the client: the buffer, the read deadlines, and the server's hard stop.
+struct Input {
+    buf: Vec<u8>,
+    deadlines: Deadlines,
+    hard_stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Input {
+    fn new(shared: &Shared) -> Self {
+        Input {
+            buf: vec![0u8; 16 * 1024],
+            deadlines: Deadlines {
+                command_started: None,
+                data_started: None,
+            },
+            hard_stop: shared.hard_stop.clone(),
         }
-        Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => return Err(reply),
-    };
-    let report = match &cfg.reports.dmarc_address {
-        Some(a) if dest == Destination::Active && checked.authenticated && rcpts.contains(a) => {
-            match (&checked.message, writer.as_mut()) {
-                (Some(m), _) => Some(m.clone()),
-                (None, Some(w)) => w.read_message().ok().map(Arc::new),
-                (None, None) => None,
+    }
+
+    /// Sends the pending replies, then feeds the session what the client sends next (or
+    /// a timeout, or the shutdown); false when the connection is gone.
+    async fn read<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        session: &mut Session,
+        cfg: &Config,
+    ) -> bool {
+        if !flush(stream, session, cfg).await {
+            return false;
+        }
+        let deadline = self.deadlines.next(session, cfg);
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, stream.read(&mut self.buf)) => r,
+            _ = self.hard_stop.wait_for(|stop| *stop) => {
+                session.abort(&reply::SHUTTING_DOWN);
+                return true;
             }
-        }
-        _ => None,
-    };
-    // A phishing report from one of our users (never anyone else's mail to the address).
-    let phishing_report = match (&cfg.phishing.report_address, submitter) {
-        (Some(a), Some(user)) if dest == Destination::Active && rcpts.contains(a) => {
-            match (&checked.message, writer.as_mut()) {
-                (Some(m), _) => Some((user.to_string(), m.clone())),
-                (None, Some(w)) => w
-                    .read_message()
-                    .ok()
-                    .map(|m| (user.to_string(), Arc::new(m))),
-                (None, None) => None,
+        };
+        match read {
+            Err(_) => {
+                tracing::info!("timeout");
+                session.abort(&reply::TIMEOUT);
             }
+            Ok(Ok(0)) | Ok(Err(_)) => return false,
+            Ok(Ok(n)) => session.feed(&self.buf[..n]),
         }
-        _ => None,
-    };
-    let id = commit(writer, checked.edit, dest).await?;
-    if let Some((user, message)) = phishing_report {
-        crate::learning::receive_report_in_background(shared.clone(), user, message);
-    }
-    if let Some(row) = &checked.dmarc_row {
-        shared
-            .dmarc_recorder
-            .record(row, palisade_queue::now_secs());
-    }
-    if let Some(message) = report {
-        crate::reports::receive_in_background(shared.clone(), message);
-    }
-    Ok(id)
-}
-
-/// End of data for an authenticated session (no sender checks: the user is known).
-async fn submitted(
-    shared: &Arc<Shared>,
-    cfg: &Config,
-    user: &str,
-    writer: &mut SpoolWriter,
-) -> Checked {
-    match sender_auth::read_message(writer) {
-        Ok(m) => crate::submission::check_message(shared, cfg, user, m).await,
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            Checked::deferred("cannot read the spooled message")
-        }
-    }
-}
-
-/// Waits for SPF, reads the message back and runs the end-of-data checks.
-async fn run_checks(
-    shared: &Arc<Shared>,
-    cfg: &Config,
-    mut spf: AbortOnDrop<SpfCheck>,
-    writer: &mut SpoolWriter,
-) -> Checked {
-    let spf = match tokio::time::timeout(sender_auth::SPF_DEADLINE, &mut spf.0).await {
-        Ok(Ok(spf)) => spf,
-        Ok(Err(_)) => return Checked::deferred("SPF check task failed"),
-        Err(_) => {
-            return Checked {
-                verdict: Verdict::Defer {
-                    reply: reply::SPF_TEMPFAIL,
-                    reason: "SPF evaluation took too long".into(),
-                },
-                ..Checked::deferred("SPF evaluation timed out")
-            };
-        }
-    };
-    let message = match sender_auth::read_message(writer) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Checked::deferred("cannot read the spooled message");
-        }
-    };
-    sender_auth::check_message(shared, cfg, spf, message).await
-}
-
-async fn commit(
-    writer: Option<SpoolWriter>,
-    edit: Edit,
-    dest: Destination,
-) -> Result<palisade_types::QueueId, Reply> {
-    let Some(w) = writer else {
-        return Err(reply::LOCAL_ERROR);
-    };
-    match w.commit_to(edit, dest).await {
-        Ok(durable) => Ok(durable.id()),
-        Err(e) => {
-            tracing::error!(
-                error = &e as &dyn std::error::Error,
-                "commit failed; message not accepted"
-            );
-            Err(reply::LOCAL_ERROR)
-        }
+        true
     }
 }

@@ -1,0 +1,336 @@
+//! One mail transaction in a session: its state between steps, the message written to
+//! the spool as it arrives, and the end-of-data pipeline that reads as it runs:
+//! admit (memory budget) → check (sender authentication, hygiene, phishing) → decide
+//! (the verdict's destination) → commit (fsync, the `Durable` proof) → reply (`250`
+//! only from that proof).
+
+use super::{Ctx, rejected};
+use crate::sender_auth::{self, AbortOnDrop, Checked};
+use crate::{Shared, trace};
+use palisade_checks::{SpfCheck, Verdict};
+use palisade_config::Config;
+use palisade_queue::{Destination, Durable, Edit, SpoolWriter};
+use palisade_smtp::Session;
+use palisade_types::Address;
+use palisade_types::reply::{self, Reply};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// What a session carries between the steps of one transaction.
+#[derive(Default)]
+pub(super) struct Transaction {
+    /// The SPF check started at MAIL (inbound with the checks on).
+    pub spf: Option<AbortOnDrop<SpfCheck>>,
+    pub mail_from: Option<Address>,
+    pub rcpts: Vec<Address>,
+    /// The spool file being written, from `DATA`/first `BDAT` to the end of data.
+    writer: Option<SpoolWriter>,
+    /// Budgeted memory for the write buffer of a transfer in progress.
+    data_budget: Option<OwnedSemaphorePermit>,
+    /// An authenticated user's recipients reserved against the daily quota.
+    pub reserved: Option<crate::quota::Reserved>,
+}
+
+impl Transaction {
+    /// Opens the spool file with our trace header; a failure refuses the content.
+    pub fn start(&mut self, ctx: &Ctx<'_>, session: &mut Session, env: &palisade_types::Envelope) {
+        let hide_client = env.auth.is_some() && ctx.cfg.submission.hide_client_ip;
+        self.rcpts = env.rcpt_to.clone();
+        self.mail_from = env.mail_from.clone();
+        let now = SystemTime::now();
+        let arrived = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let hostname = ctx.cfg.hostname.to_string();
+        let created = ctx.shared.spool.create(env, arrived, |id| {
+            trace::received(env, &hostname, id, now, hide_client)
+        });
+        match created {
+            Ok(mut w) => {
+                // The buffer of a transfer in progress is budgeted memory too.
+                self.data_budget = ctx.shared.data_buffer_budget();
+                if self.data_budget.is_none() {
+                    w.set_write_threshold(palisade_queue::SMALL_WRITE_THRESHOLD);
+                }
+                self.writer = Some(w);
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot create spool file"
+                );
+                session.message_start_failed(reply::LOCAL_ERROR);
+            }
+        }
+    }
+
+    /// Appends content; a write failure refuses the rest of the message.
+    pub fn append(&mut self, session: &mut Session, bytes: &[u8]) {
+        if let Some(w) = self.writer.as_mut()
+            && let Err(e) = w.append(bytes)
+        {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "cannot write spool file"
+            );
+            self.writer = None;
+            session.message_start_failed(reply::LOCAL_ERROR);
+        }
+    }
+
+    /// The client aborted the transfer (or it was refused): the file goes.
+    pub fn abort(&mut self) {
+        drop(self.data_budget.take());
+        if self.writer.take().is_some() {
+            rejected("message_refused");
+        }
+    }
+}
+
+/// The end of data: every step of the pipeline, then the reply.
+pub(super) async fn end_of_data(ctx: &Ctx<'_>, session: &mut Session, txn: &mut Transaction) {
+    // Given back before the checks' share is taken: waiting for that while holding this
+    // could deadlock sessions against each other.
+    drop(txn.data_budget.take());
+    let user = session.authenticated().map(str::to_string);
+    let _budget = admit(ctx, txn.writer.as_ref()).await;
+    let checked = check(ctx, session, txn, user.as_deref()).await;
+    let outcome = decide_and_commit(
+        ctx.shared,
+        ctx.cfg,
+        checked,
+        txn.writer.take(),
+        (&txn.rcpts, user.as_deref()),
+    )
+    .await;
+    if let (Ok(_), Some(user)) = (&outcome, user.as_deref()) {
+        after_submission(ctx, txn, user);
+    }
+    reply(session, txn, outcome, user.is_some());
+}
+
+/// Memory for the checks, budgeted by message size and held until commit. The phishing
+/// scan holds about four more copies of the message (parsed parts, the cleaned and the
+/// bannered message).
+async fn admit(ctx: &Ctx<'_>, writer: Option<&SpoolWriter>) -> Option<OwnedSemaphorePermit> {
+    let w = writer?;
+    let copies = if ctx.cfg.phishing.enabled { 5 } else { 1 };
+    ctx.shared
+        .check_budget(w.message_len().saturating_mul(copies))
+        .await
+}
+
+/// Sender authentication (or the user's own checks), then hygiene and the phishing
+/// engine, for every message that reached the spool.
+async fn check(
+    ctx: &Ctx<'_>,
+    session: &Session,
+    txn: &mut Transaction,
+    user: Option<&str>,
+) -> Option<Checked> {
+    let (shared, cfg) = (ctx.shared, ctx.cfg);
+    let checked = match (user, txn.spf.take(), txn.writer.as_mut()) {
+        (Some(user), _, Some(w)) => Some(submitted(shared, cfg, user, w).await),
+        (None, Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
+        (None, None, Some(w)) if ctx.strip_forged => Some(sender_auth::strip_only(cfg, w)),
+        _ => None,
+    };
+    let w = txn.writer.as_mut()?;
+    let envelope = crate::phishing::SessionEnvelope {
+        mail_from: txn.mail_from.as_ref(),
+        rcpts: &txn.rcpts,
+        client_ip: session.client_ip(),
+        helo: session.helo(),
+    };
+    let trusted = cfg.policy.is_trusted(session.client_ip());
+    let checked = checked.unwrap_or_else(Checked::trusted);
+    Some(crate::phishing::screen_session(shared, cfg, checked, w, envelope, user, trusted).await)
+}
+
+/// A submitted message is counted against its user's limits (containment).
+fn after_submission(ctx: &Ctx<'_>, txn: &mut Transaction, user: &str) {
+    let Ok(user) = Address::parse(user) else {
+        return;
+    };
+    let mut domains: Vec<String> = txn.rcpts.iter().map(|r| r.domain().to_string()).collect();
+    domains.sort();
+    domains.dedup();
+    crate::containment::after_submission(
+        ctx.shared.clone(),
+        ctx.shared.config(),
+        user,
+        domains,
+        txn.rcpts.len() as u64,
+        txn.reserved.take(),
+    );
+}
+
+/// The reply to the end of data: `250` from the proof, or the refusal, counted.
+fn reply(
+    session: &mut Session,
+    txn: &Transaction,
+    outcome: Result<Durable, Reply>,
+    submitted: bool,
+) {
+    match outcome {
+        Ok(durable) => {
+            let direction = if submitted { "outbound" } else { "inbound" };
+            metrics::counter!("palisade_messages_accepted_total", "direction" => direction)
+                .increment(1);
+            tracing::info!(queue_id = %durable.id(), "message queued");
+            acknowledge(session, &durable);
+        }
+        Err(r) => {
+            // A temporary refusal comes back with every retry: counted by reason, not
+            // by sender.
+            if !r.is_transient() {
+                crate::rollup::rejected_sender(txn.mail_from.as_ref(), session.client_ip());
+            }
+            rejected(refusal_reason(&r));
+            session.message_failed(r);
+        }
+    }
+}
+
+/// The metric label of a refusal after the end of data.
+fn refusal_reason(r: &Reply) -> &'static str {
+    if *r == reply::LOCAL_ERROR {
+        "local_error"
+    } else if r.text.starts_with(crate::phishing::REFUSED) {
+        "phishing"
+    } else if r.is_transient() {
+        "sender_authentication_deferred"
+    } else {
+        "sender_authentication"
+    }
+}
+
+/// The one place a message's `250` is made, and only from the committer's proof that
+/// the message and its envelope are fsync'd. `clippy.toml` forbids every other call of
+/// `Session::message_queued` (the protocol crate cannot name the queue's type).
+#[allow(clippy::disallowed_methods)]
+fn acknowledge(session: &mut Session, durable: &Durable) {
+    session.message_queued(durable.id());
+}
+
+/// Where the verdict sends the message, committed there (or the refusal). A message for
+/// our DMARC report address that authenticated is also parsed as a report, and one for
+/// the phishing report address from one of our users is learnt from, after the commit.
+async fn decide_and_commit(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    checked: Option<Checked>,
+    mut writer: Option<SpoolWriter>,
+    (rcpts, submitter): (&[Address], Option<&str>),
+) -> Result<Durable, Reply> {
+    let checked = checked.unwrap_or_else(Checked::trusted);
+    let dest = destination(&checked.verdict)?;
+    let active = dest == Destination::Active;
+    let message = |w: Option<&mut SpoolWriter>| match (&checked.message, w) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(w)) => w.read_message().ok().map(Arc::new),
+        (None, None) => None,
+    };
+    let report = match &cfg.reports.dmarc_address {
+        Some(a) if active && checked.authenticated && rcpts.contains(a) => message(writer.as_mut()),
+        _ => None,
+    };
+    // A phishing report from one of our users (never anyone else's mail to the address).
+    let phishing_report = match (&cfg.phishing.report_address, submitter) {
+        (Some(a), Some(user)) if active && rcpts.contains(a) => {
+            message(writer.as_mut()).map(|m| (user.to_string(), m))
+        }
+        _ => None,
+    };
+    let durable = commit(writer, checked.edit, dest).await?;
+    if let Some((user, message)) = phishing_report {
+        crate::learning::receive_report_in_background(shared.clone(), user, message);
+    }
+    if let Some(row) = &checked.dmarc_row {
+        shared
+            .dmarc_recorder
+            .record(row, palisade_queue::now_secs());
+    }
+    if let Some(message) = report {
+        crate::reports::receive_in_background(shared.clone(), message);
+    }
+    Ok(durable)
+}
+
+/// The spool directory a verdict sends the message to, or its refusal.
+fn destination(verdict: &Verdict) -> Result<Destination, Reply> {
+    match verdict {
+        Verdict::Accept { .. } => Ok(Destination::Active),
+        Verdict::Quarantine { .. } => {
+            metrics::counter!("palisade_messages_quarantined_total").increment(1);
+            Ok(Destination::Quarantine)
+        }
+        Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => Err(reply.clone()),
+    }
+}
+
+/// End of data for an authenticated session (no sender checks: the user is known).
+async fn submitted(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    user: &str,
+    writer: &mut SpoolWriter,
+) -> Checked {
+    match sender_auth::read_message(writer) {
+        Ok(m) => crate::submission::check_message(shared, cfg, user, m).await,
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+            Checked::deferred("cannot read the spooled message")
+        }
+    }
+}
+
+/// Waits for SPF, reads the message back and runs the end-of-data checks.
+async fn run_checks(
+    shared: &Arc<Shared>,
+    cfg: &Config,
+    mut spf: AbortOnDrop<SpfCheck>,
+    writer: &mut SpoolWriter,
+) -> Checked {
+    let spf = match tokio::time::timeout(sender_auth::SPF_DEADLINE, &mut spf.0).await {
+        Ok(Ok(spf)) => spf,
+        Ok(Err(_)) => return Checked::deferred("SPF check task failed"),
+        Err(_) => {
+            return Checked {
+                verdict: Verdict::Defer {
+                    reply: reply::SPF_TEMPFAIL,
+                    reason: "SPF evaluation took too long".into(),
+                },
+                ..Checked::deferred("SPF evaluation timed out")
+            };
+        }
+    };
+    let message = match sender_auth::read_message(writer) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+            return Checked::deferred("cannot read the spooled message");
+        }
+    };
+    sender_auth::check_message(shared, cfg, spf, message).await
+}
+
+/// Makes the message durable where the verdict sends it.
+async fn commit(
+    writer: Option<SpoolWriter>,
+    edit: Edit,
+    dest: Destination,
+) -> Result<Durable, Reply> {
+    let Some(w) = writer else {
+        return Err(reply::LOCAL_ERROR);
+    };
+    w.commit_to(edit, dest).await.map_err(|e| {
+        tracing::error!(
+            error = &e as &dyn std::error::Error,
+            "commit failed; message not accepted"
+        );
+        reply::LOCAL_ERROR
+    })
+}
