@@ -13,36 +13,18 @@ WORK=/var/tmp/palisade-bench-auth
 DNS=127.0.0.1:5353
 ON=2625
 OFF=2626
-TOOL=crates/palisade/tests/support/dkim_tool.py
 
 cargo build --release -q -p palisade -p palisade-bench -p palisade-testkit
 BIN=target/release
-python3 -c "import dkim, nacl" 2>/dev/null || python3 -m pip install -q dkimpy pynacl
 
 . "$(dirname "$0")/pids.sh"
+. "$(dirname "$0")/signed-message.sh"
 pids_init "$WORK"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
 # Keys, zone and a signed 10 KiB message.
-openssl genrsa -traditional -out "$WORK/rsa.pem" 2048 2>/dev/null
-openssl genpkey -algorithm ed25519 -out "$WORK/ed.pem"
-openssl pkey -in "$WORK/ed.pem" -outform DER | tail -c 32 | base64 > "$WORK/ed.seed"
-RSA_P=$(openssl rsa -in "$WORK/rsa.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
-ED_P=$(openssl pkey -in "$WORK/ed.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
-cat > "$WORK/zone" <<ZONE
-sender.test TXT v=spf1 ip4:127.0.0.1 -all
-_dmarc.sender.test TXT v=DMARC1; p=reject; rua=mailto:dmarc@sender.test
-rsa._domainkey.sender.test TXT v=DKIM1; k=rsa; p=$RSA_P
-ed._domainkey.sender.test TXT v=DKIM1; k=ed25519; p=$ED_P
-ZONE
-{
-  printf 'From: Bench <bench@sender.test>\r\nTo: b@example.test\r\nSubject: benchmark\r\n'
-  printf 'Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <bench@sender.test>\r\n\r\n'
-  for _ in $(seq 1 128); do printf '%s\r\n' "$(printf 'x%.0s' $(seq 1 76))"; done
-} > "$WORK/plain.eml"
-python3 "$TOOL" sign --domain sender.test --selector rsa --key "$WORK/rsa.pem" < "$WORK/plain.eml" > "$WORK/once.eml"
-python3 "$TOOL" sign --domain sender.test --selector ed --key "$WORK/ed.seed" --algo ed25519 < "$WORK/once.eml" > "$WORK/signed.eml"
+signed_message "$WORK"
 
 $BIN/dns-authority --listen $DNS --zone "$WORK/zone" 2>/dev/null &
 DNS_PID=$!
