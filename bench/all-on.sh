@@ -15,6 +15,8 @@
 # proxy and scanner; the DNS authority's share), the same way for each.
 #
 # Usage: bench/all-on.sh [ROUNDS] [MESSAGES]     (from the repository root)
+#        PALISADE=BINARY (default target/release/palisade) and COMPARE=BINARY (a second
+#        build, measured in the same rounds) to compare two builds side by side.
 # Every loop is bounded (ROUNDS x 3 x MESSAGES, palisade-bench's own bounds, and a
 # 120 s wait for each Maildir to fill).
 set -euo pipefail
@@ -24,12 +26,15 @@ SHARED=$(cd "$(dirname "$0")/../../shared/bench" && pwd)
 WORK=/var/tmp/palisade-bench-allon
 DNS=127.0.0.1:5353
 PAL=2627
+PAL_CMP=2628
 PF=3525
 PF_RSPAMD=3527
 PF_MAIL=/var/tmp/palisade-mail/bench/new
 
 cargo build --release -q -p palisade -p palisade-bench -p palisade-testkit
 BIN=target/release
+PALISADE=${PALISADE:-$BIN/palisade}
+COMPARE=${COMPARE:-}
 # Debian's postfix installed with "No configuration" has no main.cf for postconf to edit.
 [ -f /etc/postfix/main.cf ] || cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
 bash "$SHARED/postfix-setup.sh" >/dev/null
@@ -50,11 +55,13 @@ DNS_PID=$!
 record $DNS_PID
 
 # Palisade: every check on (the defaults, with sender_checks and the phishing engine).
-mkdir -p "$WORK/palisade"
-cat > "$WORK/palisade/palisade.toml" <<TOML
+start_palisade() { # name port binary
+  local d="$WORK/$1"
+  mkdir -p "$d"
+  cat > "$d/palisade.toml" <<TOML
 hostname = "mx.example.test"
 [listener.inbound]
-address = "127.0.0.1:$PAL"
+address = "127.0.0.1:$2"
 [smtp]
 max_connections_per_ip = 5000
 [security]
@@ -70,15 +77,22 @@ enabled = true
 [reports]
 dmarc_interval_secs = 0
 TOML
-$BIN/palisade --data "$WORK/palisade" domain add example.test >/dev/null
-echo "correct horse battery staple" | $BIN/palisade --data "$WORK/palisade" user add b@example.test >/dev/null
-RUST_LOG=warn $BIN/palisade --data "$WORK/palisade" serve >/dev/null 2>&1 &
-PAL_PID=$!
-record $PAL_PID
+  "$3" --data "$d" domain add example.test >/dev/null
+  echo "correct horse battery staple" | "$3" --data "$d" user add b@example.test >/dev/null
+  RUST_LOG=warn "$3" --data "$d" serve >/dev/null 2>&1 &
+  record $!
+  echo $!
+}
+PAL_PID=$(start_palisade palisade $PAL "$PALISADE")
 PAL_MAIL="$WORK/palisade/mail/example.test/b/new"
+# COMPARE=path/to/another/palisade: that build too, alternating with the first.
+CMP_PID=
+if [ -n "$COMPARE" ]; then
+  CMP_PID=$(start_palisade compare $PAL_CMP "$COMPARE")
+fi
 
 rspamd_milter_start "$WORK/rspamd" "$DNS" $PF_RSPAMD
-trap 'rspamd_milter_stop; kill $PAL_PID $DNS_PID 2>/dev/null || true' EXIT
+trap 'rspamd_milter_stop; kill $PAL_PID $CMP_PID $DNS_PID 2>/dev/null || true' EXIT
 sleep 1
 
 count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
@@ -89,6 +103,8 @@ HZ=$(getconf CLK_TCK)
 # holds every message (bounded wait).
 run() { # name port maildir
   local name=$1 port=$2 dir=$3 before start out gen end i
+  # An empty Maildir each run: counting a large one would cost CPU in the measurement.
+  find "$dir" -maxdepth 1 -type f -delete 2>/dev/null || true
   before=$(count "$dir")
   start=$(busy)
   out=$( { TIMEFORMAT='%U %S'; time $BIN/palisade-bench --port "$port" -c 10 -m "$MSGS" \
@@ -110,20 +126,24 @@ run() { # name port maildir
 }
 
 # Check the setup once: every side must accept the message and mark it passing.
-for port in $PAL $PF $PF_RSPAMD; do
+find "$PF_MAIL" -maxdepth 1 -type f -delete 2>/dev/null || true
+for port in $PAL $PF $PF_RSPAMD ${CMP_PID:+$PAL_CMP}; do
   $BIN/palisade-bench --port $port -c 1 -m 1 --message "$WORK/sealed.eml" \
     --from bench@sender.test --to b@example.test | grep -q 'errors=0 ' \
     || { echo "port $port refused the benchmark message"; exit 1; }
 done
 sleep 2
 echo "-- Palisade's verdict on the benchmark message:"
-grep -m1 -A5 '^Authentication-Results: mx.example.test' "$(ls -d "$PAL_MAIL"/* | head -1)"
+grep -h -m1 -A5 '^Authentication-Results: mx.example.test' "$PAL_MAIL"/*
 echo "-- rspamd's:"
-grep -h -m1 -A5 '^Authentication-Results: palisade-bench.test' "$(ls -t "$PF_MAIL"/* | head -1)"
+grep -h -m1 -A5 '^Authentication-Results: palisade-bench.test' \
+  "$(grep -l 'Authentication-Results: palisade-bench.test' "$PF_MAIL"/* | head -1)"
 
 for r in $(seq 1 "$ROUNDS"); do
   echo "-- round $r"
   run "palisade  all on" $PAL "$PAL_MAIL"
+  [ -z "$COMPARE" ] || run "palisade  all on ($(basename "$(dirname "$COMPARE")"))" $PAL_CMP \
+    "$WORK/compare/mail/example.test/b/new"
   run "postfix   plain" $PF "$PF_MAIL"
   run "postfix + rspamd milter (unix)" $PF_RSPAMD "$PF_MAIL"
 done
