@@ -80,7 +80,9 @@ pub fn after_submission(
             .record_submission(&user, now, &remote, recipients)
             .await;
         // Recorded (or lost): the store's count takes over from the reservation.
-        drop(reserved);
+        if let Some(r) = reserved {
+            r.settle(recorded.is_ok());
+        }
         if let Err(e) = recorded {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,

@@ -91,21 +91,7 @@ async fn recipient_decision(
     let (Some(user), RecipientDecision::Accept) = (session.authenticated(), &d) else {
         return d;
     };
-    let since = palisade_queue::now_secs() - 86_400;
-    let recorded = match Address::parse(user) {
-        Ok(u) => shared
-            .store
-            .count_submission_recipients(&u, since)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(
-                    error = &e as &dyn std::error::Error,
-                    "cannot count recipients"
-                );
-                0
-            }),
-        Err(_) => 0,
-    };
+    let recorded = recorded_recipients(shared, user).await;
     let max = cfg.submission.max_recipients_per_day;
     if shared
         .recipient_reservations
@@ -115,6 +101,33 @@ async fn recipient_decision(
     } else {
         rejected("recipient_quota");
         RecipientDecision::Reject(reply::RECIPIENT_QUOTA)
+    }
+}
+
+/// `user`'s recipients of the last day: remembered, or asked of the store (once a
+/// minute at most, see [`crate::quota`]). A store error counts nothing recorded (the
+/// hourly and daily message quotas still hold).
+async fn recorded_recipients(shared: &Shared, user: &str) -> u64 {
+    let epoch = match shared.recipient_reservations.recorded(user) {
+        Ok(n) => return n,
+        Err(epoch) => epoch,
+    };
+    let Ok(u) = Address::parse(user) else {
+        return 0;
+    };
+    let since = palisade_queue::now_secs() - 86_400;
+    match shared.store.count_submission_recipients(&u, since).await {
+        Ok(n) => {
+            shared.recipient_reservations.remember(user, n, epoch);
+            n
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot count recipients"
+            );
+            0
+        }
     }
 }
 
