@@ -15,6 +15,7 @@ mod phishing;
 mod raw;
 mod routes;
 mod scanners;
+mod sections;
 mod smarthost;
 mod validate;
 
