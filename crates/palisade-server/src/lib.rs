@@ -310,6 +310,189 @@ pub fn mail_dir(data: &Path) -> PathBuf {
     data.join("mail")
 }
 
+/// What the delivery router shares with the rest of the server.
+struct RouterParts {
+    lookups: Arc<LookupCache>,
+    forwarding: Arc<forward::Forwarding>,
+    dkim_keys: Arc<dkim_keys::DkimKeyCache>,
+    dns: palisade_delivery::remote::DnsSource,
+    config: Arc<RwLock<Arc<Config>>>,
+}
+
+/// Local, remote and end-to-end encrypted delivery, behind one router.
+fn router(
+    config: &Config,
+    data_dir: &Path,
+    store: &Arc<dyn Store>,
+    parts: RouterParts,
+) -> Result<Router, ServerError> {
+    let outbound_tls =
+        palisade_delivery::remote::tls::TlsClient::new(config.delivery.extra_ca_file.as_deref())
+            .map_err(ServerError::OutboundTls)?;
+    let https_tls = outbound_tls
+        .https_config()
+        .map_err(ServerError::OutboundTls)?;
+    Ok(Router {
+        local: LocalDelivery {
+            store: store.clone(),
+            lookups: parts.lookups,
+            root: mail_dir(data_dir),
+            hostname: config.hostname.to_string(),
+            protect_subject: config.encryption.protect_subject,
+            forwarder: Some(parts.forwarding),
+            lmtp: config.dovecot.lmtp.clone().map(|endpoint| Lmtp {
+                endpoint,
+                hostname: config.hostname.to_string(),
+                connect_timeout: config.delivery.connect_timeout,
+                command_timeout: config.delivery.command_timeout,
+            }),
+        },
+        remote: RemoteDelivery {
+            smarthost: smarthost(config, &mut Vec::new()).map_err(ServerError::Config)?,
+            dns: parts.dns,
+            hostname: config.hostname.to_string(),
+            port: config.delivery.remote_port,
+            connect_timeout: config.delivery.connect_timeout,
+            command_timeout: config.delivery.command_timeout,
+            tls: outbound_tls,
+            tls_policy: config.delivery.tls_policy.clone(),
+            tls_observer: Some(tlsrpt::recorder(store.clone())),
+            sessions: palisade_delivery::remote::pool::SessionPool::new(
+                config.delivery.connection_idle,
+                config.delivery.max_messages_per_connection,
+            ),
+            per_domain: palisade_delivery::remote::PerDomainLimit::new(
+                config.delivery.max_connections_per_domain,
+            ),
+            mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
+                https_tls.clone(),
+                config.delivery.mta_sts_port,
+                Some(store.clone()),
+            ),
+        },
+        end_to_end: Some(palisade_delivery::end_to_end::EndToEnd {
+            store: store.clone(),
+            wkd: palisade_delivery::wkd::WkdClient::new(https_tls, config.delivery.wkd_port),
+            resign: Arc::new(dkim_keys::Resigner {
+                store: store.clone(),
+                keys: parts.dkim_keys,
+            }),
+            protect_subject: config.encryption.protect_subject,
+        }),
+        config: {
+            let c = parts.config;
+            Arc::new(move || c.read().unwrap_or_else(|e| e.into_inner()).clone())
+        },
+        callouts: palisade_delivery::route::Callouts::default(),
+    })
+}
+
+/// The delivery scheduler over the spool, bouncing failures with DSNs.
+fn scheduler(
+    config: &Config,
+    data_dir: &Path,
+    store: &Arc<dyn Store>,
+    router: Arc<Router>,
+    spool: &Spool,
+    dkim_keys: &Arc<dkim_keys::DkimKeyCache>,
+) -> Scheduler<Router> {
+    Scheduler::new(
+        SchedulerConfig {
+            queue_dir: queue_dir(data_dir),
+            retry_initial: config.queue.retry_initial,
+            retry_max: config.queue.retry_max,
+            max_age: config.queue.max_age,
+            concurrency: 32,
+            attempt_timeout: config.queue.attempt_timeout,
+        },
+        store.clone(),
+        router.clone(),
+        Some(Arc::new(bounce::DsnBouncer {
+            spool: spool.clone(),
+            store: store.clone(),
+            keys: dkim_keys.clone(),
+            hostname: config.hostname.to_string(),
+        })),
+    )
+}
+
+/// Binds every listener of the configuration (SMTP, ACME's HTTP challenges, the web
+/// console, Dovecot's auth socket) and starts their accept loops.
+async fn serve_listeners(
+    shared: &Arc<Shared>,
+    accept_rx: &watch::Receiver<bool>,
+    bound: &mut Vec<(String, SocketAddr)>,
+) -> Result<
+    (
+        Vec<tokio::task::JoinHandle<()>>,
+        Option<Arc<palisade_web::acme::AcmeChallenges>>,
+    ),
+    ServerError,
+> {
+    let listeners = shared.config().listeners.clone();
+    let mut accept_tasks = Vec::new();
+    for l in listeners {
+        let socket = bind(&l.name, l.address, bound).await?;
+        accept_tasks.push(tokio::spawn(accept_loop(
+            socket,
+            l,
+            shared.clone(),
+            accept_rx.clone(),
+        )));
+    }
+    let acme = shared
+        .config()
+        .acme
+        .is_some()
+        .then(|| Arc::new(palisade_web::acme::AcmeChallenges::default()));
+    if let Some(address) = shared.config().acme.as_ref().and_then(|a| a.http_address) {
+        let socket = bind("acme-http", address, bound).await?;
+        if let Some(challenges) = &acme {
+            accept_tasks.push(tokio::spawn(palisade_web::acme::serve_http01(
+                socket,
+                challenges.clone(),
+                accept_rx.clone(),
+            )));
+        }
+    }
+    if let Some(address) = shared.config().web {
+        let socket = bind("web", address, bound).await?;
+        let state = Arc::new(palisade_web::WebState {
+            config: {
+                let s = shared.clone();
+                Arc::new(move || s.config())
+            },
+            store: shared.store.clone(),
+            logins: Arc::new(logins::WebLogins(shared.clone())),
+            quarantine: Arc::new(console::SpoolQuarantine(shared.clone())),
+            doctor: Arc::new(console::LiveDoctor(shared.clone())),
+            queue_dir: queue_dir(&shared.data_dir),
+            ceremonies: Default::default(),
+        });
+        let tls: palisade_web::TlsSource = {
+            let s = shared.clone();
+            Arc::new(move || s.tls.config())
+        };
+        accept_tasks.push(tokio::spawn(palisade_web::serve(
+            socket,
+            tls,
+            acme.clone(),
+            state,
+            accept_rx.clone(),
+        )));
+    }
+    if let Some(path) = shared.config().dovecot.auth_socket.clone() {
+        let socket = auth_socket::bind(&path).await?;
+        accept_tasks.push(tokio::spawn(auth_socket::serve(
+            socket,
+            path,
+            shared.clone(),
+            accept_rx.clone(),
+        )));
+    }
+    Ok((accept_tasks, acme))
+}
+
 impl Server {
     pub async fn start(
         config: Config,
@@ -327,13 +510,6 @@ impl Server {
             let dns = dns.clone();
             Arc::new(move || dns.read().unwrap_or_else(|e| e.into_inner()).clone())
         };
-        let outbound_tls = palisade_delivery::remote::tls::TlsClient::new(
-            config.delivery.extra_ca_file.as_deref(),
-        )
-        .map_err(ServerError::OutboundTls)?;
-        let https_tls = outbound_tls
-            .https_config()
-            .map_err(ServerError::OutboundTls)?;
         let tls = tls::TlsReloader::new(
             tls::files_in_force(&config, data_dir),
             data_dir,
@@ -352,81 +528,29 @@ impl Server {
             store: store.clone(),
             dns: dns_source.clone(),
         });
-        let router = Arc::new(Router {
-            local: LocalDelivery {
-                store: store.clone(),
+        let router = Arc::new(router(
+            &config,
+            data_dir,
+            &store,
+            RouterParts {
                 lookups: lookups.clone(),
-                root: mail_dir(data_dir),
-                hostname: config.hostname.to_string(),
-                protect_subject: config.encryption.protect_subject,
-                forwarder: Some(forwarding.clone()),
-                lmtp: config.dovecot.lmtp.clone().map(|endpoint| Lmtp {
-                    endpoint,
-                    hostname: config.hostname.to_string(),
-                    connect_timeout: config.delivery.connect_timeout,
-                    command_timeout: config.delivery.command_timeout,
-                }),
-            },
-            remote: RemoteDelivery {
-                smarthost: smarthost(&config, &mut Vec::new()).map_err(ServerError::Config)?,
+                forwarding: forwarding.clone(),
+                dkim_keys: dkim_keys.clone(),
                 dns: dns_source,
-                hostname: config.hostname.to_string(),
-                port: config.delivery.remote_port,
-                connect_timeout: config.delivery.connect_timeout,
-                command_timeout: config.delivery.command_timeout,
-                tls: outbound_tls,
-                tls_policy: config.delivery.tls_policy.clone(),
-                tls_observer: Some(tlsrpt::recorder(store.clone())),
-                sessions: palisade_delivery::remote::pool::SessionPool::new(
-                    config.delivery.connection_idle,
-                    config.delivery.max_messages_per_connection,
-                ),
-                per_domain: palisade_delivery::remote::PerDomainLimit::new(
-                    config.delivery.max_connections_per_domain,
-                ),
-                mta_sts: palisade_delivery::remote::mta_sts::MtaSts::new(
-                    https_tls.clone(),
-                    config.delivery.mta_sts_port,
-                    Some(store.clone()),
-                ),
+                config: config_cell.clone(),
             },
-            end_to_end: Some(palisade_delivery::end_to_end::EndToEnd {
-                store: store.clone(),
-                wkd: palisade_delivery::wkd::WkdClient::new(https_tls, config.delivery.wkd_port),
-                resign: Arc::new(dkim_keys::Resigner {
-                    store: store.clone(),
-                    keys: dkim_keys.clone(),
-                }),
-                protect_subject: config.encryption.protect_subject,
-            }),
-            config: {
-                let c = config_cell.clone();
-                Arc::new(move || c.read().unwrap_or_else(|e| e.into_inner()).clone())
-            },
-            callouts: palisade_delivery::route::Callouts::default(),
-        });
-        let scheduler = Scheduler::new(
-            SchedulerConfig {
-                queue_dir: queue_dir(data_dir),
-                retry_initial: config.queue.retry_initial,
-                retry_max: config.queue.retry_max,
-                max_age: config.queue.max_age,
-                concurrency: 32,
-                attempt_timeout: config.queue.attempt_timeout,
-            },
-            store.clone(),
+        )?);
+        let scheduler = scheduler(
+            &config,
+            data_dir,
+            &store,
             router.clone(),
-            Some(Arc::new(bounce::DsnBouncer {
-                spool: spool.clone(),
-                store: store.clone(),
-                keys: dkim_keys.clone(),
-                hostname: config.hostname.to_string(),
-            })),
+            &spool,
+            &dkim_keys,
         );
         let scheduler = tokio::spawn(scheduler.run(committed_rx, scheduler_rx));
         let (hard_stop, hard_rx) = watch::channel(false);
         let (accept_stop, accept_rx) = watch::channel(false);
-        let listeners = config.listeners.clone();
         let limits = Arc::new(limits::ConnectionLimits::new(
             config.smtp.max_connections,
             config.smtp.max_connections_per_ip,
@@ -459,66 +583,7 @@ impl Server {
             .bans
             .replace(&shared.store.list_bans(palisade_queue::now_secs()).await?);
         let mut bound = Vec::new();
-        let mut accept_tasks = Vec::new();
-        for l in listeners {
-            let socket = bind(&l.name, l.address, &mut bound).await?;
-            accept_tasks.push(tokio::spawn(accept_loop(
-                socket,
-                l,
-                shared.clone(),
-                accept_rx.clone(),
-            )));
-        }
-        let acme = shared
-            .config()
-            .acme
-            .is_some()
-            .then(|| Arc::new(palisade_web::acme::AcmeChallenges::default()));
-        if let Some(address) = shared.config().acme.as_ref().and_then(|a| a.http_address) {
-            let socket = bind("acme-http", address, &mut bound).await?;
-            if let Some(challenges) = &acme {
-                accept_tasks.push(tokio::spawn(palisade_web::acme::serve_http01(
-                    socket,
-                    challenges.clone(),
-                    accept_rx.clone(),
-                )));
-            }
-        }
-        if let Some(address) = shared.config().web {
-            let socket = bind("web", address, &mut bound).await?;
-            let state = Arc::new(palisade_web::WebState {
-                config: {
-                    let s = shared.clone();
-                    Arc::new(move || s.config())
-                },
-                store: shared.store.clone(),
-                logins: Arc::new(logins::WebLogins(shared.clone())),
-                quarantine: Arc::new(console::SpoolQuarantine(shared.clone())),
-                doctor: Arc::new(console::LiveDoctor(shared.clone())),
-                queue_dir: queue_dir(&shared.data_dir),
-                ceremonies: Default::default(),
-            });
-            let tls: palisade_web::TlsSource = {
-                let s = shared.clone();
-                Arc::new(move || s.tls.config())
-            };
-            accept_tasks.push(tokio::spawn(palisade_web::serve(
-                socket,
-                tls,
-                acme.clone(),
-                state,
-                accept_rx.clone(),
-            )));
-        }
-        if let Some(path) = shared.config().dovecot.auth_socket.clone() {
-            let socket = auth_socket::bind(&path).await?;
-            accept_tasks.push(tokio::spawn(auth_socket::serve(
-                socket,
-                path,
-                shared.clone(),
-                accept_rx.clone(),
-            )));
-        }
+        let (accept_tasks, acme) = serve_listeners(&shared, &accept_rx, &mut bound).await?;
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let acme_task = acme.map(|c| tokio::spawn(acme::run(shared.clone(), c)));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
