@@ -12,7 +12,8 @@
 # CPU per message: the machine's busy time from the first message until the last one is
 # in the Maildir, minus the generator's own CPU time, divided by the messages. It counts
 # every process of the side measured (Postfix's smtpd, cleanup, qmgr and virtual; rspamd's
-# proxy and scanner; the DNS authority's share), the same way for each.
+# proxy and scanner; the DNS authority's share), the same way for each. Palisade's rows
+# add its own process's CPU per message (less noisy, for comparing two builds).
 #
 # Usage: bench/all-on.sh [ROUNDS] [MESSAGES]     (from the repository root)
 #        PALISADE=BINARY (default target/release/palisade) and COMPARE=BINARY (a second
@@ -101,11 +102,16 @@ HZ=$(getconf CLK_TCK)
 
 # One run: the generator's figures, then the server CPU per message once the Maildir
 # holds every message (bounded wait).
-run() { # name port maildir
-  local name=$1 port=$2 dir=$3 before start out gen end i
+proc_cpu() { # pid: its user+system clock ticks so far (threads included)
+  [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+run() { # name port maildir [server pid]
+  local name=$1 port=$2 dir=$3 pid=${4:-} before start out gen end i own0 own1
   # An empty Maildir each run: counting a large one would cost CPU in the measurement.
   find "$dir" -maxdepth 1 -type f -delete 2>/dev/null || true
   before=$(count "$dir")
+  own0=$(proc_cpu "$pid")
   start=$(busy)
   out=$( { TIMEFORMAT='%U %S'; time $BIN/palisade-bench --port "$port" -c 10 -m "$MSGS" \
       --message "$WORK/sealed.eml" --from bench@sender.test --to b@example.test \
@@ -115,6 +121,7 @@ run() { # name port maildir
     sleep 0.5
   done
   end=$(busy)
+  own1=$(proc_cpu "$pid")
   gen=$(echo "$out" | tail -1)
   local figures delivered cpu
   figures=$(echo "$out" | grep -o 'errors=[0-9]* .*msg_per_s=[0-9.]* p50_ms=[0-9.]* p99_ms=[0-9.]*' \
@@ -122,7 +129,10 @@ run() { # name port maildir
   delivered=$(( $(count "$dir") - before ))
   cpu=$(awk -v b="$((end - start))" -v hz="$HZ" -v g="$gen" -v n="$MSGS" \
       'BEGIN { split(g, t, " "); printf "%.2f", (b / hz - t[1] - t[2]) * 1000 / n }')
-  printf '%-36s %s delivered=%s cpu_ms_per_msg=%s\n' "$name" "$figures" "$delivered" "$cpu"
+  local own=""
+  [ -z "$pid" ] || own=$(awk -v t="$((own1 - own0))" -v hz="$HZ" -v n="$MSGS" \
+      'BEGIN { printf " process_cpu_ms_per_msg=%.2f", t / hz * 1000 / n }')
+  printf '%-36s %s delivered=%s cpu_ms_per_msg=%s%s\n' "$name" "$figures" "$delivered" "$cpu" "$own"
 }
 
 # Check the setup once: every side must accept the message and mark it passing.
@@ -141,9 +151,9 @@ grep -h -m1 -A5 '^Authentication-Results: palisade-bench.test' \
 
 for r in $(seq 1 "$ROUNDS"); do
   echo "-- round $r"
-  run "palisade  all on" $PAL "$PAL_MAIL"
+  run "palisade  all on" $PAL "$PAL_MAIL" "$PAL_PID"
   [ -z "$COMPARE" ] || run "palisade  all on ($(basename "$(dirname "$COMPARE")"))" $PAL_CMP \
-    "$WORK/compare/mail/example.test/b/new"
+    "$WORK/compare/mail/example.test/b/new" "$CMP_PID"
   run "postfix   plain" $PF "$PF_MAIL"
   run "postfix + rspamd milter (unix)" $PF_RSPAMD "$PF_MAIL"
 done

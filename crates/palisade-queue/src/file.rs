@@ -22,6 +22,8 @@
 use palisade_types::{Address, BodyType, Envelope, QueueId, TlsInfo};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 
 const MAGIC: &str = "PALISADE-SPOOL 1";
 /// A header larger than this is corrupt (recipients are bounded by config well below).
@@ -38,7 +40,7 @@ pub enum SpoolFileError {
     Corrupt { path: PathBuf, problem: String },
 }
 
-/// A committed message as read back from `queue/active/`.
+/// A committed message as read back from `queue/active/`, or as the committer kept it.
 #[derive(Debug, Clone)]
 pub struct SpooledMessage {
     pub id: QueueId,
@@ -49,6 +51,34 @@ pub struct SpooledMessage {
     pub body_offset: u64,
     /// Message length in octets.
     pub size: u64,
+    /// The message bytes (what the file holds after its header), kept in memory by the
+    /// committer for its first delivery attempt: then nothing is read back from disk.
+    held: Option<Arc<Held>>,
+}
+
+/// A message kept in memory, with its share of the budget that bounds such messages.
+pub(crate) struct Held {
+    pub bytes: Vec<u8>,
+    pub _budget: Option<OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Held({} octets)", self.bytes.len())
+    }
+}
+
+/// Reads the held bytes of a [`SpooledMessage`].
+struct HeldReader(Arc<Held>, usize);
+
+impl Read for HeldReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = self.0.bytes.get(self.1..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.1 += n;
+        Ok(n)
+    }
 }
 
 pub(crate) fn write_header(envelope: &Envelope, arrived: i64) -> Result<Vec<u8>, String> {
@@ -177,22 +207,55 @@ impl SpooledMessage {
             path: path.to_path_buf(),
             body_offset: offset,
             size: total.saturating_sub(offset),
+            held: None,
         })
     }
 
+    /// The message just committed to `path`, from what the committer has in memory
+    /// (`body_offset`: the length of the file's header before `bytes`).
+    pub(crate) fn kept(
+        id: QueueId,
+        arrived: i64,
+        envelope: Envelope,
+        path: PathBuf,
+        body_offset: u64,
+        held: Held,
+    ) -> SpooledMessage {
+        SpooledMessage {
+            id,
+            arrived,
+            envelope,
+            path,
+            body_offset,
+            size: held.bytes.len() as u64,
+            held: Some(Arc::new(held)),
+        }
+    }
+
+    /// Whether the bytes are in memory (the first attempt of a small message).
+    pub fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+
     /// A reader positioned at the first message byte.
-    pub fn message_reader(&self) -> Result<impl Read + use<>, SpoolFileError> {
+    pub fn message_reader(&self) -> Result<Box<dyn Read + Send>, SpoolFileError> {
+        if let Some(held) = &self.held {
+            return Ok(Box::new(HeldReader(held.clone(), 0)));
+        }
         let io = |source| SpoolFileError::Io {
             path: self.path.clone(),
             source,
         };
         let mut f = std::fs::File::open(&self.path).map_err(io)?;
         f.seek(SeekFrom::Start(self.body_offset)).map_err(io)?;
-        Ok(f)
+        Ok(Box::new(f))
     }
 
     /// The whole message (for `queue show` and tests; delivery streams instead).
     pub fn read_message(&self) -> Result<Vec<u8>, SpoolFileError> {
+        if let Some(held) = &self.held {
+            return Ok(held.bytes.clone());
+        }
         let mut v = Vec::with_capacity(self.size as usize);
         self.message_reader()?
             .read_to_end(&mut v)

@@ -8,7 +8,8 @@
 //! say `250`. A crash before that leaves a file in `incoming/`, which recovery deletes:
 //! the client never got `250` and will retry.
 //!
-//! The [`Scheduler`] takes committed ids, hands each message to a delivery [`Target`],
+//! The [`Scheduler`] takes committed messages ([`Committed`]: small ones still in memory
+//! for their first attempt), hands each message to a delivery [`Target`],
 //! records per-recipient outcomes in the store (`QueueStatus`), retries transient failures
 //! with exponential backoff and removes the spool file once every recipient is done.
 
@@ -22,6 +23,6 @@ pub use file::{SpoolFileError, SpooledMessage};
 pub use inject::{activate, inject};
 pub use scheduler::{Bouncer, Outcome, Scheduler, SchedulerConfig, Target, now_secs};
 pub use spool::{
-    Destination, Durable, Edit, SMALL_WRITE_THRESHOLD, Spool, SpoolError, SpoolWriter,
-    WRITE_THRESHOLD, copy_kept,
+    Committed, Destination, Durable, Edit, HELD_BUDGET, SMALL_WRITE_THRESHOLD, Spool, SpoolError,
+    SpoolWriter, WRITE_THRESHOLD, copy_kept,
 };

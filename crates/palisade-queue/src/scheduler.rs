@@ -1,7 +1,7 @@
 //! The delivery scheduler: first attempts, retries with backoff, expiry.
 
 use crate::file::SpooledMessage;
-use crate::spool::Spool;
+use crate::spool::{Committed, Spool};
 use palisade_store::{Event, QueueStatus, Store};
 use palisade_types::{Address, QueueId};
 use std::collections::HashMap;
@@ -11,6 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
+
+/// How an attempt came about: a message just committed (its first attempt, maybe with
+/// the message still in memory), or a retry or recovery (read from its file).
+enum Fresh {
+    Yes(Option<Box<SpooledMessage>>),
+    No,
+}
 
 /// How one attempt ended, as far as the watcher needs to know.
 enum Attempt {
@@ -133,7 +140,7 @@ impl<T: Target> Scheduler<T> {
     /// `committed` are fresh messages (or recovered at start); retries come from the store.
     pub async fn run(
         self,
-        mut committed: mpsc::UnboundedReceiver<QueueId>,
+        mut committed: mpsc::UnboundedReceiver<Committed>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let me = Arc::new(self);
@@ -142,10 +149,10 @@ impl<T: Target> Scheduler<T> {
         let mut sweep = tokio::time::interval(me.sweep_every());
         loop {
             tokio::select! {
-                id = committed.recv() => {
-                    let Some(id) = id else { break };
+                c = committed.recv() => {
+                    let Some(c) = c else { break };
                     metrics::gauge!("palisade_queue_depth").increment(1.0);
-                    me.clone().spawn(id, true, permits.clone()).await;
+                    me.clone().spawn(c.id, Fresh::Yes(c.held.map(Box::new)), permits.clone()).await;
                 }
                 _ = tick.tick() => me.clone().retry_due(permits.clone()).await,
                 // Only with nothing waiting in `committed`: an id there is not orphaned.
@@ -160,7 +167,7 @@ impl<T: Target> Scheduler<T> {
     /// Starts one delivery attempt in its own task, watched by a second one: whatever
     /// way the attempt ends (done, deferred, timed out, panicked, cancelled), the message
     /// is either finished or back on the retry schedule, and its slot is released.
-    async fn spawn(self: Arc<Self>, id: QueueId, fresh: bool, permits: Arc<Semaphore>) {
+    async fn spawn(self: Arc<Self>, id: QueueId, fresh: Fresh, permits: Arc<Semaphore>) {
         let Ok(permit) = permits.acquire_owned().await else {
             return;
         };
@@ -172,6 +179,7 @@ impl<T: Target> Scheduler<T> {
         // `instrument`, never `span.enter()`: a guard held across `.await` moves between
         // worker threads and corrupts the subscriber's span stack (it panicked there).
         let span = tracing::info_span!("delivery", queue_id = %id);
+        let first = matches!(fresh, Fresh::Yes(_));
         let attempt = tokio::spawn(
             async move { tokio::time::timeout(limit, me.deliver(id, fresh)).await }
                 .instrument(span.clone()),
@@ -181,7 +189,7 @@ impl<T: Target> Scheduler<T> {
             async move {
                 let started = Instant::now();
                 match attempt.await {
-                    Ok(Ok(Attempt::Done)) if fresh => {
+                    Ok(Ok(Attempt::Done)) if first => {
                         metrics::histogram!("palisade_delivery_latency_seconds")
                             .record(started.elapsed().as_secs_f64());
                     }
@@ -247,7 +255,7 @@ impl<T: Target> Scheduler<T> {
         };
         let now = now_secs();
         for s in due.into_iter().filter(|s| s.next_attempt <= now) {
-            self.clone().spawn(s.id, false, permits.clone()).await;
+            self.clone().spawn(s.id, Fresh::No, permits.clone()).await;
         }
     }
 
@@ -309,9 +317,25 @@ impl<T: Target> Scheduler<T> {
     }
 
     /// One delivery attempt.
-    async fn deliver(&self, id: QueueId, fresh: bool) -> Attempt {
+    async fn deliver(&self, id: QueueId, fresh: Fresh) -> Attempt {
         let path = Spool::active_dir(&self.cfg.queue_dir).join(id.to_string());
-        let msg = match SpooledMessage::open(&path, id) {
+        let (fresh, held) = match fresh {
+            Fresh::Yes(held) => (true, held),
+            Fresh::No => (false, None),
+        };
+        // Kept in memory by the committer: only whether the file is still there (not
+        // deleted by `palisade queue delete` meanwhile) is asked of the disk.
+        let opened =
+            match held {
+                Some(m) => std::fs::metadata(&path).map(|_| *m).map_err(|source| {
+                    crate::SpoolFileError::Io {
+                        path: path.clone(),
+                        source,
+                    }
+                }),
+                None => SpooledMessage::open(&path, id),
+            };
+        let msg = match opened {
             Ok(m) => m,
             Err(crate::SpoolFileError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>

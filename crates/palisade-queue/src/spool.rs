@@ -1,13 +1,15 @@
 //! Spool files and the group committer.
 
-use crate::file::write_header;
+use crate::SpooledMessage;
+use crate::file::{Held, write_header};
 use palisade_types::{Envelope, QueueId};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -77,8 +79,23 @@ impl Edit {
 struct CommitRequest {
     id: QueueId,
     dest: Destination,
+    /// The message for its first delivery, when it is kept in memory.
+    held: Option<SpooledMessage>,
     done: oneshot::Sender<Result<(), SpoolError>>,
 }
+
+/// A message now durable in `active/`, for the scheduler.
+#[derive(Debug)]
+pub struct Committed {
+    pub id: QueueId,
+    /// The message as committed, kept in memory when it was small enough and the
+    /// budget allowed ([`HELD_BUDGET`]): its first delivery then reads nothing back
+    /// from disk. `None` for messages recovered at start and for large ones.
+    pub held: Option<SpooledMessage>,
+}
+
+/// Octets of committed messages kept in memory for their first delivery, in all.
+pub const HELD_BUDGET: usize = 64 * 1024 * 1024;
 
 /// The queue directory: `incoming/` (being received), `active/` (committed, to deliver)
 /// and `quarantine/` (committed, held).
@@ -88,6 +105,8 @@ pub struct Spool {
     active: PathBuf,
     quarantine: PathBuf,
     committer: mpsc::UnboundedSender<CommitRequest>,
+    /// KiB of [`HELD_BUDGET`] left for messages kept in memory.
+    held_budget: Arc<Semaphore>,
 }
 
 /// Makes `dir` enterable by its owner only (0700).
@@ -164,7 +183,7 @@ impl Spool {
     /// messages are sent on `committed` before any new one. Must run inside a tokio runtime.
     pub fn open(
         queue_dir: &Path,
-        committed: mpsc::UnboundedSender<QueueId>,
+        committed: mpsc::UnboundedSender<Committed>,
     ) -> Result<Spool, SpoolError> {
         let incoming = Self::incoming_dir(queue_dir);
         let active = Self::active_dir(queue_dir);
@@ -184,7 +203,7 @@ impl Spool {
         }
         for id in Self::list_active(queue_dir)? {
             // The receiver lives as long as the scheduler; if it is gone, nothing delivers.
-            let _ = committed.send(id);
+            let _ = committed.send(Committed { id, held: None });
         }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(committer(
@@ -198,6 +217,7 @@ impl Spool {
             active,
             quarantine,
             committer: tx,
+            held_budget: Arc::new(Semaphore::new(HELD_BUDGET / 1024)),
         })
     }
 
@@ -237,6 +257,13 @@ impl Spool {
                 path,
                 file: Some(file),
                 committer: self.committer.clone(),
+                first_delivery: Some(FirstDelivery {
+                    envelope: envelope.clone(),
+                    arrived,
+                    active: self.active_path(id),
+                    header_len: header.len(),
+                    budget: self.held_budget.clone(),
+                }),
                 buffer: Vec::with_capacity(16 * 1024),
                 threshold: WRITE_THRESHOLD,
                 message_start: 0,
@@ -257,6 +284,8 @@ pub struct SpoolWriter {
     path: PathBuf,
     file: Option<File>,
     committer: mpsc::UnboundedSender<CommitRequest>,
+    /// What the first delivery needs to be handed the message from memory.
+    first_delivery: Option<FirstDelivery>,
     /// Small messages are written in one write at commit.
     buffer: Vec<u8>,
     /// The buffer is written out once it holds this many octets.
@@ -267,6 +296,17 @@ pub struct SpoolWriter {
     flushed: bool,
     /// Message octets appended so far.
     appended: u64,
+}
+
+/// The envelope and the place of a message being written, for handing it to its first
+/// delivery from memory once committed.
+struct FirstDelivery {
+    envelope: Envelope,
+    arrived: i64,
+    active: PathBuf,
+    /// Octets of the spool header before the message (trace headers included after).
+    header_len: usize,
+    budget: Arc<Semaphore>,
 }
 
 /// Octets a writer holds in memory before writing them to its file, by default.
@@ -397,6 +437,10 @@ impl SpoolWriter {
     /// [`SpoolWriter::commit`] after applying `edit`, into `dest`.
     pub async fn commit_to(mut self, edit: Edit, dest: Destination) -> Result<Durable, SpoolError> {
         self.apply(&edit)?;
+        let held = match dest {
+            Destination::Active => self.kept_for_delivery(),
+            Destination::Quarantine => None,
+        };
         self.flush_buffer()?;
         let file = self.file.take().ok_or(SpoolError::CommitterGone)?;
         let path = self.path.clone();
@@ -408,6 +452,7 @@ impl SpoolWriter {
             .send(CommitRequest {
                 id: self.id,
                 dest,
+                held,
                 done,
             })
             .map_err(|_| SpoolError::CommitterGone)?;
@@ -415,6 +460,32 @@ impl SpoolWriter {
         self.path = PathBuf::new();
         wait.await.map_err(|_| SpoolError::CommitterGone)??;
         Ok(Durable { id: self.id })
+    }
+}
+
+impl SpoolWriter {
+    /// The whole file is still in the buffer: a copy of the message (trace headers
+    /// included) for its first delivery, if the budget has room for it.
+    fn kept_for_delivery(&mut self) -> Option<SpooledMessage> {
+        let first = self.first_delivery.take()?;
+        if self.flushed {
+            return None;
+        }
+        let bytes = self.buffer.get(first.header_len..)?.to_vec();
+        let kib = u32::try_from(bytes.len() / 1024 + 1).ok()?;
+        let budget = first.budget.try_acquire_many_owned(kib).ok()?;
+        let held = Held {
+            bytes,
+            _budget: Some(budget),
+        };
+        Some(SpooledMessage::kept(
+            self.id,
+            first.arrived,
+            first.envelope,
+            first.active,
+            first.header_len as u64,
+            held,
+        ))
     }
 }
 
@@ -457,7 +528,7 @@ async fn committer(
     mut rx: mpsc::UnboundedReceiver<CommitRequest>,
     incoming: PathBuf,
     dirs: [PathBuf; 2],
-    committed: mpsc::UnboundedSender<QueueId>,
+    committed: mpsc::UnboundedSender<Committed>,
 ) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 1024).await > 0 {
@@ -512,7 +583,10 @@ async fn committer(
         metrics::histogram!("palisade_spool_commit_batch_size").record(requests.len() as f64);
         for (req, result) in requests.into_iter().zip(results) {
             if result.is_ok() && req.dest == Destination::Active {
-                let _ = committed.send(req.id);
+                let _ = committed.send(Committed {
+                    id: req.id,
+                    held: req.held,
+                });
             }
             let _ = req.done.send(result);
         }
@@ -554,9 +628,12 @@ mod tests {
         }
         let seen = w.read_message().unwrap();
         let id = w.commit_to(edit, dest).await.unwrap().id();
+        let mut held = None;
         let path = match dest {
             Destination::Active => {
-                assert_eq!(rx.recv().await, Some(id));
+                let committed = rx.recv().await.unwrap();
+                assert_eq!(committed.id, id);
+                held = committed.held;
                 Spool::active_dir(dir.path())
             }
             Destination::Quarantine => {
@@ -565,10 +642,30 @@ mod tests {
                 Spool::quarantine_dir(dir.path())
             }
         };
-        let stored = SpooledMessage::open(&path.join(id.to_string()), id)
-            .unwrap()
-            .read_message()
-            .unwrap();
+        let on_disk = SpooledMessage::open(&path.join(id.to_string()), id).unwrap();
+        let stored = on_disk.read_message().unwrap();
+        match held {
+            // Kept for the first delivery: exactly what the file holds, envelope too.
+            Some(h) => {
+                assert!(h.is_held() && message.len() < WRITE_THRESHOLD);
+                assert_eq!(h.read_message().unwrap(), stored);
+                let mut read = Vec::new();
+                h.message_reader().unwrap().read_to_end(&mut read).unwrap();
+                assert_eq!(read, stored);
+                assert_eq!(
+                    (h.path, h.body_offset, h.size),
+                    (on_disk.path, on_disk.body_offset, on_disk.size)
+                );
+                assert_eq!(
+                    (h.arrived, h.envelope.rcpt_to),
+                    (on_disk.arrived, on_disk.envelope.rcpt_to)
+                );
+            }
+            None if dest == Destination::Active => {
+                assert!(message.len() >= WRITE_THRESHOLD, "a small message is kept");
+            }
+            None => {}
+        }
         (seen, stored)
     }
 
