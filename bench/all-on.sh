@@ -44,6 +44,9 @@ bash "$SHARED/postfix-setup.sh" >/dev/null
 . "$(dirname "$0")/rspamd-milter.sh"
 . "$(dirname "$0")/signed-message.sh"
 pids_init "$WORK"
+# Whatever was started, however the run ends: stopped by recorded PID (pids.sh checks
+# each one still is ours), and the milter listener taken out of Postfix.
+trap 'rspamd_milter_stop; pids_stop' EXIT
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
@@ -93,7 +96,6 @@ if [ -n "$COMPARE" ]; then
 fi
 
 rspamd_milter_start "$WORK/rspamd" "$DNS" $PF_RSPAMD
-trap 'rspamd_milter_stop; kill $PAL_PID $CMP_PID $DNS_PID 2>/dev/null || true' EXIT
 sleep 1
 
 count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }

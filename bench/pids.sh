@@ -8,6 +8,12 @@
 pids_init() {
   PIDS_WORK=$1
   PIDS_FILE="$1.pids"
+  pids_stop
+  : >"$PIDS_FILE"
+}
+
+# pids_stop: stops every recorded process still running (for an EXIT trap).
+pids_stop() {
   if [ -f "$PIDS_FILE" ]; then
     while read -r pid; do
       if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$PIDS_WORK"; then
@@ -16,7 +22,6 @@ pids_init() {
     done <"$PIDS_FILE"
     sleep 0.5
   fi
-  : >"$PIDS_FILE"
 }
 
 # record PID: remember a process this run started.

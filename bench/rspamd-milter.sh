@@ -143,6 +143,7 @@ rspamd_milter_stop() {
     for i in $(seq 1 50); do kill -0 "$RSPAMD_MILTER_PID" 2>/dev/null || break; sleep 0.2; done
   fi
   RSPAMD_MILTER_PID=
+  [ -n "${RSPAMD_MILTER_PORT:-}" ] || return 0
   postconf -MX "127.0.0.1:$RSPAMD_MILTER_PORT/inet" 2>/dev/null || true
   postfix reload 2>/dev/null || true
 }

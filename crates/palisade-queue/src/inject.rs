@@ -2,16 +2,18 @@
 //! quarantined messages released. The server's spool cannot be used there: opening it
 //! recovers `incoming/`, which would delete the running server's partial files.
 //!
-//! Order matters: the file is written and fsync'd in `incoming/`, then a due status row
-//! is stored, then the file is linked into `active/` (never over an existing file, the
-//! server's committer's rule), unlinked from where it was, and the directory fsync'd. A
+//! Order matters: the file is written and fsync'd in `incoming/`, then linked into
+//! `active/` (never over an existing file, the server's committer's rule: a message of
+//! that id already there, and its status, are left untouched), then a due status row is
+//! stored, the file is unlinked from where it was and the directory fsync'd. A
 //! running scheduler finds due rows every second, so it picks the message up; a stopped
-//! one finds it in `active/` at start. A crash before the rename leaves a partial file
-//! that the next start deletes, and a status row whose file is missing, which the
-//! scheduler drops.
+//! one finds it in `active/` at start. A crash before the link leaves a partial file
+//! that the next start deletes; after it, a file in `active/` without a status row,
+//! which the scheduler's sweep (or the next start) delivers; before the unlink, a
+//! released message also still in `quarantine/`, whose next release is refused.
 
 use crate::file::write_header;
-use crate::spool::{Spool, SpoolError, commit_no_replace, io_err as io};
+use crate::spool::{Spool, SpoolError, io_err as io};
 use palisade_store::{QueueStatus, Store};
 use palisade_types::{Envelope, QueueId};
 use std::io::Write;
@@ -56,13 +58,18 @@ pub async fn inject(
 }
 
 /// Moves the spool file at `from` (on the same file system) into `active/` as `id`,
-/// due now (see the module comment for the order).
+/// due now (see the module comment for the order). The link comes first: if a file of
+/// that id is there already, nothing is changed, neither that message nor its status.
 pub async fn activate(
     queue_dir: &Path,
     store: &dyn Store,
     id: QueueId,
     from: &Path,
 ) -> Result<(), SpoolError> {
+    let active = Spool::active_dir(queue_dir);
+    std::fs::create_dir_all(&active).map_err(io("creating", &active))?;
+    // Never `rename`: it would replace a message of that id already acknowledged.
+    std::fs::hard_link(from, active.join(id.to_string())).map_err(io("committing", from))?;
     store
         .put_queue_status(&QueueStatus {
             id,
@@ -78,10 +85,7 @@ pub async fn activate(
             path: from.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         })?;
-    let active = Spool::active_dir(queue_dir);
-    std::fs::create_dir_all(&active).map_err(io("creating", &active))?;
-    // Never `rename`: it would replace a message of that id already acknowledged.
-    commit_no_replace(from, &active.join(id.to_string())).map_err(io("committing", from))?;
+    std::fs::remove_file(from).map_err(io("committing", from))?;
     std::fs::File::open(&active)
         .and_then(|d| d.sync_all())
         .map_err(io("syncing directory", &active))

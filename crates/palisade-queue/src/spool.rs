@@ -516,9 +516,9 @@ pub fn copy_kept(message: &[u8], remove: &[Range<usize>], out: &mut Vec<u8>) {
 }
 
 /// Moves a spool file into place unless a file of that name is there already (a
-/// `rename` would silently replace an acknowledged message): link, then unlink. The
-/// server's committer and [`crate::activate`] (the CLI) both commit through this.
-pub(crate) fn commit_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+/// `rename` would silently replace an acknowledged message): link, then unlink.
+/// [`crate::activate`] (the CLI) links the same way, with its status row in between.
+fn commit_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::hard_link(from, to)?;
     std::fs::remove_file(from)
 }

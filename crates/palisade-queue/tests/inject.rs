@@ -40,6 +40,12 @@ async fn activate_never_replaces_a_committed_message() {
         "nothing is left in incoming/"
     );
 
+    // Part of it delivered already: a refused activate must not forget that.
+    let mut status = store.queue_status(id).await.unwrap().unwrap();
+    status.attempts = 2;
+    status.delivered = vec!["b@local.test".into()];
+    store.put_queue_status(&status).await.unwrap();
+
     // Another file of the same id (a release from quarantine, say) must not land on it.
     let other = dir.path().join("other");
     std::fs::write(&other, b"replacement").unwrap();
@@ -48,5 +54,7 @@ async fn activate_never_replaces_a_committed_message() {
     assert!(other.exists(), "the refused file stays where it was");
     let kept = SpooledMessage::open(&committed, id).unwrap();
     assert_eq!(kept.read_message().unwrap(), first);
-    assert!(store.queue_status(id).await.unwrap().is_some());
+    let kept_status = store.queue_status(id).await.unwrap().unwrap();
+    assert_eq!(kept_status.attempts, 2, "its status is untouched");
+    assert_eq!(kept_status.delivered, vec!["b@local.test".to_string()]);
 }

@@ -108,9 +108,12 @@ pub struct SqliteStore {
     generation: Arc<AtomicU64>,
 }
 
-/// The tables that [`crate::LookupCache`] answers from: a row changed in any of them
-/// through this store's connections moves [`Store::generation`].
-const CACHED_TABLES: &[&str] = &["domains", "users", "aliases", "forwards", "user_keys"];
+/// The tables that [`crate::LookupCache`] answers from and SQLite's update hook reports:
+/// a row changed in any of them through this store's connections moves
+/// [`Store::generation`]. `forwards` and `user_keys` are `WITHOUT ROWID` tables, which the
+/// hook never reports: their writers move the generation themselves, after the commit
+/// ([`SqliteStore::changed`]).
+const CACHED_TABLES: &[&str] = &["domains", "users", "aliases"];
 
 /// Moves `generation` whenever a statement on `conn` changes a row of [`CACHED_TABLES`]
 /// (SQLite's update hook runs inside the statement, before its commit; a read that
@@ -266,6 +269,11 @@ impl SqliteStore {
     /// checkpointed and the file can be copied or reopened cleanly.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A write to a cached table the update hook cannot see has committed.
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     async fn write_tx(
@@ -658,7 +666,11 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => tx.commit().await.map_err(db(CONTEXT)),
+            Ok(_) => {
+                tx.commit().await.map_err(db(CONTEXT))?;
+                self.changed();
+                Ok(())
+            }
             Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
                 what: format!("forward {} -> {}", source.lookup_key(), target.lookup_key()),
             }),
@@ -672,6 +684,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(db("removing forwards"))?;
+        self.changed();
         Ok(done.rows_affected())
     }
 
@@ -1082,6 +1095,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db(CONTEXT))?;
         tx.commit().await.map_err(db(CONTEXT))?;
+        self.changed();
         Ok(true)
     }
 
@@ -1117,6 +1131,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db("removing a user's key"))?
             .rows_affected();
+        self.changed();
         Ok(removed > 0)
     }
 

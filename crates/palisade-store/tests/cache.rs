@@ -72,6 +72,23 @@ async fn a_change_through_the_store_is_seen_by_the_next_lookup() {
             .await
             .unwrap()
     );
+
+    // Groups and forwards live in a WITHOUT ROWID table, which SQLite's update hook
+    // never reports: the store moves the generation itself.
+    let team = addr("team@example.org");
+    let outside = addr("partner@example.com");
+    assert!(cache.forwards(&store, &team).await.unwrap().is_empty());
+    store.add_forward(&team, &outside).await.unwrap();
+    assert_eq!(
+        cache.forwards(&store, &team).await.unwrap(),
+        vec![outside.clone()],
+        "a new forward is seen at once"
+    );
+    store.remove_forwards(&team).await.unwrap();
+    assert!(
+        cache.forwards(&store, &team).await.unwrap().is_empty(),
+        "a removed forward is gone at once"
+    );
 }
 
 #[tokio::test]

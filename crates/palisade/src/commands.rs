@@ -242,6 +242,7 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
             if !store.set_domain_encrypt_at_rest(&d, state == "on").await? {
                 return Err(usage(format!("no domain {d}")));
             }
+            crate::keys::until_running_server_sees_it().await;
             if state == "on" {
                 println!("mail for users of {d} with a key is now encrypted before it is stored");
             } else {

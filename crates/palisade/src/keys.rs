@@ -76,6 +76,13 @@ pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A running server caches whether a mailbox's mail is sealed, and sees a change made
+/// by this process within [`palisade_store::LookupCache::TTL`]: waiting that long before
+/// saying "now" makes it true for the next message it delivers.
+pub async fn until_running_server_sees_it() {
+    tokio::time::sleep(palisade_store::LookupCache::TTL).await;
+}
+
 pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyhow::Result<()> {
     let a = parse_address(user)?;
     match user_keys::set_encrypt_at_rest(store, &a, on).await? {
@@ -87,6 +94,7 @@ pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyho
         }
         AtRest::NoUser => return Err(usage(format!("no user {a}"))),
     }
+    until_running_server_sees_it().await;
     if on {
         println!("mail for {a} is now encrypted to their key before it is stored");
     } else {
