@@ -80,6 +80,47 @@ pub fn header_fields(message: &[u8]) -> Vec<Range<usize>> {
     fields
 }
 
+/// Whether `message`'s header section is what RFC 5322 §2.2 and §3.6.8 allow: every
+/// line ends in CRLF with no other CR or LF, the first is not a continuation, and each
+/// field starts with a name of one or more printable characters other than `:` (ftext),
+/// then optional white space (§4.5, obs-optional) and the colon. Parsers part
+/// ways only on what this refuses (a line without a colon, an empty name, a last line
+/// without CRLF), so only a section that passes may be read through another parser's
+/// view.
+pub fn header_section_well_formed(message: &[u8]) -> bool {
+    let mut pos = 0;
+    while pos < message.len() {
+        let Some(len) = message[pos..].iter().position(|b| *b == b'\n') else {
+            return false;
+        };
+        let line = &message[pos..pos + len + 1];
+        let Some(content) = line.strip_suffix(b"\r\n") else {
+            return false;
+        };
+        if content.is_empty() {
+            return true;
+        }
+        if content.contains(&b'\r') || !line_well_formed(content, pos == 0) {
+            return false;
+        }
+        pos += len + 1;
+    }
+    true
+}
+
+/// One line of a header section (without its CRLF): a continuation, or a field.
+fn line_well_formed(line: &[u8], first: bool) -> bool {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return !first;
+    }
+    let name_len = line
+        .iter()
+        .position(|b| !(33..=126).contains(b) || *b == b':')
+        .unwrap_or(line.len());
+    let colon = line[name_len..].iter().find(|b| !matches!(b, b' ' | b'\t'));
+    name_len > 0 && colon == Some(&b':')
+}
+
 /// The authserv-id: the first `value` of the field (RFC 8601 §2.2), a token or a
 /// quoted-string (RFC 2045), after CFWS. Comments nest and may hold quoted-pairs
 /// (RFC 5322 §3.2.2), so `(\()` is one comment.

@@ -32,7 +32,8 @@ pub mod spf;
 pub mod verdict;
 
 pub use message::{
-    ArcReport, AuthReport, DkimReport, DmarcReport, authenticate, is_message, verify_dkim_reports,
+    ArcReport, AuthReport, DkimReport, DmarcReport, authenticate, authenticate_parsed,
+    authenticated_message, is_message, verify_dkim_reports,
 };
 pub use pct::dmarc_pct;
 pub use results::{AuthResult, DmarcPolicy, SpfScope};

@@ -290,6 +290,18 @@ fn records_dmarc_pass(value: &[u8]) -> bool {
 /// Runs DKIM, ARC and DMARC over `raw` (the message as received, without our trace
 /// headers) and builds the `Authentication-Results` value with authserv-id `hostname`.
 pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str) -> AuthReport {
+    authenticate_parsed(dns, raw, None, spf, hostname).await
+}
+
+/// [`authenticate`] reading the header section from `parsed`, a whole parse of `raw`
+/// (mail-parser) that other readers of the message share, instead of parsing it again.
+pub async fn authenticate_parsed<'x>(
+    dns: &Dns,
+    raw: &'x [u8],
+    parsed: Option<&mail_parser::Message<'x>>,
+    spf: &SpfCheck,
+    hostname: &str,
+) -> AuthReport {
     let spf_report = SpfReport {
         result: spf.auth_result(),
         identity: match spf.identity {
@@ -306,7 +318,7 @@ pub async fn authenticate(dns: &Dns, raw: &[u8], spf: &SpfCheck, hostname: &str)
         }
         SpfIdentity::Helo(helo) => results.with_spf_ehlo_result(&spf.output, spf.ip, helo),
     };
-    let Some(mut msg) = AuthenticatedMessage::parse(raw) else {
+    let Some(mut msg) = authenticated_message(raw, parsed) else {
         // No header section to speak of: nothing is signed and there is no author.
         return AuthReport {
             spf: spf_report,
@@ -421,6 +433,23 @@ fn dkim_resinfo(reports: &[DkimReport]) -> String {
         }
     }
     out
+}
+
+/// The message as mail-auth reads it: from the shared parse when there is one (it must
+/// be a parse of all of `raw`) and the header section is well formed, else parsed here
+/// by mail-auth itself; `None` without a header section. mail-parser and mail-auth
+/// read a malformed section differently (a line without a colon ends it for one, not
+/// the other): there, verification keeps mail-auth's own reading.
+pub fn authenticated_message<'x>(
+    raw: &'x [u8],
+    parsed: Option<&mail_parser::Message<'x>>,
+) -> Option<AuthenticatedMessage<'x>> {
+    match parsed {
+        Some(p) if crate::forged::header_section_well_formed(raw) => {
+            Some(AuthenticatedMessage::from_parsed(p, raw, true)).filter(|m| !m.headers.is_empty())
+        }
+        _ => AuthenticatedMessage::parse(raw),
+    }
 }
 
 /// DKIM alone (for `palisade audit dkim`); `None` when `raw` has no header section.

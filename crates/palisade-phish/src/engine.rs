@@ -360,9 +360,41 @@ pub fn ascii(s: &str) -> String {
 
 /// The organisational domain of a message's (first) author, from its header section.
 pub fn author_org(message: &[u8]) -> Option<String> {
-    let parsed = MessageParser::new().parse_headers(message)?;
-    let from = parsed.from()?.first()?.address.as_deref()?.to_string();
-    org_domain(&from)
+    author_org_of(&MessageParser::new().parse_headers(message)?)
+}
+
+/// [`author_org`] of a message already parsed.
+pub fn author_org_of(parsed: &Message<'_>) -> Option<String> {
+    org_domain(parsed.from()?.first()?.address.as_deref()?)
+}
+
+/// A message parsed once, for every reader at the end of data: the engine's detectors,
+/// sender authentication (`mail_auth::AuthenticatedMessage::from_parsed`), the author's
+/// domain. Never more parts are materialised than the engine looks at: a message with
+/// more delimiter lines is parsed only up to the limit (`cut`).
+pub struct Parsed<'m> {
+    raw: &'m [u8],
+    message: Option<Message<'m>>,
+    /// The prefix parsed, when the message was cut at the part limit.
+    cut: Option<&'m [u8]>,
+}
+
+impl<'m> Parsed<'m> {
+    /// The message as received.
+    pub fn raw(&self) -> &'m [u8] {
+        self.raw
+    }
+
+    /// The parse; `None` when the message cannot be read as email.
+    pub fn message(&self) -> Option<&Message<'m>> {
+        self.message.as_ref()
+    }
+
+    /// The parse when it covers the whole message (not cut at the part limit): what
+    /// readers of the whole body, DKIM's body hash among them, may rely on.
+    pub fn whole(&self) -> Option<&Message<'m>> {
+        self.message.as_ref().filter(|_| self.cut.is_none())
+    }
 }
 
 /// The engine's finding on one message.
@@ -518,7 +550,23 @@ impl Engine {
 
     /// Scans one message (as received: header section and body).
     pub fn analyze(&self, message: &[u8], ctx: &Context<'_>) -> Analysis {
-        let (mut scan, sender_domain) = self.read(message, ctx);
+        self.analyze_parsed(&self.parse(message), ctx)
+    }
+
+    /// Parses a message as the engine reads it (see [`Parsed`]).
+    pub fn parse<'m>(&self, message: &'m [u8]) -> Parsed<'m> {
+        let limit = crate::mime_bounds::delimiter_limit(self.limits.max_parts);
+        let cut = crate::mime_bounds::truncated(message, limit);
+        Parsed {
+            raw: message,
+            message: MessageParser::new().parse(cut.unwrap_or(message)),
+            cut,
+        }
+    }
+
+    /// [`Engine::analyze`] of a message parsed by [`Engine::parse`].
+    pub fn analyze_parsed(&self, parsed: &Parsed<'_>, ctx: &Context<'_>) -> Analysis {
+        let (mut scan, sender_domain) = self.read(parsed, ctx);
         scan.learned();
         scan.external();
         scan.authentication(sender_domain.as_deref());
@@ -530,14 +578,19 @@ impl Engine {
 
     /// What the content model reads of a message (for training it).
     pub fn content(&self, message: &[u8]) -> Content {
-        self.read(message, &Context::new(Auth::NotEvaluated))
+        self.read(&self.parse(message), &Context::new(Auth::NotEvaluated))
             .0
             .content()
     }
 
     /// Every detector but the content model and authentication; the author's
     /// organisational domain.
-    fn read<'s>(&'s self, message: &[u8], ctx: &'s Context<'s>) -> (Scan<'s, 's>, Option<String>) {
+    fn read<'s>(
+        &'s self,
+        parsed: &Parsed<'_>,
+        ctx: &'s Context<'s>,
+    ) -> (Scan<'s, 's>, Option<String>) {
+        let message = parsed.raw;
         let mut scan = Scan {
             engine: self,
             ctx,
@@ -556,12 +609,8 @@ impl Engine {
             html_text: false,
             subject_len: 0,
         };
-        // Never more parts materialised than the scan would look at.
-        let limit = crate::mime_bounds::delimiter_limit(self.limits.max_parts);
-        let bounded = crate::mime_bounds::truncated(message, limit);
-        scan.limited |= bounded.is_some();
-        let parsed = MessageParser::new().parse(bounded.unwrap_or(message));
-        let sender_domain = match &parsed {
+        scan.limited |= parsed.cut.is_some();
+        let sender_domain = match &parsed.message {
             Some(m) => {
                 let from = m
                     .from()
@@ -587,14 +636,18 @@ impl Engine {
                 None
             }
         };
-        for a in headers::check(message) {
+        let anomalies = match &parsed.message {
+            Some(m) => headers::check_parsed(m),
+            None => headers::check(message),
+        };
+        for a in anomalies {
             scan.anomaly(a);
         }
-        if let Some(m) = &parsed {
+        if let Some(m) = &parsed.message {
             scan.walk(m, 0);
             scan.boundaries(m, message);
         }
-        if let Some(cut) = bounded {
+        if let Some(cut) = parsed.cut {
             scan.names_only(&message[cut.len()..]);
         }
         scan.check_links();

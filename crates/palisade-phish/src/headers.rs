@@ -5,7 +5,7 @@
 //! name, where a reader takes it for the sender.
 
 use crate::impersonation::org_domain;
-use mail_parser::{HeaderName, MessageParser};
+use mail_parser::{HeaderName, Message, MessageParser};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anomaly {
@@ -46,10 +46,15 @@ impl Anomaly {
 
 /// The anomalies of a message's header section.
 pub fn check(message: &[u8]) -> Vec<Anomaly> {
+    match MessageParser::new().parse_headers(message) {
+        Some(parsed) => check_parsed(&parsed),
+        None => Vec::new(),
+    }
+}
+
+/// [`check`] of a message already parsed (its root part's header section).
+pub fn check_parsed(parsed: &Message<'_>) -> Vec<Anomaly> {
     let mut out = Vec::new();
-    let Some(parsed) = MessageParser::new().parse_headers(message) else {
-        return out;
-    };
     let from_fields = parsed
         .headers()
         .iter()

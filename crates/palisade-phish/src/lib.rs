@@ -27,5 +27,7 @@ pub mod site;
 pub mod spam;
 pub mod verdict;
 
-pub use engine::{Analysis, Auth, Category, Context, Engine, Settings, Signal, SignatureState};
+pub use engine::{
+    Analysis, Auth, Category, Context, Engine, Parsed, Settings, Signal, SignatureState,
+};
 pub use verdict::{Action, Thresholds};

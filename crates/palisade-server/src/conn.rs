@@ -1,6 +1,7 @@
 //! One connection: limits, optional implicit TLS, then the session loop, which hands
 //! each protocol step to [`envelope`] (MAIL, RCPT) or [`data`] (the message).
 
+mod checks;
 mod data;
 mod envelope;
 
@@ -274,7 +275,7 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session, cfg
 /// facts fixed for the session.
 pub(crate) struct Ctx<'a> {
     shared: &'a Arc<Shared>,
-    cfg: &'a Config,
+    cfg: &'a Arc<Config>,
     /// Sender authentication applies to this client (inbound, not trusted).
     checks_on: bool,
     /// Forged Authentication-Results go even with the checks off (RFC 8601 §5), except
@@ -287,7 +288,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     mut session: Session,
     shared: &Arc<Shared>,
-    cfg: &Config,
+    cfg: &Arc<Config>,
 ) -> Exit<S> {
     let checks_on = sender_auth::applies(cfg, session.client_ip());
     let ctx = Ctx {

@@ -52,7 +52,7 @@ impl DkimKeyCache {
             .filter(|k| k.state == "active")
             .collect();
         // RSA key parsing is CPU work: on the blocking pool.
-        let prepared = tokio::task::spawn_blocking(move || {
+        let prepared = crate::cpu::cpu(move || {
             let keys: Vec<SigningKey<'_>> = rows
                 .iter()
                 .filter_map(|k| {
@@ -96,7 +96,7 @@ impl DkimKeyCache {
         }
         let mut input = added.to_vec();
         input.extend_from_slice(message);
-        tokio::task::spawn_blocking(move || keys.sign(&input).map_err(|e| e.to_string()))
+        crate::cpu::cpu(move || keys.sign(&input).map_err(|e| e.to_string()))
             .await
             .map_err(|e| e.to_string())?
     }

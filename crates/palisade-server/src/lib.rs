@@ -18,6 +18,7 @@ pub mod bans;
 pub mod bounce;
 pub mod conn;
 pub mod containment;
+pub mod cpu;
 pub mod dkim_keys;
 pub mod forward;
 pub mod learning;

@@ -18,9 +18,11 @@ use crate::sender_auth::Checked;
 use palisade_checks::{AuthPolicy, AuthReport, AuthResult, Verdict};
 use palisade_config::{Config, OutboundAction};
 use palisade_phish::banner::{self, Banner};
-use palisade_phish::engine::{Limits, author_org};
+use palisade_phish::engine::{Limits, author_org_of};
 use palisade_phish::lookalike::Protected;
-use palisade_phish::{Action, Analysis, Auth, Category, Context, Engine, Settings, Thresholds};
+use palisade_phish::{
+    Action, Analysis, Auth, Category, Context, Engine, Parsed, Settings, Thresholds,
+};
 use palisade_store::{Event, Store};
 use palisade_types::reply;
 use std::collections::{HashMap, HashSet};
@@ -450,13 +452,19 @@ pub struct SessionEnvelope<'a> {
     pub helo: Option<&'a str>,
 }
 
-/// [`screen`] for a session's message: reads it back if the checks did not, and works
-/// out its origin from the envelope.
+/// The message as the end of data read it: its bytes, and the engine with its parse of
+/// them when the phishing engine is on.
+pub struct Read<'a> {
+    pub bytes: &'a Arc<Vec<u8>>,
+    pub engine: Option<(Arc<Engine>, &'a Parsed<'a>)>,
+}
+
+/// [`screen`] for a session's message: works out its origin from the envelope.
 pub async fn screen_session(
     shared: &Arc<Shared>,
     cfg: &Config,
     checked: Checked,
-    writer: &mut palisade_queue::SpoolWriter,
+    message: Read<'_>,
     env: SessionEnvelope<'_>,
     submitter: Option<&str>,
     trusted: bool,
@@ -467,16 +475,6 @@ pub async fn screen_session(
     ) {
         return checked;
     }
-    let message = match &checked.message {
-        Some(m) => m.clone(),
-        None => match crate::sender_auth::read_message(writer) {
-            Ok(m) => Arc::new(m),
-            Err(e) => {
-                tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-                return Checked::deferred("cannot read the spooled message");
-            }
-        },
-    };
     let (mail_from, rcpts) = (env.mail_from, env.rcpts);
     let org = |d: &str| palisade_phish::impersonation::org_domain(d);
     // Inbound: the organisation of the first local recipient (a trusted client may
@@ -526,9 +524,10 @@ pub async fn screen(
     shared: &Arc<Shared>,
     cfg: &Config,
     mut checked: Checked,
-    message: Arc<Vec<u8>>,
+    read: Read<'_>,
     origin: Origin<'_>,
 ) -> Checked {
+    let message = read.bytes;
     if matches!(
         checked.verdict,
         Verdict::Reject { .. } | Verdict::Defer { .. }
@@ -539,7 +538,7 @@ pub async fn screen(
     // (RFC 8601 §5); our own X-Palisade-* and the X-Spam-* verdicts come only from us.
     let authserv_id =
         (!origin.trusted || origin.submitter.is_some()).then_some(cfg.hostname.as_str());
-    let mut remove = palisade_checks::forged::untrusted_fields(&message, authserv_id);
+    let mut remove = palisade_checks::forged::untrusted_fields(message, authserv_id);
     remove.extend(std::mem::take(&mut checked.edit.remove));
     remove.sort_by_key(|r| (r.start, r.end));
     remove.dedup();
@@ -562,18 +561,11 @@ pub async fn screen(
         checked.edit.prepend.extend_from_slice(field.as_bytes());
     }
     let signature = signature.as_ref().map(crate::signatures::state);
-    if !cfg.phishing.enabled {
-        return checked;
-    }
-    let Some(engine) = shared
-        .phishing
-        .engine(shared.store.as_ref(), &shared.config())
-        .await
-    else {
+    let Some((engine, parsed)) = read.engine else {
         return checked;
     };
     let store = shared.store.as_ref();
-    let sender_org = author_org(&message);
+    let sender_org = parsed.message().and_then(author_org_of);
     let (mut known, mut first_contact) = (None, None);
     if let (Some(local), Some(sender)) = (&origin.local_org, &sender_org)
         && origin.submitter.is_none()
@@ -592,45 +584,25 @@ pub async fn screen(
         user: origin.submitter.map(str::to_string),
     };
     let external =
-        match crate::scanners::ask(&shared.scanners, &cfg.scanners, &message, &scan_env).await {
+        match crate::scanners::ask(&shared.scanners, &cfg.scanners, message, &scan_env).await {
             crate::scanners::Asked::Answers(a) => a,
             crate::scanners::Asked::Defer(why) => return Checked::scanner_deferred(&why),
         };
-    let scanned = {
-        let msg = message.clone();
-        let engine = engine.clone();
-        let mail_from = origin.mail_from.clone();
-        let auth = origin.auth;
-        let lookalikes = known.as_ref().map(|k| k.lookalikes.clone());
-        let signature = signature.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let ctx = Context {
-                auth,
-                envelope_from: mail_from.as_deref(),
-                correspondents: lookalikes.as_deref(),
-                first_contact,
-                signature: signature.as_ref(),
-                external: &external,
-            };
-            engine.analyze(&msg, &ctx)
-        });
-        // The engine keeps its own budget; this bounds the wait if a detector does not
-        // (the task is left to finish, the session goes on).
-        let deadline = cfg.phishing.scan_time * 4 + Duration::from_secs(2);
-        match tokio::time::timeout(deadline, task).await {
-            Ok(joined) => joined.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no verdict within {deadline:?}")),
-        }
+    let ctx = Context {
+        auth: origin.auth,
+        envelope_from: origin.mail_from.as_deref(),
+        correspondents: known.as_ref().map(|k| k.lookalikes.as_ref()),
+        first_contact,
+        signature: signature.as_ref(),
+        external: &external,
     };
-    let analysis = match scanned {
-        Ok(a) => a,
-        Err(e) => {
-            // A panic in a detector must not pass the message unscanned, nor defer it
-            // for ever (it would panic again at every retry): the scan limit's verdict.
-            tracing::error!(error = %e, "phishing scan failed");
-            engine.scan_failed(origin.auth)
-        }
-    };
+    // The engine keeps its own time budget. A panic in a detector must not pass the
+    // message unscanned, nor defer it for ever (it would panic again at every retry):
+    // the scan limit's verdict.
+    let analysis = crate::cpu::here(|| engine.analyze_parsed(parsed, &ctx)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "phishing scan failed");
+        engine.scan_failed(origin.auth)
+    });
     record(&analysis, origin.submitter);
     if let Some(user) = origin.submitter {
         return outbound(shared, cfg, checked, &analysis, user, &origin).await;
@@ -686,8 +658,8 @@ pub async fn screen(
         && analysis.disposition() != Action::Quarantine
     {
         let mut clean = Vec::with_capacity(message.len());
-        palisade_queue::copy_kept(&message, &checked.edit.remove, &mut clean);
-        let bannered = tokio::task::spawn_blocking(move || banner::apply(&clean, &b))
+        palisade_queue::copy_kept(message, &checked.edit.remove, &mut clean);
+        let bannered = crate::cpu::cpu(move || banner::apply(&clean, &b))
             .await
             .ok()
             .flatten();

@@ -192,49 +192,33 @@ pub fn policy(cfg: &Config) -> AuthPolicy {
     }
 }
 
-/// Runs the message checks and decides. `message` is what the client sent.
-pub async fn check_message(
+/// Runs the message checks and decides. `message` is what the client sent; `parsed`,
+/// a whole parse of it the other checks share, when there is one.
+pub async fn check_message<'x>(
     shared: &Arc<Shared>,
     cfg: &Config,
-    spf: SpfCheck,
-    message: Vec<u8>,
+    spf: &SpfCheck,
+    message: &'x [u8],
+    parsed: Option<&mail_parser::Message<'x>>,
 ) -> Checked {
     let hostname = cfg.hostname.to_string();
-    let report = {
-        let dns = shared.dns();
-        let handle = tokio::runtime::Handle::current();
-        let host = hostname.clone();
-        let msg = Arc::new(message);
-        let verify = limit_signatures(&msg, MAX_SIGNATURES).map(Arc::new);
-        let msg2 = verify.unwrap_or_else(|| msg.clone());
-        let run = tokio::task::spawn_blocking(move || {
-            handle.block_on(async move {
-                tokio::time::timeout(
-                    CHECK_DEADLINE,
-                    palisade_checks::authenticate(&dns, &msg2, &spf, &host),
-                )
-                .await
-            })
-        });
-        match run.await {
-            Ok(Ok(r)) => (r, msg),
-            Ok(Err(_)) => {
-                return Checked {
-                    verdict: Verdict::Defer {
-                        reply: reply::AUTH_TEMPFAIL
-                            .with_text("Sender checks took too long; try again later"),
-                        reason: "sender checks timed out".into(),
-                    },
-                    ..Checked::deferred("sender checks timed out")
-                };
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "sender checks task failed");
-                return Checked::deferred("sender checks failed");
-            }
-        }
+    let dns = shared.dns();
+    // Past the first signatures, a copy without the rest is verified (parsed anew).
+    let limited = limit_signatures(message, MAX_SIGNATURES);
+    let authenticate = match &limited {
+        Some(m) => palisade_checks::authenticate_parsed(&dns, m, None, spf, &hostname),
+        None => palisade_checks::authenticate_parsed(&dns, message, parsed, spf, &hostname),
     };
-    let (report, message) = report;
+    let Ok(report) = tokio::time::timeout(CHECK_DEADLINE, authenticate).await else {
+        return Checked {
+            verdict: Verdict::Defer {
+                reply: reply::AUTH_TEMPFAIL
+                    .with_text("Sender checks took too long; try again later"),
+                reason: "sender checks timed out".into(),
+            },
+            ..Checked::deferred("sender checks timed out")
+        };
+    };
     let from_is_local = author_is_local(shared, cfg, &report).await;
     let sampled = if report.dmarc.result == AuthResult::Fail && report.dmarc.policy.enforces() {
         let pct = palisade_checks::dmarc_pct(&shared.dns(), &report.dmarc.domain).await;
@@ -274,11 +258,11 @@ pub async fn check_message(
         verdict,
         edit: Edit {
             prepend: prepend.into_bytes(),
-            remove: palisade_checks::forged::forged_auth_results(&message, &hostname),
+            remove: palisade_checks::forged::forged_auth_results(message, &hostname),
             replace: None,
         },
         authenticated: report.dmarc.result == AuthResult::Pass,
-        message: Some(message),
+        message: None,
         dmarc_row,
         auth: crate::phishing::auth_of(&report, &policy),
     }
@@ -341,22 +325,15 @@ fn applied(
 }
 
 /// With sender checks off: no verdict, but forged `Authentication-Results` still go.
-pub fn strip_only(cfg: &Config, writer: &mut palisade_queue::SpoolWriter) -> Checked {
-    let message = match read_message(writer) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Checked::deferred("cannot read the spooled message");
-        }
-    };
+pub fn strip_only(cfg: &Config, message: &[u8]) -> Checked {
     Checked {
         verdict: Verdict::Accept { note: None },
         edit: Edit {
             prepend: Vec::new(),
-            remove: palisade_checks::forged::forged_auth_results(&message, cfg.hostname.as_str()),
+            remove: palisade_checks::forged::forged_auth_results(message, cfg.hostname.as_str()),
             replace: None,
         },
-        message: Some(Arc::new(message)),
+        message: None,
         // Checks are off: nothing vouches for the author (reports are not accepted).
         authenticated: false,
         dmarc_row: None,

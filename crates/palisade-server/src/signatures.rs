@@ -51,7 +51,7 @@ pub async fn check(store: Option<&dyn Store>, message: Arc<Vec<u8>>) -> Option<S
         .map(|k| k.fingerprint.clone())
         .collect();
     let now = palisade_queue::now_secs();
-    tokio::task::spawn_blocking(move || {
+    crate::cpu::cpu(move || {
         let known = Known {
             openpgp: &openpgp,
             smime: &smime,

@@ -89,7 +89,7 @@ pub async fn sign(
     prepend: Vec<u8>,
     authserv_id: String,
 ) -> Result<Option<Vec<u8>>, Checked> {
-    let signed = tokio::task::spawn_blocking(move || {
+    let signed = crate::cpu::cpu(move || {
         let mut drop = palisade_checks::forged::untrusted_fields(&message, Some(&authserv_id));
         drop.sort_by_key(|r| (r.start, r.end));
         drop.dedup();

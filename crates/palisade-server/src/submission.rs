@@ -180,7 +180,7 @@ pub async fn check_message(
     shared: &Arc<Shared>,
     cfg: &Config,
     identity: &str,
-    message: Vec<u8>,
+    message: Arc<Vec<u8>>,
 ) -> Checked {
     let Some(user) = user_of(identity) else {
         return Checked::deferred("authenticated identity is not an address");
@@ -238,7 +238,6 @@ pub async fn check_message(
         ));
     }
     let mut prepend = prepend.into_bytes();
-    let message = Arc::new(message);
     // S/MIME first (the user's signature covers what they wrote), DKIM over the result.
     let signing = match crate::smime_signing::identity(
         shared.store.as_ref(),

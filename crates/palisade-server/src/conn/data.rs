@@ -4,6 +4,7 @@
 //! (the verdict's destination) → commit (fsync, the `Durable` proof) → reply (`250`
 //! only from that proof).
 
+use super::checks::{self, Job, Sender};
 use super::{Ctx, rejected};
 use crate::sender_auth::{self, AbortOnDrop, Checked};
 use crate::{Shared, trace};
@@ -123,30 +124,56 @@ async fn admit(ctx: &Ctx<'_>, writer: Option<&SpoolWriter>) -> Option<OwnedSemap
 }
 
 /// Sender authentication (or the user's own checks), then hygiene and the phishing
-/// engine, for every message that reached the spool.
+/// engine, for every message that reached the spool: SPF is awaited here, the rest runs
+/// on one thread of the blocking pool ([`checks::run`]).
 async fn check(
     ctx: &Ctx<'_>,
     session: &Session,
     txn: &mut Transaction,
     user: Option<&str>,
 ) -> Option<Checked> {
-    let (shared, cfg) = (ctx.shared, ctx.cfg);
-    let checked = match (user, txn.spf.take(), txn.writer.as_mut()) {
-        (Some(user), _, Some(w)) => Some(submitted(shared, cfg, user, w).await),
-        (None, Some(spf), Some(w)) => Some(run_checks(shared, cfg, spf, w).await),
-        (None, None, Some(w)) if ctx.strip_forged => Some(sender_auth::strip_only(cfg, w)),
-        _ => None,
+    let sender = match (user, txn.spf.take()) {
+        (Some(user), _) => Sender::User(user.to_string()),
+        (None, Some(spf)) => match spf_result(spf).await {
+            Ok(spf) => Sender::Checked(spf),
+            Err(deferred) => return Some(deferred),
+        },
+        (None, None) if ctx.strip_forged => Sender::StripOnly,
+        (None, None) => Sender::Trusted,
     };
-    let w = txn.writer.as_mut()?;
-    let envelope = crate::phishing::SessionEnvelope {
-        mail_from: txn.mail_from.as_ref(),
-        rcpts: &txn.rcpts,
+    let message = match sender_auth::read_message(txn.writer.as_mut()?) {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+            return Some(Checked::deferred("cannot read the spooled message"));
+        }
+    };
+    let job = Job {
+        shared: ctx.shared.clone(),
+        cfg: ctx.cfg.clone(),
+        message,
+        sender,
+        mail_from: txn.mail_from.clone(),
+        rcpts: txn.rcpts.clone(),
         client_ip: session.client_ip(),
-        helo: session.helo(),
+        helo: session.helo().map(str::to_string),
     };
-    let trusted = cfg.policy.is_trusted(session.client_ip());
-    let checked = checked.unwrap_or_else(Checked::trusted);
-    Some(crate::phishing::screen_session(shared, cfg, checked, w, envelope, user, trusted).await)
+    Some(checks::run(job).await)
+}
+
+/// The SPF check started at MAIL, awaited; a deferral when it fails or takes too long.
+async fn spf_result(mut spf: AbortOnDrop<SpfCheck>) -> Result<SpfCheck, Checked> {
+    match tokio::time::timeout(sender_auth::SPF_DEADLINE, &mut spf.0).await {
+        Ok(Ok(spf)) => Ok(spf),
+        Ok(Err(_)) => Err(Checked::deferred("SPF check task failed")),
+        Err(_) => Err(Checked {
+            verdict: Verdict::Defer {
+                reply: reply::SPF_TEMPFAIL,
+                reason: "SPF evaluation took too long".into(),
+            },
+            ..Checked::deferred("SPF evaluation timed out")
+        }),
+    }
 }
 
 /// A submitted message is counted against its user's limits (containment).
@@ -269,52 +296,6 @@ fn destination(verdict: &Verdict) -> Result<Destination, Reply> {
         }
         Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => Err(reply.clone()),
     }
-}
-
-/// End of data for an authenticated session (no sender checks: the user is known).
-async fn submitted(
-    shared: &Arc<Shared>,
-    cfg: &Config,
-    user: &str,
-    writer: &mut SpoolWriter,
-) -> Checked {
-    match sender_auth::read_message(writer) {
-        Ok(m) => crate::submission::check_message(shared, cfg, user, m).await,
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            Checked::deferred("cannot read the spooled message")
-        }
-    }
-}
-
-/// Waits for SPF, reads the message back and runs the end-of-data checks.
-async fn run_checks(
-    shared: &Arc<Shared>,
-    cfg: &Config,
-    mut spf: AbortOnDrop<SpfCheck>,
-    writer: &mut SpoolWriter,
-) -> Checked {
-    let spf = match tokio::time::timeout(sender_auth::SPF_DEADLINE, &mut spf.0).await {
-        Ok(Ok(spf)) => spf,
-        Ok(Err(_)) => return Checked::deferred("SPF check task failed"),
-        Err(_) => {
-            return Checked {
-                verdict: Verdict::Defer {
-                    reply: reply::SPF_TEMPFAIL,
-                    reason: "SPF evaluation took too long".into(),
-                },
-                ..Checked::deferred("SPF evaluation timed out")
-            };
-        }
-    };
-    let message = match sender_auth::read_message(writer) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Checked::deferred("cannot read the spooled message");
-        }
-    };
-    sender_auth::check_message(shared, cfg, spf, message).await
 }
 
 /// Makes the message durable where the verdict sends it.

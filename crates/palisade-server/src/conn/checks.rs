@@ -1,0 +1,115 @@
+//! The check step at the end of data: everything the verdict needs, in one task on the
+//! blocking pool per message ([`crate::cpu::run_checks`]), over one parse of the
+//! message that sender authentication, the phishing engine and the author's domain all
+//! read.
+
+use crate::Shared;
+use crate::phishing::{Read, SessionEnvelope};
+use crate::sender_auth::{self, Checked};
+use palisade_checks::SpfCheck;
+use palisade_config::Config;
+use palisade_types::Address;
+use palisade_types::reply;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who the message is from, as far as the checks go.
+pub(super) enum Sender {
+    /// An authenticated user (submission): their own checks, then signing.
+    User(String),
+    /// Anyone else, with sender authentication on: SPF is in.
+    Checked(SpfCheck),
+    /// Sender checks off: forged `Authentication-Results` still go.
+    StripOnly,
+    /// A trusted client: nothing is checked against the sender.
+    Trusted,
+}
+
+/// Everything the checks read, owned, to move to their thread.
+pub(super) struct Job {
+    pub shared: Arc<Shared>,
+    pub cfg: Arc<Config>,
+    pub message: Arc<Vec<u8>>,
+    pub sender: Sender,
+    pub mail_from: Option<Address>,
+    pub rcpts: Vec<Address>,
+    pub client_ip: IpAddr,
+    pub helo: Option<String>,
+}
+
+/// The checks, run to their verdict on their own thread. Each check has its own
+/// deadline; this one only bounds the wait if one of them does not keep it (the
+/// session goes on, the thread is left to finish).
+pub(super) async fn run(job: Job) -> Checked {
+    let backstop = sender_auth::CHECK_DEADLINE * 2 + job.cfg.phishing.scan_time * 4;
+    match tokio::time::timeout(backstop, crate::cpu::run_checks(job.checks())).await {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "checks failed");
+            Checked::deferred("message checks failed")
+        }
+        Err(_) => deferred_late(backstop),
+    }
+}
+
+fn deferred_late(after: Duration) -> Checked {
+    Checked {
+        verdict: palisade_checks::Verdict::Defer {
+            reply: reply::AUTH_TEMPFAIL.with_text("Message checks took too long; try again later"),
+            reason: format!("no verdict within {after:?}"),
+        },
+        ..Checked::deferred("message checks timed out")
+    }
+}
+
+impl Job {
+    /// Parse once, check the sender, then hygiene, signatures and the engine.
+    async fn checks(self) -> Checked {
+        let Job {
+            shared,
+            cfg,
+            message,
+            sender,
+            ..
+        } = &self;
+        let engine = match cfg.phishing.enabled {
+            true => {
+                shared
+                    .phishing
+                    .engine(shared.store.as_ref(), &shared.config())
+                    .await
+            }
+            false => None,
+        };
+        let parsed = engine.as_ref().map(|e| e.parse(message));
+        let whole = parsed.as_ref().and_then(|p| p.whole());
+        let (user, checked) = match sender {
+            Sender::User(u) => {
+                let c = crate::submission::check_message(shared, cfg, u, message.clone()).await;
+                (Some(u.as_str()), c)
+            }
+            Sender::Checked(spf) => {
+                let c = sender_auth::check_message(shared, cfg, spf, message, whole).await;
+                (None, c)
+            }
+            Sender::StripOnly => (None, sender_auth::strip_only(cfg, message)),
+            Sender::Trusted => (None, Checked::trusted()),
+        };
+        let read = Read {
+            bytes: message,
+            engine: engine.zip(parsed.as_ref()),
+        };
+        let env = SessionEnvelope {
+            mail_from: self.mail_from.as_ref(),
+            rcpts: &self.rcpts,
+            client_ip: self.client_ip,
+            helo: self.helo.as_deref(),
+        };
+        let trusted = cfg.policy.is_trusted(self.client_ip);
+        let mut checked =
+            crate::phishing::screen_session(shared, cfg, checked, read, env, user, trusted).await;
+        checked.message = Some(message.clone());
+        checked
+    }
+}
