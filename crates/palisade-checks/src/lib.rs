@@ -38,4 +38,4 @@ pub use message::{
 pub use pct::dmarc_pct;
 pub use results::{AuthResult, DmarcPolicy, SpfScope};
 pub use spf::{SpfCheck, check_spf};
-pub use verdict::{AuthPolicy, Context, Verdict, decide};
+pub use verdict::{AuthPolicy, Context, Reason, Verdict, decide};

@@ -40,23 +40,23 @@ pub struct Context {
     pub sampled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Deliver. `note` explains an override or a failure that was only tagged.
     Accept {
-        note: Option<String>,
+        note: Option<Reason>,
     },
     Quarantine {
-        reason: String,
+        reason: Reason,
     },
     Reject {
         reply: Reply,
-        reason: String,
+        reason: Reason,
     },
     /// Temporary: the client should try again (never a permanent answer to a DNS fault).
     Defer {
         reply: Reply,
-        reason: String,
+        reason: Reason,
     },
 }
 
@@ -65,8 +65,18 @@ impl Verdict {
         Verdict::Accept { note: None }
     }
 
-    fn note(s: String) -> Verdict {
-        Verdict::Accept { note: Some(s) }
+    fn note(r: Reason) -> Verdict {
+        Verdict::Accept { note: Some(r) }
+    }
+
+    /// Why: the reason of a refusal, deferral or hold, or an acceptance's note.
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Verdict::Accept { note } => note.as_ref(),
+            Verdict::Quarantine { reason }
+            | Verdict::Reject { reason, .. }
+            | Verdict::Defer { reason, .. } => Some(reason),
+        }
     }
 
     /// A short word for logs and metrics.
@@ -81,7 +91,7 @@ impl Verdict {
 }
 
 /// The override note when a trusted ARC sealer vouches for a DMARC pass (RFC 8617 §7.2).
-pub fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
+pub fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<Reason> {
     let arc = &report.arc;
     let sealer = arc.sealer.as_deref()?;
     let trusted = policy
@@ -89,9 +99,9 @@ pub fn arc_vouches(report: &AuthReport, policy: &AuthPolicy) -> Option<String> {
         .iter()
         .any(|t| t.trim_end_matches('.').eq_ignore_ascii_case(sealer));
     (trusted && arc.result == AuthResult::Pass && arc.sealer_saw_dmarc_pass).then(|| {
-        format!(
-            "DMARC failure overridden: trusted ARC sealer {sealer} saw dmarc=pass (RFC 8617 §7.2)"
-        )
+        Reason::ArcVouches {
+            sealer: sealer.to_string(),
+        }
     })
 }
 
@@ -151,7 +161,7 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
             reply: reply::DMARC_REJECT.with_text(
                 "A message must have one author domain in From (RFC 7489 section 6.6.1)",
             ),
-            reason: format!("several author domains in From: {}", authors.join(", ")),
+            reason: Reason::SeveralAuthors { domains: authors },
         };
     }
     let dmarc = &report.dmarc;
@@ -169,7 +179,10 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
     {
         return Verdict::Defer {
             reply: reply::AUTH_TEMPFAIL,
-            reason: format!("DMARC for {domain}: {why}"),
+            reason: Reason::DmarcTempError {
+                domain: domain.clone(),
+                why,
+            },
         };
     }
     if ctx.from_is_local {
@@ -185,12 +198,14 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
             return Verdict::accept();
         }
         if policy.reject_spoofed_local {
-            let reason = format!("From domain {domain} is local but fails DMARC alignment ({why})");
             return Verdict::Reject {
                 reply: reply::SPOOFED_LOCAL_DOMAIN.with_text(format!(
                     "From domain {domain} is ours but the message is not authenticated as ours"
                 )),
-                reason,
+                reason: Reason::SpoofedLocal {
+                    domain: domain.clone(),
+                    why,
+                },
             };
         }
     }
@@ -199,9 +214,14 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
             return Verdict::note(note);
         }
         let applied = sampled_policy(dmarc.policy, ctx.sampled);
-        let reason = format!("DMARC policy {applied} of {domain}: {why}");
+        let reason = Reason::Dmarc {
+            applied,
+            domain: domain.clone(),
+            why: why.clone(),
+            enforced: policy.dmarc_enforce,
+        };
         if !policy.dmarc_enforce {
-            return Verdict::note(format!("{reason} (not enforced by local policy)"));
+            return Verdict::note(reason);
         }
         return match applied {
             DmarcPolicy::Reject => Verdict::Reject {
@@ -220,19 +240,26 @@ pub fn decide(report: &AuthReport, ctx: &Context, policy: &AuthPolicy) -> Verdic
                 "SPF validation failed for {}: the client is not a permitted sender",
                 report.spf.domain
             )),
-            reason: format!("SPF fail for {} and no DMARC policy", report.spf.domain),
+            reason: Reason::SpfFail {
+                domain: report.spf.domain.clone(),
+            },
         },
         AuthResult::TempError if policy.spf_fail_reject => Verdict::Defer {
             reply: reply::SPF_TEMPFAIL,
-            reason: format!("SPF temperror for {}", report.spf.domain),
+            reason: Reason::SpfTempError {
+                domain: report.spf.domain.clone(),
+            },
         },
-        AuthResult::Fail | AuthResult::SoftFail => Verdict::note(format!(
-            "SPF {} for {} (tagged only)",
-            report.spf.result, report.spf.domain
-        )),
+        AuthResult::Fail | AuthResult::SoftFail => Verdict::note(Reason::SpfTagged {
+            result: report.spf.result,
+            domain: report.spf.domain.clone(),
+        }),
         _ => Verdict::accept(),
     }
 }
+
+mod reason;
+pub use reason::{ContentCategory, Fault, Reason, Step};
 
 #[cfg(test)]
 mod tests;

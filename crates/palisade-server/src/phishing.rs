@@ -15,6 +15,7 @@
 
 use crate::Shared;
 use crate::sender_auth::Checked;
+use palisade_checks::verdict::{ContentCategory, Reason};
 use palisade_checks::{AuthPolicy, AuthReport, AuthResult, Verdict};
 use palisade_config::{Config, OutboundAction};
 use palisade_phish::banner::{self, Banner};
@@ -586,7 +587,7 @@ pub async fn screen(
     let external =
         match crate::scanners::ask(&shared.scanners, &cfg.scanners, message, &scan_env).await {
             crate::scanners::Asked::Answers(a) => a,
-            crate::scanners::Asked::Defer(why) => return Checked::scanner_deferred(&why),
+            crate::scanners::Asked::Defer(why) => return Checked::scanner_deferred(why),
         };
     let ctx = Context {
         auth: origin.auth,
@@ -632,19 +633,23 @@ pub async fn screen(
                     verdict.refused,
                     field_value(&first, 300)
                 )),
-                reason: verdict.summary(),
+                reason: verdict.reason(),
             };
             return checked;
         }
         Action::Quarantine | Action::Tag => {
-            let reason = verdict.summary();
+            let reason = verdict.reason();
             // Held already (DMARC p=quarantine): the engine's reason goes on record too,
             // so whoever reads the quarantine sees both.
             let held = matches!(checked.verdict, Verdict::Quarantine { .. });
             let quarantine = analysis.disposition() == Action::Quarantine;
             if held || quarantine {
                 checked.edit.prepend.extend_from_slice(
-                    format!("X-Palisade-Quarantine: {}\r\n", field_value(&reason, 900)).as_bytes(),
+                    format!(
+                        "X-Palisade-Quarantine: {}\r\n",
+                        field_value(&reason.to_string(), 900)
+                    )
+                    .as_bytes(),
                 );
             }
             if !held && quarantine {
@@ -675,7 +680,7 @@ pub async fn screen(
 struct Decided {
     /// How a `550` starts.
     refused: &'static str,
-    what: &'static str,
+    what: ContentCategory,
     score: f64,
     reasons: Vec<String>,
 }
@@ -683,9 +688,19 @@ struct Decided {
 impl Decided {
     fn of(a: &Analysis) -> Decided {
         let (refused, what, score, category) = if a.spam_decides() {
-            (REFUSED_SPAM, "spam", a.spam_score, Category::Spam)
+            (
+                REFUSED_SPAM,
+                ContentCategory::Spam,
+                a.spam_score,
+                Category::Spam,
+            )
         } else {
-            (REFUSED, "phishing", a.score, Category::Phishing)
+            (
+                REFUSED,
+                ContentCategory::Phishing,
+                a.score,
+                Category::Phishing,
+            )
         };
         Decided {
             refused,
@@ -695,13 +710,20 @@ impl Decided {
         }
     }
 
-    fn summary(&self) -> String {
-        format!(
-            "{} score {:.1}: {}",
-            self.what,
-            self.score,
-            self.reasons.join("; ")
-        )
+    fn reason(&self) -> Reason {
+        Reason::Content {
+            category: self.what,
+            score: self.score,
+            signals: self.reasons.clone(),
+        }
+    }
+
+    fn submitted(&self) -> Reason {
+        Reason::SubmittedContent {
+            category: self.what,
+            score: self.score,
+            signals: self.reasons.clone(),
+        }
     }
 }
 
@@ -731,7 +753,7 @@ async fn outbound(
         cfg.phishing.outbound_action.as_str(),
         d.reasons.join("; ")
     );
-    tracing::warn!(user, score = d.score, category = d.what, reasons = %d.reasons.join("; "), "outbound phishing or spam");
+    tracing::warn!(user, score = d.score, category = %d.what, reasons = %d.reasons.join("; "), "outbound phishing or spam");
     let e = Event {
         time: palisade_queue::now_secs(),
         kind: "phishing.outbound".into(),
@@ -747,7 +769,9 @@ async fn outbound(
             checked.edit.prepend.extend_from_slice(
                 format!("X-Palisade-Quarantine: {}\r\n", field_value(&detail, 900)).as_bytes(),
             );
-            checked.verdict = Verdict::Quarantine { reason: detail };
+            checked.verdict = Verdict::Quarantine {
+                reason: d.submitted(),
+            };
         }
         OutboundAction::Reject => {
             checked.verdict = Verdict::Reject {
@@ -756,7 +780,7 @@ async fn outbound(
                     (5, 7, 1),
                     "Message refused: it looks like phishing or spam; your administrator has been told",
                 ),
-                reason: detail,
+                reason: d.submitted(),
             };
         }
     }
@@ -890,8 +914,11 @@ mod tests {
         ));
         assert!(r.banner.is_none());
         let d = Decided::of(&a);
-        assert_eq!((d.refused, d.what), (REFUSED_SPAM, "spam"));
-        assert_eq!(d.summary(), "spam score 1000.0: the GTUBE string");
+        assert_eq!((d.refused, d.what), (REFUSED_SPAM, ContentCategory::Spam));
+        assert_eq!(
+            d.reason().to_string(),
+            "spam score 1000.0: the GTUBE string"
+        );
     }
 
     #[test]

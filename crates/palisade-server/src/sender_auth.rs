@@ -5,6 +5,7 @@
 
 use crate::Shared;
 use palisade_checks::dmarc_report::{Applied, OverrideReason};
+use palisade_checks::verdict::{Fault, Reason, Step};
 use palisade_checks::{AuthPolicy, AuthReport, AuthResult, Context, SpfCheck, Verdict};
 use palisade_config::Config;
 use palisade_queue::Edit;
@@ -33,28 +34,28 @@ pub struct Checked {
 impl Checked {
     /// A local failure: the client tries again later; nothing was decided.
     /// `451 4.3.0`: a content scanner could not be asked and its fallback is to wait.
-    pub fn scanner_deferred(why: &str) -> Checked {
+    pub fn scanner_deferred(why: String) -> Checked {
         tracing::warn!("{why}; message deferred");
-        Checked {
-            verdict: Verdict::Defer {
-                reply: reply::Reply::new(
-                    451,
-                    (4, 3, 0),
-                    "Content scanner unavailable, try again later",
-                ),
-                reason: why.to_string(),
-            },
-            ..Checked::deferred(why)
-        }
+        Checked::deferred_for(
+            reply::Reply::new(
+                451,
+                (4, 3, 0),
+                "Content scanner unavailable, try again later",
+            ),
+            Reason::ScannerUnavailable { why },
+        )
     }
 
-    pub fn deferred(why: &str) -> Checked {
-        tracing::error!("{why}; message deferred");
+    /// A fault on our side: `451 4.3.0`, nothing decided.
+    pub fn deferred(fault: Fault) -> Checked {
+        tracing::error!("{fault}; message deferred");
+        Checked::deferred_for(reply::LOCAL_ERROR, Reason::Local { fault })
+    }
+
+    /// A deferral with its own reply and reason.
+    pub fn deferred_for(reply: reply::Reply, reason: Reason) -> Checked {
         Checked {
-            verdict: Verdict::Defer {
-                reply: reply::LOCAL_ERROR,
-                reason: why.to_string(),
-            },
+            verdict: Verdict::Defer { reply, reason },
             edit: Edit::default(),
             message: None,
             authenticated: false,
@@ -210,14 +211,13 @@ pub async fn check_message<'x>(
         None => palisade_checks::authenticate_parsed(&dns, message, parsed, spf, &hostname),
     };
     let Ok(report) = tokio::time::timeout(CHECK_DEADLINE, authenticate).await else {
-        return Checked {
-            verdict: Verdict::Defer {
-                reply: reply::AUTH_TEMPFAIL
-                    .with_text("Sender checks took too long; try again later"),
-                reason: "sender checks timed out".into(),
+        tracing::warn!("sender checks timed out; message deferred");
+        return Checked::deferred_for(
+            reply::AUTH_TEMPFAIL.with_text("Sender checks took too long; try again later"),
+            Reason::TimedOut {
+                step: Step::SenderChecks,
             },
-            ..Checked::deferred("sender checks timed out")
-        };
+        );
     };
     let from_is_local = author_is_local(shared, cfg, &report).await;
     let sampled = if report.dmarc.result == AuthResult::Fail && report.dmarc.policy.enforces() {
@@ -251,7 +251,7 @@ pub async fn check_message<'x>(
     if let Verdict::Quarantine { reason } = &verdict {
         prepend.push_str(&format!(
             "X-Palisade-Quarantine: {}\r\n",
-            header_safe(reason, 900)
+            header_safe(&reason.to_string(), 900)
         ));
     }
     Checked {

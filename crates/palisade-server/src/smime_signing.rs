@@ -8,6 +8,7 @@
 
 use crate::sender_auth::Checked;
 use palisade_checks::Verdict;
+use palisade_checks::verdict::{Fault, Reason};
 use palisade_crypt::secret::Secret;
 use palisade_crypt::sign::SigningIdentity;
 use palisade_store::Store;
@@ -39,7 +40,7 @@ pub async fn identity(
                 error = &e as &dyn std::error::Error,
                 "reading a signing key"
             );
-            return Err(Checked::deferred("store error reading the signing key"));
+            return Err(Checked::deferred(Fault::Store));
         }
     };
     if row.expires <= palisade_queue::now_secs() {
@@ -51,7 +52,9 @@ pub async fn identity(
                     "Your S/MIME signing certificate has expired: import a new one or remove it"
                         .to_string(),
                 ),
-                reason: format!("signing certificate of {user} expired"),
+                reason: Reason::SigningCertificateExpired {
+                    user: user.to_string(),
+                },
             },
             ..Checked::trusted()
         });
@@ -60,14 +63,14 @@ pub async fn identity(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "the signing-key secret cannot be read");
-            return Err(Checked::deferred("signing-key secret unreadable"));
+            return Err(Checked::deferred(Fault::SigningKeyUnusable));
         }
     };
     let key = match secret.open(&row.sealed_key, &seal_context(user)) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(user = %user, error = %e, "signing key does not open");
-            return Err(Checked::deferred("signing key does not open"));
+            return Err(Checked::deferred(Fault::SigningKeyUnusable));
         }
     };
     let key = String::from_utf8_lossy(&key).into_owned();
@@ -75,7 +78,7 @@ pub async fn identity(
         Ok(id) => Ok(Some(id)),
         Err(e) => {
             tracing::error!(user = %user, error = %e, "stored signing identity unusable");
-            Err(Checked::deferred("stored signing identity unusable"))
+            Err(Checked::deferred(Fault::SigningKeyUnusable))
         }
     }
 }
@@ -102,11 +105,11 @@ pub async fn sign(
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "S/MIME signing failed");
-            Err(Checked::deferred("S/MIME signing failed"))
+            Err(Checked::deferred(Fault::SmimeSigning))
         }
         Err(e) => {
             tracing::error!(error = %e, "S/MIME signing task failed");
-            Err(Checked::deferred("S/MIME signing task failed"))
+            Err(Checked::deferred(Fault::SmimeSigning))
         }
     }
 }

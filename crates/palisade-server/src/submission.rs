@@ -11,6 +11,7 @@ use crate::logins::event;
 use crate::sender_auth::Checked;
 use palisade_access::sasl::{self, SaslError};
 use palisade_checks::Verdict;
+use palisade_checks::verdict::{Fault, Reason};
 use palisade_config::Config;
 use palisade_queue::Edit;
 use palisade_smtp::{Mechanism, SenderDecision};
@@ -156,7 +157,7 @@ fn addresses_in(name: &str) -> Vec<String> {
         .collect()
 }
 
-fn refused(reply: reply::Reply, reason: String) -> Checked {
+fn refused(reply: reply::Reply, reason: Reason) -> Checked {
     Checked {
         verdict: Verdict::Reject { reply, reason },
         ..Checked::trusted()
@@ -183,17 +184,17 @@ pub async fn check_message(
     message: Arc<Vec<u8>>,
 ) -> Checked {
     let Some(user) = user_of(identity) else {
-        return Checked::deferred("authenticated identity is not an address");
+        return Checked::deferred(Fault::IdentityNotAnAddress);
     };
     let senders = header_senders(&message);
     if senders.from_fields == 0 || senders.missing_address {
         let why = if senders.from_fields == 0 {
-            "no From field"
+            Reason::NoFrom
         } else {
-            "a From or Sender field without an address"
+            Reason::SenderWithoutAddress
         };
         tracing::info!(user = %user, "{why}");
-        return refused(reply::NO_FROM, why.to_string());
+        return refused(reply::NO_FROM, why);
     }
     for addr in senders.claimed {
         let owned = match Address::parse(&addr) {
@@ -213,12 +214,15 @@ pub async fn check_message(
                 .await;
                 return refused(
                     reply::HEADER_NOT_OWNED,
-                    format!("{addr} is not owned by {user}"),
+                    Reason::NotOwned {
+                        address: addr,
+                        user: user.to_string(),
+                    },
                 );
             }
             Err(e) => {
                 tracing::error!(error = &e as &dyn std::error::Error, "store error");
-                return Checked::deferred("store error checking header senders");
+                return Checked::deferred(Fault::Store);
             }
         }
     }
@@ -285,7 +289,7 @@ pub async fn check_message(
         }
         Err(e) => {
             tracing::error!(error = %e, "DKIM signing failed");
-            return Checked::deferred("DKIM signing failed");
+            return Checked::deferred(Fault::DkimSigning);
         }
     }
     Checked {

@@ -371,17 +371,22 @@ fn explain_spf(spf: &SpfCheck) -> String {
     }
 }
 
+/// The verdict for `--json`: the reason in plain words (`reason`, or `note` for an
+/// acceptance) and as its type (`why`: `kind` and its fields).
 fn disposition(v: &Verdict) -> serde_json::Value {
-    match v {
-        Verdict::Accept { note } => json!({"action": "accept", "note": note}),
-        Verdict::Quarantine { reason } => json!({"action": "quarantine", "reason": reason}),
-        Verdict::Reject { reply, reason } => {
-            json!({"action": "reject", "reply": reply.to_string(), "reason": reason})
+    let text = v.reason().map(ToString::to_string);
+    let mut out = match v {
+        Verdict::Accept { .. } => json!({"action": "accept", "note": text}),
+        Verdict::Quarantine { .. } => json!({"action": "quarantine", "reason": text}),
+        Verdict::Reject { reply, .. } => {
+            json!({"action": "reject", "reply": reply.to_string(), "reason": text})
         }
-        Verdict::Defer { reply, reason } => {
-            json!({"action": "defer", "reply": reply.to_string(), "reason": reason})
+        Verdict::Defer { reply, .. } => {
+            json!({"action": "defer", "reply": reply.to_string(), "reason": text})
         }
-    }
+    };
+    out["why"] = json!(v.reason());
+    out
 }
 
 fn print_dmarc(r: &palisade_checks::AuthReport, pct: u8, v: &Verdict) {

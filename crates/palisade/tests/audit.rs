@@ -414,6 +414,15 @@ async fn rfc7489_alignment_policies_and_disposition() {
     assert_eq!(v["dmarc"]["policy"], "reject");
     assert_eq!(v["dmarc"]["pct"], 30);
     assert_eq!(v["disposition"]["action"], "reject");
+    // The reason in plain words and as its type.
+    assert_eq!(v["disposition"]["why"]["kind"], "dmarc", "{v}");
+    assert_eq!(v["disposition"]["why"]["applied"], "reject");
+    assert!(
+        v["disposition"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("DMARC policy reject of sender.test")),
+        "{v}"
+    );
     assert!(
         v["disposition"]["reply"]
             .as_str()

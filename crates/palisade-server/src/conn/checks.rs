@@ -7,6 +7,7 @@ use crate::Shared;
 use crate::phishing::{Read, SessionEnvelope};
 use crate::sender_auth::{self, Checked};
 use palisade_checks::SpfCheck;
+use palisade_checks::verdict::{Fault, Reason, Step};
 use palisade_config::Config;
 use palisade_types::Address;
 use palisade_types::reply;
@@ -47,20 +48,20 @@ pub(super) async fn run(job: Job) -> Checked {
         Ok(Ok(checked)) => checked,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "checks failed");
-            Checked::deferred("message checks failed")
+            Checked::deferred(Fault::ChecksFailed)
         }
         Err(_) => deferred_late(backstop),
     }
 }
 
 fn deferred_late(after: Duration) -> Checked {
-    Checked {
-        verdict: palisade_checks::Verdict::Defer {
-            reply: reply::AUTH_TEMPFAIL.with_text("Message checks took too long; try again later"),
-            reason: format!("no verdict within {after:?}"),
+    tracing::error!(?after, "message checks timed out; message deferred");
+    Checked::deferred_for(
+        reply::AUTH_TEMPFAIL.with_text("Message checks took too long; try again later"),
+        Reason::TimedOut {
+            step: Step::Checks(after),
         },
-        ..Checked::deferred("message checks timed out")
-    }
+    )
 }
 
 impl Job {

@@ -8,6 +8,7 @@ use super::checks::{self, Job, Sender};
 use super::{Ctx, rejected};
 use crate::sender_auth::{self, AbortOnDrop, Checked};
 use crate::{Shared, trace};
+use palisade_checks::verdict::{Fault, Reason, Step};
 use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::Config;
 use palisade_queue::{Destination, Durable, Edit, SpoolWriter};
@@ -145,7 +146,7 @@ async fn check(
         Ok(m) => Arc::new(m),
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Some(Checked::deferred("cannot read the spooled message"));
+            return Some(Checked::deferred(Fault::SpoolUnreadable));
         }
     };
     let job = Job {
@@ -165,14 +166,14 @@ async fn check(
 async fn spf_result(mut spf: AbortOnDrop<SpfCheck>) -> Result<SpfCheck, Checked> {
     match tokio::time::timeout(sender_auth::SPF_DEADLINE, &mut spf.0).await {
         Ok(Ok(spf)) => Ok(spf),
-        Ok(Err(_)) => Err(Checked::deferred("SPF check task failed")),
-        Err(_) => Err(Checked {
-            verdict: Verdict::Defer {
-                reply: reply::SPF_TEMPFAIL,
-                reason: "SPF evaluation took too long".into(),
-            },
-            ..Checked::deferred("SPF evaluation timed out")
-        }),
+        Ok(Err(_)) => Err(Checked::deferred(Fault::SpfTaskFailed)),
+        Err(_) => {
+            tracing::warn!("SPF evaluation timed out; message deferred");
+            Err(Checked::deferred_for(
+                reply::SPF_TEMPFAIL,
+                Reason::TimedOut { step: Step::Spf },
+            ))
+        }
     }
 }
 
@@ -198,7 +199,7 @@ fn after_submission(ctx: &Ctx<'_>, txn: &mut Transaction, user: &str) {
 fn reply(
     session: &mut Session,
     txn: &Transaction,
-    outcome: Result<Durable, Reply>,
+    outcome: Result<Durable, Refused>,
     submitted: bool,
 ) {
     match outcome {
@@ -209,28 +210,32 @@ fn reply(
             tracing::info!(queue_id = %durable.id(), "message queued");
             acknowledge(session, &durable);
         }
-        Err(r) => {
+        Err(Refused { reply, reason }) => {
             // A temporary refusal comes back with every retry: counted by reason, not
             // by sender.
-            if !r.is_transient() {
+            let deferred = reply.is_transient();
+            if !deferred {
                 crate::rollup::rejected_sender(txn.mail_from.as_ref(), session.client_ip());
             }
-            rejected(refusal_reason(&r));
-            session.message_failed(r);
+            tracing::info!(reply = %reply, %reason, "message not accepted");
+            rejected(reason.label(deferred));
+            session.message_failed(reply);
         }
     }
 }
 
-/// The metric label of a refusal after the end of data.
-fn refusal_reason(r: &Reply) -> &'static str {
-    if *r == reply::LOCAL_ERROR {
-        "local_error"
-    } else if r.text.starts_with(crate::phishing::REFUSED) {
-        "phishing"
-    } else if r.is_transient() {
-        "sender_authentication_deferred"
-    } else {
-        "sender_authentication"
+/// A message not accepted: the reply the client gets and why.
+struct Refused {
+    reply: Reply,
+    reason: Reason,
+}
+
+impl Refused {
+    fn local(fault: Fault) -> Refused {
+        Refused {
+            reply: reply::LOCAL_ERROR,
+            reason: Reason::Local { fault },
+        }
     }
 }
 
@@ -251,7 +256,7 @@ async fn decide_and_commit(
     checked: Option<Checked>,
     mut writer: Option<SpoolWriter>,
     (rcpts, submitter): (&[Address], Option<&str>),
-) -> Result<Durable, Reply> {
+) -> Result<Durable, Refused> {
     let checked = checked.unwrap_or_else(Checked::trusted);
     let dest = destination(&checked.verdict)?;
     let active = dest == Destination::Active;
@@ -287,14 +292,17 @@ async fn decide_and_commit(
 }
 
 /// The spool directory a verdict sends the message to, or its refusal.
-fn destination(verdict: &Verdict) -> Result<Destination, Reply> {
+fn destination(verdict: &Verdict) -> Result<Destination, Refused> {
     match verdict {
         Verdict::Accept { .. } => Ok(Destination::Active),
         Verdict::Quarantine { .. } => {
             metrics::counter!("palisade_messages_quarantined_total").increment(1);
             Ok(Destination::Quarantine)
         }
-        Verdict::Reject { reply, .. } | Verdict::Defer { reply, .. } => Err(reply.clone()),
+        Verdict::Reject { reply, reason } | Verdict::Defer { reply, reason } => Err(Refused {
+            reply: reply.clone(),
+            reason: reason.clone(),
+        }),
     }
 }
 
@@ -303,15 +311,15 @@ async fn commit(
     writer: Option<SpoolWriter>,
     edit: Edit,
     dest: Destination,
-) -> Result<Durable, Reply> {
+) -> Result<Durable, Refused> {
     let Some(w) = writer else {
-        return Err(reply::LOCAL_ERROR);
+        return Err(Refused::local(Fault::SpoolUnreadable));
     };
     w.commit_to(edit, dest).await.map_err(|e| {
         tracing::error!(
             error = &e as &dyn std::error::Error,
             "commit failed; message not accepted"
         );
-        reply::LOCAL_ERROR
+        Refused::local(Fault::Commit)
     })
 }
