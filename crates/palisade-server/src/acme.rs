@@ -21,13 +21,63 @@ use instant_acme::{
     NewOrder, Order, OrderStatus, RetryPolicy,
 };
 use palisade_config::{AcmeChallenge, AcmeConfig, TlsFiles};
-use palisade_web::acme::{ACME_TLS_ALPN, AcmeChallenges};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+/// The ALPN protocol of TLS-ALPN-01 (RFC 8737 §6.2).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+/// The answers to the CA's challenges while an order is open: TLS-ALPN-01 (RFC 8737)
+/// on the HTTPS listener, HTTP-01 (RFC 8555 §8.3) on the port 80 listener, which serve
+/// them (the binary connects them to the web console's listeners).
+#[derive(Default)]
+pub struct AcmeChallenges {
+    /// TLS-ALPN-01: the validation certificate's configuration, by lower-case DNS name.
+    alpn: RwLock<HashMap<String, Arc<rustls::ServerConfig>>>,
+    /// HTTP-01: the key authorization, by token.
+    http: RwLock<HashMap<String, String>>,
+}
+
+impl AcmeChallenges {
+    /// Answers TLS-ALPN-01 for `name` with `config` (its one certificate is the
+    /// validation certificate; its one ALPN protocol `acme-tls/1`).
+    pub fn set_alpn(&self, name: &str, config: Arc<rustls::ServerConfig>) {
+        self.alpn
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_ascii_lowercase(), config);
+    }
+
+    /// Answers HTTP-01 for `token` with `key_authorization`.
+    pub fn set_http(&self, token: &str, key_authorization: &str) {
+        self.http
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.to_string(), key_authorization.to_string());
+    }
+
+    /// Forgets every answer (the order ended).
+    pub fn clear(&self) {
+        self.alpn.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.http.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The TLS-ALPN-01 answer for `name` (lower case).
+    pub fn alpn(&self, name: &str) -> Option<Arc<rustls::ServerConfig>> {
+        let answers = self.alpn.read().unwrap_or_else(|e| e.into_inner());
+        answers.get(name).cloned()
+    }
+
+    /// The HTTP-01 answer for `token`.
+    pub fn http(&self, token: &str) -> Option<String> {
+        let answers = self.http.read().unwrap_or_else(|e| e.into_inner());
+        answers.get(token).cloned()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {

@@ -53,19 +53,10 @@ pub fn made(shared: &Shared, ip: IpAddr, block: &Block, why: &'static str) {
     shared.bans.insert(block);
 }
 
-/// Forgets old failures and strikes, and web sessions that have ended (idle or old).
+/// Forgets old failures and strikes (the web console prunes its own sessions).
 async fn prune(shared: &Shared) {
-    use palisade_web::console::session::{ABSOLUTE, IDLE};
     let now = palisade_queue::now_secs();
-    let store = &shared.store;
-    let done = match store.prune_security(now).await {
-        Ok(()) => store
-            .prune_web_sessions(now - IDLE, now - ABSOLUTE)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = done {
+    if let Err(e) = shared.store.prune_security(now).await {
         tracing::warn!(
             error = &e as &dyn std::error::Error,
             "cannot prune security state"

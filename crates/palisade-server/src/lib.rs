@@ -24,7 +24,6 @@ pub mod forward;
 pub mod learning;
 pub mod logins;
 pub use palisade_access::limits;
-mod console;
 pub mod outbox;
 pub mod phishing;
 pub mod proxy;
@@ -56,6 +55,33 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// A task the server runs, built by an [`Addons`].
+pub type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// What the binary adds to a server. palisade-server serves SMTP and delivers; the web
+/// console (with ACME's HTTP-01 answers) and the periodic doctor come from crates it
+/// does not depend on (palisade-web, palisade-audit), through this.
+pub trait Addons: Send + Sync {
+    /// Serves the web console on `socket` (`web` in the configuration) until `stop`
+    /// turns true; with `acme`, its TLS listener also answers TLS-ALPN-01.
+    fn web(
+        &self,
+        shared: Arc<Shared>,
+        socket: TcpListener,
+        acme: Option<Arc<acme::AcmeChallenges>>,
+        stop: watch::Receiver<bool>,
+    ) -> Task;
+    /// Serves HTTP-01 answers on `socket` (`acme.http_address`) until `stop` turns true.
+    fn acme_http(
+        &self,
+        socket: TcpListener,
+        acme: Arc<acme::AcmeChallenges>,
+        stop: watch::Receiver<bool>,
+    ) -> Task;
+    /// Runs the doctor every `doctor.interval_secs`, for as long as the server runs.
+    fn doctor(&self, shared: Arc<Shared>) -> Task;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -421,12 +447,13 @@ fn scheduler(
 /// console, Dovecot's auth socket) and starts their accept loops.
 async fn serve_listeners(
     shared: &Arc<Shared>,
+    addons: &dyn Addons,
     accept_rx: &watch::Receiver<bool>,
     bound: &mut Vec<(String, SocketAddr)>,
 ) -> Result<
     (
         Vec<tokio::task::JoinHandle<()>>,
-        Option<Arc<palisade_web::acme::AcmeChallenges>>,
+        Option<Arc<acme::AcmeChallenges>>,
     ),
     ServerError,
 > {
@@ -445,42 +472,18 @@ async fn serve_listeners(
         .config()
         .acme
         .is_some()
-        .then(|| Arc::new(palisade_web::acme::AcmeChallenges::default()));
+        .then(|| Arc::new(acme::AcmeChallenges::default()));
     if let Some(address) = shared.config().acme.as_ref().and_then(|a| a.http_address) {
         let socket = bind("acme-http", address, bound).await?;
         if let Some(challenges) = &acme {
-            accept_tasks.push(tokio::spawn(palisade_web::acme::serve_http01(
-                socket,
-                challenges.clone(),
-                accept_rx.clone(),
-            )));
+            let serve = addons.acme_http(socket, challenges.clone(), accept_rx.clone());
+            accept_tasks.push(tokio::spawn(serve));
         }
     }
     if let Some(address) = shared.config().web {
         let socket = bind("web", address, bound).await?;
-        let state = Arc::new(palisade_web::WebState {
-            config: {
-                let s = shared.clone();
-                Arc::new(move || s.config())
-            },
-            store: shared.store.clone(),
-            logins: Arc::new(logins::WebLogins(shared.clone())),
-            quarantine: Arc::new(console::SpoolQuarantine(shared.clone())),
-            doctor: Arc::new(console::LiveDoctor(shared.clone())),
-            queue_dir: queue_dir(&shared.data_dir),
-            ceremonies: Default::default(),
-        });
-        let tls: palisade_web::TlsSource = {
-            let s = shared.clone();
-            Arc::new(move || s.tls.config())
-        };
-        accept_tasks.push(tokio::spawn(palisade_web::serve(
-            socket,
-            tls,
-            acme.clone(),
-            state,
-            accept_rx.clone(),
-        )));
+        let serve = addons.web(shared.clone(), socket, acme.clone(), accept_rx.clone());
+        accept_tasks.push(tokio::spawn(serve));
     }
     if let Some(path) = shared.config().dovecot.auth_socket.clone() {
         let socket = auth_socket::bind(&path).await?;
@@ -499,6 +502,7 @@ impl Server {
         config: Config,
         data_dir: &Path,
         store: Arc<dyn Store>,
+        addons: Arc<dyn Addons>,
     ) -> Result<Server, ServerError> {
         // What `config check` checks; its warnings are logged.
         for warning in preflight(&config)? {
@@ -584,14 +588,15 @@ impl Server {
             .bans
             .replace(&shared.store.list_bans(palisade_queue::now_secs()).await?);
         let mut bound = Vec::new();
-        let (accept_tasks, acme) = serve_listeners(&shared, &accept_rx, &mut bound).await?;
+        let (accept_tasks, acme) =
+            serve_listeners(&shared, addons.as_ref(), &accept_rx, &mut bound).await?;
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let acme_task = acme.map(|c| tokio::spawn(acme::run(shared.clone(), c)));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
         let rates_task = tokio::spawn(rates::sync_loop(shared.clone()));
         let history_task = tokio::spawn(phishing::history_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
-        let doctor_task = tokio::spawn(doctor_loop(shared.clone()));
+        let doctor_task = tokio::spawn(addons.doctor(shared.clone()));
         let rollup_task = tokio::spawn(rollup::flush_loop(shared.clone()));
         Ok(Server {
             shared,
@@ -714,76 +719,6 @@ impl Server {
         .await;
         // What the history loop had not written yet.
         self.shared.phishing.flush(self.shared.store.as_ref()).await;
-    }
-}
-
-/// The HTTPS client the doctor fetches MTA-STS policies with (the delivery's trust).
-pub(crate) fn doctor_https(
-    cfg: &palisade_config::Config,
-) -> Option<palisade_audit::posture::transport::Https> {
-    let tls = palisade_delivery::remote::tls::TlsClient::new(cfg.delivery.extra_ca_file.as_deref())
-        .and_then(|c| c.https_config());
-    match tls {
-        Ok(tls) => Some(palisade_audit::posture::transport::Https {
-            tls,
-            port: cfg.delivery.mta_sts_port,
-            timeout: Duration::from_secs(20),
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "doctor: no HTTPS client");
-            None
-        }
-    }
-}
-
-/// Runs `palisade doctor` every `doctor.interval_secs` (read anew each round): the
-/// findings that are not a pass go to the log, each domain's score to the
-/// `palisade_doctor_score` gauge.
-async fn doctor_loop(shared: Arc<Shared>) {
-    loop {
-        let interval = shared.config().doctor_interval;
-        if interval.is_zero() {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            continue;
-        }
-        tokio::time::sleep(interval).await;
-        let cfg = shared.config();
-        let Some(https) = doctor_https(&cfg) else {
-            continue;
-        };
-        let settings = palisade_audit::Settings {
-            selectors: Vec::new(),
-            https,
-            probe: None,
-        };
-        let reports = palisade_audit::doctor::run(
-            &cfg,
-            shared.store.as_ref(),
-            &shared.data_dir,
-            &shared.dns(),
-            &settings,
-        )
-        .await;
-        let reports = match reports {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = &e as &dyn std::error::Error, "doctor: store");
-                continue;
-            }
-        };
-        for r in reports {
-            metrics::gauge!("palisade_doctor_score", "domain" => r.domain.clone())
-                .set(f64::from(r.score.overall));
-            for f in r.findings.iter().filter(|f| {
-                matches!(
-                    f.status,
-                    palisade_audit::Status::Warn | palisade_audit::Status::Fail
-                )
-            }) {
-                tracing::warn!(domain = %r.domain, finding = f.id, status = ?f.status, evidence = %f.evidence, fix = %f.advice, "doctor");
-            }
-            tracing::info!(domain = %r.domain, score = r.score.overall, grade = r.score.grade, "doctor");
-        }
     }
 }
 

@@ -90,28 +90,3 @@ pub async fn decide(
         }
     }
 }
-
-/// The web console's logins: the same decision, through the console's door.
-pub(crate) struct WebLogins(pub std::sync::Arc<Shared>);
-
-#[async_trait::async_trait]
-impl palisade_web::console::Logins for WebLogins {
-    async fn login(
-        &self,
-        a: palisade_web::console::WebAttempt<'_>,
-    ) -> Result<palisade_types::Address, Refused> {
-        let cfg = self.0.config();
-        let attempt = Attempt {
-            username: a.username,
-            password: a.password,
-            ip: a.ip,
-            door: palisade_access::login::Door::Web { code: a.code },
-            now: palisade_queue::now_secs(),
-        };
-        decide(&self.0, &cfg, attempt).await
-    }
-
-    fn banned(&self, ip: std::net::IpAddr) -> bool {
-        self.0.bans.banned(ip, palisade_queue::now_secs())
-    }
-}

@@ -1,77 +1,40 @@
 //! The answers to the ACME CA's challenges while an order is open: TLS-ALPN-01 (RFC 8737)
 //! on the HTTPS listener, HTTP-01 (RFC 8555 §8.3) on the port 80 listener. The ACME
-//! client (in the server) puts them here and takes them away when the order ends.
+//! client (in the server) keeps them ([`Answers`]) and takes them away when the order
+//! ends.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// The ALPN protocol of TLS-ALPN-01 (RFC 8737 §6.2).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
-#[derive(Default)]
-pub struct AcmeChallenges {
-    /// TLS-ALPN-01: the validation certificate's configuration, by lower-case DNS name.
-    alpn: RwLock<HashMap<String, Arc<rustls::ServerConfig>>>,
-    /// HTTP-01: the key authorization, by token.
-    http: RwLock<HashMap<String, String>>,
+/// The answers to open challenges, kept by the ACME client (palisade-server's).
+pub trait Answers: Send + Sync {
+    /// TLS-ALPN-01: the validation certificate's configuration for `name` (lower case),
+    /// whose one certificate is the validation certificate.
+    fn alpn(&self, name: &str) -> Option<Arc<rustls::ServerConfig>>;
+    /// HTTP-01: the key authorization for `token`.
+    fn http(&self, token: &str) -> Option<String>;
 }
 
-impl AcmeChallenges {
-    /// Answers TLS-ALPN-01 for `name` with `config` (its one certificate is the
-    /// validation certificate; its one ALPN protocol `acme-tls/1`).
-    pub fn set_alpn(&self, name: &str, config: Arc<rustls::ServerConfig>) {
-        self.alpn
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_ascii_lowercase(), config);
+/// RFC 8737 §3: the validation certificate is served only to a client that offers
+/// `acme-tls/1`, and only for a name with an open challenge.
+pub(crate) fn for_hello(
+    answers: &dyn Answers,
+    hello: &rustls::server::ClientHello<'_>,
+) -> Option<Arc<rustls::ServerConfig>> {
+    let offered = hello.alpn()?.any(|p| p == ACME_TLS_ALPN);
+    if !offered {
+        return None;
     }
-
-    /// Answers HTTP-01 for `token` with `key_authorization`.
-    pub fn set_http(&self, token: &str, key_authorization: &str) {
-        self.http
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(token.to_string(), key_authorization.to_string());
-    }
-
-    /// Forgets every answer (the order ended).
-    pub fn clear(&self) {
-        self.alpn.write().unwrap_or_else(|e| e.into_inner()).clear();
-        self.http.write().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// RFC 8737 §3: the validation certificate is served only to a client that offers
-    /// `acme-tls/1`, and only for a name with an open challenge.
-    pub(crate) fn for_hello(
-        &self,
-        hello: &rustls::server::ClientHello<'_>,
-    ) -> Option<Arc<rustls::ServerConfig>> {
-        let offered = hello.alpn()?.any(|p| p == ACME_TLS_ALPN);
-        if !offered {
-            return None;
-        }
-        let name = hello.server_name()?.to_ascii_lowercase();
-        self.alpn
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&name)
-            .cloned()
-    }
-
-    fn http_answer(&self, token: &str) -> Option<String> {
-        self.http
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(token)
-            .cloned()
-    }
+    answers.alpn(&hello.server_name()?.to_ascii_lowercase())
 }
 
 /// A port 80 connection silent this long is closed...
@@ -84,7 +47,7 @@ const HTTP01_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
 /// until `stop` is true.
 pub async fn serve_http01(
     socket: TcpListener,
-    challenges: Arc<AcmeChallenges>,
+    challenges: Arc<dyn Answers>,
     mut stop: watch::Receiver<bool>,
 ) {
     let app = Router::new()
@@ -107,11 +70,8 @@ pub async fn serve_http01(
 
 /// RFC 8555 §8.3: the key authorization as `application/octet-stream`; 404 for a token
 /// with no open challenge.
-async fn http01(
-    State(challenges): State<Arc<AcmeChallenges>>,
-    Path(token): Path<String>,
-) -> Response {
-    match challenges.http_answer(&token) {
+async fn http01(State(challenges): State<Arc<dyn Answers>>, Path(token): Path<String>) -> Response {
+    match challenges.http(&token) {
         Some(answer) => {
             ([(header::CONTENT_TYPE, "application/octet-stream")], answer).into_response()
         }

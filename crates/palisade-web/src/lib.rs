@@ -68,7 +68,7 @@ pub fn router(state: Arc<WebState>) -> Router {
 pub async fn serve(
     socket: TcpListener,
     tls: TlsSource,
-    acme: Option<Arc<acme::AcmeChallenges>>,
+    acme: Option<Arc<dyn acme::Answers>>,
     state: Arc<WebState>,
     mut stop: watch::Receiver<bool>,
 ) {

@@ -3,7 +3,7 @@
 //! address's share of it.
 
 use crate::TlsSource;
-use crate::acme::AcmeChallenges;
+use crate::acme::Answers;
 use palisade_access::limits::{ConnectionLimits, Slot};
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -112,7 +112,7 @@ impl TlsListener {
     pub fn start(
         socket: TcpListener,
         tls: TlsSource,
-        acme: Option<Arc<AcmeChallenges>>,
+        acme: Option<Arc<dyn Answers>>,
     ) -> TlsListener {
         let local = socket
             .local_addr()
@@ -166,11 +166,11 @@ impl TlsListener {
 async fn handshake(
     tcp: TcpStream,
     tls: TlsSource,
-    acme: Option<&AcmeChallenges>,
+    acme: Option<&dyn Answers>,
 ) -> std::io::Result<Option<TlsStream<TcpStream>>> {
     let start =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
-    if let Some(config) = acme.and_then(|a| a.for_hello(&start.client_hello())) {
+    if let Some(config) = acme.and_then(|a| crate::acme::for_hello(a, &start.client_hello())) {
         let mut stream = start.into_stream(config).await?;
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
         return Ok(None);

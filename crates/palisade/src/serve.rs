@@ -61,7 +61,7 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
     let grace = config.smtp.shutdown_grace;
     let test_rcpt = test_recipient(&store).await?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let server = Server::start(config.clone(), &paths.data, store).await?;
+    let server = Server::start(config.clone(), &paths.data, store, palisade::addons::all()).await?;
     print_banner(paths, &config, &server, test_rcpt.as_ref());
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -548,6 +548,7 @@ async fn nodes_sharing_a_store_enforce_one_connection_limit() {
         palisade_config::parse(&a.toml).unwrap(),
         dir_b.path(),
         store,
+        palisade::addons::all(),
     )
     .await
     .unwrap();

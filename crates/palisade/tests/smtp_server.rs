@@ -573,7 +573,8 @@ async fn a_second_server_cannot_share_the_data_directory() {
     let ts = start("").await;
     let config = palisade_config::parse("[listener.x]\naddress = \"127.0.0.1:0\"\n").unwrap();
     let store: std::sync::Arc<dyn palisade_store::Store> = ts.store.clone();
-    let second = palisade_server::Server::start(config, ts.dir.path(), store).await;
+    let second =
+        palisade_server::Server::start(config, ts.dir.path(), store, palisade::addons::all()).await;
     assert!(matches!(
         second,
         Err(palisade_server::ServerError::DataDirInUse(_))

@@ -238,7 +238,9 @@ pub async fn start_with_dns(extra: &str, dns: DnsAuthority) -> TestServer {
             .unwrap();
     }
     let dyn_store: Arc<dyn Store> = store.clone();
-    let server = Server::start(config, dir.path(), dyn_store).await.unwrap();
+    let server = Server::start(config, dir.path(), dyn_store, palisade::addons::all())
+        .await
+        .unwrap();
     TestServer {
         dir,
         server: Some(server),
@@ -344,7 +346,11 @@ impl TestServer {
         }
         let config = palisade_config::parse(&self.toml).unwrap();
         let store: Arc<dyn Store> = self.store.clone();
-        self.server = Some(Server::start(config, self.dir.path(), store).await.unwrap());
+        self.server = Some(
+            Server::start(config, self.dir.path(), store, palisade::addons::all())
+                .await
+                .unwrap(),
+        );
     }
 
     pub async fn shutdown(mut self) {

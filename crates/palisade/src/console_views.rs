@@ -4,8 +4,8 @@
 //! quarantine release` (`palisade_queue::activate`: the scheduler delivers it within a
 //! second), and each release a lesson for the site model.
 
-use crate::Shared;
 use palisade_queue::{Spool, SpooledMessage};
+use palisade_server::Shared;
 use palisade_types::{Address, MessageLabel, QueueId};
 use palisade_web::console::{
     Doctor, DomainAudit, Held, Quarantine, QuarantineUnavailable, RecordCheck, RecordState,
@@ -18,7 +18,7 @@ const MAX_LISTED: usize = 1000;
 /// Octets of a held message read for its header section.
 const HEAD_BYTES: u64 = 64 * 1024;
 
-pub(crate) struct SpoolQuarantine(pub Arc<Shared>);
+pub struct SpoolQuarantine(pub Arc<Shared>);
 
 fn unavailable(e: impl std::fmt::Display) -> QuarantineUnavailable {
     tracing::error!(error = %e, "console: quarantine");
@@ -27,7 +27,7 @@ fn unavailable(e: impl std::fmt::Display) -> QuarantineUnavailable {
 
 impl SpoolQuarantine {
     fn dir(&self) -> PathBuf {
-        Spool::quarantine_dir(&crate::queue_dir(&self.0.data_dir))
+        Spool::quarantine_dir(&palisade_server::queue_dir(&self.0.data_dir))
     }
 }
 
@@ -102,7 +102,7 @@ impl Quarantine for SpoolQuarantine {
         };
         // Read before it moves: the scheduler may deliver it at once.
         let raw = m.read_message().map_err(unavailable)?;
-        let queue = crate::queue_dir(&self.0.data_dir);
+        let queue = palisade_server::queue_dir(&self.0.data_dir);
         palisade_queue::activate(&queue, self.0.store.as_ref(), id, &path)
             .await
             .map_err(unavailable)?;
@@ -126,8 +126,8 @@ async fn learn(shared: &Shared, raw: Vec<u8>, who: String, admin: bool) {
     let weight = if admin { ADMIN_WEIGHT } else { USER_WEIGHT };
     let who = if admin { "admin".to_string() } else { who };
     let lesson = tokio::task::spawn_blocking(move || {
-        let reader = crate::learning::reader();
-        crate::learning::lesson(&reader, &raw, MessageLabel::Ham, &who, weight)
+        let reader = palisade_server::learning::reader();
+        palisade_server::learning::lesson(&reader, &raw, MessageLabel::Ham, &who, weight)
     })
     .await;
     if let Ok(l) = lesson
@@ -141,7 +141,7 @@ async fn learn(shared: &Shared, raw: Vec<u8>, who: String, admin: bool) {
 }
 
 /// The doctor's comparison of one domain's records, asked from the console.
-pub(crate) struct LiveDoctor(pub Arc<Shared>);
+pub struct LiveDoctor(pub Arc<Shared>);
 
 fn record_state(s: palisade_audit::Status) -> RecordState {
     match s {
@@ -159,7 +159,7 @@ impl Doctor for LiveDoctor {
         domain: &palisade_types::Domain,
     ) -> Result<Vec<RecordCheck>, QuarantineUnavailable> {
         let cfg = self.0.config();
-        let https = crate::doctor_https(&cfg).ok_or(QuarantineUnavailable)?;
+        let https = crate::doctor::https(&cfg).ok_or(QuarantineUnavailable)?;
         let store = self.0.store.as_ref();
         let e = palisade_audit::doctor::expected(&cfg, store, &self.0.data_dir, domain)
             .await
@@ -173,7 +173,7 @@ impl Doctor for LiveDoctor {
         domain: &palisade_types::Domain,
     ) -> Result<DomainAudit, QuarantineUnavailable> {
         let cfg = self.0.config();
-        let https = crate::doctor_https(&cfg).ok_or(QuarantineUnavailable)?;
+        let https = crate::doctor::https(&cfg).ok_or(QuarantineUnavailable)?;
         // A local domain's own selectors first, as `palisade audit domain` does.
         let keys = self.0.store.list_dkim_keys(Some(domain)).await;
         let selectors: Vec<String> = keys
