@@ -203,29 +203,55 @@ fn distance(a: &str, b: &str, max: usize, sub: impl Fn(char, char) -> usize) -> 
     (d <= max).then_some(d)
 }
 
+/// Keyboard rows, top to bottom, of the layouts [`typo_cost`] knows.
+const LAYOUTS: [[&str; 4]; 3] = [
+    ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"],
+    ["1234567890", "qwertzuiop", "asdfghjkl", "yxcvbnm"],
+    ["1234567890", "azertyuiop", "qsdfghjklm", "wxcvbn"],
+];
+
+/// Whether `a` and `b` touch on the keyboard `rows`: side by side, or one row apart
+/// with the lower row's key below or below-left of the upper one's.
+fn touch(rows: &[&str; 4], a: char, b: char) -> bool {
+    let at = |c: char| {
+        rows.iter()
+            .enumerate()
+            .find_map(|(r, row)| row.find(c).map(|col| (r, col)))
+    };
+    let (Some((ra, ca)), Some((rb, cb))) = (at(a), at(b)) else {
+        return false;
+    };
+    (ra == rb && ca.abs_diff(cb) == 1)
+        || (rb + 1 == ra && (cb == ca || cb == ca + 1))
+        || (ra + 1 == rb && (ca == cb || ca == cb + 1))
+}
+
+/// For each ASCII character, its neighbours on any of [`LAYOUTS`] (bit `n`: character
+/// `n`): the edit distance asks for every pair of letters it compares, so the rows are
+/// searched once, not at each comparison.
+static NEIGHBOURS: std::sync::LazyLock<[u128; 128]> = std::sync::LazyLock::new(|| {
+    let mut table = [0u128; 128];
+    for (a, bits) in (0u8..128).zip(table.iter_mut()) {
+        for b in 0u8..128 {
+            if LAYOUTS
+                .iter()
+                .any(|rows| touch(rows, char::from(a), char::from(b)))
+            {
+                *bits |= 1 << b;
+            }
+        }
+    }
+    table
+});
+
 /// A slip of the finger: `a` and `b` are neighbours on a QWERTY, QWERTZ or AZERTY
 /// keyboard (the model dnstwist's replacement fuzzer uses). Any other letter swapped for
 /// another is plain to see (`pcloud` is not `icloud`), and costs two edits.
 fn typo_cost(a: char, b: char) -> usize {
-    const LAYOUTS: [[&str; 4]; 3] = [
-        ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"],
-        ["1234567890", "qwertzuiop", "asdfghjkl", "yxcvbnm"],
-        ["1234567890", "azertyuiop", "qsdfghjklm", "wxcvbn"],
-    ];
-    let neighbours = |rows: &[&str; 4]| {
-        let at = |c: char| {
-            rows.iter()
-                .enumerate()
-                .find_map(|(r, row)| row.find(c).map(|col| (r, col)))
-        };
-        let (Some((ra, ca)), Some((rb, cb))) = (at(a), at(b)) else {
-            return false;
-        };
-        (ra == rb && ca.abs_diff(cb) == 1)
-            || (rb + 1 == ra && (cb == ca || cb == ca + 1))
-            || (ra + 1 == rb && (ca == cb || ca == cb + 1))
-    };
-    if LAYOUTS.iter().any(neighbours) { 1 } else { 2 }
+    match (u8::try_from(a), u8::try_from(b)) {
+        (Ok(a), Ok(b)) if a < 128 && b < 128 && NEIGHBOURS[usize::from(a)] & (1 << b) != 0 => 1,
+        _ => 2,
+    }
 }
 
 /// Letters that differ after [`fold`] are ones a reader tells apart: two edits.
@@ -351,6 +377,23 @@ impl Protected {
 
 #[cfg(test)]
 mod tests {
+    /// The table answers what the keyboard rows say, for every pair of characters.
+    #[test]
+    fn the_neighbour_table_is_the_keyboards() {
+        let mut pairs = 0;
+        for a in (0u8..128).map(char::from).chain(['é', 'ß']) {
+            for b in (0u8..128).map(char::from).chain(['é', 'ß']) {
+                let rows = LAYOUTS.iter().any(|l| touch(l, a, b));
+                assert_eq!(typo_cost(a, b), if rows { 1 } else { 2 }, "{a:?} {b:?}");
+                pairs += usize::from(rows);
+            }
+        }
+        assert!(pairs > 100, "{pairs} neighbouring pairs");
+        assert_eq!(typo_cost('q', 'w'), 1);
+        assert_eq!(typo_cost('z', 'a'), 1, "one row apart");
+        assert_eq!(typo_cost('p', 'i'), 2);
+    }
+
     use super::*;
 
     fn protected() -> Protected {
