@@ -118,7 +118,13 @@ fn line_well_formed(line: &[u8], first: bool) -> bool {
         .position(|b| !(33..=126).contains(b) || *b == b':')
         .unwrap_or(line.len());
     let colon = line[name_len..].iter().find(|b| !matches!(b, b' ' | b'\t'));
-    name_len > 0 && colon == Some(&b':')
+    name_len > 0 && colon == Some(&b':') && !arc_seal_lookalike(&line[..name_len])
+}
+
+/// A name that starts with `ARC-Seal` without being it: mail-auth's own parser reads
+/// any such field as an ARC-Seal, mail-parser (rightly) does not.
+fn arc_seal_lookalike(name: &[u8]) -> bool {
+    name.len() > 8 && name[..8].eq_ignore_ascii_case(b"arc-seal")
 }
 
 /// The authserv-id: the first `value` of the field (RFC 8601 §2.2), a token or a

@@ -71,6 +71,7 @@ fn only_a_well_formed_header_section_is_read_through_the_shared_parse() {
         " leading continuation\r\nFrom: a@example.com\r\n\r\n",
         "From: a@example.com\r\nSubject: x",
         ":empty name\r\n\r\n",
+        "ARC-Seal-Note: x\r\nFrom: a@example.com\r\n\r\n",
         "From: a@example.com\nSubject: bare LF\n\n",
         "From: a@example.com\rSubject: bare CR\r\n\r\n",
         "Fr\x7fom: a@example.com\r\n\r\n",
@@ -111,6 +112,9 @@ fn hostile_header_sections_read_the_same() {
         "From: a@example.com\r\n\tSubject: continuation with colon\r\n\r\nx".to_string(),
         ":empty name\r\nFrom: a@example.com\r\n\r\nx".to_string(),
         "From: a@example.com\r\nX\0Nul: y\r\n\r\nx".to_string(),
+        "ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.org; s=s; b=AAAA\r\n\
+         ARC-Seal-Note: x\r\nFrom: a@example.com\r\n\r\nx"
+            .to_string(),
         String::new(),
     ];
     let differ: Vec<String> = cases

@@ -395,6 +395,23 @@ impl<'m> Parsed<'m> {
     pub fn whole(&self) -> Option<&Message<'m>> {
         self.message.as_ref().filter(|_| self.cut.is_none())
     }
+
+    /// The parse when it holds the whole header section: a cut counts delimiter lines
+    /// in the header section too, and may fall before its end.
+    pub fn header_section(&self) -> Option<&Message<'m>> {
+        let m = self.message.as_ref()?;
+        let body = m.root_part().raw_body_offset() as usize;
+        self.cut.is_none_or(|c| body < c.len()).then_some(m)
+    }
+
+    /// The organisational domain of the author ([`author_org`]), from the shared parse
+    /// when it holds the header section.
+    pub fn author_org(&self) -> Option<String> {
+        match self.header_section() {
+            Some(m) => author_org_of(m),
+            None => author_org(self.raw),
+        }
+    }
 }
 
 /// The engine's finding on one message.
@@ -636,7 +653,7 @@ impl Engine {
                 None
             }
         };
-        let anomalies = match &parsed.message {
+        let anomalies = match parsed.header_section() {
             Some(m) => headers::check_parsed(m),
             None => headers::check(message),
         };
@@ -1816,6 +1833,27 @@ Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <s@shop.test>\r\n\r\nSale.\
         assert!(a.scan_limited);
         assert!(names(&a).contains(&"attachment_program"), "{a:?}");
         assert_eq!(a.action, Action::Quarantine);
+    }
+
+    /// Delimiter-like fields before From cut the parse inside the header section: the
+    /// anomalies and the author's domain are read from the whole section all the same.
+    #[test]
+    fn a_cut_in_the_header_section_leaves_the_author_readable() {
+        let mut head = String::new();
+        for i in 0..30 {
+            head.push_str(&format!("--x{i}: y\r\n"));
+        }
+        let m = format!("{head}From: A <a@mail.example.co.uk>\r\n\r\nhello\r\n");
+        let mut e = engine();
+        e.limits.max_parts = 10;
+        let p = e.parse(m.as_bytes());
+        assert!(p.whole().is_none() && p.header_section().is_none());
+        assert_eq!(p.author_org().as_deref(), Some("example.co.uk"));
+        let a = e.analyze_parsed(&p, &Context::new(Auth::Aligned));
+        assert!(a.scan_limited);
+        assert!(names(&a).contains(&"missing_date"), "{a:?}");
+        let whole = engine().parse(m.as_bytes());
+        assert!(whole.header_section().is_some() && whole.whole().is_some());
     }
 
     #[test]

@@ -25,6 +25,13 @@ impl std::fmt::Display for CpuFailed {
 
 impl std::error::Error for CpuFailed {}
 
+impl CpuFailed {
+    /// The message could not be parsed (the parser panicked).
+    pub fn parse() -> CpuFailed {
+        CpuFailed("parsing the message panicked".into())
+    }
+}
+
 /// Runs `f` off the I/O threads: inline on a checks thread, else on the blocking pool.
 /// A panic in `f` is an error, as a panicked blocking task is, wherever it ran.
 pub async fn cpu<T, F>(f: F) -> Result<T, CpuFailed>

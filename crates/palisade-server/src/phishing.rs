@@ -19,7 +19,7 @@ use palisade_checks::verdict::{ContentCategory, Reason};
 use palisade_checks::{AuthPolicy, AuthReport, AuthResult, Verdict};
 use palisade_config::{Config, OutboundAction};
 use palisade_phish::banner::{self, Banner};
-use palisade_phish::engine::{Limits, author_org_of};
+use palisade_phish::engine::Limits;
 use palisade_phish::lookalike::Protected;
 use palisade_phish::{
     Action, Analysis, Auth, Category, Context, Engine, Parsed, Settings, Thresholds,
@@ -457,7 +457,8 @@ pub struct SessionEnvelope<'a> {
 /// them when the phishing engine is on.
 pub struct Read<'a> {
     pub bytes: &'a Arc<Vec<u8>>,
-    pub engine: Option<(Arc<Engine>, &'a Parsed<'a>)>,
+    /// The engine, and its parse unless parsing failed (a panic: the scan-limit verdict).
+    pub engine: Option<(Arc<Engine>, Option<&'a Parsed<'a>>)>,
 }
 
 /// [`screen`] for a session's message: works out its origin from the envelope.
@@ -566,7 +567,10 @@ pub async fn screen(
         return checked;
     };
     let store = shared.store.as_ref();
-    let sender_org = parsed.message().and_then(author_org_of);
+    let sender_org = match parsed {
+        Some(p) => p.author_org(),
+        None => palisade_phish::engine::author_org(message),
+    };
     let (mut known, mut first_contact) = (None, None);
     if let (Some(local), Some(sender)) = (&origin.local_org, &sender_org)
         && origin.submitter.is_none()
@@ -597,10 +601,16 @@ pub async fn screen(
         signature: signature.as_ref(),
         external: &external,
     };
-    // The engine keeps its own time budget. A panic in a detector must not pass the
-    // message unscanned, nor defer it for ever (it would panic again at every retry):
-    // the scan limit's verdict.
-    let analysis = crate::cpu::here(|| engine.analyze_parsed(parsed, &ctx)).unwrap_or_else(|e| {
+    // The engine runs here, on the checks' thread, and keeps its own time budget
+    // (`scan_time`); a detector that overran it would hold the message until the
+    // checks' backstop defers it. A panic in a detector must not pass the message
+    // unscanned, nor defer it for ever (it would panic again at every retry): the scan
+    // limit's verdict.
+    let scanned = match parsed {
+        Some(p) => crate::cpu::here(|| engine.analyze_parsed(p, &ctx)),
+        None => Err(crate::cpu::CpuFailed::parse()),
+    };
+    let analysis = scanned.unwrap_or_else(|e| {
         tracing::error!(error = %e, "phishing scan failed");
         engine.scan_failed(origin.auth)
     });

@@ -43,7 +43,7 @@ pub(super) struct Job {
 /// deadline; this one only bounds the wait if one of them does not keep it (the
 /// session goes on, the thread is left to finish).
 pub(super) async fn run(job: Job) -> Checked {
-    let backstop = sender_auth::CHECK_DEADLINE * 2 + job.cfg.phishing.scan_time * 4;
+    let backstop = backstop(&job.cfg);
     match tokio::time::timeout(backstop, crate::cpu::run_checks(job.checks())).await {
         Ok(Ok(checked)) => checked,
         Ok(Err(e)) => {
@@ -52,6 +52,22 @@ pub(super) async fn run(job: Job) -> Checked {
         }
         Err(_) => deferred_late(backstop),
     }
+}
+
+/// Longer than every check's own deadline put together: sender authentication, the
+/// engine's scan, and each external scanner's timeout.
+fn backstop(cfg: &Config) -> Duration {
+    let scanners = &cfg.scanners;
+    sender_auth::CHECK_DEADLINE * 2
+        + cfg.phishing.scan_time * 4
+        + scanners
+            .rspamd
+            .as_ref()
+            .map_or(Duration::ZERO, |r| r.timeout)
+        + scanners
+            .clamav
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.timeout)
 }
 
 fn deferred_late(after: Duration) -> Checked {
@@ -83,7 +99,13 @@ impl Job {
             }
             false => None,
         };
-        let parsed = engine.as_ref().map(|e| e.parse(message));
+        // A panic in the parser is the scan's failure (its scan-limit verdict), never
+        // the end of the checks: the message would be deferred at every retry.
+        let parsed = engine.as_ref().and_then(|e| {
+            crate::cpu::here(|| e.parse(message))
+                .inspect_err(|err| tracing::error!(error = %err, "parsing the message"))
+                .ok()
+        });
         let whole = parsed.as_ref().and_then(|p| p.whole());
         let (user, checked) = match sender {
             Sender::User(u) => {
@@ -99,7 +121,7 @@ impl Job {
         };
         let read = Read {
             bytes: message,
-            engine: engine.zip(parsed.as_ref()),
+            engine: engine.map(|e| (e, parsed.as_ref())),
         };
         let env = SessionEnvelope {
             mail_from: self.mail_from.as_ref(),
