@@ -17,7 +17,9 @@
 #
 # Usage: bench/all-on.sh [ROUNDS] [MESSAGES]     (from the repository root)
 #        PALISADE=BINARY (default target/release/palisade) and COMPARE=BINARY (a second
-#        build, measured in the same rounds) to compare two builds side by side.
+#        build, measured in the same rounds) to compare two builds side by side;
+#        JOURNALED=1 puts every side's queue and Maildir on a journaled ext4 image
+#        (bench/journaled.sh; this machine's root file system has no journal).
 # Every loop is bounded (ROUNDS x 3 x MESSAGES, palisade-bench's own bounds, and a
 # 120 s wait for each Maildir to fill).
 set -euo pipefail
@@ -36,6 +38,12 @@ cargo build --release -q -p palisade -p palisade-bench -p palisade-testkit
 BIN=target/release
 PALISADE=${PALISADE:-$BIN/palisade}
 COMPARE=${COMPARE:-}
+. "$(dirname "$0")/journaled.sh"
+# JOURNALED=1: the queues and Maildirs of every side on a journaled ext4 (journaled.sh).
+if [ -n "${JOURNALED:-}" ]; then
+  trap journaled_stop EXIT
+  journaled_start
+fi
 # Debian's postfix installed with "No configuration" has no main.cf for postconf to edit.
 [ -f /etc/postfix/main.cf ] || cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
 bash "$SHARED/postfix-setup.sh" >/dev/null
@@ -46,7 +54,7 @@ bash "$SHARED/postfix-setup.sh" >/dev/null
 pids_init "$WORK"
 # Whatever was started, however the run ends: stopped by recorded PID (pids.sh checks
 # each one still is ours), and the milter listener taken out of Postfix.
-trap 'rspamd_milter_stop; pids_stop' EXIT
+trap 'rspamd_milter_stop; pids_stop; [ -z "${JOURNALED:-}" ] || journaled_stop' EXIT
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
