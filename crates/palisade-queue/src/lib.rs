@@ -23,6 +23,6 @@ pub use file::{SpoolFileError, SpooledMessage};
 pub use inject::{activate, inject};
 pub use scheduler::{Bouncer, Outcome, Scheduler, SchedulerConfig, Target, now_secs};
 pub use spool::{
-    Committed, Destination, Durable, Edit, HELD_BUDGET, SMALL_WRITE_THRESHOLD, Spool, SpoolError,
-    SpoolWriter, WRITE_THRESHOLD, copy_kept,
+    Committed, Destination, Durable, Edit, HELD_BUDGET, Prepared, SMALL_WRITE_THRESHOLD, Spool,
+    SpoolError, SpoolWriter, WRITE_THRESHOLD, copy_kept,
 };

@@ -435,31 +435,69 @@ impl SpoolWriter {
     }
 
     /// [`SpoolWriter::commit`] after applying `edit`, into `dest`.
-    pub async fn commit_to(mut self, edit: Edit, dest: Destination) -> Result<Durable, SpoolError> {
-        self.apply(&edit)?;
+    pub async fn commit_to(self, edit: Edit, dest: Destination) -> Result<Durable, SpoolError> {
+        let (file, unsynced) = self.written(&edit, dest)?;
+        let path = unsynced.writer.path.clone();
+        tokio::task::spawn_blocking(move || file.sync_data().map_err(io_err("syncing", &path)))
+            .await
+            .map_err(|_| SpoolError::CommitterGone)??;
+        unsynced.commit().await
+    }
+
+    /// The first half of [`SpoolWriter::commit_to`], for a thread that may block (the
+    /// end-of-data checks' own): the edit applied, the file written out and its data
+    /// fsync'd. [`Prepared::commit`] hands it to the committer; a `Prepared` dropped
+    /// before that removes the file, as a writer does.
+    pub fn prepare(self, edit: &Edit, dest: Destination) -> Result<Prepared, SpoolError> {
+        let (file, prepared) = self.written(edit, dest)?;
+        file.sync_data()
+            .map_err(io_err("syncing", &prepared.writer.path))?;
+        Ok(prepared)
+    }
+
+    /// The edit applied and everything written; the file (to sync) and what commits it.
+    fn written(mut self, edit: &Edit, dest: Destination) -> Result<(File, Prepared), SpoolError> {
+        self.apply(edit)?;
         let held = match dest {
             Destination::Active => self.kept_for_delivery(),
             Destination::Quarantine => None,
         };
         self.flush_buffer()?;
         let file = self.file.take().ok_or(SpoolError::CommitterGone)?;
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || file.sync_data().map_err(io_err("syncing", &path)))
-            .await
-            .map_err(|_| SpoolError::CommitterGone)??;
+        let prepared = Prepared {
+            writer: self,
+            dest,
+            held,
+        };
+        Ok((file, prepared))
+    }
+}
+
+/// A message written out and fsync'd, not yet committed ([`SpoolWriter::prepare`]).
+pub struct Prepared {
+    writer: SpoolWriter,
+    dest: Destination,
+    held: Option<SpooledMessage>,
+}
+
+impl Prepared {
+    /// The committer links it where it goes and fsyncs the directory: the proof.
+    pub async fn commit(mut self) -> Result<Durable, SpoolError> {
         let (done, wait) = oneshot::channel();
-        self.committer
+        let id = self.writer.id;
+        self.writer
+            .committer
             .send(CommitRequest {
-                id: self.id,
-                dest,
-                held,
+                id,
+                dest: self.dest,
+                held: self.held.take(),
                 done,
             })
             .map_err(|_| SpoolError::CommitterGone)?;
         // From here the committer owns the file; don't remove it on drop.
-        self.path = PathBuf::new();
+        self.writer.path = PathBuf::new();
         wait.await.map_err(|_| SpoolError::CommitterGone)??;
-        Ok(Durable { id: self.id })
+        Ok(Durable { id })
     }
 }
 
@@ -613,6 +651,50 @@ mod tests {
             auth: None,
             require_tls: false,
         }
+    }
+
+    /// `prepare` on a thread that may block, then `commit`: the same file as
+    /// `commit_to`; a prepared message dropped before its commit leaves nothing behind.
+    #[tokio::test]
+    async fn a_prepared_message_commits_or_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let spool = Spool::open(dir.path(), tx).unwrap();
+        let incoming = dir.path().join("incoming");
+        let files = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
+        let edit = Edit {
+            prepend: b"X-Added: yes\r\n".to_vec(),
+            ..Edit::default()
+        };
+        for commit in [true, false] {
+            let mut w = spool.create(&envelope(), 1, |_| Vec::new()).unwrap();
+            w.append(b"Subject: hi\r\n\r\nbody\r\n").unwrap();
+            let prepared = tokio::task::spawn_blocking({
+                let edit = edit.clone();
+                move || w.prepare(&edit, Destination::Active)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!(files(&incoming), 1, "written out, not yet committed");
+            if !commit {
+                drop(prepared);
+                assert_eq!(files(&incoming), 0, "dropped before its commit: gone");
+                continue;
+            }
+            let id = prepared.commit().await.unwrap().id();
+            assert_eq!(rx.recv().await.unwrap().id, id);
+            let path = Spool::active_dir(dir.path()).join(id.to_string());
+            let stored = SpooledMessage::open(&path, id)
+                .unwrap()
+                .read_message()
+                .unwrap();
+            assert!(
+                stored.starts_with(b"X-Added: yes\r\nSubject: hi"),
+                "{stored:?}"
+            );
+        }
+        assert_eq!(files(&Spool::active_dir(dir.path())), 1);
     }
 
     /// Writes `message` (in pieces), commits it with `edit` into `dest`, reads it back.

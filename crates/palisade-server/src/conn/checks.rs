@@ -6,9 +6,10 @@
 use crate::Shared;
 use crate::phishing::{Read, SessionEnvelope};
 use crate::sender_auth::{self, Checked};
-use palisade_checks::SpfCheck;
 use palisade_checks::verdict::{Fault, Reason, Step};
+use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::Config;
+use palisade_queue::{Destination, Prepared, SpoolWriter};
 use palisade_types::Address;
 use palisade_types::reply;
 use std::net::IpAddr;
@@ -39,18 +40,41 @@ pub(super) struct Job {
     pub helo: Option<String>,
 }
 
-/// The checks, run to their verdict on their own thread. Each check has its own
-/// deadline; this one only bounds the wait if one of them does not keep it (the
-/// session goes on, the thread is left to finish).
-pub(super) async fn run(job: Job) -> Checked {
+/// The checks, run to their verdict on their own thread, which then writes the message
+/// out and fsyncs it when the verdict keeps it ([`SpoolWriter::prepare`]: the session
+/// only has the committer link it). Each check has its own deadline; the backstop only
+/// bounds the wait if one of them does not keep it (the session goes on, the thread is
+/// left to finish, and what it prepared is dropped, file and all).
+pub(super) async fn run(job: Job, writer: SpoolWriter) -> (Checked, Option<Prepared>) {
     let backstop = backstop(&job.cfg);
-    match tokio::time::timeout(backstop, crate::cpu::run_checks(job.checks())).await {
-        Ok(Ok(checked)) => checked,
+    let checks = async move { prepare(job.checks().await, writer) };
+    match tokio::time::timeout(backstop, crate::cpu::run_checks(checks)).await {
+        Ok(Ok(done)) => done,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "checks failed");
-            Checked::deferred(Fault::ChecksFailed)
+            (Checked::deferred(Fault::ChecksFailed), None)
         }
-        Err(_) => deferred_late(backstop),
+        Err(_) => (deferred_late(backstop), None),
+    }
+}
+
+/// The message written out and fsync'd where the verdict keeps it; a refused one's
+/// file goes. A write that fails defers the message.
+fn prepare(checked: Checked, writer: SpoolWriter) -> (Checked, Option<Prepared>) {
+    let dest = match checked.verdict {
+        Verdict::Accept { .. } => Destination::Active,
+        Verdict::Quarantine { .. } => Destination::Quarantine,
+        Verdict::Reject { .. } | Verdict::Defer { .. } => return (checked, None),
+    };
+    match writer.prepare(&checked.edit, dest) {
+        Ok(prepared) => (checked, Some(prepared)),
+        Err(e) => {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "writing the spool file"
+            );
+            (Checked::deferred(Fault::Commit), None)
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{Shared, trace};
 use palisade_checks::verdict::{Fault, Reason, Step};
 use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::Config;
-use palisade_queue::{Destination, Durable, Edit, SpoolWriter};
+use palisade_queue::{Destination, Durable, Prepared, SpoolWriter};
 use palisade_smtp::Session;
 use palisade_types::Address;
 use palisade_types::reply::{self, Reply};
@@ -98,12 +98,17 @@ pub(super) async fn end_of_data(ctx: &Ctx<'_>, session: &mut Session, txn: &mut 
     drop(txn.data_budget.take());
     let user = session.authenticated().map(str::to_string);
     let _budget = admit(ctx, txn.writer.as_ref()).await;
-    let checked = check(ctx, session, txn, user.as_deref()).await;
+    let (checked, prepared) = match check(ctx, session, txn, user.as_deref()).await {
+        Some((checked, prepared)) => (Some(checked), prepared),
+        None => (None, None),
+    };
+    // Refused before the checks ran (or without a file): the file goes.
+    drop(txn.writer.take());
     let outcome = decide_and_commit(
         ctx.shared,
         ctx.cfg,
         checked,
-        txn.writer.take(),
+        prepared,
         (&txn.rcpts, user.as_deref()),
     )
     .await;
@@ -132,12 +137,12 @@ async fn check(
     session: &Session,
     txn: &mut Transaction,
     user: Option<&str>,
-) -> Option<Checked> {
+) -> Option<(Checked, Option<Prepared>)> {
     let sender = match (user, txn.spf.take()) {
         (Some(user), _) => Sender::User(user.to_string()),
         (None, Some(spf)) => match spf_result(spf).await {
             Ok(spf) => Sender::Checked(spf),
-            Err(deferred) => return Some(deferred),
+            Err(deferred) => return Some((deferred, None)),
         },
         (None, None) if ctx.strip_forged => Sender::StripOnly,
         (None, None) => Sender::Trusted,
@@ -146,7 +151,7 @@ async fn check(
         Ok(m) => Arc::new(m),
         Err(e) => {
             tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Some(Checked::deferred(Fault::SpoolUnreadable));
+            return Some((Checked::deferred(Fault::SpoolUnreadable), None));
         }
     };
     let job = Job {
@@ -159,7 +164,7 @@ async fn check(
         client_ip: session.client_ip(),
         helo: session.helo().map(str::to_string),
     };
-    Some(checks::run(job).await)
+    Some(checks::run(job, txn.writer.take()?).await)
 }
 
 /// The SPF check started at MAIL, awaited; a deferral when it fails or takes too long.
@@ -254,29 +259,24 @@ async fn decide_and_commit(
     shared: &Arc<Shared>,
     cfg: &Config,
     checked: Option<Checked>,
-    mut writer: Option<SpoolWriter>,
+    prepared: Option<Prepared>,
     (rcpts, submitter): (&[Address], Option<&str>),
 ) -> Result<Durable, Refused> {
     let checked = checked.unwrap_or_else(Checked::trusted);
     let dest = destination(&checked.verdict)?;
     let active = dest == Destination::Active;
-    let message = |w: Option<&mut SpoolWriter>| match (&checked.message, w) {
-        (Some(m), _) => Some(m.clone()),
-        (None, Some(w)) => w.read_message().ok().map(Arc::new),
-        (None, None) => None,
-    };
     let report = match &cfg.reports.dmarc_address {
-        Some(a) if active && checked.authenticated && rcpts.contains(a) => message(writer.as_mut()),
+        Some(a) if active && checked.authenticated && rcpts.contains(a) => checked.message.clone(),
         _ => None,
     };
     // A phishing report from one of our users (never anyone else's mail to the address).
     let phishing_report = match (&cfg.phishing.report_address, submitter) {
         (Some(a), Some(user)) if active && rcpts.contains(a) => {
-            message(writer.as_mut()).map(|m| (user.to_string(), m))
+            checked.message.clone().map(|m| (user.to_string(), m))
         }
         _ => None,
     };
-    let durable = commit(writer, checked.edit, dest).await?;
+    let durable = commit(prepared).await?;
     if let Some((user, message)) = phishing_report {
         crate::learning::receive_report_in_background(shared.clone(), user, message);
     }
@@ -306,16 +306,13 @@ fn destination(verdict: &Verdict) -> Result<Destination, Refused> {
     }
 }
 
-/// Makes the message durable where the verdict sends it.
-async fn commit(
-    writer: Option<SpoolWriter>,
-    edit: Edit,
-    dest: Destination,
-) -> Result<Durable, Refused> {
-    let Some(w) = writer else {
+/// Makes the message durable: the committer links the file the checks wrote out and
+/// fsync'd where the verdict sends it, and fsyncs the directory.
+async fn commit(prepared: Option<Prepared>) -> Result<Durable, Refused> {
+    let Some(prepared) = prepared else {
         return Err(Refused::local(Fault::SpoolUnreadable));
     };
-    w.commit_to(edit, dest).await.map_err(|e| {
+    prepared.commit().await.map_err(|e| {
         tracing::error!(
             error = &e as &dyn std::error::Error,
             "commit failed; message not accepted"
