@@ -342,20 +342,6 @@ pub fn strip_only(cfg: &Config, message: &[u8]) -> Checked {
     }
 }
 
-/// Reads the spooled message; large ones off the I/O thread where the runtime allows.
-pub fn read_message(
-    writer: &mut palisade_queue::SpoolWriter,
-) -> Result<Vec<u8>, palisade_queue::SpoolError> {
-    if writer.message_len() > 256 * 1024
-        && tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread
-    {
-        tokio::task::block_in_place(|| writer.read_message())
-    } else {
-        writer.read_message()
-    }
-}
-
 async fn author_is_local(shared: &Shared, cfg: &Config, report: &AuthReport) -> bool {
     let mut domains: Vec<String> = report
         .header_from

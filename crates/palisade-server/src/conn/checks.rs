@@ -6,10 +6,10 @@
 use crate::Shared;
 use crate::phishing::{Read, SessionEnvelope};
 use crate::sender_auth::{self, Checked};
+use palisade_checks::SpfCheck;
 use palisade_checks::verdict::{Fault, Reason, Step};
-use palisade_checks::{SpfCheck, Verdict};
 use palisade_config::Config;
-use palisade_queue::{Destination, Prepared, SpoolWriter};
+use palisade_queue::{Prepared, SpoolWriter};
 use palisade_types::Address;
 use palisade_types::reply;
 use std::net::IpAddr;
@@ -32,7 +32,9 @@ pub(super) enum Sender {
 pub(super) struct Job {
     pub shared: Arc<Shared>,
     pub cfg: Arc<Config>,
-    pub message: Arc<Vec<u8>>,
+    /// The spool file being written: read back, then written out where the verdict
+    /// keeps it, both on the checks' thread.
+    pub writer: SpoolWriter,
     pub sender: Sender,
     pub mail_from: Option<Address>,
     pub rcpts: Vec<Address>,
@@ -45,10 +47,9 @@ pub(super) struct Job {
 /// only has the committer link it). Each check has its own deadline; the backstop only
 /// bounds the wait if one of them does not keep it (the session goes on, the thread is
 /// left to finish, and what it prepared is dropped, file and all).
-pub(super) async fn run(job: Job, writer: SpoolWriter) -> (Checked, Option<Prepared>) {
+pub(super) async fn run(job: Job) -> (Checked, Option<Prepared>) {
     let backstop = backstop(&job.cfg);
-    let checks = async move { prepare(job.checks().await, writer) };
-    match tokio::time::timeout(backstop, crate::cpu::run_checks(checks)).await {
+    match tokio::time::timeout(backstop, crate::cpu::run_checks(job.run())).await {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "checks failed");
@@ -61,10 +62,8 @@ pub(super) async fn run(job: Job, writer: SpoolWriter) -> (Checked, Option<Prepa
 /// The message written out and fsync'd where the verdict keeps it; a refused one's
 /// file goes. A write that fails defers the message.
 fn prepare(checked: Checked, writer: SpoolWriter) -> (Checked, Option<Prepared>) {
-    let dest = match checked.verdict {
-        Verdict::Accept { .. } => Destination::Active,
-        Verdict::Quarantine { .. } => Destination::Quarantine,
-        Verdict::Reject { .. } | Verdict::Defer { .. } => return (checked, None),
+    let Ok(dest) = super::data::destination(&checked.verdict) else {
+        return (checked, None);
     };
     match writer.prepare(&checked.edit, dest) {
         Ok(prepared) => (checked, Some(prepared)),
@@ -105,15 +104,27 @@ fn deferred_late(after: Duration) -> Checked {
 }
 
 impl Job {
+    /// The message read back, checked, and written out where the verdict keeps it.
+    async fn run(mut self) -> (Checked, Option<Prepared>) {
+        let message = match self.writer.read_message() {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
+                return (Checked::deferred(Fault::SpoolUnreadable), None);
+            }
+        };
+        let checked = self.checks(&message).await;
+        prepare(checked, self.writer)
+    }
+
     /// Parse once, check the sender, then hygiene, signatures and the engine.
-    async fn checks(self) -> Checked {
+    async fn checks(&self, message: &Arc<Vec<u8>>) -> Checked {
         let Job {
             shared,
             cfg,
-            message,
             sender,
             ..
-        } = &self;
+        } = self;
         let engine = match cfg.phishing.enabled {
             true => {
                 shared

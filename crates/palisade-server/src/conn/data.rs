@@ -147,24 +147,17 @@ async fn check(
         (None, None) if ctx.strip_forged => Sender::StripOnly,
         (None, None) => Sender::Trusted,
     };
-    let message = match sender_auth::read_message(txn.writer.as_mut()?) {
-        Ok(m) => Arc::new(m),
-        Err(e) => {
-            tracing::error!(error = &e as &dyn std::error::Error, "reading spool file");
-            return Some((Checked::deferred(Fault::SpoolUnreadable), None));
-        }
-    };
     let job = Job {
         shared: ctx.shared.clone(),
         cfg: ctx.cfg.clone(),
-        message,
+        writer: txn.writer.take()?,
         sender,
         mail_from: txn.mail_from.clone(),
         rcpts: txn.rcpts.clone(),
         client_ip: session.client_ip(),
         helo: session.helo().map(str::to_string),
     };
-    Some(checks::run(job, txn.writer.take()?).await)
+    Some(checks::run(job).await)
 }
 
 /// The SPF check started at MAIL, awaited; a deferral when it fails or takes too long.
@@ -230,7 +223,7 @@ fn reply(
 }
 
 /// A message not accepted: the reply the client gets and why.
-struct Refused {
+pub(super) struct Refused {
     reply: Reply,
     reason: Reason,
 }
@@ -264,6 +257,9 @@ async fn decide_and_commit(
 ) -> Result<Durable, Refused> {
     let checked = checked.unwrap_or_else(Checked::trusted);
     let dest = destination(&checked.verdict)?;
+    if dest == Destination::Quarantine {
+        metrics::counter!("palisade_messages_quarantined_total").increment(1);
+    }
     let active = dest == Destination::Active;
     let report = match &cfg.reports.dmarc_address {
         Some(a) if active && checked.authenticated && rcpts.contains(a) => checked.message.clone(),
@@ -292,13 +288,10 @@ async fn decide_and_commit(
 }
 
 /// The spool directory a verdict sends the message to, or its refusal.
-fn destination(verdict: &Verdict) -> Result<Destination, Refused> {
+pub(super) fn destination(verdict: &Verdict) -> Result<Destination, Refused> {
     match verdict {
         Verdict::Accept { .. } => Ok(Destination::Active),
-        Verdict::Quarantine { .. } => {
-            metrics::counter!("palisade_messages_quarantined_total").increment(1);
-            Ok(Destination::Quarantine)
-        }
+        Verdict::Quarantine { .. } => Ok(Destination::Quarantine),
         Verdict::Reject { reply, reason } | Verdict::Defer { reply, reason } => Err(Refused {
             reply: reply.clone(),
             reason: reason.clone(),
