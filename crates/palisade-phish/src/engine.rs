@@ -380,16 +380,6 @@ pub struct Parsed<'m> {
 }
 
 impl<'m> Parsed<'m> {
-    /// The message as received.
-    pub fn raw(&self) -> &'m [u8] {
-        self.raw
-    }
-
-    /// The parse; `None` when the message cannot be read as email.
-    pub fn message(&self) -> Option<&Message<'m>> {
-        self.message.as_ref()
-    }
-
     /// The parse when it covers the whole message (not cut at the part limit): what
     /// readers of the whole body, DKIM's body hash among them, may rely on.
     pub fn whole(&self) -> Option<&Message<'m>> {
