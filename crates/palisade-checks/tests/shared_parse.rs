@@ -4,51 +4,16 @@
 //! the other checks read. Checked on hostile constructions, on the repository's corpus
 //! and, where the machine has it, on the shared corpus of real mail.
 
-use mail_auth::AuthenticatedMessage;
-use palisade_checks::authenticated_message;
 use palisade_checks::forged::header_section_well_formed;
 use std::path::{Path, PathBuf};
 
-type Fields<'x> = (
-    Vec<(&'x [u8], &'x [u8])>,
-    Vec<String>,
-    u32,
-    Vec<Vec<u8>>,
-    Vec<(&'x [u8], &'x [u8])>,
-    [usize; 4],
-);
+#[path = "support/readings.rs"]
+mod readings;
 
-/// What verification reads of a parsed message.
-fn fields<'x>(m: &AuthenticatedMessage<'x>) -> Fields<'x> {
-    (
-        m.headers.clone(),
-        m.from.clone(),
-        m.body_offset,
-        m.body_hashes.iter().map(|h| h.3.clone()).collect(),
-        m.dkim_headers.iter().map(|h| (h.name, h.value)).collect(),
-        [
-            m.ams_headers.len(),
-            m.as_headers.len(),
-            m.aar_headers.len(),
-            m.errors.len(),
-        ],
-    )
-}
-
-/// `None` when both agree, else what differs.
+/// `None` when both readings agree, else what differs.
 fn disagreement(raw: &[u8]) -> Option<String> {
-    let own = authenticated_message(raw, None);
-    let parsed = mail_parser::MessageParser::new().parse(raw);
-    let shared = authenticated_message(raw, parsed.as_ref());
-    match (&own, &shared) {
-        (None, None) => None,
-        (Some(a), Some(b)) if fields(a) == fields(b) => None,
-        (a, b) => Some(format!(
-            "own parse {:?}\nshared parse {:?}",
-            a.as_ref().map(fields),
-            b.as_ref().map(fields)
-        )),
-    }
+    let (own, shared) = readings::readings(raw);
+    (own != shared).then(|| format!("own parse {own:?}\nshared parse {shared:?}"))
 }
 
 const SIG: &str = "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com;\r\n\
