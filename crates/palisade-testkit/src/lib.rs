@@ -14,6 +14,11 @@ mod weak_smtp;
 
 mod daemons;
 
+mod ports;
+
+/// A free loopback port to hand to a daemon.
+pub use ports::free_port;
+
 /// clamd and rspamd from Debian's packages, for one test.
 pub use daemons::{Daemon, EICAR, EICAR_SIGNATURE};
 

@@ -325,13 +325,7 @@ fn alice_at(d: &Path, port: u16, extra: &str) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use palisade_testkit::free_port;
 
 fn send(addr: SocketAddr, rcpt: &str) {
     use std::io::{BufRead, BufReader};

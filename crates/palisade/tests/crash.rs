@@ -20,13 +20,7 @@ const KILLS: usize = 4;
 /// Soak: messages each client sends over its one connection.
 const PER_CLIENT: usize = 1000;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use palisade_testkit::free_port;
 
 fn palisade(data: &Path, args: &[&str], stdin: &str) {
     let mut child = Command::new(BIN)

@@ -108,10 +108,7 @@ async fn clamav_and_rspamd_join_the_verdict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scanner_that_cannot_be_asked_delivers_with_a_reason_when_told_to() {
     // Nothing listens there.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = format!("127.0.0.1:{}", free_port());
     let ts = start(&format!(
         "[scanners.clamav]\naddress = \"{dead}\"\non_failure = \"deliver\"\ntimeout_secs = 5\n"
     ))

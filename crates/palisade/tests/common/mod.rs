@@ -163,14 +163,8 @@ pub fn system_ids(user: &str) -> (u32, u32) {
     (id("-u"), id("-g"))
 }
 
-/// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A free loopback port (bound, then released), below the ephemeral range.
+pub use palisade_testkit::free_port;
 
 /// A lettre client for the inbound listener (plain SMTP, no AUTH).
 pub fn inbound(ts: &TestServer) -> lettre::AsyncSmtpTransport<lettre::Tokio1Executor> {
