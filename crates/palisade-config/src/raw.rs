@@ -31,6 +31,7 @@ pub struct RawConfig {
     pub acme: Option<crate::acme::RawAcme>,
     pub dovecot: Option<crate::dovecot::RawDovecot>,
     pub route: Option<BTreeMap<String, crate::routes::RawRoute>>,
+    pub store: Option<crate::store::RawStore>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -424,3 +424,27 @@ fn production_acme_lines_parse_uncommented() {
     assert_eq!(c.acme.unwrap().directory, LETS_ENCRYPT);
     assert_eq!(c.web, Some("[::]:443".parse().unwrap()));
 }
+
+#[test]
+fn the_store_is_embedded_unless_a_postgres_url_is_given() {
+    assert_eq!(parse("").unwrap().store, StoreConfig::Embedded);
+    let c = parse("[store]\nurl = \"postgres://mail@db.example/palisade\"\n").unwrap();
+    assert_eq!(
+        c.store,
+        StoreConfig::Postgres {
+            url: "postgres://mail@db.example/palisade".into(),
+            max_connections: 10
+        }
+    );
+    let c = parse("[store]\nurl = \"postgresql://db/p\"\nmax_connections = 4\n").unwrap();
+    assert!(matches!(
+        c.store,
+        StoreConfig::Postgres {
+            max_connections: 4,
+            ..
+        }
+    ));
+    assert!(err("[store]\nurl = \"mysql://db/p\"\n").contains("store.url"));
+    assert!(err("[store]\nurl = \"postgres://db/p\"\nmax_connections = 1\n").contains("2 to 1000"));
+    assert!(err("[store]\npath = \"x\"\n").contains("path"));
+}

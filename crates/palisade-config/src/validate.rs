@@ -295,6 +295,8 @@ pub struct Config {
     pub dovecot: crate::dovecot::DovecotConfig,
     /// Domains whose mail goes on to another server (the gateway role), by domain.
     pub routes: std::collections::BTreeMap<String, crate::routes::Route>,
+    /// Where the state lives: the embedded file, or PostgreSQL shared by several nodes.
+    pub store: crate::store::StoreConfig,
 }
 
 /// `log.format`: lines for people (colour only at a terminal), or one JSON object per
@@ -471,6 +473,7 @@ impl Config {
         let routes = crate::routes::routes_config(raw.route.unwrap_or_default())?;
         refuse_routing_loops(&routes, &hostname, &listeners)?;
         Ok(Config {
+            store: crate::store::store_config(raw.store)?,
             routes,
             autoconfig: web.autoconfig,
             dashboard_flush: web.dashboard_flush,

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use palisade_queue::{Spool, SpooledMessage, activate, inject};
-use palisade_store::{SqliteStore, Store};
+use palisade_store::SqliteStore;
+use palisade_store::prelude::*;
 use palisade_types::{Address, BodyType, Envelope};
 
 fn envelope() -> Envelope {

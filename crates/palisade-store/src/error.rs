@@ -30,9 +30,33 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// The shared database at `url` (its password left out) could not be reached.
+    #[error("cannot connect to the store at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// The database was written by a newer Palisade; refusing beats guessing.
     #[error("store schema version {found} is newer than the supported {supported}")]
     UnsupportedSchema { found: i64, supported: i64 },
+
+    /// Applying the schema's steps failed (a step's SQL, or a step already applied
+    /// whose text differs from this build's).
+    #[error("store schema migration failed")]
+    Migration {
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// A file beside the store could not be used while doing `context`.
+    #[error("store error while {context}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 
     /// A query failed while doing `context` (I/O, lock timeout, constraint).
     #[error("store error while {context}")]
@@ -51,7 +75,13 @@ impl StoreError {
     /// True when retrying later may succeed (the database was busy or unreachable),
     /// so the queue defers with a 4xx instead of bouncing.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Open { .. } | StoreError::Database { .. })
+        matches!(
+            self,
+            StoreError::Open { .. }
+                | StoreError::Connect { .. }
+                | StoreError::Database { .. }
+                | StoreError::Io { .. }
+        )
     }
 }
 
@@ -63,4 +93,19 @@ pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreErro
 /// True if `e` is a unique or primary-key violation, i.e. "already exists".
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A migration failure as a store error: a step this build does not have means a
+/// newer release wrote the schema ([`StoreError::UnsupportedSchema`]).
+pub(crate) fn migrate_error(
+    e: sqlx::migrate::MigrateError,
+    migrator: &sqlx::migrate::Migrator,
+) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(found) => StoreError::UnsupportedSchema {
+            found,
+            supported: migrator.iter().map(|m| m.version).max().unwrap_or(0),
+        },
+        source => StoreError::Migration { source },
+    }
 }

@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use palisade_store::{LookupCache, QueueStatus, Sealing, SqliteStore, Store};
+use palisade_store::prelude::*;
+use palisade_store::{LookupCache, QueueStatus, Sealing, SqliteStore};
 use palisade_types::{Address, Domain, QueueId};
 use tempfile::TempDir;
 

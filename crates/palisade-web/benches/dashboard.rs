@@ -10,7 +10,8 @@
 #![allow(clippy::unwrap_used)]
 
 use palisade_access::login::Refused;
-use palisade_store::{DashboardStore, Event, HourlyCount, QueueStatus, SqliteStore, Store, Tally};
+use palisade_store::prelude::*;
+use palisade_store::{Event, HourlyCount, QueueStatus, SqliteStore, Tally};
 use palisade_types::{Address, Domain, QueueId};
 use palisade_web::console::dashboard::{Range, render};
 use palisade_web::console::{

@@ -24,7 +24,6 @@ async fn with_own_selectors(
     if !paths.store_path().exists() {
         return Ok(given);
     }
-    use palisade_store::Store;
     let store = paths.store().await?;
     if store.is_local_domain(domain).await? {
         let keys = store.list_dkim_keys(Some(domain)).await?;
@@ -77,7 +76,7 @@ pub async fn doctor(paths: &Paths, json: bool) -> anyhow::Result<()> {
     let dns = Dns::new(&palisade_server::dns_settings(&cfg))?;
     let store = paths.store().await?;
     let settings = audit_settings(&cfg, Vec::new(), None, None)?;
-    let reports = palisade_audit::doctor::run(&cfg, &store, &paths.data, &dns, &settings).await?;
+    let reports = palisade_audit::doctor::run(&cfg, &*store, &paths.data, &dns, &settings).await?;
     if json {
         let all: Vec<serde_json::Value> =
             reports.iter().map(palisade_audit::render::json).collect();
@@ -221,10 +220,7 @@ pub async fn run(paths: &Paths, c: AuditCommand) -> anyhow::Result<()> {
                 paths.store_path().exists(),
                 palisade_types::Domain::parse(&report.dmarc.domain),
             ) {
-                (true, Ok(d)) => {
-                    use palisade_store::Store;
-                    paths.store().await?.is_local_domain(&d).await?
-                }
+                (true, Ok(d)) => paths.store().await?.is_local_domain(&d).await?,
                 _ => false,
             };
             let ctx = Context {

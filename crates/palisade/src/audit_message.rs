@@ -7,7 +7,6 @@ use palisade_config::Config;
 use palisade_dns::Dns;
 use palisade_phish::lookalike::Protected;
 use palisade_phish::{Analysis, Context, Engine};
-use palisade_store::Store;
 use serde_json::json;
 
 /// SPF, DKIM, ARC and DMARC of the message; SPF only with a client address.
@@ -42,7 +41,7 @@ pub(crate) async fn engine(paths: &Paths, cfg: &Config) -> anyhow::Result<Engine
             .map_err(|e| anyhow::anyhow!("phishing.weights: {e}"));
     }
     let store = paths.store().await?;
-    palisade_server::phishing::build_engine(&store, cfg)
+    palisade_server::phishing::build_engine(&*store, cfg)
         .await
         .map_err(|e| anyhow::anyhow!(e))
 }
@@ -136,7 +135,7 @@ pub async fn run(
     let external = scanners(cfg, &message, ip, helo, mail_from).await?;
     let signature = if paths.store_path().exists() {
         let store = paths.store().await?;
-        palisade_server::signatures::check(Some(&store), message).await
+        palisade_server::signatures::check(Some(&*store), message).await
     } else {
         palisade_server::signatures::check(None, message).await
     };

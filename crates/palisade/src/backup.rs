@@ -72,6 +72,12 @@ fn left_out(rel: &str) -> bool {
 
 pub async fn backup(paths: &Paths, dir: &Path, passphrase: &str) -> anyhow::Result<()> {
     check_passphrase(passphrase)?;
+    if paths.store_config()? != palisade_config::StoreConfig::Embedded {
+        return Err(usage(
+            "the store is on PostgreSQL ([store] url or PALISADE_STORE_URL): back it up with \
+             pg_dump; `palisade backup` copies the embedded store with the data directory",
+        ));
+    }
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         return Err(usage(format!("{} is not empty", dir.display())));
     }
@@ -86,7 +92,7 @@ pub async fn backup(paths: &Paths, dir: &Path, passphrase: &str) -> anyhow::Resu
     let _ = std::fs::remove_file(&snapshot);
     // Owner-only from the start: VACUUM INTO fills an empty file it is given.
     write_durably(&snapshot, b"")?;
-    paths.store().await?.snapshot(&snapshot).await?;
+    paths.sqlite_store().await?.snapshot(&snapshot).await?;
     let db = std::fs::read(&snapshot);
     let _ = std::fs::remove_file(&snapshot);
     files.push(put(dir, "palisade.db", &db?, &key)?);

@@ -118,6 +118,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },
+    /// The store: the embedded SQLite file, or PostgreSQL (`[store] url`,
+    /// PALISADE_STORE_URL).
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Password checks for other programs (Dovecot).
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -379,6 +383,13 @@ pub enum AuditCommand {
         #[arg(long, value_name = "N", conflicts_with_all = ["loso", "train"])]
         site_learn: Option<usize>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Bring the store's schema up to date (serve does this at start too) and print the
+    /// version it is at. Refuses a store written by a newer release.
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,11 +6,14 @@ use crate::cli::{
 use crate::usage;
 use anyhow::Context;
 use palisade_config::Config;
+use palisade_config::StoreConfig;
 use palisade_queue::view;
-use palisade_store::{AliasSource, ConsoleStore, SqliteStore, Store};
+use palisade_store::prelude::*;
+use palisade_store::{AliasSource, PgStore, SqliteStore};
 use palisade_types::{Address, Domain, QueueId};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut paths = Paths::new(args.data, args.config);
@@ -24,6 +27,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             force,
         } => init(&paths, &domain, &hostname, force).await,
         Command::Config(ConfigCommand::Check) => config_check(&paths),
+        Command::Store(crate::cli::StoreCommand::Migrate) => store_migrate(&paths).await,
         Command::Domain(c) => domain(&paths, c).await,
         Command::User(c) => user(&paths, c).await,
         Command::Alias(c) => alias(&paths, c).await,
@@ -45,7 +49,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Learn {
             label,
             paths: files,
-        } => crate::learn::run(&paths.store().await?, &label, &files).await,
+        } => crate::learn::run(&*paths.store().await?, &label, &files).await,
         Command::Auth(crate::cli::AuthCommand::Checkpassword { socket, reply: _ }) => {
             crate::checkpassword::run(&socket).await
         }
@@ -137,7 +141,30 @@ impl Paths {
         self.data.join("palisade.db")
     }
 
-    pub async fn store(&self) -> anyhow::Result<SqliteStore> {
+    /// The store the configuration names (`[store]`, or PALISADE_STORE_URL), behind its
+    /// traits, its schema brought up to date.
+    pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        match self.store_config()? {
+            StoreConfig::Embedded => Ok(Arc::new(self.sqlite_store().await?)),
+            StoreConfig::Postgres {
+                url,
+                max_connections,
+            } => Ok(Arc::new(PgStore::connect(&url, max_connections).await?)),
+        }
+    }
+
+    /// `[store]` of the config (the defaults without one), with PALISADE_STORE_URL put
+    /// in place of its `url` when set.
+    pub fn store_config(&self) -> anyhow::Result<StoreConfig> {
+        let configured = self.load_config_or_default()?.store;
+        match std::env::var(palisade_config::STORE_URL_ENV) {
+            Ok(url) => Ok(configured.with_url(palisade_config::STORE_URL_ENV, &url)?),
+            Err(_) => Ok(configured),
+        }
+    }
+
+    /// The embedded store file itself, for what only SQLite has (a file to back up).
+    pub async fn sqlite_store(&self) -> anyhow::Result<SqliteStore> {
         std::fs::create_dir_all(&self.data)
             .with_context(|| format!("creating data directory {}", self.data.display()))?;
         Ok(SqliteStore::open(&self.store_path()).await?)
@@ -206,7 +233,7 @@ async fn init(paths: &Paths, domain: &str, hostname: &str, force: bool) -> anyho
         "postmaster@{domain} (RFC 5321 section 4.5.1) will deliver to the first user you add.\n"
     );
     println!("Publish these DNS records (palisade dns records {domain} prints them again):\n");
-    crate::dkim::print_records(paths, &cfg, &store, &domain).await
+    crate::dkim::print_records(paths, &cfg, &*store, &domain).await
 }
 
 async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
@@ -218,7 +245,7 @@ async fn domain(paths: &Paths, c: DomainCommand) -> anyhow::Result<()> {
             println!("added domain {d}");
             let postmaster = paths.load_config_or_default()?.postmaster;
             match postmaster {
-                Some(p) => ensure_postmaster(&store, &d, &p).await?,
+                Some(p) => ensure_postmaster(&*store, &d, &p).await?,
                 None => println!(
                     "postmaster@{d} (RFC 5321 section 4.5.1) will deliver to the first user added \
                      to {d}; set postmaster in the config to choose another"
@@ -359,7 +386,7 @@ fn check_password(pw: &str, address: &Address) -> anyhow::Result<()> {
 
 /// RFC 5321 §4.5.1: see [`palisade_access::forms::ensure_postmaster`].
 async fn ensure_postmaster(
-    store: &SqliteStore,
+    store: &dyn Store,
     domain: &Domain,
     target: &Address,
 ) -> anyhow::Result<()> {
@@ -401,7 +428,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
                     .join(a.local().to_ascii_lowercase())
                     .display()
             );
-            ensure_postmaster(&store, a.domain(), &a).await?;
+            ensure_postmaster(&*store, a.domain(), &a).await?;
         }
         UserCommand::List { domain } => {
             let d = domain.as_deref().map(parse_domain).transpose()?;
@@ -441,13 +468,13 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
             store.remove_web_sessions(&a).await?;
             println!("password changed for {a}");
         }
-        UserCommand::SendAs(c) => send_as(&store, c).await?,
-        UserCommand::TwoFactor(c) => crate::two_factor::run(&store, c).await?,
-        UserCommand::AppPassword(c) => crate::two_factor::app_passwords(&store, c).await?,
-        UserCommand::Key(c) => crate::keys::run(&store, c).await?,
-        UserCommand::Signing(c) => crate::keys::signing(&store, &paths.data, c).await?,
+        UserCommand::SendAs(c) => send_as(&*store, c).await?,
+        UserCommand::TwoFactor(c) => crate::two_factor::run(&*store, c).await?,
+        UserCommand::AppPassword(c) => crate::two_factor::app_passwords(&*store, c).await?,
+        UserCommand::Key(c) => crate::keys::run(&*store, c).await?,
+        UserCommand::Signing(c) => crate::keys::signing(&*store, &paths.data, c).await?,
         UserCommand::EncryptAtRest { address, state } => {
-            crate::keys::encrypt_at_rest(&store, &address, state == "on").await?
+            crate::keys::encrypt_at_rest(&*store, &address, state == "on").await?
         }
         UserCommand::EncryptOutbound { address, policy } => {
             let a = parse_address(&address)?;
@@ -507,7 +534,7 @@ fn send_as_target(s: &str) -> anyhow::Result<String> {
     palisade_access::aliases::send_as_target(s).map_err(|e| usage(format!("{s:?}: {e}")))
 }
 
-async fn send_as(store: &SqliteStore, c: crate::cli::SendAsCommand) -> anyhow::Result<()> {
+async fn send_as(store: &dyn Store, c: crate::cli::SendAsCommand) -> anyhow::Result<()> {
     use crate::cli::SendAsCommand;
     let audit = |kind: &str, user: &Address, target: &str| palisade_store::Event {
         time: palisade_queue::now_secs(),
@@ -556,7 +583,7 @@ async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(|t| parse_address(t))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            match aliases::add(&store, &s, &targets).await {
+            match aliases::add(&*store, &s, &targets).await {
                 Ok(added) => {
                     for (s, t) in added {
                         println!("{s} -> {t}");
@@ -568,13 +595,13 @@ async fn alias(paths: &Paths, c: AliasCommand) -> anyhow::Result<()> {
         }
         AliasCommand::Remove { source } => {
             let s = AliasSource::parse(&source).map_err(|e| usage(format!("{source:?}: {e}")))?;
-            if !aliases::remove(&store, &s).await? {
+            if !aliases::remove(&*store, &s).await? {
                 return Err(usage(format!("no alias or group {s}")));
             }
             println!("removed {s}");
         }
         AliasCommand::List => {
-            for (s, targets) in aliases::list(&store).await? {
+            for (s, targets) in aliases::list(&*store).await? {
                 println!("{s} -> {}", targets.join(", "));
             }
         }
@@ -664,26 +691,26 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
     let missing = |id: QueueId| usage(format!("no message {id} in the queue"));
     match c {
         QueueCommand::List => {
-            let (queued, total) = view::list(&qdir, &store, usize::MAX).await?;
+            let (queued, total) = view::list(&qdir, &*store, usize::MAX).await?;
             queue_list(&queued, total);
         }
         QueueCommand::Show { id } => {
             let id = parse_queue_id(&id)?;
-            let (q, head) = view::show(&qdir, &store, id)
+            let (q, head) = view::show(&qdir, &*store, id)
                 .await?
                 .ok_or_else(|| missing(id))?;
             queue_show(&q, &head);
         }
         QueueCommand::Retry { id } => {
             let id = parse_queue_id(&id)?;
-            if !view::retry(&qdir, &store, id).await? {
+            if !view::retry(&qdir, &*store, id).await? {
                 return Err(missing(id));
             }
             println!("{id} will be retried within a second by the running server");
         }
         QueueCommand::Delete { id } => {
             let id = parse_queue_id(&id)?;
-            if !view::delete(&qdir, &store, id).await? {
+            if !view::delete(&qdir, &*store, id).await? {
                 return Err(missing(id));
             }
             println!("deleted {id}");
@@ -696,4 +723,14 @@ async fn queue(paths: &Paths, c: QueueCommand) -> anyhow::Result<()> {
 /// characters.
 fn display_name(name: &str) -> anyhow::Result<String> {
     palisade_access::forms::display_name(name).map_err(|e| usage(e.to_string()))
+}
+
+/// `palisade store migrate`: opening the store applies what is missing.
+async fn store_migrate(paths: &Paths) -> anyhow::Result<()> {
+    let store = paths.store().await?;
+    println!(
+        "the store's schema is at version {}",
+        store.schema_version().await?
+    );
+    Ok(())
 }

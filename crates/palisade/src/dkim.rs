@@ -87,14 +87,14 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
             domain,
             algorithm,
             selector,
-        } => keygen(&store, &parse_domain(&domain)?, algorithm, selector).await?,
+        } => keygen(&*store, &parse_domain(&domain)?, algorithm, selector).await?,
         DkimCommand::List { domain } => {
             let domain = domain.map(|d| parse_domain(&d)).transpose()?;
             list(&store.list_dkim_keys(domain.as_ref()).await?);
         }
         DkimCommand::Rotate { domain } => {
             let domain = parse_domain(&domain)?;
-            let made = dkim_keys::rotate(&store, &domain, palisade_queue::now_secs())
+            let made = dkim_keys::rotate(&*store, &domain, palisade_queue::now_secs())
                 .await
                 .map_err(key_error)?;
             println!("New keys (pending). Publish them, wait for the DNS TTL, then activate:\n");
@@ -107,7 +107,7 @@ pub async fn run(paths: &Paths, c: DkimCommand) -> anyhow::Result<()> {
         }
         DkimCommand::Activate { domain, selector } => {
             let domain = parse_domain(&domain)?;
-            let retired = dkim_keys::activate(&store, &domain, &selector)
+            let retired = dkim_keys::activate(&*store, &domain, &selector)
                 .await
                 .map_err(key_error)?;
             for r in retired {
@@ -128,7 +128,7 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
             "{domain} is not a local domain: add it first (palisade domain add {domain})"
         )));
     }
-    print_records(paths, &cfg, &store, &domain).await
+    print_records(paths, &cfg, &*store, &domain).await
 }
 
 /// Every record `domain` should publish, as `doctor` checks it (the mail-client SRV and
@@ -137,7 +137,7 @@ pub async fn dns_records(paths: &Paths, domain: &str) -> anyhow::Result<()> {
 pub async fn print_records(
     paths: &Paths,
     cfg: &palisade_config::Config,
-    store: &palisade_store::SqliteStore,
+    store: &dyn palisade_store::Store,
     domain: &Domain,
 ) -> anyhow::Result<()> {
     let host = cfg.hostname.to_string();
@@ -273,7 +273,7 @@ fn print_tlsa(cfg: &palisade_config::Config, data: &std::path::Path) {
 /// says what to do.
 async fn report_mailboxes(
     cfg: &palisade_config::Config,
-    store: &palisade_store::SqliteStore,
+    store: &dyn palisade_store::Store,
     domain: &Domain,
 ) -> anyhow::Result<()> {
     let mut named = vec![cfg.reports.dmarc_rua(domain), cfg.reports.tls_rua(domain)];

@@ -5,7 +5,7 @@ use crate::cli::{KeyCommand, SigningCommand};
 use crate::commands::parse_address;
 use crate::usage;
 use palisade_crypt::user_keys::{self, AtRest, Removal};
-use palisade_store::{SqliteStore, Store};
+use palisade_store::prelude::*;
 use std::io::Read;
 
 fn read_key(file: &std::path::Path) -> anyhow::Result<String> {
@@ -19,7 +19,7 @@ fn read_key(file: &std::path::Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-pub async fn run(store: &SqliteStore, c: KeyCommand) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, c: KeyCommand) -> anyhow::Result<()> {
     match c {
         KeyCommand::Import { user, file } => {
             let a = parse_address(&user)?;
@@ -83,7 +83,7 @@ pub async fn until_running_server_sees_it() {
     tokio::time::sleep(palisade_store::LookupCache::TTL).await;
 }
 
-pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyhow::Result<()> {
+pub async fn encrypt_at_rest(store: &dyn Store, user: &str, on: bool) -> anyhow::Result<()> {
     let a = parse_address(user)?;
     match user_keys::set_encrypt_at_rest(store, &a, on).await? {
         AtRest::Done => {}
@@ -104,7 +104,7 @@ pub async fn encrypt_at_rest(store: &SqliteStore, user: &str, on: bool) -> anyho
 }
 
 pub async fn signing(
-    store: &SqliteStore,
+    store: &dyn Store,
     data: &std::path::Path,
     c: SigningCommand,
 ) -> anyhow::Result<()> {

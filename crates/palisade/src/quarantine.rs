@@ -92,10 +92,10 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
             let raw = m.read_message()?;
             let store = paths.store().await?;
             let qdir = palisade_server::queue_dir(&paths.data);
-            palisade_queue::activate(&qdir, &store, id, &path(paths, id)).await?;
+            palisade_queue::activate(&qdir, &*store, id, &path(paths, id)).await?;
             println!("{id} released for delivery");
             // Only a release that happened is a decision.
-            learn(&store, &raw, MessageLabel::Ham).await?;
+            learn(&*store, &raw, MessageLabel::Ham).await?;
         }
         QuarantineCommand::Delete { id, phish, spam } => {
             let (id, m) = open(paths, &id)?;
@@ -105,7 +105,7 @@ pub async fn run(paths: &Paths, c: QuarantineCommand) -> anyhow::Result<()> {
                 _ => None,
             };
             if let Some(label) = label {
-                learn(&paths.store().await?, &m.read_message()?, label).await?;
+                learn(&*paths.store().await?, &m.read_message()?, label).await?;
             }
             std::fs::remove_file(path(paths, id))?;
             println!("deleted {id}");

@@ -5,7 +5,6 @@ use crate::commands::Paths;
 use crate::usage;
 use palisade_checks::dmarc_received;
 use palisade_dns::Dns;
-use palisade_store::Store;
 use serde_json::json;
 use std::io::Read;
 
@@ -54,10 +53,10 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
             let queue_dir = palisade_server::queue_dir(&paths.data);
             let outbox = palisade_server::outbox::Outbox::Offline {
                 queue_dir: &queue_dir,
-                store: &store,
+                store: &*store,
             };
             let sent = palisade_server::reports::send_dmarc_reports(
-                &store,
+                &*store,
                 &dns,
                 &cfg,
                 &outbox,
@@ -93,7 +92,7 @@ pub async fn run(paths: &Paths, c: DmarcReportsCommand) -> anyhow::Result<()> {
             };
             read.map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
             let r = palisade_server::reports::receive_dmarc_report(
-                &store,
+                &*store,
                 &raw,
                 palisade_queue::now_secs(),
             )
@@ -120,10 +119,10 @@ pub async fn send_tls(paths: &Paths) -> anyhow::Result<()> {
     let queue_dir = palisade_server::queue_dir(&paths.data);
     let outbox = palisade_server::outbox::Outbox::Offline {
         queue_dir: &queue_dir,
-        store: &store,
+        store: &*store,
     };
     let sent = palisade_server::tlsrpt::send(
-        &store,
+        &*store,
         &dns,
         &cfg,
         &outbox,

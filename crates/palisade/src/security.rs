@@ -101,18 +101,18 @@ pub async fn run(paths: &Paths, c: SecurityCommand) -> anyhow::Result<()> {
                 .parse()
                 .map_err(|_| usage(format!("{ip:?} is not an IP address")))?;
             // IPv6 addresses are banned by their /64.
-            let Some(key) = palisade_access::guard::lift_ban(&store, parsed).await? else {
+            let Some(key) = palisade_access::guard::lift_ban(&*store, parsed).await? else {
                 return Err(usage(format!("{parsed} is not banned")));
             };
-            record(&store, now, "security.unbanned", &key).await;
+            record(&*store, now, "security.unbanned", &key).await;
             println!("{key} is no longer banned (a running server lets it in within 5 s)");
         }
         SecurityCommand::Unlock { user } => {
             let account = palisade_access::guard::account_key(&user);
-            let Some(lock) = palisade_access::guard::unlock(&store, &account).await? else {
+            let Some(lock) = palisade_access::guard::unlock(&*store, &account).await? else {
                 return Err(usage(format!("{account} is not locked")));
             };
-            record(&store, now, "security.unlocked", &account).await;
+            record(&*store, now, "security.unlocked", &account).await;
             if lock.until > now {
                 println!("{account} unlocked (was locked: {})", lock.reason)
             } else {
@@ -123,7 +123,7 @@ pub async fn run(paths: &Paths, c: SecurityCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn record(store: &impl Store, now: i64, kind: &str, subject: &str) {
+async fn record(store: &dyn Store, now: i64, kind: &str, subject: &str) {
     let _ = store
         .record_event(&Event {
             time: now,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusRecorder};
 use palisade_config::{Config, ListenerKind};
 use palisade_server::Server;
-use palisade_store::{SqliteStore, Store};
+use palisade_store::prelude::*;
 use palisade_types::{Address, Domain};
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
@@ -34,7 +34,7 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
     init_logging(config.log_format);
     let store = paths.store().await?;
     if first_run && store.list_domains().await?.is_empty() {
-        seed_first_mailbox(&store).await?;
+        seed_first_mailbox(&*store).await?;
     }
     let metrics_stop = tokio::sync::watch::channel(false);
     // Every counter feeds the dashboard's rollup, and Prometheus when it is scraped.
@@ -59,8 +59,7 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
     metrics::set_global_recorder(recorders.build())
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     let grace = config.smtp.shutdown_grace;
-    let test_rcpt = test_recipient(&store).await?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let test_rcpt = test_recipient(&*store).await?;
     let server = Server::start(config.clone(), &paths.data, store, palisade::addons::all()).await?;
     print_banner(paths, &config, &server, test_rcpt.as_ref());
     let mut term = signal(SignalKind::terminate())?;
@@ -121,7 +120,7 @@ impl std::io::Write for LossyStderr {
 /// A fresh install gets the domain `localhost` and the mailbox `postmaster@localhost`,
 /// so the first test message has somewhere to land. Its password is locked ("!" is not
 /// a password hash); set one with `palisade user passwd`.
-async fn seed_first_mailbox(store: &SqliteStore) -> anyhow::Result<()> {
+async fn seed_first_mailbox(store: &dyn Store) -> anyhow::Result<()> {
     let domain = Domain::parse(FIRST_DOMAIN)?;
     let user = Address::parse(FIRST_USER)?;
     store.add_domain(&domain).await?;
@@ -132,7 +131,7 @@ async fn seed_first_mailbox(store: &SqliteStore) -> anyhow::Result<()> {
 /// Where the banner's test message goes, and the mailbox it lands in: the first
 /// domain's postmaster when it delivers somewhere, else the first user; none without a
 /// mailbox.
-async fn test_recipient(store: &SqliteStore) -> anyhow::Result<Option<(Address, Address)>> {
+async fn test_recipient(store: &dyn Store) -> anyhow::Result<Option<(Address, Address)>> {
     for d in store.list_domains().await? {
         let postmaster = Address::parse(&format!("postmaster@{d}"))?;
         if let Some(mailbox) = store.resolve_recipient(&postmaster).await? {

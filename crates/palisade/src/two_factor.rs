@@ -5,7 +5,8 @@ use crate::commands::parse_address;
 use crate::security::{parse_expiry, when};
 use crate::usage;
 use palisade_access::two_factor;
-use palisade_store::{Event, SqliteStore, Store};
+use palisade_store::Event;
+use palisade_store::prelude::*;
 use palisade_types::Address;
 use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
@@ -22,7 +23,7 @@ fn read_line(prompt: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_string())
 }
 
-async fn existing_user(store: &SqliteStore, user: &str) -> anyhow::Result<Address> {
+async fn existing_user(store: &dyn Store, user: &str) -> anyhow::Result<Address> {
     let a = parse_address(user)?;
     if store.password_hash(&a).await?.is_none() {
         return Err(usage(format!("no user {a}")));
@@ -30,7 +31,7 @@ async fn existing_user(store: &SqliteStore, user: &str) -> anyhow::Result<Addres
     Ok(a)
 }
 
-async fn event(store: &SqliteStore, kind: &str, user: &Address, detail: String) {
+async fn event(store: &dyn Store, kind: &str, user: &Address, detail: String) {
     let _ = store
         .record_event(&Event {
             time: palisade_queue::now_secs(),
@@ -41,7 +42,7 @@ async fn event(store: &SqliteStore, kind: &str, user: &Address, detail: String) 
         .await;
 }
 
-pub async fn run(store: &SqliteStore, c: TwoFactorCommand) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, c: TwoFactorCommand) -> anyhow::Result<()> {
     let now = palisade_queue::now_secs();
     match c {
         TwoFactorCommand::Enable { user } => {
@@ -117,7 +118,7 @@ pub async fn run(store: &SqliteStore, c: TwoFactorCommand) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn app_passwords(store: &SqliteStore, c: AppPasswordCommand) -> anyhow::Result<()> {
+pub async fn app_passwords(store: &dyn Store, c: AppPasswordCommand) -> anyhow::Result<()> {
     let now = palisade_queue::now_secs();
     match c {
         AppPasswordCommand::Add {

@@ -441,7 +441,7 @@ async fn rate_limits_name_the_limit_that_was_hit() {
     assert!(s.reply().await.starts_with("250"));
     let alice = palisade_types::Address::parse("alice@local.test").unwrap();
     for _ in 0..200 {
-        if palisade_store::Store::count_submission_recipients(ts.store.as_ref(), &alice, 0)
+        if palisade_store::Security::count_submission_recipients(ts.store.as_ref(), &alice, 0)
             .await
             .unwrap()
             == 2
@@ -509,7 +509,7 @@ async fn a_hash_made_with_weaker_parameters_is_upgraded_at_login() {
         .to_string();
     let alice = palisade_types::Address::parse("alice@local.test").unwrap();
     assert!(
-        palisade_store::Store::set_password_hash(ts.store.as_ref(), &alice, &weak)
+        palisade_store::Accounts::set_password_hash(ts.store.as_ref(), &alice, &weak)
             .await
             .unwrap()
     );
@@ -517,7 +517,7 @@ async fn a_hash_made_with_weaker_parameters_is_upgraded_at_login() {
         .await
         .unwrap();
     assert!(r.starts_with("235"), "{r}");
-    let now = palisade_store::Store::password_hash(ts.store.as_ref(), &alice)
+    let now = palisade_store::Accounts::password_hash(ts.store.as_ref(), &alice)
         .await
         .unwrap()
         .unwrap();

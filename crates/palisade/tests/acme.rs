@@ -7,7 +7,7 @@
 mod common;
 
 use common::{HOST, TestCa, TestServer, connect, free_port, start_with_dns};
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_testkit::DnsAuthority;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};

@@ -319,7 +319,7 @@ async fn a_clean_domain_scores_100_and_a_weak_one_shows_every_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_compares_what_is_published_with_what_the_server_expects() {
     use palisade_checks::signing::{self, KeyAlgorithm};
-    use palisade_store::Store;
+    use palisade_store::prelude::*;
     let certs = tempfile::tempdir().unwrap();
     let ca = TestCa::new(certs.path());
     let (cert, key) = ca.issue("web", &["mta-sts.local.test", HOST]);

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use lettre::AsyncTransport;
 use lettre::address::Envelope;
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;

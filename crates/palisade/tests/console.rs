@@ -8,7 +8,7 @@ mod common;
 
 use common::console::*;
 use common::*;
-use palisade_store::{ConsoleStore, Store};
+use palisade_store::prelude::*;
 use palisade_types::Address;
 use reqwest::StatusCode;
 

@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::{AsyncTransport, Message};
-use palisade_store::{ConsoleStore, Store};
+use palisade_store::prelude::*;
 use palisade_types::Address;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

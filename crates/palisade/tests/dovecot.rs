@@ -9,7 +9,7 @@ mod common;
 use common::dovecot::{Dovecot, share_auth_socket};
 use common::*;
 use lettre::AsyncTransport;
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -607,7 +607,7 @@ fn gpg_key(uid: &str) -> (tempfile::TempDir, PathBuf) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submitted_mail_is_encrypted_to_keys_found_by_wkd_as_the_policy_says() {
     use palisade_checks::signing::{self, KeyAlgorithm};
-    use palisade_store::Store;
+    use palisade_store::prelude::*;
     use palisade_testkit::DnsAuthority;
     use std::net::Ipv4Addr;
 

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use std::process::Command;
 use std::time::Duration;
 

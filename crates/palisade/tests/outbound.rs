@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_testkit::DnsAuthority;
 use palisade_types::Domain;
 use std::net::Ipv4Addr;

@@ -10,7 +10,7 @@ use common::*;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_testkit::DnsAuthority;
 use palisade_types::Address;
 use std::process::Command;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_testkit::DnsAuthority;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,7 +6,7 @@ mod common;
 
 use common::dkim::{Keys, arc_seal, sign};
 use common::*;
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_testkit::DnsAuthority;
 use std::process::Command;
 

@@ -8,7 +8,7 @@ use common::*;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre::{AsyncTransport, Message};
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_types::Address;
 use std::time::Duration;
 

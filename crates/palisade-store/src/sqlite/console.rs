@@ -233,7 +233,7 @@ impl ConsoleStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Store;
+    use crate::prelude::*;
     use palisade_types::Domain;
 
     #[tokio::test]

@@ -262,7 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn tls_results_stay_after_their_report() -> Result<(), Box<dyn std::error::Error>> {
-        use crate::Store;
+        use crate::prelude::*;
         let dir = tempfile::tempdir()?;
         let store = SqliteStore::open(&dir.path().join("s.db")).await?;
         let r = TlsResultRow {

@@ -2,6 +2,7 @@
 
 use super::SqliteStore;
 use crate::error::db;
+use crate::rows::{decode_buckets, encode_buckets};
 use crate::{Lesson, SiteCounts, StoreError};
 use palisade_types::MessageLabel;
 use sqlx::Row;
@@ -22,16 +23,6 @@ fn add_sql(label: MessageLabel) -> &'static str {
              ON CONFLICT (bucket) DO UPDATE SET spam = spam + excluded.spam"
         }
     }
-}
-
-fn encode(buckets: &[u32]) -> Vec<u8> {
-    buckets.iter().flat_map(|b| b.to_le_bytes()).collect()
-}
-
-fn decode(blob: &[u8]) -> Vec<u32> {
-    blob.chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
 }
 
 /// Adds `weight` (negative: takes back) to each bucket's count of `label`.
@@ -74,7 +65,7 @@ impl SqliteStore {
             if (label == l.label && weight == l.weight) || weight > l.weight {
                 return Ok(false);
             }
-            let buckets = decode(row.get::<&[u8], _>("buckets"));
+            let buckets = decode_buckets(row.get::<&[u8], _>("buckets"));
             count(&mut tx, &buckets, label, -weight)
                 .await
                 .map_err(db(CONTEXT))?;
@@ -88,7 +79,7 @@ impl SqliteStore {
         .bind(&l.who)
         .bind(l.weight)
         .bind(l.time)
-        .bind(encode(&l.buckets))
+        .bind(encode_buckets(&l.buckets))
         .execute(&mut *tx)
         .await
         .map_err(db(CONTEXT))?;

@@ -2,7 +2,7 @@
 //! own that keeps its cookies by hand so the tests see every `Set-Cookie`.
 
 use super::*;
-use palisade_store::Store;
+use palisade_store::prelude::*;
 use palisade_types::Address;
 use reqwest::StatusCode;
 use std::collections::BTreeMap;

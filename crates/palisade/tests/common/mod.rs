@@ -7,6 +7,7 @@ pub mod dovecot;
 pub mod postfix;
 
 use palisade_server::Server;
+use palisade_store::prelude::*;
 use palisade_store::{SqliteStore, Store};
 use palisade_testkit::DnsAuthority;
 use palisade_types::{Address, Domain};

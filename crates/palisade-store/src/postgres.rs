@@ -1,0 +1,209 @@
+//! [`PgStore`]: the [`Store`] backend several nodes share, on PostgreSQL via sqlx.
+//!
+//! - The schema is `migrations/postgres` (sqlx's migrator, which takes an advisory lock,
+//!   so nodes starting together apply each step once); a store with a step this build
+//!   does not know is refused.
+//! - Statements use `$n` placeholders and PostgreSQL's own forms (`ON CONFLICT`,
+//!   `RETURNING`); `"user"` and `"window"` are quoted (reserved words here).
+//! - A read-check-write that SQLite runs in `BEGIN IMMEDIATE` runs here in
+//!   [`PgStore::write_tx`]: a transaction that first takes one advisory lock, so such
+//!   changes are serialised across every node as they are on one SQLite file.
+//! - [`Store::generation`] moves when this process changes a cached table and when any
+//!   node does: triggers `NOTIFY palisade_directory` at commit, and a listener here
+//!   counts what it hears (and counts a reconnection too, since what was said while the
+//!   connection was down is lost).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use palisade_types::{Address, Domain, QueueId};
+
+use crate::console::{AccountFlags, StoredPasskey, WebSession};
+use crate::dashboard::{HourlyCount, Tally};
+use crate::error::{db, is_unique_violation, migrate_error};
+use crate::rows::*;
+use crate::{
+    AliasSource, AppPassword, Block, DkimKey, DmarcEvaluation, Event, Lesson, QueueStatus,
+    ReceivedReport, SigningKey, SiteCounts, Store, StoreError, StsPolicyRow, TlsResultRow,
+    TotpState, User, UserKey,
+};
+
+mod accounts;
+mod console;
+mod dashboard;
+mod directory;
+mod history;
+mod keys;
+mod queue;
+mod reports;
+mod security;
+
+/// The schema, one numbered step per file of `migrations/postgres` (never edited once
+/// released), embedded in the binary.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The advisory lock key [`PgStore::write_tx`] takes ("palisade" in ASCII, truncated).
+const WRITE_LOCK: i64 = 0x7061_6c69_7361_6465;
+
+/// The channel the schema's triggers notify on a change to a cached table.
+const CHANNEL: &str = "palisade_directory";
+
+/// How long to wait for a connection from the pool before the request fails (and the
+/// mail it was for gets a 4xx).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shared store. Cheap to share: clone the `Arc` it is usually held in.
+#[derive(Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    generation: Arc<AtomicU64>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`) with at most `max_connections`, brings the
+    /// schema up to date, and starts listening for other nodes' changes. Must run inside
+    /// a Tokio runtime.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(|source| StoreError::Connect {
+            url: redacted(url),
+            source,
+        })?;
+        PgStore::connect_with(options, max_connections).await
+    }
+
+    /// [`PgStore::connect`] with options built by the caller (a test's own schema).
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: "postgres".into(),
+                source,
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| migrate_error(e, &MIGRATOR))?;
+        let generation = Arc::new(AtomicU64::new(0));
+        let listener = tokio::spawn(listen(pool.clone(), generation.clone()));
+        Ok(PgStore {
+            pool,
+            generation,
+            listener,
+        })
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        self.listener.abort();
+        self.pool.close().await;
+    }
+
+    /// A write to a cached table has committed (the trigger tells the other nodes; this
+    /// one need not wait for its own notification).
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A transaction without the write lock, for changes that check nothing first
+    /// (upserts, counts, pruning): concurrent ones on other nodes need not wait.
+    async fn tx(
+        &self,
+        context: &'static str,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(db(context))
+    }
+
+    /// A transaction holding the store's one write lock until it ends, for a read that
+    /// decides a write (what `BEGIN IMMEDIATE` gives on SQLite).
+    async fn write_tx(
+        &self,
+        context: &'static str,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db(context))?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(context))?;
+        Ok(tx)
+    }
+}
+
+/// Counts every notification on [`CHANNEL`] (and every reconnection) into `generation`,
+/// until the store is dropped. A failed `LISTEN` is retried after a pause: until it
+/// succeeds, the lookup cache's time to live bounds how stale an entry gets.
+async fn listen(pool: PgPool, generation: Arc<AtomicU64>) {
+    loop {
+        if let Ok(mut listener) = PgListener::connect_with(&pool).await
+            && listener.listen(CHANNEL).await.is_ok()
+        {
+            generation.fetch_add(1, Ordering::AcqRel);
+            // `try_recv` gives `Ok(None)` when the connection was lost (and is remade
+            // at the next call): a change may have gone unheard, so that counts too.
+            while let Ok(_heard) = listener.try_recv().await {
+                generation.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `url` without its password (nor its parameters, which may hold one), for errors.
+fn redacted(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(base, _)| base);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading the schema version"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_url_loses_its_password_and_parameters() {
+        assert_eq!(
+            redacted("postgres://mail:s3cret@db.example:5432/palisade?password=x"),
+            "postgres://mail@db.example:5432/palisade"
+        );
+        assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redacted("nonsense"), "(not a URL)");
+    }
+}

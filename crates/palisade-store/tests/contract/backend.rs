@@ -1,0 +1,134 @@
+//! The backends the contract runs on, each test on a database of its own.
+//!
+//! PostgreSQL is the server on 127.0.0.1:5432 (database `test`; `PALISADE_TEST_POSTGRES`
+//! names another): each test gets a schema of its own, dropped when it ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use palisade_store::{PgStore, SqliteStore, Store};
+use sqlx::postgres::PgConnectOptions;
+use tempfile::TempDir;
+
+/// A backend to run one contract test on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// A new SQLite file in a temporary directory.
+    Sqlite,
+    /// A new schema in the test PostgreSQL database.
+    Postgres,
+}
+
+/// What to remove when the test is over.
+enum Guard {
+    Dir(#[allow(dead_code)] TempDir),
+    Schema(String),
+}
+
+/// A fresh, empty store; dropping it removes the database.
+pub struct Fresh {
+    store: Arc<dyn Store>,
+    guard: Guard,
+}
+
+impl Fresh {
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("PALISADE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A schema name no other test (of this run or another process) uses.
+fn schema_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "contract_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn admin(sql: String) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&postgres_url())
+        .await
+        .expect("the test PostgreSQL on 127.0.0.1:5432");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .expect("schema");
+}
+
+impl Backend {
+    pub async fn open(self) -> Fresh {
+        match self {
+            Backend::Sqlite => {
+                let dir = TempDir::new().expect("temp dir");
+                let store = SqliteStore::open(&dir.path().join("store.db"))
+                    .await
+                    .expect("open store");
+                Fresh {
+                    store: Arc::new(store),
+                    guard: Guard::Dir(dir),
+                }
+            }
+            Backend::Postgres => {
+                let schema = schema_name();
+                admin(format!("CREATE SCHEMA {schema}")).await;
+                let options: PgConnectOptions = postgres_url().parse().expect("test URL");
+                let options = options.options([("search_path", schema.as_str())]);
+                let store = PgStore::connect_with(options, 4).await.expect("open store");
+                Fresh {
+                    store: Arc::new(store),
+                    guard: Guard::Schema(schema),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        if let Guard::Schema(schema) = &self.guard {
+            let sql = format!("DROP SCHEMA {schema} CASCADE");
+            // Drop cannot await: the schema goes on a runtime of its own.
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(admin(sql))
+            })
+            .join()
+            .expect("dropping the test schema");
+        }
+    }
+}
+
+/// One `#[tokio::test]` per backend for each contract test named: `sqlite::name` and
+/// `postgres::name`. Each test is an `async fn name(b: Backend)` that opens its store
+/// with `b`.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
