@@ -8,6 +8,7 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub hostname: Option<String>,
+    pub node_id: Option<String>,
     pub postmaster: Option<String>,
     #[serde(default)]
     pub listener: BTreeMap<String, RawListener>,

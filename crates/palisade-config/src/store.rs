@@ -74,3 +74,35 @@ fn store_url(key: &str, url: &str, max_connections: u32) -> Result<StoreConfig, 
         max_connections,
     })
 }
+
+/// `node_id`, checked; absent, the machine's host name (Linux's
+/// `/proc/sys/kernel/hostname`), or `node` where that is not a usable name.
+pub(crate) fn node_id(raw: Option<String>) -> Result<String, ConfigError> {
+    match raw {
+        Some(id) if usable_node_id(&id) => Ok(id),
+        Some(id) => Err(invalid(
+            "node_id",
+            format!(
+                "{id:?}: 1 to 63 letters, digits, '.', '-' or '_', starting with a letter or digit"
+            ),
+        )),
+        None => Ok(system_host_name()
+            .filter(|h| usable_node_id(h))
+            .unwrap_or_else(|| "node".into())),
+    }
+}
+
+fn usable_node_id(id: &str) -> bool {
+    let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    first_ok
+        && id.len() <= 63
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+fn system_host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+}

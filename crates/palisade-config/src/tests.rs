@@ -448,3 +448,19 @@ fn the_store_is_embedded_unless_a_postgres_url_is_given() {
     assert!(err("[store]\nurl = \"postgres://db/p\"\nmax_connections = 1\n").contains("2 to 1000"));
     assert!(err("[store]\npath = \"x\"\n").contains("path"));
 }
+
+#[test]
+fn a_node_is_named_by_node_id_or_else_by_the_host() {
+    assert_eq!(
+        parse("node_id = \"mx-2.a_b\"\n").unwrap().node_id,
+        "mx-2.a_b"
+    );
+    let default = parse("").unwrap().node_id;
+    assert!(!default.is_empty() && default.len() <= 63, "{default:?}");
+    for bad in ["", "-x", "a b", "é", &"x".repeat(64)] {
+        assert!(
+            err(&format!("node_id = {bad:?}\n")).contains("node_id"),
+            "{bad:?}"
+        );
+    }
+}

@@ -258,6 +258,9 @@ pub struct DeliveryConfig {
 pub struct Config {
     /// Validated host name (lower-cased).
     pub hostname: Domain,
+    /// This node's name among the nodes sharing a store (`node_id`, default the
+    /// machine's host name): its queue rows, counts and heartbeat carry it.
+    pub node_id: String,
     /// Where `postmaster@` of each added domain points (RFC 5321 §4.5.1); `None`: the
     /// domain's first user.
     pub postmaster: Option<palisade_types::Address>,
@@ -474,6 +477,7 @@ impl Config {
         refuse_routing_loops(&routes, &hostname, &listeners)?;
         Ok(Config {
             store: crate::store::store_config(raw.store)?,
+            node_id: crate::store::node_id(raw.node_id)?,
             routes,
             autoconfig: web.autoconfig,
             dashboard_flush: web.dashboard_flush,

@@ -710,7 +710,7 @@ impl Server {
         self.rates_task.abort();
         self.history_task.abort();
         self.rollup_task.abort();
-        let node = self.shared.config().hostname.to_string();
+        let node = self.shared.config().node_id.clone();
         rollup::flush(
             self.shared.store.as_ref(),
             &node,

@@ -224,7 +224,7 @@ pub async fn flush_loop(shared: Arc<crate::Shared>) {
     loop {
         tokio::time::sleep(shared.config().dashboard_flush).await;
         let now = palisade_queue::now_secs();
-        let node = shared.config().hostname.to_string();
+        let node = shared.config().node_id.clone();
         flush(shared.store.as_ref(), &node, now).await;
         let hour = now.div_euclid(3600);
         if hour != last_prune {

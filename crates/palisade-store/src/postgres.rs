@@ -60,6 +60,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// This node's name: its queue rows carry it.
+    node: String,
     generation: Arc<AtomicU64>,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -71,21 +73,26 @@ impl Drop for PgStore {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://…`) with at most `max_connections`, brings the
-    /// schema up to date, and starts listening for other nodes' changes. Must run inside
-    /// a Tokio runtime.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+    /// Connects to `url` (`postgres://…`) as the node `node` with at most
+    /// `max_connections`, brings the schema up to date, and starts listening for other
+    /// nodes' changes. Must run inside a Tokio runtime.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        node: &str,
+    ) -> Result<PgStore, StoreError> {
         let options: PgConnectOptions = url.parse().map_err(|source| StoreError::Connect {
             url: redacted(url),
             source,
         })?;
-        PgStore::connect_with(options, max_connections).await
+        PgStore::connect_with(options, max_connections, node).await
     }
 
     /// [`PgStore::connect`] with options built by the caller (a test's own schema).
     pub async fn connect_with(
         options: PgConnectOptions,
         max_connections: u32,
+        node: &str,
     ) -> Result<PgStore, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
@@ -104,6 +111,7 @@ impl PgStore {
         let listener = tokio::spawn(listen(pool.clone(), generation.clone()));
         Ok(PgStore {
             pool,
+            node: node.to_string(),
             generation,
             listener,
         })

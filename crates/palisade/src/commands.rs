@@ -142,25 +142,24 @@ impl Paths {
     }
 
     /// The store the configuration names (`[store]`, or PALISADE_STORE_URL), behind its
-    /// traits, its schema brought up to date.
+    /// traits, its schema brought up to date, opened as this node (`node_id`).
     pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
-        match self.store_config()? {
+        let config = self.load_config_or_default()?;
+        match with_store_url_override(config.store)? {
             StoreConfig::Embedded => Ok(Arc::new(self.sqlite_store().await?)),
             StoreConfig::Postgres {
                 url,
                 max_connections,
-            } => Ok(Arc::new(PgStore::connect(&url, max_connections).await?)),
+            } => Ok(Arc::new(
+                PgStore::connect(&url, max_connections, &config.node_id).await?,
+            )),
         }
     }
 
     /// `[store]` of the config (the defaults without one), with PALISADE_STORE_URL put
     /// in place of its `url` when set.
     pub fn store_config(&self) -> anyhow::Result<StoreConfig> {
-        let configured = self.load_config_or_default()?.store;
-        match std::env::var(palisade_config::STORE_URL_ENV) {
-            Ok(url) => Ok(configured.with_url(palisade_config::STORE_URL_ENV, &url)?),
-            Err(_) => Ok(configured),
-        }
+        with_store_url_override(self.load_config_or_default()?.store)
     }
 
     /// The embedded store file itself, for what only SQLite has (a file to back up).
@@ -168,6 +167,13 @@ impl Paths {
         std::fs::create_dir_all(&self.data)
             .with_context(|| format!("creating data directory {}", self.data.display()))?;
         Ok(SqliteStore::open(&self.store_path()).await?)
+    }
+}
+
+fn with_store_url_override(configured: StoreConfig) -> anyhow::Result<StoreConfig> {
+    match std::env::var(palisade_config::STORE_URL_ENV) {
+        Ok(url) => Ok(configured.with_url(palisade_config::STORE_URL_ENV, &url)?),
+        Err(_) => Ok(configured),
     }
 }
 

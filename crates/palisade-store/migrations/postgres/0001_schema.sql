@@ -49,20 +49,27 @@ CREATE TABLE srs_addresses (
     created  BIGINT NOT NULL
 );
 
+-- The scheduler's bookkeeping. Each node's spool is on its own disk, so each row
+-- belongs to the node that holds the message (`node`, its node_id): a node reads and
+-- changes its own rows only.
 CREATE TABLE queue_status (
-    id           TEXT COLLATE "C" PRIMARY KEY,
+    node         TEXT COLLATE "C" NOT NULL,
+    id           TEXT COLLATE "C" NOT NULL,
     attempts     BIGINT NOT NULL,
     next_attempt BIGINT NOT NULL,
     last_error   TEXT COLLATE "C",
-    updated      BIGINT NOT NULL
+    updated      BIGINT NOT NULL,
+    PRIMARY KEY (node, id)
 );
 CREATE INDEX queue_status_retrying ON queue_status (attempts) WHERE attempts > 0;
 
 CREATE TABLE queue_delivered (
-    id        TEXT COLLATE "C" NOT NULL REFERENCES queue_status (id) ON DELETE CASCADE,
+    node      TEXT COLLATE "C" NOT NULL,
+    id        TEXT COLLATE "C" NOT NULL,
     position  BIGINT NOT NULL,
     recipient TEXT COLLATE "C" NOT NULL,
-    PRIMARY KEY (id, position)
+    PRIMARY KEY (node, id, position),
+    FOREIGN KEY (node, id) REFERENCES queue_status (node, id) ON DELETE CASCADE
 );
 
 CREATE TABLE dsn_sent (

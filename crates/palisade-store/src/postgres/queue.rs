@@ -1,4 +1,5 @@
-//! [`QueueState`] on PostgreSQL.
+//! [`QueueState`] on PostgreSQL: each node sees and changes its own rows only
+//! (`queue_status.node`), since its messages are in its own spool.
 
 use super::*;
 use crate::QueueState;
@@ -11,7 +12,8 @@ type FullRow = (String, i64, i64, Option<String>, i64, Vec<String>);
 macro_rules! select_status {
     () => {
         "SELECT id, attempts, next_attempt, last_error, updated, \
-         ARRAY(SELECT recipient FROM queue_delivered d WHERE d.id = q.id ORDER BY position) \
+         ARRAY(SELECT recipient FROM queue_delivered d \
+               WHERE d.node = q.node AND d.id = q.id ORDER BY position) \
          FROM queue_status q"
     };
 }
@@ -25,11 +27,13 @@ fn status(
 #[async_trait::async_trait]
 impl QueueState for PgStore {
     async fn queue_status(&self, id: QueueId) -> Result<Option<QueueStatus>, StoreError> {
-        let row: Option<FullRow> = sqlx::query_as(concat!(select_status!(), " WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading a queue status"))?;
+        let row: Option<FullRow> =
+            sqlx::query_as(concat!(select_status!(), " WHERE node = $1 AND id = $2"))
+                .bind(&self.node)
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a queue status"))?;
         row.map(status).transpose()
     }
 
@@ -39,12 +43,13 @@ impl QueueState for PgStore {
         let mut tx = self.tx(CONTEXT).await?;
         // An upsert, not a delete and insert: that would cascade to the delivered list.
         sqlx::query(
-            "INSERT INTO queue_status (id, attempts, next_attempt, last_error, updated) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO UPDATE SET attempts = EXCLUDED.attempts, \
+            "INSERT INTO queue_status (node, id, attempts, next_attempt, last_error, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (node, id) DO UPDATE SET attempts = EXCLUDED.attempts, \
                  next_attempt = EXCLUDED.next_attempt, last_error = EXCLUDED.last_error, \
                  updated = EXCLUDED.updated",
         )
+        .bind(&self.node)
         .bind(&id)
         .bind(i64::from(s.attempts))
         .bind(s.next_attempt)
@@ -53,17 +58,19 @@ impl QueueState for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db(CONTEXT))?;
-        sqlx::query("DELETE FROM queue_delivered WHERE id = $1")
+        sqlx::query("DELETE FROM queue_delivered WHERE node = $1 AND id = $2")
+            .bind(&self.node)
             .bind(&id)
             .execute(&mut *tx)
             .await
             .map_err(db(CONTEXT))?;
         if !s.delivered.is_empty() {
             sqlx::query(
-                "INSERT INTO queue_delivered (id, position, recipient) \
-                 SELECT $1, position - 1, recipient \
-                 FROM UNNEST($2::text[]) WITH ORDINALITY AS t(recipient, position)",
+                "INSERT INTO queue_delivered (node, id, position, recipient) \
+                 SELECT $1, $2, position - 1, recipient \
+                 FROM UNNEST($3::text[]) WITH ORDINALITY AS t(recipient, position)",
             )
+            .bind(&self.node)
             .bind(&id)
             .bind(&s.delivered)
             .execute(&mut *tx)
@@ -75,7 +82,8 @@ impl QueueState for PgStore {
 
     async fn remove_queue_status(&self, id: QueueId) -> Result<(), StoreError> {
         // One statement: the delivered list goes with the row (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM queue_status WHERE id = $1")
+        sqlx::query("DELETE FROM queue_status WHERE node = $1 AND id = $2")
+            .bind(&self.node)
             .bind(id.to_string())
             .execute(&self.pool)
             .await
@@ -84,11 +92,14 @@ impl QueueState for PgStore {
     }
 
     async fn list_queue_status(&self) -> Result<Vec<QueueStatus>, StoreError> {
-        let rows: Vec<FullRow> =
-            sqlx::query_as(concat!(select_status!(), " ORDER BY next_attempt, id"))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("listing queue statuses"))?;
+        let rows: Vec<FullRow> = sqlx::query_as(concat!(
+            select_status!(),
+            " WHERE node = $1 ORDER BY next_attempt, id"
+        ))
+        .bind(&self.node)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing queue statuses"))?;
         rows.into_iter().map(status).collect()
     }
 

@@ -22,13 +22,46 @@ pub enum Backend {
 /// What to remove when the test is over.
 enum Guard {
     Dir(#[allow(dead_code)] TempDir),
-    Schema(String),
+    Schema(#[allow(dead_code)] Schema),
+}
+
+/// A schema of one test's own in the test database, dropped with this value.
+pub struct Schema(String);
+
+impl Schema {
+    pub async fn create() -> Schema {
+        let schema = schema_name();
+        admin(format!("CREATE SCHEMA {schema}")).await;
+        Schema(schema)
+    }
+
+    /// Connection options whose connections work in this schema.
+    pub fn options(&self) -> PgConnectOptions {
+        let options: PgConnectOptions = postgres_url().parse().expect("test URL");
+        options.options([("search_path", self.0.as_str())])
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA {} CASCADE", self.0);
+        // Drop cannot await: the schema goes on a runtime of its own.
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(admin(sql))
+        })
+        .join()
+        .expect("dropping the test schema");
+    }
 }
 
 /// A fresh, empty store; dropping it removes the database.
 pub struct Fresh {
     store: Arc<dyn Store>,
-    guard: Guard,
+    _guard: Guard,
 }
 
 impl Fresh {
@@ -73,38 +106,19 @@ impl Backend {
                     .expect("open store");
                 Fresh {
                     store: Arc::new(store),
-                    guard: Guard::Dir(dir),
+                    _guard: Guard::Dir(dir),
                 }
             }
             Backend::Postgres => {
-                let schema = schema_name();
-                admin(format!("CREATE SCHEMA {schema}")).await;
-                let options: PgConnectOptions = postgres_url().parse().expect("test URL");
-                let options = options.options([("search_path", schema.as_str())]);
-                let store = PgStore::connect_with(options, 4).await.expect("open store");
+                let schema = Schema::create().await;
+                let store = PgStore::connect_with(schema.options(), 4, "contract")
+                    .await
+                    .expect("open store");
                 Fresh {
                     store: Arc::new(store),
-                    guard: Guard::Schema(schema),
+                    _guard: Guard::Schema(schema),
                 }
             }
-        }
-    }
-}
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        if let Guard::Schema(schema) = &self.guard {
-            let sql = format!("DROP SCHEMA {schema} CASCADE");
-            // Drop cannot await: the schema goes on a runtime of its own.
-            std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime")
-                    .block_on(admin(sql))
-            })
-            .join()
-            .expect("dropping the test schema");
         }
     }
 }
