@@ -24,15 +24,17 @@ fn status(id: QueueId, attempts: u32, delivered: &[&str]) -> QueueStatus {
     }
 }
 
+/// Nodes `a` and `b` on one schema.
+async fn two_nodes(schema: &Schema) -> (PgStore, PgStore) {
+    let a = PgStore::connect_with(schema.options(), 4, "a").await;
+    let b = PgStore::connect_with(schema.options(), 4, "b").await;
+    (a.expect("node a"), b.expect("node b"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_node_sees_and_changes_only_its_own_queue_rows() {
     let schema = Schema::create().await;
-    let a = PgStore::connect_with(schema.options(), 4, "a")
-        .await
-        .expect("a");
-    let b = PgStore::connect_with(schema.options(), 4, "b")
-        .await
-        .expect("b");
+    let (a, b) = two_nodes(&schema).await;
     let (one, two) = (QueueId::generate(), QueueId::generate());
     a.put_queue_status(&status(one, 1, &["x@r.test"]))
         .await
@@ -78,12 +80,7 @@ async fn each_node_sees_and_changes_only_its_own_queue_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_node_reaches_the_other_s_cache_within_two_seconds() {
     let schema = Schema::create().await;
-    let a = PgStore::connect_with(schema.options(), 4, "a")
-        .await
-        .expect("a");
-    let b = PgStore::connect_with(schema.options(), 4, "b")
-        .await
-        .expect("b");
+    let (a, b) = two_nodes(&schema).await;
     // The listener is up once it has counted its first LISTEN.
     for _ in 0..200 {
         if b.generation() > 0 {
