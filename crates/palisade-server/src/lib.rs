@@ -16,6 +16,7 @@ pub mod acme;
 pub mod auth_socket;
 pub mod bans;
 pub mod bounce;
+pub mod cluster;
 pub mod conn;
 pub mod containment;
 pub mod cpu;
@@ -287,6 +288,7 @@ pub struct Server {
     rates_task: JoinHandle<()>,
     history_task: JoinHandle<()>,
     rollup_task: JoinHandle<()>,
+    heartbeat_task: JoinHandle<()>,
     /// Held for the server's life: an exclusive lock on `DATA/palisade.lock`.
     _lock: std::fs::File,
 }
@@ -598,6 +600,7 @@ impl Server {
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
         let doctor_task = tokio::spawn(addons.doctor(shared.clone()));
         let rollup_task = tokio::spawn(rollup::flush_loop(shared.clone()));
+        let heartbeat_task = tokio::spawn(cluster::heartbeat_loop(shared.clone()));
         Ok(Server {
             shared,
             bound,
@@ -614,6 +617,7 @@ impl Server {
             rates_task,
             history_task,
             rollup_task,
+            heartbeat_task,
             _lock: lock,
         })
     }
@@ -710,6 +714,7 @@ impl Server {
         self.rates_task.abort();
         self.history_task.abort();
         self.rollup_task.abort();
+        self.heartbeat_task.abort();
         let node = self.shared.config().node_id.clone();
         rollup::flush(
             self.shared.store.as_ref(),

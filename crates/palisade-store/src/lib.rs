@@ -6,7 +6,8 @@
 //!   S/MIME, encryption policies, secrets), [`Security`] (failures, lockouts, bans,
 //!   rate counts, quotas), [`QueueState`] (the scheduler's bookkeeping), [`Reports`]
 //!   (DMARC and TLS-RPT), [`History`] (audit trail, correspondents, learning),
-//!   [`ConsoleStore`] (the web console) and [`DashboardStore`] (its counters). Policy
+//!   [`Nodes`] (the nodes sharing the store), [`ConsoleStore`] (the web console) and
+//!   [`DashboardStore`] (its counters). Policy
 //!   crates take a `&dyn Store` (or an `Arc<dyn Store>`, or one concern's trait) and
 //!   never name a backend; only the binary picks one. `use palisade_store::prelude::*`
 //!   brings every concern's methods into scope.
@@ -32,6 +33,7 @@ mod directory;
 mod error;
 mod history;
 mod keys;
+mod nodes;
 mod postgres;
 mod queue;
 mod reports;
@@ -43,6 +45,7 @@ pub use accounts::{Accounts, AppPassword, TotpState, User};
 pub use directory::Directory;
 pub use history::{Event, History, Lesson, SiteCounts};
 pub use keys::{DkimKey, Keys, SigningKey, UserKey};
+pub use nodes::{NodeStatus, Nodes};
 pub use queue::{QueueState, QueueStatus};
 pub use reports::{DmarcEvaluation, ReceivedReport, Reports, StsPolicyRow, TlsResultRow};
 pub use security::{Block, Security};
@@ -58,8 +61,8 @@ pub use sqlite::SqliteStore;
 /// Every concern's trait, so that their methods can be called on a `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        Accounts, ConsoleStore, DashboardStore, Directory, History, Keys, QueueState, Reports,
-        Security, Store,
+        Accounts, ConsoleStore, DashboardStore, Directory, History, Keys, Nodes, QueueState,
+        Reports, Security, Store,
     };
 }
 
@@ -75,6 +78,7 @@ pub trait Store:
     + QueueState
     + Reports
     + History
+    + Nodes
     + ConsoleStore
     + DashboardStore
     + Send

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use palisade_types::{Address, AppScope, Domain, QueueId};
 
-use crate::{AppPassword, Block, Event, QueueStatus, StoreError, TlsResultRow};
+use crate::{AppPassword, Block, Event, NodeStatus, QueueStatus, StoreError, TlsResultRow};
 
 /// Submissions are counted in buckets of this many seconds.
 pub(crate) const SUBMISSION_BUCKET: i64 = 600;
@@ -144,4 +144,17 @@ pub(crate) fn decode_buckets(blob: &[u8]) -> Vec<u32> {
     blob.chunks_exact(4)
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
+}
+
+/// A `nodes` row: node, version, started, heartbeat, retrying.
+pub(crate) type NodeRow = (String, String, i64, i64, i64);
+
+pub(crate) fn node_status((node, version, started, heartbeat, retrying): NodeRow) -> NodeStatus {
+    NodeStatus {
+        node,
+        version,
+        started,
+        heartbeat,
+        retrying: u64::try_from(retrying).unwrap_or(0),
+    }
 }

@@ -37,6 +37,7 @@ mod directory;
 mod history;
 mod keys;
 mod learning;
+mod nodes;
 mod queue;
 mod reports;
 mod security;
@@ -365,7 +366,7 @@ mod tests {
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
         assert_eq!(versions(&store).await, known());
-        assert_eq!(known(), (1..=20).collect::<Vec<i64>>());
+        assert_eq!(known(), (1..=21).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
@@ -385,7 +386,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 20
+                    supported: 21
                 }
             ),
             "{err}"

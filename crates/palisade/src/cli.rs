@@ -118,6 +118,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },
+    /// The nodes sharing the store.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// The store: the embedded SQLite file, or PostgreSQL (`[store] url`,
     /// PALISADE_STORE_URL).
     #[command(subcommand)]
@@ -382,6 +385,17 @@ pub enum AuditCommand {
         /// as the site's decisions (as `palisade learn` records them), the rest judged.
         #[arg(long, value_name = "N", conflicts_with_all = ["loso", "train"])]
         site_learn: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Every node that has reported to the store: its version, when it started, its
+    /// last heartbeat (every 10 s while it serves; "silent" after 30 s) and its
+    /// messages waiting for a retry.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 

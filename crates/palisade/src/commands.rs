@@ -28,6 +28,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         } => init(&paths, &domain, &hostname, force).await,
         Command::Config(ConfigCommand::Check) => config_check(&paths),
         Command::Store(crate::cli::StoreCommand::Migrate) => store_migrate(&paths).await,
+        Command::Cluster(crate::cli::ClusterCommand::Status { json }) => {
+            crate::cluster::status(&paths, json).await
+        }
         Command::Domain(c) => domain(&paths, c).await,
         Command::User(c) => user(&paths, c).await,
         Command::Alias(c) => alias(&paths, c).await,

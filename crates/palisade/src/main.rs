@@ -12,6 +12,7 @@ mod audit_message;
 mod backup;
 mod checkpassword;
 mod cli;
+mod cluster;
 mod commands;
 mod dkim;
 mod keys;

@@ -93,7 +93,8 @@ fn alice_at(d: &Path, url: &str, port: u16) {
     std::fs::write(
         d.join("palisade.toml"),
         format!(
-            "hostname = \"mx.local.test\"\n[listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
+            "hostname = \"mx.local.test\"\nnode_id = \"mx-a\"\n\
+             [listener.inbound]\naddress = \"127.0.0.1:{port}\"\n\
              [policy]\nsender_checks = false\n"
         ),
     )
@@ -231,7 +232,12 @@ fn the_cli_and_serve_share_one_postgres_store() {
     let (server, addr) = serve(d, &url, port);
     send(addr, "Alice@local.test");
     let n = delivered(d, "alice", 1);
+    let status = ok(d, &url, &["cluster", "status", "--json"], "");
     stop(server);
+    let nodes: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(nodes[0]["node"], "mx-a", "{status}");
+    assert_eq!(nodes[0]["silent"], false, "{status}");
+    assert_eq!(nodes[0]["version"], env!("CARGO_PKG_VERSION"), "{status}");
     assert_eq!(n, 1, "delivered to the user the PostgreSQL store knows");
     assert!(!d.join("palisade.db").exists(), "no SQLite file was made");
 }

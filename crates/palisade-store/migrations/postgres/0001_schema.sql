@@ -356,3 +356,13 @@ CREATE TRIGGER forwards_changed AFTER INSERT OR UPDATE OR DELETE ON forwards
     FOR EACH STATEMENT EXECUTE FUNCTION palisade_directory_changed();
 CREATE TRIGGER user_keys_changed AFTER INSERT OR UPDATE OR DELETE ON user_keys
     FOR EACH STATEMENT EXECUTE FUNCTION palisade_directory_changed();
+
+-- The nodes sharing this store and when each last said it was alive:
+-- `palisade cluster status`.
+CREATE TABLE nodes (
+    node      TEXT COLLATE "C" PRIMARY KEY,
+    version   TEXT COLLATE "C" NOT NULL,
+    started   BIGINT NOT NULL,
+    heartbeat BIGINT NOT NULL,
+    retrying  BIGINT NOT NULL
+);

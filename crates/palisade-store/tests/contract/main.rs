@@ -10,6 +10,7 @@ mod dashboard;
 mod directory;
 mod history;
 mod keys;
+mod nodes;
 mod queue;
 mod reports;
 mod security;
