@@ -44,7 +44,7 @@ pub async fn serve(paths: &Paths) -> anyhow::Result<()> {
         let socket = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("starting metrics listener on {addr} (metrics.address)"))?;
-        let recorder = prometheus()?;
+        let recorder = prometheus(&config.node_id)?;
         let handle = recorder.handle();
         recorders = recorders.add_recorder(recorder);
         let render: palisade_web::MetricsSource = Arc::new(move || handle.render());
@@ -230,8 +230,11 @@ fn print_banner(
 }
 
 /// The Prometheus exporter's recorder, with the buckets of our histograms.
-fn prometheus() -> anyhow::Result<PrometheusRecorder> {
+/// The Prometheus recorder; every series carries `node` (this node's `node_id`), so a
+/// cluster's nodes can be told apart and summed.
+fn prometheus(node: &str) -> anyhow::Result<PrometheusRecorder> {
     Ok(metrics_exporter_prometheus::PrometheusBuilder::new()
+        .add_global_label("node", node)
         .set_buckets_for_metric(
             Matcher::Full("palisade_delivery_latency_seconds".into()),
             &[

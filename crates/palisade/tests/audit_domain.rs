@@ -509,7 +509,8 @@ async fn serve_runs_the_doctor_and_exports_the_score() {
     std::fs::write(
         dir.path().join("palisade.toml"),
         format!(
-            "hostname = \"{HOST}\"\n[listener.inbound]\naddress = \"127.0.0.1:{smtp}\"\n\
+            "hostname = \"{HOST}\"\nnode_id = \"doctor-node\"\n\
+             [listener.inbound]\naddress = \"127.0.0.1:{smtp}\"\n\
              [metrics]\naddress = \"127.0.0.1:{metrics}\"\n[doctor]\ninterval_secs = 1\n{}",
             dns_toml(&dns)
         ),
@@ -535,9 +536,11 @@ async fn serve_runs_the_doctor_and_exports_the_score() {
     for _ in 0..200 {
         if let Ok(r) = reqwest::get(&url).await
             && let Ok(body) = r.text().await
-            && let Some(line) = body
-                .lines()
-                .find(|l| l.starts_with("palisade_doctor_score{domain=\"local.test\"}"))
+            && let Some(line) = body.lines().find(|l| {
+                l.starts_with("palisade_doctor_score{")
+                    && l.contains("domain=\"local.test\"")
+                    && l.contains("node=\"doctor-node\"")
+            })
         {
             gauge = Some(line.to_string());
             break;

@@ -1081,13 +1081,20 @@ fn every_counter_reaches_prometheus_and_the_dashboards_hourly_counts() {
     let extra =
         format!("[metrics]\naddress = \"127.0.0.1:{metrics}\"\n[web]\ndashboard_flush_secs = 1\n");
     alice_at(d, port, &extra);
+    // Every series carries this node's name (a top-level key: before the tables).
+    let toml = std::fs::read_to_string(d.join("palisade.toml")).unwrap();
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!("node_id = \"mx-a\"\n{toml}"),
+    )
+    .unwrap();
     let (mut server, addr) = serve(d, port, Stdio::null(), Stdio::null());
     send(addr, "alice@local.test");
     send(addr, "alice@local.test");
     refused_rcpt(addr);
     let page = scrape(format!("127.0.0.1:{metrics}").parse().unwrap());
     assert!(
-        page.contains("palisade_messages_accepted_total{direction=\"inbound\"} 2"),
+        page.contains("palisade_messages_accepted_total{node=\"mx-a\",direction=\"inbound\"} 2"),
         "{page}"
     );
     // Bounded wait for a flush (once a second here).
