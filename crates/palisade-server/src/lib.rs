@@ -737,6 +737,10 @@ async fn reports_loop(shared: Arc<Shared>) {
             continue;
         }
         tokio::time::sleep(interval).await;
+        // One node of those sharing the store sends them.
+        if !cluster::lead(&shared, "reports", interval).await {
+            continue;
+        }
         let cfg = shared.config();
         let now = palisade_queue::now_secs();
         let outbox = outbox::Outbox::Spool {

@@ -32,4 +32,15 @@ pub trait Nodes: Send + Sync {
 
     /// Every node that ever reported, by name.
     async fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError>;
+
+    /// Takes the lease `name` for `node` until `until` when it is free (no holder, or
+    /// one whose lease ended by `now`) or already `node`'s (a renewal); true if `node`
+    /// holds it now. One statement, so two nodes asking at once cannot both win.
+    async fn take_lease(
+        &self,
+        name: &str,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
 }

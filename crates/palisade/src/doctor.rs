@@ -33,7 +33,10 @@ pub async fn every_interval(shared: Arc<Shared>) {
             continue;
         }
         tokio::time::sleep(interval).await;
-        round(&shared).await;
+        // One node of those sharing the store runs it.
+        if palisade_server::cluster::lead(&shared, "doctor", interval).await {
+            round(&shared).await;
+        }
     }
 }
 

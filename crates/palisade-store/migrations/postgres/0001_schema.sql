@@ -366,3 +366,11 @@ CREATE TABLE nodes (
     heartbeat BIGINT NOT NULL,
     retrying  BIGINT NOT NULL
 );
+
+-- Work one node of several does at a time (sending aggregate reports, the doctor's
+-- round): `node` holds `name` until `until`, renewing it while it lives.
+CREATE TABLE leases (
+    name  TEXT COLLATE "C" PRIMARY KEY,
+    node  TEXT COLLATE "C" NOT NULL,
+    until BIGINT NOT NULL
+);

@@ -7,3 +7,11 @@ CREATE TABLE nodes (
     heartbeat INTEGER NOT NULL,
     retrying  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Work one node of several does at a time (sending aggregate reports, the doctor's
+-- round): `node` holds `name` until `until`, renewing it while it lives.
+CREATE TABLE leases (
+    name  TEXT PRIMARY KEY NOT NULL,
+    node  TEXT NOT NULL,
+    until INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -42,4 +42,26 @@ impl Nodes for PgStore {
         .map_err(db("listing nodes"))?;
         Ok(rows.into_iter().map(node_status).collect())
     }
+    async fn take_lease(
+        &self,
+        name: &str,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let held: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, node, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET node = EXCLUDED.node, until = EXCLUDED.until \
+             WHERE leases.until <= $4 OR leases.node = EXCLUDED.node \
+             RETURNING node",
+        )
+        .bind(name)
+        .bind(node)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("taking a lease"))?;
+        Ok(held.is_some())
+    }
 }

@@ -39,4 +39,26 @@ impl Nodes for SqliteStore {
         .map_err(db("listing nodes"))?;
         Ok(rows.into_iter().map(node_status).collect())
     }
+    async fn take_lease(
+        &self,
+        name: &str,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let held: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, node, until) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until \
+             WHERE leases.until <= ? OR leases.node = excluded.node \
+             RETURNING node",
+        )
+        .bind(name)
+        .bind(node)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("taking a lease"))?;
+        Ok(held.is_some())
+    }
 }

@@ -54,4 +54,53 @@ async fn heartbeats_name_each_node_with_its_retrying_count(b: Backend) {
     );
 }
 
-contract!(heartbeats_name_each_node_with_its_retrying_count);
+async fn a_lease_has_one_holder_until_it_ends(b: Backend) {
+    let (_fresh, store) = open(b).await;
+    assert!(
+        store
+            .take_lease("reports", "a", 100, 200)
+            .await
+            .expect("free")
+    );
+    assert!(
+        !store
+            .take_lease("reports", "b", 150, 250)
+            .await
+            .expect("a's")
+    );
+    assert!(
+        store
+            .take_lease("reports", "a", 190, 290)
+            .await
+            .expect("renewed")
+    );
+    assert!(
+        !store
+            .take_lease("reports", "b", 289, 389)
+            .await
+            .expect("still a's")
+    );
+    assert!(
+        store
+            .take_lease("doctor", "b", 289, 389)
+            .await
+            .expect("another lease")
+    );
+    assert!(
+        store
+            .take_lease("reports", "b", 290, 390)
+            .await
+            .expect("a's ended")
+    );
+    assert!(
+        !store
+            .take_lease("reports", "a", 300, 400)
+            .await
+            .expect("b's now")
+    );
+}
+
+contract!(
+    heartbeats_name_each_node_with_its_retrying_count,
+    a_lease_has_one_holder_until_it_ends
+);
