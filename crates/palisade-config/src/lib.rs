@@ -31,7 +31,7 @@ pub use raw::{RawConfig, RawListener};
 pub use routes::{NextHop, Route};
 pub use scanners::{ClamavConfig, ClamdAddress, OnFailure, RspamdConfig, ScannersConfig};
 pub use smarthost::Smarthost;
-pub use store::{STORE_URL_ENV, StoreConfig};
+pub use store::{SECRET_KEY_ENV, SECRET_KEY_FILE, STORE_URL_ENV, StoreConfig};
 pub use validate::{
     BareLines, Config, ConfigError, DeliveryConfig, DnsConfig, DomainTlsPolicy, EncryptionConfig,
     Listener, ListenerKind, LogFormat, MtaStsConfig, MtaStsMode, PolicyConfig, QueueConfig,

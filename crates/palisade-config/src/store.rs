@@ -11,7 +11,15 @@ use serde::Deserialize;
 pub struct RawStore {
     pub url: Option<String>,
     pub max_connections: Option<u32>,
+    pub secret_key_file: Option<std::path::PathBuf>,
 }
+
+/// The environment variable holding the secret key itself (32 bytes in base64) that
+/// seals private keys and TOTP seeds in the store; it wins over `store.secret_key_file`.
+pub const SECRET_KEY_ENV: &str = "PALISADE_SECRET_KEY";
+
+/// The key file's name in the data directory, unless `store.secret_key_file` names one.
+pub const SECRET_KEY_FILE: &str = "secret.key";
 
 /// The environment variable that overrides `store.url`.
 pub const STORE_URL_ENV: &str = "PALISADE_STORE_URL";

@@ -258,6 +258,9 @@ pub struct DeliveryConfig {
 pub struct Config {
     /// Validated host name (lower-cased).
     pub hostname: Domain,
+    /// The file holding the key that seals private keys in the store
+    /// (`store.secret_key_file`; absent, [`crate::SECRET_KEY_FILE`] in the data directory).
+    pub secret_key_file: Option<PathBuf>,
     /// This node's name among the nodes sharing a store (`node_id`, default the
     /// machine's host name): its queue rows, counts and heartbeat carry it.
     pub node_id: String,
@@ -476,6 +479,7 @@ impl Config {
         let routes = crate::routes::routes_config(raw.route.unwrap_or_default())?;
         refuse_routing_loops(&routes, &hostname, &listeners)?;
         Ok(Config {
+            secret_key_file: raw.store.as_ref().and_then(|s| s.secret_key_file.clone()),
             store: crate::store::store_config(raw.store)?,
             node_id: crate::store::node_id(raw.node_id)?,
             routes,

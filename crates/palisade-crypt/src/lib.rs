@@ -5,7 +5,6 @@ pub mod at_rest;
 mod ber;
 pub mod openpgp;
 pub mod policy;
-pub mod secret;
 pub mod sign;
 pub mod signed;
 pub mod smime;

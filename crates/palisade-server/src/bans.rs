@@ -1,7 +1,9 @@
 //! The addresses refused at connect: a copy of the store's bans in memory, so the
 //! accept path never waits on the store. Bans made here go in at once; bans made by
-//! other nodes sharing the store (or removed with `palisade security bans remove`)
-//! arrive with the next refresh, every [`REFRESH`].
+//! other nodes sharing a PostgreSQL store are reloaded within [`WATCH`] of the store
+//! hearing of them ([`palisade_store::Store::bans_generation`]); anything else (a ban
+//! removed with `palisade security bans remove` on the embedded store) arrives with the
+//! next refresh, every [`REFRESH`].
 
 use crate::Shared;
 use palisade_store::Block;
@@ -11,6 +13,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub const REFRESH: Duration = Duration::from_secs(5);
+/// How often the store is asked whether other nodes changed the bans (no query: a
+/// counter its listener moves).
+pub const WATCH: Duration = Duration::from_millis(200);
 
 #[derive(Default)]
 pub struct BanList {
@@ -64,20 +69,35 @@ async fn prune(shared: &Shared) {
     }
 }
 
-/// Keeps the list in step with the store (the server loads it once before accepting).
+/// Keeps the list in step with the store (the server loads it once before accepting):
+/// at once when the store says the bans changed, else every [`REFRESH`].
 pub async fn refresh_loop(shared: Arc<Shared>) {
     let mut round = 0u32;
+    let mut seen = shared.store.bans_generation();
+    let mut last = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(REFRESH).await;
-        // The rate buckets' memory is bounded here too, once a minute.
-        round = round.wrapping_add(1);
-        if round.is_multiple_of(12) {
-            shared.rates.prune();
-            prune(&shared).await;
+        tokio::time::sleep(WATCH).await;
+        let now_seen = shared.store.bans_generation();
+        if now_seen == seen && last.elapsed() < REFRESH {
+            continue;
         }
-        match shared.store.list_bans(palisade_queue::now_secs()).await {
-            Ok(bans) => shared.bans.replace(&bans),
-            Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "cannot read bans"),
+        if last.elapsed() >= REFRESH {
+            // The rate buckets' memory is bounded here too, once a minute.
+            round = round.wrapping_add(1);
+            if round.is_multiple_of(12) {
+                shared.rates.prune();
+                prune(&shared).await;
+            }
+            last = tokio::time::Instant::now();
         }
+        seen = now_seen;
+        reload(&shared).await;
+    }
+}
+
+async fn reload(shared: &Shared) {
+    match shared.store.list_bans(palisade_queue::now_secs()).await {
+        Ok(bans) => shared.bans.replace(&bans),
+        Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "cannot read bans"),
     }
 }

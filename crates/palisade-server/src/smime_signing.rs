@@ -1,6 +1,6 @@
 //! S/MIME signing of submitted mail for users who imported a signing certificate
 //! (`palisade user signing import`). The private key is kept in the store sealed with
-//! the server's secret ([`palisade_crypt::secret`]) and opened only to sign.
+//! the installation's secret key ([`palisade_store::Secret`]), which opens it on reading.
 //!
 //! Signing happens at the end of DATA, before DKIM (so DKIM covers the signed message)
 //! and before any outbound encryption at delivery (so the recipient decrypts, then
@@ -9,32 +9,23 @@
 use crate::sender_auth::Checked;
 use palisade_checks::Verdict;
 use palisade_checks::verdict::{Fault, Reason};
-use palisade_crypt::secret::Secret;
 use palisade_crypt::sign::SigningIdentity;
-use palisade_store::Store;
+use palisade_store::{Store, StoreError};
 use palisade_types::Address;
 use palisade_types::reply::Reply;
-use std::path::{Path, PathBuf};
-
-/// The server's secret for sealing signing keys, in the data directory.
-pub fn secret_path(data: &Path) -> PathBuf {
-    data.join("signing-keys.secret")
-}
-
-/// What a sealed signing key is bound to (so a row moved to another user does not open).
-pub fn seal_context(user: &Address) -> String {
-    format!("palisade signing key for {}", user.lookup_key())
-}
 
 /// `user`'s signing identity, if they have one; `Err` is the refusal for their message.
 pub async fn identity(
     store: &dyn Store,
-    data: &Path,
     user: &Address,
 ) -> Result<Option<SigningIdentity>, Checked> {
     let row = match store.signing_key(user).await {
         Ok(Some(row)) => row,
         Ok(None) => return Ok(None),
+        Err(e @ (StoreError::Unsealable { .. } | StoreError::NoSecret)) => {
+            tracing::error!(user = %user, error = %e, "signing key does not open");
+            return Err(Checked::deferred(Fault::SigningKeyUnusable));
+        }
         Err(e) => {
             tracing::error!(
                 error = &e as &dyn std::error::Error,
@@ -59,22 +50,7 @@ pub async fn identity(
             ..Checked::trusted()
         });
     }
-    let secret = match Secret::load(&secret_path(data)) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "the signing-key secret cannot be read");
-            return Err(Checked::deferred(Fault::SigningKeyUnusable));
-        }
-    };
-    let key = match secret.open(&row.sealed_key, &seal_context(user)) {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::error!(user = %user, error = %e, "signing key does not open");
-            return Err(Checked::deferred(Fault::SigningKeyUnusable));
-        }
-    };
-    let key = String::from_utf8_lossy(&key).into_owned();
-    match SigningIdentity::stored(&row.certificate, &key) {
+    match SigningIdentity::stored(&row.certificate, &row.private_key) {
         Ok(id) => Ok(Some(id)),
         Err(e) => {
             tracing::error!(user = %user, error = %e, "stored signing identity unusable");

@@ -243,13 +243,7 @@ pub async fn check_message(
     }
     let mut prepend = prepend.into_bytes();
     // S/MIME first (the user's signature covers what they wrote), DKIM over the result.
-    let signing = match crate::smime_signing::identity(
-        shared.store.as_ref(),
-        &shared.data_dir,
-        &user,
-    )
-    .await
-    {
+    let signing = match crate::smime_signing::identity(shared.store.as_ref(), &user).await {
         Ok(id) => id,
         Err(refused) => return refused,
     };

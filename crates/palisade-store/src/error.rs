@@ -66,6 +66,25 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// The store was opened without the secret key, and this value is sealed with it.
+    #[error("the store was opened without the secret key that seals private keys")]
+    NoSecret,
+
+    /// The secret key given is not the one this store's private keys are sealed with.
+    #[error(
+        "this secret key is not the one the store's private keys were sealed with: give \
+         every node the same key (the key file, or PALISADE_SECRET_KEY)"
+    )]
+    WrongSecret,
+
+    /// A sealed value does not open with the store's key (damaged, or moved between rows).
+    #[error("sealed {what} in the store does not open with the secret key")]
+    Unsealable { what: &'static str },
+
+    /// A copy between stores found tables that do not match (`store copy`).
+    #[error("the copy does not match: {tables}")]
+    CopyMismatch { tables: String },
+
     /// A stored value no longer parses (edited by hand, or a bug wrote it).
     #[error("corrupt {what} in the store: {value:?}")]
     Corrupt { what: &'static str, value: String },

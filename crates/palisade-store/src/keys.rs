@@ -11,8 +11,8 @@ use crate::StoreError;
 pub struct SigningKey {
     /// The certificate and any intermediates, PEM.
     pub certificate: String,
-    /// The PKCS #8 private key, sealed with the server's secret.
-    pub sealed_key: Vec<u8>,
+    /// The PKCS #8 private key, PEM (sealed with the secret key in the store).
+    pub private_key: String,
     /// SHA-256 of the certificate, upper-case hex.
     pub fingerprint: String,
     /// When the certificate expires (Unix time).
@@ -44,7 +44,7 @@ pub struct DkimKey {
     pub selector: String,
     /// `ed25519` or `rsa`.
     pub algorithm: String,
-    /// Base64 PKCS#8.
+    /// Base64 PKCS#8 (sealed with the secret key in the store).
     pub private_key: String,
     /// Base64, the DNS `p=` value.
     pub public_key: String,

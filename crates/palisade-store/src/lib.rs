@@ -28,6 +28,7 @@ mod accounts;
 mod alias;
 pub mod cache;
 pub mod console;
+pub mod copy;
 pub mod dashboard;
 mod directory;
 mod error;
@@ -38,6 +39,7 @@ mod postgres;
 mod queue;
 mod reports;
 mod rows;
+mod seal;
 mod security;
 mod sqlite;
 
@@ -55,7 +57,8 @@ pub use cache::{LookupCache, Sealing};
 pub use console::{AccountFlags, ConsoleStore, StoredPasskey, WebSession};
 pub use dashboard::{DashboardStore, HourlyCount, Tally};
 pub use error::StoreError;
-pub use postgres::PgStore;
+pub use postgres::{PgStore, redacted};
+pub use seal::{Secret, SecretError};
 pub use sqlite::SqliteStore;
 
 /// Every concern's trait, so that their methods can be called on a `dyn Store`.
@@ -90,6 +93,13 @@ pub trait Store:
     /// never served after it. Changes made by another process (the CLI) do not move it;
     /// the cache's [`LookupCache::TTL`] bounds how long those take to be seen.
     fn generation(&self) -> u64;
+
+    /// A number that grows when another node may have changed the bans (PostgreSQL:
+    /// its notifications), so a node reloads its copy at once rather than at its next
+    /// periodic refresh. The embedded store has no other nodes: it never moves.
+    fn bans_generation(&self) -> u64 {
+        0
+    }
 
     /// The last schema step applied (the highest version in `_sqlx_migrations`).
     async fn schema_version(&self) -> Result<i64, StoreError>;

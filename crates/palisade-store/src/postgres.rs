@@ -26,6 +26,7 @@ use crate::console::{AccountFlags, StoredPasskey, WebSession};
 use crate::dashboard::{HourlyCount, Tally};
 use crate::error::{db, is_unique_violation, migrate_error};
 use crate::rows::*;
+use crate::seal::{self, Secret, context};
 use crate::{
     AliasSource, AppPassword, Block, DkimKey, DmarcEvaluation, Event, Lesson, QueueStatus,
     ReceivedReport, SigningKey, SiteCounts, Store, StoreError, StsPolicyRow, TlsResultRow,
@@ -60,10 +61,14 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The shared store. Cheap to share: clone the `Arc` it is usually held in.
 #[derive(Debug)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     /// This node's name: its queue rows carry it.
-    node: String,
+    pub(crate) node: String,
     generation: Arc<AtomicU64>,
+    /// Moves when another node changes the bans ([`Store::bans_generation`]).
+    bans: Arc<AtomicU64>,
+    /// The key private keys and TOTP seeds are sealed with ([`PgStore::with_secret`]).
+    secret: Option<Arc<Secret>>,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -109,13 +114,28 @@ impl PgStore {
             .await
             .map_err(|e| migrate_error(e, &MIGRATOR))?;
         let generation = Arc::new(AtomicU64::new(0));
-        let listener = tokio::spawn(listen(pool.clone(), generation.clone()));
+        let bans = Arc::new(AtomicU64::new(0));
+        let heard = Heard {
+            directory: generation.clone(),
+            bans: bans.clone(),
+        };
+        let listener = tokio::spawn(listen(pool.clone(), heard));
         Ok(PgStore {
             pool,
             node: node.to_string(),
             generation,
+            bans,
             listener,
+            secret: None,
         })
+    }
+
+    /// This store, sealing private keys and TOTP seeds with `secret`: refused if the
+    /// store was first opened with another key (every node must be given the same).
+    pub async fn with_secret(mut self, secret: Secret) -> Result<PgStore, StoreError> {
+        seal::check_key(&self, &secret).await?;
+        self.secret = Some(Arc::new(secret));
+        Ok(self)
     }
 
     /// Waits for in-flight queries and closes every connection.
@@ -155,19 +175,47 @@ impl PgStore {
     }
 }
 
-/// Counts every notification on [`CHANNEL`] (and every reconnection) into `generation`,
-/// until the store is dropped. A failed `LISTEN` is retried after a pause: until it
-/// succeeds, the lookup cache's time to live bounds how stale an entry gets.
-async fn listen(pool: PgPool, generation: Arc<AtomicU64>) {
+/// What the listener moves: the lookup cache's generation, or the bans' (a notification
+/// names its table).
+struct Heard {
+    directory: Arc<AtomicU64>,
+    bans: Arc<AtomicU64>,
+}
+
+impl Heard {
+    fn table(&self, table: &str) {
+        let counter = if table == "bans" {
+            &self.bans
+        } else {
+            &self.directory
+        };
+        counter.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Something may have gone unheard: both move.
+    fn all(&self) {
+        self.directory.fetch_add(1, Ordering::AcqRel);
+        self.bans.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Counts every notification on [`CHANNEL`] (and every reconnection) into `heard`, until
+/// the store is dropped. A failed `LISTEN` is retried after a pause: until it succeeds,
+/// the lookup cache's time to live (and the bans' periodic refresh) bound how stale a
+/// node gets.
+async fn listen(pool: PgPool, heard: Heard) {
     loop {
         if let Ok(mut listener) = PgListener::connect_with(&pool).await
             && listener.listen(CHANNEL).await.is_ok()
         {
-            generation.fetch_add(1, Ordering::AcqRel);
+            heard.all();
             // `try_recv` gives `Ok(None)` when the connection was lost (and is remade
             // at the next call): a change may have gone unheard, so that counts too.
-            while let Ok(_heard) = listener.try_recv().await {
-                generation.fetch_add(1, Ordering::AcqRel);
+            while let Ok(notification) = listener.try_recv().await {
+                match notification {
+                    Some(n) => heard.table(n.payload()),
+                    None => heard.all(),
+                }
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -175,7 +223,7 @@ async fn listen(pool: PgPool, generation: Arc<AtomicU64>) {
 }
 
 /// `url` without its password (nor its parameters, which may hold one), for errors.
-fn redacted(url: &str) -> String {
+pub fn redacted(url: &str) -> String {
     let url = url.split_once('?').map_or(url, |(base, _)| base);
     let Some((scheme, rest)) = url.split_once("://") else {
         return "(not a URL)".into();
@@ -193,6 +241,9 @@ fn redacted(url: &str) -> String {
 impl Store for PgStore {
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+    fn bans_generation(&self) -> u64 {
+        self.bans.load(Ordering::Acquire)
     }
     async fn schema_version(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")

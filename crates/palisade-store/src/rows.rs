@@ -5,7 +5,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use palisade_types::{Address, AppScope, Domain, QueueId};
 
-use crate::{AppPassword, Block, Event, NodeStatus, QueueStatus, StoreError, TlsResultRow};
+use crate::seal::{Secret, context};
+use crate::{
+    AppPassword, Block, DkimKey, Event, NodeStatus, QueueStatus, SigningKey, StoreError,
+    TlsResultRow,
+};
 
 /// Submissions are counted in buckets of this many seconds.
 pub(crate) const SUBMISSION_BUCKET: i64 = 600;
@@ -157,4 +161,68 @@ pub(crate) fn node_status((node, version, started, heartbeat, retrying): NodeRow
         heartbeat,
         retrying: u64::try_from(retrying).unwrap_or(0),
     }
+}
+
+/// A `dkim_keys` row: domain, selector, algorithm, sealed private key, public key,
+/// state, created.
+pub(crate) type DkimRow = (String, String, String, String, String, String, i64);
+
+/// A `dkim_keys` row as a key, its private key opened.
+pub(crate) fn dkim_key(
+    secret: &Secret,
+    (d, selector, algorithm, sealed, public_key, state, created): DkimRow,
+) -> Result<DkimKey, StoreError> {
+    let private_key = secret.open_text(&sealed, &context::dkim(&d, &selector), "DKIM key")?;
+    Ok(DkimKey {
+        domain: parse_domain(d)?,
+        selector,
+        algorithm,
+        private_key,
+        public_key,
+        state,
+        created,
+    })
+}
+
+/// `k`'s private key as its row keeps it.
+pub(crate) fn sealed_dkim_key(secret: &Secret, k: &DkimKey) -> String {
+    secret.seal_text(
+        &k.private_key,
+        &context::dkim(k.domain.as_str(), &k.selector),
+    )
+}
+
+/// A `signing_keys` row: certificate, sealed key, fingerprint, expires, added.
+pub(crate) type SigningRow = (String, Vec<u8>, String, i64, i64);
+
+/// `user`'s `signing_keys` row as their identity, its private key opened.
+pub(crate) fn signing_key(
+    secret: &Secret,
+    user: &Address,
+    (certificate, sealed, fingerprint, expires, added): SigningRow,
+) -> Result<SigningKey, StoreError> {
+    const WHAT: &str = "signing key";
+    let plain = secret.open_bytes(&sealed, &context::signing(user), WHAT)?;
+    let private_key =
+        String::from_utf8(plain).map_err(|_| StoreError::Unsealable { what: WHAT })?;
+    Ok(SigningKey {
+        certificate,
+        private_key,
+        fingerprint,
+        expires,
+        added,
+    })
+}
+
+/// `user`'s TOTP seed as its row keeps it, and back.
+pub(crate) fn sealed_totp(secret: &Secret, user_key: &str, seed: &str) -> String {
+    secret.seal_text(seed, &context::totp(user_key))
+}
+
+pub(crate) fn open_totp(
+    secret: &Secret,
+    user_key: &str,
+    stored: &str,
+) -> Result<String, StoreError> {
+    secret.open_text(stored, &context::totp(user_key), "TOTP seed")
 }

@@ -29,6 +29,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::rows::*;
+use crate::seal::{self, Secret, context};
 
 mod accounts;
 mod console;
@@ -72,8 +73,10 @@ const LEGACY_FENCE: i64 = 1_000_000;
 /// The embedded store. Cheap to share: clone the `Arc` it is usually held in.
 #[derive(Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     generation: Arc<AtomicU64>,
+    /// The key private keys and TOTP seeds are sealed with ([`SqliteStore::with_secret`]).
+    secret: Option<Arc<Secret>>,
 }
 
 /// The tables that [`crate::LookupCache`] answers from and SQLite's update hook reports:
@@ -167,7 +170,29 @@ impl SqliteStore {
             })?;
         migrate(&pool, path).await?;
         restrict_permissions(path);
-        Ok(SqliteStore { pool, generation })
+        Ok(SqliteStore {
+            pool,
+            generation,
+            secret: None,
+        })
+    }
+
+    /// This store, sealing private keys and TOTP seeds with `secret`: refused if the
+    /// store was first opened with another key. What an older release stored in clear
+    /// is sealed now, and the file rewritten so no clear copy stays in its free pages
+    /// or its write-ahead log.
+    pub async fn with_secret(mut self, secret: Secret) -> Result<SqliteStore, StoreError> {
+        seal::check_key(&self, &secret).await?;
+        let secret = self.secret.insert(Arc::new(secret)).clone();
+        if self.seal_clear_values(&secret).await? > 0 {
+            for step in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
+                sqlx::query(step)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("rewriting the store after sealing its keys"))?;
+            }
+        }
+        Ok(self)
     }
 
     /// A consistent copy of the whole database at `to` (a new file), taken while

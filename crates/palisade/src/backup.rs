@@ -59,8 +59,10 @@ struct Entry {
 
 /// Whether the file at `rel` (relative to the data directory) holds secrets.
 fn is_secret(rel: &str) -> bool {
-    matches!(rel, "palisade.db" | "palisade.toml" | "signing-keys.secret")
-        || rel.starts_with("tls/")
+    matches!(
+        rel,
+        "palisade.db" | "palisade.toml" | palisade_config::SECRET_KEY_FILE | "signing-keys.secret"
+    ) || rel.starts_with("tls/")
         || rel.starts_with("acme/")
 }
 
@@ -430,6 +432,7 @@ mod tests {
             "palisade.db",
             "palisade.toml",
             "signing-keys.secret",
+            "secret.key",
             "tls/self-signed-key.pem",
             "tls/acme-key.pem",
             "acme/account.json",

@@ -404,6 +404,19 @@ pub enum StoreCommand {
     /// Bring the store's schema up to date (serve does this at start too) and print the
     /// version it is at. Refuses a store written by a newer release.
     Migrate,
+    /// Copy every table of one store into another: `--from sqlite:PATH --to
+    /// postgres://…` to move an installation to PostgreSQL, or the other way back. Run
+    /// again, it adds nothing; it ends by checking that every table has as many rows in
+    /// the target as in the source. Stop `serve` first. Both stores are opened with this
+    /// installation's secret key, so sealed keys stay usable.
+    Copy {
+        /// `sqlite:PATH` or `postgres://…`
+        #[arg(long)]
+        from: String,
+        /// `sqlite:PATH` or `postgres://…`
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -524,8 +537,8 @@ pub enum SigningCommand {
     /// Import a PEM certificate (intermediates may follow it in the same file) and its
     /// unencrypted PEM private key (RSA or ECDSA P-256). The certificate must be valid
     /// now, allow digital signatures and e-mail protection, and name the user; the key
-    /// must be its own. The key is stored sealed with the server's secret
-    /// (signing-keys.secret in the data directory), never in clear.
+    /// must be its own. The key is stored sealed with the installation's secret key
+    /// (secret.key in the data directory, or PALISADE_SECRET_KEY), never in clear.
     Import {
         user: String,
         certificate: PathBuf,

@@ -9,7 +9,7 @@ use palisade_config::Config;
 use palisade_config::StoreConfig;
 use palisade_queue::view;
 use palisade_store::prelude::*;
-use palisade_store::{AliasSource, PgStore, SqliteStore};
+use palisade_store::{AliasSource, PgStore, Secret, SqliteStore};
 use palisade_types::{Address, Domain, QueueId};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -28,6 +28,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         } => init(&paths, &domain, &hostname, force).await,
         Command::Config(ConfigCommand::Check) => config_check(&paths),
         Command::Store(crate::cli::StoreCommand::Migrate) => store_migrate(&paths).await,
+        Command::Store(crate::cli::StoreCommand::Copy { from, to }) => {
+            crate::store_copy::run(&paths, &from, &to).await
+        }
         Command::Cluster(crate::cli::ClusterCommand::Status { json }) => {
             crate::cluster::status(&paths, json).await
         }
@@ -145,18 +148,47 @@ impl Paths {
     }
 
     /// The store the configuration names (`[store]`, or PALISADE_STORE_URL), behind its
-    /// traits, its schema brought up to date, opened as this node (`node_id`).
+    /// traits, its schema brought up to date, opened as this node (`node_id`) with the
+    /// secret key that seals private keys ([`Paths::secret_key`]).
     pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
         let config = self.load_config_or_default()?;
+        let secret = self.secret_key(&config)?;
         match with_store_url_override(config.store)? {
-            StoreConfig::Embedded => Ok(Arc::new(self.sqlite_store().await?)),
+            StoreConfig::Embedded => Ok(Arc::new(
+                self.sqlite_store().await?.with_secret(secret).await?,
+            )),
             StoreConfig::Postgres {
                 url,
                 max_connections,
             } => Ok(Arc::new(
-                PgStore::connect(&url, max_connections, &config.node_id).await?,
+                PgStore::connect(&url, max_connections, &config.node_id)
+                    .await?
+                    .with_secret(secret)
+                    .await?,
             )),
         }
+    }
+
+    /// The key that seals private keys and TOTP seeds in the store: PALISADE_SECRET_KEY
+    /// when set, else the key file (`store.secret_key_file`, else `secret.key` in the
+    /// data directory, made on first use; an older release's `signing-keys.secret`
+    /// becomes that file).
+    pub fn secret_key(&self, config: &Config) -> anyhow::Result<Secret> {
+        if let Ok(text) = std::env::var(palisade_config::SECRET_KEY_ENV) {
+            return Ok(Secret::from_base64(&text, palisade_config::SECRET_KEY_ENV)?);
+        }
+        let path = match &config.secret_key_file {
+            Some(path) => return Ok(Secret::load(path)?),
+            None => self.data.join(palisade_config::SECRET_KEY_FILE),
+        };
+        std::fs::create_dir_all(&self.data)
+            .with_context(|| format!("creating data directory {}", self.data.display()))?;
+        let legacy = self.data.join(LEGACY_SECRET_FILE);
+        if !path.exists() && legacy.exists() {
+            std::fs::rename(&legacy, &path)
+                .with_context(|| format!("renaming {} to {}", legacy.display(), path.display()))?;
+        }
+        Ok(Secret::load_or_create(&path)?)
     }
 
     /// `[store]` of the config (the defaults without one), with PALISADE_STORE_URL put
@@ -172,6 +204,9 @@ impl Paths {
         Ok(SqliteStore::open(&self.store_path()).await?)
     }
 }
+
+/// Where releases before the store sealed DKIM keys kept the (same) key, for signing keys.
+const LEGACY_SECRET_FILE: &str = "signing-keys.secret";
 
 fn with_store_url_override(configured: StoreConfig) -> anyhow::Result<StoreConfig> {
     match std::env::var(palisade_config::STORE_URL_ENV) {
@@ -481,7 +516,7 @@ async fn user(paths: &Paths, c: UserCommand) -> anyhow::Result<()> {
         UserCommand::TwoFactor(c) => crate::two_factor::run(&*store, c).await?,
         UserCommand::AppPassword(c) => crate::two_factor::app_passwords(&*store, c).await?,
         UserCommand::Key(c) => crate::keys::run(&*store, c).await?,
-        UserCommand::Signing(c) => crate::keys::signing(&*store, &paths.data, c).await?,
+        UserCommand::Signing(c) => crate::keys::signing(&*store, c).await?,
         UserCommand::EncryptAtRest { address, state } => {
             crate::keys::encrypt_at_rest(&*store, &address, state == "on").await?
         }

@@ -103,14 +103,8 @@ pub async fn encrypt_at_rest(store: &dyn Store, user: &str, on: bool) -> anyhow:
     Ok(())
 }
 
-pub async fn signing(
-    store: &dyn Store,
-    data: &std::path::Path,
-    c: SigningCommand,
-) -> anyhow::Result<()> {
-    use palisade_crypt::secret::Secret;
+pub async fn signing(store: &dyn Store, c: SigningCommand) -> anyhow::Result<()> {
     use palisade_crypt::sign::SigningIdentity;
-    use palisade_server::smime_signing::{seal_context, secret_path};
     match c {
         SigningCommand::Import {
             user,
@@ -127,11 +121,9 @@ pub async fn signing(
             let now = palisade_queue::now_secs();
             let (_, info) = SigningIdentity::check(&cert_pem, &key_pem, &addresses, now)
                 .map_err(|e| usage(format!("{}: {e}", certificate.display())))?;
-            std::fs::create_dir_all(data)?;
-            let secret = Secret::load_or_create(&secret_path(data))?;
             let row = palisade_store::SigningKey {
                 certificate: cert_pem,
-                sealed_key: secret.seal(key_pem.as_bytes(), &seal_context(&a)),
+                private_key: key_pem,
                 fingerprint: info.fingerprint,
                 expires: info.expires,
                 added: now,

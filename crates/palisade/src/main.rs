@@ -21,6 +21,7 @@ mod quarantine;
 mod reports;
 mod security;
 mod serve;
+mod store_copy;
 mod two_factor;
 
 use clap::Parser;

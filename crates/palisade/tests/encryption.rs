@@ -865,7 +865,7 @@ async fn submitted_mail_is_signed_with_the_users_certificate() {
     let db = std::fs::read(ts.dir.path().join("palisade.db")).unwrap();
     assert!(!db.windows(key_line.len()).any(|w| w == key_line.as_bytes()));
     use std::os::unix::fs::PermissionsExt;
-    let secret = ts.dir.path().join("signing-keys.secret");
+    let secret = ts.dir.path().join("secret.key");
     assert_eq!(
         std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
         0o600

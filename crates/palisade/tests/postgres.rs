@@ -138,22 +138,31 @@ fn serve(d: &Path, url: &str, port: u16) -> (Child, SocketAddr) {
     (server, addr)
 }
 
-/// One message over SMTP: the reply to its data, or the first refusal (4xx or 5xx).
-fn try_send(addr: SocketAddr, rcpt: &str) -> Result<String, String> {
+/// A client connection to `addr`: what it writes to, and its last reply line each time
+/// it is called (`(closed)` when the server hangs up).
+fn client(addr: SocketAddr) -> (std::net::TcpStream, impl FnMut() -> String) {
     let s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = s.try_clone().unwrap();
+    let w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
-    let mut reply = || {
+    let reply = move || {
         let mut line = String::new();
         loop {
             line.clear();
-            r.read_line(&mut line).unwrap();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return "(closed)".to_string();
+            }
             if line.as_bytes().get(3) != Some(&b'-') {
                 return line.clone();
             }
         }
     };
+    (w, reply)
+}
+
+/// One message over SMTP: the reply to its data, or the first refusal (4xx or 5xx).
+fn try_send(addr: SocketAddr, rcpt: &str) -> Result<String, String> {
+    let (mut w, mut reply) = client(addr);
     let greeting = reply();
     if !greeting.starts_with("220") {
         return Err(greeting);
@@ -262,6 +271,232 @@ fn a_postgres_store_from_a_newer_release_is_refused_and_a_bad_url_named() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("PALISADE_STORE_URL"), "{err}");
+}
+
+/// `palisade ARGS` on the embedded store of `data` (no PALISADE_STORE_URL).
+fn ok_embedded(data: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("PALISADE_STORE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin_pipe = child.stdin.take().unwrap();
+    stdin_pipe.write_all(stdin.as_bytes()).unwrap();
+    drop(stdin_pipe);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{args:?}: {err}");
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Issue 21: a single-node installation moves to PostgreSQL with `store copy` (sealed
+/// keys still open there), a second run adds nothing, a node with another secret key
+/// is refused, and the copy goes back into a new SQLite file.
+#[test]
+fn store_copy_moves_an_installation_to_postgres_and_back() {
+    let schema = Schema::new("palisade_copy");
+    let url = schema.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("palisade.toml"), "hostname = \"mx.local.test\"\n").unwrap();
+    ok_embedded(d, &["domain", "add", "local.test"], "");
+    ok_embedded(
+        d,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+    ok_embedded(
+        d,
+        &["dkim", "keygen", "local.test", "--algorithm", "ed25519"],
+        "",
+    );
+    let listed = ok_embedded(d, &["dkim", "list"], "");
+
+    let from = format!("sqlite:{}", d.join("palisade.db").display());
+    let copied = ok(
+        d,
+        &url,
+        &["store", "copy", "--from", &from, "--to", &url],
+        "",
+    );
+    assert!(copied.contains("every table has as many rows"), "{copied}");
+    let again = ok(
+        d,
+        &url,
+        &["store", "copy", "--from", &from, "--to", &url],
+        "",
+    );
+    assert_eq!(again, copied, "a second copy adds nothing");
+    let sealed = psql(&format!("SELECT private_key FROM {}.dkim_keys", schema.0));
+    assert!(sealed.starts_with("sealed1:"), "{sealed}");
+    assert_eq!(
+        ok(d, &url, &["dkim", "list"], ""),
+        listed,
+        "the keys open on PostgreSQL"
+    );
+    assert!(ok(d, &url, &["user", "list"], "").contains("alice@local.test"));
+
+    // A data directory with a key of its own cannot read what was sealed with d's.
+    let other = tempfile::tempdir().unwrap();
+    let o = run(other.path(), &url, &["user", "list"], "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "another key is refused");
+    assert!(err.contains("same key"), "{err}");
+
+    let back = d.join("back.db");
+    let to = format!("sqlite:{}", back.display());
+    let returned = ok(d, &url, &["store", "copy", "--from", &url, "--to", &to], "");
+    assert!(
+        returned.contains("every table has as many rows"),
+        "{returned}"
+    );
+    std::fs::rename(&back, d.join("palisade.db")).unwrap();
+    for f in ["palisade.db-wal", "palisade.db-shm"] {
+        let _ = std::fs::remove_file(d.join(f));
+    }
+    assert_eq!(
+        ok_embedded(d, &["dkim", "list"], ""),
+        listed,
+        "and back in SQLite"
+    );
+}
+
+/// One node of a two-node cluster: inbound on `inbound`, submission on `submission`
+/// (plain AUTH: loopback), a cluster lockout after 3 failures for an account and a ban
+/// after 6 from an address (loopback included: `never_ban` is emptied).
+fn node_at(d: &Path, node: &str, inbound: u16, submission: u16) {
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!(
+            "hostname = \"mx.local.test\"\nnode_id = \"{node}\"\n\
+             [listener.inbound]\naddress = \"127.0.0.1:{inbound}\"\n\
+             [listener.submission]\naddress = \"127.0.0.1:{submission}\"\n\
+             kind = \"submission\"\nallow_plaintext_auth = true\n\
+             [policy]\nsender_checks = false\n\
+             [security]\nmax_login_failures = 3\nmax_ip_failures = 6\nnever_ban = []\n\
+             connections_per_ip_per_minute = 10000\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The server's greeting on `port`, or what it said instead (a ban: 421).
+fn greeting(port: u16) -> String {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = String::new();
+    let _ = BufReader::new(s).read_line(&mut line);
+    line
+}
+
+/// The reply to `AUTH PLAIN` as `user` on `port` (or the refused greeting).
+fn auth(port: u16, user: &str, password: &str) -> String {
+    use base64::Engine;
+    let (mut w, mut reply) = client(SocketAddr::from(([127, 0, 0, 1], port)));
+    let hello = reply();
+    if !hello.starts_with("220") {
+        return hello;
+    }
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+    for command in ["EHLO t".to_string(), format!("AUTH PLAIN {token}")] {
+        w.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        let got = reply();
+        if !got.starts_with("250") {
+            return got;
+        }
+    }
+    unreachable!("AUTH never answers 250")
+}
+
+/// Issue 21: two `serve` nodes on one PostgreSQL. A user added while both run logs in on
+/// the other node; guesses spread over both lock the account and ban the address at
+/// the cluster's thresholds (not each node's); a ban made on one node refuses the
+/// address on the other within 2 seconds.
+#[test]
+fn two_nodes_share_users_lockouts_and_bans() {
+    let schema = Schema::new("palisade_two");
+    let url = schema.url();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    node_at(a.path(), "mx-a", ports[0], ports[1]);
+    node_at(b.path(), "mx-b", ports[2], ports[3]);
+    let (sub_a, sub_b) = (ports[1], ports[3]);
+    ok(a.path(), &url, &["domain", "add", "local.test"], "");
+    ok(
+        a.path(),
+        &url,
+        &["user", "add", "alice@local.test"],
+        "correct horse battery staple\n",
+    );
+    // Every node is given the installation's secret key.
+    std::fs::copy(a.path().join("secret.key"), b.path().join("secret.key")).unwrap();
+    let (node_a, _) = serve(a.path(), &url, ports[0]);
+    let (node_b, _) = serve(b.path(), &url, ports[2]);
+
+    let bob_password = "tr0ubadour and three more words";
+    ok(
+        a.path(),
+        &url,
+        &["user", "add", "bob@local.test"],
+        &format!("{bob_password}\n"),
+    );
+    let bob_on_b = auth(sub_b, "bob@local.test", bob_password);
+
+    // Three guesses at alice, over both nodes: the account is locked everywhere.
+    let guesses: Vec<String> = [sub_a, sub_b, sub_a]
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| auth(port, "alice@local.test", &format!("wrong guess {i}")))
+        .collect();
+    let locked = auth(sub_b, "alice@local.test", "correct horse battery staple");
+
+    // More guesses, alternating, until a node refuses the address; then the other node
+    // must refuse it within 2 seconds.
+    let mut attempts = guesses.len() + 1;
+    let mut banned_after = None;
+    for i in 0..12 {
+        let (here, there) = if i % 2 == 0 {
+            (sub_a, sub_b)
+        } else {
+            (sub_b, sub_a)
+        };
+        auth(here, &format!("nobody{i}@local.test"), "guess");
+        attempts += 1;
+        if greeting(here).starts_with("421") {
+            let t = std::time::Instant::now();
+            while !greeting(there).starts_with("421") && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            banned_after = Some((attempts, t.elapsed()));
+            break;
+        }
+    }
+    stop(node_a);
+    stop(node_b);
+    assert!(
+        bob_on_b.starts_with("235"),
+        "bob, added on A, on B: {bob_on_b}"
+    );
+    assert!(guesses.iter().all(|g| g.starts_with("535")), "{guesses:?}");
+    assert!(
+        !locked.starts_with("235"),
+        "alice is locked on B too: {locked}"
+    );
+    let (attempts, elapsed) = banned_after.expect("the address is banned");
+    eprintln!("banned after {attempts} failures; refused by the other node after {elapsed:?}");
+    assert!(
+        attempts <= 7,
+        "banned after {attempts} failures over two nodes: the cluster's threshold is 6"
+    );
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "the other node refused the address after {elapsed:?}"
+    );
 }
 
 /// A PostgreSQL cluster of one test's own (initdb as the `postgres` user, trust

@@ -356,6 +356,10 @@ CREATE TRIGGER forwards_changed AFTER INSERT OR UPDATE OR DELETE ON forwards
     FOR EACH STATEMENT EXECUTE FUNCTION palisade_directory_changed();
 CREATE TRIGGER user_keys_changed AFTER INSERT OR UPDATE OR DELETE ON user_keys
     FOR EACH STATEMENT EXECUTE FUNCTION palisade_directory_changed();
+-- And every node's copy of the bans (the payload names the table), so a ban made on one
+-- node refuses the address on all within moments.
+CREATE TRIGGER bans_changed AFTER INSERT OR UPDATE OR DELETE ON bans
+    FOR EACH STATEMENT EXECUTE FUNCTION palisade_directory_changed();
 
 -- The nodes sharing this store and when each last said it was alive:
 -- `palisade cluster status`.

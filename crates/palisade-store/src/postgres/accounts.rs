@@ -137,41 +137,58 @@ impl Accounts for PgStore {
     }
 
     async fn totp(&self, user: &Address) -> Result<Option<TotpState>, StoreError> {
+        let secret = seal::required(&self.secret)?;
+        let user = user.lookup_key();
         let row: Option<(String, bool, i64)> =
             sqlx::query_as(r#"SELECT secret, enabled, last_step FROM totp WHERE "user" = $1"#)
-                .bind(user.lookup_key())
+                .bind(&user)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db("reading two-factor state"))?;
-        Ok(row.map(|(secret, enabled, last_step)| TotpState {
-            secret,
-            enabled,
-            last_step,
-        }))
+        row.map(|(sealed, enabled, last_step)| {
+            Ok(TotpState {
+                secret: open_totp(secret, &user, &sealed)?,
+                enabled,
+                last_step,
+            })
+        })
+        .transpose()
     }
 
     async fn put_totp(
         &self,
         user: &Address,
-        secret: &str,
+        seed: &str,
         enabled: bool,
         now: i64,
     ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "writing two-factor state";
+        let secret = seal::required(&self.secret)?;
+        let user = user.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let stored: Option<String> =
+            sqlx::query_scalar(r#"SELECT secret FROM totp WHERE "user" = $1"#)
+                .bind(&user)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        // The same seed again (confirming a setup) keeps the last step used.
+        let same = stored.is_some_and(|s| open_totp(secret, &user, &s).is_ok_and(|s| s == seed));
         sqlx::query(
             r#"INSERT INTO totp ("user", secret, enabled, created) VALUES ($1, $2, $3, $4)
                ON CONFLICT ("user") DO UPDATE SET secret = EXCLUDED.secret,
                enabled = EXCLUDED.enabled, created = EXCLUDED.created,
-               last_step = CASE WHEN totp.secret = EXCLUDED.secret
-                                THEN totp.last_step ELSE -1 END"#,
+               last_step = CASE WHEN $5 THEN totp.last_step ELSE -1 END"#,
         )
-        .bind(user.lookup_key())
-        .bind(secret)
+        .bind(&user)
+        .bind(sealed_totp(secret, &user, seed))
         .bind(enabled)
         .bind(now)
-        .execute(&self.pool)
+        .bind(same)
+        .execute(&mut *tx)
         .await
-        .map_err(db("writing two-factor state"))?;
-        Ok(())
+        .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
     }
 
     async fn advance_totp_step(&self, user: &Address, step: i64) -> Result<bool, StoreError> {

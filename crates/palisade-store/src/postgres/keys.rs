@@ -4,22 +4,6 @@ use super::directory::{USER_EXISTS, exists};
 use super::*;
 use crate::Keys;
 
-type DkimRow = (String, String, String, String, String, String, i64);
-
-fn dkim_key(
-    (d, selector, algorithm, private_key, public_key, state, created): DkimRow,
-) -> Result<DkimKey, StoreError> {
-    Ok(DkimKey {
-        domain: parse_domain(d)?,
-        selector,
-        algorithm,
-        private_key,
-        public_key,
-        state,
-        created,
-    })
-}
-
 #[async_trait::async_trait]
 impl Keys for PgStore {
     async fn add_user_key(&self, a: &Address, key: &UserKey) -> Result<bool, StoreError> {
@@ -189,6 +173,7 @@ impl Keys for PgStore {
 
     async fn put_signing_key(&self, a: &Address, key: &SigningKey) -> Result<bool, StoreError> {
         const CONTEXT: &str = "storing a signing key";
+        let secret = seal::required(&self.secret)?;
         let user = a.lookup_key();
         let mut tx = self.write_tx(CONTEXT).await?;
         if !exists(&mut tx, USER_EXISTS, &user, CONTEXT).await? {
@@ -203,7 +188,7 @@ impl Keys for PgStore {
         )
         .bind(&user)
         .bind(&key.certificate)
-        .bind(&key.sealed_key)
+        .bind(secret.seal(key.private_key.as_bytes(), &context::signing(a)))
         .bind(&key.fingerprint)
         .bind(key.expires)
         .bind(key.added)
@@ -215,7 +200,8 @@ impl Keys for PgStore {
     }
 
     async fn signing_key(&self, a: &Address) -> Result<Option<SigningKey>, StoreError> {
-        let row: Option<(String, Vec<u8>, String, i64, i64)> = sqlx::query_as(
+        let secret = seal::required(&self.secret)?;
+        let row: Option<SigningRow> = sqlx::query_as(
             r#"SELECT certificate, sealed_key, fingerprint, expires, added FROM signing_keys
                WHERE "user" = $1"#,
         )
@@ -223,15 +209,7 @@ impl Keys for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading a signing key"))?;
-        Ok(row.map(
-            |(certificate, sealed_key, fingerprint, expires, added)| SigningKey {
-                certificate,
-                sealed_key,
-                fingerprint,
-                expires,
-                added,
-            },
-        ))
+        row.map(|row| signing_key(secret, a, row)).transpose()
     }
 
     async fn remove_signing_key(&self, a: &Address) -> Result<bool, StoreError> {
@@ -271,6 +249,7 @@ impl Keys for PgStore {
     }
 
     async fn add_dkim_key(&self, k: &DkimKey) -> Result<(), StoreError> {
+        let secret = seal::required(&self.secret)?;
         let done = sqlx::query(
             "INSERT INTO dkim_keys \
              (domain, selector, algorithm, private_key, public_key, state, created) \
@@ -279,7 +258,7 @@ impl Keys for PgStore {
         .bind(k.domain.as_str())
         .bind(&k.selector)
         .bind(&k.algorithm)
-        .bind(&k.private_key)
+        .bind(sealed_dkim_key(secret, k))
         .bind(&k.public_key)
         .bind(&k.state)
         .bind(k.created)
@@ -295,6 +274,7 @@ impl Keys for PgStore {
     }
 
     async fn list_dkim_keys(&self, domain: Option<&Domain>) -> Result<Vec<DkimKey>, StoreError> {
+        let secret = seal::required(&self.secret)?;
         let rows: Vec<DkimRow> = sqlx::query_as(
             r#"SELECT domain, selector, algorithm, private_key, public_key, state, created
                FROM dkim_keys WHERE $1::TEXT IS NULL OR domain = $1
@@ -304,7 +284,7 @@ impl Keys for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("listing DKIM keys"))?;
-        rows.into_iter().map(dkim_key).collect()
+        rows.into_iter().map(|r| dkim_key(secret, r)).collect()
     }
 
     async fn set_dkim_key_state(

@@ -127,40 +127,57 @@ impl Accounts for SqliteStore {
     }
 
     async fn totp(&self, user: &Address) -> Result<Option<TotpState>, StoreError> {
+        let secret = seal::required(&self.secret)?;
+        let user = user.lookup_key();
         let row: Option<(String, i64, i64)> =
             sqlx::query_as("SELECT secret, enabled, last_step FROM totp WHERE user = ?")
-                .bind(user.lookup_key())
+                .bind(&user)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db("reading two-factor state"))?;
-        Ok(row.map(|(secret, enabled, last_step)| TotpState {
-            secret,
-            enabled: enabled != 0,
-            last_step,
-        }))
+        row.map(|(sealed, enabled, last_step)| {
+            Ok(TotpState {
+                secret: open_totp(secret, &user, &sealed)?,
+                enabled: enabled != 0,
+                last_step,
+            })
+        })
+        .transpose()
     }
 
     async fn put_totp(
         &self,
         user: &Address,
-        secret: &str,
+        seed: &str,
         enabled: bool,
         now: i64,
     ) -> Result<(), StoreError> {
+        const CONTEXT: &str = "writing two-factor state";
+        let secret = seal::required(&self.secret)?;
+        let user = user.lookup_key();
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let stored: Option<String> = sqlx::query_scalar("SELECT secret FROM totp WHERE user = ?")
+            .bind(&user)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        // The same seed again (confirming a setup) keeps the last step used.
+        let same = stored.is_some_and(|s| open_totp(secret, &user, &s).is_ok_and(|s| s == seed));
         sqlx::query(
             "INSERT INTO totp (user, secret, enabled, created) VALUES (?, ?, ?, ?) \
              ON CONFLICT (user) DO UPDATE SET secret = excluded.secret, \
              enabled = excluded.enabled, created = excluded.created, \
-             last_step = CASE WHEN totp.secret = excluded.secret THEN totp.last_step ELSE -1 END",
+             last_step = CASE WHEN ? THEN totp.last_step ELSE -1 END",
         )
-        .bind(user.lookup_key())
-        .bind(secret)
+        .bind(&user)
+        .bind(sealed_totp(secret, &user, seed))
         .bind(i64::from(enabled))
         .bind(now)
-        .execute(&self.pool)
+        .bind(same)
+        .execute(&mut *tx)
         .await
-        .map_err(db("writing two-factor state"))?;
-        Ok(())
+        .map_err(db(CONTEXT))?;
+        tx.commit().await.map_err(db(CONTEXT))
     }
 
     async fn advance_totp_step(&self, user: &Address, step: i64) -> Result<bool, StoreError> {

@@ -163,6 +163,7 @@ impl Keys for SqliteStore {
 
     async fn put_signing_key(&self, a: &Address, key: &SigningKey) -> Result<bool, StoreError> {
         const CONTEXT: &str = "storing a signing key";
+        let secret = seal::required(&self.secret)?;
         let user = a.lookup_key();
         let mut tx = self.write_tx(CONTEXT).await?;
         let exists: Option<(String,)> =
@@ -182,7 +183,7 @@ impl Keys for SqliteStore {
         )
         .bind(&user)
         .bind(&key.certificate)
-        .bind(&key.sealed_key)
+        .bind(secret.seal(key.private_key.as_bytes(), &context::signing(a)))
         .bind(&key.fingerprint)
         .bind(key.expires)
         .bind(key.added)
@@ -194,7 +195,8 @@ impl Keys for SqliteStore {
     }
 
     async fn signing_key(&self, a: &Address) -> Result<Option<SigningKey>, StoreError> {
-        let row: Option<(String, Vec<u8>, String, i64, i64)> = sqlx::query_as(
+        let secret = seal::required(&self.secret)?;
+        let row: Option<SigningRow> = sqlx::query_as(
             "SELECT certificate, sealed_key, fingerprint, expires, added FROM signing_keys \
              WHERE user = ?",
         )
@@ -202,15 +204,7 @@ impl Keys for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading a signing key"))?;
-        Ok(row.map(
-            |(certificate, sealed_key, fingerprint, expires, added)| SigningKey {
-                certificate,
-                sealed_key,
-                fingerprint,
-                expires,
-                added,
-            },
-        ))
+        row.map(|row| signing_key(secret, a, row)).transpose()
     }
 
     async fn remove_signing_key(&self, a: &Address) -> Result<bool, StoreError> {
@@ -248,6 +242,7 @@ impl Keys for SqliteStore {
     }
 
     async fn add_dkim_key(&self, k: &DkimKey) -> Result<(), StoreError> {
+        let secret = seal::required(&self.secret)?;
         let done = sqlx::query(
             "INSERT OR IGNORE INTO dkim_keys \
              (domain, selector, algorithm, private_key, public_key, state, created) \
@@ -256,7 +251,7 @@ impl Keys for SqliteStore {
         .bind(k.domain.to_string())
         .bind(k.selector.clone())
         .bind(k.algorithm.clone())
-        .bind(k.private_key.clone())
+        .bind(sealed_dkim_key(secret, k))
         .bind(k.public_key.clone())
         .bind(k.state.clone())
         .bind(k.created)
@@ -272,8 +267,8 @@ impl Keys for SqliteStore {
     }
 
     async fn list_dkim_keys(&self, domain: Option<&Domain>) -> Result<Vec<DkimKey>, StoreError> {
-        type Row = (String, String, String, String, String, String, i64);
-        let rows: Vec<Row> = sqlx::query_as(
+        let secret = seal::required(&self.secret)?;
+        let rows: Vec<DkimRow> = sqlx::query_as(
             "SELECT domain, selector, algorithm, private_key, public_key, state, created \
              FROM dkim_keys WHERE (? IS NULL OR domain = ?) ORDER BY domain, created, selector",
         )
@@ -282,21 +277,7 @@ impl Keys for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("listing DKIM keys"))?;
-        rows.into_iter()
-            .map(
-                |(d, selector, algorithm, private_key, public_key, state, created)| {
-                    Ok(DkimKey {
-                        domain: parse_domain(d)?,
-                        selector,
-                        algorithm,
-                        private_key,
-                        public_key,
-                        state,
-                        created,
-                    })
-                },
-            )
-            .collect()
+        rows.into_iter().map(|r| dkim_key(secret, r)).collect()
     }
 
     async fn set_dkim_key_state(
@@ -313,5 +294,46 @@ impl Keys for SqliteStore {
             .await
             .map_err(db("changing a DKIM key"))?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+impl SqliteStore {
+    /// Seals the DKIM keys and TOTP seeds an older release stored in clear, in one
+    /// transaction; how many there were.
+    pub(super) async fn seal_clear_values(&self, secret: &Secret) -> Result<u64, StoreError> {
+        const CONTEXT: &str = "sealing keys stored in clear";
+        let mut tx = self.write_tx(CONTEXT).await?;
+        let dkim: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT domain, selector, private_key FROM dkim_keys")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+        let totp: Vec<(String, String)> = sqlx::query_as("SELECT user, secret FROM totp")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db(CONTEXT))?;
+        let mut sealed = 0;
+        for (domain, selector, key) in dkim.into_iter().filter(|r| !seal::is_sealed_text(&r.2)) {
+            let value = secret.seal_text(&key, &context::dkim(&domain, &selector));
+            sqlx::query("UPDATE dkim_keys SET private_key = ? WHERE domain = ? AND selector = ?")
+                .bind(value)
+                .bind(&domain)
+                .bind(&selector)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+            sealed += 1;
+        }
+        for (user, seed) in totp.into_iter().filter(|r| !seal::is_sealed_text(&r.1)) {
+            sqlx::query("UPDATE totp SET secret = ? WHERE user = ?")
+                .bind(sealed_totp(secret, &user, &seed))
+                .bind(&user)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(CONTEXT))?;
+            sealed += 1;
+        }
+        tx.commit().await.map_err(db(CONTEXT))?;
+        Ok(sealed)
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use palisade_store::{PgStore, SqliteStore, Store};
+use palisade_store::{PgStore, Secret, SqliteStore, Store, StoreError};
 use sqlx::postgres::PgConnectOptions;
 use tempfile::TempDir;
 
@@ -21,8 +21,8 @@ pub enum Backend {
 
 /// What to remove when the test is over.
 enum Guard {
-    Dir(#[allow(dead_code)] TempDir),
-    Schema(#[allow(dead_code)] Schema),
+    Dir(TempDir),
+    Schema(Schema),
 }
 
 /// A schema of one test's own in the test database, dropped with this value.
@@ -61,12 +61,65 @@ impl Drop for Schema {
 /// A fresh, empty store; dropping it removes the database.
 pub struct Fresh {
     store: Arc<dyn Store>,
-    _guard: Guard,
+    guard: Guard,
+}
+
+/// The key the contract's stores seal with (32 bytes of 7).
+pub fn test_secret() -> Secret {
+    Secret::from_base64(&format!("{}Bwc=", "BwcH".repeat(10)), "test").expect("test key")
+}
+
+/// A key other than [`test_secret`].
+pub fn other_secret() -> Secret {
+    Secret::from_base64(&format!("{}CAg=", "CAgI".repeat(10)), "test").expect("test key")
 }
 
 impl Fresh {
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
+    }
+
+    /// This test's database opened again, with `secret` (or none).
+    pub async fn reopen(&self, secret: Option<Secret>) -> Result<Arc<dyn Store>, StoreError> {
+        match &self.guard {
+            Guard::Dir(dir) => {
+                let store = SqliteStore::open(&dir.path().join("store.db")).await?;
+                Ok(match secret {
+                    Some(s) => Arc::new(store.with_secret(s).await?),
+                    None => Arc::new(store),
+                })
+            }
+            Guard::Schema(schema) => {
+                let store = PgStore::connect_with(schema.options(), 2, "contract").await?;
+                Ok(match secret {
+                    Some(s) => Arc::new(store.with_secret(s).await?),
+                    None => Arc::new(store),
+                })
+            }
+        }
+    }
+
+    /// Every byte someone with the database alone has: the SQLite file and its log, or
+    /// what `pg_dump` gives of the test's schema.
+    pub fn dump(&self) -> Vec<u8> {
+        match &self.guard {
+            Guard::Dir(dir) => ["store.db", "store.db-wal"]
+                .iter()
+                .flat_map(|f| std::fs::read(dir.path().join(f)).unwrap_or_default())
+                .collect(),
+            Guard::Schema(schema) => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--schema", &schema.0, "--dbname", &postgres_url()])
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
     }
 }
 
@@ -103,20 +156,26 @@ impl Backend {
                 let dir = TempDir::new().expect("temp dir");
                 let store = SqliteStore::open(&dir.path().join("store.db"))
                     .await
-                    .expect("open store");
+                    .expect("open store")
+                    .with_secret(test_secret())
+                    .await
+                    .expect("the store's key");
                 Fresh {
                     store: Arc::new(store),
-                    _guard: Guard::Dir(dir),
+                    guard: Guard::Dir(dir),
                 }
             }
             Backend::Postgres => {
                 let schema = Schema::create().await;
                 let store = PgStore::connect_with(schema.options(), 4, "contract")
                     .await
-                    .expect("open store");
+                    .expect("open store")
+                    .with_secret(test_secret())
+                    .await
+                    .expect("the store's key");
                 Fresh {
                     store: Arc::new(store),
-                    _guard: Guard::Schema(schema),
+                    guard: Guard::Schema(schema),
                 }
             }
         }

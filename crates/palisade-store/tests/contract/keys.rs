@@ -58,10 +58,10 @@ async fn dkim_keys_add_list_and_change_state(b: Backend) {
     assert_eq!(states, ["retired", "active", "active"]);
 }
 
-fn signing(fingerprint: &str, sealed_key: Vec<u8>) -> SigningKey {
+fn signing(fingerprint: &str, private_key: &str) -> SigningKey {
     SigningKey {
         certificate: "-----BEGIN CERTIFICATE-----".into(),
-        sealed_key,
+        private_key: private_key.into(),
         fingerprint: fingerprint.into(),
         expires: 2_000_000_000,
         added: 1_700_000_000,
@@ -73,19 +73,19 @@ async fn signing_keys_put_replace_and_remove(b: Backend) {
     let alice = addr("alice@example.org");
     assert_eq!(s.signing_key(&alice).await.expect("read"), None);
     assert!(
-        !s.put_signing_key(&addr("nobody@example.org"), &signing("AA", vec![1]))
+        !s.put_signing_key(&addr("nobody@example.org"), &signing("AA", "one"))
             .await
             .expect("no such user")
     );
     // Any bytes survive the round trip.
-    let first = signing("AA", vec![0, 1, 127, 128, 255]);
+    let first = signing("AA", "-----BEGIN PRIVATE KEY-----\nAAEC\n");
     assert!(
         s.put_signing_key(&addr("Alice@example.org"), &first)
             .await
             .expect("put")
     );
     assert_eq!(s.signing_key(&alice).await.expect("read"), Some(first));
-    let second = signing("BB", vec![9; 64]);
+    let second = signing("BB", &"9".repeat(64));
     assert!(s.put_signing_key(&alice, &second).await.expect("replace"));
     assert_eq!(s.signing_key(&alice).await.expect("read"), Some(second));
     assert_eq!(
@@ -160,7 +160,69 @@ async fn server_secret_keeps_the_first_value(b: Backend) {
     assert_eq!(other, [7; 32]);
 }
 
+/// Issue 21: a dump of the database alone yields no private key or TOTP seed.
+async fn private_keys_and_seeds_are_sealed_at_rest(b: Backend) {
+    let (fresh, s) = populated(b).await;
+    let alice = addr("alice@example.org");
+    let key = DkimKey {
+        private_key: "MC4CAQAwBQYDK2VwBCIEIDKIMPRIVATEKEYDKIMPRIVATEKEY0000".into(),
+        ..dkim("example.org", "s1", 10)
+    };
+    s.add_dkim_key(&key).await.expect("dkim");
+    let seed = "JBSWY3DPEHPK3PXPTOTPSEEDSECRET22";
+    s.put_totp(&alice, seed, true, 100).await.expect("totp");
+    let signing_key = signing("AA", "-----BEGIN PRIVATE KEY-----\nSIGNINGKEYSECRET\n");
+    assert!(
+        s.put_signing_key(&alice, &signing_key)
+            .await
+            .expect("signing")
+    );
+
+    let dump = fresh.dump();
+    for plain in [key.private_key.as_str(), seed, "SIGNINGKEYSECRET"] {
+        let found = dump.windows(plain.len()).any(|w| w == plain.as_bytes());
+        assert!(!found, "{plain} is in the dump in clear");
+    }
+
+    // With the same key, another connection reads them back.
+    let again = fresh
+        .reopen(Some(backend::test_secret()))
+        .await
+        .expect("same key");
+    assert_eq!(again.list_dkim_keys(None).await.expect("dkim"), vec![key]);
+    assert_eq!(
+        again
+            .totp(&alice)
+            .await
+            .expect("totp")
+            .expect("seed")
+            .secret,
+        seed
+    );
+    assert_eq!(
+        again.signing_key(&alice).await.expect("signing"),
+        Some(signing_key)
+    );
+    // Another key is refused at once; no key at all, when a sealed value is asked for.
+    let other = fresh.reopen(Some(backend::other_secret())).await;
+    assert!(
+        matches!(other, Err(StoreError::WrongSecret)),
+        "{:?}",
+        other.err()
+    );
+    let keyless = fresh.reopen(None).await.expect("opens");
+    assert!(matches!(
+        keyless.list_dkim_keys(None).await,
+        Err(StoreError::NoSecret)
+    ));
+    assert!(matches!(
+        keyless.totp(&alice).await,
+        Err(StoreError::NoSecret)
+    ));
+}
+
 contract!(
+    private_keys_and_seeds_are_sealed_at_rest,
     dkim_keys_add_list_and_change_state,
     signing_keys_put_replace_and_remove,
     outbound_encryption_user_then_domain,

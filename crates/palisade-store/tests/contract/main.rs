@@ -6,6 +6,7 @@ mod backend;
 
 mod accounts;
 mod console;
+mod copy;
 mod dashboard;
 mod directory;
 mod history;

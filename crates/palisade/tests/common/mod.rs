@@ -217,8 +217,13 @@ pub async fn start_with_dns(extra: &str, dns: DnsAuthority) -> TestServer {
         dns_toml(&dns)
     );
     let config = palisade_config::parse(&toml).unwrap();
+    // The key file the CLI finds in the same data directory.
+    let secret = palisade_store::Secret::load_or_create(&dir.path().join("secret.key")).unwrap();
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("palisade.db"))
+            .await
+            .unwrap()
+            .with_secret(secret)
             .await
             .unwrap(),
     );
