@@ -28,6 +28,7 @@ pub use palisade_access::limits;
 pub mod outbox;
 pub mod phishing;
 pub mod proxy;
+pub mod quarantine;
 pub mod quota;
 pub mod rates;
 pub mod reports;
@@ -285,6 +286,7 @@ pub struct Server {
     reports_task: JoinHandle<()>,
     doctor_task: JoinHandle<()>,
     bans_task: JoinHandle<()>,
+    quarantine_task: JoinHandle<()>,
     rates_task: JoinHandle<()>,
     history_task: JoinHandle<()>,
     rollup_task: JoinHandle<()>,
@@ -595,6 +597,7 @@ impl Server {
         let tls_watch = tokio::spawn(tls::watch_files(shared.clone()));
         let acme_task = acme.map(|c| tokio::spawn(acme::run(shared.clone(), c)));
         let bans_task = tokio::spawn(bans::refresh_loop(shared.clone()));
+        let quarantine_task = tokio::spawn(quarantine::move_loop(shared.clone()));
         let rates_task = tokio::spawn(rates::sync_loop(shared.clone()));
         let history_task = tokio::spawn(phishing::history_loop(shared.clone()));
         let reports_task = tokio::spawn(reports_loop(shared.clone()));
@@ -614,6 +617,7 @@ impl Server {
             reports_task,
             doctor_task,
             bans_task,
+            quarantine_task,
             rates_task,
             history_task,
             rollup_task,
@@ -711,6 +715,7 @@ impl Server {
         self.reports_task.abort();
         self.doctor_task.abort();
         self.bans_task.abort();
+        self.quarantine_task.abort();
         self.rates_task.abort();
         self.history_task.abort();
         self.rollup_task.abort();

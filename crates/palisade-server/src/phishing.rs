@@ -297,19 +297,13 @@ pub async fn history_loop(shared: Arc<Shared>) {
             last_expiry = Some(Instant::now());
             let retention = shared.config().phishing.quarantine_retention;
             let before = palisade_queue::now_secs() - retention.as_secs() as i64;
-            let qdir = crate::queue_dir(&shared.data_dir);
-            match tokio::task::spawn_blocking(move || {
-                palisade_queue::Spool::expire_quarantine(&qdir, before)
-            })
-            .await
-            {
-                Ok(Ok(ids)) => {
+            match shared.store.expire_held(before).await {
+                Ok(ids) => {
                     for id in ids {
                         tracing::info!(queue_id = %id, "quarantined message past its retention deleted");
                     }
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, "quarantine retention failed"),
-                Err(e) => tracing::warn!(error = %e, "quarantine retention task failed"),
+                Err(e) => tracing::warn!(error = %e, "quarantine retention failed"),
             }
         }
     }

@@ -66,6 +66,7 @@ pub const TABLES: &[&str] = &[
     "passkeys",
     "hourly_counts",
     "daily_counts",
+    "quarantine",
 ];
 
 /// Rows per target transaction (`None` in [`to_postgres`] and [`to_sqlite`]: the whole

@@ -36,6 +36,7 @@ mod history;
 mod keys;
 mod nodes;
 mod postgres;
+mod quarantine;
 mod queue;
 mod reports;
 mod rows;
@@ -48,6 +49,7 @@ pub use directory::Directory;
 pub use history::{Event, History, Lesson, SiteCounts};
 pub use keys::{DkimKey, Keys, SigningKey, UserKey};
 pub use nodes::{NodeStatus, Nodes};
+pub use quarantine::{HeldMessage, QuarantineStore};
 pub use queue::{QueueState, QueueStatus};
 pub use reports::{DmarcEvaluation, ReceivedReport, Reports, StsPolicyRow, TlsResultRow};
 pub use security::{Block, Security};
@@ -64,8 +66,8 @@ pub use sqlite::SqliteStore;
 /// Every concern's trait, so that their methods can be called on a `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        Accounts, ConsoleStore, DashboardStore, Directory, History, Keys, Nodes, QueueState,
-        Reports, Security, Store,
+        Accounts, ConsoleStore, DashboardStore, Directory, History, Keys, Nodes, QuarantineStore,
+        QueueState, Reports, Security, Store,
     };
 }
 
@@ -79,6 +81,7 @@ pub trait Store:
     + Keys
     + Security
     + QueueState
+    + QuarantineStore
     + Reports
     + History
     + Nodes

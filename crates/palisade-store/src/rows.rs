@@ -7,8 +7,8 @@ use palisade_types::{Address, AppScope, Domain, QueueId};
 
 use crate::seal::{Secret, context};
 use crate::{
-    AppPassword, Block, DkimKey, Event, NodeStatus, QueueStatus, SigningKey, StoreError,
-    TlsResultRow,
+    AppPassword, Block, DkimKey, Event, HeldMessage, NodeStatus, QueueStatus, SigningKey,
+    StoreError, TlsResultRow,
 };
 
 /// Submissions are counted in buckets of this many seconds.
@@ -225,4 +225,34 @@ pub(crate) fn open_totp(
     stored: &str,
 ) -> Result<String, StoreError> {
     secret.open_text(stored, &context::totp(user_key), "TOTP seed")
+}
+
+/// A `quarantine` row without its file: id, node, arrived, sender, recipients (one per
+/// line), subject, reason, size.
+pub(crate) type HeldRow = (String, String, i64, String, String, String, String, i64);
+
+pub(crate) const HELD_COLUMNS: &str =
+    "id, node, arrived, sender, recipients, subject, reason, size";
+
+pub(crate) fn held_message(
+    (id, node, arrived, sender, recipients, subject, reason, size): HeldRow,
+) -> Result<HeldMessage, StoreError> {
+    let id = QueueId::parse(&id).ok_or(StoreError::Corrupt {
+        what: "held message id",
+        value: id,
+    })?;
+    Ok(HeldMessage {
+        id,
+        node,
+        arrived,
+        sender,
+        recipients: recipients.lines().map(str::to_string).collect(),
+        subject,
+        reason,
+        size,
+    })
+}
+
+pub(crate) fn queue_ids(ids: Vec<String>) -> Vec<QueueId> {
+    ids.iter().filter_map(|id| QueueId::parse(id)).collect()
 }

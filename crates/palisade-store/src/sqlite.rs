@@ -39,6 +39,7 @@ mod history;
 mod keys;
 mod learning;
 mod nodes;
+mod quarantine;
 mod queue;
 mod reports;
 mod security;
@@ -391,7 +392,7 @@ mod tests {
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).await.expect("create");
         assert_eq!(versions(&store).await, known());
-        assert_eq!(known(), (1..=21).collect::<Vec<i64>>());
+        assert_eq!(known(), (1..=22).collect::<Vec<i64>>());
         store.close().await;
 
         let store = SqliteStore::open(&path).await.expect("reopen");
@@ -411,7 +412,7 @@ mod tests {
                 err,
                 StoreError::UnsupportedSchema {
                     found: 999,
-                    supported: 21
+                    supported: 22
                 }
             ),
             "{err}"

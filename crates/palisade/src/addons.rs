@@ -1,7 +1,7 @@
 //! The web console, ACME's HTTP-01 answers and the periodic doctor, wired to a running
 //! server ([`palisade_server::Addons`]).
 
-use crate::console_views::{LiveDoctor, SpoolQuarantine};
+use crate::console_views::{LiveDoctor, StoreQuarantine};
 use palisade_access::login::{Attempt, Door, Refused};
 use palisade_server::acme::AcmeChallenges;
 use palisade_server::{Shared, Task};
@@ -34,7 +34,7 @@ impl palisade_server::Addons for Addons {
             },
             store: shared.store.clone(),
             logins: Arc::new(WebLogins(shared.clone())),
-            quarantine: Arc::new(SpoolQuarantine(shared.clone())),
+            quarantine: Arc::new(StoreQuarantine(shared.clone())),
             doctor: Arc::new(LiveDoctor(shared.clone())),
             queue_dir: palisade_server::queue_dir(&shared.data_dir),
             ceremonies: Default::default(),

@@ -1,91 +1,69 @@
 //! The console's views of the server's own parts: the DNS check of a domain
-//! ([`LiveDoctor`]), and the quarantine as the web console sees it: the spool's `quarantine/` directory read
-//! (headers only, within a bound), a release through the same commit as `palisade
-//! quarantine release` (`palisade_queue::activate`: the scheduler delivers it within a
-//! second), and each release a lesson for the site model.
+//! ([`LiveDoctor`]), and the quarantine as the web console sees it: the held messages in
+//! the store (whichever node received them), a release through the same path as
+//! `palisade quarantine release` (`palisade_server::quarantine::release`: queued on this
+//! node, the scheduler delivers it within a second), and each release a lesson for the
+//! site model.
 
-use palisade_queue::{Spool, SpooledMessage};
 use palisade_server::Shared;
+use palisade_store::HeldMessage;
 use palisade_types::{Address, MessageLabel, QueueId};
 use palisade_web::console::{
     Doctor, DomainAudit, Held, Quarantine, QuarantineUnavailable, RecordCheck, RecordState,
 };
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Held messages the console lists at most (the newest).
-const MAX_LISTED: usize = 1000;
-/// Octets of a held message read for its header section.
-const HEAD_BYTES: u64 = 64 * 1024;
+const MAX_LISTED: u32 = 1000;
 
-pub struct SpoolQuarantine(pub Arc<Shared>);
+pub struct StoreQuarantine(pub Arc<Shared>);
 
 fn unavailable(e: impl std::fmt::Display) -> QuarantineUnavailable {
     tracing::error!(error = %e, "console: quarantine");
     QuarantineUnavailable
 }
 
-impl SpoolQuarantine {
-    fn dir(&self) -> PathBuf {
-        Spool::quarantine_dir(&palisade_server::queue_dir(&self.0.data_dir))
+impl StoreQuarantine {
+    /// What this node holds but has not moved into the store yet (its move runs every
+    /// second): moved now, so the console shows a message as soon as it is held.
+    async fn move_local(&self) {
+        let queue = palisade_server::queue_dir(&self.0.data_dir);
+        let node = self.0.config().node_id.clone();
+        let store = self.0.store.as_ref();
+        if let Err(e) = palisade_server::quarantine::move_to_store(&queue, store, &node).await {
+            tracing::warn!(error = %e, "cannot move held messages into the store");
+        }
+    }
+
+    /// What the console shows of `m`, its recipients resolved to local mailboxes.
+    async fn shown(&self, m: HeldMessage) -> Result<Held, QuarantineUnavailable> {
+        let mut mailboxes = Vec::new();
+        for r in m.recipients.iter().filter_map(|r| Address::parse(r).ok()) {
+            let mailbox = self.0.store.resolve_recipient(&r).await;
+            if let Some(m) = mailbox.map_err(unavailable)? {
+                mailboxes.push(m);
+            }
+        }
+        Ok(Held {
+            id: m.id,
+            arrived: m.arrived,
+            from: m.sender,
+            mailboxes,
+            recipients: m.recipients,
+            subject: m.subject,
+            reason: m.reason,
+        })
     }
 }
 
-/// The unfolded value of header field `name` in `head`, or "".
-fn field(head: &[u8], name: &str) -> String {
-    mail_parser::MessageParser::new()
-        .parse_headers(head)
-        .and_then(|m| m.header_raw(name).map(|v| v.trim().to_string()))
-        .unwrap_or_default()
-}
-
-/// What the console shows of one file, recipients not yet resolved.
-fn read_one(dir: &Path, id: QueueId) -> Option<(Held, Vec<Address>)> {
-    let m = SpooledMessage::open(&dir.join(id.to_string()), id).ok()?;
-    let head = m.head(HEAD_BYTES).ok()?;
-    let subject = mail_parser::MessageParser::new()
-        .parse_headers(&head[..])
-        .and_then(|p| p.subject().map(str::to_string))
-        .unwrap_or_default();
-    let held = Held {
-        id,
-        arrived: m.arrived,
-        from: m.envelope.return_path(),
-        mailboxes: Vec::new(),
-        recipients: m.envelope.rcpt_to.iter().map(|r| r.to_string()).collect(),
-        subject,
-        reason: field(&head, "X-Palisade-Quarantine"),
-    };
-    Some((held, m.envelope.rcpt_to))
-}
-
-fn read_all(dir: &Path) -> Result<Vec<(Held, Vec<Address>)>, QuarantineUnavailable> {
-    let queue = dir.parent().unwrap_or(dir);
-    let mut ids = Spool::list_quarantine(queue).map_err(unavailable)?;
-    ids.reverse();
-    Ok(ids
-        .into_iter()
-        .take(MAX_LISTED)
-        .filter_map(|id| read_one(dir, id))
-        .collect())
-}
-
 #[async_trait::async_trait]
-impl Quarantine for SpoolQuarantine {
+impl Quarantine for StoreQuarantine {
     async fn held(&self) -> Result<Vec<Held>, QuarantineUnavailable> {
-        let dir = self.dir();
-        let read = tokio::task::spawn_blocking(move || read_all(&dir))
-            .await
-            .map_err(unavailable)??;
-        let mut out = Vec::with_capacity(read.len());
-        for (mut held, rcpts) in read {
-            for r in rcpts {
-                let mailbox = self.0.store.resolve_recipient(&r).await;
-                if let Some(m) = mailbox.map_err(unavailable)? {
-                    held.mailboxes.push(m);
-                }
-            }
-            out.push(held);
+        self.move_local().await;
+        let all = self.0.store.list_held(MAX_LISTED).await;
+        let mut out = Vec::new();
+        for m in all.map_err(unavailable)? {
+            out.push(self.shown(m).await?);
         }
         Ok(out)
     }
@@ -96,27 +74,21 @@ impl Quarantine for SpoolQuarantine {
         who: &Address,
         admin: bool,
     ) -> Result<bool, QuarantineUnavailable> {
-        let path = self.dir().join(id.to_string());
-        let Ok(m) = SpooledMessage::open(&path, id) else {
-            return Ok(false);
-        };
-        // Read before it moves: the scheduler may deliver it at once.
-        let raw = m.read_message().map_err(unavailable)?;
+        self.move_local().await;
         let queue = palisade_server::queue_dir(&self.0.data_dir);
-        palisade_queue::activate(&queue, self.0.store.as_ref(), id, &path)
+        let released = palisade_server::quarantine::release(&queue, self.0.store.as_ref(), id)
             .await
             .map_err(unavailable)?;
+        let Some(raw) = released else {
+            return Ok(false);
+        };
         learn(&self.0, raw, who.lookup_key(), admin).await;
         Ok(true)
     }
 
     async fn delete(&self, id: QueueId) -> Result<bool, QuarantineUnavailable> {
-        let path = self.dir().join(id.to_string());
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.move_local().await;
+        self.0.store.remove_held(id).await.map_err(unavailable)
     }
 }
 

@@ -420,3 +420,66 @@ async fn rfc6376_3_6_1_key_record_restrictions_and_policy_results() {
     }
     ts.shutdown().await;
 }
+
+/// Issue 21: the quarantine is the cluster's. A message held on node A moves from A's
+/// spool into the store by itself; node B (its own data directory, the same store)
+/// releases it, and B queues and delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_on_one_node_is_released_from_another() {
+    let dns = DnsAuthority::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate(dir.path());
+    sender_zone(&dns, &keys, "v=DMARC1; p=quarantine");
+    let a = start_with_dns("", dns).await;
+    let dir_b = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn palisade_store::Store> = a.store.clone();
+    let b = palisade_server::Server::start(
+        palisade_config::parse(&a.toml).unwrap(),
+        dir_b.path(),
+        store.clone(),
+        palisade::addons::all(),
+    )
+    .await
+    .unwrap();
+    let r = send(&a, "a@sender.test", &message("a@sender.test", "held-on-a")).await;
+    assert!(r.starts_with("250 "), "{r}");
+
+    // A's move: within a few seconds the store holds it and A's spool no longer does.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held = store.list_held(10).await.unwrap();
+        if !held.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(held.len(), 1, "moved into the store");
+    assert_eq!(held[0].subject, "held-on-a");
+    let a_spool = palisade_queue::Spool::list_quarantine(&palisade_server::queue_dir(a.dir.path()));
+    assert!(
+        a_spool.unwrap().is_empty(),
+        "A's copy is gone once the store holds it"
+    );
+
+    let queue_b = palisade_server::queue_dir(dir_b.path());
+    let released = palisade_server::quarantine::release(&queue_b, &*store, held[0].id).await;
+    assert!(released.unwrap().is_some());
+    let maildir_b = dir_b.path().join("mail/local.test/alice/new");
+    let mut delivered = 0;
+    for _ in 0..200 {
+        delivered = std::fs::read_dir(&maildir_b)
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if delivered > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(delivered, 1, "B delivered what it released");
+    assert!(a.mail("alice").is_empty(), "A did not");
+    assert!(store.list_held(10).await.unwrap().is_empty());
+    let again = palisade_server::quarantine::release(&queue_b, &*store, held[0].id).await;
+    assert!(again.unwrap().is_none(), "released once");
+    b.shutdown(std::time::Duration::from_secs(1)).await;
+    a.shutdown().await;
+}

@@ -337,6 +337,21 @@ CREATE TABLE daily_counts (
     PRIMARY KEY (metric, day, key, node)
 );
 
+-- Held messages, whole (the spool file: envelope header and message), so that any node
+-- can list, show, release or delete them.
+CREATE TABLE quarantine (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    node       TEXT COLLATE "C" NOT NULL,
+    arrived    BIGINT NOT NULL,
+    sender     TEXT COLLATE "C" NOT NULL,
+    recipients TEXT COLLATE "C" NOT NULL,
+    subject    TEXT COLLATE "C" NOT NULL,
+    reason     TEXT COLLATE "C" NOT NULL,
+    size       BIGINT NOT NULL,
+    file       BYTEA NOT NULL
+);
+CREATE INDEX quarantine_arrived ON quarantine (arrived);
+
 -- Every node's lookup cache (domains, users, aliases, forwards, keys) is told of a
 -- change at its commit, so a user added on one node is seen by all within moments.
 CREATE FUNCTION palisade_directory_changed() RETURNS trigger AS $$

@@ -224,6 +224,17 @@ async fn history_and_console(s: &dyn Store) {
         count: 5,
     };
     s.add_hourly_counts("mx1", &[count]).await.expect("counts");
+    let held = palisade_store::HeldMessage {
+        id: QueueId::parse("00000000000000b1").expect("id"),
+        node: "mx1".into(),
+        arrived: T,
+        sender: "a@remote.test".into(),
+        recipients: vec!["alice@example.org".into()],
+        subject: "held".into(),
+        reason: "phishing".into(),
+        size: 3,
+    };
+    s.hold(&held, &[0, 1, 2]).await.expect("hold");
 }
 
 /// Rows that differ between two SQLite files, table by table (none when equal). The key

@@ -12,6 +12,7 @@ mod directory;
 mod history;
 mod keys;
 mod nodes;
+mod quarantine;
 mod queue;
 mod reports;
 mod security;
