@@ -140,10 +140,10 @@ fn serve(d: &Path, url: &str, port: u16) -> (Child, SocketAddr) {
 
 /// A client connection to `addr`: what it writes to, and its last reply line each time
 /// it is called (`(closed)` when the server hangs up).
-fn client(addr: SocketAddr) -> (std::net::TcpStream, impl FnMut() -> String) {
-    let s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let w = s.try_clone().unwrap();
+fn client(addr: SocketAddr) -> std::io::Result<(std::net::TcpStream, impl FnMut() -> String)> {
+    let s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let w = s.try_clone()?;
     let mut r = BufReader::new(s);
     let reply = move || {
         let mut line = String::new();
@@ -157,12 +157,18 @@ fn client(addr: SocketAddr) -> (std::net::TcpStream, impl FnMut() -> String) {
             }
         }
     };
-    (w, reply)
+    Ok((w, reply))
 }
 
 /// One message over SMTP: the reply to its data, or the first refusal (4xx or 5xx).
 fn try_send(addr: SocketAddr, rcpt: &str) -> Result<String, String> {
-    let (mut w, mut reply) = client(addr);
+    try_send_message(addr, rcpt, "on postgres")
+}
+
+/// [`try_send`] with a Subject of the caller's; a connection refused or cut is an `Err`.
+fn try_send_message(addr: SocketAddr, rcpt: &str, subject: &str) -> Result<String, String> {
+    let (mut w, mut reply) = client(addr).map_err(|e| e.to_string())?;
+    let mut w = move |bytes: &[u8]| w.write_all(bytes).map_err(|e| e.to_string());
     let greeting = reply();
     if !greeting.starts_with("220") {
         return Err(greeting);
@@ -173,14 +179,13 @@ fn try_send(addr: SocketAddr, rcpt: &str) -> Result<String, String> {
         format!("RCPT TO:<{rcpt}>"),
         "DATA".into(),
     ] {
-        w.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        w(format!("{command}\r\n").as_bytes())?;
         let got = reply();
         if !got.starts_with('2') && !got.starts_with('3') {
             return Err(got);
         }
     }
-    w.write_all(b"Subject: on postgres\r\n\r\nkept in PostgreSQL\r\n.\r\n")
-        .unwrap();
+    w(format!("Subject: {subject}\r\n\r\nkept in PostgreSQL\r\n.\r\n").as_bytes())?;
     let done = reply();
     if done.starts_with("250") {
         Ok(done)
@@ -397,7 +402,7 @@ fn greeting(port: u16) -> String {
 /// The reply to `AUTH PLAIN` as `user` on `port` (or the refused greeting).
 fn auth(port: u16, user: &str, password: &str) -> String {
     use base64::Engine;
-    let (mut w, mut reply) = client(SocketAddr::from(([127, 0, 0, 1], port)));
+    let (mut w, mut reply) = client(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let hello = reply();
     if !hello.starts_with("220") {
         return hello;
@@ -496,6 +501,87 @@ fn two_nodes_share_users_lockouts_and_bans() {
     assert!(
         elapsed < Duration::from_secs(2),
         "the other node refused the address after {elapsed:?}"
+    );
+}
+
+/// The Subjects of `user`'s delivered messages.
+fn subjects(d: &Path, user: &str) -> Vec<String> {
+    let new = d.join("mail/local.test").join(user).join("new");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(new).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        out.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("Subject: "))
+                .map(str::to_string),
+        );
+    }
+    out
+}
+
+/// Issue 21: `kill -9` of a node under load loses nothing it acknowledged (started
+/// again, it delivers every message it answered `250` to), and it never touches another
+/// node's queue rows.
+#[test]
+fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
+    let schema = Schema::new("palisade_kill");
+    let url = schema.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    alice_at(d, &url, port);
+    // Node mx-b's queue: a message in its own spool, waiting for a retry.
+    psql(&format!(
+        "INSERT INTO {}.queue_status (node, id, attempts, next_attempt, last_error, updated) \
+         VALUES ('mx-b', '00000000000000bb', 1, 4102444800, '451 4.4.1 later', 1)",
+        schema.0
+    ));
+    let (mut server, addr) = serve(d, &url, port);
+    // Four clients at once, each until the server goes away.
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for i in 0..250 {
+                    let subject = format!("load {t}-{i}");
+                    match try_send_message(addr, "alice@local.test", &subject) {
+                        Ok(_) => acknowledged.push(subject),
+                        Err(_) => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    // Killed (SIGKILL, by its handle) once the load is well under way.
+    let mut seen = 0;
+    for _ in 0..400 {
+        seen = delivered(d, "alice", 0);
+        if seen >= 40 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acknowledged: Vec<String> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(seen >= 40 && acknowledged.len() < 1000, "killed under load");
+
+    let (server, _) = serve(d, &url, port);
+    delivered(d, "alice", acknowledged.len());
+    let got = subjects(d, "alice");
+    stop(server);
+    let lost: Vec<&String> = acknowledged.iter().filter(|s| !got.contains(s)).collect();
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+    let b_rows = psql(&format!(
+        "SELECT count(*) FROM {}.queue_status WHERE node = 'mx-b'",
+        schema.0
+    ));
+    assert_eq!(b_rows.trim(), "1", "the other node's queue is untouched");
+    eprintln!(
+        "{} acknowledged before the kill, {} delivered after the restart",
+        acknowledged.len(),
+        got.len()
     );
 }
 
