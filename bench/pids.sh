@@ -16,7 +16,7 @@ pids_init() {
 pids_stop() {
   if [ -f "$PIDS_FILE" ]; then
     while read -r pid; do
-      if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$PIDS_WORK"; then
+      if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$PIDS_WORK"; then
         kill "$pid" 2>/dev/null || true
       fi
     done <"$PIDS_FILE"
