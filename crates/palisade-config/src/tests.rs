@@ -68,6 +68,10 @@ fn every_key_is_documented() {
     for key in [
         "hostname",
         "postmaster",
+        "node_id",
+        "store.url",
+        "store.max_connections",
+        "store.secret_key_file",
         "listener.NAME.address",
         "listener.NAME.kind",
         "tls.cert",
