@@ -53,7 +53,7 @@ fn io(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Quar
 }
 
 /// The unfolded value of header field `name` in `head`, or "".
-pub fn field(head: &[u8], name: &str) -> String {
+fn field(head: &[u8], name: &str) -> String {
     mail_parser::MessageParser::new()
         .parse_headers(head)
         .and_then(|m| m.header_raw(name).map(|v| v.trim().to_string()))

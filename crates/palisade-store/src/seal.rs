@@ -47,22 +47,23 @@ pub enum SecretError {
 }
 
 impl Secret {
+    /// The key `bytes` are, if they are 32 bytes.
+    fn from_key(bytes: &[u8]) -> Option<Secret> {
+        if bytes.len() != KEY_LEN {
+            return None;
+        }
+        let key = UnboundKey::new(&AES_256_GCM, bytes).ok()?;
+        Some(Secret(LessSafeKey::new(key)))
+    }
+
     fn from_bytes(bytes: &[u8], path: &Path) -> Result<Secret, SecretError> {
-        let key = UnboundKey::new(&AES_256_GCM, bytes)
-            .map_err(|_| SecretError::Malformed(path.display().to_string()))?;
-        Ok(Secret(LessSafeKey::new(key)))
+        Self::from_key(bytes).ok_or_else(|| SecretError::Malformed(path.display().to_string()))
     }
 
     /// A key given as text (`PALISADE_SECRET_KEY`, named by `from`): 32 bytes in base64.
     pub fn from_base64(text: &str, from: &'static str) -> Result<Secret, SecretError> {
-        let bytes = BASE64
-            .decode(text.trim())
-            .map_err(|_| SecretError::Encoding(from))?;
-        if bytes.len() != KEY_LEN {
-            return Err(SecretError::Encoding(from));
-        }
-        let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SecretError::Encoding(from))?;
-        Ok(Secret(LessSafeKey::new(key)))
+        let bytes = BASE64.decode(text.trim()).unwrap_or_default();
+        Self::from_key(&bytes).ok_or(SecretError::Encoding(from))
     }
 
     /// Reads the secret at `path`.
@@ -72,9 +73,6 @@ impl Secret {
             error,
         };
         let bytes = std::fs::read(path).map_err(io)?;
-        if bytes.len() != KEY_LEN {
-            return Err(SecretError::Malformed(path.display().to_string()));
-        }
         Self::from_bytes(&bytes, path)
     }
 
